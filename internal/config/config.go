@@ -1,0 +1,222 @@
+// Package config loads and validates Flowker's settings from the
+// environment, in one place. Every variable, with its default, is listed in
+// .env.example; a bad value is an error naming the variable.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// BuildVersion is set at build time (-ldflags "-X flowker/internal/config.BuildVersion=…").
+var BuildVersion = "dev"
+
+// Config is the whole of Flowker's configuration.
+type Config struct {
+	ServerAddress  string
+	LogLevel       string
+	Version        string // VERSION, else BuildVersion: the one version every endpoint reports
+	DeploymentMode string
+
+	Database Database
+
+	HTTP     HTTP
+	Shutdown Shutdown
+
+	APIKeyEnabled      bool
+	APIKey             string
+	CORSAllowedOrigins []string
+	SSRFAllowPrivate   bool
+
+	Telemetry Telemetry
+}
+
+// Database says which store to open.
+type Database struct {
+	Driver      string // "sqlite" or "postgres"
+	Path        string // sqlite file
+	URL         string // postgres URL
+	MaxConns    int
+	Synchronous string // sqlite PRAGMA synchronous
+}
+
+// HTTP bounds the server.
+type HTTP struct {
+	MaxBodyBytes int
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	IdleTimeout  time.Duration
+}
+
+// Shutdown times a graceful stop: readiness fails for DrainDelay so load
+// balancers stop routing, then in-flight work gets up to Timeout.
+type Shutdown struct {
+	DrainDelay time.Duration
+	Timeout    time.Duration
+}
+
+// Telemetry configures OpenTelemetry export.
+type Telemetry struct {
+	Enabled        bool
+	Endpoint       string
+	ServiceName    string
+	ServiceVersion string
+	Environment    string
+}
+
+// DefaultSQLitePath is where the embedded database lives when DATABASE_URL is unset.
+const DefaultSQLitePath = "./data/flowker.db"
+
+// Load reads the configuration through getenv (os.Getenv in main, a map in tests).
+func Load(getenv func(string) string) (Config, error) {
+	r := reader{getenv: getenv}
+	c := Config{
+		ServerAddress:      r.str("SERVER_ADDRESS", ":4021"),
+		LogLevel:           r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+		Version:            r.str("VERSION", BuildVersion),
+		DeploymentMode:     r.oneOf("DEPLOYMENT_MODE", "local", "local", "saas", "byoc"),
+		APIKeyEnabled:      r.boolean("API_KEY_ENABLED", false),
+		APIKey:             r.str("API_KEY", ""),
+		CORSAllowedOrigins: r.list("CORS_ALLOWED_ORIGINS"),
+		SSRFAllowPrivate:   r.boolean("SSRF_ALLOW_PRIVATE", false),
+		HTTP: HTTP{
+			MaxBodyBytes: r.integer("HTTP_MAX_BODY_BYTES", 1<<20, 1024, 64<<20),
+			ReadTimeout:  r.duration("HTTP_READ_TIMEOUT", 10*time.Second),
+			WriteTimeout: r.duration("HTTP_WRITE_TIMEOUT", 60*time.Second),
+			IdleTimeout:  r.duration("HTTP_IDLE_TIMEOUT", 120*time.Second),
+		},
+		Shutdown: Shutdown{
+			DrainDelay: r.duration("SHUTDOWN_DRAIN_DELAY", 0),
+			Timeout:    r.duration("SHUTDOWN_TIMEOUT", 30*time.Second),
+		},
+		Telemetry: Telemetry{
+			Enabled:        r.boolean("ENABLE_TELEMETRY", false),
+			Endpoint:       r.str("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+			ServiceName:    r.str("OTEL_RESOURCE_SERVICE_NAME", "flowker"),
+			ServiceVersion: r.str("OTEL_RESOURCE_SERVICE_VERSION", ""),
+			Environment:    r.str("OTEL_RESOURCE_DEPLOYMENT_ENVIRONMENT", "local"),
+		},
+	}
+	c.Database = r.database()
+	if c.Telemetry.ServiceVersion == "" {
+		c.Telemetry.ServiceVersion = c.Version
+	}
+	if c.APIKeyEnabled && c.APIKey == "" {
+		r.fail("API_KEY", "must be set when API_KEY_ENABLED=true")
+	}
+	if c.Telemetry.Enabled && c.Telemetry.Endpoint == "" {
+		r.fail("OTEL_EXPORTER_OTLP_ENDPOINT", "must be set when ENABLE_TELEMETRY=true")
+	}
+	return c, errors.Join(r.errs...)
+}
+
+func (r *reader) database() Database {
+	d := Database{
+		MaxConns:    r.integer("DATABASE_MAX_CONNS", 16, 1, 1000),
+		Synchronous: r.oneOf("SQLITE_SYNCHRONOUS", "FULL", "FULL", "NORMAL"),
+	}
+	raw := r.str("DATABASE_URL", "")
+	if raw == "" {
+		d.Driver, d.Path = "sqlite", DefaultSQLitePath
+		return d
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		r.fail("DATABASE_URL", "is not a URL") // the parse error would echo the password
+		return d
+	}
+	switch u.Scheme {
+	case "postgres", "postgresql":
+		d.Driver, d.URL = "postgres", raw
+	case "sqlite", "file":
+		// sqlite:///abs/path, sqlite://./rel/path, sqlite:rel/path
+		d.Driver, d.Path = "sqlite", u.Opaque
+		if d.Path == "" {
+			d.Path = u.Host + u.Path
+		}
+		if d.Path == "" {
+			r.fail("DATABASE_URL", "sqlite URL has no file path")
+		}
+	default:
+		r.fail("DATABASE_URL", fmt.Sprintf("unknown scheme %q: use postgres://… or sqlite:path", u.Scheme))
+	}
+	return d
+}
+
+// reader collects every bad variable so one start reports them all.
+type reader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (r *reader) fail(name, msg string) { r.errs = append(r.errs, fmt.Errorf("%s %s", name, msg)) }
+
+func (r *reader) str(name, def string) string {
+	if v := strings.TrimSpace(r.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) oneOf(name, def string, allowed ...string) string {
+	v := r.str(name, def)
+	for _, a := range allowed {
+		if strings.EqualFold(v, a) {
+			return a
+		}
+	}
+	r.fail(name, fmt.Sprintf("is %q; must be one of %s", v, strings.Join(allowed, ", ")))
+	return def
+}
+
+func (r *reader) boolean(name string, def bool) bool {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.fail(name, fmt.Sprintf("is %q; must be true or false", v))
+	}
+	return b
+}
+
+func (r *reader) integer(name string, def, lo, hi int) int {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		r.fail(name, fmt.Sprintf("is %q; must be an integer from %d to %d", v, lo, hi))
+		return def
+	}
+	return n
+}
+
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		r.fail(name, fmt.Sprintf("is %q; must be a duration such as 500ms, 10s or 1m", v))
+		return def
+	}
+	return d
+}
+
+func (r *reader) list(name string) []string {
+	var out []string
+	for _, s := range strings.Split(r.str(name, ""), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,84 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+	"go.uber.org/zap"
+
+	"flowker/internal/flow"
+)
+
+// errorBody is the one error shape every response uses.
+type errorBody struct {
+	Code    string `json:"code"`
+	Title   string `json:"title"`
+	Message string `json:"message"`
+}
+
+// statusOf is the only place a domain error kind becomes an HTTP status.
+var statusOf = map[flow.Kind]int{
+	flow.KindInternal:      http.StatusInternalServerError,
+	flow.KindInvalid:       http.StatusBadRequest,
+	flow.KindUnauthorized:  http.StatusUnauthorized,
+	flow.KindForbidden:     http.StatusForbidden,
+	flow.KindNotFound:      http.StatusNotFound,
+	flow.KindConflict:      http.StatusConflict,
+	flow.KindTooLarge:      http.StatusRequestEntityTooLarge,
+	flow.KindUnprocessable: http.StatusUnprocessableEntity,
+	flow.KindUnavailable:   http.StatusServiceUnavailable,
+}
+
+// frameworkErrors gives Fiber's own refusals (routing, body limit) our
+// codes, so a client never sees a second error format.
+var frameworkErrors = map[int]*flow.Error{
+	http.StatusNotFound:              {Kind: flow.KindNotFound, Code: flow.CodeRouteNotFound},
+	http.StatusMethodNotAllowed:      {Kind: flow.KindInvalid, Code: flow.CodeMethodNotAllowed},
+	http.StatusRequestEntityTooLarge: {Kind: flow.KindTooLarge, Code: flow.CodeBodyTooLarge},
+	http.StatusBadRequest:            {Kind: flow.KindInvalid, Code: flow.CodeInvalidBody},
+}
+
+// handleError is Fiber's ErrorHandler: every error a handler returns, and
+// every framework refusal, is answered here.
+func (a *api) handleError(c *fiber.Ctx, err error) error {
+	status, body := a.describe(c, err)
+	if status >= http.StatusInternalServerError {
+		a.log.Error("request failed", zap.String("operation", c.Method()+" "+c.Path()),
+			zap.String("request.id", requestID(c)), zap.String("error.message", err.Error()))
+	}
+	return c.Status(status).JSON(body)
+}
+
+func (a *api) describe(c *fiber.Ctx, err error) (int, errorBody) {
+	var de *flow.Error
+	if errors.As(err, &de) {
+		status := statusOf[de.Kind]
+		title := de.Title
+		if title == "" {
+			title = http.StatusText(status)
+		}
+		return status, errorBody{Code: de.Code, Title: title, Message: de.Message}
+	}
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		if known, ok := frameworkErrors[fe.Code]; ok {
+			msg := fe.Message
+			switch fe.Code {
+			case http.StatusNotFound:
+				msg = "no route for " + c.Method() + " " + c.Path()
+			case http.StatusMethodNotAllowed:
+				msg = "method " + c.Method() + " is not allowed on " + c.Path()
+			case http.StatusRequestEntityTooLarge:
+				msg = "request body exceeds the limit of " + humanBytes(a.cfg.HTTP.MaxBodyBytes)
+			}
+			// 405 keeps its own status though the kind is "invalid input".
+			return fe.Code, errorBody{Code: known.Code, Title: http.StatusText(fe.Code), Message: msg}
+		}
+		if fe.Code < http.StatusInternalServerError {
+			return fe.Code, errorBody{Code: flow.CodeInvalidBody, Title: http.StatusText(fe.Code), Message: fe.Message}
+		}
+	}
+	return http.StatusInternalServerError, errorBody{Code: flow.CodeInternal,
+		Title: http.StatusText(http.StatusInternalServerError), Message: "internal server error"}
+}

@@ -1,0 +1,61 @@
+// Package httpapi is Flowker's HTTP interface on Fiber: routes, request and
+// response shapes, middleware, and the one mapping from errors to HTTP
+// (errors.go). It talks to the service only, never to a store.
+package httpapi
+
+import (
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"go.uber.org/zap"
+
+	"flowker/internal/config"
+	"flowker/internal/service"
+)
+
+type api struct {
+	svc      *service.Service
+	cfg      config.Config
+	log      *zap.Logger
+	started  time.Time
+	draining *atomic.Bool
+}
+
+// New builds the HTTP application. Readiness fails while draining is set.
+func New(svc *service.Service, cfg config.Config, log *zap.Logger, draining *atomic.Bool) *fiber.App {
+	a := &api{svc: svc, cfg: cfg, log: log, started: time.Now(), draining: draining}
+	app := fiber.New(fiber.Config{
+		AppName:               "flowker",
+		DisableStartupMessage: true,
+		CaseSensitive:         false, // the reference's paths are case-insensitive
+		StrictRouting:         false, // and ignore a trailing slash
+		BodyLimit:             cfg.HTTP.MaxBodyBytes,
+		ReadTimeout:           cfg.HTTP.ReadTimeout,
+		WriteTimeout:          cfg.HTTP.WriteTimeout,
+		IdleTimeout:           cfg.HTTP.IdleTimeout,
+		ErrorHandler:          a.handleError,
+	})
+	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: a.logPanic}))
+	app.Use(a.requestID)
+	if len(cfg.CORSAllowedOrigins) > 0 { // none configured: no cross-origin access at all
+		app.Use(cors.New(cors.Config{
+			AllowOrigins:  strings.Join(cfg.CORSAllowedOrigins, ","),
+			AllowMethods:  "GET,HEAD,POST,PUT,PATCH,DELETE,OPTIONS",
+			AllowHeaders:  "Origin,Content-Type,Accept,Authorization,X-Request-Id,X-API-Key,Idempotency-Key,X-Webhook-Token",
+			ExposeHeaders: "X-Request-Id",
+			MaxAge:        3600,
+		}))
+	}
+
+	a.healthRoutes(app)
+	v1 := app.Group("/v1")
+	if cfg.APIKeyEnabled {
+		v1.Use(a.requireAPIKey)
+	}
+	a.workflowRoutes(v1)
+	return app
+}

@@ -1,0 +1,172 @@
+package service
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"flowker/internal/flow"
+	"flowker/internal/store"
+)
+
+func workflowAttr(id uuid.UUID) trace.SpanStartOption {
+	return trace.WithAttributes(attribute.String("workflow.id", id.String()))
+}
+
+// CreateWorkflow validates def and stores it as a new draft.
+func (s *Service) CreateWorkflow(ctx context.Context, def flow.Definition) (w *flow.Workflow, err error) {
+	ctx, end := s.op(ctx, "command.workflow.create")
+	defer end(&err)
+	if err := flow.ValidateDefinition(&def); err != nil {
+		return nil, err
+	}
+	w = flow.NewWorkflow(s.newID(), def, s.now())
+	err = s.store.InTx(ctx, func(tx store.Tx) error {
+		if err := s.check(ctx, tx, w, false); err != nil {
+			return err
+		}
+		return tx.CreateWorkflow(ctx, w)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// GetWorkflow returns one workflow.
+func (s *Service) GetWorkflow(ctx context.Context, id uuid.UUID) (w *flow.Workflow, err error) {
+	ctx, end := s.op(ctx, "query.workflow.get", workflowAttr(id))
+	defer end(&err)
+	return s.store.GetWorkflow(ctx, id)
+}
+
+// ListWorkflows returns a page; a name filter is the "get by name" query.
+func (s *Service) ListWorkflows(ctx context.Context, f flow.WorkflowFilter) (p flow.Page[flow.Workflow], err error) {
+	name := "query.workflow.list"
+	if f.Name != "" {
+		name = "query.workflow.get_by_name"
+	}
+	ctx, end := s.op(ctx, name)
+	defer end(&err)
+	return s.store.ListWorkflows(ctx, f)
+}
+
+// UpdateWorkflow replaces a draft's definition.
+func (s *Service) UpdateWorkflow(ctx context.Context, id uuid.UUID, def flow.Definition) (w *flow.Workflow, err error) {
+	ctx, end := s.op(ctx, "command.workflow.update", workflowAttr(id))
+	defer end(&err)
+	return s.change(ctx, id, func(tx store.Tx, w *flow.Workflow) error {
+		if err := w.Replace(def, s.now()); err != nil {
+			return err
+		}
+		if err := flow.ValidateDefinition(&w.Definition); err != nil {
+			return err
+		}
+		return s.check(ctx, tx, w, false)
+	})
+}
+
+// ActivateWorkflow validates the graph for running and makes it active.
+func (s *Service) ActivateWorkflow(ctx context.Context, id uuid.UUID) (w *flow.Workflow, err error) {
+	ctx, end := s.op(ctx, "command.workflow.activate", workflowAttr(id))
+	defer end(&err)
+	return s.change(ctx, id, func(tx store.Tx, w *flow.Workflow) error {
+		if err := flow.ValidateForActivation(&w.Definition); err != nil {
+			return err
+		}
+		if err := s.check(ctx, tx, w, true); err != nil {
+			return err
+		}
+		return w.Transition(flow.StatusActive, s.now())
+	})
+}
+
+// DeactivateWorkflow stops new executions of an active workflow.
+func (s *Service) DeactivateWorkflow(ctx context.Context, id uuid.UUID) (w *flow.Workflow, err error) {
+	ctx, end := s.op(ctx, "command.workflow.deactivate", workflowAttr(id))
+	defer end(&err)
+	return s.change(ctx, id, func(_ store.Tx, w *flow.Workflow) error {
+		return w.Transition(flow.StatusInactive, s.now())
+	})
+}
+
+// DraftWorkflow moves an inactive workflow back to draft for editing. The
+// telemetry page names no span for it; it follows the same convention.
+func (s *Service) DraftWorkflow(ctx context.Context, id uuid.UUID) (w *flow.Workflow, err error) {
+	ctx, end := s.op(ctx, "command.workflow.draft", workflowAttr(id))
+	defer end(&err)
+	return s.change(ctx, id, func(_ store.Tx, w *flow.Workflow) error {
+		return w.Transition(flow.StatusDraft, s.now())
+	})
+}
+
+// CloneWorkflow copies any workflow into a new draft named name.
+func (s *Service) CloneWorkflow(ctx context.Context, id uuid.UUID, name string) (c *flow.Workflow, err error) {
+	ctx, end := s.op(ctx, "command.workflow.clone", workflowAttr(id))
+	defer end(&err)
+	if err := flow.ValidateName(name); err != nil {
+		return nil, err
+	}
+	err = s.store.InTx(ctx, func(tx store.Tx) error {
+		src, err := tx.GetWorkflow(ctx, id)
+		if err != nil {
+			return err
+		}
+		def := src.Definition // freshly read, so nothing is shared with another caller
+		def.Name = name
+		if err := flow.ValidateDefinition(&def); err != nil {
+			return err
+		}
+		c = flow.NewWorkflow(s.newID(), def, s.now())
+		return tx.CreateWorkflow(ctx, c)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// DeleteWorkflow removes a draft or inactive workflow. Its executions stay.
+func (s *Service) DeleteWorkflow(ctx context.Context, id uuid.UUID) (err error) {
+	ctx, end := s.op(ctx, "command.workflow.delete", workflowAttr(id))
+	defer end(&err)
+	return s.store.InTx(ctx, func(tx store.Tx) error {
+		w, err := tx.GetWorkflow(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := w.CheckDeletable(); err != nil {
+			return err
+		}
+		return tx.DeleteWorkflow(ctx, id, w.Revision)
+	})
+}
+
+// change is read, modify, conditional write, in one transaction.
+func (s *Service) change(ctx context.Context, id uuid.UUID, modify func(store.Tx, *flow.Workflow) error) (*flow.Workflow, error) {
+	var w *flow.Workflow
+	err := s.store.InTx(ctx, func(tx store.Tx) error {
+		var err error
+		if w, err = tx.GetWorkflow(ctx, id); err != nil {
+			return err
+		}
+		prev := w.Revision
+		if err := modify(tx, w); err != nil {
+			return err
+		}
+		return tx.UpdateWorkflow(ctx, w, prev)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+func (s *Service) check(ctx context.Context, tx store.Tx, w *flow.Workflow, activating bool) error {
+	if s.checkNodes == nil {
+		return nil
+	}
+	return s.checkNodes(ctx, tx, w, activating)
+}

@@ -1,0 +1,147 @@
+// Package sqlstore implements store.Store once, over database/sql, for both
+// SQLite and PostgreSQL: the two accept the same SQL text ($N parameters,
+// RETURNING, ON CONFLICT) when times are passed as fixed-width UTC strings.
+// What differs — DDL and error codes — comes in through Dialect.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/pressly/goose/v3"
+
+	"flowker/internal/store"
+)
+
+// Dialect is what one database needs beyond the shared SQL.
+type Dialect struct {
+	Name       string               // "sqlite" or "postgresql"
+	Goose      goose.Dialect        // migration dialect
+	Migrations embed.FS             // *.sql under migrations/
+	Locker     goose.ProviderOption // cross-process migration lock, if any
+	// IsUniqueViolation reports whether err broke a unique constraint.
+	IsUniqueViolation func(error) bool
+}
+
+// execer is what *sql.DB and *sql.Tx have in common.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// queries runs the shared SQL. Reads go to r and writes to w; outside a
+// transaction they may be different pools (SQLite: many readers, one writer).
+type queries struct {
+	r, w execer
+	d    *Dialect
+}
+
+// DB is a store.Store over a writer pool and a reader pool.
+type DB struct {
+	queries
+	wdb, rdb *sql.DB
+	dialect  Dialect
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open migrates the database and returns the store. rdb may equal wdb.
+func Open(ctx context.Context, wdb, rdb *sql.DB, d Dialect) (*DB, error) {
+	if err := migrate(ctx, wdb, d); err != nil {
+		return nil, err
+	}
+	s := &DB{wdb: wdb, rdb: rdb, dialect: d}
+	s.queries = queries{r: rdb, w: wdb, d: &s.dialect}
+	return s, nil
+}
+
+func migrate(ctx context.Context, db *sql.DB, d Dialect) error {
+	sub, err := fs.Sub(d.Migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	var opts []goose.ProviderOption
+	if d.Locker != nil {
+		opts = append(opts, d.Locker)
+	}
+	p, err := goose.NewProvider(d.Goose, db, sub, opts...)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	return nil
+}
+
+// InTx runs fn in a transaction on the writer pool.
+func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback() // the original error matters more than a rollback failure
+		}
+	}()
+	if err = fn(&queries{r: tx, w: tx, d: s.d}); err != nil {
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Ping checks both pools answer.
+func (s *DB) Ping(ctx context.Context) error {
+	return errors.Join(s.wdb.PingContext(ctx), s.rdb.PingContext(ctx))
+}
+
+// Close closes both pools.
+func (s *DB) Close() error {
+	if s.rdb == s.wdb {
+		return s.wdb.Close()
+	}
+	return errors.Join(s.rdb.Close(), s.wdb.Close())
+}
+
+// Driver names the database.
+func (s *DB) Driver() string { return s.d.Name }
+
+// timeLayout is fixed-width UTC with microseconds (PostgreSQL's precision),
+// so SQLite's text columns sort chronologically and PostgreSQL parses it.
+const timeLayout = "2006-01-02T15:04:05.000000Z"
+
+func timeArg(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// dbTime scans a time from either database: PostgreSQL yields time.Time,
+// SQLite the text written by timeArg.
+type dbTime struct{ t *time.Time }
+
+func (d dbTime) Scan(src any) error {
+	switch v := src.(type) {
+	case time.Time:
+		*d.t = v.UTC()
+	case string:
+		return d.parse(v)
+	case []byte:
+		return d.parse(string(v))
+	default:
+		return fmt.Errorf("cannot scan %T into a time", src)
+	}
+	return nil
+}
+
+func (d dbTime) parse(s string) error {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	*d.t = t.UTC()
+	return err
+}
