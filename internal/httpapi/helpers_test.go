@@ -1,0 +1,133 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"flowker/internal/config"
+	"flowker/internal/httpapi"
+	"flowker/internal/service"
+	"flowker/internal/store/sqlite"
+	"flowker/internal/store/sqlstore"
+)
+
+type harness struct {
+	t        *testing.T
+	app      *fiber.App
+	base     string
+	store    *sqlstore.DB
+	draining *atomic.Bool
+}
+
+// with returns a copy of h that reports to t (for subtests).
+func (h *harness) with(t *testing.T) *harness {
+	c := *h
+	c.t = t
+	return &c
+}
+
+// newHarness serves the real API over a real SQLite store in a temp dir.
+func newHarness(t *testing.T, env map[string]string) *harness {
+	t.Helper()
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	require.NoError(t, err)
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	h := &harness{t: t, store: st, draining: &atomic.Bool{}}
+	h.app = httpapi.New(service.New(st), cfg, zap.NewNop(), h.draining)
+	// A real listener, so framework refusals (body limit) take the real path.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = h.app.Listener(ln) }()
+	t.Cleanup(func() { _ = h.app.Shutdown() })
+	h.base = "http://" + ln.Addr().String()
+	return h
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// json decodes the body into a generic map.
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(r.body, &m), string(r.body))
+	return m
+}
+
+// do sends body (marshalled unless it is a string or nil) as JSON.
+func (h *harness) do(method, path string, body any, headers ...string) response {
+	h.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewBufferString(b)
+	default:
+		raw, err := json.Marshal(b)
+		require.NoError(h.t, err)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(context.Background(), method, h.base+path, rd)
+	require.NoError(h.t, err)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(h.t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(h.t, err)
+	return response{status: resp.StatusCode, header: resp.Header, body: raw}
+}
+
+// expect asserts the status and, for errors, the FLK code; it returns the body.
+func (h *harness) expect(r response, status int, code string) map[string]any {
+	h.t.Helper()
+	require.Equal(h.t, status, r.status, string(r.body))
+	if len(r.body) == 0 {
+		return nil
+	}
+	m := r.json(h.t)
+	if code != "" {
+		require.Equal(h.t, code, m["code"], string(r.body))
+		require.NotEmpty(h.t, m["title"])
+		require.NotEmpty(h.t, m["message"])
+		require.Len(h.t, m, 3, "error bodies have exactly code, title and message")
+	}
+	return m
+}
+
+// linear is a runnable workflow body: trigger → action.
+func linear(name string) map[string]any {
+	return map[string]any{
+		"name":        name,
+		"description": "validates a transaction",
+		"nodes": []map[string]any{
+			{"id": "hook", "type": "trigger", "position": map[string]any{"x": 10, "y": 20},
+				"data": map[string]any{"triggerType": "webhook", "path": "/tx", "method": "POST"}},
+			{"id": "approve", "type": "action", "name": "Approve",
+				"data": map[string]any{"actionType": "set_output", "output": map[string]any{"ok": true}}},
+		},
+		"edges":    []map[string]any{{"id": "e1", "source": "hook", "target": "approve"}},
+		"metadata": map[string]any{"team": "risk"},
+	}
+}
