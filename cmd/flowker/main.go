@@ -61,7 +61,7 @@ func run() int {
 
 	var draining atomic.Bool
 	app := httpapi.New(service.New(st), cfg, log, &draining)
-	ln, err := net.Listen("tcp", cfg.ServerAddress)
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", cfg.ServerAddress)
 	if err != nil {
 		log.Error("cannot listen", zap.String("operation", "startup"), zap.String("address", cfg.ServerAddress),
 			zap.String("error.message", err.Error()))

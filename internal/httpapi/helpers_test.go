@@ -5,8 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net/http"
 	"net"
+	"net/http"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -19,14 +19,13 @@ import (
 	"flowker/internal/httpapi"
 	"flowker/internal/service"
 	"flowker/internal/store/sqlite"
-	"flowker/internal/store/sqlstore"
 )
 
 type harness struct {
 	t        *testing.T
 	app      *fiber.App
 	base     string
-	store    *sqlstore.DB
+	store    io.Closer // closed by TestHealth to simulate an outage
 	draining *atomic.Bool
 }
 
@@ -48,7 +47,7 @@ func newHarness(t *testing.T, env map[string]string) *harness {
 	h := &harness{t: t, store: st, draining: &atomic.Bool{}}
 	h.app = httpapi.New(service.New(st), cfg, zap.NewNop(), h.draining)
 	// A real listener, so framework refusals (body limit) take the real path.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	go func() { _ = h.app.Listener(ln) }()
 	t.Cleanup(func() { _ = h.app.Shutdown() })
