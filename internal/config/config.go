@@ -142,7 +142,7 @@ func (r *reader) database() Database {
 			r.fail("DATABASE_URL", "sqlite URL has no file path")
 		}
 	default:
-		r.fail("DATABASE_URL", fmt.Sprintf("unknown scheme %q: use postgres://… or sqlite:path", u.Scheme))
+		r.fail("DATABASE_URL", fmt.Sprintf("unknown scheme %q: use postgres://… or sqlite:path/to/file.db", u.Scheme))
 	}
 	return d
 }

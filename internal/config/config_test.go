@@ -1,0 +1,215 @@
+package config_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"flowker/internal/config"
+)
+
+// env is a map-backed getenv: unset variables read as "".
+func env(kv map[string]string) func(string) string {
+	return func(name string) string { return kv[name] }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	want := config.Config{
+		ServerAddress:  ":4021",
+		LogLevel:       "info",
+		Version:        config.BuildVersion,
+		DeploymentMode: "local",
+		Database: config.Database{
+			Driver:      "sqlite",
+			Path:        config.DefaultSQLitePath,
+			MaxConns:    16,
+			Synchronous: "FULL",
+		},
+		HTTP: config.HTTP{
+			MaxBodyBytes: 1 << 20,
+			ReadTimeout:  10 * time.Second,
+			WriteTimeout: 60 * time.Second,
+			IdleTimeout:  120 * time.Second,
+		},
+		Shutdown: config.Shutdown{DrainDelay: 0, Timeout: 30 * time.Second},
+		Telemetry: config.Telemetry{
+			ServiceName:    "flowker",
+			ServiceVersion: config.BuildVersion,
+			Environment:    "local",
+		},
+	}
+	for name, kv := range map[string]map[string]string{
+		"nothing set": nil,
+		// Blank or whitespace-only values mean "unset", not "invalid".
+		"blank values": {
+			"SERVER_ADDRESS": "", "LOG_LEVEL": "  ", "DATABASE_URL": " ", "API_KEY_ENABLED": "",
+			"SHUTDOWN_TIMEOUT": "\t", "DATABASE_MAX_CONNS": "", "CORS_ALLOWED_ORIGINS": " ",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c, err := config.Load(env(kv))
+			require.NoError(t, err)
+			require.Equal(t, want, c)
+		})
+	}
+}
+
+func TestLoadDatabaseURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		url        string
+		driver     string
+		path       string // sqlite
+		wantURLSet bool   // postgres: URL kept verbatim
+	}{
+		{url: "postgres://u@h/db", driver: "postgres", wantURLSet: true},
+		{url: "postgresql://u:p@h:5432/db?sslmode=disable", driver: "postgres", wantURLSet: true},
+		{url: "POSTGRES://u@h/db", driver: "postgres", wantURLSet: true},
+		{url: "sqlite:rel/path.db", driver: "sqlite", path: "rel/path.db"},
+		{url: "sqlite:///abs/x.db", driver: "sqlite", path: "/abs/x.db"},
+		{url: "sqlite://./rel/x.db", driver: "sqlite", path: "./rel/x.db"},
+		{url: "file:x.db", driver: "sqlite", path: "x.db"},
+		{url: "file:///abs/y.db", driver: "sqlite", path: "/abs/y.db"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			t.Parallel()
+			c, err := config.Load(env(map[string]string{"DATABASE_URL": tt.url}))
+			require.NoError(t, err)
+			require.Equal(t, tt.driver, c.Database.Driver)
+			require.Equal(t, tt.path, c.Database.Path)
+			if tt.wantURLSet {
+				require.Equal(t, tt.url, c.Database.URL)
+			} else {
+				require.Empty(t, c.Database.URL)
+			}
+		})
+	}
+}
+
+func TestLoadValid(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		env   map[string]string
+		check func(t *testing.T, c config.Config)
+	}{
+		{"enums are case-insensitive", map[string]string{
+			"LOG_LEVEL": "DEBUG", "DEPLOYMENT_MODE": "SaaS", "SQLITE_SYNCHRONOUS": "normal",
+		}, func(t *testing.T, c config.Config) {
+			require.Equal(t, "debug", c.LogLevel)
+			require.Equal(t, "saas", c.DeploymentMode)
+			require.Equal(t, "NORMAL", c.Database.Synchronous)
+		}},
+		{"values are trimmed", map[string]string{
+			"LOG_LEVEL": " warn ", "SERVER_ADDRESS": " 127.0.0.1:9000 ",
+		}, func(t *testing.T, c config.Config) {
+			require.Equal(t, "warn", c.LogLevel)
+			require.Equal(t, "127.0.0.1:9000", c.ServerAddress)
+		}},
+		{"CORS list is split and trimmed", map[string]string{
+			"CORS_ALLOWED_ORIGINS": "a, b,,c ,",
+		}, func(t *testing.T, c config.Config) {
+			require.Equal(t, []string{"a", "b", "c"}, c.CORSAllowedOrigins)
+		}},
+		{"VERSION overrides BuildVersion everywhere", map[string]string{
+			"VERSION": "9.9.9",
+		}, func(t *testing.T, c config.Config) {
+			require.Equal(t, "9.9.9", c.Version)
+			require.Equal(t, "9.9.9", c.Telemetry.ServiceVersion)
+		}},
+		{"OTEL_RESOURCE_SERVICE_VERSION wins over VERSION", map[string]string{
+			"VERSION": "9.9.9", "OTEL_RESOURCE_SERVICE_VERSION": "1.0.0",
+		}, func(t *testing.T, c config.Config) {
+			require.Equal(t, "9.9.9", c.Version)
+			require.Equal(t, "1.0.0", c.Telemetry.ServiceVersion)
+		}},
+		{"durations, integers and booleans", map[string]string{
+			"SHUTDOWN_DRAIN_DELAY": "1500ms", "SHUTDOWN_TIMEOUT": "0", "HTTP_READ_TIMEOUT": "1m",
+			"DATABASE_MAX_CONNS": "1000", "HTTP_MAX_BODY_BYTES": "1024",
+			"SSRF_ALLOW_PRIVATE": "TRUE", "API_KEY_ENABLED": "1", "API_KEY": "k",
+		}, func(t *testing.T, c config.Config) {
+			require.Equal(t, 1500*time.Millisecond, c.Shutdown.DrainDelay)
+			require.Equal(t, time.Duration(0), c.Shutdown.Timeout)
+			require.Equal(t, time.Minute, c.HTTP.ReadTimeout)
+			require.Equal(t, 1000, c.Database.MaxConns)
+			require.Equal(t, 1024, c.HTTP.MaxBodyBytes)
+			require.True(t, c.SSRFAllowPrivate)
+			require.True(t, c.APIKeyEnabled)
+			require.Equal(t, "k", c.APIKey)
+		}},
+		{"telemetry with an endpoint", map[string]string{
+			"ENABLE_TELEMETRY": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel:4317",
+			"OTEL_RESOURCE_SERVICE_NAME": "svc", "OTEL_RESOURCE_DEPLOYMENT_ENVIRONMENT": "prod",
+		}, func(t *testing.T, c config.Config) {
+			require.Equal(t, config.Telemetry{
+				Enabled: true, Endpoint: "http://otel:4317", ServiceName: "svc",
+				ServiceVersion: config.BuildVersion, Environment: "prod",
+			}, c.Telemetry)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := config.Load(env(tt.env))
+			require.NoError(t, err)
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestLoadInvalid(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    []string // each must appear in the error
+		notWant []string // none may appear in the error
+	}{
+		{"log level", map[string]string{"LOG_LEVEL": "verbose"}, []string{"LOG_LEVEL", `"verbose"`}, nil},
+		{"duration without a unit", map[string]string{"SHUTDOWN_TIMEOUT": "5"}, []string{"SHUTDOWN_TIMEOUT"}, nil},
+		{"negative duration", map[string]string{"HTTP_READ_TIMEOUT": "-1s"}, []string{"HTTP_READ_TIMEOUT"}, nil},
+		{"drain delay garbage", map[string]string{"SHUTDOWN_DRAIN_DELAY": "soon"}, []string{"SHUTDOWN_DRAIN_DELAY"}, nil},
+		{"max conns zero", map[string]string{"DATABASE_MAX_CONNS": "0"}, []string{"DATABASE_MAX_CONNS"}, nil},
+		{"max conns not a number", map[string]string{"DATABASE_MAX_CONNS": "abc"}, []string{"DATABASE_MAX_CONNS"}, nil},
+		{"max conns too large", map[string]string{"DATABASE_MAX_CONNS": "1001"}, []string{"DATABASE_MAX_CONNS"}, nil},
+		{"body limit too small", map[string]string{"HTTP_MAX_BODY_BYTES": "10"}, []string{"HTTP_MAX_BODY_BYTES"}, nil},
+		{"boolean", map[string]string{"API_KEY_ENABLED": "maybe"}, []string{"API_KEY_ENABLED"}, nil},
+		{"sqlite synchronous", map[string]string{"SQLITE_SYNCHRONOUS": "OFF"}, []string{"SQLITE_SYNCHRONOUS"}, nil},
+		{"deployment mode", map[string]string{"DEPLOYMENT_MODE": "cloud"}, []string{"DEPLOYMENT_MODE"}, nil},
+		{"API key enabled without a key", map[string]string{"API_KEY_ENABLED": "true"}, []string{"API_KEY"}, nil},
+		{"telemetry without an endpoint", map[string]string{"ENABLE_TELEMETRY": "true"},
+			[]string{"OTEL_EXPORTER_OTLP_ENDPOINT"}, nil},
+		{"unknown database scheme", map[string]string{"DATABASE_URL": "mysql://x"}, []string{"DATABASE_URL", "mysql"}, nil},
+		{"database path without a scheme", map[string]string{"DATABASE_URL": "./data/x.db"}, []string{"DATABASE_URL"}, nil},
+		{"sqlite URL without a path", map[string]string{"DATABASE_URL": "sqlite:"}, []string{"DATABASE_URL"}, nil},
+		{"unparsable URL hides its password (bad port)",
+			map[string]string{"DATABASE_URL": "postgres://user:s3cr3t-pw@host:notaport/db"},
+			[]string{"DATABASE_URL"}, []string{"s3cr3t-pw", "user", "host"}},
+		{"unparsable URL hides its password (bad escape)",
+			map[string]string{"DATABASE_URL": "postgres://user:s3cr3t%zz@host/db"},
+			[]string{"DATABASE_URL"}, []string{"s3cr3t"}},
+		{"unknown scheme hides its password",
+			map[string]string{"DATABASE_URL": "mysql://user:s3cr3t-pw@host/db"},
+			[]string{"DATABASE_URL"}, []string{"s3cr3t-pw"}},
+		{"every bad variable is reported at once",
+			map[string]string{"LOG_LEVEL": "loud", "DATABASE_MAX_CONNS": "0", "DEPLOYMENT_MODE": "cloud"},
+			[]string{"LOG_LEVEL", "DATABASE_MAX_CONNS", "DEPLOYMENT_MODE"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := config.Load(env(tt.env))
+			require.Error(t, err)
+			for _, s := range tt.want {
+				require.Contains(t, err.Error(), s)
+			}
+			for _, s := range tt.notWant {
+				require.NotContains(t, err.Error(), s)
+			}
+		})
+	}
+}
