@@ -22,6 +22,18 @@ type Tx interface {
 	UpdateWorkflow(ctx context.Context, w *flow.Workflow, prevRevision int) error
 	// DeleteWorkflow removes the workflow if its revision is still prevRevision.
 	DeleteWorkflow(ctx context.Context, id uuid.UUID, prevRevision int) error
+
+	CreateProviderConfig(ctx context.Context, p *flow.ProviderConfig) error
+	GetProviderConfig(ctx context.Context, id uuid.UUID) (*flow.ProviderConfig, error)
+	ListProviderConfigs(ctx context.Context, f flow.ConfigFilter) (flow.Page[flow.ProviderConfig], error)
+	UpdateProviderConfig(ctx context.Context, p *flow.ProviderConfig, prevRevision int) error
+	DeleteProviderConfig(ctx context.Context, id uuid.UUID, prevRevision int) error
+
+	CreateExecutorConfig(ctx context.Context, e *flow.ExecutorConfig) error
+	GetExecutorConfig(ctx context.Context, id uuid.UUID) (*flow.ExecutorConfig, error)
+	ListExecutorConfigs(ctx context.Context, f flow.ConfigFilter) (flow.Page[flow.ExecutorConfig], error)
+	UpdateExecutorConfig(ctx context.Context, e *flow.ExecutorConfig, prevRevision int) error
+	DeleteExecutorConfig(ctx context.Context, id uuid.UUID, prevRevision int) error
 }
 
 // Store is a database. InTx runs fn in one transaction, committed when fn

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/pressly/goose/v3"
 
 	"flowker/internal/store"
@@ -144,4 +145,42 @@ func (d dbTime) parse(s string) error {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	*d.t = t.UTC()
 	return err
+}
+
+// dbUUID scans a UUID from either database (PostgreSQL uuid, SQLite text).
+type dbUUID struct{ id *uuid.UUID }
+
+func (d dbUUID) Scan(src any) error { return d.id.Scan(src) }
+
+// dbNullTime scans a nullable time.
+type dbNullTime struct{ t **time.Time }
+
+func (d dbNullTime) Scan(src any) error {
+	if src == nil {
+		*d.t = nil
+		return nil
+	}
+	var t time.Time
+	if err := (dbTime{&t}).Scan(src); err != nil {
+		return err
+	}
+	*d.t = &t
+	return nil
+}
+
+// nullTimeArg is timeArg for a nullable time.
+func nullTimeArg(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return timeArg(*t)
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

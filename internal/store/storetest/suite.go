@@ -22,6 +22,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("WorkflowConcurrentUpdates", func(t *testing.T) { t.Parallel(); testConcurrentUpdates(t, open(t)) })
 	t.Run("WorkflowListPaging", func(t *testing.T) { t.Parallel(); testListPaging(t, open(t)) })
 	t.Run("WorkflowListFilters", func(t *testing.T) { t.Parallel(); testListFilters(t, open(t)) })
+	t.Run("ProviderConfigs", func(t *testing.T) { t.Parallel(); testProviderConfigs(t, open(t)) })
+	t.Run("ExecutorConfigs", func(t *testing.T) { t.Parallel(); testExecutorConfigs(t, open(t)) })
 	t.Run("TxRollback", func(t *testing.T) { t.Parallel(); testTxRollback(t, open(t)) })
 	t.Run("Ping", func(t *testing.T) { t.Parallel(); require.NoError(t, open(t).Ping(context.Background())) })
 }

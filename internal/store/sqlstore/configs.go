@@ -1,0 +1,108 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+
+	"flowker/internal/flow"
+)
+
+var providerConfigs = &table[flow.ProviderConfig]{
+	name: "provider_configurations",
+	columns: []string{"id", "name", "description", "provider_id", "config", "status", "metadata", "revision",
+		"created_at", "updated_at"},
+	args: func(p *flow.ProviderConfig) ([]any, error) {
+		cfg, err1 := marshalJSON(p.Config, "{}")
+		meta, err2 := marshalJSON(p.Metadata, "{}")
+		return []any{p.ID.String(), p.Name, p.Description, p.ProviderID, cfg, string(p.Status), meta, p.Revision,
+			timeArg(p.CreatedAt), timeArg(p.UpdatedAt)}, firstErr(err1, err2)
+	},
+	scan: func(s scanner) (*flow.ProviderConfig, error) {
+		var p flow.ProviderConfig
+		var status string
+		var cfg, meta []byte
+		if err := s.Scan(dbUUID{&p.ID}, &p.Name, &p.Description, &p.ProviderID, &cfg, &status, &meta, &p.Revision,
+			dbTime{&p.CreatedAt}, dbTime{&p.UpdatedAt}); err != nil {
+			return nil, err
+		}
+		p.Status = flow.ConfigStatus(status)
+		return &p, unmarshalJSON("provider configuration "+p.ID.String(), cfg, &p.Config, meta, &p.Metadata)
+	},
+	meta: func(p *flow.ProviderConfig) rowMeta {
+		return rowMeta{id: p.ID, name: p.Name, createdAt: p.CreatedAt, updated: p.UpdatedAt}
+	},
+	notFound: flow.ErrProviderConfigNotFound,
+	nameUsed: flow.ErrProviderConfigNameUsed,
+}
+
+func (q *queries) CreateProviderConfig(ctx context.Context, p *flow.ProviderConfig) error {
+	return providerConfigs.insert(ctx, q, p)
+}
+
+func (q *queries) GetProviderConfig(ctx context.Context, id uuid.UUID) (*flow.ProviderConfig, error) {
+	return providerConfigs.get(ctx, q.r, id)
+}
+
+func (q *queries) ListProviderConfigs(ctx context.Context, f flow.ConfigFilter) (flow.Page[flow.ProviderConfig], error) {
+	return providerConfigs.list(ctx, q, []filter{
+		{"status", string(f.Status)}, {"provider_id", f.ProviderID}, {"name", f.Name}}, f.Page)
+}
+
+func (q *queries) UpdateProviderConfig(ctx context.Context, p *flow.ProviderConfig, prevRevision int) error {
+	return providerConfigs.update(ctx, q, p, prevRevision)
+}
+
+func (q *queries) DeleteProviderConfig(ctx context.Context, id uuid.UUID, prevRevision int) error {
+	return providerConfigs.delete(ctx, q, id, prevRevision)
+}
+
+var executorConfigs = &table[flow.ExecutorConfig]{
+	name: "executor_configurations",
+	columns: []string{"id", "name", "description", "base_url", "endpoints", "authentication", "status", "metadata",
+		"revision", "created_at", "updated_at", "last_tested_at"},
+	args: func(e *flow.ExecutorConfig) ([]any, error) {
+		eps, err1 := marshalJSON(e.Endpoints, "[]")
+		auth, err2 := marshalJSON(e.Authentication, "{}")
+		meta, err3 := marshalJSON(e.Metadata, "{}")
+		return []any{e.ID.String(), e.Name, e.Description, e.BaseURL, eps, auth, string(e.Status), meta, e.Revision,
+			timeArg(e.CreatedAt), timeArg(e.UpdatedAt), nullTimeArg(e.LastTestedAt)}, firstErr(err1, err2, err3)
+	},
+	scan: func(s scanner) (*flow.ExecutorConfig, error) {
+		var e flow.ExecutorConfig
+		var status string
+		var eps, auth, meta []byte
+		if err := s.Scan(dbUUID{&e.ID}, &e.Name, &e.Description, &e.BaseURL, &eps, &auth, &status, &meta, &e.Revision,
+			dbTime{&e.CreatedAt}, dbTime{&e.UpdatedAt}, dbNullTime{&e.LastTestedAt}); err != nil {
+			return nil, err
+		}
+		e.Status = flow.ConfigStatus(status)
+		return &e, unmarshalJSON("executor configuration "+e.ID.String(),
+			eps, &e.Endpoints, auth, &e.Authentication, meta, &e.Metadata)
+	},
+	meta: func(e *flow.ExecutorConfig) rowMeta {
+		return rowMeta{id: e.ID, name: e.Name, createdAt: e.CreatedAt, updated: e.UpdatedAt}
+	},
+	notFound: flow.ErrExecutorConfigNotFound,
+	nameUsed: flow.ErrExecutorConfigNameUsed,
+}
+
+func (q *queries) CreateExecutorConfig(ctx context.Context, e *flow.ExecutorConfig) error {
+	return executorConfigs.insert(ctx, q, e)
+}
+
+func (q *queries) GetExecutorConfig(ctx context.Context, id uuid.UUID) (*flow.ExecutorConfig, error) {
+	return executorConfigs.get(ctx, q.r, id)
+}
+
+func (q *queries) ListExecutorConfigs(ctx context.Context, f flow.ConfigFilter) (flow.Page[flow.ExecutorConfig], error) {
+	return executorConfigs.list(ctx, q, []filter{{"status", string(f.Status)}, {"name", f.Name}}, f.Page)
+}
+
+func (q *queries) UpdateExecutorConfig(ctx context.Context, e *flow.ExecutorConfig, prevRevision int) error {
+	return executorConfigs.update(ctx, q, e, prevRevision)
+}
+
+func (q *queries) DeleteExecutorConfig(ctx context.Context, id uuid.UUID, prevRevision int) error {
+	return executorConfigs.delete(ctx, q, id, prevRevision)
+}

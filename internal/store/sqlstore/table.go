@@ -1,0 +1,241 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"flowker/internal/flow"
+)
+
+// table describes one entity's table so create, get, list, conditional
+// update and delete are written once for all of them. Every table has
+// id, name (unique), revision, created_at and updated_at columns.
+type table[T any] struct {
+	name     string
+	columns  []string                // insert order; "id" first
+	args     func(*T) ([]any, error) // values in column order
+	scan     func(scanner) (*T, error)
+	meta     func(*T) rowMeta
+	notFound error
+	nameUsed error
+}
+
+// rowMeta is what the generic code needs to know of any row.
+type rowMeta struct {
+	id                 uuid.UUID
+	name               string
+	createdAt, updated time.Time
+}
+
+// sortColumns maps API sort names to columns; only these reach SQL.
+var sortColumns = map[string]string{"createdAt": "created_at", "updatedAt": "updated_at", "name": "name"}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func (t *table[T]) selectSQL() string {
+	return "SELECT " + strings.Join(t.columns, ", ") + " FROM " + t.name
+}
+
+func (t *table[T]) insert(ctx context.Context, q *queries, v *T) error {
+	args, err := t.args(v)
+	if err != nil {
+		return err
+	}
+	marks := make([]string, len(args))
+	for i := range marks {
+		marks[i] = "$" + strconv.Itoa(i+1)
+	}
+	_, err = q.w.ExecContext(ctx, "INSERT INTO "+t.name+" ("+strings.Join(t.columns, ", ")+") VALUES ("+
+		strings.Join(marks, ", ")+")", args...)
+	return t.translate(q, err)
+}
+
+// update writes every mutable column if the stored revision is still prev.
+func (t *table[T]) update(ctx context.Context, q *queries, v *T, prev int) error {
+	all, err := t.args(v)
+	if err != nil {
+		return err
+	}
+	var sets []string
+	args := []any{all[0]} // $1 = id
+	for i, c := range t.columns[1:] {
+		if c == "created_at" {
+			continue // never changes; PostgreSQL also refuses unused parameters
+		}
+		args = append(args, all[i+1])
+		sets = append(sets, c+" = $"+strconv.Itoa(len(args)))
+	}
+	args = append(args, prev)
+	res, err := q.w.ExecContext(ctx, "UPDATE "+t.name+" SET "+strings.Join(sets, ", ")+
+		" WHERE id = $1 AND revision = $"+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return t.translate(q, err)
+	}
+	return t.checkChanged(ctx, q, res, t.meta(v).id)
+}
+
+func (t *table[T]) delete(ctx context.Context, q *queries, id uuid.UUID, prev int) error {
+	res, err := q.w.ExecContext(ctx, "DELETE FROM "+t.name+" WHERE id = $1 AND revision = $2", id.String(), prev)
+	if err != nil {
+		return err
+	}
+	return t.checkChanged(ctx, q, res, id)
+}
+
+// checkChanged turns "no row matched" into not-found or a lost race.
+func (t *table[T]) checkChanged(ctx context.Context, q *queries, res sql.Result, id uuid.UUID) error {
+	n, err := res.RowsAffected()
+	if err != nil || n == 1 {
+		return err
+	}
+	if _, err := t.get(ctx, q.w, id); err != nil {
+		return err
+	}
+	return flow.ErrStateChanged
+}
+
+func (t *table[T]) get(ctx context.Context, db execer, id uuid.UUID) (*T, error) {
+	v, err := t.scan(db.QueryRowContext(ctx, t.selectSQL()+" WHERE id = $1", id.String()))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, t.notFound
+	}
+	return v, err
+}
+
+// filter is one equality condition of a list; empty values are ignored.
+type filter struct{ column, value string }
+
+// list returns one keyset page ordered by (sort column, id).
+func (t *table[T]) list(ctx context.Context, q *queries, filters []filter, p flow.PageRequest) (flow.Page[T], error) {
+	var page flow.Page[T]
+	col, ok := sortColumns[p.SortBy]
+	if !ok {
+		return page, fmt.Errorf("unknown sort %q", p.SortBy)
+	}
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	for _, f := range filters {
+		if f.value != "" {
+			where = append(where, f.column+" = "+arg(f.value))
+		}
+	}
+	dir, cmp := "ASC", ">"
+	if p.Desc {
+		dir, cmp = "DESC", "<"
+	}
+	if c := p.After; c != nil {
+		sv, err := cursorValue(c, col)
+		if err != nil {
+			return page, err
+		}
+		v, id := arg(sv), arg(c.ID)
+		where = append(where, fmt.Sprintf("(%s %s %s OR (%s = %s AND id %s %s))", col, cmp, v, col, v, cmp, id))
+	}
+	query := t.selectSQL()
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += fmt.Sprintf(" ORDER BY %s %s, id %s LIMIT %s", col, dir, dir, arg(p.Limit+1))
+
+	rows, err := q.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return page, err
+	}
+	defer rows.Close()
+	page.Items = make([]T, 0, p.Limit)
+	for rows.Next() {
+		v, err := t.scan(rows)
+		if err != nil {
+			return page, err
+		}
+		page.Items = append(page.Items, *v)
+	}
+	if err := rows.Err(); err != nil {
+		return page, err
+	}
+	if len(page.Items) > p.Limit {
+		page.Items = slices.Clip(page.Items[:p.Limit])
+		page.HasMore = true
+		page.NextCursor = nextCursor(t.meta(&page.Items[p.Limit-1]), p).Encode()
+	}
+	return page, nil
+}
+
+// translate maps a unique violation to the entity's name conflict: the
+// only unique key besides a random UUID primary key.
+func (t *table[T]) translate(q *queries, err error) error {
+	if err != nil && q.d.IsUniqueViolation(err) {
+		return t.nameUsed
+	}
+	return err
+}
+
+// cursorValue checks a client-supplied cursor before it reaches SQL and
+// normalises a time to the stored layout (SQLite compares it as text).
+func cursorValue(c *flow.Cursor, col string) (string, error) {
+	if _, err := uuid.Parse(c.ID); err != nil {
+		return "", flow.ErrInvalidCursor
+	}
+	if col == "name" {
+		return c.SortValue, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, c.SortValue)
+	if err != nil {
+		return "", &flow.Error{Kind: flow.KindInvalid, Code: flow.CodeInvalidCursor, Message: "invalid cursor sort value"}
+	}
+	return timeArg(t), nil
+}
+
+func nextCursor(m rowMeta, p flow.PageRequest) flow.Cursor {
+	c := flow.Cursor{ID: m.id.String(), SortBy: p.SortBy, Order: "ASC", Next: true}
+	if p.Desc {
+		c.Order = "DESC"
+	}
+	switch p.SortBy {
+	case "name":
+		c.SortValue = m.name
+	case "updatedAt":
+		c.SortValue = timeArg(m.updated)
+	default:
+		c.SortValue = timeArg(m.createdAt)
+	}
+	return c
+}
+
+// marshalJSON encodes v, storing empty as the given literal so a read
+// returns [] or {} rather than null.
+func marshalJSON(v any, empty string) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	if string(b) == "null" {
+		return empty, nil
+	}
+	return string(b), nil
+}
+
+// unmarshalJSON decodes several stored JSON columns, naming the row on failure.
+func unmarshalJSON(what string, pairs ...any) error {
+	var errs []error
+	for i := 0; i+1 < len(pairs); i += 2 {
+		errs = append(errs, json.Unmarshal(pairs[i].([]byte), pairs[i+1]))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%s: stored JSON: %w", what, err)
+	}
+	return nil
+}
