@@ -1,0 +1,211 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Stage statuses.
+const (
+	StatusPassed  = "passed"
+	StatusFailed  = "failed"
+	StatusSkipped = "skipped"
+	StatusPartial = "partial" // overall only
+)
+
+// Stage names.
+const (
+	StageConnectivity   = "connectivity"
+	StageAuthentication = "authentication"
+	StageEndToEnd       = "end_to_end"
+)
+
+const (
+	stageTimeout = 10 * time.Second
+	testMaxBody  = 1 << 20
+)
+
+// TestTarget is what a connectivity test probes.
+type TestTarget struct {
+	BaseURL            string      // probed with GET
+	E2EMethod, E2EPath string      // optional: the end-to-end stage uses this method+path on BaseURL (default GET BaseURL)
+	Header             http.Header // extra headers sent in auth and e2e stages
+	Auth               Auth
+}
+
+// StageResult is one stage of a test. A failed stage carries Error and no
+// Message; passed and skipped stages carry Message.
+type StageResult struct {
+	Name       string         `json:"name"`
+	Status     string         `json:"status"` // "passed" | "failed" | "skipped"
+	DurationMs int64          `json:"durationMs"`
+	Message    string         `json:"message,omitempty"`
+	Details    map[string]any `json:"details,omitempty"`
+	Error      string         `json:"error,omitempty"`
+}
+
+// TestResult is the outcome of Client.Test. It never contains secrets.
+type TestResult struct {
+	OverallStatus string        `json:"overallStatus"` // "passed" | "failed" | "partial", skipped stages ignored
+	DurationMs    int64         `json:"durationMs"`
+	Stages        []StageResult `json:"stages"`
+	Summary       string        `json:"summary"`
+	StartedAt     time.Time     `json:"startedAt"`
+	CompletedAt   time.Time     `json:"completedAt"`
+	Passed        bool          `json:"-"` // no stage failed (connectivity always runs)
+}
+
+// Test runs the connectivity, authentication and end-to-end stages against
+// t, each bounded by 10 s, using the same request and auth code as Do.
+// After a failed stage the remaining ones are skipped.
+func (c *Client) Test(ctx context.Context, t TestTarget) TestResult {
+	res := TestResult{StartedAt: time.Now().UTC()}
+	stages := []struct {
+		name string
+		run  func(context.Context, TestTarget) StageResult
+	}{
+		{StageConnectivity, c.testConnectivity},
+		{StageAuthentication, c.testAuthentication},
+		{StageEndToEnd, c.testEndToEnd},
+	}
+	red := newRedactor(t.Auth.secrets())
+	failedStage := ""
+	for _, s := range stages {
+		if failedStage != "" {
+			res.Stages = append(res.Stages, StageResult{Name: s.name, Status: StatusSkipped, Message: "Skipped due to " + failedStage + " failure"})
+			continue
+		}
+		sctx, cancel := context.WithTimeout(ctx, stageTimeout)
+		start := time.Now()
+		sr := s.run(sctx, t)
+		cancel()
+		sr.Name, sr.DurationMs = s.name, time.Since(start).Milliseconds()
+		// Belt and braces: Do already redacts, but a provider may echo anything.
+		sr.Message, sr.Error = red.apply(sr.Message), red.apply(sr.Error)
+		if u, ok := sr.Details["url"].(string); ok {
+			sr.Details["url"] = red.apply(u)
+		}
+		if sr.Status == StatusFailed {
+			failedStage = s.name
+		}
+		res.Stages = append(res.Stages, sr)
+	}
+	res.CompletedAt = time.Now().UTC()
+	res.DurationMs = res.CompletedAt.Sub(res.StartedAt).Milliseconds()
+	res.OverallStatus, res.Summary = overall(res.Stages)
+	res.Passed = failedStage == ""
+	return res
+}
+
+func (c *Client) testConnectivity(ctx context.Context, t TestTarget) StageResult {
+	resp, err := c.do(ctx, Request{Method: http.MethodGet, URL: t.BaseURL, Timeout: stageTimeout}, testMaxBody)
+	if err != nil {
+		return stageError(err, map[string]any{"url": displayURL(t.BaseURL)})
+	}
+	d := map[string]any{"statusCode": resp.StatusCode, "responseTimeMs": resp.Duration.Milliseconds(), "url": resp.URL}
+	if resp.StatusCode >= 500 {
+		return StageResult{Status: StatusFailed, Details: d, Error: fmt.Sprintf("unexpected status code: %d", resp.StatusCode)}
+	}
+	return StageResult{Status: StatusPassed, Details: d, Message: "Provider is reachable"}
+}
+
+func (c *Client) testAuthentication(ctx context.Context, t TestTarget) StageResult {
+	if t.Auth.typeName() == AuthNone {
+		return StageResult{Status: StatusSkipped, Message: "No authentication credentials configured"}
+	}
+	d := map[string]any{"authType": t.Auth.Type}
+	resp, err := c.do(ctx, Request{Method: http.MethodGet, URL: t.BaseURL, Header: t.Header, Auth: t.Auth, Timeout: stageTimeout}, testMaxBody)
+	if err != nil {
+		return stageError(err, d)
+	}
+	d["statusCode"], d["responseTimeMs"] = resp.StatusCode, resp.Duration.Milliseconds()
+	sr := StageResult{Status: StatusPassed, Details: d}
+	switch code := resp.StatusCode; {
+	case code >= 200 && code < 300:
+		sr.Message = "Authentication successful"
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		sr.Status, sr.Error = StatusFailed, fmt.Sprintf("authentication rejected: status %d", code)
+	case code >= 500:
+		sr.Status, sr.Error = StatusFailed, fmt.Sprintf("server error during authentication: status %d", code)
+	default:
+		sr.Message = "Authentication accepted (endpoint returned non-auth error)"
+	}
+	return sr
+}
+
+func (c *Client) testEndToEnd(ctx context.Context, t TestTarget) StageResult {
+	method := t.E2EMethod
+	if method == "" {
+		method = http.MethodGet
+	}
+	target := t.BaseURL
+	if t.E2EPath != "" {
+		target = strings.TrimRight(t.BaseURL, "/") + "/" + strings.TrimLeft(t.E2EPath, "/")
+	}
+	resp, err := c.do(ctx, Request{Method: method, URL: target, Header: t.Header, Auth: t.Auth, Timeout: stageTimeout}, testMaxBody)
+	if err != nil {
+		return stageError(err, nil)
+	}
+	d := map[string]any{
+		"statusCode":      resp.StatusCode,
+		"responseTimeMs":  resp.Duration.Milliseconds(),
+		"responseBodyLen": len(resp.Body),
+		"contentType":     resp.Header.Get("Content-Type"),
+	}
+	if resp.Truncated {
+		d["truncated"] = true
+	}
+	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
+		return StageResult{Status: StatusFailed, Details: d, Error: fmt.Sprintf("request returned status %d", resp.StatusCode)}
+	}
+	return StageResult{Status: StatusPassed, Details: d, Message: "Full request/response cycle completed successfully"}
+}
+
+// stageError turns a Do error into a failed stage: policy and credential errors
+// speak for themselves, anything else is a transport failure.
+func stageError(err error, details map[string]any) StageResult {
+	var ae *AuthError
+	var be *BlockedError
+	msg := err.Error() // redacted by Do
+	switch {
+	case errors.As(err, &ae), errors.Is(err, ErrInvalidAuth):
+	case errors.As(err, &be):
+		msg = be.Error()
+	default:
+		msg = "request failed: " + msg
+	}
+	return StageResult{Status: StatusFailed, Details: details, Error: msg}
+}
+
+func overall(stages []StageResult) (status, summary string) {
+	var passed, failed int
+	for _, s := range stages {
+		switch s.Status {
+		case StatusPassed:
+			passed++
+		case StatusFailed:
+			failed++
+		}
+	}
+	switch {
+	case failed == 0:
+		return StatusPassed, "All tests passed - connectivity verified"
+	case passed == 0:
+		return StatusFailed, "All tests failed - configuration needs review"
+	}
+	return StatusPartial, "Some tests failed - review failed stages before use"
+}
+
+// displayURL drops user info from a URL shown in results.
+func displayURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return safeURL(u, Auth{})
+}

@@ -1,0 +1,196 @@
+package provider
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// BlockedError is returned when the SSRF policy refuses a destination: a
+// resolved IP in a restricted range, a cloud metadata host name, or a
+// scheme other than http/https (also on a redirect hop).
+type BlockedError struct {
+	Host   string // host name as requested
+	IP     string // the resolved address that was refused; empty when refused by name or scheme
+	Reason string
+}
+
+func (e *BlockedError) Error() string {
+	switch {
+	case e.Host == "":
+		return "blocked by SSRF policy: " + e.Reason
+	case e.IP == "":
+		return fmt.Sprintf("blocked by SSRF policy: %s (%s)", e.Host, e.Reason)
+	}
+	return fmt.Sprintf("blocked by SSRF policy: %s resolves to %s (%s)", e.Host, e.IP, e.Reason)
+}
+
+// blockedHosts are refused by name before any DNS lookup, whatever
+// AllowPrivate says: they only ever lead to instance credentials.
+var blockedHosts = map[string]bool{
+	"metadata.google.internal": true,
+	"metadata.gcp.internal":    true,
+	"metadata.azure.internal":  true,
+}
+
+// metadataAddrs are cloud metadata services that sit inside ranges
+// AllowPrivate would otherwise open (AWS's IPv6 endpoint is in fc00::/7).
+var metadataAddrs = []netip.Addr{
+	netip.MustParseAddr("169.254.169.254"),
+	netip.MustParseAddr("fd00:ec2::254"),
+}
+
+var reservedRanges = []struct {
+	prefix netip.Prefix
+	reason string
+}{
+	{netip.MustParsePrefix("0.0.0.0/8"), "\"this network\" range"},
+	{netip.MustParsePrefix("100.64.0.0/10"), "carrier-grade NAT range"},
+	{netip.MustParsePrefix("192.0.0.0/24"), "IETF protocol assignments range"},
+	{netip.MustParsePrefix("192.0.2.0/24"), "documentation range"},
+	{netip.MustParsePrefix("198.51.100.0/24"), "documentation range"},
+	{netip.MustParsePrefix("203.0.113.0/24"), "documentation range"},
+	{netip.MustParsePrefix("198.18.0.0/15"), "benchmarking range"},
+	{netip.MustParsePrefix("240.0.0.0/4"), "reserved range"},
+	{netip.MustParsePrefix("2001:db8::/32"), "documentation range"},
+	{netip.MustParsePrefix("100::/64"), "discard-only range"},
+}
+
+// nat64 embeds an IPv4 address in its last 32 bits; a NAT64 gateway would
+// forward to it, so the embedded address is what must be checked.
+var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+
+// blockReason says why ip may not be dialled, or "" if it may.
+func blockReason(ip netip.Addr, allowPrivate bool) string {
+	if !ip.IsValid() {
+		return "invalid address"
+	}
+	ip = ip.Unmap().WithZone("")
+	if nat64.Contains(ip) {
+		b := ip.As16()
+		if r := blockReason(netip.AddrFrom4([4]byte(b[12:])), allowPrivate); r != "" {
+			return r + " via NAT64"
+		}
+		return ""
+	}
+	for _, m := range metadataAddrs {
+		if ip == m {
+			return "cloud metadata address"
+		}
+	}
+	switch {
+	case ip.IsUnspecified():
+		return "unspecified address"
+	case ip.IsLoopback():
+		if allowPrivate {
+			return ""
+		}
+		return "loopback address"
+	case ip.IsPrivate():
+		if allowPrivate {
+			return ""
+		}
+		return "private address"
+	case ip.IsLinkLocalUnicast():
+		return "link-local address"
+	case ip.IsMulticast(), ip.IsLinkLocalMulticast(), ip.IsInterfaceLocalMulticast():
+		return "multicast address"
+	}
+	for _, r := range reservedRanges {
+		if r.prefix.Contains(ip) {
+			return r.reason
+		}
+	}
+	return ""
+}
+
+func hostBlocked(host string) bool {
+	return blockedHosts[strings.TrimSuffix(strings.ToLower(host), ".")]
+}
+
+// NewTransport returns the SSRF-safe transport New uses by default. A
+// telemetry wrapper must wrap this (and be passed as Options.Transport) to
+// keep the protection. Every call returns a new connection pool.
+func NewTransport(opts Options) http.RoundTripper { return newSafeTransport(opts) }
+
+func newSafeTransport(opts Options) *http.Transport {
+	dialer := &net.Dialer{
+		Timeout:   10 * time.Second,
+		KeepAlive: 30 * time.Second,
+		// Control runs once per resolved address, just before connect, so
+		// the address checked is the one used: DNS rebinding cannot slip in
+		// between check and use.
+		ControlContext: func(_ context.Context, _, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil {
+				return &BlockedError{IP: address, Reason: "unparsable address"}
+			}
+			if reason := blockReason(ap.Addr(), opts.AllowPrivate); reason != "" {
+				return &BlockedError{IP: ap.Addr().String(), Reason: reason}
+			}
+			return nil
+		},
+	}
+	return &http.Transport{
+		// No proxy: through a proxy the checked address would be the proxy's.
+		Proxy:                 nil,
+		DialContext:           safeDial(dialer),
+		ForceAttemptHTTP2:     true, // needed for HTTP/2 with a custom DialContext
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: opts.RootCAs},
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// safeDial refuses blocked host names and names the host in a BlockedError
+// raised by the dialer's Control. The dialer resolves the name itself and
+// the transport does TLS against the URL's host, so certificates are still
+// verified against the name, not the IP.
+func safeDial(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		if hostBlocked(host) {
+			return nil, &BlockedError{Host: host, Reason: "cloud metadata host name"}
+		}
+		conn, err := d.DialContext(ctx, network, addr)
+		var blocked *BlockedError
+		if errors.As(err, &blocked) {
+			return nil, &BlockedError{Host: host, IP: blocked.IP, Reason: blocked.Reason}
+		}
+		return conn, err
+	}
+}
+
+// sensitiveHeaderKey carries the API key header name to checkRedirect.
+type sensitiveHeaderKey struct{}
+
+const maxRedirects = 10
+
+// checkRedirect caps redirects, refuses scheme changes and, like Go does for
+// Authorization, drops a custom API key header when the host changes.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	prev := via[len(via)-1]
+	if req.URL.Scheme != prev.URL.Scheme {
+		return &BlockedError{Host: req.URL.Hostname(), Reason: fmt.Sprintf("redirect from %s to %s refused", prev.URL.Scheme, req.URL.Scheme)}
+	}
+	if name, ok := req.Context().Value(sensitiveHeaderKey{}).(string); ok && req.URL.Host != via[0].URL.Host {
+		req.Header.Del(name)
+	}
+	return nil
+}
