@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -18,6 +19,8 @@ import (
 
 	"flowker/internal/config"
 	"flowker/internal/httpapi"
+	"flowker/internal/provider"
+	"flowker/internal/secret"
 	"flowker/internal/service"
 	"flowker/internal/store"
 	"flowker/internal/store/postgres"
@@ -59,8 +62,14 @@ func run() int {
 		}
 	}()
 
+	box, err := secretBox(cfg)
+	if err != nil {
+		log.Error("cannot load the secret key", zap.String("operation", "startup"), zap.String("error.message", err.Error()))
+		return 1
+	}
+	svc := service.New(st, box, service.WithHTTPClient(provider.New(provider.Options{AllowPrivate: cfg.SSRFAllowPrivate})))
 	var draining atomic.Bool
-	app := httpapi.New(service.New(st), cfg, log, &draining)
+	app := httpapi.New(svc, cfg, log, &draining)
 	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", cfg.ServerAddress)
 	if err != nil {
 		log.Error("cannot listen", zap.String("operation", "startup"), zap.String("address", cfg.ServerAddress),
@@ -94,6 +103,20 @@ func run() int {
 	}
 	log.Info("stopped", zap.String("operation", "shutdown"))
 	return 0
+}
+
+// secretBox uses FLOWKER_SECRET_KEY, or on SQLite a key file beside the
+// database, created on first start so the embedded mode needs no setup.
+func secretBox(cfg config.Config) (*secret.Box, error) {
+	key := cfg.SecretKey
+	if key == nil {
+		var err error
+		path := filepath.Join(filepath.Dir(cfg.Database.Path), config.SecretKeyFile)
+		if key, err = secret.LoadOrCreateKeyFile(path); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	return secret.NewBox(key)
 }
 
 func openStore(ctx context.Context, db config.Database) (store.Store, error) {

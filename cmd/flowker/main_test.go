@@ -410,7 +410,7 @@ func TestBindFailureExits(t *testing.T) {
 func TestPostgresReady(t *testing.T) {
 	t.Parallel()
 	url := storetest.PostgresURL(t) // skips without FLOWKER_TEST_DATABASE_URL
-	p := start(t, "DATABASE_URL="+url)
+	p := start(t, "DATABASE_URL="+url, "FLOWKER_SECRET_KEY=MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=")
 	p.waitReady()
 
 	code, body := p.mustGet("/health/ready")
@@ -421,7 +421,8 @@ func TestPostgresReady(t *testing.T) {
 
 func TestUnreachableDatabaseExits(t *testing.T) {
 	t.Parallel()
-	p := start(t, "DATABASE_URL=postgres://postgres:s3cret-pw@127.0.0.1:1/x?sslmode=disable&connect_timeout=2")
+	p := start(t, "DATABASE_URL=postgres://postgres:s3cret-pw@127.0.0.1:1/x?sslmode=disable&connect_timeout=2",
+		"FLOWKER_SECRET_KEY=MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=")
 	require.Equal(t, 1, p.wait(deadline))
 	stderr := p.stderr.String()
 	require.Contains(t, stderr, "cannot open the database")

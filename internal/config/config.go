@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"flowker/internal/secret"
 )
 
 // BuildVersion is set at build time (-ldflags "-X flowker/internal/config.BuildVersion=…").
@@ -26,6 +28,10 @@ type Config struct {
 
 	HTTP     HTTP
 	Shutdown Shutdown
+
+	// SecretKey seals configuration secrets (FLOWKER_SECRET_KEY). Nil on
+	// SQLite means "use, or create, the key file beside the database".
+	SecretKey []byte
 
 	APIKeyEnabled      bool
 	APIKey             string
@@ -71,6 +77,9 @@ type Telemetry struct {
 // DefaultSQLitePath is where the embedded database lives when DATABASE_URL is unset.
 const DefaultSQLitePath = "./data/flowker.db"
 
+// SecretKeyFile is the key file's name, beside the SQLite database.
+const SecretKeyFile = "flowker.key" //nolint:gosec // G101: a file name, not a credential
+
 // Load reads the configuration through getenv (os.Getenv in main, a map in tests).
 func Load(getenv func(string) string) (Config, error) {
 	r := reader{getenv: getenv}
@@ -102,6 +111,15 @@ func Load(getenv func(string) string) (Config, error) {
 		},
 	}
 	c.Database = r.database()
+	if raw := r.str("FLOWKER_SECRET_KEY", ""); raw != "" {
+		key, err := secret.ParseKey(raw)
+		if err != nil {
+			r.fail("FLOWKER_SECRET_KEY", err.Error())
+		}
+		c.SecretKey = key
+	} else if c.Database.Driver == "postgres" {
+		r.fail("FLOWKER_SECRET_KEY", "must be set with PostgreSQL (32 random bytes, base64: openssl rand -base64 32)")
+	}
 	if c.Telemetry.ServiceVersion == "" {
 		c.Telemetry.ServiceVersion = c.Version
 	}

@@ -57,6 +57,25 @@ func TestLoadDefaults(t *testing.T) {
 	}
 }
 
+// testKey is 32 bytes, base64.
+const testKey = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE="
+
+func TestSecretKey(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env(map[string]string{"FLOWKER_SECRET_KEY": testKey}))
+	require.NoError(t, err)
+	require.Equal(t, "01234567890123456789012345678901", string(c.SecretKey))
+
+	c, err = config.Load(env(nil))
+	require.NoError(t, err)
+	require.Nil(t, c.SecretKey, "SQLite without a key: main uses the key file")
+
+	_, err = config.Load(env(map[string]string{"DATABASE_URL": "postgres://h/db"}))
+	require.ErrorContains(t, err, "FLOWKER_SECRET_KEY must be set with PostgreSQL")
+	_, err = config.Load(env(map[string]string{"FLOWKER_SECRET_KEY": "too-short"}))
+	require.ErrorContains(t, err, "FLOWKER_SECRET_KEY must be 32 random bytes")
+}
+
 func TestLoadDatabaseURL(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -77,7 +96,7 @@ func TestLoadDatabaseURL(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {
 			t.Parallel()
-			c, err := config.Load(env(map[string]string{"DATABASE_URL": tt.url}))
+			c, err := config.Load(env(map[string]string{"DATABASE_URL": tt.url, "FLOWKER_SECRET_KEY": testKey}))
 			require.NoError(t, err)
 			require.Equal(t, tt.driver, c.Database.Driver)
 			require.Equal(t, tt.path, c.Database.Path)

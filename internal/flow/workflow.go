@@ -124,18 +124,7 @@ func (w *Workflow) Replace(def Definition, now time.Time) error {
 	if w.Status != StatusDraft {
 		return ErrNotDraft
 	}
-	merged := make(map[string]any, len(w.Metadata)+len(def.Metadata))
-	for k, v := range w.Metadata {
-		merged[k] = v
-	}
-	for k, v := range def.Metadata {
-		if v == nil {
-			delete(merged, k)
-			continue
-		}
-		merged[k] = v
-	}
-	def.Metadata = merged
+	def.Metadata = MergeMetadata(w.Metadata, def.Metadata)
 	w.Definition = def
 	w.touch(now)
 	return nil
@@ -157,4 +146,21 @@ func (w *Workflow) touch(now time.Time) {
 // NewWorkflow makes a draft at revision 1.
 func NewWorkflow(id uuid.UUID, def Definition, now time.Time) *Workflow {
 	return &Workflow{ID: id, Definition: def, Status: StatusDraft, Revision: 1, CreatedAt: now, UpdatedAt: now}
+}
+
+// MergeMetadata applies a metadata patch the way every resource does: keys
+// are merged, and a key sent as null is deleted (JSON merge-patch).
+func MergeMetadata(old, patch map[string]any) map[string]any {
+	out := make(map[string]any, len(old)+len(patch))
+	for k, v := range old {
+		out[k] = v
+	}
+	for k, v := range patch {
+		if v == nil {
+			delete(out, k)
+		} else {
+			out[k] = v
+		}
+	}
+	return out
 }

@@ -17,6 +17,8 @@ import (
 
 	"flowker/internal/config"
 	"flowker/internal/httpapi"
+	"flowker/internal/provider"
+	"flowker/internal/secret"
 	"flowker/internal/service"
 	"flowker/internal/store/sqlite"
 )
@@ -37,7 +39,9 @@ func (h *harness) with(t *testing.T) *harness {
 }
 
 // newHarness serves the real API over a real SQLite store in a temp dir.
-func newHarness(t *testing.T, env map[string]string) *harness {
+// extra adds test-only routes before the server starts (Fiber builds its
+// routing tree when it starts listening).
+func newHarness(t *testing.T, env map[string]string, extra ...func(*fiber.App)) *harness {
 	t.Helper()
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	require.NoError(t, err)
@@ -45,7 +49,13 @@ func newHarness(t *testing.T, env map[string]string) *harness {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
 	h := &harness{t: t, store: st, draining: &atomic.Bool{}}
-	h.app = httpapi.New(service.New(st), cfg, zap.NewNop(), h.draining)
+	box, err := secret.NewBox(bytes.Repeat([]byte{7}, secret.KeySize))
+	require.NoError(t, err)
+	svc := service.New(st, box, service.WithHTTPClient(provider.New(provider.Options{AllowPrivate: cfg.SSRFAllowPrivate})))
+	h.app = httpapi.New(svc, cfg, zap.NewNop(), h.draining)
+	for _, add := range extra {
+		add(h.app)
+	}
 	// A real listener, so framework refusals (body limit) take the real path.
 	ln, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)

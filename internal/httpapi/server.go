@@ -57,5 +57,8 @@ func New(svc *service.Service, cfg config.Config, log *zap.Logger, draining *ato
 		v1.Use(a.requireAPIKey)
 	}
 	a.workflowRoutes(v1)
+	a.providerConfigRoutes(v1)
+	a.executorRoutes(v1)
+	a.catalogRoutes(v1)
 	return app
 }

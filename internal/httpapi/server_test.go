@@ -139,9 +139,10 @@ func TestRequestIDAndPaths(t *testing.T) {
 
 func TestPanicIsA500WithoutDetails(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, nil)
-	h.app.Get("/boom", func(*fiber.Ctx) error { panic("secret internal detail") })
-	h.app.Get("/fail", func(*fiber.Ctx) error { return errors.New("db password=hunter2") })
+	h := newHarness(t, nil, func(app *fiber.App) {
+		app.Get("/boom", func(*fiber.Ctx) error { panic("secret internal detail") })
+		app.Get("/fail", func(*fiber.Ctx) error { return errors.New("db password=hunter2") })
+	})
 	for _, p := range []string{"/boom", "/fail"} {
 		r := h.do("GET", p, nil)
 		h.expect(r, http.StatusInternalServerError, "FLK-9999")

@@ -14,6 +14,7 @@ import (
 
 func (a *api) workflowRoutes(r fiber.Router) {
 	r.Post("/workflows", a.createWorkflow)
+	r.Post("/workflows/from-template", a.createWorkflowFromTemplate)
 	r.Get("/workflows", a.listWorkflows)
 	r.Get("/workflows/:id", a.getWorkflow)
 	r.Put("/workflows/:id", a.updateWorkflow)
@@ -98,6 +99,21 @@ func (a *api) createWorkflow(c *fiber.Ctx) error {
 	return created(c, w)
 }
 
+func (a *api) createWorkflowFromTemplate(c *fiber.Ctx) error {
+	var req struct {
+		TemplateID string         `json:"templateId"`
+		Params     map[string]any `json:"params"`
+	}
+	if err := parseBody(c, &req); err != nil {
+		return err
+	}
+	w, err := a.svc.CreateWorkflowFromTemplate(c.UserContext(), req.TemplateID, req.Params)
+	if err != nil {
+		return err
+	}
+	return created(c, w)
+}
+
 func (a *api) listWorkflows(c *fiber.Ctx) error {
 	f := flow.WorkflowFilter{Name: c.Query("name"), Status: flow.WorkflowStatus(c.Query("status"))}
 	if f.Status != "" && !f.Status.Valid() {
@@ -111,11 +127,7 @@ func (a *api) listWorkflows(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	items := make([]workflowResponse, len(page.Items))
-	for i := range page.Items {
-		items[i] = toWorkflowResponse(&page.Items[i])
-	}
-	return c.JSON(listResponse[workflowResponse]{Items: items, NextCursor: page.NextCursor, HasMore: page.HasMore})
+	return c.JSON(toList(page, toWorkflowResponse))
 }
 
 func (a *api) getWorkflow(c *fiber.Ctx) error {

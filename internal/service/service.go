@@ -13,21 +13,22 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"flowker/internal/catalog"
 	"flowker/internal/flow"
+	"flowker/internal/provider"
+	"flowker/internal/secret"
 	"flowker/internal/store"
 )
 
-// NodeChecker validates executor nodes against catalog and configuration
-// (the provider capability plugs in here). activating is true at activation.
-type NodeChecker func(ctx context.Context, tx store.Tx, w *flow.Workflow, activating bool) error
-
 // Service implements every API operation over a store.
 type Service struct {
-	store      store.Store
-	now        func() time.Time
-	newID      func() uuid.UUID
-	checkNodes NodeChecker
-	tracer     trace.Tracer
+	store   store.Store
+	box     *secret.Box      // seals configuration secrets at rest
+	catalog *catalog.Catalog // providers, executors, triggers, templates
+	http    *provider.Client // outbound calls: connectivity tests, executors
+	now     func() time.Time
+	newID   func() uuid.UUID
+	tracer  trace.Tracer
 }
 
 // Option adjusts a Service; tests inject time and ids.
@@ -39,16 +40,19 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 // WithIDs sets the id generator.
 func WithIDs(newID func() uuid.UUID) Option { return func(s *Service) { s.newID = newID } }
 
-// WithNodeChecker sets the executor-node validation.
-func WithNodeChecker(c NodeChecker) Option { return func(s *Service) { s.checkNodes = c } }
+// WithHTTPClient sets the outbound client (the default blocks private addresses).
+func WithHTTPClient(c *provider.Client) Option { return func(s *Service) { s.http = c } }
 
-// New returns a Service over st.
-func New(st store.Store, opts ...Option) *Service {
+// New returns a Service over st; box seals configuration secrets.
+func New(st store.Store, box *secret.Box, opts ...Option) *Service {
 	s := &Service{
-		store:  st,
-		now:    func() time.Time { return time.Now().UTC() },
-		newID:  newUUID,
-		tracer: otel.Tracer("flowker/service"),
+		store:   st,
+		box:     box,
+		catalog: catalog.Default(),
+		http:    provider.New(provider.Options{}),
+		now:     func() time.Time { return time.Now().UTC() },
+		newID:   newUUID,
+		tracer:  otel.Tracer("flowker/service"),
 	}
 	for _, o := range opts {
 		o(s)

@@ -24,7 +24,7 @@ func (s *Service) CreateWorkflow(ctx context.Context, def flow.Definition) (w *f
 	}
 	w = flow.NewWorkflow(s.newID(), def, s.now())
 	err = s.store.InTx(ctx, func(tx store.Tx) error {
-		if err := s.check(ctx, tx, w, false); err != nil {
+		if err := s.checkWorkflowNodes(ctx, tx, w, false); err != nil {
 			return err
 		}
 		return tx.CreateWorkflow(ctx, w)
@@ -64,7 +64,7 @@ func (s *Service) UpdateWorkflow(ctx context.Context, id uuid.UUID, def flow.Def
 		if err := flow.ValidateDefinition(&w.Definition); err != nil {
 			return err
 		}
-		return s.check(ctx, tx, w, false)
+		return s.checkWorkflowNodes(ctx, tx, w, false)
 	})
 }
 
@@ -76,7 +76,7 @@ func (s *Service) ActivateWorkflow(ctx context.Context, id uuid.UUID) (w *flow.W
 		if err := flow.ValidateForActivation(&w.Definition); err != nil {
 			return err
 		}
-		if err := s.check(ctx, tx, w, true); err != nil {
+		if err := s.checkWorkflowNodes(ctx, tx, w, true); err != nil {
 			return err
 		}
 		return w.Transition(flow.StatusActive, s.now())
@@ -162,11 +162,4 @@ func (s *Service) change(ctx context.Context, id uuid.UUID, modify func(store.Tx
 		return nil, err
 	}
 	return w, nil
-}
-
-func (s *Service) check(ctx context.Context, tx store.Tx, w *flow.Workflow, activating bool) error {
-	if s.checkNodes == nil {
-		return nil
-	}
-	return s.checkNodes(ctx, tx, w, activating)
 }

@@ -1,0 +1,259 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"flowker/internal/flow"
+	"flowker/internal/provider"
+	"flowker/internal/secret"
+	"flowker/internal/store"
+)
+
+func executorAttr(id uuid.UUID) trace.SpanStartOption {
+	return trace.WithAttributes(attribute.String("executor.id", id.String()))
+}
+
+// authFields are the secret names inside an executor's authentication config.
+var authFields = secret.NewFields()
+
+// executorAuth turns an executor configuration's authentication into the
+// provider client's form; a missing field for the type is a 400.
+func executorAuth(a flow.Authentication) (provider.Auth, error) {
+	m := make(map[string]any, len(a.Config)+1)
+	for k, v := range a.Config {
+		m[k] = v
+	}
+	m["type"] = a.Type
+	auth, err := provider.AuthFromMap(m)
+	if err != nil {
+		return auth, flow.Invalidf("FLK-0266", "authentication config invalid: %v", err)
+	}
+	return auth, nil
+}
+
+// checkExecutorConfig normalises and validates a plaintext configuration.
+func checkExecutorConfig(e *flow.ExecutorConfig) error {
+	if err := flow.NormalizeExecutorConfig(e); err != nil {
+		return err
+	}
+	_, err := executorAuth(e.Authentication)
+	return err
+}
+
+func (s *Service) sealExecutorConfig(e *flow.ExecutorConfig) error {
+	cfg, err := s.box.Seal(e.Authentication.Config, "authentication.config", authFields)
+	e.Authentication.Config = cfg
+	return err
+}
+
+func (s *Service) openExecutorConfig(e *flow.ExecutorConfig) error {
+	cfg, err := s.box.Open(e.Authentication.Config, "authentication.config", authFields)
+	e.Authentication.Config = cfg
+	return err
+}
+
+func (s *Service) maskedExecutorConfig(e *flow.ExecutorConfig) (*flow.ExecutorConfig, error) {
+	if err := s.openExecutorConfig(e); err != nil {
+		return nil, err
+	}
+	e.Authentication.Config = secret.Mask(e.Authentication.Config, authFields)
+	return e, nil
+}
+
+// CreateExecutorConfig stores a new executor configuration, unconfigured.
+func (s *Service) CreateExecutorConfig(ctx context.Context, e flow.ExecutorConfig) (out *flow.ExecutorConfig, err error) {
+	ctx, end := s.op(ctx, "command.executor_config.create")
+	defer end(&err)
+	now := s.now()
+	e.ID, e.Status, e.Revision, e.CreatedAt, e.UpdatedAt, e.LastTestedAt = s.newID(), flow.ConfigUnconfigured, 1, now, now, nil
+	if err := checkExecutorConfig(&e); err != nil {
+		return nil, err
+	}
+	if err := s.sealExecutorConfig(&e); err != nil {
+		return nil, err
+	}
+	if err := s.store.InTx(ctx, func(tx store.Tx) error { return tx.CreateExecutorConfig(ctx, &e) }); err != nil {
+		return nil, err
+	}
+	return s.maskedExecutorConfig(&e)
+}
+
+// UpdateExecutorConfig replaces the definition (the reference's PATCH is a
+// full replacement) while unconfigured or configured; metadata is merged.
+// Authentication secrets sent back masked keep the stored ones.
+func (s *Service) UpdateExecutorConfig(ctx context.Context, id uuid.UUID, in flow.ExecutorConfig) (out *flow.ExecutorConfig, err error) {
+	ctx, end := s.op(ctx, "command.executor_config.update", executorAttr(id))
+	defer end(&err)
+	return s.changeExecutorConfig(ctx, id, func(e *flow.ExecutorConfig) error {
+		if err := e.CheckEditable("update"); err != nil {
+			return err
+		}
+		cfg, err := secret.KeepMasked(in.Authentication.Config, e.Authentication.Config, authFields)
+		var me *secret.MaskedError
+		if errors.As(err, &me) {
+			return flow.Invalidf(flow.CodeInvalidBody, "authentication.config.%s", me.Error())
+		}
+		e.Name, e.Description, e.BaseURL, e.Endpoints = in.Name, in.Description, in.BaseURL, in.Endpoints
+		e.Authentication = flow.Authentication{Type: in.Authentication.Type, Config: cfg}
+		e.Metadata = flow.MergeMetadata(e.Metadata, in.Metadata)
+		e.Touch(s.now())
+		return checkExecutorConfig(e)
+	})
+}
+
+// executorSpans names each lifecycle action's span as the telemetry page does.
+var executorSpans = map[string]string{
+	"configure": "command.executor_config.mark_configured",
+	"test":      "command.executor_config.mark_tested",
+	"activate":  "command.executor_config.activate",
+	"disable":   "command.executor_config.disable",
+	"enable":    "command.executor_config.enable",
+}
+
+// ApplyExecutorAction runs a lifecycle action: configure, activate,
+// disable or enable ("test" happens only through TestExecutorConfig).
+func (s *Service) ApplyExecutorAction(ctx context.Context, id uuid.UUID, action string) (out *flow.ExecutorConfig, err error) {
+	ctx, end := s.op(ctx, executorSpans[action], executorAttr(id))
+	defer end(&err)
+	return s.changeExecutorConfig(ctx, id, func(e *flow.ExecutorConfig) error { return e.Apply(action, s.now()) })
+}
+
+// DeleteExecutorConfig removes a configuration that is not tested or active.
+func (s *Service) DeleteExecutorConfig(ctx context.Context, id uuid.UUID) (err error) {
+	ctx, end := s.op(ctx, "command.executor_config.delete", executorAttr(id))
+	defer end(&err)
+	return s.store.InTx(ctx, func(tx store.Tx) error {
+		e, err := tx.GetExecutorConfig(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := e.CheckEditable("delete"); err != nil {
+			return err
+		}
+		return tx.DeleteExecutorConfig(ctx, id, e.Revision)
+	})
+}
+
+// GetExecutorConfig returns one configuration, secrets masked.
+func (s *Service) GetExecutorConfig(ctx context.Context, id uuid.UUID) (e *flow.ExecutorConfig, err error) {
+	ctx, end := s.op(ctx, "query.executor_config.get", executorAttr(id))
+	defer end(&err)
+	if e, err = s.store.GetExecutorConfig(ctx, id); err != nil {
+		return nil, err
+	}
+	return s.maskedExecutorConfig(e)
+}
+
+// ListExecutorConfigs returns a page, secrets masked; a name filter is
+// "get by name".
+func (s *Service) ListExecutorConfigs(ctx context.Context, f flow.ConfigFilter) (p flow.Page[flow.ExecutorConfig], err error) {
+	name := "query.executor_config.list"
+	if f.Name != "" {
+		name = "query.executor_config.get_by_name"
+	}
+	ctx, end := s.op(ctx, name)
+	defer end(&err)
+	if p, err = s.store.ListExecutorConfigs(ctx, f); err != nil {
+		return p, err
+	}
+	for i := range p.Items {
+		if _, err := s.maskedExecutorConfig(&p.Items[i]); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+// ExecutorConfigExists reports whether the id exists.
+func (s *Service) ExecutorConfigExists(ctx context.Context, id uuid.UUID) (ok bool, err error) {
+	ctx, end := s.op(ctx, "query.executor_config.exists", executorAttr(id))
+	defer end(&err)
+	return exists(s.store.GetExecutorConfig(ctx, id))
+}
+
+// ExecutorConfigNameExists reports whether a configuration has this name.
+func (s *Service) ExecutorConfigNameExists(ctx context.Context, name string) (ok bool, err error) {
+	ctx, end := s.op(ctx, "query.executor_config.exists_by_name")
+	defer end(&err)
+	p, err := s.store.ListExecutorConfigs(ctx, flow.ConfigFilter{Name: name,
+		Page: flow.PageRequest{Limit: 1, SortBy: "name"}})
+	return len(p.Items) > 0, err
+}
+
+func exists[T any](_ *T, err error) (bool, error) {
+	if flow.KindOf(err) == flow.KindNotFound {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// ExecutorTestResult is an executor configuration's connectivity test.
+type ExecutorTestResult struct {
+	ExecutorConfigID uuid.UUID
+	provider.TestResult
+	Status flow.ConfigStatus // the configuration's status after the test
+}
+
+// TestExecutorConfig runs connectivity, authentication and end to end
+// (against the first endpoint) and, when all pass on a configured
+// executor, marks it tested.
+func (s *Service) TestExecutorConfig(ctx context.Context, id uuid.UUID) (res *ExecutorTestResult, err error) {
+	ctx, end := s.op(ctx, "command.executor_config.test_connectivity", executorAttr(id))
+	defer end(&err)
+	e, err := s.store.GetExecutorConfig(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.openExecutorConfig(e); err != nil {
+		return nil, err
+	}
+	auth, err := executorAuth(e.Authentication)
+	if err != nil {
+		return nil, err
+	}
+	ep := e.Endpoints[0]
+	result := s.http.Test(ctx, provider.TestTarget{BaseURL: e.BaseURL, E2EMethod: ep.Method, E2EPath: ep.Path,
+		Header: http.Header{}, Auth: auth})
+	res = &ExecutorTestResult{ExecutorConfigID: e.ID, TestResult: result, Status: e.Status}
+	if !result.Passed || e.Status != flow.ConfigConfigured {
+		return res, nil
+	}
+	marked, err := s.ApplyExecutorAction(ctx, id, "test")
+	if err != nil {
+		return nil, err
+	}
+	res.Status = marked.Status
+	return res, nil
+}
+
+// changeExecutorConfig is read, open, modify, seal, conditional write.
+func (s *Service) changeExecutorConfig(ctx context.Context, id uuid.UUID, modify func(*flow.ExecutorConfig) error) (*flow.ExecutorConfig, error) {
+	var e *flow.ExecutorConfig
+	err := s.store.InTx(ctx, func(tx store.Tx) error {
+		var err error
+		if e, err = tx.GetExecutorConfig(ctx, id); err != nil {
+			return err
+		}
+		prev := e.Revision
+		if err := s.openExecutorConfig(e); err != nil {
+			return err
+		}
+		if err := modify(e); err != nil {
+			return err
+		}
+		if err := s.sealExecutorConfig(e); err != nil {
+			return err
+		}
+		return tx.UpdateExecutorConfig(ctx, e, prev)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.maskedExecutorConfig(e)
+}

@@ -1,0 +1,145 @@
+package service
+
+import (
+	"context"
+	"maps"
+
+	"github.com/google/uuid"
+
+	"flowker/internal/flow"
+	"flowker/internal/store"
+)
+
+// Codes of executor-node checks (the reference's, plus ours for
+// executor-configuration nodes, which the reference never ran).
+const (
+	codeInvalidExecutorNode = "WORKFLOW_INVALID_EXECUTOR_CONFIG"
+	codeProviderConfigRef   = "FLK-0150"
+	codeProviderMismatch    = "FLK-0151"
+	codeExecutorConfigRef   = "FLK-0152"
+	codeExecutorEndpoint    = "FLK-0153"
+)
+
+// engineKeys are node-data keys the engine reads itself; they are not part
+// of an executor's schema.
+var engineKeys = []string{"executorId", "providerConfigId", "executorConfigId", "endpointName",
+	"inputMapping", "outputMapping", "transforms", "method", "path", "timeout"}
+
+// checkWorkflowNodes validates executor and trigger nodes against the
+// catalog and the stored configurations they reference. At save the
+// references must exist (provider configurations active, as the reference
+// requires); at activation every referenced configuration must be active.
+func (s *Service) checkWorkflowNodes(ctx context.Context, tx store.Tx, w *flow.Workflow, activating bool) error {
+	for _, n := range w.Nodes {
+		var err error
+		switch n.Type {
+		case flow.NodeExecutor:
+			err = s.checkExecutorNode(ctx, tx, n, activating)
+		case flow.NodeTrigger:
+			err = s.checkTriggerNode(n)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) checkTriggerNode(n flow.Node) error {
+	kind, _ := n.Data["triggerType"].(string)
+	if kind == "" {
+		return nil // a plain API trigger
+	}
+	t, ok := s.catalog.Trigger(kind)
+	if !ok {
+		return flow.Errorf(flow.KindNotFound, "FLK-0210", "node %q: trigger %q not found", n.ID, kind)
+	}
+	data := maps.Clone(n.Data)
+	delete(data, "triggerType")
+	if err := t.ValidateData(data); err != nil {
+		return flow.Invalidf("FLK-0211", "node %q: invalid %s trigger config: %v", n.ID, kind, err)
+	}
+	return nil
+}
+
+func (s *Service) checkExecutorNode(ctx context.Context, tx store.Tx, n flow.Node, activating bool) error {
+	if ref, ok := n.Data["executorConfigId"]; ok {
+		return s.checkExecutorConfigNode(ctx, tx, n, ref, activating)
+	}
+	execID, _ := n.Data["executorId"].(string)
+	if execID == "" {
+		return flow.Invalidf(codeInvalidExecutorNode, "node %q: executorId (or executorConfigId) is required", n.ID)
+	}
+	ex, ok := s.catalog.Executor(execID)
+	if !ok {
+		return flow.Errorf(flow.KindNotFound, "FLK-0104", "node %q: referenced executor not found: %q", n.ID, execID)
+	}
+	pcID, err := nodeUUID(n, "providerConfigId", codeProviderConfigRef)
+	if err != nil {
+		return err
+	}
+	data := maps.Clone(n.Data)
+	for _, k := range engineKeys {
+		delete(data, k)
+	}
+	if len(data) > 0 { // purely declarative nodes (all input mapped) have nothing to check yet
+		if err := ex.ValidateData(data); err != nil {
+			return flow.Invalidf(codeInvalidExecutorNode, "node %q: invalid executor config: %v", n.ID, err)
+		}
+	}
+	pc, err := tx.GetProviderConfig(ctx, pcID)
+	if flow.KindOf(err) == flow.KindNotFound {
+		return flow.Invalidf(codeProviderConfigRef, "node %q: provider configuration %s not found", n.ID, pcID)
+	} else if err != nil {
+		return err
+	}
+	if pc.Status != flow.ConfigActive {
+		return flow.Invalidf(codeProviderConfigRef, "node %q: provider configuration %s is not active (status: %s)",
+			n.ID, pcID, pc.Status)
+	}
+	if pc.ProviderID != ex.ProviderID {
+		return flow.Invalidf(codeProviderMismatch,
+			"node %q: provider configuration %s belongs to provider %q but executor %s belongs to provider %q",
+			n.ID, pcID, pc.ProviderID, ex.ID, ex.ProviderID)
+	}
+	return nil
+}
+
+func (s *Service) checkExecutorConfigNode(ctx context.Context, tx store.Tx, n flow.Node, _ any, activating bool) error {
+	id, err := nodeUUID(n, "executorConfigId", codeExecutorConfigRef)
+	if err != nil {
+		return err
+	}
+	endpoint, _ := n.Data["endpointName"].(string)
+	if endpoint == "" {
+		return flow.Invalidf(codeInvalidExecutorNode, "node %q: endpointName is required with executorConfigId", n.ID)
+	}
+	e, err := tx.GetExecutorConfig(ctx, id)
+	if flow.KindOf(err) == flow.KindNotFound {
+		return flow.Invalidf(codeExecutorConfigRef, "node %q: executor configuration %s not found", n.ID, id)
+	} else if err != nil {
+		return err
+	}
+	if activating && e.Status != flow.ConfigActive {
+		return flow.Invalidf(codeExecutorConfigRef, "node %q: executor configuration %s is not active (status: %s)",
+			n.ID, id, e.Status)
+	}
+	if _, ok := e.Endpoint(endpoint); !ok {
+		return flow.Invalidf(codeExecutorEndpoint, "node %q: executor configuration %s has no endpoint %q",
+			n.ID, id, endpoint)
+	}
+	return nil
+}
+
+// nodeUUID reads a required UUID field of node data.
+func nodeUUID(n flow.Node, key, code string) (uuid.UUID, error) {
+	raw, _ := n.Data[key].(string)
+	if raw == "" {
+		return uuid.Nil, flow.Invalidf(code, "node %q: %s is required for executor nodes", n.ID, key)
+	}
+	id, err := uuid.Parse(raw)
+	if err != nil {
+		return uuid.Nil, flow.Invalidf(code, "node %q: %s is not a valid UUID: %s", n.ID, key, raw)
+	}
+	return id, nil
+}

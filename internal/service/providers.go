@@ -1,0 +1,243 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"net/url"
+
+	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"flowker/internal/catalog"
+	"flowker/internal/flow"
+	"flowker/internal/provider"
+	"flowker/internal/secret"
+	"flowker/internal/store"
+)
+
+func providerConfigAttr(id uuid.UUID) trace.SpanStartOption {
+	return trace.WithAttributes(attribute.String("provider_config.id", id.String()))
+}
+
+// ProviderConfigPatch is a partial update: nil fields are unchanged.
+// Config, when present, replaces the whole config; Metadata is merged.
+type ProviderConfigPatch struct {
+	Name        *string
+	Description *string
+	Config      map[string]any
+	Metadata    map[string]any
+}
+
+// secretFields are the secret field names of a provider's configs: the
+// built-in names plus what its schema marks writeOnly.
+func (s *Service) secretFields(providerID string) secret.Fields {
+	if p, ok := s.catalog.Provider(providerID); ok {
+		return secret.NewFields(p.SecretKeys()...)
+	}
+	return secret.NewFields()
+}
+
+// checkProviderConfig validates a plaintext config against its provider.
+func (s *Service) checkProviderConfig(pc *flow.ProviderConfig) error {
+	p, ok := s.catalog.Provider(pc.ProviderID)
+	if !ok {
+		return flow.Errorf(flow.KindNotFound, "FLK-0294", "provider not found in catalog: %q", pc.ProviderID)
+	}
+	if err := flow.ValidateProviderConfig(pc); err != nil {
+		return err
+	}
+	if err := p.ValidateConfig(pc.Config); err != nil {
+		return flow.Errorf(flow.KindUnprocessable, "FLK-0293", "config validation failed against provider schema: %v", err)
+	}
+	return nil
+}
+
+// sealProviderConfig encrypts pc's secrets in place, for storage.
+func (s *Service) sealProviderConfig(pc *flow.ProviderConfig) error {
+	cfg, err := s.box.Seal(pc.Config, "config", s.secretFields(pc.ProviderID))
+	pc.Config = cfg
+	return err
+}
+
+// openProviderConfig decrypts a stored configuration's secrets in place.
+func (s *Service) openProviderConfig(pc *flow.ProviderConfig) error {
+	cfg, err := s.box.Open(pc.Config, "config", s.secretFields(pc.ProviderID))
+	pc.Config = cfg
+	return err
+}
+
+// maskedProviderConfig is what the API shows: secrets masked.
+func (s *Service) maskedProviderConfig(pc *flow.ProviderConfig) (*flow.ProviderConfig, error) {
+	if err := s.openProviderConfig(pc); err != nil {
+		return nil, err
+	}
+	pc.Config = secret.Mask(pc.Config, s.secretFields(pc.ProviderID))
+	return pc, nil
+}
+
+// CreateProviderConfig validates against the provider's schema and stores
+// the configuration, active, with its secrets sealed.
+func (s *Service) CreateProviderConfig(ctx context.Context, pc flow.ProviderConfig) (out *flow.ProviderConfig, err error) {
+	ctx, end := s.op(ctx, "command.provider_config.create")
+	defer end(&err)
+	now := s.now()
+	pc.ID, pc.Status, pc.Revision, pc.CreatedAt, pc.UpdatedAt = s.newID(), flow.ConfigActive, 1, now, now
+	if err := s.checkProviderConfig(&pc); err != nil {
+		return nil, err
+	}
+	if err := s.sealProviderConfig(&pc); err != nil {
+		return nil, err
+	}
+	if err := s.store.InTx(ctx, func(tx store.Tx) error { return tx.CreateProviderConfig(ctx, &pc) }); err != nil {
+		return nil, err
+	}
+	return s.maskedProviderConfig(&pc)
+}
+
+// GetProviderConfig returns one configuration, secrets masked.
+func (s *Service) GetProviderConfig(ctx context.Context, id uuid.UUID) (pc *flow.ProviderConfig, err error) {
+	ctx, end := s.op(ctx, "query.provider_config.get", providerConfigAttr(id))
+	defer end(&err)
+	if pc, err = s.store.GetProviderConfig(ctx, id); err != nil {
+		return nil, err
+	}
+	return s.maskedProviderConfig(pc)
+}
+
+// ListProviderConfigs returns a page, secrets masked.
+func (s *Service) ListProviderConfigs(ctx context.Context, f flow.ConfigFilter) (p flow.Page[flow.ProviderConfig], err error) {
+	ctx, end := s.op(ctx, "query.provider_config.list")
+	defer end(&err)
+	if p, err = s.store.ListProviderConfigs(ctx, f); err != nil {
+		return p, err
+	}
+	for i := range p.Items {
+		if _, err := s.maskedProviderConfig(&p.Items[i]); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+// UpdateProviderConfig applies a patch. A config sent back with masked
+// secrets keeps the stored secrets.
+func (s *Service) UpdateProviderConfig(ctx context.Context, id uuid.UUID, patch ProviderConfigPatch) (out *flow.ProviderConfig, err error) {
+	ctx, end := s.op(ctx, "command.provider_config.update", providerConfigAttr(id))
+	defer end(&err)
+	return s.changeProviderConfig(ctx, id, func(pc *flow.ProviderConfig) error {
+		if patch.Name != nil {
+			pc.Name = *patch.Name
+		}
+		if patch.Description != nil {
+			pc.Description = *patch.Description
+		}
+		if patch.Config != nil {
+			cfg, err := secret.KeepMasked(patch.Config, pc.Config, s.secretFields(pc.ProviderID))
+			var me *secret.MaskedError
+			if errors.As(err, &me) {
+				return flow.Invalidf(flow.CodeInvalidBody, "config.%s", me.Error())
+			}
+			pc.Config = cfg
+		}
+		pc.Metadata = flow.MergeMetadata(pc.Metadata, patch.Metadata)
+		pc.Touch(s.now())
+		return s.checkProviderConfig(pc)
+	})
+}
+
+// SetProviderConfigStatus enables (active) or disables a configuration.
+func (s *Service) SetProviderConfigStatus(ctx context.Context, id uuid.UUID, to flow.ConfigStatus) (out *flow.ProviderConfig, err error) {
+	name := "command.provider_config.enable"
+	if to == flow.ConfigDisabled {
+		name = "command.provider_config.disable"
+	}
+	ctx, end := s.op(ctx, name, providerConfigAttr(id))
+	defer end(&err)
+	return s.changeProviderConfig(ctx, id, func(pc *flow.ProviderConfig) error { return pc.SetStatus(to, s.now()) })
+}
+
+// DeleteProviderConfig removes a configuration in any status.
+func (s *Service) DeleteProviderConfig(ctx context.Context, id uuid.UUID) (err error) {
+	ctx, end := s.op(ctx, "command.provider_config.delete", providerConfigAttr(id))
+	defer end(&err)
+	return s.store.InTx(ctx, func(tx store.Tx) error {
+		pc, err := tx.GetProviderConfig(ctx, id)
+		if err != nil {
+			return err
+		}
+		return tx.DeleteProviderConfig(ctx, id, pc.Revision)
+	})
+}
+
+// changeProviderConfig is read, open, modify, seal, conditional write.
+func (s *Service) changeProviderConfig(ctx context.Context, id uuid.UUID, modify func(*flow.ProviderConfig) error) (*flow.ProviderConfig, error) {
+	var pc *flow.ProviderConfig
+	err := s.store.InTx(ctx, func(tx store.Tx) error {
+		var err error
+		if pc, err = tx.GetProviderConfig(ctx, id); err != nil {
+			return err
+		}
+		prev := pc.Revision
+		if err := s.openProviderConfig(pc); err != nil {
+			return err
+		}
+		if err := modify(pc); err != nil {
+			return err
+		}
+		if err := s.sealProviderConfig(pc); err != nil {
+			return err
+		}
+		return tx.UpdateProviderConfig(ctx, pc, prev)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.maskedProviderConfig(pc)
+}
+
+// ProviderTestResult is a provider configuration's connectivity test.
+type ProviderTestResult struct {
+	ProviderConfigID uuid.UUID
+	ProviderID       string
+	provider.TestResult
+}
+
+// TestProviderConfig runs the three-stage connectivity test with the same
+// authentication the engine uses. Nothing is stored.
+func (s *Service) TestProviderConfig(ctx context.Context, id uuid.UUID) (res *ProviderTestResult, err error) {
+	ctx, end := s.op(ctx, "command.provider_config.test_connectivity", providerConfigAttr(id))
+	defer end(&err)
+	pc, err := s.store.GetProviderConfig(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.openProviderConfig(pc); err != nil {
+		return nil, err
+	}
+	target, err := provider.TargetFor(pc.ProviderID, pc.Config)
+	if err != nil {
+		return nil, flow.Errorf(flow.KindUnprocessable, "FLK-0340", "provider configuration cannot be tested: %v", err)
+	}
+	if u, err := url.Parse(target.BaseURL); err != nil || u.Host == "" {
+		return nil, flow.Errorf(flow.KindUnprocessable, "FLK-0340",
+			"provider configuration config missing required field 'base_url'")
+	}
+	return &ProviderTestResult{ProviderConfigID: pc.ID, ProviderID: pc.ProviderID,
+		TestResult: s.http.Test(ctx, target)}, nil
+}
+
+// activeProviderChoices lists a provider's active configurations by name,
+// for template parameter choices.
+func (s *Service) activeProviderChoices(ctx context.Context, providerID string) ([]catalog.Choice, error) {
+	page, err := s.store.ListProviderConfigs(ctx, flow.ConfigFilter{ProviderID: providerID, Status: flow.ConfigActive,
+		Page: flow.PageRequest{Limit: flow.MaxPageSize, SortBy: "name"}})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]catalog.Choice, len(page.Items))
+	for i, pc := range page.Items {
+		out[i] = catalog.Choice{ID: pc.ID.String(), Name: pc.Name}
+	}
+	return out, nil
+}
