@@ -23,6 +23,11 @@ const (
 	MaxMetadataDepth  = 5
 )
 
+// ReservedNodeIDs are names of the execution context's own keys: the input
+// (workflow), the set_output result (output) and the map of node outputs
+// (nodes); a node with such an id could not be addressed in a condition.
+var ReservedNodeIDs = map[string]bool{"workflow": true, "output": true, "nodes": true}
+
 // idPattern restricts node and edge ids so they are safe in paths, logs and
 // (hyphens aside) expressions.
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
@@ -123,6 +128,9 @@ func validateNodes(nodes []Node) error {
 		}
 		if seen[n.ID] {
 			return Invalidf("FLK-0122", "duplicate node id %q", n.ID)
+		}
+		if ReservedNodeIDs[n.ID] {
+			return Invalidf("FLK-0124", "node id %q is reserved: the execution context uses it", n.ID)
 		}
 		seen[n.ID] = true
 		if !n.Type.Valid() {

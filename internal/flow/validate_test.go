@@ -59,6 +59,7 @@ func TestValidateDefinition(t *testing.T) {
 		{"node type unknown", func(d *flow.Definition) { d.Nodes[1].Type = "loop" }, "FLK-0121"},
 		{"node type empty", func(d *flow.Definition) { d.Nodes[1].Type = "" }, "FLK-0121"},
 		{"duplicate node id", func(d *flow.Definition) { d.Nodes[3].ID = "approve" }, "FLK-0122"},
+		{"reserved node id", func(d *flow.Definition) { d.Nodes[3].ID = "output"; d.Edges[2].Target = "output" }, "FLK-0124"},
 		{"node name too long", func(d *flow.Definition) { d.Nodes[0].Name = strings.Repeat("n", 101) }, "FLK-0123"},
 		{"edge id missing", func(d *flow.Definition) { d.Edges[0].ID = "" }, "FLK-0130"},
 		{"edge id charset", func(d *flow.Definition) { d.Edges[0].ID = "e/1" }, "FLK-0130"},
