@@ -1,0 +1,148 @@
+package expr
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// typeName names a JSON-like value's type for messages.
+func typeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case float64, float32, int, int64, int32, uint, uint64, uint32, json.Number:
+		return "a number"
+	}
+	return fmt.Sprintf("a %T", v)
+}
+
+// render is a value's text in a concatenation or UUID name: strings as they
+// are, numbers as JSON writes them, arrays as their non-null elements
+// joined (Kazaam's concat), objects as JSON, null as "".
+func render(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case bool:
+		return strconv.FormatBool(v)
+	case float64:
+		return formatNumber(v)
+	case []any:
+		var b strings.Builder
+		for _, e := range v {
+			if e != nil {
+				b.WriteString(render(e))
+			}
+		}
+		return b.String()
+	case map[string]any:
+		out, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Sprint(v)
+		}
+		return string(out)
+	}
+	return fmt.Sprint(v)
+}
+
+// formatNumber writes integral values without a fraction or exponent
+// (12, not 1.2e+01) the way JSON documents usually carry them.
+func formatNumber(f float64) string {
+	if f == math.Trunc(f) && math.Abs(f) < 1e21 {
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
+
+// number converts the numeric types a Go-built document may hold.
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case float32:
+		return float64(n), true
+	case int:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case int32:
+		return float64(n), true
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	}
+	return 0, false
+}
+
+// jsonEqual compares JSON-like values by content (numbers by value).
+func jsonEqual(a, b any) bool {
+	switch a := a.(type) {
+	case nil:
+		return b == nil
+	case string:
+		bs, ok := b.(string)
+		return ok && a == bs
+	case bool:
+		bb, ok := b.(bool)
+		return ok && a == bb
+	case []any:
+		bl, ok := b.([]any)
+		if !ok || len(a) != len(bl) {
+			return false
+		}
+		for i := range a {
+			if !jsonEqual(a[i], bl[i]) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		bm, ok := b.(map[string]any)
+		if !ok || len(a) != len(bm) {
+			return false
+		}
+		for k, av := range a {
+			bv, found := bm[k]
+			if !found || !jsonEqual(av, bv) {
+				return false
+			}
+		}
+		return true
+	}
+	an, aok := number(a)
+	bn, bok := number(b)
+	return aok && bok && an == bn
+}
+
+// deepCopy copies objects and arrays, so a literal from a compiled spec is
+// never shared with a result the caller may change.
+func deepCopy(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = deepCopy(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = deepCopy(e)
+		}
+		return out
+	}
+	return v
+}
