@@ -226,14 +226,22 @@ var executorTransitions = map[string]struct {
 	"enable":    {[]ConfigStatus{ConfigDisabled}, ConfigActive},
 }
 
-// ErrExecutorState is the 422 for an action the state machine forbids.
-func ErrExecutorState(action string, from ConfigStatus, allowed []ConfigStatus) *Error {
+// ErrExecutorState is the 422 for an action the state machine forbids; it
+// names the current status and, for a transition, the wanted one (to; empty
+// for update and delete).
+func ErrExecutorState(action string, from, to ConfigStatus, allowed []ConfigStatus) *Error {
 	names := make([]string, len(allowed))
 	for i, s := range allowed {
 		names[i] = string(s)
 	}
+	const prefix = "cannot modify executor configuration in current status: "
+	if to != "" {
+		return Errorf(KindUnprocessable, "FLK-0252",
+			prefix+"cannot %s an executor configuration that is %s: it becomes %s only from %s",
+			action, from, to, strings.Join(names, " or "))
+	}
 	return Errorf(KindUnprocessable, "FLK-0252",
-		"cannot modify executor configuration in current status: cannot %s an executor configuration that is %s (allowed from: %s)",
+		prefix+"cannot %s an executor configuration that is %s (allowed from: %s)",
 		action, from, strings.Join(names, ", "))
 }
 
@@ -241,7 +249,7 @@ func ErrExecutorState(action string, from ConfigStatus, allowed []ConfigStatus) 
 func (e *ExecutorConfig) Apply(action string, now time.Time) error {
 	t := executorTransitions[action]
 	if !slices.Contains(t.from, e.Status) {
-		return ErrExecutorState(action, e.Status, t.from)
+		return ErrExecutorState(action, e.Status, t.to, t.from)
 	}
 	e.Status = t.to
 	if t.to == ConfigTested {
@@ -258,7 +266,7 @@ func (e *ExecutorConfig) CheckEditable(action string) error {
 		allowed = append(allowed, ConfigDisabled)
 	}
 	if !slices.Contains(allowed, e.Status) {
-		return ErrExecutorState(action, e.Status, allowed)
+		return ErrExecutorState(action, e.Status, "", allowed)
 	}
 	return nil
 }

@@ -6,8 +6,9 @@ import (
 
 // secretNames are field names that always hold secrets, compared after
 // lower-casing and dropping '-' and '_' (so X-API-Key, apiKey, api_key match).
+// "key" is the reference's spelling of api_key, which provider.AuthFromMap accepts.
 var secretNames = map[string]bool{
-	"apikey": true, "xapikey": true, "secret": true, "clientsecret": true, "password": true,
+	"apikey": true, "xapikey": true, "key": true, "secret": true, "clientsecret": true, "password": true,
 	"passwd": true, "token": true, "accesstoken": true, "refreshtoken": true, "bearertoken": true,
 	"idtoken": true, "authorization": true, "proxyauthorization": true, "cookie": true,
 	"privatekey": true, "verifytoken": true, "webhooksecret": true, "signingsecret": true,
