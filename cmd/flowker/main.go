@@ -17,7 +17,9 @@ import (
 
 	"go.uber.org/zap"
 
+	"flowker/internal/catalog"
 	"flowker/internal/config"
+	"flowker/internal/engine"
 	"flowker/internal/httpapi"
 	"flowker/internal/provider"
 	"flowker/internal/secret"
@@ -37,16 +39,31 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "flowker: invalid configuration: "+strings.ReplaceAll(err.Error(), "\n", "; "))
 		return 1
 	}
-	if cfg.Telemetry.Enabled {
-		fmt.Fprintln(os.Stderr, "flowker: ENABLE_TELEMETRY=true is not supported by this build yet; unset it")
-		return 1
-	}
 	log, err := telemetry.NewLogger(cfg.LogLevel)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "flowker: LOG_LEVEL: "+err.Error())
 		return 1
 	}
 	defer func() { _ = log.Sync() }() // stderr may not support fsync
+
+	// Telemetry: the global tracer, meter and logger providers and the W3C
+	// propagator are installed before anything that uses them is built.
+	// The SDK's own problems go to the stderr-only logger (exporting them
+	// over the failing export would loop); then the logger is teed to OTLP.
+	tel, err := telemetry.Setup(context.Background(), cfg.Telemetry, log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "flowker: invalid configuration: "+err.Error())
+		return 1
+	}
+	stderrLog := log
+	defer func() { // runs last (after the store closes): everything logged until here is exported
+		ctx, cancel := context.WithTimeout(context.Background(), telemetryFlushTimeout)
+		defer cancel()
+		if err := tel.Shutdown(ctx); err != nil {
+			stderrLog.Warn("flushing telemetry", zap.String("operation", "shutdown"), telemetry.ErrorMessage(err))
+		}
+	}()
+	log = tel.Logger(log)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -67,7 +84,22 @@ func run() int {
 		log.Error("cannot load the secret key", zap.String("operation", "startup"), zap.String("error.message", err.Error()))
 		return 1
 	}
-	svc := service.New(st, box, service.WithHTTPClient(provider.New(provider.Options{AllowPrivate: cfg.SSRFAllowPrivate})))
+	// Provider calls are client spans carrying traceparent; the wrapped
+	// transport is the SSRF-safe one (a bare Options.Transport replaces it).
+	outbound := provider.Options{AllowPrivate: cfg.SSRFAllowPrivate}
+	outbound.Transport = telemetry.HTTPTransport(provider.NewTransport(outbound))
+	client := provider.New(outbound)
+	metrics, err := telemetry.NewEngineMetrics()
+	if err != nil {
+		log.Warn("engine metrics unavailable", zap.String("operation", "startup"), zap.String("error.message", err.Error()))
+	}
+	defer func() { _ = metrics.Close() }() // before the store closes: the queue-depth gauge reads it
+	eng := engine.New(st, box, catalog.Default(), client, log, metrics, engineOptions(cfg))
+	if err := eng.Start(ctx); err != nil {
+		log.Error("cannot start the engine", zap.String("operation", "startup"), zap.String("error.message", err.Error()))
+		return 1
+	}
+	svc := service.New(st, box, service.WithHTTPClient(client), service.WithDispatcher(eng))
 	var draining atomic.Bool
 	app := httpapi.New(svc, cfg, log, &draining)
 	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", cfg.ServerAddress)
@@ -98,12 +130,36 @@ func run() int {
 	if err := app.ShutdownWithTimeout(cfg.Shutdown.Timeout); err != nil {
 		log.Warn("requests still running at shutdown timeout", zap.String("error.message", err.Error()))
 	}
+	// Running executions get the same grace; what is left is handed back
+	// (leases released) for another process or the next start.
+	eng.Stop(cfg.Shutdown.Timeout)
 	if err := <-served; err != nil && !errors.Is(err, net.ErrClosed) {
 		log.Warn("server", zap.String("error.message", err.Error()))
 	}
 	log.Info("stopped", zap.String("operation", "shutdown"))
 	return 0
 }
+
+// engineOptions maps configuration to the engine. On SQLite the process
+// owns the database, so its lease owner id is stable and a restart takes
+// its unfinished work back at once instead of waiting for leases to lapse.
+func engineOptions(cfg config.Config) engine.Options {
+	owner := cfg.Engine.WorkerID
+	if owner == "" && cfg.Database.Driver == "sqlite" {
+		owner = "sqlite:" + cfg.Database.Path
+	}
+	return engine.Options{
+		Owner: owner, Concurrency: cfg.Engine.Concurrency, QueueSize: cfg.Engine.QueueSize,
+		LeaseDuration: cfg.Engine.LeaseDuration, ExecutionTimeout: cfg.Engine.ExecutionTimeout,
+		Retry:   engine.RetryPolicy{MaxAttempts: cfg.Engine.MaxAttempts},
+		Breaker: engine.BreakerPolicy{Failures: cfg.Engine.BreakerFailures, OpenFor: cfg.Engine.BreakerOpenFor},
+	}
+}
+
+// telemetryFlushTimeout bounds the final export of spans, metrics and logs
+// at shutdown (Kubernetes: terminationGracePeriodSeconds must cover
+// SHUTDOWN_DRAIN_DELAY + SHUTDOWN_TIMEOUT + this).
+const telemetryFlushTimeout = 5 * time.Second
 
 // secretBox uses FLOWKER_SECRET_KEY, or on SQLite a key file beside the
 // database, created on first start so the embedded mode needs no setup.

@@ -39,6 +39,20 @@ type Config struct {
 	SSRFAllowPrivate   bool
 
 	Telemetry Telemetry
+
+	Engine Engine
+}
+
+// Engine tunes execution: concurrency, back-pressure, leases and retries.
+type Engine struct {
+	WorkerID         string // lease owner id; stable across restarts (e.g. a StatefulSet pod name)
+	Concurrency      int
+	QueueSize        int
+	LeaseDuration    time.Duration
+	ExecutionTimeout time.Duration
+	MaxAttempts      int
+	BreakerFailures  int
+	BreakerOpenFor   time.Duration
 }
 
 // Database says which store to open.
@@ -68,10 +82,12 @@ type Shutdown struct {
 // Telemetry configures OpenTelemetry export.
 type Telemetry struct {
 	Enabled        bool
-	Endpoint       string
+	Endpoint       string // host:port, http://host:port (plaintext) or https://host:port (TLS)
+	Protocol       string // OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" or "http/protobuf"
 	ServiceName    string
 	ServiceVersion string
 	Environment    string
+	MetricInterval time.Duration // OTEL_METRIC_EXPORT_INTERVAL, given in milliseconds
 }
 
 // DefaultSQLitePath is where the embedded database lives when DATABASE_URL is unset.
@@ -105,12 +121,27 @@ func Load(getenv func(string) string) (Config, error) {
 		Telemetry: Telemetry{
 			Enabled:        r.boolean("ENABLE_TELEMETRY", false),
 			Endpoint:       r.str("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+			Protocol:       r.oneOf("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", "grpc", "http/protobuf"),
 			ServiceName:    r.str("OTEL_RESOURCE_SERVICE_NAME", "flowker"),
 			ServiceVersion: r.str("OTEL_RESOURCE_SERVICE_VERSION", ""),
 			Environment:    r.str("OTEL_RESOURCE_DEPLOYMENT_ENVIRONMENT", "local"),
+			MetricInterval: time.Duration(r.integer("OTEL_METRIC_EXPORT_INTERVAL", 60000, 100, 3600000)) * time.Millisecond,
 		},
 	}
 	c.Database = r.database()
+	c.Engine = Engine{
+		WorkerID:         r.str("ENGINE_WORKER_ID", ""),
+		Concurrency:      r.integer("ENGINE_CONCURRENCY", 256, 1, 100000),
+		QueueSize:        r.integer("ENGINE_QUEUE_SIZE", 10000, 0, 10000000),
+		LeaseDuration:    r.duration("ENGINE_LEASE_DURATION", 30*time.Second),
+		ExecutionTimeout: r.duration("ENGINE_EXECUTION_TIMEOUT", 5*time.Minute),
+		MaxAttempts:      r.integer("ENGINE_MAX_ATTEMPTS", 5, 1, 100),
+		BreakerFailures:  r.integer("ENGINE_BREAKER_FAILURES", 5, 1, 1000),
+		BreakerOpenFor:   r.duration("ENGINE_BREAKER_OPEN_FOR", 30*time.Second),
+	}
+	if c.Engine.LeaseDuration < time.Second {
+		r.fail("ENGINE_LEASE_DURATION", "must be at least 1s")
+	}
 	if raw := r.str("FLOWKER_SECRET_KEY", ""); raw != "" {
 		key, err := secret.ParseKey(raw)
 		if err != nil {

@@ -35,10 +35,14 @@ func TestLoadDefaults(t *testing.T) {
 		},
 		Shutdown: config.Shutdown{DrainDelay: 0, Timeout: 30 * time.Second},
 		Telemetry: config.Telemetry{
+			Protocol:       "grpc",
 			ServiceName:    "flowker",
 			ServiceVersion: config.BuildVersion,
 			Environment:    "local",
+			MetricInterval: time.Minute,
 		},
+		Engine: config.Engine{Concurrency: 256, QueueSize: 10000, LeaseDuration: 30 * time.Second,
+			ExecutionTimeout: 5 * time.Minute, MaxAttempts: 5, BreakerFailures: 5, BreakerOpenFor: 30 * time.Second},
 	}
 	for name, kv := range map[string]map[string]string{
 		"nothing set": nil,
@@ -163,10 +167,11 @@ func TestLoadValid(t *testing.T) {
 		{"telemetry with an endpoint", map[string]string{
 			"ENABLE_TELEMETRY": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel:4317",
 			"OTEL_RESOURCE_SERVICE_NAME": "svc", "OTEL_RESOURCE_DEPLOYMENT_ENVIRONMENT": "prod",
+			"OTEL_EXPORTER_OTLP_PROTOCOL": "HTTP/Protobuf", "OTEL_METRIC_EXPORT_INTERVAL": "500",
 		}, func(t *testing.T, c config.Config) {
 			require.Equal(t, config.Telemetry{
-				Enabled: true, Endpoint: "http://otel:4317", ServiceName: "svc",
-				ServiceVersion: config.BuildVersion, Environment: "prod",
+				Enabled: true, Endpoint: "http://otel:4317", Protocol: "http/protobuf", ServiceName: "svc",
+				ServiceVersion: config.BuildVersion, Environment: "prod", MetricInterval: 500 * time.Millisecond,
 			}, c.Telemetry)
 		}},
 	}
@@ -202,6 +207,12 @@ func TestLoadInvalid(t *testing.T) {
 		{"API key enabled without a key", map[string]string{"API_KEY_ENABLED": "true"}, []string{"API_KEY"}, nil},
 		{"telemetry without an endpoint", map[string]string{"ENABLE_TELEMETRY": "true"},
 			[]string{"OTEL_EXPORTER_OTLP_ENDPOINT"}, nil},
+		{"OTLP protocol", map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"},
+			[]string{"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc, http/protobuf"}, nil},
+		{"metric interval with a unit", map[string]string{"OTEL_METRIC_EXPORT_INTERVAL": "5s"},
+			[]string{"OTEL_METRIC_EXPORT_INTERVAL"}, nil},
+		{"metric interval too short", map[string]string{"OTEL_METRIC_EXPORT_INTERVAL": "10"},
+			[]string{"OTEL_METRIC_EXPORT_INTERVAL"}, nil},
 		{"unknown database scheme", map[string]string{"DATABASE_URL": "mysql://x"}, []string{"DATABASE_URL", "mysql"}, nil},
 		{"database path without a scheme", map[string]string{"DATABASE_URL": "./data/x.db"}, []string{"DATABASE_URL"}, nil},
 		{"sqlite URL without a path", map[string]string{"DATABASE_URL": "sqlite:"}, []string{"DATABASE_URL"}, nil},

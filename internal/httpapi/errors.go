@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"flowker/internal/flow"
+	"flowker/internal/telemetry"
 )
 
 // errorBody is the one error shape every response uses.
@@ -43,9 +44,13 @@ var frameworkErrors = map[int]*flow.Error{
 // every framework refusal, is answered here.
 func (a *api) handleError(c *fiber.Ctx, err error) error {
 	status, body := a.describe(c, err)
+	if status == http.StatusServiceUnavailable {
+		c.Set(fiber.HeaderRetryAfter, "1") // capacity frees as executions finish
+	}
 	if status >= http.StatusInternalServerError {
-		a.log.Error("request failed", zap.String("operation", c.Method()+" "+c.Path()),
-			zap.String("request.id", requestID(c)), zap.String("error.message", err.Error()))
+		a.log.Error("request failed", append(telemetry.Trace(c.UserContext()),
+			zap.String("operation", operation(c)), zap.String("http.path", c.Path()),
+			zap.String("request.id", requestID(c)), telemetry.ErrorMessage(err))...)
 	}
 	return c.Status(status).JSON(body)
 }

@@ -15,6 +15,7 @@ import (
 
 	"flowker/internal/config"
 	"flowker/internal/service"
+	"flowker/internal/telemetry"
 )
 
 type api struct {
@@ -39,8 +40,15 @@ func New(svc *service.Service, cfg config.Config, log *zap.Logger, draining *ato
 		IdleTimeout:           cfg.HTTP.IdleTimeout,
 		ErrorHandler:          a.handleError,
 	})
-	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: a.logPanic}))
+	panics := recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: a.logPanic})
+	app.Use(panics) // outermost: a panic in the telemetry middleware or the error handler
+	// Server span and http.server.* metrics for everything below. The inner
+	// recover turns a handler panic into a 500 inside the span, so the span,
+	// the metrics and the in-flight counter see it.
+	app.Use(telemetry.HTTPMiddleware(telemetry.ProbePaths...))
+	app.Use(panics)
 	app.Use(a.requestID)
+	app.Use(a.accessLog)
 	if len(cfg.CORSAllowedOrigins) > 0 { // none configured: no cross-origin access at all
 		app.Use(cors.New(cors.Config{
 			AllowOrigins:  strings.Join(cfg.CORSAllowedOrigins, ","),
@@ -60,5 +68,6 @@ func New(svc *service.Service, cfg config.Config, log *zap.Logger, draining *ato
 	a.providerConfigRoutes(v1)
 	a.executorRoutes(v1)
 	a.catalogRoutes(v1)
+	a.executionRoutes(v1)
 	return app
 }

@@ -1,0 +1,127 @@
+package telemetry
+
+import (
+	"context"
+	"regexp"
+	"strings"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+// Redacted replaces a secret in exported telemetry.
+const Redacted = "REDACTED"
+
+var (
+	// A query parameter's value: provider API keys may travel in the query
+	// (auth location "query", any parameter name), and webhook callers
+	// may put tokens there, so every value is hidden, names are kept.
+	queryValue = regexp.MustCompile(`([?&][^=&#\s"'?]+=)[^&#\s"']*`)
+	// Credentials after an Authorization scheme.
+	authScheme = regexp.MustCompile(`(?i)\b(bearer|basic)\s+[^\s"',;]+`)
+	// user:password@ in a URL.
+	userInfo = regexp.MustCompile(`(://)[^/@\s]+@`)
+)
+
+// redactText hides query values, bearer/basic credentials and URL user
+// info in s. It returns s itself when there is nothing to hide.
+func redactText(s string) string {
+	if !strings.ContainsAny(s, "?&@") && !strings.Contains(strings.ToLower(s), "bearer") &&
+		!strings.Contains(strings.ToLower(s), "basic") {
+		return s
+	}
+	s = queryValue.ReplaceAllString(s, "${1}"+Redacted)
+	s = authScheme.ReplaceAllString(s, "${1} "+Redacted)
+	return userInfo.ReplaceAllString(s, "${1}"+Redacted+"@")
+}
+
+// redactedKeys are the span and event attributes that may carry a URL or
+// an error text.
+var redactedKeys = map[attribute.Key]bool{
+	"url.full": true, "url.query": true, "http.url": true, "http.target": true,
+	"exception.message": true, "error.message": true,
+}
+
+func redactAttrs(in []attribute.KeyValue) ([]attribute.KeyValue, bool) {
+	var out []attribute.KeyValue
+	for i, kv := range in {
+		if !redactedKeys[kv.Key] || kv.Value.Type() != attribute.STRING {
+			continue
+		}
+		v := kv.Value.AsString()
+		var r string
+		if kv.Key == "url.query" { // no leading "?"
+			r = strings.TrimPrefix(redactText("?"+v), "?")
+		} else {
+			r = redactText(v)
+		}
+		if r == v {
+			continue
+		}
+		if out == nil {
+			out = append([]attribute.KeyValue(nil), in...)
+		}
+		out[i] = attribute.String(string(kv.Key), r)
+	}
+	if out == nil {
+		return in, false
+	}
+	return out, true
+}
+
+// redactingExporter hides secrets in spans just before export: URL
+// attributes (otelhttp's url.full carries the provider's query, otelfiber's
+// http.target the caller's), exception events and status descriptions
+// (a transport error names the URL).
+type redactingExporter struct{ sdktrace.SpanExporter }
+
+func (e redactingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	out := spans
+	for i, s := range spans {
+		if r, changed := redactSpan(s); changed {
+			if &out[0] == &spans[0] {
+				out = append([]sdktrace.ReadOnlySpan(nil), spans...)
+			}
+			out[i] = r
+		}
+	}
+	return e.SpanExporter.ExportSpans(ctx, out)
+}
+
+type redactedSpan struct {
+	sdktrace.ReadOnlySpan
+	attrs  []attribute.KeyValue
+	events []sdktrace.Event
+	status sdktrace.Status
+}
+
+func (s redactedSpan) Attributes() []attribute.KeyValue { return s.attrs }
+func (s redactedSpan) Events() []sdktrace.Event         { return s.events }
+func (s redactedSpan) Status() sdktrace.Status          { return s.status }
+
+func redactSpan(s sdktrace.ReadOnlySpan) (sdktrace.ReadOnlySpan, bool) {
+	attrs, changed := redactAttrs(s.Attributes())
+	events := s.Events()
+	var copied bool
+	for i, ev := range events {
+		a, c := redactAttrs(ev.Attributes)
+		if !c {
+			continue
+		}
+		if !copied {
+			events = append([]sdktrace.Event(nil), events...)
+			copied = true
+		}
+		events[i].Attributes = a
+		changed = true
+	}
+	status := s.Status()
+	if d := redactText(status.Description); d != status.Description {
+		status.Description = d
+		changed = true
+	}
+	if !changed {
+		return s, false
+	}
+	return redactedSpan{ReadOnlySpan: s, attrs: attrs, events: events, status: status}, true
+}

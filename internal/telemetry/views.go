@@ -1,0 +1,60 @@
+package telemetry
+
+import (
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+)
+
+// LatencyBucketsMS are the bucket boundaries, in milliseconds, of every
+// latency histogram Flowker exports: HTTP server duration, engine
+// execution, step and provider-call durations, and (divided by 1000)
+// second-based ones such as otelhttp's client duration. They resolve the
+// sub-millisecond engine overhead, the 3–15 ms synchronous-execution goals
+// and provider calls up to the 30 s default timeout.
+var LatencyBucketsMS = []float64{0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000}
+
+// SizeBucketsBytes are the boundaries of every byte-size histogram
+// (request and response sizes), up to the 64 MiB body limit.
+var SizeBucketsBytes = []float64{0, 128, 512, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864}
+
+// otelfiberScope is otelfiber's instrumentation scope name.
+const otelfiberScope = "github.com/gofiber/contrib/otelfiber"
+
+// httpMetricAttributes are the attributes kept on otelfiber's metrics. It
+// also records net.host.name, taken from the client's Host header: an
+// unbounded, client-controlled label that would explode Prometheus series.
+var httpMetricAttributes = map[attribute.Key]bool{
+	"http.method": true, "http.route": true, "http.status_code": true, "http.scheme": true, "http.flavor": true,
+}
+
+// view is the meter provider's only view, so that no instrument is
+// matched twice (two matching views make two streams): histograms get the
+// shared boundaries for their unit, otelfiber's instruments the attribute
+// filter.
+func view(i sdkmetric.Instrument) (sdkmetric.Stream, bool) {
+	s := sdkmetric.Stream{Name: i.Name, Description: i.Description, Unit: i.Unit}
+	matched := false
+	if i.Kind == sdkmetric.InstrumentKindHistogram {
+		var bounds []float64
+		switch i.Unit {
+		case "ms":
+			bounds = LatencyBucketsMS
+		case "s":
+			bounds = make([]float64, len(LatencyBucketsMS))
+			for j, b := range LatencyBucketsMS {
+				bounds[j] = b / 1000
+			}
+		case "By":
+			bounds = SizeBucketsBytes
+		}
+		if bounds != nil {
+			s.Aggregation = sdkmetric.AggregationExplicitBucketHistogram{Boundaries: bounds}
+			matched = true
+		}
+	}
+	if i.Scope.Name == otelfiberScope {
+		s.AttributeFilter = func(kv attribute.KeyValue) bool { return httpMetricAttributes[kv.Key] }
+		matched = true
+	}
+	return s, matched
+}
