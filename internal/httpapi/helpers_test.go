@@ -10,12 +10,15 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
+	"flowker/internal/catalog"
 	"flowker/internal/config"
+	"flowker/internal/engine"
 	"flowker/internal/httpapi"
 	"flowker/internal/provider"
 	"flowker/internal/secret"
@@ -28,7 +31,9 @@ type harness struct {
 	app      *fiber.App
 	base     string
 	store    io.Closer // closed by TestHealth to simulate an outage
+	engine   *engine.Engine
 	draining *atomic.Bool
+	dbPath   string // the SQLite file, for tests that inspect what is stored
 }
 
 // with returns a copy of h that reports to t (for subtests).
@@ -43,15 +48,34 @@ func (h *harness) with(t *testing.T) *harness {
 // routing tree when it starts listening).
 func newHarness(t *testing.T, env map[string]string, extra ...func(*fiber.App)) *harness {
 	t.Helper()
+	return newHarnessOpts(t, env, nil, extra...)
+}
+
+// newHarnessOpts is newHarness with the engine's test options changed by
+// tune (nil: unchanged), e.g. a small queue or a quick circuit breaker.
+func newHarnessOpts(t *testing.T, env map[string]string, tune func(*engine.Options), extra ...func(*fiber.App)) *harness {
+	t.Helper()
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	require.NoError(t, err)
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
+	dbPath := filepath.Join(t.TempDir(), "flowker.db")
+	st, err := sqlite.Open(context.Background(), dbPath, "NORMAL")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
-	h := &harness{t: t, store: st, draining: &atomic.Bool{}}
+	h := &harness{t: t, store: st, draining: &atomic.Bool{}, dbPath: dbPath}
 	box, err := secret.NewBox(bytes.Repeat([]byte{7}, secret.KeySize))
 	require.NoError(t, err)
-	svc := service.New(st, box, service.WithHTTPClient(provider.New(provider.Options{AllowPrivate: cfg.SSRFAllowPrivate})))
+	client := provider.New(provider.Options{AllowPrivate: cfg.SSRFAllowPrivate})
+	opts := engine.Options{
+		Concurrency: 16, QueueSize: 64, LeaseDuration: 2 * time.Second, RescueInterval: 100 * time.Millisecond,
+		Retry: engine.RetryPolicy{Base: time.Millisecond, Max: 5 * time.Millisecond}}
+	if tune != nil {
+		tune(&opts)
+	}
+	eng := engine.New(st, box, catalog.Default(), client, zap.NewNop(), nil, opts)
+	require.NoError(t, eng.Start(context.Background()))
+	t.Cleanup(func() { eng.Stop(time.Second) })
+	h.engine = eng
+	svc := service.New(st, box, service.WithHTTPClient(client), service.WithDispatcher(eng))
 	h.app = httpapi.New(svc, cfg, zap.NewNop(), h.draining)
 	for _, add := range extra {
 		add(h.app)

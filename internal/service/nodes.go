@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 
 	"flowker/internal/flow"
+	"flowker/internal/plan"
 	"flowker/internal/store"
 )
 
@@ -42,7 +43,8 @@ func (s *Service) checkWorkflowNodes(ctx context.Context, tx store.Tx, w *flow.W
 			return err
 		}
 	}
-	return nil
+	_, err := plan.Compile(w.Definition) // conditions and mappings: FLK-0105, FLK-0140..0143
+	return err
 }
 
 func (s *Service) checkTriggerNode(n flow.Node) error {
@@ -79,7 +81,7 @@ func (s *Service) checkExecutorNode(ctx context.Context, tx store.Tx, n flow.Nod
 		return err
 	}
 	data := maps.Clone(n.Data)
-	for _, k := range engineKeys {
+	for _, k := range plan.EngineKeys {
 		delete(data, k)
 	}
 	if len(data) > 0 { // purely declarative nodes (all input mapped) have nothing to check yet

@@ -25,7 +25,8 @@ type Service struct {
 	store   store.Store
 	box     *secret.Box      // seals configuration secrets at rest
 	catalog *catalog.Catalog // providers, executors, triggers, templates
-	http    *provider.Client // outbound calls: connectivity tests, executors
+	http    *provider.Client // outbound calls: connectivity tests
+	engine  Dispatcher       // runs executions; nil: executions cannot start
 	now     func() time.Time
 	newID   func() uuid.UUID
 	tracer  trace.Tracer

@@ -2,12 +2,14 @@ package service
 
 import (
 	"context"
+	"errors"
 
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
 	"flowker/internal/flow"
+	"flowker/internal/secret"
 	"flowker/internal/store"
 )
 
@@ -27,19 +29,56 @@ func (s *Service) CreateWorkflow(ctx context.Context, def flow.Definition) (w *f
 		if err := s.checkWorkflowNodes(ctx, tx, w, false); err != nil {
 			return err
 		}
-		return tx.CreateWorkflow(ctx, w)
+		sealed, err := s.sealed(w)
+		if err != nil {
+			return err
+		}
+		return tx.CreateWorkflow(ctx, sealed)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return w, nil
+	return masked(w), nil
+}
+
+// sealed returns a copy of plaintext w whose node-data secrets are encrypted.
+func (s *Service) sealed(w *flow.Workflow) (*flow.Workflow, error) {
+	c := *w
+	var err error
+	c.Nodes, err = s.box.SealNodes(w.Nodes)
+	return &c, err
+}
+
+// opened decrypts a stored workflow's node-data secrets in place.
+func (s *Service) opened(w *flow.Workflow) (*flow.Workflow, error) {
+	var err error
+	w.Nodes, err = s.box.OpenNodes(w.Nodes)
+	return w, err
+}
+
+// masked is what the API shows of a plaintext workflow.
+func masked(w *flow.Workflow) *flow.Workflow {
+	c := *w
+	c.Nodes = secret.MaskNodes(w.Nodes)
+	return &c
+}
+
+// readable opens and masks a stored workflow for a response.
+func (s *Service) readable(w *flow.Workflow) (*flow.Workflow, error) {
+	if _, err := s.opened(w); err != nil {
+		return nil, err
+	}
+	return masked(w), nil
 }
 
 // GetWorkflow returns one workflow.
 func (s *Service) GetWorkflow(ctx context.Context, id uuid.UUID) (w *flow.Workflow, err error) {
 	ctx, end := s.op(ctx, "query.workflow.get", workflowAttr(id))
 	defer end(&err)
-	return s.store.GetWorkflow(ctx, id)
+	if w, err = s.store.GetWorkflow(ctx, id); err != nil {
+		return nil, err
+	}
+	return s.readable(w)
 }
 
 // ListWorkflows returns a page; a name filter is the "get by name" query.
@@ -50,7 +89,17 @@ func (s *Service) ListWorkflows(ctx context.Context, f flow.WorkflowFilter) (p f
 	}
 	ctx, end := s.op(ctx, name)
 	defer end(&err)
-	return s.store.ListWorkflows(ctx, f)
+	if p, err = s.store.ListWorkflows(ctx, f); err != nil {
+		return p, err
+	}
+	for i := range p.Items {
+		w, err := s.readable(&p.Items[i])
+		if err != nil {
+			return p, err
+		}
+		p.Items[i] = *w
+	}
+	return p, nil
 }
 
 // UpdateWorkflow replaces a draft's definition.
@@ -58,6 +107,14 @@ func (s *Service) UpdateWorkflow(ctx context.Context, id uuid.UUID, def flow.Def
 	ctx, end := s.op(ctx, "command.workflow.update", workflowAttr(id))
 	defer end(&err)
 	return s.change(ctx, id, func(tx store.Tx, w *flow.Workflow) error {
+		nodes, err := secret.KeepMaskedNodes(def.Nodes, w.Nodes)
+		var me *secret.MaskedError
+		if errors.As(err, &me) {
+			return flow.Invalidf(flow.CodeInvalidBody, "%s", me.Error())
+		} else if err != nil {
+			return err
+		}
+		def.Nodes = nodes
 		if err := w.Replace(def, s.now()); err != nil {
 			return err
 		}
@@ -79,7 +136,10 @@ func (s *Service) ActivateWorkflow(ctx context.Context, id uuid.UUID) (w *flow.W
 		if err := s.checkWorkflowNodes(ctx, tx, w, true); err != nil {
 			return err
 		}
-		return w.Transition(flow.StatusActive, s.now())
+		if err := w.Transition(flow.StatusActive, s.now()); err != nil {
+			return err
+		}
+		return s.activateRuntime(ctx, tx, w)
 	})
 }
 
@@ -87,8 +147,11 @@ func (s *Service) ActivateWorkflow(ctx context.Context, id uuid.UUID) (w *flow.W
 func (s *Service) DeactivateWorkflow(ctx context.Context, id uuid.UUID) (w *flow.Workflow, err error) {
 	ctx, end := s.op(ctx, "command.workflow.deactivate", workflowAttr(id))
 	defer end(&err)
-	return s.change(ctx, id, func(_ store.Tx, w *flow.Workflow) error {
-		return w.Transition(flow.StatusInactive, s.now())
+	return s.change(ctx, id, func(tx store.Tx, w *flow.Workflow) error {
+		if err := w.Transition(flow.StatusInactive, s.now()); err != nil {
+			return err
+		}
+		return tx.ReplaceWebhookRoutes(ctx, w.ID, nil)
 	})
 }
 
@@ -119,13 +182,13 @@ func (s *Service) CloneWorkflow(ctx context.Context, id uuid.UUID, name string) 
 		if err := flow.ValidateDefinition(&def); err != nil {
 			return err
 		}
-		c = flow.NewWorkflow(s.newID(), def, s.now())
+		c = flow.NewWorkflow(s.newID(), def, s.now()) // sealed node data copies as is: same node ids
 		return tx.CreateWorkflow(ctx, c)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return c, nil
+	return s.readable(c)
 }
 
 // DeleteWorkflow removes a draft or inactive workflow. Its executions stay.
@@ -153,13 +216,20 @@ func (s *Service) change(ctx context.Context, id uuid.UUID, modify func(store.Tx
 			return err
 		}
 		prev := w.Revision
+		if _, err := s.opened(w); err != nil {
+			return err
+		}
 		if err := modify(tx, w); err != nil {
 			return err
 		}
-		return tx.UpdateWorkflow(ctx, w, prev)
+		sealed, err := s.sealed(w)
+		if err != nil {
+			return err
+		}
+		return tx.UpdateWorkflow(ctx, sealed, prev)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return w, nil
+	return masked(w), nil
 }

@@ -5,6 +5,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -34,13 +36,64 @@ type Tx interface {
 	ListExecutorConfigs(ctx context.Context, f flow.ConfigFilter) (flow.Page[flow.ExecutorConfig], error)
 	UpdateExecutorConfig(ctx context.Context, e *flow.ExecutorConfig, prevRevision int) error
 	DeleteExecutorConfig(ctx context.Context, id uuid.UUID, prevRevision int) error
+
+	// SaveWorkflowVersion records the definition a revision runs (idempotent).
+	SaveWorkflowVersion(ctx context.Context, v *flow.WorkflowVersion) error
+	GetWorkflowVersion(ctx context.Context, workflowID uuid.UUID, revision int) (*flow.WorkflowVersion, error)
+	// ReplaceWebhookRoutes makes routes the workflow's webhook routes; a route
+	// another workflow owns is ErrWebhookRouteTaken.
+	ReplaceWebhookRoutes(ctx context.Context, workflowID uuid.UUID, routes []flow.WebhookRoute) error
+	FindWebhookRoute(ctx context.Context, method, path string) (*flow.WebhookRoute, error)
+
+	// CreateExecution inserts a new execution; a key already used for the
+	// workflow is ErrDuplicateIdempotencyKey.
+	CreateExecution(ctx context.Context, e *flow.Execution) error
+	GetExecution(ctx context.Context, id uuid.UUID) (*flow.Execution, error)
+	FindExecutionByKey(ctx context.Context, workflowID uuid.UUID, key string) (*flow.Execution, error)
+	ListExecutions(ctx context.Context, f flow.ExecutionFilter) (flow.Page[flow.Execution], error)
+	// ListSteps returns an execution's steps in step-number order.
+	ListSteps(ctx context.Context, executionID uuid.UUID) ([]flow.Step, error)
+
+	// SaveProgress is a worker's write: new steps and the execution's
+	// progress columns, fenced on the lease (ErrLeaseLost if another worker
+	// took it over). It reports whether a cancel was requested.
+	SaveProgress(ctx context.Context, owner string, e *flow.Execution, steps []flow.Step) (cancelRequested bool, err error)
+	// ClaimExecutions leases up to limit unfinished executions whose lease is
+	// absent or expired (PostgreSQL: FOR UPDATE SKIP LOCKED).
+	// With reclaimOwn, owner's own leases count as expired too: a restarted
+	// process with a stable owner id takes its work back at once.
+	ClaimExecutions(ctx context.Context, owner string, now, until time.Time, limit int, reclaimOwn bool) ([]uuid.UUID, error)
+	// ExtendLeases is the heartbeat of every unfinished execution owner holds.
+	ExtendLeases(ctx context.Context, owner string, until time.Time) (int, error)
+	// ReleaseLeases hands owner's unfinished executions back at shutdown.
+	ReleaseLeases(ctx context.Context, owner string, now time.Time) error
+	// CountUnfinished is the queue depth: pending and running executions.
+	CountUnfinished(ctx context.Context) (int64, error)
+	// RequestCancel cancels a pending execution at once and flags a running
+	// one for its worker; it returns the execution after the change.
+	RequestCancel(ctx context.Context, id uuid.UUID, now time.Time) (*flow.Execution, error)
+	// Requeue puts a failed or cancelled execution back in the queue, leased
+	// to owner, for a retry from its failed step.
+	Requeue(ctx context.Context, id uuid.UUID, owner string, now, until time.Time) (*flow.Execution, error)
 }
+
+// Store-level outcomes the callers turn into domain answers.
+var (
+	ErrDuplicateIdempotencyKey = errors.New("idempotency key already used for this workflow")
+	ErrLeaseLost               = errors.New("execution lease lost to another worker")
+	ErrWebhookRouteTaken       = errors.New("webhook route already registered by another workflow")
+)
 
 // Store is a database. InTx runs fn in one transaction, committed when fn
 // returns nil; service methods put a change and its audit entry in one.
 type Store interface {
 	Tx
 	InTx(ctx context.Context, fn func(Tx) error) error
+	// Batch is InTx with group commit: concurrent callers share one
+	// transaction, each inside its own savepoint, so one fsync serves many.
+	// fn's error rolls back only fn's own writes. fn may be run again if
+	// the shared commit fails, so it must not act outside the transaction.
+	Batch(ctx context.Context, fn func(Tx) error) error
 	Ping(ctx context.Context) error
 	Close() error
 	// Driver names the database for health output: "sqlite" or "postgresql".

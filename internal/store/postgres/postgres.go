@@ -44,6 +44,7 @@ func Open(ctx context.Context, url string, maxConns int) (*sqlstore.DB, error) {
 		Migrations:        migrations,
 		Locker:            goose.WithSessionLocker(locker),
 		IsUniqueViolation: isUniqueViolation,
+		SkipLocked:        " FOR UPDATE SKIP LOCKED",
 	})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("postgres: %w", err), db.Close())

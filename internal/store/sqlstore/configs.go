@@ -29,11 +29,13 @@ var providerConfigs = &table[flow.ProviderConfig]{
 		p.Status = flow.ConfigStatus(status)
 		return &p, unmarshalJSON("provider configuration "+p.ID.String(), cfg, &p.Config, meta, &p.Metadata)
 	},
-	meta: func(p *flow.ProviderConfig) rowMeta {
-		return rowMeta{id: p.ID, name: p.Name, createdAt: p.CreatedAt, updated: p.UpdatedAt}
+	id:    func(p *flow.ProviderConfig) uuid.UUID { return p.ID },
+	sorts: nameTimeSorts,
+	sortValue: func(p *flow.ProviderConfig, by string) string {
+		return nameTimeValue(p.Name, p.CreatedAt, p.UpdatedAt, by)
 	},
 	notFound: flow.ErrProviderConfigNotFound,
-	nameUsed: flow.ErrProviderConfigNameUsed,
+	conflict: flow.ErrProviderConfigNameUsed,
 }
 
 func (q *queries) CreateProviderConfig(ctx context.Context, p *flow.ProviderConfig) error {
@@ -80,11 +82,13 @@ var executorConfigs = &table[flow.ExecutorConfig]{
 		return &e, unmarshalJSON("executor configuration "+e.ID.String(),
 			eps, &e.Endpoints, auth, &e.Authentication, meta, &e.Metadata)
 	},
-	meta: func(e *flow.ExecutorConfig) rowMeta {
-		return rowMeta{id: e.ID, name: e.Name, createdAt: e.CreatedAt, updated: e.UpdatedAt}
+	id:    func(e *flow.ExecutorConfig) uuid.UUID { return e.ID },
+	sorts: nameTimeSorts,
+	sortValue: func(e *flow.ExecutorConfig, by string) string {
+		return nameTimeValue(e.Name, e.CreatedAt, e.UpdatedAt, by)
 	},
 	notFound: flow.ErrExecutorConfigNotFound,
-	nameUsed: flow.ErrExecutorConfigNameUsed,
+	conflict: flow.ErrExecutorConfigNameUsed,
 }
 
 func (q *queries) CreateExecutorConfig(ctx context.Context, e *flow.ExecutorConfig) error {

@@ -27,6 +27,9 @@ type Dialect struct {
 	Locker     goose.ProviderOption // cross-process migration lock, if any
 	// IsUniqueViolation reports whether err broke a unique constraint.
 	IsUniqueViolation func(error) bool
+	// SkipLocked ends a claim's row selection (" FOR UPDATE SKIP LOCKED" on
+	// PostgreSQL; empty on SQLite, whose single writer serialises claims).
+	SkipLocked string
 }
 
 // execer is what *sql.DB and *sql.Tx have in common.
@@ -48,6 +51,10 @@ type DB struct {
 	queries
 	wdb, rdb *sql.DB
 	dialect  Dialect
+
+	batches  chan *batchReq // group commit: see Batch
+	closed   chan struct{}
+	loopDone chan struct{}
 }
 
 var _ store.Store = (*DB)(nil)
@@ -57,8 +64,10 @@ func Open(ctx context.Context, wdb, rdb *sql.DB, d Dialect) (*DB, error) {
 	if err := migrate(ctx, wdb, d); err != nil {
 		return nil, err
 	}
-	s := &DB{wdb: wdb, rdb: rdb, dialect: d}
+	s := &DB{wdb: wdb, rdb: rdb, dialect: d,
+		batches: make(chan *batchReq, maxBatch), closed: make(chan struct{}), loopDone: make(chan struct{})}
 	s.queries = queries{r: rdb, w: wdb, d: &s.dialect}
+	go s.batchLoop()
 	return s, nil
 }
 
@@ -106,8 +115,14 @@ func (s *DB) Ping(ctx context.Context) error {
 	return errors.Join(s.wdb.PingContext(ctx), s.rdb.PingContext(ctx))
 }
 
-// Close closes both pools.
+// Close stops the group-commit loop and closes both pools.
 func (s *DB) Close() error {
+	select {
+	case <-s.closed:
+	default:
+		close(s.closed)
+		<-s.loopDone
+	}
 	if s.rdb == s.wdb {
 		return s.wdb.Close()
 	}

@@ -17,27 +17,33 @@ import (
 )
 
 // table describes one entity's table so create, get, list, conditional
-// update and delete are written once for all of them. Every table has
-// id, name (unique), revision, created_at and updated_at columns.
+// update and delete are written once for all of them. Conditional updates
+// and deletes need a revision column.
 type table[T any] struct {
-	name     string
-	columns  []string                // insert order; "id" first
-	args     func(*T) ([]any, error) // values in column order
-	scan     func(scanner) (*T, error)
-	meta     func(*T) rowMeta
-	notFound error
-	nameUsed error
+	name      string
+	columns   []string                // insert order; "id" first
+	args      func(*T) ([]any, error) // values in column order
+	scan      func(scanner) (*T, error)
+	id        func(*T) uuid.UUID
+	sorts     map[string]string       // API sort name → column; only these reach SQL
+	sortValue func(*T, string) string // a row's value of a sort, as a cursor carries it
+	notFound  error
+	conflict  error // what a unique violation means (the name, or the idempotency key)
 }
 
-// rowMeta is what the generic code needs to know of any row.
-type rowMeta struct {
-	id                 uuid.UUID
-	name               string
-	createdAt, updated time.Time
-}
+// nameTimeSorts are the sorts of resources with a name and timestamps.
+var nameTimeSorts = map[string]string{"createdAt": "created_at", "updatedAt": "updated_at", "name": "name"}
 
-// sortColumns maps API sort names to columns; only these reach SQL.
-var sortColumns = map[string]string{"createdAt": "created_at", "updatedAt": "updated_at", "name": "name"}
+// nameTimeValue renders a cursor value for nameTimeSorts.
+func nameTimeValue(name string, created, updated time.Time, sortBy string) string {
+	switch sortBy {
+	case "name":
+		return name
+	case "updatedAt":
+		return timeArg(updated)
+	}
+	return timeArg(created)
+}
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -80,7 +86,7 @@ func (t *table[T]) update(ctx context.Context, q *queries, v *T, prev int) error
 	if err != nil {
 		return t.translate(q, err)
 	}
-	return t.checkChanged(ctx, q, res, t.meta(v).id)
+	return t.checkChanged(ctx, q, res, t.id(v))
 }
 
 func (t *table[T]) delete(ctx context.Context, q *queries, id uuid.UUID, prev int) error {
@@ -117,7 +123,7 @@ type filter struct{ column, value string }
 // list returns one keyset page ordered by (sort column, id).
 func (t *table[T]) list(ctx context.Context, q *queries, filters []filter, p flow.PageRequest) (flow.Page[T], error) {
 	var page flow.Page[T]
-	col, ok := sortColumns[p.SortBy]
+	col, ok := t.sorts[p.SortBy]
 	if !ok {
 		return page, fmt.Errorf("unknown sort %q", p.SortBy)
 	}
@@ -131,6 +137,9 @@ func (t *table[T]) list(ctx context.Context, q *queries, filters []filter, p flo
 		if f.value != "" {
 			where = append(where, f.column+" = "+arg(f.value))
 		}
+	}
+	if col != "name" && col != "created_at" && col != "started_at" {
+		where = append(where, col+" IS NOT NULL") // a nullable sort lists only rows that have it
 	}
 	dir, cmp := "ASC", ">"
 	if p.Desc {
@@ -169,7 +178,8 @@ func (t *table[T]) list(ctx context.Context, q *queries, filters []filter, p flo
 	if len(page.Items) > p.Limit {
 		page.Items = slices.Clip(page.Items[:p.Limit])
 		page.HasMore = true
-		page.NextCursor = nextCursor(t.meta(&page.Items[p.Limit-1]), p).Encode()
+		last := &page.Items[p.Limit-1]
+		page.NextCursor = nextCursor(t.id(last), t.sortValue(last, p.SortBy), p).Encode()
 	}
 	return page, nil
 }
@@ -178,7 +188,7 @@ func (t *table[T]) list(ctx context.Context, q *queries, filters []filter, p flo
 // only unique key besides a random UUID primary key.
 func (t *table[T]) translate(q *queries, err error) error {
 	if err != nil && q.d.IsUniqueViolation(err) {
-		return t.nameUsed
+		return t.conflict
 	}
 	return err
 }
@@ -199,18 +209,10 @@ func cursorValue(c *flow.Cursor, col string) (string, error) {
 	return timeArg(t), nil
 }
 
-func nextCursor(m rowMeta, p flow.PageRequest) flow.Cursor {
-	c := flow.Cursor{ID: m.id.String(), SortBy: p.SortBy, Order: "ASC", Next: true}
+func nextCursor(id uuid.UUID, value string, p flow.PageRequest) flow.Cursor {
+	c := flow.Cursor{ID: id.String(), SortValue: value, SortBy: p.SortBy, Order: "ASC", Next: true}
 	if p.Desc {
 		c.Order = "DESC"
-	}
-	switch p.SortBy {
-	case "name":
-		c.SortValue = m.name
-	case "updatedAt":
-		c.SortValue = timeArg(m.updated)
-	default:
-		c.SortValue = timeArg(m.createdAt)
 	}
 	return c
 }

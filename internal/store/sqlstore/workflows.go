@@ -30,11 +30,13 @@ var workflows = &table[flow.Workflow]{
 		w.Status = flow.WorkflowStatus(status)
 		return &w, unmarshalJSON("workflow "+w.ID.String(), nodes, &w.Nodes, edges, &w.Edges, meta, &w.Metadata)
 	},
-	meta: func(w *flow.Workflow) rowMeta {
-		return rowMeta{id: w.ID, name: w.Name, createdAt: w.CreatedAt, updated: w.UpdatedAt}
+	id:    func(w *flow.Workflow) uuid.UUID { return w.ID },
+	sorts: nameTimeSorts,
+	sortValue: func(w *flow.Workflow, by string) string {
+		return nameTimeValue(w.Name, w.CreatedAt, w.UpdatedAt, by)
 	},
 	notFound: flow.ErrWorkflowNotFound,
-	nameUsed: flow.ErrWorkflowNameUsed,
+	conflict: flow.ErrWorkflowNameUsed,
 }
 
 func (q *queries) CreateWorkflow(ctx context.Context, w *flow.Workflow) error {

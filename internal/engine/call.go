@@ -1,0 +1,385 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+
+	"fmt"
+	"maps"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"flowker/internal/catalog"
+	"flowker/internal/flow"
+	"flowker/internal/plan"
+	"flowker/internal/provider"
+	"flowker/internal/secret"
+)
+
+// target is a resolved executor call: where, how to authenticate, what
+// counts as success, and the breaker it belongs to.
+type target struct {
+	breakerKey string
+	method     string
+	url        string // base URL joined with the path
+	auth       provider.Auth
+	header     http.Header
+	timeout    time.Duration
+	success    func(int) bool
+	details    map[string]any // ids that identify the target in the step
+	spanName   string
+}
+
+// errorBodyLimit bounds the failed response body kept in a step.
+const errorBodyLimit = 2048
+
+// runExecutor runs one executor node: resolve its target, build the
+// request from its mappings, call with retries, map the output.
+func (r *run) runExecutor(ctx context.Context, n *plan.Node, vars map[string]any) nodeResult {
+	ctx, span := r.e.tracer.Start(ctx, "command.execution.execute_executor_node", trace.WithAttributes(
+		attribute.String("node.id", n.ID), attribute.String("execution.id", r.ex.ID.String())))
+	defer span.End()
+	started := time.Now()
+	st := flow.Step{NodeID: n.ID, Name: stepName(n), StartedAt: r.e.now()}
+	out, err := r.call(ctx, n, vars, &st)
+	st.CompletedAt = r.e.now()
+	executorID, _ := n.Data["executorId"].(string)
+	if executorID == "" {
+		executorID = "executor-config"
+	}
+	if err != nil {
+		st.Status, st.ErrorMessage = flow.StepFailed, err.Error()
+		span.SetStatus(codes.Error, st.ErrorMessage)
+		r.e.metrics.StepFinished(ctx, executorID, string(st.Status), time.Since(started))
+		return nodeResult{node: n, step: st}
+	}
+	st.Status, st.Output = flow.StepCompleted, out
+	r.e.metrics.StepFinished(ctx, executorID, string(st.Status), time.Since(started))
+	return nodeResult{node: n, step: st, out: out}
+}
+
+func (r *run) call(ctx context.Context, n *plan.Node, vars map[string]any, st *flow.Step) (any, error) {
+	t, err := r.resolve(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	ctx, span := r.e.tracer.Start(ctx, t.spanName)
+	defer span.End()
+	body, err := r.requestBody(n, vars)
+	if err != nil {
+		return nil, err
+	}
+	req, sent, err := buildRequest(t, n, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Idempotency-Key", r.idempotencyKey(n))
+	st.Input = sent
+	resp, attempts, err := r.e.callWithRetry(ctx, t, req)
+	st.Attempts = attempts
+	st.CallDetails = maps.Clone(t.details)
+	st.CallDetails["method"], st.CallDetails["url"] = req.Method, sent["url"]
+	st.CallDetails["idempotencyKey"] = req.Header.Get("Idempotency-Key")
+	st.CallDetails["attempts"] = attempts
+	if resp != nil {
+		st.CallDetails["statusCode"], st.CallDetails["durationMs"] = resp.StatusCode, resp.Duration.Milliseconds()
+	}
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+		if resp != nil {
+			st.CallDetails["responseBody"] = truncate(string(resp.Body), errorBodyLimit)
+		}
+		return nil, err
+	}
+	envelope := map[string]any{"status": resp.StatusCode, "headers": flatHeaders(resp.Header), "body": decodeBody(resp)}
+	if n.OutputMap == nil {
+		return envelope, nil
+	}
+	out, err := n.OutputMap.Apply(envelope)
+	if err != nil {
+		return nil, fmt.Errorf("outputMapping: %w", err)
+	}
+	return out, nil
+}
+
+// idempotencyKey is the same for every attempt and every restart of this
+// step, and new for a deliberate retry of a failed step.
+func (r *run) idempotencyKey(n *plan.Node) string {
+	key := r.ex.ID.String() + "/" + n.ID
+	if k := r.failures[n.ID]; k > 0 {
+		key += fmt.Sprintf("/retry-%d", k)
+	}
+	return key
+}
+
+// resolve finds where the node calls: a catalog executor through a
+// provider configuration, or a user-defined executor configuration.
+func (r *run) resolve(ctx context.Context, n *plan.Node) (target, error) {
+	if raw, ok := n.Data["executorConfigId"].(string); ok {
+		return r.resolveExecutorConfig(ctx, n, raw)
+	}
+	executorID, _ := n.Data["executorId"].(string)
+	ex, ok := r.e.catalog.Executor(executorID)
+	if !ok {
+		return target{}, fmt.Errorf("executor %q not in the catalog", executorID)
+	}
+	raw, _ := n.Data["providerConfigId"].(string)
+	id, err := uuid.Parse(raw)
+	if err != nil {
+		return target{}, fmt.Errorf("providerConfigId %q is not a UUID", raw)
+	}
+	pc, err := r.e.store.GetProviderConfig(ctx, id)
+	if err != nil {
+		return target{}, fmt.Errorf("provider configuration %s: %w", id, err)
+	}
+	if pc.Status != flow.ConfigActive {
+		return target{}, fmt.Errorf("provider configuration %s is %s", id, pc.Status)
+	}
+	prov, _ := r.e.catalog.Provider(pc.ProviderID)
+	fields := secret.NewFields()
+	if prov != nil {
+		fields = secret.NewFields(prov.SecretKeys()...)
+	}
+	cfg, err := r.e.box.Open(pc.Config, "config", fields)
+	if err != nil {
+		return target{}, err
+	}
+	tt, err := provider.TargetFor(pc.ProviderID, cfg)
+	if err != nil {
+		return target{}, err
+	}
+	base, _ := cfg[ex.BaseURLKey].(string)
+	if base == "" {
+		base = tt.BaseURL
+	}
+	method, path := ex.Method, ex.Path
+	if m, _ := n.Data["method"].(string); m != "" {
+		method = strings.ToUpper(m)
+	}
+	if p, _ := n.Data["path"].(string); p != "" {
+		path = p
+	}
+	path, err = fillPath(path, cfg, n.Data)
+	if err != nil {
+		return target{}, err
+	}
+	timeout := seconds(n.Data["timeout"], seconds(cfg["timeout_seconds"], 30*time.Second))
+	return target{
+		breakerKey: "provider_config:" + id.String(), method: method, url: joinURL(base, path),
+		auth: tt.Auth, header: tt.Header, timeout: timeout, success: successCodes(ex, n.Data),
+		details:  map[string]any{"providerConfigId": id.String(), "executorId": ex.ID},
+		spanName: "command.execution.execute_with_provider_config",
+	}, nil
+}
+
+func (r *run) resolveExecutorConfig(ctx context.Context, n *plan.Node, raw string) (target, error) {
+	id, err := uuid.Parse(raw)
+	if err != nil {
+		return target{}, fmt.Errorf("executorConfigId %q is not a UUID", raw)
+	}
+	ec, err := r.e.store.GetExecutorConfig(ctx, id)
+	if err != nil {
+		return target{}, fmt.Errorf("executor configuration %s: %w", id, err)
+	}
+	if ec.Status != flow.ConfigActive {
+		return target{}, fmt.Errorf("executor configuration %s is %s; only an active one may run", id, ec.Status)
+	}
+	name, _ := n.Data["endpointName"].(string)
+	ep, ok := ec.Endpoint(name)
+	if !ok {
+		return target{}, fmt.Errorf("executor configuration %s has no endpoint %q", id, name)
+	}
+	cfg, err := r.e.box.Open(ec.Authentication.Config, "authentication.config", secret.NewFields())
+	if err != nil {
+		return target{}, err
+	}
+	m := maps.Clone(cfg)
+	if m == nil {
+		m = map[string]any{}
+	}
+	m["type"] = ec.Authentication.Type
+	auth, err := provider.AuthFromMap(m)
+	if err != nil {
+		return target{}, err
+	}
+	path, err := fillPath(ep.Path, nil, n.Data)
+	if err != nil {
+		return target{}, err
+	}
+	return target{
+		breakerKey: "executor_config:" + id.String(), method: ep.Method, url: joinURL(ec.BaseURL, path),
+		auth: auth, header: http.Header{}, timeout: time.Duration(ep.Timeout) * time.Second,
+		success:  func(c int) bool { return c >= 200 && c < 300 },
+		details:  map[string]any{"executorConfigId": id.String(), "endpointName": name},
+		spanName: "command.execution.execute_executor_config",
+	}, nil
+}
+
+// requestBody is the mapped input merged over the node's literal fields.
+// With neither, nothing is sent: the whole context never leaves Flowker.
+func (r *run) requestBody(n *plan.Node, vars map[string]any) (map[string]any, error) {
+	body := map[string]any{}
+	if n.Data["executorId"] == "http.request" {
+		if b, ok := n.Data["body"].(map[string]any); ok {
+			maps.Copy(body, b)
+		}
+	} else {
+		for k, v := range n.Data {
+			body[k] = v
+		}
+		for _, k := range plan.EngineKeys {
+			delete(body, k)
+		}
+	}
+	if n.InputMap == nil {
+		return body, nil
+	}
+	mapped, err := n.InputMap.Apply(vars)
+	if err != nil {
+		return nil, fmt.Errorf("inputMapping: %w", err)
+	}
+	if m, ok := mapped.(map[string]any); ok {
+		maps.Copy(body, m)
+		return body, nil
+	}
+	return nil, fmt.Errorf("inputMapping produced %T, not an object", mapped)
+}
+
+// buildRequest turns the body into a request: JSON for methods with a
+// body, query parameters (scalars) for GET, HEAD and DELETE.
+func buildRequest(t target, n *plan.Node, body map[string]any) (provider.Request, map[string]any, error) {
+	req := provider.Request{Method: t.method, URL: t.url, Header: t.header.Clone(), Auth: t.auth, Timeout: t.timeout,
+		Query: url.Values{}}
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	if n.Data["executorId"] == "http.request" {
+		for k, v := range asStrings(n.Data["query"]) {
+			req.Query.Set(k, v)
+		}
+		for k, v := range asStrings(n.Data["headers"]) {
+			req.Header.Set(k, v)
+		}
+	}
+	sent := map[string]any{"method": t.method, "url": t.url}
+	switch t.method {
+	case http.MethodGet, http.MethodHead, http.MethodDelete:
+		for k, v := range body {
+			switch v.(type) {
+			case string, float64, bool, int:
+				req.Query.Set(k, fmt.Sprint(v))
+			}
+		}
+		if len(req.Query) > 0 {
+			sent["query"] = req.Query
+		}
+	default:
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return req, nil, err
+		}
+		req.Body = raw
+		req.Header.Set("Content-Type", "application/json")
+		sent["body"] = body
+	}
+	return req, sent, nil
+}
+
+func successCodes(ex *catalog.Executor, data map[string]any) func(int) bool {
+	if ex.ID == "http.request" {
+		if list, ok := data["success_status_codes"].([]any); ok && len(list) > 0 {
+			return func(c int) bool {
+				for _, x := range list {
+					if f, ok := x.(float64); ok && int(f) == c {
+						return true
+					}
+				}
+				return false
+			}
+		}
+	}
+	return func(c int) bool { return c >= 200 && c < 300 }
+}
+
+// fillPath replaces {name} placeholders from the provider configuration,
+// then the node data; values are path-escaped (the reference was not).
+func fillPath(path string, cfg, data map[string]any) (string, error) {
+	var missing error
+	out := placeholder.ReplaceAllStringFunc(path, func(m string) string {
+		name := m[1 : len(m)-1]
+		for _, src := range []map[string]any{cfg, data} {
+			if v, ok := src[name]; ok && fmt.Sprint(v) != "" {
+				return url.PathEscape(fmt.Sprint(v))
+			}
+		}
+		missing = fmt.Errorf("missing required path parameter %q", name)
+		return m
+	})
+	return out, missing
+}
+
+func joinURL(base, path string) string {
+	if path == "" {
+		return base
+	}
+	return strings.TrimSuffix(base, "/") + "/" + strings.TrimPrefix(path, "/")
+}
+
+func seconds(v any, def time.Duration) time.Duration {
+	if f, ok := v.(float64); ok && f > 0 {
+		return time.Duration(f * float64(time.Second))
+	}
+	return def
+}
+
+func asStrings(v any) map[string]string {
+	m, _ := v.(map[string]any)
+	out := make(map[string]string, len(m))
+	for k, x := range m {
+		if s, ok := x.(string); ok {
+			out[k] = s
+		}
+	}
+	return out
+}
+
+func flatHeaders(h http.Header) map[string]any {
+	out := make(map[string]any, len(h))
+	for k, v := range h {
+		out[k] = strings.Join(v, ", ")
+	}
+	return out
+}
+
+// decodeBody parses JSON bodies (any +json type), else keeps the text.
+func decodeBody(resp *provider.Response) any {
+	if len(resp.Body) == 0 {
+		return nil
+	}
+	if ct := resp.Header.Get("Content-Type"); strings.Contains(ct, "json") {
+		var v any
+		if json.Unmarshal(resp.Body, &v) == nil {
+			return v
+		}
+	}
+	return string(resp.Body)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+
+
+var placeholder = regexp.MustCompile(`\{[A-Za-z0-9_]+\}`)

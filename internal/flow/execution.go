@@ -1,0 +1,132 @@
+package flow
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// ExecutionStatus is the lifecycle state of one run of a workflow.
+type ExecutionStatus string
+
+// Execution lifecycle: pending (queued) → running (claimed by a worker) →
+// completed | failed | cancelled. A failed or cancelled run may be retried.
+const (
+	ExecPending   ExecutionStatus = "pending"
+	ExecRunning   ExecutionStatus = "running"
+	ExecCompleted ExecutionStatus = "completed"
+	ExecFailed    ExecutionStatus = "failed"
+	ExecCancelled ExecutionStatus = "cancelled"
+)
+
+// Terminal reports whether no more work will happen without a retry.
+func (s ExecutionStatus) Terminal() bool {
+	return s == ExecCompleted || s == ExecFailed || s == ExecCancelled
+}
+
+// Valid reports whether s is a known status.
+func (s ExecutionStatus) Valid() bool {
+	switch s {
+	case ExecPending, ExecRunning, ExecCompleted, ExecFailed, ExecCancelled:
+		return true
+	}
+	return false
+}
+
+// Execution is one run. It pins the workflow revision it started on; the
+// table is the queue: a worker holds a lease (LeaseOwner until
+// LeaseExpiresAt) while it runs the execution.
+type Execution struct {
+	ID               uuid.UUID
+	WorkflowID       uuid.UUID
+	WorkflowRevision int
+	TriggerNodeID    string
+	Status           ExecutionStatus
+	Input            map[string]any
+	Output           map[string]any
+	ErrorMessage     string
+	IdempotencyKey   string
+	RequestHash      string // fingerprint of the request that created it
+	TraceParent      string // W3C traceparent of the request that started it
+	CurrentStep      int
+	TotalSteps       int
+	CancelRequested  bool
+	LeaseOwner       string
+	LeaseExpiresAt   *time.Time
+	StartedAt        time.Time
+	CompletedAt      *time.Time
+	UpdatedAt        time.Time
+}
+
+// StepStatus is the state of one processed node.
+type StepStatus string
+
+// Step states. A node runs at most once per attempt of an execution; nodes
+// on branches not taken are recorded as skipped.
+const (
+	StepCompleted StepStatus = "completed"
+	StepFailed    StepStatus = "failed"
+	StepSkipped   StepStatus = "skipped"
+)
+
+// Step is the durable record of one node having been processed. Rows are
+// append-only: a retry adds new rows, keeping the failed one as history.
+type Step struct {
+	ExecutionID  uuid.UUID
+	Number       int
+	NodeID       string
+	Name         string
+	Status       StepStatus
+	Input        any // what was actually sent (request) or evaluated
+	Output       any // node output after output mapping
+	ErrorMessage string
+	Attempts     int
+	CallDetails  map[string]any // method, url, status code, duration of the last attempt
+	StartedAt    time.Time
+	CompletedAt  time.Time
+}
+
+// DurationMS is the step's wall time in milliseconds.
+func (s *Step) DurationMS() int64 { return s.CompletedAt.Sub(s.StartedAt).Milliseconds() }
+
+// WorkflowVersion is the definition an execution runs: the graph as it was
+// when the workflow was activated at that revision.
+type WorkflowVersion struct {
+	WorkflowID uuid.UUID
+	Revision   int
+	Definition Definition
+	CreatedAt  time.Time
+}
+
+// WebhookRoute maps an HTTP method and path to the trigger of an active
+// workflow. Stored, so every replica serves every route.
+type WebhookRoute struct {
+	Method      string
+	Path        string
+	WorkflowID  uuid.UUID
+	NodeID      string
+	VerifyToken string // sealed at rest
+}
+
+// Execution errors with the reference's codes.
+var (
+	ErrExecutionNotFound  = &Error{Kind: KindNotFound, Code: "FLK-0500", Message: "execution not found"}
+	ErrWorkflowNotActive  = &Error{Kind: KindUnprocessable, Code: "FLK-0501", Message: "workflow is not active"}
+	ErrIdempotencyMissing = &Error{Kind: KindInvalid, Code: "FLK-0509", Message: "Idempotency-Key header is required"}
+	ErrIdempotencyReused  = &Error{Kind: KindUnprocessable, Code: "FLK-0510",
+		Message: "Idempotency-Key was already used for a different request to this workflow"}
+	ErrWebhookNotFound = &Error{Kind: KindNotFound, Code: "FLK-0361", Message: "no webhook registered for this path and method"}
+	ErrWebhookToken    = &Error{Kind: KindUnauthorized, Code: "FLK-0362", Message: "webhook verification token invalid or missing"}
+	ErrQueueFull       = &Error{Kind: KindUnavailable, Code: "FLK-0511",
+		Message: "the engine is at capacity; retry after the indicated delay"}
+)
+
+// ExecutionFilter selects executions for a list.
+type ExecutionFilter struct {
+	WorkflowID uuid.UUID
+	Status     ExecutionStatus
+	Page       PageRequest
+}
+
+// ExecutionSorts are the columns an execution list may be ordered by.
+var ExecutionSorts = []string{"startedAt", "completedAt"}

@@ -1,0 +1,262 @@
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"flowker/internal/flow"
+	"flowker/internal/store"
+)
+
+// Dispatcher is the engine as the service sees it: a place is reserved
+// before an execution is inserted, so accepted work always has a worker.
+type Dispatcher interface {
+	Owner() string
+	LeaseUntil(now time.Time) time.Time
+	Reserve() bool
+	Release()
+	Dispatch(id uuid.UUID)
+	Wait(id uuid.UUID) (<-chan struct{}, func())
+	Cancel(id uuid.UUID) bool
+}
+
+// WithDispatcher connects the engine.
+func WithDispatcher(d Dispatcher) Option { return func(s *Service) { s.engine = d } }
+
+// StartRequest starts an execution.
+type StartRequest struct {
+	WorkflowID     uuid.UUID
+	Input          map[string]any
+	IdempotencyKey string        // optional on webhooks
+	TriggerNodeID  string        // "" = the workflow's first trigger
+	Wait           time.Duration // synchronous mode: wait this long for the result
+}
+
+// StartResult is a started (or replayed) execution and, when it finished
+// within the wait, its results.
+type StartResult struct {
+	Execution *flow.Execution
+	Replayed  bool
+	Results   *Results
+}
+
+// Results is an execution with its steps, for the results endpoint.
+type Results struct {
+	Execution *flow.Execution
+	Steps     []flow.Step
+}
+
+func executionAttr(id uuid.UUID) trace.SpanStartOption {
+	return trace.WithAttributes(attribute.String("execution.id", id.String()))
+}
+
+// StartExecution inserts an execution, durably, and hands it to a worker.
+// A repeated Idempotency-Key returns the original execution; the same key
+// with a different input is refused.
+func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *StartResult, err error) {
+	ctx, end := s.op(ctx, "command.execution.create", workflowAttr(req.WorkflowID))
+	defer end(&err)
+	hash := requestHash(req.Input, req.TriggerNodeID)
+	if req.IdempotencyKey != "" {
+		if res, err := s.replay(ctx, req, hash); res != nil || err != nil {
+			return res, err
+		}
+	}
+	w, err := s.store.GetWorkflow(ctx, req.WorkflowID)
+	if err != nil {
+		return nil, err
+	}
+	if w.Status != flow.StatusActive {
+		return nil, flow.ErrWorkflowNotActive
+	}
+	trigger, err := pickTrigger(w, req.TriggerNodeID)
+	if err != nil {
+		return nil, err
+	}
+	if s.engine == nil || !s.engine.Reserve() {
+		return nil, flow.ErrQueueFull
+	}
+	now := s.now()
+	until := s.engine.LeaseUntil(now)
+	ex := &flow.Execution{ID: s.newID(), WorkflowID: w.ID, WorkflowRevision: w.Revision, TriggerNodeID: trigger,
+		Status: flow.ExecRunning, Input: req.Input, IdempotencyKey: req.IdempotencyKey, RequestHash: hash,
+		TraceParent: traceParent(ctx), LeaseOwner: s.engine.Owner(), LeaseExpiresAt: &until,
+		StartedAt: now, UpdatedAt: now}
+	if ex.Input == nil {
+		ex.Input = map[string]any{}
+	}
+	var done <-chan struct{}
+	if req.Wait > 0 {
+		var stop func()
+		done, stop = s.engine.Wait(ex.ID)
+		defer stop()
+	}
+	err = s.store.Batch(ctx, func(tx store.Tx) error { return tx.CreateExecution(ctx, ex) })
+	if errors.Is(err, store.ErrDuplicateIdempotencyKey) { // a concurrent request with the same key won
+		s.engine.Release()
+		res, err := s.replay(ctx, req, hash)
+		if res == nil && err == nil {
+			err = errors.New("idempotency key conflict could not be resolved")
+		}
+		return res, err
+	}
+	if err != nil {
+		s.engine.Release()
+		return nil, err
+	}
+	s.engine.Dispatch(ex.ID)
+	res = &StartResult{Execution: ex}
+	if done != nil {
+		res.Results = s.waitFor(ctx, ex.ID, done, req.Wait)
+	}
+	return res, nil
+}
+
+func (s *Service) replay(ctx context.Context, req StartRequest, hash string) (*StartResult, error) {
+	ex, err := s.store.FindExecutionByKey(ctx, req.WorkflowID, req.IdempotencyKey)
+	if flow.KindOf(err) == flow.KindNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if ex.RequestHash != hash {
+		return nil, flow.ErrIdempotencyReused
+	}
+	res := &StartResult{Execution: ex, Replayed: true}
+	if req.Wait > 0 && !ex.Status.Terminal() {
+		done, stop := s.engine.Wait(ex.ID)
+		defer stop()
+		res.Results = s.waitFor(ctx, ex.ID, done, req.Wait)
+	} else if ex.Status.Terminal() && req.Wait > 0 {
+		res.Results, _ = s.results(ctx, ex.ID)
+	}
+	return res, nil
+}
+
+// waitFor waits for a local execution to finish and returns its results,
+// or nil when it did not finish in time.
+func (s *Service) waitFor(ctx context.Context, id uuid.UUID, done <-chan struct{}, d time.Duration) *Results {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return nil
+	}
+	r, err := s.results(ctx, id)
+	if err != nil || !r.Execution.Status.Terminal() {
+		return nil
+	}
+	return r
+}
+
+// pickTrigger returns the trigger node the execution starts at.
+func pickTrigger(w *flow.Workflow, want string) (string, error) {
+	for _, n := range w.Nodes {
+		if n.Type == flow.NodeTrigger && (want == "" || n.ID == want) {
+			return n.ID, nil
+		}
+	}
+	if want != "" {
+		return "", flow.Invalidf("FLK-0514", "workflow has no trigger node %q", want)
+	}
+	return "", flow.Errorf(flow.KindUnprocessable, "FLK-0116", "workflow has no trigger node")
+}
+
+// requestHash fingerprints a start request for idempotent replays.
+func requestHash(input map[string]any, trigger string) string {
+	b, _ := json.Marshal(input) // map keys are sorted: a canonical encoding of JSON input
+	sum := sha256.Sum256(append(b, trigger...))
+	return hex.EncodeToString(sum[:])
+}
+
+func traceParent(ctx context.Context) string {
+	c := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, c)
+	return c["traceparent"]
+}
+
+// GetExecution returns an execution's status.
+func (s *Service) GetExecution(ctx context.Context, id uuid.UUID) (ex *flow.Execution, err error) {
+	ctx, end := s.op(ctx, "query.execution.get", executionAttr(id))
+	defer end(&err)
+	return s.store.GetExecution(ctx, id)
+}
+
+// ListExecutions returns a page of executions.
+func (s *Service) ListExecutions(ctx context.Context, f flow.ExecutionFilter) (p flow.Page[flow.Execution], err error) {
+	ctx, end := s.op(ctx, "query.execution.list")
+	defer end(&err)
+	return s.store.ListExecutions(ctx, f)
+}
+
+// ExecutionResults returns an execution with its steps so far: progress is
+// visible while it runs.
+func (s *Service) ExecutionResults(ctx context.Context, id uuid.UUID) (r *Results, err error) {
+	ctx, end := s.op(ctx, "query.execution.get_results", executionAttr(id))
+	defer end(&err)
+	return s.results(ctx, id)
+}
+
+func (s *Service) results(ctx context.Context, id uuid.UUID) (*Results, error) {
+	ex, err := s.store.GetExecution(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	steps, err := s.store.ListSteps(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &Results{Execution: ex, Steps: steps}, nil
+}
+
+// CancelExecution cancels a pending execution at once, and a running one
+// as soon as its worker sees the request (at once when it runs here).
+func (s *Service) CancelExecution(ctx context.Context, id uuid.UUID) (ex *flow.Execution, err error) {
+	ctx, end := s.op(ctx, "command.execution.cancel", executionAttr(id))
+	defer end(&err)
+	before, err := s.store.GetExecution(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if before.Status.Terminal() {
+		return nil, flow.Errorf(flow.KindUnprocessable, "FLK-0513",
+			"execution already finished with status %s; nothing to cancel", before.Status)
+	}
+	if ex, err = s.store.RequestCancel(ctx, id, s.now()); err != nil {
+		return nil, err
+	}
+	if s.engine != nil {
+		s.engine.Cancel(id)
+	}
+	return ex, nil
+}
+
+// RetryExecution runs a failed or cancelled execution again from its
+// failed steps; completed steps are kept and not run again.
+func (s *Service) RetryExecution(ctx context.Context, id uuid.UUID) (ex *flow.Execution, err error) {
+	ctx, end := s.op(ctx, "command.execution.retry", executionAttr(id))
+	defer end(&err)
+	if s.engine == nil || !s.engine.Reserve() {
+		return nil, flow.ErrQueueFull
+	}
+	now := s.now()
+	if ex, err = s.store.Requeue(ctx, id, s.engine.Owner(), now, s.engine.LeaseUntil(now)); err != nil {
+		s.engine.Release()
+		return nil, err
+	}
+	s.engine.Dispatch(id)
+	return ex, nil
+}

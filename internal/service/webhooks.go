@@ -1,0 +1,132 @@
+package service
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+
+
+	"flowker/internal/flow"
+	"flowker/internal/secret"
+	"flowker/internal/store"
+)
+
+// webhookTokenFields seals webhook verification tokens at rest.
+var webhookTokenFields = secret.NewFields("verify_token")
+
+// webhookRoutes lists the webhook routes a workflow's triggers declare.
+func (s *Service) webhookRoutes(w *flow.Workflow) ([]flow.WebhookRoute, error) {
+	var routes []flow.WebhookRoute
+	for _, n := range w.Nodes {
+		if n.Type != flow.NodeTrigger || n.Data["triggerType"] != "webhook" {
+			continue
+		}
+		method, _ := n.Data["method"].(string)
+		path, _ := n.Data["path"].(string)
+		r := flow.WebhookRoute{Method: strings.ToUpper(method), Path: NormalizeWebhookPath(path),
+			WorkflowID: w.ID, NodeID: n.ID}
+		if tok, _ := n.Data["verify_token"].(string); tok != "" {
+			sealed, err := s.box.Seal(map[string]any{"verify_token": tok}, "webhook", webhookTokenFields)
+			if err != nil {
+				return nil, err
+			}
+			r.VerifyToken, _ = sealed["verify_token"].(string)
+		}
+		routes = append(routes, r)
+	}
+	return routes, nil
+}
+
+// NormalizeWebhookPath gives a path one leading slash and no trailing one.
+func NormalizeWebhookPath(p string) string {
+	p = "/" + strings.Trim(p, "/")
+	return p
+}
+
+// activateRuntime records what the new active revision runs and claims its
+// webhook routes, in the activation's transaction.
+func (s *Service) activateRuntime(ctx context.Context, tx store.Tx, w *flow.Workflow) error {
+	sealed, err := s.sealed(w)
+	if err != nil {
+		return err
+	}
+	if err := tx.SaveWorkflowVersion(ctx, &flow.WorkflowVersion{WorkflowID: w.ID, Revision: w.Revision,
+		Definition: sealed.Definition, CreatedAt: w.UpdatedAt}); err != nil {
+		return err
+	}
+	routes, err := s.webhookRoutes(w)
+	if err != nil {
+		return err
+	}
+	err = tx.ReplaceWebhookRoutes(ctx, w.ID, routes)
+	if errors.Is(err, store.ErrWebhookRouteTaken) {
+		return flow.Errorf(flow.KindConflict, "FLK-0360",
+			"a webhook route of this workflow is already registered by another active workflow")
+	}
+	return err
+}
+
+// WebhookRequest is an inbound webhook call.
+type WebhookRequest struct {
+	Method, Path   string
+	Token          string // X-Webhook-Token
+	Body           map[string]any
+	Headers        map[string]string
+	Query          map[string]string
+	IdempotencyKey string
+	Wait           time.Duration
+}
+
+// StartWebhook resolves the route from the database (so every replica
+// serves every route), checks the token in constant time, and starts the
+// execution at the trigger that matched.
+func (s *Service) StartWebhook(ctx context.Context, req WebhookRequest) (*StartResult, error) {
+	route, err := s.store.FindWebhookRoute(ctx, req.Method, NormalizeWebhookPath(req.Path))
+	if err != nil {
+		return nil, err
+	}
+	if route.VerifyToken != "" {
+		opened, err := s.box.Open(map[string]any{"verify_token": route.VerifyToken}, "webhook", webhookTokenFields)
+		if err != nil {
+			return nil, err
+		}
+		want, _ := opened["verify_token"].(string)
+		if subtle.ConstantTimeCompare([]byte(req.Token), []byte(want)) != 1 {
+			return nil, flow.ErrWebhookToken
+		}
+	}
+	input := req.Body
+	if input == nil {
+		input = map[string]any{}
+	}
+	headers := map[string]any{}
+	for k, v := range req.Headers {
+		if !sensitiveHeader(k) {
+			headers[k] = v
+		}
+	}
+	query := map[string]any{}
+	for k, v := range req.Query {
+		query[k] = v
+	}
+	// _webhook describes the call; it replaces any client value of that key.
+	input["_webhook"] = map[string]any{"method": route.Method, "path": route.Path, "headers": headers,
+		"query": query, "receivedAt": s.now().Format(time.RFC3339Nano)}
+	return s.StartExecution(ctx, StartRequest{WorkflowID: route.WorkflowID, Input: input,
+		IdempotencyKey: req.IdempotencyKey, TriggerNodeID: route.NodeID, Wait: req.Wait})
+}
+
+// sensitiveHeader keeps credentials and cookies out of stored input.
+func sensitiveHeader(name string) bool {
+	switch http.CanonicalHeaderKey(name) {
+	case "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-Api-Key", "X-Webhook-Token":
+		return true
+	}
+	return secret.NewFields().Has(name)
+}
+
+

@@ -1,0 +1,327 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"flowker/internal/flow"
+	"flowker/internal/store"
+)
+
+var executions = &table[flow.Execution]{
+	name: "executions",
+	columns: []string{"id", "workflow_id", "workflow_revision", "trigger_node_id", "status", "input", "output",
+		"error_message", "idempotency_key", "request_hash", "trace_parent", "current_step", "total_steps",
+		"cancel_requested", "lease_owner", "lease_expires_at", "started_at", "completed_at", "updated_at"},
+	args: func(e *flow.Execution) ([]any, error) {
+		in, err1 := marshalJSON(e.Input, "{}")
+		out, err2 := nullJSON(e.Output)
+		var key any
+		if e.IdempotencyKey != "" {
+			key = e.IdempotencyKey
+		}
+		return []any{e.ID.String(), e.WorkflowID.String(), e.WorkflowRevision, e.TriggerNodeID, string(e.Status),
+			in, out, e.ErrorMessage, key, e.RequestHash, e.TraceParent, e.CurrentStep, e.TotalSteps,
+			e.CancelRequested, e.LeaseOwner, nullTimeArg(e.LeaseExpiresAt), timeArg(e.StartedAt),
+			nullTimeArg(e.CompletedAt), timeArg(e.UpdatedAt)}, firstErr(err1, err2)
+	},
+	scan: func(s scanner) (*flow.Execution, error) {
+		var e flow.Execution
+		var status string
+		var in, out []byte
+		var key sql.NullString
+		if err := s.Scan(dbUUID{&e.ID}, dbUUID{&e.WorkflowID}, &e.WorkflowRevision, &e.TriggerNodeID, &status,
+			&in, &out, &e.ErrorMessage, &key, &e.RequestHash, &e.TraceParent, &e.CurrentStep, &e.TotalSteps,
+			&e.CancelRequested, &e.LeaseOwner, dbNullTime{&e.LeaseExpiresAt}, dbTime{&e.StartedAt},
+			dbNullTime{&e.CompletedAt}, dbTime{&e.UpdatedAt}); err != nil {
+			return nil, err
+		}
+		e.Status, e.IdempotencyKey = flow.ExecutionStatus(status), key.String
+		if len(out) == 0 {
+			out = []byte("null")
+		}
+		return &e, unmarshalJSON("execution "+e.ID.String(), in, &e.Input, out, &e.Output)
+	},
+	id:    func(e *flow.Execution) uuid.UUID { return e.ID },
+	sorts: map[string]string{"startedAt": "started_at", "completedAt": "completed_at"},
+	sortValue: func(e *flow.Execution, by string) string {
+		if by == "completedAt" && e.CompletedAt != nil {
+			return timeArg(*e.CompletedAt)
+		}
+		return timeArg(e.StartedAt)
+	},
+	notFound: flow.ErrExecutionNotFound,
+	conflict: store.ErrDuplicateIdempotencyKey,
+}
+
+// nullJSON encodes v, or NULL for a nil map.
+func nullJSON(v map[string]any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	return marshalJSON(v, "{}")
+}
+
+func (q *queries) CreateExecution(ctx context.Context, e *flow.Execution) error {
+	return executions.insert(ctx, q, e)
+}
+
+func (q *queries) GetExecution(ctx context.Context, id uuid.UUID) (*flow.Execution, error) {
+	return executions.get(ctx, q.r, id)
+}
+
+func (q *queries) FindExecutionByKey(ctx context.Context, workflowID uuid.UUID, key string) (*flow.Execution, error) {
+	e, err := executions.scan(q.w.QueryRowContext(ctx, executions.selectSQL()+
+		" WHERE workflow_id = $1 AND idempotency_key = $2", workflowID.String(), key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, flow.ErrExecutionNotFound
+	}
+	return e, err
+}
+
+func (q *queries) ListExecutions(ctx context.Context, f flow.ExecutionFilter) (flow.Page[flow.Execution], error) {
+	wf := ""
+	if f.WorkflowID != uuid.Nil {
+		wf = f.WorkflowID.String()
+	}
+	return executions.list(ctx, q, []filter{{"workflow_id", wf}, {"status", string(f.Status)}}, f.Page)
+}
+
+const stepColumns = `execution_id, step_number, node_id, name, status, input, output, error_message, attempts,
+	call_details, started_at, completed_at`
+
+func (q *queries) ListSteps(ctx context.Context, executionID uuid.UUID) ([]flow.Step, error) {
+	rows, err := q.r.QueryContext(ctx, `SELECT `+stepColumns+` FROM execution_steps
+		WHERE execution_id = $1 ORDER BY step_number`, executionID.String())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var steps []flow.Step
+	for rows.Next() {
+		var st flow.Step
+		var status string
+		var in, out, details []byte
+		if err := rows.Scan(dbUUID{&st.ExecutionID}, &st.Number, &st.NodeID, &st.Name, &status, &in, &out,
+			&st.ErrorMessage, &st.Attempts, &details, dbTime{&st.StartedAt}, dbTime{&st.CompletedAt}); err != nil {
+			return nil, err
+		}
+		st.Status = flow.StepStatus(status)
+		for _, b := range []*[]byte{&in, &out, &details} {
+			if len(*b) == 0 {
+				*b = []byte("null")
+			}
+		}
+		if err := unmarshalJSON("step", in, &st.Input, out, &st.Output, details, &st.CallDetails); err != nil {
+			return nil, err
+		}
+		steps = append(steps, st)
+	}
+	return steps, rows.Err()
+}
+
+// SaveProgress writes a worker's progress in one statement per row. The
+// execution update is fenced on the lease owner: a worker that lost its
+// lease (it stalled past expiry and another took over) writes nothing.
+func (q *queries) SaveProgress(ctx context.Context, owner string, e *flow.Execution, steps []flow.Step) (bool, error) {
+	out, err := nullJSON(e.Output)
+	if err != nil {
+		return false, err
+	}
+	var cancel bool
+	err = q.w.QueryRowContext(ctx, `UPDATE executions SET status = $3, output = $4, error_message = $5,
+		current_step = $6, total_steps = $7, completed_at = $8, updated_at = $9, lease_expires_at = $10
+		WHERE id = $1 AND lease_owner = $2 RETURNING cancel_requested`,
+		e.ID.String(), owner, string(e.Status), out, e.ErrorMessage, e.CurrentStep, e.TotalSteps,
+		nullTimeArg(e.CompletedAt), timeArg(e.UpdatedAt), nullTimeArg(e.LeaseExpiresAt)).Scan(&cancel)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, store.ErrLeaseLost
+	}
+	if err != nil {
+		return false, err
+	}
+	for i := range steps {
+		if err := q.insertStep(ctx, &steps[i]); err != nil {
+			return false, err
+		}
+	}
+	return cancel, nil
+}
+
+func (q *queries) insertStep(ctx context.Context, st *flow.Step) error {
+	in, err1 := marshalJSON(st.Input, "null")
+	out, err2 := marshalJSON(st.Output, "null")
+	details, err3 := marshalJSON(st.CallDetails, "null")
+	if err := firstErr(err1, err2, err3); err != nil {
+		return err
+	}
+	_, err := q.w.ExecContext(ctx, `INSERT INTO execution_steps (`+stepColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		st.ExecutionID.String(), st.Number, st.NodeID, st.Name, string(st.Status), nullIfJSONNull(in),
+		nullIfJSONNull(out), st.ErrorMessage, st.Attempts, nullIfJSONNull(details),
+		timeArg(st.StartedAt), timeArg(st.CompletedAt))
+	return err
+}
+
+func nullIfJSONNull(s string) any {
+	if s == "null" {
+		return nil
+	}
+	return s
+}
+
+// ClaimExecutions leases unfinished executions with no live lease, oldest
+// first. PostgreSQL skips rows other processes are claiming right now;
+// SQLite's single writer serialises claims anyway.
+func (q *queries) ClaimExecutions(ctx context.Context, owner string, now, until time.Time, limit int, reclaimOwn bool) ([]uuid.UUID, error) {
+	own := ""
+	if reclaimOwn {
+		own = owner
+	}
+	rows, err := q.w.QueryContext(ctx, `UPDATE executions SET lease_owner = $1, lease_expires_at = $2,
+		status = CASE WHEN status = 'pending' THEN 'running' ELSE status END, updated_at = $3
+		WHERE id IN (SELECT id FROM executions WHERE status IN ('pending', 'running')
+			AND (lease_expires_at IS NULL OR lease_expires_at < $3 OR lease_owner = $5)
+			ORDER BY started_at LIMIT $4`+q.d.SkipLocked+`)
+		RETURNING id`, owner, timeArg(until), timeArg(now), limit, own)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []uuid.UUID
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(dbUUID{&id}); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+func (q *queries) ExtendLeases(ctx context.Context, owner string, until time.Time) (int, error) {
+	res, err := q.w.ExecContext(ctx, `UPDATE executions SET lease_expires_at = $2
+		WHERE lease_owner = $1 AND status IN ('pending', 'running')`, owner, timeArg(until))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+func (q *queries) ReleaseLeases(ctx context.Context, owner string, now time.Time) error {
+	_, err := q.w.ExecContext(ctx, `UPDATE executions SET lease_expires_at = $2, lease_owner = ''
+		WHERE lease_owner = $1 AND status IN ('pending', 'running')`, owner, timeArg(now))
+	return err
+}
+
+func (q *queries) CountUnfinished(ctx context.Context) (int64, error) {
+	var n int64
+	err := q.r.QueryRowContext(ctx, `SELECT count(*) FROM executions WHERE status IN ('pending', 'running')`).Scan(&n)
+	return n, err
+}
+
+func (q *queries) RequestCancel(ctx context.Context, id uuid.UUID, now time.Time) (*flow.Execution, error) {
+	t := timeArg(now)
+	_, err := q.w.ExecContext(ctx, `UPDATE executions SET cancel_requested = TRUE, updated_at = $2,
+		status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END,
+		completed_at = CASE WHEN status = 'pending' THEN $2 ELSE completed_at END,
+		error_message = CASE WHEN status = 'pending' THEN 'cancelled' ELSE error_message END
+		WHERE id = $1 AND status IN ('pending', 'running')`, id.String(), t)
+	if err != nil {
+		return nil, err
+	}
+	return executions.get(ctx, q.w, id)
+}
+
+func (q *queries) Requeue(ctx context.Context, id uuid.UUID, owner string, now, until time.Time) (*flow.Execution, error) {
+	res, err := q.w.ExecContext(ctx, `UPDATE executions SET status = 'running', cancel_requested = FALSE,
+		error_message = '', completed_at = NULL, output = NULL, lease_owner = $2, lease_expires_at = $3,
+		updated_at = $4 WHERE id = $1 AND status IN ('failed', 'cancelled')`,
+		id.String(), owner, timeArg(until), timeArg(now))
+	if err != nil {
+		return nil, err
+	}
+	e, err := executions.get(ctx, q.w, id)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return e, flow.Errorf(flow.KindUnprocessable, "FLK-0512",
+			"only a failed or cancelled execution can be retried; this one is %s", e.Status)
+	}
+	return e, nil
+}
+
+// workflow versions and webhook routes
+
+func (q *queries) SaveWorkflowVersion(ctx context.Context, v *flow.WorkflowVersion) error {
+	def, err := marshalJSON(versionDoc{Name: v.Definition.Name, Nodes: v.Definition.Nodes, Edges: v.Definition.Edges}, "{}")
+	if err != nil {
+		return err
+	}
+	_, err = q.w.ExecContext(ctx, `INSERT INTO workflow_versions (workflow_id, revision, definition, created_at)
+		VALUES ($1, $2, $3, $4) ON CONFLICT (workflow_id, revision) DO NOTHING`,
+		v.WorkflowID.String(), v.Revision, def, timeArg(v.CreatedAt))
+	return err
+}
+
+// versionDoc is the stored part of a definition: what the engine runs.
+type versionDoc struct {
+	Name  string      `json:"name"`
+	Nodes []flow.Node `json:"nodes"`
+	Edges []flow.Edge `json:"edges"`
+}
+
+func (q *queries) GetWorkflowVersion(ctx context.Context, workflowID uuid.UUID, revision int) (*flow.WorkflowVersion, error) {
+	v := flow.WorkflowVersion{WorkflowID: workflowID, Revision: revision}
+	var def []byte
+	err := q.r.QueryRowContext(ctx, `SELECT definition, created_at FROM workflow_versions
+		WHERE workflow_id = $1 AND revision = $2`, workflowID.String(), revision).Scan(&def, dbTime{&v.CreatedAt})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, flow.ErrWorkflowNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	var doc versionDoc
+	if err := unmarshalJSON("workflow version", def, &doc); err != nil {
+		return nil, err
+	}
+	v.Definition = flow.Definition{Name: doc.Name, Nodes: doc.Nodes, Edges: doc.Edges}
+	return &v, nil
+}
+
+func (q *queries) ReplaceWebhookRoutes(ctx context.Context, workflowID uuid.UUID, routes []flow.WebhookRoute) error {
+	if _, err := q.w.ExecContext(ctx, `DELETE FROM webhook_routes WHERE workflow_id = $1`, workflowID.String()); err != nil {
+		return err
+	}
+	for _, r := range routes {
+		_, err := q.w.ExecContext(ctx, `INSERT INTO webhook_routes (method, path, workflow_id, node_id, verify_token)
+			VALUES ($1, $2, $3, $4, $5)`, strings.ToUpper(r.Method), r.Path, workflowID.String(), r.NodeID, r.VerifyToken)
+		if err != nil && q.d.IsUniqueViolation(err) {
+			return store.ErrWebhookRouteTaken
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (q *queries) FindWebhookRoute(ctx context.Context, method, path string) (*flow.WebhookRoute, error) {
+	r := flow.WebhookRoute{}
+	err := q.r.QueryRowContext(ctx, `SELECT method, path, workflow_id, node_id, verify_token FROM webhook_routes
+		WHERE method = $1 AND path = $2`, strings.ToUpper(method), path).
+		Scan(&r.Method, &r.Path, dbUUID{&r.WorkflowID}, &r.NodeID, &r.VerifyToken)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, flow.ErrWebhookNotFound
+	}
+	return &r, err
+}
