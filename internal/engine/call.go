@@ -380,6 +380,4 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-
-
 var placeholder = regexp.MustCompile(`\{[A-Za-z0-9_]+\}`)

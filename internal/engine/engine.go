@@ -290,6 +290,24 @@ func (e *Engine) recover(ctx context.Context) error {
 	return nil
 }
 
+// retryLater runs an execution again after a pause when its progress
+// could not be written (the database was unreachable): this process keeps
+// renewing the lease, so no rescuer would take it. A lost lease means
+// another worker has it; nothing to do.
+func (e *Engine) retryLater(id uuid.UUID, leaseLost bool) {
+	if leaseLost {
+		return
+	}
+	time.AfterFunc(e.opts.RescueInterval, func() {
+		e.mu.Lock()
+		stopping := e.stopping
+		e.mu.Unlock()
+		if !stopping && e.Reserve() {
+			e.Dispatch(id)
+		}
+	})
+}
+
 // finished wakes synchronous waiters and forgets the execution.
 func (e *Engine) finished(id uuid.UUID) {
 	e.mu.Lock()

@@ -24,7 +24,8 @@ import (
 type nodeState int8
 
 const (
-	waiting nodeState = iota
+	waiting   nodeState = iota
+	readyNode           // inputs settled, waiting for the save that precedes its call
 	runningNode
 	done
 )
@@ -32,21 +33,22 @@ const (
 // run is one attempt at finishing one execution. A single coordinator
 // goroutine owns it; executor nodes run concurrently and report back.
 type run struct {
-	e        *Engine
-	ex       *flow.Execution
-	plan     *plan.Plan
-	scope    map[string]bool // nodes reachable from the trigger that fired
-	state    map[string]nodeState
-	status   map[string]flow.StepStatus
-	taken    map[*plan.Edge]int8 // +1 taken, -1 not taken, 0 undecided
-	vars     map[string]any      // the execution context
-	nodes    map[string]any      // node id → output, also vars["nodes"]
-	failures map[string]int      // earlier failed attempts per node (keys idempotency)
-	cond     map[string]bool     // conditional node results
-	pending  []flow.Step         // recorded, not yet persisted
-	ready    []*plan.Node        // executor nodes whose inputs are settled
-	failed   string              // first failure, "node x: why"
-	log      *zap.Logger
+	e         *Engine
+	ex        *flow.Execution
+	plan      *plan.Plan
+	scope     map[string]bool // nodes reachable from the trigger that fired
+	state     map[string]nodeState
+	status    map[string]flow.StepStatus
+	taken     map[*plan.Edge]int8 // +1 taken, -1 not taken, 0 undecided
+	vars      map[string]any      // the execution context
+	nodes     map[string]any      // node id → output, also vars["nodes"]
+	failures  map[string]int      // earlier failed attempts per node (keys idempotency)
+	cond      map[string]bool     // conditional node results
+	pending   []flow.Step         // recorded, not yet persisted
+	ready     []*plan.Node        // executor nodes whose inputs are settled
+	failed    string              // first failure, "node x: why"
+	leaseLost bool                // another worker owns the execution now
+	log       *zap.Logger
 }
 
 type nodeResult struct {
@@ -163,6 +165,9 @@ func (r *run) execute(ctx context.Context) {
 	}
 
 	deadline := r.ex.StartedAt.Add(e.opts.ExecutionTimeout)
+	if len(r.failures) > 0 && deadline.Before(time.Now()) {
+		deadline = time.Now().Add(e.opts.ExecutionTimeout) // a retry requested later gets a full budget
+	}
 	ctx, cancelTimeout := context.WithDeadlineCause(ctx, deadline, errTimeout)
 	defer cancelTimeout()
 
@@ -180,6 +185,7 @@ func (r *run) execute(ctx context.Context) {
 			// Persist what was decided before starting calls that depend on it.
 			if !r.save(ctx) {
 				r.abandon(inFlight, results)
+				r.e.retryLater(r.ex.ID, r.leaseLost)
 				return
 			}
 			for _, n := range r.ready {
@@ -330,6 +336,7 @@ func (r *run) start(n *plan.Node) bool {
 	now := r.e.now()
 	switch n.Type {
 	case flow.NodeExecutor:
+		r.state[n.ID] = readyNode
 		r.ready = append(r.ready, n)
 		return false
 	case flow.NodeConditional:
@@ -405,6 +412,7 @@ func (r *run) finish(ctx context.Context, span trace.Span, started time.Time) {
 	// The terminal write must not inherit an expired or cancelled context:
 	// the reference lost exactly this write on timeout.
 	if !r.save(context.WithoutCancel(ctx)) {
+		r.e.retryLater(r.ex.ID, r.leaseLost)
 		return
 	}
 	if r.ex.Status != flow.ExecCompleted {
@@ -446,6 +454,7 @@ func (r *run) save(ctx context.Context) bool {
 		time.Sleep(time.Duration(100<<attempt) * time.Millisecond) // the database may be restarting
 	}
 	if err != nil {
+		r.leaseLost = errors.Is(err, store.ErrLeaseLost)
 		r.log.Warn("cannot persist execution progress; leaving it to be resumed",
 			zap.String("operation", "command.execution.execute"), zap.String("error.message", err.Error()))
 		return false
