@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
+	"flowker/internal/audit"
 	"flowker/internal/flow"
 	"flowker/internal/plan"
 	"flowker/internal/store"
@@ -33,22 +34,23 @@ const (
 // run is one attempt at finishing one execution. A single coordinator
 // goroutine owns it; executor nodes run concurrently and report back.
 type run struct {
-	e         *Engine
-	ex        *flow.Execution
-	plan      *plan.Plan
-	scope     map[string]bool // nodes reachable from the trigger that fired
-	state     map[string]nodeState
-	status    map[string]flow.StepStatus
-	taken     map[*plan.Edge]int8 // +1 taken, -1 not taken, 0 undecided
-	vars      map[string]any      // the execution context
-	nodes     map[string]any      // node id → output, also vars["nodes"]
-	failures  map[string]int      // earlier failed attempts per node (keys idempotency)
-	cond      map[string]bool     // conditional node results
-	pending   []flow.Step         // recorded, not yet persisted
-	ready     []*plan.Node        // executor nodes whose inputs are settled
-	failed    string              // first failure, "node x: why"
-	leaseLost bool                // another worker owns the execution now
-	log       *zap.Logger
+	e             *Engine
+	ex            *flow.Execution
+	plan          *plan.Plan
+	scope         map[string]bool // nodes reachable from the trigger that fired
+	state         map[string]nodeState
+	status        map[string]flow.StepStatus
+	taken         map[*plan.Edge]int8 // +1 taken, -1 not taken, 0 undecided
+	vars          map[string]any      // the execution context
+	nodes         map[string]any      // node id → output, also vars["nodes"]
+	failures      map[string]int      // earlier failed attempts per node (keys idempotency)
+	cond          map[string]bool     // conditional node results
+	pending       []flow.Step         // recorded, not yet persisted
+	ready         []*plan.Node        // executor nodes whose inputs are settled
+	failed        string              // first failure, "node x: why"
+	leaseLost     bool                // another worker owns the execution now
+	terminalEvent *audit.Event        // written with the terminal state
+	log           *zap.Logger
 }
 
 type nodeResult struct {
@@ -409,6 +411,7 @@ func (r *run) finish(ctx context.Context, span trace.Span, started time.Time) {
 		r.ex.Status, r.ex.Output = flow.ExecCompleted, r.finalOutput()
 	}
 	r.ex.CompletedAt = &now
+	r.terminalEvent = r.auditEvent(ctx, now)
 	// The terminal write must not inherit an expired or cancelled context:
 	// the reference lost exactly this write on timeout.
 	if !r.save(context.WithoutCancel(ctx)) {
@@ -421,6 +424,24 @@ func (r *run) finish(ctx context.Context, span trace.Span, started time.Time) {
 	r.e.metrics.ExecutionFinished(ctx, r.ex.WorkflowID.String(), string(r.ex.Status), time.Since(started))
 	r.log.Info("Workflow execution finished", append(traceFields(ctx, "command.execution.execute"),
 		zap.String("status", string(r.ex.Status)), zap.String("error.message", r.ex.ErrorMessage))...)
+}
+
+// auditEvent records how the execution ended; the engine is the actor.
+func (r *run) auditEvent(ctx context.Context, now time.Time) *audit.Event {
+	eventType, result := "EXECUTION_COMPLETED", "SUCCESS"
+	meta := map[string]any{"workflow.id": r.ex.WorkflowID.String()}
+	switch r.ex.Status {
+	case flow.ExecFailed:
+		eventType, result, meta["error"] = "EXECUTION_FAILED", "FAILED", r.ex.ErrorMessage
+	case flow.ExecCancelled:
+		eventType = "EXECUTION_CANCELLED"
+	}
+	e := &audit.Event{ID: uuid.New(), Timestamp: now, EventType: eventType, Action: "EXECUTE", Result: result,
+		ResourceType: "execution", ResourceID: r.ex.ID.String(), Actor: audit.System, Metadata: meta}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		e.TraceID = sc.TraceID().String()
+	}
+	return e
 }
 
 // finalOutput is what set_output actions wrote or, without them, the
@@ -446,7 +467,11 @@ func (r *run) save(ctx context.Context) bool {
 		err = r.e.store.Batch(ctx, func(tx store.Tx) error {
 			var err error
 			cancel, err = tx.SaveProgress(ctx, r.e.opts.Owner, &snapshot, steps)
-			return err
+			if err != nil || r.terminalEvent == nil {
+				return err
+			}
+			ev := *r.terminalEvent // sealed anew on every attempt: the chain head may have moved
+			return tx.AppendAudit(ctx, &ev)
 		})
 		if err == nil || errors.Is(err, store.ErrLeaseLost) || ctx.Err() != nil {
 			break

@@ -69,5 +69,6 @@ func New(svc *service.Service, cfg config.Config, log *zap.Logger, draining *ato
 	a.executorRoutes(v1)
 	a.catalogRoutes(v1)
 	a.executionRoutes(v1)
+	a.auditRoutes(v1)
 	return app
 }

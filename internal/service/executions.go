@@ -100,7 +100,14 @@ func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *St
 		done, stop = s.engine.Wait(ex.ID)
 		defer stop()
 	}
-	err = s.store.Batch(ctx, func(tx store.Tx) error { return tx.CreateExecution(ctx, ex) })
+	started := s.auditEvent(ctx, "EXECUTION_STARTED", "EXECUTE", "SUCCESS", resExecution, ex.ID.String(),
+		map[string]any{"workflow.id": w.ID.String(), "workflow.revision": w.Revision})
+	err = s.store.Batch(ctx, func(tx store.Tx) error {
+		if err := tx.CreateExecution(ctx, ex); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, started)
+	})
 	if errors.Is(err, store.ErrDuplicateIdempotencyKey) { // a concurrent request with the same key won
 		s.engine.Release()
 		res, err := s.replay(ctx, req, hash)
@@ -235,7 +242,14 @@ func (s *Service) CancelExecution(ctx context.Context, id uuid.UUID) (ex *flow.E
 		return nil, flow.Errorf(flow.KindUnprocessable, "FLK-0513",
 			"execution already finished with status %s; nothing to cancel", before.Status)
 	}
-	if ex, err = s.store.RequestCancel(ctx, id, s.now()); err != nil {
+	err = s.store.InTx(ctx, func(tx store.Tx) error {
+		if ex, err = tx.RequestCancel(ctx, id, s.now()); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, "EXECUTION_CANCEL_REQUESTED", "CANCEL", resExecution, id.String(),
+			map[string]any{"workflow.id": ex.WorkflowID.String(), "status": string(ex.Status)})
+	})
+	if err != nil {
 		return nil, err
 	}
 	if s.engine != nil {
@@ -253,7 +267,14 @@ func (s *Service) RetryExecution(ctx context.Context, id uuid.UUID) (ex *flow.Ex
 		return nil, flow.ErrQueueFull
 	}
 	now := s.now()
-	if ex, err = s.store.Requeue(ctx, id, s.engine.Owner(), now, s.engine.LeaseUntil(now)); err != nil {
+	err = s.store.InTx(ctx, func(tx store.Tx) error {
+		if ex, err = tx.Requeue(ctx, id, s.engine.Owner(), now, s.engine.LeaseUntil(now)); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, "EXECUTION_RETRIED", "RETRY", resExecution, id.String(),
+			map[string]any{"workflow.id": ex.WorkflowID.String()})
+	})
+	if err != nil {
 		s.engine.Release()
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/attribute"
@@ -78,7 +79,14 @@ func (s *Service) CreateExecutorConfig(ctx context.Context, e flow.ExecutorConfi
 	if err := s.sealExecutorConfig(&e); err != nil {
 		return nil, err
 	}
-	if err := s.store.InTx(ctx, func(tx store.Tx) error { return tx.CreateExecutorConfig(ctx, &e) }); err != nil {
+	err = s.store.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.CreateExecutorConfig(ctx, &e); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, "EXECUTOR_CONFIG_CREATED", "CREATE", resExecutorConfig, e.ID.String(),
+			map[string]any{"executor_config.name": e.Name})
+	})
+	if err != nil {
 		return nil, err
 	}
 	return s.maskedExecutorConfig(&e)
@@ -90,7 +98,7 @@ func (s *Service) CreateExecutorConfig(ctx context.Context, e flow.ExecutorConfi
 func (s *Service) UpdateExecutorConfig(ctx context.Context, id uuid.UUID, in flow.ExecutorConfig) (out *flow.ExecutorConfig, err error) {
 	ctx, end := s.op(ctx, "command.executor_config.update", executorAttr(id))
 	defer end(&err)
-	return s.changeExecutorConfig(ctx, id, func(e *flow.ExecutorConfig) error {
+	return s.changeExecutorConfig(ctx, id, "EXECUTOR_CONFIG_UPDATED", "UPDATE", func(e *flow.ExecutorConfig) error {
 		if err := e.CheckEditable("update"); err != nil {
 			return err
 		}
@@ -121,7 +129,10 @@ var executorSpans = map[string]string{
 func (s *Service) ApplyExecutorAction(ctx context.Context, id uuid.UUID, action string) (out *flow.ExecutorConfig, err error) {
 	ctx, end := s.op(ctx, executorSpans[action], executorAttr(id))
 	defer end(&err)
-	return s.changeExecutorConfig(ctx, id, func(e *flow.ExecutorConfig) error { return e.Apply(action, s.now()) })
+	event := "EXECUTOR_CONFIG_" + map[string]string{"configure": "CONFIGURED", "test": "MARKED_TESTED",
+		"activate": "ACTIVATED", "disable": "DISABLED", "enable": "ENABLED"}[action]
+	return s.changeExecutorConfig(ctx, id, event, strings.ToUpper(action),
+		func(e *flow.ExecutorConfig) error { return e.Apply(action, s.now()) })
 }
 
 // DeleteExecutorConfig removes a configuration that is not tested or active.
@@ -136,7 +147,11 @@ func (s *Service) DeleteExecutorConfig(ctx context.Context, id uuid.UUID) (err e
 		if err := e.CheckEditable("delete"); err != nil {
 			return err
 		}
-		return tx.DeleteExecutorConfig(ctx, id, e.Revision)
+		if err := tx.DeleteExecutorConfig(ctx, id, e.Revision); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, "EXECUTOR_CONFIG_DELETED", "DELETE", resExecutorConfig, id.String(),
+			map[string]any{"executor_config.name": e.Name})
 	})
 }
 
@@ -221,6 +236,13 @@ func (s *Service) TestExecutorConfig(ctx context.Context, id uuid.UUID) (res *Ex
 	result := s.http.Test(ctx, provider.TestTarget{BaseURL: e.BaseURL, E2EMethod: ep.Method, E2EPath: ep.Path,
 		Header: http.Header{}, Auth: auth})
 	res = &ExecutorTestResult{ExecutorConfigID: e.ID, TestResult: result, Status: e.Status}
+	err = s.store.InTx(ctx, func(tx store.Tx) error {
+		return tx.AppendAudit(ctx, s.auditEvent(ctx, "EXECUTOR_CONFIG_TESTED", "TEST", testResult(result),
+			resExecutorConfig, e.ID.String(), map[string]any{"overallStatus": result.OverallStatus}))
+	})
+	if err != nil {
+		return nil, err
+	}
 	if !result.Passed || e.Status != flow.ConfigConfigured {
 		return res, nil
 	}
@@ -233,7 +255,8 @@ func (s *Service) TestExecutorConfig(ctx context.Context, id uuid.UUID) (res *Ex
 }
 
 // changeExecutorConfig is read, open, modify, seal, conditional write.
-func (s *Service) changeExecutorConfig(ctx context.Context, id uuid.UUID, modify func(*flow.ExecutorConfig) error) (*flow.ExecutorConfig, error) {
+func (s *Service) changeExecutorConfig(ctx context.Context, id uuid.UUID, event, action string,
+	modify func(*flow.ExecutorConfig) error) (*flow.ExecutorConfig, error) {
 	var e *flow.ExecutorConfig
 	err := s.store.InTx(ctx, func(tx store.Tx) error {
 		var err error
@@ -250,7 +273,11 @@ func (s *Service) changeExecutorConfig(ctx context.Context, id uuid.UUID, modify
 		if err := s.sealExecutorConfig(e); err != nil {
 			return err
 		}
-		return tx.UpdateExecutorConfig(ctx, e, prev)
+		if err := tx.UpdateExecutorConfig(ctx, e, prev); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, event, action, resExecutorConfig, e.ID.String(),
+			map[string]any{"executor_config.name": e.Name, "status": string(e.Status)})
 	})
 	if err != nil {
 		return nil, err

@@ -89,7 +89,14 @@ func (s *Service) CreateProviderConfig(ctx context.Context, pc flow.ProviderConf
 	if err := s.sealProviderConfig(&pc); err != nil {
 		return nil, err
 	}
-	if err := s.store.InTx(ctx, func(tx store.Tx) error { return tx.CreateProviderConfig(ctx, &pc) }); err != nil {
+	err = s.store.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.CreateProviderConfig(ctx, &pc); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, "PROVIDER_CONFIG_CREATED", "CREATE", resProviderConfig, pc.ID.String(),
+			map[string]any{"provider_config.name": pc.Name, "provider_config.provider_id": pc.ProviderID})
+	})
+	if err != nil {
 		return nil, err
 	}
 	return s.maskedProviderConfig(&pc)
@@ -125,7 +132,7 @@ func (s *Service) ListProviderConfigs(ctx context.Context, f flow.ConfigFilter) 
 func (s *Service) UpdateProviderConfig(ctx context.Context, id uuid.UUID, patch ProviderConfigPatch) (out *flow.ProviderConfig, err error) {
 	ctx, end := s.op(ctx, "command.provider_config.update", providerConfigAttr(id))
 	defer end(&err)
-	return s.changeProviderConfig(ctx, id, func(pc *flow.ProviderConfig) error {
+	return s.changeProviderConfig(ctx, id, "PROVIDER_CONFIG_UPDATED", "UPDATE", func(pc *flow.ProviderConfig) error {
 		if patch.Name != nil {
 			pc.Name = *patch.Name
 		}
@@ -148,13 +155,13 @@ func (s *Service) UpdateProviderConfig(ctx context.Context, id uuid.UUID, patch 
 
 // SetProviderConfigStatus enables (active) or disables a configuration.
 func (s *Service) SetProviderConfigStatus(ctx context.Context, id uuid.UUID, to flow.ConfigStatus) (out *flow.ProviderConfig, err error) {
-	name := "command.provider_config.enable"
+	name, event, action := "command.provider_config.enable", "PROVIDER_CONFIG_ENABLED", "ENABLE"
 	if to == flow.ConfigDisabled {
-		name = "command.provider_config.disable"
+		name, event, action = "command.provider_config.disable", "PROVIDER_CONFIG_DISABLED", "DISABLE"
 	}
 	ctx, end := s.op(ctx, name, providerConfigAttr(id))
 	defer end(&err)
-	return s.changeProviderConfig(ctx, id, func(pc *flow.ProviderConfig) error { return pc.SetStatus(to, s.now()) })
+	return s.changeProviderConfig(ctx, id, event, action, func(pc *flow.ProviderConfig) error { return pc.SetStatus(to, s.now()) })
 }
 
 // DeleteProviderConfig removes a configuration in any status.
@@ -166,12 +173,17 @@ func (s *Service) DeleteProviderConfig(ctx context.Context, id uuid.UUID) (err e
 		if err != nil {
 			return err
 		}
-		return tx.DeleteProviderConfig(ctx, id, pc.Revision)
+		if err := tx.DeleteProviderConfig(ctx, id, pc.Revision); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, "PROVIDER_CONFIG_DELETED", "DELETE", resProviderConfig, id.String(),
+			map[string]any{"provider_config.id": id.String(), "provider_config.name": pc.Name})
 	})
 }
 
 // changeProviderConfig is read, open, modify, seal, conditional write.
-func (s *Service) changeProviderConfig(ctx context.Context, id uuid.UUID, modify func(*flow.ProviderConfig) error) (*flow.ProviderConfig, error) {
+func (s *Service) changeProviderConfig(ctx context.Context, id uuid.UUID, event, action string,
+	modify func(*flow.ProviderConfig) error) (*flow.ProviderConfig, error) {
 	var pc *flow.ProviderConfig
 	err := s.store.InTx(ctx, func(tx store.Tx) error {
 		var err error
@@ -188,7 +200,11 @@ func (s *Service) changeProviderConfig(ctx context.Context, id uuid.UUID, modify
 		if err := s.sealProviderConfig(pc); err != nil {
 			return err
 		}
-		return tx.UpdateProviderConfig(ctx, pc, prev)
+		if err := tx.UpdateProviderConfig(ctx, pc, prev); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, event, action, resProviderConfig, pc.ID.String(),
+			map[string]any{"provider_config.name": pc.Name, "status": string(pc.Status)})
 	})
 	if err != nil {
 		return nil, err
@@ -223,8 +239,12 @@ func (s *Service) TestProviderConfig(ctx context.Context, id uuid.UUID) (res *Pr
 		return nil, flow.Errorf(flow.KindUnprocessable, "FLK-0340",
 			"provider configuration config missing required field 'base_url'")
 	}
-	return &ProviderTestResult{ProviderConfigID: pc.ID, ProviderID: pc.ProviderID,
-		TestResult: s.http.Test(ctx, target)}, nil
+	res = &ProviderTestResult{ProviderConfigID: pc.ID, ProviderID: pc.ProviderID, TestResult: s.http.Test(ctx, target)}
+	err = s.store.InTx(ctx, func(tx store.Tx) error {
+		return tx.AppendAudit(ctx, s.auditEvent(ctx, "PROVIDER_CONFIG_TESTED", "TEST", testResult(res.TestResult),
+			resProviderConfig, pc.ID.String(), map[string]any{"overallStatus": res.OverallStatus}))
+	})
+	return res, err
 }
 
 // activeProviderChoices lists a provider's active configurations by name,
@@ -240,4 +260,12 @@ func (s *Service) activeProviderChoices(ctx context.Context, providerID string) 
 		out[i] = catalog.Choice{ID: pc.ID.String(), Name: pc.Name}
 	}
 	return out, nil
+}
+
+// testResult is the audit result of a connectivity test.
+func testResult(r provider.TestResult) string {
+	if r.Passed {
+		return "SUCCESS"
+	}
+	return "FAILED"
 }

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-
-
 	"flowker/internal/flow"
 	"flowker/internal/secret"
 	"flowker/internal/store"
@@ -128,5 +126,3 @@ func sensitiveHeader(name string) bool {
 	}
 	return secret.NewFields().Has(name)
 }
-
-

@@ -33,7 +33,10 @@ func (s *Service) CreateWorkflow(ctx context.Context, def flow.Definition) (w *f
 		if err != nil {
 			return err
 		}
-		return tx.CreateWorkflow(ctx, sealed)
+		if err := tx.CreateWorkflow(ctx, sealed); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, "WORKFLOW_CREATED", "CREATE", resWorkflow, w.ID.String(), map[string]any{"workflow.name": w.Name})
 	})
 	if err != nil {
 		return nil, err
@@ -106,7 +109,7 @@ func (s *Service) ListWorkflows(ctx context.Context, f flow.WorkflowFilter) (p f
 func (s *Service) UpdateWorkflow(ctx context.Context, id uuid.UUID, def flow.Definition) (w *flow.Workflow, err error) {
 	ctx, end := s.op(ctx, "command.workflow.update", workflowAttr(id))
 	defer end(&err)
-	return s.change(ctx, id, func(tx store.Tx, w *flow.Workflow) error {
+	return s.change(ctx, id, "WORKFLOW_UPDATED", "UPDATE", func(tx store.Tx, w *flow.Workflow) error {
 		nodes, err := secret.KeepMaskedNodes(def.Nodes, w.Nodes)
 		var me *secret.MaskedError
 		if errors.As(err, &me) {
@@ -129,7 +132,7 @@ func (s *Service) UpdateWorkflow(ctx context.Context, id uuid.UUID, def flow.Def
 func (s *Service) ActivateWorkflow(ctx context.Context, id uuid.UUID) (w *flow.Workflow, err error) {
 	ctx, end := s.op(ctx, "command.workflow.activate", workflowAttr(id))
 	defer end(&err)
-	return s.change(ctx, id, func(tx store.Tx, w *flow.Workflow) error {
+	return s.change(ctx, id, "WORKFLOW_ACTIVATED", "ACTIVATE", func(tx store.Tx, w *flow.Workflow) error {
 		if err := flow.ValidateForActivation(&w.Definition); err != nil {
 			return err
 		}
@@ -147,7 +150,7 @@ func (s *Service) ActivateWorkflow(ctx context.Context, id uuid.UUID) (w *flow.W
 func (s *Service) DeactivateWorkflow(ctx context.Context, id uuid.UUID) (w *flow.Workflow, err error) {
 	ctx, end := s.op(ctx, "command.workflow.deactivate", workflowAttr(id))
 	defer end(&err)
-	return s.change(ctx, id, func(tx store.Tx, w *flow.Workflow) error {
+	return s.change(ctx, id, "WORKFLOW_DEACTIVATED", "DEACTIVATE", func(tx store.Tx, w *flow.Workflow) error {
 		if err := w.Transition(flow.StatusInactive, s.now()); err != nil {
 			return err
 		}
@@ -160,7 +163,7 @@ func (s *Service) DeactivateWorkflow(ctx context.Context, id uuid.UUID) (w *flow
 func (s *Service) DraftWorkflow(ctx context.Context, id uuid.UUID) (w *flow.Workflow, err error) {
 	ctx, end := s.op(ctx, "command.workflow.draft", workflowAttr(id))
 	defer end(&err)
-	return s.change(ctx, id, func(_ store.Tx, w *flow.Workflow) error {
+	return s.change(ctx, id, "WORKFLOW_DRAFTED", "DRAFT", func(_ store.Tx, w *flow.Workflow) error {
 		return w.Transition(flow.StatusDraft, s.now())
 	})
 }
@@ -183,7 +186,11 @@ func (s *Service) CloneWorkflow(ctx context.Context, id uuid.UUID, name string) 
 			return err
 		}
 		c = flow.NewWorkflow(s.newID(), def, s.now()) // sealed node data copies as is: same node ids
-		return tx.CreateWorkflow(ctx, c)
+		if err := tx.CreateWorkflow(ctx, c); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, "WORKFLOW_CLONED", "CREATE", resWorkflow, c.ID.String(),
+			map[string]any{"workflow.name": c.Name, "clonedFrom": id.String()})
 	})
 	if err != nil {
 		return nil, err
@@ -203,12 +210,17 @@ func (s *Service) DeleteWorkflow(ctx context.Context, id uuid.UUID) (err error) 
 		if err := w.CheckDeletable(); err != nil {
 			return err
 		}
-		return tx.DeleteWorkflow(ctx, id, w.Revision)
+		if err := tx.DeleteWorkflow(ctx, id, w.Revision); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, "WORKFLOW_DELETED", "DELETE", resWorkflow, id.String(),
+			map[string]any{"workflow.id": id.String(), "workflow.name": w.Name})
 	})
 }
 
 // change is read, modify, conditional write, in one transaction.
-func (s *Service) change(ctx context.Context, id uuid.UUID, modify func(store.Tx, *flow.Workflow) error) (*flow.Workflow, error) {
+func (s *Service) change(ctx context.Context, id uuid.UUID, event, action string,
+	modify func(store.Tx, *flow.Workflow) error) (*flow.Workflow, error) {
 	var w *flow.Workflow
 	err := s.store.InTx(ctx, func(tx store.Tx) error {
 		var err error
@@ -226,7 +238,11 @@ func (s *Service) change(ctx context.Context, id uuid.UUID, modify func(store.Tx
 		if err != nil {
 			return err
 		}
-		return tx.UpdateWorkflow(ctx, sealed, prev)
+		if err := tx.UpdateWorkflow(ctx, sealed, prev); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, event, action, resWorkflow, w.ID.String(),
+			map[string]any{"workflow.name": w.Name, "revision": w.Revision, "status": string(w.Status)})
 	})
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"flowker/internal/audit"
 	"flowker/internal/flow"
 )
 
@@ -75,6 +76,17 @@ type Tx interface {
 	// Requeue puts a failed or cancelled execution back in the queue, leased
 	// to owner, for a retry from its failed step.
 	Requeue(ctx context.Context, id uuid.UUID, owner string, now, until time.Time) (*flow.Execution, error)
+
+	// AppendAudit chains and inserts an event in the caller's transaction.
+	AppendAudit(ctx context.Context, e *audit.Event) error
+	GetAudit(ctx context.Context, id uuid.UUID) (*audit.Event, error)
+	ListAudit(ctx context.Context, f audit.Filter) ([]audit.Event, error)
+	// WalkAudit streams events fromSeq..toSeq in chain order until fn returns false.
+	WalkAudit(ctx context.Context, fromSeq, toSeq int64, fn func(*audit.Event) bool) error
+	AuditHashBefore(ctx context.Context, seq int64) (string, error)
+
+	CountWorkflowsByStatus(ctx context.Context) (map[flow.WorkflowStatus]int64, error)
+	CountExecutionsByStatus(ctx context.Context, from, to *time.Time, status flow.ExecutionStatus) (map[flow.ExecutionStatus]int64, error)
 }
 
 // Store-level outcomes the callers turn into domain answers.
@@ -82,6 +94,7 @@ var (
 	ErrDuplicateIdempotencyKey = errors.New("idempotency key already used for this workflow")
 	ErrLeaseLost               = errors.New("execution lease lost to another worker")
 	ErrWebhookRouteTaken       = errors.New("webhook route already registered by another workflow")
+	ErrAuditNotFound           = &flow.Error{Kind: flow.KindNotFound, Code: "FLK-0600", Message: "audit entry not found"}
 )
 
 // Store is a database. InTx runs fn in one transaction, committed when fn

@@ -45,6 +45,7 @@ func Open(ctx context.Context, url string, maxConns int) (*sqlstore.DB, error) {
 		Locker:            goose.WithSessionLocker(locker),
 		IsUniqueViolation: isUniqueViolation,
 		SkipLocked:        " FOR UPDATE SKIP LOCKED",
+		AuditLock:         "SELECT pg_advisory_xact_lock(7346127001)", // any fixed key, used only for this
 	})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("postgres: %w", err), db.Close())

@@ -2,6 +2,8 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -20,4 +22,26 @@ func TestConformance(t *testing.T) {
 		t.Cleanup(func() { require.NoError(t, s.Close()) })
 		return s
 	})
+}
+
+func TestAudit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := storetest.PostgresURL(t)
+	a, err := postgres.Open(ctx, url, 8)
+	require.NoError(t, err)
+	defer a.Close()
+	b, err := postgres.Open(ctx, url, 8) // a second process's pool on the same database
+	require.NoError(t, err)
+	defer b.Close()
+	raw, err := sql.Open("pgx", url)
+	require.NoError(t, err)
+	defer raw.Close()
+	storetest.RunAudit(t, a, b, func(t *testing.T, seq int64, value string) {
+		for _, q := range []string{`ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete`,
+			`UPDATE audit_events SET resource_id = '` + value + `' WHERE seq = ` + strconv.FormatInt(seq, 10)} {
+			_, err := raw.ExecContext(ctx, q)
+			require.NoError(t, err)
+		}
+	}, raw)
 }

@@ -30,6 +30,9 @@ type Dialect struct {
 	// SkipLocked ends a claim's row selection (" FOR UPDATE SKIP LOCKED" on
 	// PostgreSQL; empty on SQLite, whose single writer serialises claims).
 	SkipLocked string
+	// AuditLock serialises audit appends across processes until commit
+	// (PostgreSQL: a transaction advisory lock; SQLite: its single writer).
+	AuditLock string
 }
 
 // execer is what *sql.DB and *sql.Tx have in common.

@@ -1,0 +1,217 @@
+package httpapi
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"flowker/internal/audit"
+	"flowker/internal/flow"
+)
+
+func (a *api) auditRoutes(r fiber.Router) {
+	r.Get("/audit-events", a.listAudit)
+	r.Get("/audit-events/:id", a.getAudit)
+	r.Get("/audit-events/:id/verify", a.verifyAudit)
+	r.Get("/dashboards/workflows/summary", a.workflowSummary)
+	r.Get("/dashboards/executions", a.executionSummary)
+}
+
+type auditResponse struct {
+	EventID      uuid.UUID      `json:"eventId"`
+	Sequence     int64          `json:"sequence"`
+	EventType    string         `json:"eventType"`
+	Action       string         `json:"action"`
+	Result       string         `json:"result"`
+	ResourceID   string         `json:"resourceId"`
+	ResourceType string         `json:"resourceType"`
+	Actor        audit.Actor    `json:"actor"`
+	RequestID    string         `json:"requestId,omitempty"`
+	TraceID      string         `json:"traceId,omitempty"`
+	Metadata     map[string]any `json:"metadata,omitempty"`
+	Timestamp    time.Time      `json:"timestamp"`
+	Hash         string         `json:"hash"`
+	PreviousHash string         `json:"previousHash,omitempty"`
+}
+
+func toAuditResponse(e *audit.Event) auditResponse {
+	return auditResponse{EventID: e.ID, Sequence: e.Seq, EventType: e.EventType, Action: e.Action, Result: e.Result,
+		ResourceID: e.ResourceID, ResourceType: e.ResourceType, Actor: e.Actor, RequestID: e.RequestID,
+		TraceID: e.TraceID, Metadata: e.Metadata, Timestamp: e.Timestamp, Hash: e.Hash, PreviousHash: e.PreviousHash}
+}
+
+// Closed vocabularies of the audit filters: a value outside them is a 400.
+var auditEnums = map[string][]string{
+	"action": {"CREATE", "UPDATE", "DELETE", "ACTIVATE", "DEACTIVATE", "DRAFT", "EXECUTE", "ENABLE", "DISABLE",
+		"TEST", "CONFIGURE", "CANCEL", "RETRY"},
+	"result":       {"SUCCESS", "FAILED"},
+	"resourceType": {"workflow", "execution", "provider_config", "executor_config"},
+}
+
+func (a *api) listAudit(c *fiber.Ctx) error {
+	f := audit.Filter{Limit: 20, EventType: c.Query("eventType"), Action: c.Query("action"),
+		Result: c.Query("result"), ResourceType: c.Query("resourceType")}
+	for param, allowed := range auditEnums {
+		if v := c.Query(param); v != "" && !slices.Contains(allowed, v) {
+			return flow.Invalidf(flow.CodeInvalidQuery, "invalid %s: must be one of %s", param, strings.Join(allowed, ", "))
+		}
+	}
+	if v := c.Query("eventType"); v != "" && !eventTypePattern(v) {
+		return flow.Invalidf(flow.CodeInvalidQuery, "invalid eventType: expected upper-case words such as WORKFLOW_CREATED")
+	}
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return flow.Invalidf(flow.CodeInvalidQuery, "invalid limit parameter, expected integer")
+		}
+		f.Limit = min(max(n, 1), flow.MaxPageSize) // clamped, as the reference
+	}
+	if v := c.Query("resourceId"); v != "" {
+		if _, err := uuid.Parse(v); err != nil {
+			return flow.Invalidf(flow.CodeInvalidID, "invalid resourceId format, expected UUID")
+		}
+		f.ResourceID = v
+	}
+	for _, p := range []struct {
+		name string
+		dst  **time.Time
+	}{{"dateFrom", &f.From}, {"dateTo", &f.To}} {
+		if v := c.Query(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return flow.Invalidf("FLK-0305", "invalid %s format, expected RFC3339", p.name)
+			}
+			*p.dst = &t
+		}
+	}
+	if f.From != nil && f.To != nil && f.From.After(*f.To) {
+		return flow.Invalidf("FLK-0308", "dateFrom must be before dateTo")
+	}
+	f.Ascending = strings.EqualFold(c.Query("sortOrder"), "ASC")
+	if v := c.Query("cursor"); v != "" {
+		seq, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || seq < 1 {
+			return flow.Invalidf("FLK-0610", "invalid cursor: expected the sequence number of an audit event")
+		}
+		f.AfterSeq = seq
+	}
+	limit := f.Limit
+	f.Limit++ // one more tells whether there is a next page
+	events, err := a.svc.ListAuditEvents(c.UserContext(), f)
+	if err != nil {
+		return err
+	}
+	page := flow.Page[audit.Event]{Items: events}
+	if len(events) > limit {
+		page.Items, page.HasMore = events[:limit], true
+		page.NextCursor = strconv.FormatInt(events[limit-1].Seq, 10)
+	}
+	return c.JSON(toList(page, toAuditResponse))
+}
+
+func eventTypePattern(s string) bool {
+	for _, r := range s {
+		if (r < 'A' || r > 'Z') && r != '_' {
+			return false
+		}
+	}
+	return len(s) <= 64
+}
+
+func (a *api) getAudit(c *fiber.Ctx) error {
+	id, err := parseID(c, "id", "audit event")
+	if err != nil {
+		return err
+	}
+	e, err := a.svc.GetAuditEvent(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(toAuditResponse(e))
+}
+
+// verifyAudit recomputes the chain up to the event (from the start, or
+// from ?from=<eventId>) and names the first event that breaks it.
+func (a *api) verifyAudit(c *fiber.Ctx) error {
+	id, err := parseID(c, "id", "audit event")
+	if err != nil {
+		return err
+	}
+	var from *uuid.UUID
+	if v := c.Query("from"); v != "" {
+		f, err := uuid.Parse(v)
+		if err != nil {
+			return flow.Invalidf(flow.CodeInvalidID, "invalid from: expected an audit event ID")
+		}
+		from = &f
+	}
+	res, err := a.svc.VerifyAudit(c.UserContext(), id, from)
+	if err != nil {
+		return err
+	}
+	body := fiber.Map{"isValid": res.Valid, "totalChecked": res.Checked, "message": "hash chain is valid"}
+	if !res.Valid {
+		body["firstInvalidId"] = res.FirstInvalid.ID
+		body["firstInvalidSequence"] = res.FirstInvalid.Seq
+		body["message"] = "hash chain broken at event " + res.FirstInvalid.ID.String() + ": " + res.Reason
+	}
+	return c.JSON(body)
+}
+
+func (a *api) workflowSummary(c *fiber.Ctx) error {
+	counts, err := a.svc.WorkflowSummary(c.UserContext())
+	if err != nil {
+		return err
+	}
+	var total int64
+	byStatus := []fiber.Map{}
+	for _, s := range []flow.WorkflowStatus{flow.StatusDraft, flow.StatusActive, flow.StatusInactive} {
+		if n := counts[s]; n > 0 {
+			total += n
+			byStatus = append(byStatus, fiber.Map{"status": s, "count": n})
+		}
+	}
+	return c.JSON(fiber.Map{"total": total, "active": counts[flow.StatusActive], "byStatus": byStatus})
+}
+
+func (a *api) executionSummary(c *fiber.Ctx) error {
+	bad := func(msg string) error {
+		return &flow.Error{Kind: flow.KindInvalid, Code: "FLK-0302", Title: "Bad Request", Message: msg}
+	}
+	var from, to *time.Time
+	for _, p := range []struct {
+		name string
+		dst  **time.Time
+	}{{"startTime", &from}, {"endTime", &to}} {
+		if v := c.Query(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return bad("invalid " + p.name + " format, expected RFC3339")
+			}
+			*p.dst = &t
+		}
+	}
+	if from != nil && to != nil && from.After(*to) {
+		return bad("startTime must be before endTime")
+	}
+	status := flow.ExecutionStatus(c.Query("status"))
+	if status != "" && !status.Valid() {
+		return bad("invalid status, must be one of: pending, running, completed, failed, cancelled")
+	}
+	counts, err := a.svc.ExecutionSummary(c.UserContext(), from, to, status)
+	if err != nil {
+		return err
+	}
+	body := fiber.Map{}
+	var total int64
+	for _, s := range []flow.ExecutionStatus{flow.ExecCompleted, flow.ExecFailed, flow.ExecPending, flow.ExecRunning, flow.ExecCancelled} {
+		body[string(s)] = counts[s]
+		total += counts[s]
+	}
+	body["total"] = total
+	return c.JSON(body)
+}

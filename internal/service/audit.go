@@ -1,0 +1,99 @@
+package service
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
+
+	"flowker/internal/audit"
+	"flowker/internal/flow"
+	"flowker/internal/store"
+)
+
+// Resource types of audit events.
+const (
+	resWorkflow       = "workflow"
+	resProviderConfig = "provider_config"
+	resExecutorConfig = "executor_config"
+	resExecution      = "execution"
+)
+
+// record appends an audit event for a change, in the change's transaction:
+// no change without its event, no event without its change.
+func (s *Service) record(ctx context.Context, tx store.Tx, eventType, action, resourceType, resourceID string,
+	meta map[string]any) error {
+	return tx.AppendAudit(ctx, s.auditEvent(ctx, eventType, action, "SUCCESS", resourceType, resourceID, meta))
+}
+
+func (s *Service) auditEvent(ctx context.Context, eventType, action, result, resourceType, resourceID string,
+	meta map[string]any) *audit.Event {
+	req := audit.FromContext(ctx)
+	e := &audit.Event{ID: s.newID(), Timestamp: s.now(), EventType: eventType, Action: action, Result: result,
+		ResourceType: resourceType, ResourceID: resourceID, Actor: req.Actor, RequestID: req.RequestID,
+		Metadata: meta}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		e.TraceID = sc.TraceID().String()
+	}
+	return e
+}
+
+// GetAuditEvent returns one event by its id.
+func (s *Service) GetAuditEvent(ctx context.Context, id uuid.UUID) (e *audit.Event, err error) {
+	ctx, end := s.op(ctx, "query.audit.get")
+	defer end(&err)
+	return s.store.GetAudit(ctx, id)
+}
+
+// ListAuditEvents returns a page of events, newest first unless ascending.
+func (s *Service) ListAuditEvents(ctx context.Context, f audit.Filter) (events []audit.Event, err error) {
+	ctx, end := s.op(ctx, "query.audit.list")
+	defer end(&err)
+	return s.store.ListAudit(ctx, f)
+}
+
+// VerifyAudit recomputes every hash from the start of the chain (or from
+// the event fromID) up to and including the event toID, and names the
+// first event that breaks the chain.
+func (s *Service) VerifyAudit(ctx context.Context, toID uuid.UUID, fromID *uuid.UUID) (res audit.Verification, err error) {
+	ctx, end := s.op(ctx, "query.audit.verify")
+	defer end(&err)
+	to, err := s.store.GetAudit(ctx, toID)
+	if err != nil {
+		return res, err
+	}
+	fromSeq, prev := int64(1), ""
+	if fromID != nil {
+		from, err := s.store.GetAudit(ctx, *fromID)
+		if err != nil {
+			return res, err
+		}
+		if from.Seq > to.Seq {
+			return res, flow.Invalidf(flow.CodeInvalidQuery, "from must be an event recorded before the verified one")
+		}
+		fromSeq = from.Seq
+		if prev, err = s.store.AuditHashBefore(ctx, from.Seq); err != nil {
+			return res, err
+		}
+	}
+	v := audit.NewVerifier(prev)
+	if err := s.store.WalkAudit(ctx, fromSeq, to.Seq, v.Check); err != nil {
+		return res, err
+	}
+	return v.Result(), nil
+}
+
+// WorkflowSummary counts workflows by status.
+func (s *Service) WorkflowSummary(ctx context.Context) (m map[flow.WorkflowStatus]int64, err error) {
+	ctx, end := s.op(ctx, "query.dashboard.workflows")
+	defer end(&err)
+	return s.store.CountWorkflowsByStatus(ctx)
+}
+
+// ExecutionSummary counts executions by status, started within [from, to].
+func (s *Service) ExecutionSummary(ctx context.Context, from, to *time.Time, status flow.ExecutionStatus) (m map[flow.ExecutionStatus]int64, err error) {
+	ctx, end := s.op(ctx, "query.dashboard.executions")
+	defer end(&err)
+	return s.store.CountExecutionsByStatus(ctx, from, to, status)
+}

@@ -1,0 +1,213 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"flowker/internal/audit"
+	"flowker/internal/flow"
+	"flowker/internal/store"
+)
+
+const auditColumns = `seq, event_id, occurred_at, event_type, action, result, resource_type, resource_id,
+	actor_type, actor_id, actor_ip, request_id, trace_id, metadata, previous_hash, hash`
+
+// AppendAudit chains e after the last event and inserts it, inside the
+// caller's transaction. The lock (PostgreSQL) or the single writer
+// (SQLite) is held from reading the last hash until commit, and seq is
+// assigned under it, so chain order is seq order even with concurrent
+// writers in several processes.
+func (q *queries) AppendAudit(ctx context.Context, e *audit.Event) error {
+	if q.d.AuditLock != "" {
+		if _, err := q.w.ExecContext(ctx, q.d.AuditLock); err != nil {
+			return err
+		}
+	}
+	var prev string
+	err := q.w.QueryRowContext(ctx, `SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&prev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	audit.Seal(e, prev)
+	meta, err := marshalJSON(e.Metadata, "{}")
+	if err != nil {
+		return err
+	}
+	return q.w.QueryRowContext(ctx, `INSERT INTO audit_events (event_id, occurred_at, event_type, action, result,
+		resource_type, resource_id, actor_type, actor_id, actor_ip, request_id, trace_id, metadata, previous_hash, hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING seq`,
+		e.ID.String(), timeArg(e.Timestamp), e.EventType, e.Action, e.Result, e.ResourceType, e.ResourceID,
+		e.Actor.Type, e.Actor.ID, e.Actor.IP, e.RequestID, e.TraceID, meta, e.PreviousHash, e.Hash).Scan(&e.Seq)
+}
+
+func scanAudit(s scanner) (*audit.Event, error) {
+	var e audit.Event
+	var meta []byte
+	if err := s.Scan(&e.Seq, dbUUID{&e.ID}, dbTime{&e.Timestamp}, &e.EventType, &e.Action, &e.Result,
+		&e.ResourceType, &e.ResourceID, &e.Actor.Type, &e.Actor.ID, &e.Actor.IP, &e.RequestID, &e.TraceID,
+		&meta, &e.PreviousHash, &e.Hash); err != nil {
+		return nil, err
+	}
+	return &e, unmarshalJSON("audit event", meta, &e.Metadata)
+}
+
+func (q *queries) GetAudit(ctx context.Context, id uuid.UUID) (*audit.Event, error) {
+	e, err := scanAudit(q.r.QueryRowContext(ctx, `SELECT `+auditColumns+` FROM audit_events WHERE event_id = $1`,
+		id.String()))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrAuditNotFound
+	}
+	return e, err
+}
+
+func (q *queries) ListAudit(ctx context.Context, f audit.Filter) ([]audit.Event, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	for col, v := range map[string]string{"event_type": f.EventType, "action": f.Action, "result": f.Result,
+		"resource_type": f.ResourceType, "resource_id": f.ResourceID} {
+		if v != "" {
+			where = append(where, col+" = "+arg(v))
+		}
+	}
+	if f.From != nil {
+		where = append(where, "occurred_at >= "+arg(timeArg(*f.From)))
+	}
+	if f.To != nil {
+		where = append(where, "occurred_at <= "+arg(timeArg(*f.To)))
+	}
+	order, cmp := "DESC", "<"
+	if f.Ascending {
+		order, cmp = "ASC", ">"
+	}
+	if f.AfterSeq > 0 {
+		where = append(where, "seq "+cmp+" "+arg(f.AfterSeq))
+	}
+	query := `SELECT ` + auditColumns + ` FROM audit_events`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY seq " + order + " LIMIT " + arg(f.Limit)
+	rows, err := q.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []audit.Event
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *e)
+	}
+	return out, rows.Err()
+}
+
+// WalkAudit streams events with fromSeq ≤ seq ≤ toSeq in chain order.
+func (q *queries) WalkAudit(ctx context.Context, fromSeq, toSeq int64, fn func(*audit.Event) bool) error {
+	const page = 1000
+	for next := fromSeq; next <= toSeq; {
+		rows, err := q.r.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_events
+			WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3`, next, toSeq, page)
+		if err != nil {
+			return err
+		}
+		n := 0
+		for rows.Next() {
+			e, err := scanAudit(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			n++
+			next = e.Seq + 1
+			if !fn(e) {
+				rows.Close()
+				return nil
+			}
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		if n < page {
+			return nil
+		}
+	}
+	return nil
+}
+
+// AuditHashBefore is the hash of the event just before seq ("" if none).
+func (q *queries) AuditHashBefore(ctx context.Context, seq int64) (string, error) {
+	var h string
+	err := q.r.QueryRowContext(ctx, `SELECT hash FROM audit_events WHERE seq < $1 ORDER BY seq DESC LIMIT 1`, seq).Scan(&h)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return h, err
+}
+
+// dashboards
+
+func (q *queries) CountWorkflowsByStatus(ctx context.Context) (map[flow.WorkflowStatus]int64, error) {
+	rows, err := q.r.QueryContext(ctx, `SELECT status, count(*) FROM workflows GROUP BY status`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[flow.WorkflowStatus]int64{}
+	for rows.Next() {
+		var s string
+		var n int64
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, err
+		}
+		out[flow.WorkflowStatus(s)] = n
+	}
+	return out, rows.Err()
+}
+
+func (q *queries) CountExecutionsByStatus(ctx context.Context, from, to *time.Time, status flow.ExecutionStatus) (map[flow.ExecutionStatus]int64, error) {
+	var where []string
+	var args []any
+	if from != nil {
+		args = append(args, timeArg(*from))
+		where = append(where, "started_at >= $"+strconv.Itoa(len(args)))
+	}
+	if to != nil {
+		args = append(args, timeArg(*to))
+		where = append(where, "started_at <= $"+strconv.Itoa(len(args)))
+	}
+	if status != "" {
+		args = append(args, string(status))
+		where = append(where, "status = $"+strconv.Itoa(len(args)))
+	}
+	query := `SELECT status, count(*) FROM executions`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := q.r.QueryContext(ctx, query+" GROUP BY status", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[flow.ExecutionStatus]int64{}
+	for rows.Next() {
+		var s string
+		var n int64
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, err
+		}
+		out[flow.ExecutionStatus(s)] = n
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,140 @@
+package storetest
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"flowker/internal/audit"
+	"flowker/internal/flow"
+	"flowker/internal/store"
+)
+
+// Tamperer changes a stored audit row behind the store's back (bypassing
+// the append-only triggers, as a database owner could).
+type Tamperer func(t *testing.T, seq int64, resourceID string)
+
+func auditEvent(i int) *audit.Event {
+	return &audit.Event{ID: uuid.New(), Timestamp: time.Date(2026, 5, 1, 0, 0, 0, i*1000, time.UTC),
+		EventType: "WORKFLOW_UPDATED", Action: "UPDATE", Result: "SUCCESS", ResourceType: "workflow",
+		ResourceID: uuid.NewString(), Actor: audit.Actor{Type: "api_key", ID: "ci", IP: "10.0.0.7"},
+		RequestID: fmt.Sprintf("req-%d", i), Metadata: map[string]any{"i": float64(i), "name": "wf"}}
+}
+
+func verifyAll(t *testing.T, s store.Store) audit.Verification {
+	t.Helper()
+	v := audit.NewVerifier("")
+	require.NoError(t, s.WalkAudit(context.Background(), 1, 1<<62, v.Check))
+	return v.Result()
+}
+
+// RunAudit tests the audit trail; second opens another store on the same
+// database (another process), tamper alters a row.
+func RunAudit(t *testing.T, s, second store.Store, tamper Tamperer, raw *sql.DB) {
+	ctx := context.Background()
+	var events []*audit.Event
+	for i := range 5 {
+		e := auditEvent(i)
+		require.NoError(t, s.InTx(ctx, func(tx store.Tx) error { return tx.AppendAudit(ctx, e) }))
+		events = append(events, e)
+	}
+	require.Empty(t, events[0].PreviousHash, "the first event has no previous hash")
+	require.Equal(t, events[0].Hash, events[1].PreviousHash)
+
+	got, err := s.GetAudit(ctx, events[0].ID)
+	require.NoError(t, err, "the genesis event reads back (the reference failed here)")
+	require.Equal(t, *events[0], *got)
+	_, err = s.GetAudit(ctx, uuid.New())
+	require.ErrorIs(t, err, store.ErrAuditNotFound)
+
+	list, err := s.ListAudit(ctx, audit.Filter{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, list, 5)
+	require.Equal(t, events[4].ID, list[0].ID, "newest first")
+	list, err = s.ListAudit(ctx, audit.Filter{Limit: 2, Ascending: true, AfterSeq: events[1].Seq})
+	require.NoError(t, err)
+	require.Equal(t, []uuid.UUID{events[2].ID, events[3].ID}, []uuid.UUID{list[0].ID, list[1].ID})
+	list, err = s.ListAudit(ctx, audit.Filter{Limit: 10, ResourceID: events[3].ResourceID})
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	from := events[2].Timestamp
+	list, err = s.ListAudit(ctx, audit.Filter{Limit: 10, From: &from, Result: "SUCCESS"})
+	require.NoError(t, err)
+	require.Len(t, list, 3)
+
+	h, err := s.AuditHashBefore(ctx, events[2].Seq)
+	require.NoError(t, err)
+	require.Equal(t, events[1].Hash, h)
+	require.True(t, verifyAll(t, s).Valid)
+
+	// The database itself refuses changes.
+	_, err = raw.ExecContext(ctx, `UPDATE audit_events SET actor_id = 'x' WHERE seq = $1`, events[1].Seq)
+	require.ErrorContains(t, err, "append-only")
+	_, err = raw.ExecContext(ctx, `DELETE FROM audit_events WHERE seq = $1`, events[1].Seq)
+	require.ErrorContains(t, err, "append-only")
+
+	// Concurrent writers in two "processes" leave one unbroken chain.
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for i := range 100 {
+		st := s
+		if i%2 == 1 {
+			st = second
+		}
+		wg.Go(func() {
+			e := auditEvent(100 + i)
+			errs <- st.InTx(ctx, func(tx store.Tx) error { return tx.AppendAudit(ctx, e) })
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	res := verifyAll(t, s)
+	require.True(t, res.Valid, res.Reason)
+	require.Equal(t, 105, res.Checked)
+
+	// A row altered behind the store's back is found, and named.
+	tamper(t, events[2].Seq, "tampered")
+	res = verifyAll(t, s)
+	require.False(t, res.Valid)
+	require.Equal(t, events[2].ID, res.FirstInvalid.ID)
+	require.Contains(t, res.Reason, "hash mismatch")
+}
+
+func testDashboards(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	c := NewClock()
+	for i, st := range []flow.WorkflowStatus{flow.StatusDraft, flow.StatusActive, flow.StatusActive} {
+		w := Workflow(fmt.Sprintf("d-%d", i), c.Now())
+		w.Status = st
+		require.NoError(t, s.CreateWorkflow(ctx, w))
+	}
+	counts, err := s.CountWorkflowsByStatus(ctx)
+	require.NoError(t, err)
+	require.Equal(t, map[flow.WorkflowStatus]int64{flow.StatusDraft: 1, flow.StatusActive: 2}, counts)
+
+	base := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	for i, st := range []flow.ExecutionStatus{flow.ExecCompleted, flow.ExecCompleted, flow.ExecFailed, flow.ExecRunning} {
+		e := &flow.Execution{ID: uuid.New(), WorkflowID: uuid.New(), WorkflowRevision: 1, TriggerNodeID: "t",
+			Status: st, Input: map[string]any{}, StartedAt: base.Add(time.Duration(i) * time.Hour), UpdatedAt: base}
+		require.NoError(t, s.CreateExecution(ctx, e))
+	}
+	all, err := s.CountExecutionsByStatus(ctx, nil, nil, "")
+	require.NoError(t, err)
+	require.Equal(t, map[flow.ExecutionStatus]int64{flow.ExecCompleted: 2, flow.ExecFailed: 1, flow.ExecRunning: 1}, all)
+	from, to := base.Add(time.Hour), base.Add(2*time.Hour) // inclusive bounds
+	window, err := s.CountExecutionsByStatus(ctx, &from, &to, "")
+	require.NoError(t, err)
+	require.Equal(t, map[flow.ExecutionStatus]int64{flow.ExecCompleted: 1, flow.ExecFailed: 1}, window)
+	failed, err := s.CountExecutionsByStatus(ctx, nil, nil, flow.ExecFailed)
+	require.NoError(t, err)
+	require.Equal(t, map[flow.ExecutionStatus]int64{flow.ExecFailed: 1}, failed)
+}
