@@ -6,7 +6,10 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -38,9 +41,37 @@ type Config struct {
 	CORSAllowedOrigins []string
 	SSRFAllowPrivate   bool
 
+	// APIKeys are the accepted X-API-Key values with their ids: API_KEY as
+	// id "default", then API_KEYS. Empty unless API_KEY_ENABLED.
+	APIKeys []APIKey
+	// OIDC accepts bearer tokens of one issuer (AUTH_OIDC_*).
+	OIDC OIDC
+	// TrustedProxies may set X-Forwarded-For (TRUSTED_PROXIES); single
+	// addresses are stored as /32 or /128 prefixes.
+	TrustedProxies []netip.Prefix
+	// RateLimitPerMinute bounds each client's management API requests
+	// (RATE_LIMIT_PER_MINUTE); 0 disables the limit.
+	RateLimitPerMinute int
+
 	Telemetry Telemetry
 
 	Engine Engine
+}
+
+// APIKey is one accepted X-API-Key: ID names the caller in the audit trail
+// (the key itself is never recorded).
+type APIKey struct {
+	ID  string
+	Key string
+}
+
+// OIDC configures bearer-token authentication against one issuer.
+type OIDC struct {
+	Enabled          bool
+	Issuer           string // must equal the tokens' iss exactly
+	Audience         string // must be among the tokens' aud
+	JWKSURL          string // empty: the jwks_uri of {Issuer}/.well-known/openid-configuration
+	PermissionsClaim string // a list, or a space-separated string, of resource:action
 }
 
 // Engine tunes execution: concurrency, back-pressure, leases and retries.
@@ -154,13 +185,131 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.Telemetry.ServiceVersion == "" {
 		c.Telemetry.ServiceVersion = c.Version
 	}
-	if c.APIKeyEnabled && c.APIKey == "" {
-		r.fail("API_KEY", "must be set when API_KEY_ENABLED=true")
-	}
+	c.APIKeys = r.apiKeys(c.APIKeyEnabled, c.APIKey)
+	c.OIDC = r.oidc()
+	c.TrustedProxies = r.prefixes("TRUSTED_PROXIES")
+	c.RateLimitPerMinute = r.integer("RATE_LIMIT_PER_MINUTE", 6000, 0, 10000000)
 	if c.Telemetry.Enabled && c.Telemetry.Endpoint == "" {
 		r.fail("OTEL_EXPORTER_OTLP_ENDPOINT", "must be set when ENABLE_TELEMETRY=true")
 	}
 	return c, errors.Join(r.errs...)
+}
+
+// minAPIKeyLen is the shortest key API_KEYS accepts (API_KEY keeps the
+// reference's rule: non-empty).
+const minAPIKeyLen = 16
+
+var keyIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// apiKeys reads API_KEY (id "default") and API_KEYS (id:key,id:key). Error
+// messages name entries by position and id, never by key.
+func (r *reader) apiKeys(enabled bool, single string) []APIKey {
+	var keys []APIKey
+	if single != "" {
+		keys = append(keys, APIKey{ID: "default", Key: single})
+	}
+	ids, values := map[string]bool{"default": single != ""}, map[string]bool{single: single != ""}
+	for i, entry := range r.list("API_KEYS") {
+		id, key, ok := strings.Cut(entry, ":")
+		id, key = strings.TrimSpace(id), strings.TrimSpace(key)
+		switch {
+		case !ok:
+			r.fail("API_KEYS", fmt.Sprintf("entry %d is not id:key", i+1))
+		case !keyIDPattern.MatchString(id):
+			r.fail("API_KEYS", fmt.Sprintf("entry %d: the id must be 1-64 letters, digits, '.', '_' or '-'", i+1))
+		case ids[id] && id == "default":
+			r.fail("API_KEYS", fmt.Sprintf("entry %d: id \"default\" is API_KEY's", i+1))
+		case ids[id]:
+			r.fail("API_KEYS", fmt.Sprintf("entry %d: id %q is used twice", i+1, id))
+		case len(key) < minAPIKeyLen:
+			r.fail("API_KEYS", fmt.Sprintf("entry %d (id %q): the key must be at least %d characters", i+1, id, minAPIKeyLen))
+		case !printable(key):
+			r.fail("API_KEYS", fmt.Sprintf("entry %d (id %q): the key must be printable ASCII without spaces", i+1, id))
+		case values[key]:
+			r.fail("API_KEYS", fmt.Sprintf("entry %d (id %q): the key is also given to another id", i+1, id))
+		default:
+			ids[id], values[key] = true, true
+			keys = append(keys, APIKey{ID: id, Key: key})
+		}
+	}
+	if !enabled {
+		return nil
+	}
+	if len(keys) == 0 && len(r.list("API_KEYS")) == 0 {
+		r.fail("API_KEY", "or API_KEYS must be set when API_KEY_ENABLED=true")
+	}
+	return keys
+}
+
+func printable(s string) bool {
+	for i := range len(s) {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *reader) oidc() OIDC {
+	o := OIDC{
+		Enabled:          r.boolean("AUTH_OIDC_ENABLED", false),
+		Issuer:           r.str("AUTH_OIDC_ISSUER", ""),
+		Audience:         r.str("AUTH_OIDC_AUDIENCE", ""),
+		JWKSURL:          r.str("AUTH_OIDC_JWKS_URL", ""),
+		PermissionsClaim: r.str("AUTH_OIDC_PERMISSIONS_CLAIM", "permissions"),
+	}
+	if !o.Enabled {
+		return o
+	}
+	if o.Issuer == "" {
+		r.fail("AUTH_OIDC_ISSUER", "must be set when AUTH_OIDC_ENABLED=true (the tokens' iss, e.g. https://idp.example/realms/flowker)")
+	} else {
+		r.secureURL("AUTH_OIDC_ISSUER", o.Issuer)
+	}
+	if o.Audience == "" {
+		r.fail("AUTH_OIDC_AUDIENCE", "must be set when AUTH_OIDC_ENABLED=true (the aud the issuer puts in tokens for Flowker)")
+	}
+	if o.JWKSURL != "" {
+		r.secureURL("AUTH_OIDC_JWKS_URL", o.JWKSURL)
+	}
+	return o
+}
+
+// secureURL accepts https URLs, and http ones only to a loopback host:
+// signing keys fetched over plain HTTP could be replaced on the way.
+func (r *reader) secureURL(name, raw string) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		r.fail(name, fmt.Sprintf("is %q; must be an absolute https:// URL", raw))
+		return
+	}
+	if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+		r.fail(name, fmt.Sprintf("is %q; must use https:// (http:// is accepted only for localhost)", raw))
+	}
+}
+
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// prefixes reads a comma-separated list of IP addresses and CIDR ranges.
+func (r *reader) prefixes(name string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range r.list(name) {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+		} else if a, err := netip.ParseAddr(s); err == nil {
+			a = a.Unmap()
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		} else {
+			r.fail(name, fmt.Sprintf("has %q; must be IP addresses or CIDR ranges (10.0.0.0/8), comma-separated", s))
+		}
+	}
+	return out
 }
 
 func (r *reader) database() Database {

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
@@ -43,6 +44,8 @@ func TestLoadDefaults(t *testing.T) {
 		},
 		Engine: config.Engine{Concurrency: 256, QueueSize: 10000, LeaseDuration: 30 * time.Second,
 			ExecutionTimeout: 5 * time.Minute, MaxAttempts: 5, BreakerFailures: 5, BreakerOpenFor: 30 * time.Second},
+		OIDC:               config.OIDC{PermissionsClaim: "permissions"},
+		RateLimitPerMinute: 6000,
 	}
 	for name, kv := range map[string]map[string]string{
 		"nothing set": nil,
@@ -50,6 +53,7 @@ func TestLoadDefaults(t *testing.T) {
 		"blank values": {
 			"SERVER_ADDRESS": "", "LOG_LEVEL": "  ", "DATABASE_URL": " ", "API_KEY_ENABLED": "",
 			"SHUTDOWN_TIMEOUT": "\t", "DATABASE_MAX_CONNS": "", "CORS_ALLOWED_ORIGINS": " ",
+			"API_KEYS": " ", "AUTH_OIDC_ENABLED": "", "TRUSTED_PROXIES": " ", "RATE_LIMIT_PER_MINUTE": "",
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -228,6 +232,114 @@ func TestLoadInvalid(t *testing.T) {
 		{"every bad variable is reported at once",
 			map[string]string{"LOG_LEVEL": "loud", "DATABASE_MAX_CONNS": "0", "DEPLOYMENT_MODE": "cloud"},
 			[]string{"LOG_LEVEL", "DATABASE_MAX_CONNS", "DEPLOYMENT_MODE"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := config.Load(env(tt.env))
+			require.Error(t, err)
+			for _, s := range tt.want {
+				require.Contains(t, err.Error(), s)
+			}
+			for _, s := range tt.notWant {
+				require.NotContains(t, err.Error(), s)
+			}
+		})
+	}
+}
+
+func TestLoadAuth(t *testing.T) {
+	t.Parallel()
+	t.Run("API_KEY is id default, API_KEYS add ids", func(t *testing.T) {
+		t.Parallel()
+		c, err := config.Load(env(map[string]string{"API_KEY_ENABLED": "true", "API_KEY": "k",
+			"API_KEYS": " ci:0123456789abcdef , ledger.v2:fedcba9876543210:with-colon"}))
+		require.NoError(t, err)
+		require.Equal(t, []config.APIKey{{ID: "default", Key: "k"}, {ID: "ci", Key: "0123456789abcdef"},
+			{ID: "ledger.v2", Key: "fedcba9876543210:with-colon"}}, c.APIKeys)
+	})
+	t.Run("API_KEYS alone is enough", func(t *testing.T) {
+		t.Parallel()
+		c, err := config.Load(env(map[string]string{"API_KEY_ENABLED": "true", "API_KEYS": "default:0123456789abcdef"}))
+		require.NoError(t, err)
+		require.Equal(t, []config.APIKey{{ID: "default", Key: "0123456789abcdef"}}, c.APIKeys)
+	})
+	t.Run("keys are not used unless enabled", func(t *testing.T) {
+		t.Parallel()
+		c, err := config.Load(env(map[string]string{"API_KEY": "k", "API_KEYS": "ci:0123456789abcdef"}))
+		require.NoError(t, err)
+		require.Nil(t, c.APIKeys)
+	})
+	t.Run("OIDC", func(t *testing.T) {
+		t.Parallel()
+		c, err := config.Load(env(map[string]string{"AUTH_OIDC_ENABLED": "true",
+			"AUTH_OIDC_ISSUER": "https://idp.example/realms/x", "AUTH_OIDC_AUDIENCE": "flowker",
+			"AUTH_OIDC_JWKS_URL": "http://127.0.0.1:8080/certs", "AUTH_OIDC_PERMISSIONS_CLAIM": "scp"}))
+		require.NoError(t, err)
+		require.Equal(t, config.OIDC{Enabled: true, Issuer: "https://idp.example/realms/x", Audience: "flowker",
+			JWKSURL: "http://127.0.0.1:8080/certs", PermissionsClaim: "scp"}, c.OIDC)
+	})
+	t.Run("trusted proxies and rate limit", func(t *testing.T) {
+		t.Parallel()
+		c, err := config.Load(env(map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7,::1,2001:db8::/32,10.1.2.3/8",
+			"RATE_LIMIT_PER_MINUTE": "0"}))
+		require.NoError(t, err)
+		require.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32"),
+			netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("2001:db8::/32"), netip.MustParsePrefix("10.0.0.0/8")},
+			c.TrustedProxies)
+		require.Zero(t, c.RateLimitPerMinute)
+	})
+}
+
+func TestLoadAuthInvalid(t *testing.T) {
+	t.Parallel()
+	const secretish = "s3cr3t-value-0123456789"
+	oidc := func(kv map[string]string) map[string]string {
+		out := map[string]string{"AUTH_OIDC_ENABLED": "true", "AUTH_OIDC_ISSUER": "https://idp.example",
+			"AUTH_OIDC_AUDIENCE": "flowker"}
+		for k, v := range kv {
+			out[k] = v
+		}
+		return out
+	}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    []string
+		notWant []string
+	}{
+		{"enabled without any key", map[string]string{"API_KEY_ENABLED": "true"}, []string{"API_KEY or API_KEYS"}, nil},
+		{"entry without a colon", map[string]string{"API_KEYS": secretish}, []string{"API_KEYS", "entry 1", "id:key"},
+			[]string{secretish}},
+		{"short key", map[string]string{"API_KEYS": "ci:short-key"}, []string{"API_KEYS", `"ci"`, "16"},
+			[]string{"short-key"}},
+		{"bad id", map[string]string{"API_KEYS": "a b:" + secretish}, []string{"API_KEYS", "entry 1", "id"},
+			[]string{secretish}},
+		{"empty id", map[string]string{"API_KEYS": ":" + secretish}, []string{"API_KEYS", "entry 1"}, []string{secretish}},
+		{"duplicate id", map[string]string{"API_KEYS": "ci:" + secretish + ",ci:" + secretish + "x"},
+			[]string{"API_KEYS", "entry 2", `"ci"`, "twice"}, []string{secretish}},
+		{"id default taken by API_KEY", map[string]string{"API_KEY": "k", "API_KEYS": "default:" + secretish},
+			[]string{"API_KEYS", "API_KEY's"}, []string{secretish}},
+		{"same key twice", map[string]string{"API_KEYS": "a:" + secretish + ",b:" + secretish},
+			[]string{"API_KEYS", "entry 2", "another id"}, []string{secretish}},
+		{"key with a control character", map[string]string{"API_KEYS": "a:0123456789abcdef\x01"},
+			[]string{"API_KEYS", "printable"}, nil},
+		{"OIDC without issuer", map[string]string{"AUTH_OIDC_ENABLED": "true", "AUTH_OIDC_AUDIENCE": "x"},
+			[]string{"AUTH_OIDC_ISSUER"}, nil},
+		{"OIDC without audience", map[string]string{"AUTH_OIDC_ENABLED": "true", "AUTH_OIDC_ISSUER": "https://idp.example"},
+			[]string{"AUTH_OIDC_AUDIENCE"}, nil},
+		{"OIDC issuer over plain http", oidc(map[string]string{"AUTH_OIDC_ISSUER": "http://idp.example"}),
+			[]string{"AUTH_OIDC_ISSUER", "https"}, nil},
+		{"OIDC issuer not a URL", oidc(map[string]string{"AUTH_OIDC_ISSUER": "idp.example"}),
+			[]string{"AUTH_OIDC_ISSUER"}, nil},
+		{"OIDC JWKS URL over plain http", oidc(map[string]string{"AUTH_OIDC_JWKS_URL": "http://idp.example/certs"}),
+			[]string{"AUTH_OIDC_JWKS_URL", "https"}, nil},
+		{"OIDC enabled flag", map[string]string{"AUTH_OIDC_ENABLED": "yes please"}, []string{"AUTH_OIDC_ENABLED"}, nil},
+		{"trusted proxy garbage", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"},
+			[]string{"TRUSTED_PROXIES", "proxy.local"}, nil},
+		{"trusted proxy bad CIDR", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/33"}, []string{"TRUSTED_PROXIES"}, nil},
+		{"negative rate limit", map[string]string{"RATE_LIMIT_PER_MINUTE": "-1"}, []string{"RATE_LIMIT_PER_MINUTE"}, nil},
+		{"rate limit not a number", map[string]string{"RATE_LIMIT_PER_MINUTE": "lots"}, []string{"RATE_LIMIT_PER_MINUTE"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -115,7 +115,7 @@ func (e *Engine) callWithRetry(ctx context.Context, t target, req provider.Reque
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
-			return last, attempt, fmt.Errorf("%w (after %d attempts: %v)", context.Cause(ctx), attempt, err)
+			return last, attempt, fmt.Errorf("%w (after %d attempts: %w)", context.Cause(ctx), attempt, err)
 		}
 	}
 	if err != nil {

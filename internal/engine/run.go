@@ -190,6 +190,10 @@ func (r *run) execute(ctx context.Context) {
 				r.e.retryLater(r.ex.ID, r.leaseLost)
 				return
 			}
+			if r.failed != "" { // the save saw a cancel requested through another process
+				r.ready = r.ready[:0]
+				continue
+			}
 			for _, n := range r.ready {
 				r.state[n.ID] = runningNode
 				inFlight++

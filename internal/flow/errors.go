@@ -22,6 +22,7 @@ const (
 	KindConflict                  // unique name taken, concurrent change (409)
 	KindTooLarge                  // body over the limit (413)
 	KindUnprocessable             // well-formed but not allowed in this state (422)
+	KindRateLimited               // too many requests from this client (429)
 	KindUnavailable               // cannot take the work now (503)
 )
 

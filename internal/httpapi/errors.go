@@ -28,6 +28,7 @@ var statusOf = map[flow.Kind]int{
 	flow.KindConflict:      http.StatusConflict,
 	flow.KindTooLarge:      http.StatusRequestEntityTooLarge,
 	flow.KindUnprocessable: http.StatusUnprocessableEntity,
+	flow.KindRateLimited:   http.StatusTooManyRequests,
 	flow.KindUnavailable:   http.StatusServiceUnavailable,
 }
 

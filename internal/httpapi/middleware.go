@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"crypto/subtle"
-	"net/http"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -40,15 +38,6 @@ func validRequestID(id string) bool {
 func requestID(c *fiber.Ctx) string {
 	id, _ := c.Locals(headerRequestID).(string)
 	return id
-}
-
-// requireAPIKey checks X-API-Key in constant time.
-func (a *api) requireAPIKey(c *fiber.Ctx) error {
-	if subtle.ConstantTimeCompare([]byte(c.Get("X-API-Key")), []byte(a.cfg.APIKey)) != 1 {
-		return c.Status(http.StatusUnauthorized).JSON(errorBody{
-			Code: "UNAUTHORIZED", Title: "Unauthorized", Message: "API Key missing or invalid"})
-	}
-	return c.Next()
 }
 
 func (a *api) logPanic(c *fiber.Ctx, p any) {

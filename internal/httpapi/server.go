@@ -24,6 +24,8 @@ type api struct {
 	log      *zap.Logger
 	started  time.Time
 	draining *atomic.Bool
+	auth     *authn        // credentials and client IPs (auth.go)
+	limit    fiber.Handler // per-client rate limit, nil when off (ratelimit.go)
 }
 
 // New builds the HTTP application. Readiness fails while draining is set.
@@ -53,17 +55,17 @@ func New(svc *service.Service, cfg config.Config, log *zap.Logger, draining *ato
 		app.Use(cors.New(cors.Config{
 			AllowOrigins:  strings.Join(cfg.CORSAllowedOrigins, ","),
 			AllowMethods:  "GET,HEAD,POST,PUT,PATCH,DELETE,OPTIONS",
-			AllowHeaders:  "Origin,Content-Type,Accept,Authorization,X-Request-Id,X-API-Key,Idempotency-Key,X-Webhook-Token",
-			ExposeHeaders: "X-Request-Id",
+			AllowHeaders:  "Origin,Content-Type,Accept,Authorization,X-Request-Id,X-API-Key,Idempotency-Key,X-Webhook-Token,Prefer",
+			ExposeHeaders: "X-Request-Id,Idempotent-Replayed,Retry-After",
 			MaxAge:        3600,
 		}))
 	}
 
 	a.healthRoutes(app)
-	v1 := app.Group("/v1")
-	if cfg.APIKeyEnabled {
-		v1.Use(a.requireAPIKey)
-	}
+	// Authentication and rate limiting (auth.go): every /v1 route must be
+	// registered on v1, which gives it its one permission; a route family
+	// missing from routePermissions panics here.
+	v1 := a.secureV1(app)
 	a.workflowRoutes(v1)
 	a.providerConfigRoutes(v1)
 	a.executorRoutes(v1)

@@ -21,11 +21,6 @@ const (
 	codeExecutorEndpoint    = "FLK-0153"
 )
 
-// engineKeys are node-data keys the engine reads itself; they are not part
-// of an executor's schema.
-var engineKeys = []string{"executorId", "providerConfigId", "executorConfigId", "endpointName",
-	"inputMapping", "outputMapping", "transforms", "method", "path", "timeout"}
-
 // checkWorkflowNodes validates executor and trigger nodes against the
 // catalog and the stored configurations they reference. At save the
 // references must exist (provider configurations active, as the reference

@@ -113,37 +113,39 @@ func (q *queries) ListAudit(ctx context.Context, f audit.Filter) ([]audit.Event,
 	return out, rows.Err()
 }
 
-// WalkAudit streams events with fromSeq ≤ seq ≤ toSeq in chain order.
+// WalkAudit streams events with fromSeq ≤ seq ≤ toSeq in chain order, a
+// page at a time, so a chain of any length is walked in bounded memory.
 func (q *queries) WalkAudit(ctx context.Context, fromSeq, toSeq int64, fn func(*audit.Event) bool) error {
 	const page = 1000
 	for next := fromSeq; next <= toSeq; {
-		rows, err := q.r.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_events
-			WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3`, next, toSeq, page)
-		if err != nil {
+		n, last, more, err := q.walkPage(ctx, next, toSeq, page, fn)
+		if err != nil || !more || n < page {
 			return err
 		}
-		n := 0
-		for rows.Next() {
-			e, err := scanAudit(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			n++
-			next = e.Seq + 1
-			if !fn(e) {
-				rows.Close()
-				return nil
-			}
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-			return err
-		}
-		if n < page {
-			return nil
-		}
+		next = last + 1
 	}
 	return nil
+}
+
+// walkPage feeds one page to fn; more is false once fn asked to stop.
+func (q *queries) walkPage(ctx context.Context, from, to int64, limit int, fn func(*audit.Event) bool) (n int, last int64, more bool, err error) {
+	rows, err := q.r.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_events
+		WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3`, from, to, limit)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			return n, last, false, err
+		}
+		n, last = n+1, e.Seq
+		if !fn(e) {
+			return n, last, false, nil
+		}
+	}
+	return n, last, true, rows.Err()
 }
 
 // AuditHashBefore is the hash of the event just before seq ("" if none).
