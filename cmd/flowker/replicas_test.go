@@ -1,0 +1,167 @@
+package main
+
+// Two flowker processes on one PostgreSQL: webhook routes live in the
+// database, so a route activated through one process is served by the other
+// at once, and is gone from both when the workflow is deactivated; a cancel
+// sent to one process stops an execution running in the other.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"flowker/internal/provider/providertest"
+	"flowker/internal/store/storetest"
+)
+
+const testSecretKey = "FLOWKER_SECRET_KEY=MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE="
+
+// send makes a request with a JSON body (nil: none) and decodes the JSON answer.
+func (p *proc) send(method, path string, body any, headers ...string) (int, http.Header, map[string]any) {
+	p.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		require.NoError(p.t, err)
+		rd = bytes.NewReader(raw)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+p.addr+path, rd)
+	require.NoError(p.t, err)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	client := &http.Client{Timeout: deadline, Transport: p.client.Transport}
+	resp, err := client.Do(req)
+	require.NoError(p.t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(p.t, err)
+	var m map[string]any
+	if len(raw) > 0 {
+		require.NoError(p.t, json.Unmarshal(raw, &m), "%s %s: %s", method, path, raw)
+	}
+	return resp.StatusCode, resp.Header, m
+}
+
+func TestWebhookRoutesAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	url := storetest.PostgresURL(t) // skips without FLOWKER_TEST_DATABASE_URL
+	a := start(t, "DATABASE_URL="+url, testSecretKey)
+	a.waitReady() // migrations applied before the second process starts
+	b := start(t, "DATABASE_URL="+url, testSecretKey)
+	b.waitReady()
+
+	// Activate a webhook workflow through A.
+	hook := "/orders-" + uuid.NewString()[:8]
+	code, _, wf := a.send("POST", "/v1/workflows", map[string]any{
+		"name": "orders-" + uuid.NewString()[:8],
+		"nodes": []map[string]any{
+			{"id": "hook", "type": "trigger", "data": map[string]any{"triggerType": "webhook", "path": hook,
+				"method": "POST", "verify_token": "tok-123"}},
+			{"id": "out", "type": "action", "data": map[string]any{"actionType": "set_output",
+				"output": map[string]any{"orderId": "{{ workflow.orderId }}", "via": "{{ workflow._webhook.path }}"}}},
+		},
+		"edges": []map[string]any{{"id": "e1", "source": "hook", "target": "out"}},
+	})
+	require.Equal(t, http.StatusCreated, code, "%v", wf)
+	wfID := wf["workflowId"].(string)
+	code, _, body := a.send("POST", "/v1/workflows/"+wfID+"/activate", nil)
+	require.Equal(t, http.StatusOK, code, "%v", body)
+
+	// B serves the route at once, with A's token check.
+	code, _, body = b.send("POST", "/v1/webhooks"+hook, map[string]any{"orderId": "o-1"})
+	require.Equal(t, http.StatusUnauthorized, code, "%v", body)
+	require.Equal(t, "FLK-0362", body["code"])
+	code, header, body := b.send("POST", "/v1/webhooks"+hook, map[string]any{"orderId": "o-1"},
+		"X-Webhook-Token", "tok-123")
+	require.Equal(t, http.StatusCreated, code, "%v", body)
+	require.Equal(t, wfID, header.Get("X-Webhook-Workflow-ID"))
+	execID := header.Get("X-Webhook-Execution-ID")
+	require.Equal(t, execID, body["executionId"])
+
+	// The execution completes, and A sees it.
+	var ex map[string]any
+	a.poll("the webhook execution to complete", func() bool {
+		_, ex = a.mustGet("/v1/executions/" + execID)
+		return ex["status"] == "completed"
+	})
+	_, res := a.mustGet("/v1/executions/" + execID + "/results")
+	require.Equal(t, map[string]any{"orderId": "o-1", "via": hook}, res["finalOutput"])
+
+	// Synchronous mode through B.
+	code, _, body = b.send("POST", "/v1/webhooks"+hook+"?wait=5s", map[string]any{"orderId": "o-2"},
+		"X-Webhook-Token", "tok-123")
+	require.Equal(t, http.StatusOK, code, "%v", body)
+	require.Equal(t, "completed", body["status"])
+	require.Equal(t, "o-2", body["finalOutput"].(map[string]any)["orderId"])
+
+	// Deactivated through A: the route is gone from B too.
+	code, _, body = a.send("POST", "/v1/workflows/"+wfID+"/deactivate", nil)
+	require.Equal(t, http.StatusOK, code, "%v", body)
+	code, _, body = b.send("POST", "/v1/webhooks"+hook, map[string]any{"orderId": "o-3"}, "X-Webhook-Token", "tok-123")
+	require.Equal(t, http.StatusNotFound, code, "%v", body)
+	require.Equal(t, "FLK-0361", body["code"])
+}
+
+// TestCancelAcrossProcesses: an execution runs on A, its first call held at
+// the provider; the cancel goes to B. A sees it when it next writes progress
+// and calls nothing more.
+func TestCancelAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	url := storetest.PostgresURL(t)
+	fake := providertest.New(t)
+	release := make(chan struct{})
+	fake.Hold("/a", release)
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	a := start(t, "DATABASE_URL="+url, testSecretKey, "SSRF_ALLOW_PRIVATE=true")
+	a.waitReady()
+	b := start(t, "DATABASE_URL="+url, testSecretKey, "SSRF_ALLOW_PRIVATE=true")
+	b.waitReady()
+
+	code, _, pc := a.send("POST", "/v1/provider-configurations", map[string]any{"name": "fake", "providerId": "http",
+		"config": map[string]any{"base_url": fake.URL}})
+	require.Equal(t, http.StatusCreated, code, "%v", pc)
+	call := func(id string) map[string]any {
+		return map[string]any{"id": id, "type": "executor", "data": map[string]any{"executorId": "http.request",
+			"providerConfigId": pc["id"], "method": "POST", "path": "/" + id}}
+	}
+	code, _, wf := a.send("POST", "/v1/workflows", map[string]any{"name": "cancel-" + uuid.NewString()[:8],
+		"nodes": []map[string]any{{"id": "t", "type": "trigger"}, call("a"), call("b")},
+		"edges": []map[string]any{{"id": "e1", "source": "t", "target": "a"}, {"id": "e2", "source": "a", "target": "b"}}})
+	require.Equal(t, http.StatusCreated, code, "%v", wf)
+	wfID := wf["workflowId"].(string)
+	code, _, body := a.send("POST", "/v1/workflows/"+wfID+"/activate", nil)
+	require.Equal(t, http.StatusOK, code, "%v", body)
+
+	code, _, body = a.send("POST", "/v1/workflows/"+wfID+"/executions", map[string]any{"inputData": map[string]any{}},
+		"Idempotency-Key", uuid.NewString())
+	require.Equal(t, http.StatusCreated, code, "%v", body)
+	execID := body["executionId"].(string)
+	a.poll("the first call to reach the provider", func() bool { return len(fake.RequestsTo("/a")) == 1 })
+
+	code, _, body = b.send("POST", "/v1/executions/"+execID+"/cancel", nil)
+	require.Equal(t, http.StatusOK, code, "%v", body)
+	require.Equal(t, true, body["cancelRequested"])
+	once.Do(func() { close(release) })
+
+	var ex map[string]any
+	a.poll("the execution to be cancelled", func() bool {
+		_, ex = a.mustGet("/v1/executions/" + execID)
+		return ex["status"] != "running"
+	})
+	require.Equal(t, "cancelled", ex["status"], "%v", ex)
+	require.Empty(t, fake.RequestsTo("/b"), "nothing is called once the cancel is seen")
+}
