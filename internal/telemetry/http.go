@@ -28,9 +28,37 @@ var ProbePaths = []string{"/health/live", "/health/ready", "/readyz"}
 // http.server.active_requests metrics. Requests to noSpanPaths (compared
 // case-insensitively, trailing slash ignored, like Fiber's routing) are
 // measured but not traced.
+//
+// With telemetry disabled (Setup not called with ENABLE_TELEMETRY=true
+// before this), otelfiber is left out altogether — even on no-op providers
+// it costs tens of microseconds and dozens of allocations per request — and
+// only a caller's W3C trace context is taken over, so logs and stored
+// executions still name the caller's trace.
 func HTTPMiddleware(noSpanPaths ...string) fiber.Handler {
+	if !enabled.Load() {
+		return continueTrace(otel.GetTextMapPropagator())
+	}
 	return httpMiddleware(otel.GetTracerProvider(), otel.GetMeterProvider(), otel.GetTextMapPropagator(), noSpanPaths)
 }
+
+// continueTrace puts the caller's trace context, if it sent one, into the
+// request's context.
+func continueTrace(prop propagation.TextMapPropagator) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if len(c.Request().Header.Peek("traceparent")) > 0 {
+			c.SetUserContext(prop.Extract(c.UserContext(), requestCarrier{c}))
+		}
+		return c.Next()
+	}
+}
+
+// requestCarrier reads a Fiber request's headers for a propagator, copying
+// the values (Fiber's are only valid during the handler).
+type requestCarrier struct{ c *fiber.Ctx }
+
+func (r requestCarrier) Get(key string) string { return string(r.c.Request().Header.Peek(key)) }
+func (requestCarrier) Set(string, string)      {}
+func (requestCarrier) Keys() []string          { return nil }
 
 func httpMiddleware(tp trace.TracerProvider, mp metric.MeterProvider, prop propagation.TextMapPropagator, noSpanPaths []string) fiber.Handler {
 	skip := make(map[string]bool, len(noSpanPaths))

@@ -49,7 +49,7 @@ func collect(t *testing.T, r *sdkmetric.ManualReader) map[string]metricdata.Metr
 func attrMap(s attribute.Set) map[string]string {
 	out := map[string]string{}
 	for _, kv := range s.ToSlice() {
-		out[string(kv.Key)] = kv.Value.Emit()
+		out[string(kv.Key)] = kv.Value.String()
 	}
 	return out
 }
@@ -69,20 +69,21 @@ func TestHTTPMiddlewareSpansAndMetrics(t *testing.T) {
 
 	// A caller's trace is continued.
 	parent := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, TraceFlags: trace.FlagsSampled})
-	req := httptest.NewRequest(http.MethodGet, "/v1/workflows/0193?limit=5", nil)
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/v1/workflows/0193?limit=5", nil)
 	req.Header.Set("Host", "attacker-chosen.example")
 	propagation.TraceContext{}.Inject(trace.ContextWithRemoteSpanContext(context.Background(), parent), propagation.HeaderCarrier(req.Header))
-	resp, err := app.Test(req)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	for _, p := range []string{"/health/live", "/Health/Live/"} {
-		resp, err = app.Test(httptest.NewRequest(http.MethodGet, p, nil))
+	status := func(req *http.Request) int {
+		resp, err := app.Test(req)
 		require.NoError(t, err)
-		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.NoError(t, resp.Body.Close())
+		return resp.StatusCode
 	}
-	resp, err = app.Test(httptest.NewRequest(http.MethodPost, "/v1/workflows", strings.NewReader(`{"name":"x"}`)))
-	require.NoError(t, err)
-	require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	require.Equal(t, http.StatusOK, status(req))
+	for _, p := range []string{"/health/live", "/Health/Live/"} {
+		require.Equal(t, http.StatusOK, status(httptest.NewRequestWithContext(t.Context(), http.MethodGet, p, nil)))
+	}
+	require.Equal(t, http.StatusInternalServerError,
+		status(httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/v1/workflows", strings.NewReader(`{"name":"x"}`))))
 
 	spans := rec.Ended()
 	require.Len(t, spans, 2, "probes make no span")
@@ -156,3 +157,27 @@ func TestViewBucketsForEveryLatencyHistogram(t *testing.T) {
 }
 
 func metricUnit(u string) metric.Float64HistogramOption { return metric.WithUnit(u) }
+
+func TestDisabledMiddlewareOnlyContinuesTheCallersTrace(t *testing.T) {
+	t.Parallel()
+	var got trace.SpanContext
+	app := fiber.New()
+	app.Use(continueTrace(Propagator()))
+	app.Get("/x", func(c *fiber.Ctx) error {
+		got = trace.SpanContextFromContext(c.UserContext())
+		return c.SendStatus(http.StatusNoContent)
+	})
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/x", nil)
+	req.Header.Set("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	resp, err := app.Test(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, "0af7651916cd43dd8448eb211c80319c", got.TraceID().String())
+	require.Equal(t, "b7ad6b7169203331", got.SpanID().String())
+	require.True(t, got.IsRemote())
+
+	resp, err = app.Test(httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/x", nil))
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.False(t, got.IsValid(), "no traceparent, no trace")
+}

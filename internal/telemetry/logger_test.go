@@ -154,7 +154,7 @@ func TestLoggerTeesToOTLPWithTraceContext(t *testing.T) {
 	require.Equal(t, sc.TraceID(), r.TraceID(), "the record carries the trace context natively")
 	require.Equal(t, sc.SpanID(), r.SpanID())
 	attrs := map[string]string{}
-	r.WalkAttributes(func(kv attribute.KeyValue) bool { attrs[string(kv.Key)] = kv.Value.Emit(); return true })
+	r.WalkAttributes(func(kv attribute.KeyValue) bool { attrs[string(kv.Key)] = kv.Value.String(); return true })
 	require.Equal(t, "exec-1", attrs["execution.id"])
 	require.Equal(t, "wf-1", attrs["workflow.id"])
 	require.NotContains(t, attrs, "trace_id", "no duplicate of the record's own trace id")

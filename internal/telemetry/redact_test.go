@@ -52,11 +52,11 @@ func TestRedactingExporter(t *testing.T) {
 	dump := s.Status.Description
 	attrs := attrMap(attribute.NewSet(s.Attributes...))
 	for _, kv := range s.Attributes {
-		dump += " " + kv.Value.Emit()
+		dump += " " + kv.Value.String()
 	}
 	for _, ev := range s.Events {
 		for _, kv := range ev.Attributes {
-			dump += " " + kv.Value.Emit()
+			dump += " " + kv.Value.String()
 		}
 	}
 	require.NotContains(t, dump, "s3cret")

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -29,7 +30,6 @@ import (
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	otellog "go.opentelemetry.io/otel/log"
-	"go.opentelemetry.io/otel/log/global"
 	"go.opentelemetry.io/otel/propagation"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -47,6 +47,10 @@ type Telemetry struct {
 	metrics *sdkmetric.MeterProvider
 	logs    *sdklog.LoggerProvider
 }
+
+// enabled is set once Setup installed the SDK providers (HTTPMiddleware
+// reads it).
+var enabled atomic.Bool
 
 // Propagator is the W3C TraceContext + Baggage propagator Setup installs.
 func Propagator() propagation.TextMapPropagator {
@@ -99,8 +103,9 @@ func Setup(ctx context.Context, cfg config.Telemetry, diag *zap.Logger) (*Teleme
 		),
 	}
 	otel.SetTracerProvider(t.traces)
+	enabled.Store(true)
 	otel.SetMeterProvider(t.metrics)
-	global.SetLoggerProvider(t.logs)
+	otel.SetLoggerProvider(t.logs)
 	if err := registerSystemMetrics(t.metrics); err != nil {
 		return nil, errors.Join(err, t.Shutdown(ctx))
 	}

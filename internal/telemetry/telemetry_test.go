@@ -7,7 +7,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/log/global"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.uber.org/zap"
@@ -57,7 +56,7 @@ func restoreGlobals(t *testing.T) {
 func TestSetupDisabledInstallsOnlyThePropagator(t *testing.T) { // not parallel: replaces globals
 	restoreGlobals(t)
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator())
-	tp, mp, lp := otel.GetTracerProvider(), otel.GetMeterProvider(), global.GetLoggerProvider()
+	tp, mp, lp := otel.GetTracerProvider(), otel.GetMeterProvider(), otel.GetLoggerProvider()
 	tel, err := Setup(context.Background(), config.Telemetry{Enabled: false}, zap.NewNop())
 	require.NoError(t, err)
 	require.False(t, tel.Enabled())
@@ -65,7 +64,7 @@ func TestSetupDisabledInstallsOnlyThePropagator(t *testing.T) { // not parallel:
 	require.ElementsMatch(t, []string{"traceparent", "tracestate", "baggage"}, otel.GetTextMapPropagator().Fields())
 	require.Equal(t, tp, otel.GetTracerProvider(), "providers untouched when disabled")
 	require.Equal(t, mp, otel.GetMeterProvider())
-	require.Equal(t, lp, global.GetLoggerProvider())
+	require.Equal(t, lp, otel.GetLoggerProvider())
 	require.NoError(t, tel.Shutdown(context.Background()))
 }
 
@@ -80,7 +79,7 @@ func TestSetupEnabledInstallsGlobalProviders(t *testing.T) { // not parallel: re
 		require.NotNil(t, tel.LoggerProvider())
 		require.Same(t, tel.traces, otel.GetTracerProvider(), "the reference never installed its providers; we do")
 		require.Same(t, tel.metrics, otel.GetMeterProvider())
-		require.Same(t, tel.logs, global.GetLoggerProvider())
+		require.Same(t, tel.logs, otel.GetLoggerProvider())
 
 		// The resource names the service.
 		_, span := otel.Tracer("t").Start(context.Background(), "x")
@@ -88,7 +87,7 @@ func TestSetupEnabledInstallsGlobalProviders(t *testing.T) { // not parallel: re
 		require.True(t, ok)
 		attrs := map[string]string{}
 		for _, kv := range ro.Resource().Attributes() {
-			attrs[string(kv.Key)] = kv.Value.Emit()
+			attrs[string(kv.Key)] = kv.Value.String()
 		}
 		span.End()
 		require.Equal(t, "flowker-test", attrs["service.name"])
