@@ -31,6 +31,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"flowker/internal/provider/providertest"
 	"flowker/internal/telemetry"
 )
 
@@ -39,29 +40,6 @@ const (
 	e2eProviderKey = "tracer-key-e2e-5ecret"
 	e2eExecutorKey = "executor-token-e2e-5ecret"
 )
-
-// TODO(engine): once the execution API is final, extend this test with the
-// following (a probe against the engine in the working tree on 2026-11-24
-// saw all of it: POST /v1/webhooks/* -> command.execution.create ->
-// command.execution.execute -> execute_executor_node ->
-// execute_with_provider_config -> HTTP POST, one trace id, and the
-// provider fake received the client span's traceparent):
-//   - start an execution of the active workflow against a providertest fake
-//     (SSRF_ALLOW_PRIVATE=true) and wait for it to complete;
-//   - spans: command.execution.execute (root of the execution, same trace id
-//     as the POST that started it, parent = that request's server span),
-//     command.execution.execute_executor_node (one per executor node, child of
-//     execute), command.execution.execute_with_provider_config (per node
-//     resolved with a provider configuration), the otelhttp client span of the
-//     provider call and the fake seeing its id in traceparent;
-//     command.execution.recover (every start, even with nothing to recover);
-//     query.execution.get, query.execution.list, query.execution.get_results;
-//   - logs: "Starting workflow execution" at info with execution.id,
-//     workflow.id, operation=command.execution.execute and the execution's
-//     trace id; step logs with node.id and executor.id;
-//   - metrics: flowker.executions.started / .finished{status=completed},
-//     flowker.execution.duration, flowker.step.duration,
-//     flowker.provider.call.duration{outcome=success}, flowker.queue.depth.
 
 // e2eRequest is one API call the test made, under its own trace.
 type e2eRequest struct {
@@ -75,9 +53,10 @@ type e2eRequest struct {
 
 // e2eClient drives flowker's API, each request in a fresh trace.
 type e2eClient struct {
-	t    *testing.T
-	p    *proc
-	reqs []e2eRequest
+	t       *testing.T
+	p       *proc
+	reqs    []e2eRequest
+	headers map[string]string // extra headers for the next calls
 }
 
 func randomHex(t *testing.T, n int) string {
@@ -104,6 +83,9 @@ func (c *e2eClient) call(method, path, route, op string, body any, status int) m
 	require.NoError(c.t, err)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range c.headers {
+		req.Header.Set(k, v)
 	}
 	r := e2eRequest{method: method, path: path, route: route, op: op, status: status,
 		traceID: randomHex(c.t, 16), parentSpanID: randomHex(c.t, 8)}
@@ -135,7 +117,7 @@ func TestTelemetryEndToEnd(t *testing.T) {
 	col := startCollector(t, bin)
 
 	p := start(t, "ENABLE_TELEMETRY=true", "OTEL_EXPORTER_OTLP_ENDPOINT=127.0.0.1:"+col.grpcPort,
-		"OTEL_METRIC_EXPORT_INTERVAL=500", "LOG_LEVEL=debug")
+		"OTEL_METRIC_EXPORT_INTERVAL=500", "LOG_LEVEL=debug", "SSRF_ALLOW_PRIVATE=true")
 	p.waitReady()
 
 	c := &e2eClient{t: t, p: p}
@@ -179,6 +161,30 @@ func TestTelemetryEndToEnd(t *testing.T) {
 	require.NotEmpty(t, exID)
 	c.call("GET", "/v1/executors/"+exID, "/v1/executors/:id", "query.executor_config.get", nil, http.StatusOK)
 
+	// One execution through the engine, calling a fake provider.
+	fake := providertest.New(t)
+	fake.Respond("/check", providertest.Response{Body: `{"ok":true}`})
+	hp := c.call("POST", "/v1/provider-configurations", "/v1/provider-configurations", "command.provider_config.create",
+		map[string]any{"name": "e2e-http", "providerId": "http", "config": map[string]any{"base_url": fake.URL}},
+		http.StatusCreated)
+	runBody := map[string]any{"name": "e2e-run",
+		"nodes": []map[string]any{{"id": "hook", "type": "trigger"}, {"id": "check", "type": "executor",
+			"data": map[string]any{"executorId": "http.request", "providerConfigId": hp["id"], "method": "POST", "path": "/check"}}},
+		"edges": []map[string]any{{"id": "e1", "source": "hook", "target": "check"}}}
+	runWF := c.call("POST", "/v1/workflows", "/v1/workflows", "command.workflow.create", runBody, http.StatusCreated)
+	runPath := "/v1/workflows/" + runWF["workflowId"].(string)
+	c.call("POST", runPath+"/activate", "/v1/workflows/:id/activate", "command.workflow.activate", nil, http.StatusOK)
+	c.headers = map[string]string{"Idempotency-Key": "e2e-1"}
+	res := c.call("POST", runPath+"/executions?wait=10s", "/v1/workflows/:id/executions", "command.execution.create",
+		map[string]any{"inputData": map[string]any{"amount": "10.00"}}, http.StatusOK)
+	c.headers = nil
+	require.Equal(t, "completed", res["status"])
+	execReq := c.reqs[len(c.reqs)-1]
+	execID := res["executionId"].(string)
+	c.call("GET", "/v1/executions/"+execID, "/v1/executions/:id", "query.execution.get", nil, http.StatusOK)
+	c.call("GET", "/v1/executions/"+execID+"/results", "/v1/executions/:id/results", "query.execution.get_results", nil, http.StatusOK)
+	c.call("GET", "/v1/executions", "/v1/executions", "query.execution.list", nil, http.StatusOK)
+
 	// Let at least one periodic metric export happen, then stop: SIGTERM
 	// flushes whatever is still buffered.
 	time.Sleep(700 * time.Millisecond)
@@ -207,7 +213,8 @@ func TestTelemetryEndToEnd(t *testing.T) {
 			}
 		}
 		require.Subset(t, sig.spanNames(), want)
-		require.Len(t, want, 13)
+		require.Len(t, want, 17)
+		require.Contains(t, sig.spanNames(), "command.execution.recover", "every start runs the recovery pass")
 	})
 
 	t.Run("each request is one trace: caller -> server span -> service span", func(t *testing.T) {
@@ -226,6 +233,36 @@ func TestTelemetryEndToEnd(t *testing.T) {
 			svc := sig.span(r.traceID, r.op)
 			require.NotNil(t, svc, "%s: no %s span in trace %s", what, r.op, r.traceID)
 			require.Equal(t, server.SpanID, svc.ParentSpanID, "%s: %s is a child of the server span", what, r.op)
+		}
+	})
+
+	t.Run("one execution is one trace: request -> execute -> node -> provider call", func(t *testing.T) {
+		create := sig.span(execReq.traceID, "command.execution.create")
+		require.NotNil(t, create)
+		exec := sig.span(execReq.traceID, "command.execution.execute")
+		require.NotNil(t, exec, "the worker's span continues the request's trace, though it runs after the response")
+		require.Equal(t, create.SpanID, exec.ParentSpanID)
+		node := sig.span(execReq.traceID, "command.execution.execute_executor_node")
+		require.NotNil(t, node)
+		require.Equal(t, exec.SpanID, node.ParentSpanID)
+		require.Equal(t, "check", node.attrs()["node.id"])
+		withPC := sig.span(execReq.traceID, "command.execution.execute_with_provider_config")
+		require.NotNil(t, withPC)
+		require.Equal(t, node.SpanID, withPC.ParentSpanID)
+		calls := fake.RequestsTo("/check")
+		require.Len(t, calls, 1)
+		require.Contains(t, calls[0].Header.Get("traceparent"), execReq.traceID, "the provider call carries the trace")
+
+		started := sig.log(execReq.traceID, "Starting workflow execution")
+		require.NotNil(t, started, "the seed's Loki panel counts this line")
+		a := started.attrs()
+		require.Equal(t, execID, a["execution.id"])
+		require.Equal(t, "command.execution.execute", a[telemetry.FieldOperation])
+		require.NotEmpty(t, a["workflow.id"])
+		for _, name := range []string{"flowker.executions.started", "flowker.executions.finished",
+			"flowker.execution.duration", "flowker.step.duration", "flowker.provider.call.duration"} {
+			_, ok := sig.metrics[name]
+			require.True(t, ok, "engine metric %s missing; got %v", name, sig.metricNames())
 		}
 	})
 

@@ -19,6 +19,7 @@ import (
 	"flowker/internal/flow"
 	"flowker/internal/plan"
 	"flowker/internal/store"
+	"flowker/internal/telemetry"
 )
 
 // nodeState is where a node is in this attempt of the execution.
@@ -161,7 +162,7 @@ func (r *run) execute(ctx context.Context) {
 	if r.ex.CurrentStep > 0 {
 		msg = "Resuming workflow execution"
 	}
-	r.log.Info(msg, traceFields(ctx, "command.execution.execute")...)
+	r.log.Info(msg, append(telemetry.Trace(ctx), zap.String("operation", "command.execution.execute"))...)
 	if r.ex.CurrentStep == 0 {
 		e.metrics.ExecutionStarted(ctx, r.ex.WorkflowID.String())
 	}
@@ -426,8 +427,12 @@ func (r *run) finish(ctx context.Context, span trace.Span, started time.Time) {
 		span.SetStatus(codes.Error, r.ex.ErrorMessage)
 	}
 	r.e.metrics.ExecutionFinished(ctx, r.ex.WorkflowID.String(), string(r.ex.Status), time.Since(started))
-	r.log.Info("Workflow execution finished", append(traceFields(ctx, "command.execution.execute"),
-		zap.String("status", string(r.ex.Status)), zap.String("error.message", r.ex.ErrorMessage))...)
+	fields := append(telemetry.Trace(ctx), zap.String("operation", "command.execution.execute"),
+		zap.String("status", string(r.ex.Status)))
+	if r.ex.ErrorMessage != "" {
+		fields = append(fields, zap.String("error.message", r.ex.ErrorMessage))
+	}
+	r.log.Info("Workflow execution finished", fields...)
 }
 
 // auditEvent records how the execution ended; the engine is the actor.
@@ -504,13 +509,4 @@ func (r *run) abandon(inFlight int, results chan nodeResult) {
 			<-results
 		}
 	}()
-}
-
-func traceFields(ctx context.Context, op string) []zap.Field {
-	sc := trace.SpanContextFromContext(ctx)
-	fields := []zap.Field{zap.String("operation", op)}
-	if sc.IsValid() {
-		fields = append(fields, zap.String("trace_id", sc.TraceID().String()), zap.String("span_id", sc.SpanID().String()))
-	}
-	return fields
 }
