@@ -10,6 +10,7 @@ import (
 
 	"flowker/internal/store"
 	"flowker/internal/store/postgres"
+	"flowker/internal/store/sqlstore"
 	"flowker/internal/store/storetest"
 )
 
@@ -44,4 +45,34 @@ func TestAudit(t *testing.T) {
 			require.NoError(t, err)
 		}
 	}, raw)
+}
+
+func openBench(b *testing.B) (*sqlstore.DB, *sql.DB) {
+	url := storetest.PostgresURL(b)
+	s, err := postgres.Open(context.Background(), url, 40)
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = s.Close() })
+	raw, err := sql.Open("pgx", url)
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = raw.Close() })
+	return s, raw
+}
+
+// go test ./internal/store/postgres -run '^$' -bench AuditAppend (needs FLOWKER_TEST_DATABASE_URL)
+func BenchmarkAuditAppend32(b *testing.B) {
+	s, _ := openBench(b)
+	storetest.BenchAuditAppend(b, s, 32)
+}
+
+// go test ./internal/store/postgres -run '^$' -bench Dashboard1M -benchtime 20x
+func BenchmarkDashboard1M(b *testing.B) {
+	s, raw := openBench(b)
+	storetest.SeedExecutions(b, raw, `INSERT INTO executions (id, workflow_id, workflow_revision, trigger_node_id,
+			status, input, started_at, updated_at)
+		SELECT gen_random_uuid(), '00000000-0000-4000-8000-000000000001', 1, 't',
+			(ARRAY['failed','running','cancelled','completed','completed','completed','completed','completed','completed','completed'])[i % 10 + 1],
+			'{}', '2026-01-01'::timestamptz + ((i * 31) % 31536000) * interval '1 second', now()
+		FROM generate_series(1, 1000000) AS i`)
+	storetest.SeedExecutions(b, raw, `VACUUM ANALYZE executions`)
+	storetest.BenchDashboard(b, s)
 }

@@ -11,6 +11,7 @@ import (
 
 	"flowker/internal/store"
 	"flowker/internal/store/sqlite"
+	"flowker/internal/store/sqlstore"
 	"flowker/internal/store/storetest"
 )
 
@@ -61,4 +62,33 @@ func TestAudit(t *testing.T) {
 			require.NoError(t, err)
 		}
 	}, raw)
+}
+
+func openBench(b *testing.B) (*sqlstore.DB, *sql.DB) {
+	path := filepath.Join(b.TempDir(), "flowker.db")
+	s, err := sqlite.Open(context.Background(), path, "FULL")
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = s.Close() })
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = raw.Close() })
+	return s, raw
+}
+
+// go test ./internal/store/sqlite -run '^$' -bench AuditAppend
+func BenchmarkAuditAppend32(b *testing.B) {
+	s, _ := openBench(b)
+	storetest.BenchAuditAppend(b, s, 32)
+}
+
+// go test ./internal/store/sqlite -run '^$' -bench Dashboard1M -benchtime 20x
+func BenchmarkDashboard1M(b *testing.B) {
+	s, raw := openBench(b)
+	storetest.SeedExecutions(b, raw, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000)
+		INSERT INTO executions (id, workflow_id, workflow_revision, trigger_node_id, status, input, started_at, updated_at)
+		SELECT printf('%08x-0000-4000-8000-%012x', i, i), '00000000-0000-4000-8000-000000000001', 1, 't',
+			CASE i % 10 WHEN 0 THEN 'failed' WHEN 1 THEN 'running' WHEN 2 THEN 'cancelled' ELSE 'completed' END, '{}',
+			strftime('%Y-%m-%dT%H:%M:%f000Z', '2026-01-01', '+' || ((i * 31) % 31536000) || ' seconds'),
+			'2026-01-01T00:00:00.000000Z' FROM n`)
+	storetest.BenchDashboard(b, s)
 }

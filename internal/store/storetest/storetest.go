@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -101,4 +102,14 @@ func seq(prefix string, n int) []string {
 		out[i] = fmt.Sprintf("%s-%02d", prefix, i)
 	}
 	return out
+}
+
+func testingCPUs() int { return runtime.GOMAXPROCS(0) }
+
+func mustTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
 }
