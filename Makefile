@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test vet lint pg-test load ci
+.PHONY: help run build test vet lint pg-test load bench ci
 
 help: ## List targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -29,6 +29,9 @@ pg-test: ## Run the tests against the local PostgreSQL in a throwaway database
 load: ## Run the load test (scripts/load.sh)
 	@test -f scripts/load.sh || { echo "scripts/load.sh does not exist yet" >&2; exit 1; }
 	bash scripts/load.sh
+
+bench: ## Run the engine benchmark (scripts/bench.sh; adds its report to docs/benchmarks.md)
+	bash scripts/bench.sh
 
 ci: ## Run the full CI pipeline locally (bash .ci/run)
 	bash .ci/run

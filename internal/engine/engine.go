@@ -80,6 +80,7 @@ type Engine struct {
 
 	mu       sync.Mutex
 	running  map[uuid.UUID]context.CancelCauseFunc // to cancel a local execution at once
+	local    map[uuid.UUID]bool                    // queued or running here: never claimed twice
 	waiters  map[uuid.UUID][]chan struct{}         // synchronous callers
 	stopping bool
 
@@ -97,6 +98,7 @@ func New(st store.Store, box *secret.Box, cat *catalog.Catalog, client *provider
 		tracer: otel.Tracer("flowker/engine"), now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
 		queue:   make(chan uuid.UUID, opts.QueueSize+maxRescue),
 		running: map[uuid.UUID]context.CancelCauseFunc{}, waiters: map[uuid.UUID][]chan struct{}{},
+		local:    map[uuid.UUID]bool{},
 		breakers: breakers{policy: opts.Breaker, m: map[string]*breaker{}},
 	}
 }
@@ -140,7 +142,12 @@ func (e *Engine) Reserve() bool {
 func (e *Engine) Release() { e.inFlight.Add(-1) }
 
 // Dispatch hands a reserved, inserted and leased execution to a worker.
-func (e *Engine) Dispatch(id uuid.UUID) { e.queue <- id } // never blocks: Reserve bounded in-flight work
+func (e *Engine) Dispatch(id uuid.UUID) {
+	e.mu.Lock()
+	e.local[id] = true
+	e.mu.Unlock()
+	e.queue <- id // never blocks: Reserve bounded in-flight work
+}
 
 // Wait returns a channel closed when the execution finishes here.
 func (e *Engine) Wait(id uuid.UUID) (<-chan struct{}, func()) {
@@ -268,9 +275,19 @@ func (e *Engine) rescue(ctx context.Context, reclaimOwn bool) int {
 		}
 		return 0
 	}
+	claimed := 0
 	for _, id := range ids {
+		e.mu.Lock()
+		here := e.local[id]
+		e.mu.Unlock()
+		if here { // our own, its lease lapsed during a stall: it is still queued or running here
+			e.Release()
+			continue
+		}
+		claimed++
 		e.Dispatch(id)
 	}
+	ids = ids[:claimed]
 	if len(ids) > 0 {
 		e.metrics.LeaseRescued(ctx, len(ids))
 		e.log.Info("claimed executions with expired leases", zap.String("operation", "engine.rescue"),
@@ -313,6 +330,7 @@ func (e *Engine) finished(id uuid.UUID) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(e.running, id)
+	delete(e.local, id)
 	for _, ch := range e.waiters[id] {
 		close(ch)
 	}

@@ -206,8 +206,12 @@ func (q *queries) ClaimExecutions(ctx context.Context, owner string, now, until 
 }
 
 func (q *queries) ExtendLeases(ctx context.Context, owner string, until time.Time) (int, error) {
+	// Rows a write holds right now are skipped (that write extends their
+	// lease itself); waiting for them in arbitrary order deadlocked with
+	// group-commit transactions on PostgreSQL.
 	res, err := q.w.ExecContext(ctx, `UPDATE executions SET lease_expires_at = $2
-		WHERE lease_owner = $1 AND status IN ('pending', 'running')`, owner, timeArg(until))
+		WHERE id IN (SELECT id FROM executions WHERE lease_owner = $1 AND status IN ('pending', 'running')`+
+		q.d.SkipLocked+`) AND lease_owner = $1`, owner, timeArg(until))
 	if err != nil {
 		return 0, err
 	}

@@ -1,0 +1,176 @@
+// Command flowker-bench measures the engine on the reference workflow of
+// PRODUCT.md §6: webhook → tracer.validate-transaction (HTTP) → condition
+// on the decision → midaz.create-transaction (HTTP), the template
+// tracer-midaz-validation, against a fake Tracer and Midaz served by this
+// process on loopback and answering at once.
+//
+// For each store (SQLite with SQLITE_SYNCHRONOUS=FULL and NORMAL, and
+// PostgreSQL when -pg-url is given) it starts the flowker binary -bin and
+// measures:
+//
+//	a. completed executions per second: -n async webhook calls from -c
+//	   clients, timed from the first call until the database counts them
+//	   all finished;
+//	b. synchronous mode p50/p99: -sync-n calls from one client with ?wait=5s;
+//	c. engine overhead per step at p50: (end-to-end latency − time spent in
+//	   the fake, as the fake measures it) / steps of the execution;
+//	d. peak RSS (VmHWM) with -rss-n executions in flight while the fake
+//	   answers after -rss-delay (and holds every answer until all of them
+//	   are in flight), and the time to drain them; then the same with only
+//	   -rss-bounded of them running at once (the rest accepted and queued);
+//	e. ready time: exec to the first 200 from /health/ready on an empty
+//	   SQLite database, -ready-runs times.
+//
+// The report is Markdown on stdout (progress goes to stderr); with
+// -report-file it is also added to that file, inside its own section.
+// Everything is bounded: -phase-timeout per phase, -max-time overall;
+// every server is stopped and every temporary directory removed at the end,
+// and on SIGINT/SIGTERM.
+//
+//	go build -o bin/flowker ./cmd/flowker
+//	go run ./cmd/flowker-bench -bin bin/flowker -pg-url postgres://postgres@127.0.0.1:5432/bench?sslmode=disable
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	bin, stores, pgURL, reportFile, commit string
+	phases                                 string
+	n, c, syncN, syncWarmup, rssN, rssC    int
+	rssBounded                             int
+	readyRuns                              int
+	rssDelay, phaseTimeout, maxTime        time.Duration
+	env                                    envList
+}
+
+// envList is a repeatable -env KEY=VALUE flag.
+type envList []string
+
+func (e *envList) String() string { return strings.Join(*e, " ") }
+
+func (e *envList) Set(v string) error {
+	if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+		return fmt.Errorf("want KEY=VALUE, got %q", v)
+	}
+	*e = append(*e, v)
+	return nil
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.bin, "bin", "bin/flowker", "flowker binary to benchmark")
+	flag.StringVar(&o.stores, "stores", "sqlite-full,sqlite-normal,postgres",
+		"stores to measure, comma-separated: sqlite-full, sqlite-normal, postgres (needs -pg-url)")
+	flag.StringVar(&o.pgURL, "pg-url", os.Getenv("BENCH_DATABASE_URL"),
+		"PostgreSQL database to use (a fresh schema is created in it and dropped); empty skips PostgreSQL")
+	flag.IntVar(&o.n, "n", 20000, "throughput: async executions")
+	flag.IntVar(&o.c, "c", 64, "throughput: concurrent clients")
+	flag.IntVar(&o.syncN, "sync-n", 2000, "sync mode: measured calls (one client)")
+	flag.IntVar(&o.syncWarmup, "sync-warmup", 100, "sync mode: unmeasured calls first")
+	flag.IntVar(&o.rssN, "rss-n", 10000, "memory: executions in flight")
+	flag.IntVar(&o.rssC, "rss-c", 64, "memory: concurrent clients submitting them")
+	flag.IntVar(&o.rssBounded, "rss-bounded", 1000,
+		"memory, second run: the same executions with ENGINE_CONCURRENCY at this (0 skips it)")
+	flag.DurationVar(&o.rssDelay, "rss-delay", time.Second, "memory: provider answer delay")
+	flag.IntVar(&o.readyRuns, "ready-runs", 10, "ready time: cold starts on an empty SQLite database")
+	flag.DurationVar(&o.phaseTimeout, "phase-timeout", 3*time.Minute, "give up on one phase after this long")
+	flag.DurationVar(&o.maxTime, "max-time", 20*time.Minute, "give up on the whole run after this long")
+	flag.StringVar(&o.reportFile, "report-file", "", "also add the report to this Markdown file (e.g. docs/benchmarks.md)")
+	flag.StringVar(&o.commit, "commit", "", "commit being measured (default: git describe --always --dirty)")
+	flag.StringVar(&o.phases, "phases", "abcde", "phases to run: a throughput, b/c sync and overhead, d memory, e ready time")
+	flag.StringVar(&logDir, "logs", "", "keep the servers' logs in this directory (default: removed with the run)")
+	flag.Var(&o.env, "env", "extra KEY=VALUE for every flowker started, after the bench's own (repeatable)")
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "flowker-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	if o.n < 1 || o.c < 1 || o.syncN < 1 || o.rssN < 1 || o.rssC < 1 || o.readyRuns < 0 {
+		return errors.New("-n, -c, -sync-n, -rss-n and -rss-c must be at least 1")
+	}
+	bin, err := filepath.Abs(o.bin) // servers run in their own directories
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("-bin: %w (build it: go build -o bin/flowker ./cmd/flowker)", err)
+	}
+	o.bin = bin
+	ctx, cancel := context.WithTimeout(context.Background(), o.maxTime)
+	defer cancel()
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	work, err := os.MkdirTemp("", "flowker-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	f, err := startFake()
+	if err != nil {
+		return err
+	}
+	defer f.close()
+
+	rep := newReport(o)
+	for _, name := range strings.Split(o.stores, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		st, err := storeFor(ctx, name, o)
+		if err != nil {
+			return err
+		}
+		if st == nil {
+			progress("%s: skipped (no -pg-url / BENCH_DATABASE_URL)", name)
+			rep.skipped = append(rep.skipped, name)
+			continue
+		}
+		if st.version != "" {
+			rep.pgVersion = st.version
+		}
+		res := measureStore(ctx, o, f, st)
+		st.cleanup()
+		rep.add(res)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if ctx.Err() == nil && o.readyRuns > 0 && o.has('e') {
+		rep.ready = measureReady(ctx, o, work)
+	}
+	rep.finish()
+	md := rep.markdown()
+	fmt.Print(md)
+	if o.reportFile != "" {
+		if err := appendReport(o.reportFile, md); err != nil {
+			return err
+		}
+		progress("report added to %s", o.reportFile)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("stopped early: %w", err)
+	}
+	return nil
+}
+
+func (o options) has(phase byte) bool { return strings.IndexByte(o.phases, phase) >= 0 }
+
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "==> "+format+"\n", args...)
+}

@@ -1,0 +1,556 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// storeResult is every figure measured on one store; a phase that could not
+// run leaves its error.
+type storeResult struct {
+	label string
+
+	// a. throughput
+	tpCompleted    int
+	tpFailed       int
+	tpAcceptPerSec float64
+	tpPerSec       float64
+	tpElapsed      time.Duration
+	tpCPUPerExec   time.Duration // flowker's own CPU (user+sys) per execution
+	tp503          int
+	tpTimedOut     bool
+	tpErr          error
+	tpRSSAfter     int64 // KiB, VmHWM of the server after the throughput phase
+
+	// b/c. synchronous mode
+	syncP50, syncP90  time.Duration
+	syncP99, syncMax  time.Duration
+	syncN, syncErrors int
+	providerP50       time.Duration // time in the fake per execution, p50
+	overheadP50       time.Duration // per step
+	syncErr           error
+
+	// d. memory: all running at once, then (d′) with bounded concurrency
+	mem, memBounded memResult
+}
+
+// measureStore runs phases b/c and a on one server, then d on a fresh one.
+func measureStore(ctx context.Context, o options, f *fake, st *benchStore) storeResult {
+	res := storeResult{label: st.label}
+	work, err := os.MkdirTemp("", "flowker-bench-"+st.key+"-")
+	if err != nil {
+		res.tpErr, res.syncErr, res.mem.err = err, err, err
+		return res
+	}
+	defer os.RemoveAll(work)
+
+	if o.has('a') || o.has('b') || o.has('c') {
+		measureMain(ctx, o, f, st, work, &res)
+	}
+	if ctx.Err() != nil || !o.has('d') {
+		return res
+	}
+	res.mem = measureMemoryPhase(ctx, o, f, st, work, o.rssN)
+	if o.rssBounded > 0 && o.rssBounded < o.rssN && ctx.Err() == nil {
+		res.memBounded = measureMemoryPhase(ctx, o, f, st, work, o.rssBounded)
+	}
+	return res
+}
+
+// measureMain runs b/c then a on one server.
+func measureMain(ctx context.Context, o options, f *fake, st *benchStore, work string, res *storeResult) {
+	progress("%s: starting flowker", st.label)
+	mainDir := filepath.Join(work, "main")
+	srv, err := startServer(ctx, o.bin, mainDir, serverEnv(o, st, mainDir,
+		"ENGINE_QUEUE_SIZE="+strconv.Itoa(max(10000, o.n)))...) // accept the whole burst: no 503s
+	if err != nil {
+		res.tpErr, res.syncErr = err, err
+		return
+	}
+	defer srv.stop()
+	hook, err := setupWorkflow(ctx, srv.base, f.url)
+	if err != nil {
+		res.tpErr, res.syncErr = err, err
+		return
+	}
+	db, err := st.open(mainDir)
+	if err != nil {
+		res.tpErr, res.syncErr = err, err
+		return
+	}
+	defer db.Close()
+	if o.has('b') || o.has('c') {
+		progress("%s: sync mode, %d calls after %d warm-up, one client", st.label, o.syncN, o.syncWarmup)
+		measureSync(ctx, o, f, hook, res)
+	}
+	if o.has('a') {
+		progress("%s: throughput, %d async webhook calls from %d clients", st.label, o.n, o.c)
+		measureThroughput(ctx, o, srv, db, hook, res)
+	}
+}
+
+// measureMemoryPhase runs d on a fresh server sized for it: room for
+// rssN executions, concurrency of them running at once.
+func measureMemoryPhase(ctx context.Context, o options, f *fake, st *benchStore, work string, concurrency int) memResult {
+	res := memResult{concurrency: concurrency}
+	progress("%s: memory, %d executions, %d running at once, provider answering after %s",
+		st.label, o.rssN, concurrency, o.rssDelay)
+	dir := filepath.Join(work, "rss-"+strconv.Itoa(concurrency))
+	srv, err := startServer(ctx, o.bin, dir, serverEnv(o, st, dir,
+		"ENGINE_CONCURRENCY="+strconv.Itoa(concurrency), "ENGINE_QUEUE_SIZE="+strconv.Itoa(o.rssN))...)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	defer srv.stop()
+	hook, err := setupWorkflow(ctx, srv.base, f.url)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	db, err := st.open(dir)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	defer db.Close()
+	measureMemory(ctx, o, f, srv, db, hook, &res)
+	progress("%s: %d accepted in %s, at most %d unfinished and %d calling the provider at once, peak RSS %.1f MiB, "+
+		"drained %s after release (%d failed)", st.label, res.accepted, res.submit.Round(time.Millisecond),
+		res.peakUnfinished, res.peakCalling, float64(res.hwm)/1024, res.drain.Round(time.Millisecond), res.failed)
+	return res
+}
+
+func serverEnv(o options, st *benchStore, dir string, extra ...string) []string {
+	env := []string{"LOG_LEVEL=warn", "SSRF_ALLOW_PRIVATE=true"} // logging must not distort the figures
+	env = append(env, st.env(dir)...)
+	env = append(env, extra...)
+	return append(env, o.env...) // last wins
+}
+
+// setupWorkflow creates the Tracer and Midaz configurations pointing at the
+// fake and an active workflow from the tracer-midaz-validation template on
+// a fresh webhook path; it checks one synchronous run and returns the
+// webhook URL.
+func setupWorkflow(ctx context.Context, base, fakeURL string) (string, error) {
+	c := &http.Client{Timeout: 10 * time.Second}
+	defer c.CloseIdleConnections()
+	suffix := randomHex(4)
+	tracer, err := postJSON(ctx, c, base+"/v1/provider-configurations", http.StatusCreated, map[string]any{
+		"name": "bench-tracer-" + suffix, "providerId": "tracer",
+		"config": map[string]any{"base_url": fakeURL, "api_key": "bench-key-" + suffix}})
+	if err != nil {
+		return "", fmt.Errorf("tracer configuration: %w", err)
+	}
+	midaz, err := postJSON(ctx, c, base+"/v1/provider-configurations", http.StatusCreated, map[string]any{
+		"name": "bench-midaz-" + suffix, "providerId": "midaz",
+		"config": map[string]any{"onboarding_base_url": fakeURL, "transaction_base_url": fakeURL,
+			"organization_id": uuid.NewString(), "ledger_id": uuid.NewString()}})
+	if err != nil {
+		return "", fmt.Errorf("midaz configuration: %w", err)
+	}
+	path := "/bench-" + suffix
+	wf, err := postJSON(ctx, c, base+"/v1/workflows/from-template", http.StatusCreated, map[string]any{
+		"templateId": "tracer-midaz-validation",
+		"params": map[string]any{"workflowName": "bench-" + suffix, "webhookPath": path,
+			"tracerProviderConfigId": tracer["id"], "midazProviderConfigId": midaz["id"]}})
+	if err != nil {
+		return "", fmt.Errorf("workflow from template: %w", err)
+	}
+	if _, err := postJSON(ctx, c, base+"/v1/workflows/"+fmt.Sprint(wf["workflowId"])+"/activate", http.StatusOK, nil); err != nil {
+		return "", fmt.Errorf("activating the workflow: %w", err)
+	}
+	hook := base + "/v1/webhooks" + path
+	r, err := postJSON(ctx, c, hook+"?wait=5s", http.StatusOK, transaction(0))
+	if err != nil {
+		return "", fmt.Errorf("first synchronous run: %w", err)
+	}
+	if err := checkResults(r); err != nil {
+		return "", fmt.Errorf("first synchronous run: %w", err)
+	}
+	return hook, nil
+}
+
+// checkResults wants a completed execution whose three steps completed.
+func checkResults(r map[string]any) error {
+	steps, _ := r["stepResults"].([]any)
+	if r["status"] != "completed" || len(steps) != 3 {
+		return fmt.Errorf("want a completed execution with 3 steps, got status %v with %d steps: %v", r["status"], len(steps), r)
+	}
+	for _, s := range steps {
+		if m, _ := s.(map[string]any); m["status"] != "completed" {
+			return fmt.Errorf("step %v is %v", m["nodeId"], m["status"])
+		}
+	}
+	return nil
+}
+
+var txSeq atomic.Int64
+
+// transaction is a webhook body like the reference's: about 300 bytes.
+func transaction(i int) []byte {
+	n := txSeq.Add(1)
+	return fmt.Appendf(nil, `{"requestId":"req-%d-%d","transactionType":"PIX","amount":"125.50","currency":"BRL",`+
+		`"transactionTimestamp":"2026-11-24T10:00:00Z","account":{"accountId":"acc-%d","type":"checking","status":"active"},`+
+		`"transaction":{"asset":"BRL","value":"125.50"},"transactionDescription":"bench %d"}`, n, i, i%1000, i)
+}
+
+// measureSync: one client, ?wait=5s, back to back (b and c).
+func measureSync(ctx context.Context, o options, f *fake, hook string, res *storeResult) {
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2}}
+	defer c.CloseIdleConnections()
+	f.record.Store(true)
+	defer f.record.Store(false)
+	deadline := time.Now().Add(o.phaseTimeout)
+	var lat, prov, over []time.Duration
+	for i := range o.syncWarmup + o.syncN {
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			res.syncErr = fmt.Errorf("stopped after %d calls", len(lat))
+			break
+		}
+		body := transaction(i)
+		start := time.Now()
+		code, raw, err := post(ctx, c, hook+"?wait=5s", body)
+		d := time.Since(start)
+		if err != nil || code != http.StatusOK {
+			res.syncErrors++
+			if res.syncErr == nil && err != nil {
+				res.syncErr = fmt.Errorf("synchronous call: %w", err)
+			} else if res.syncErr == nil {
+				res.syncErr = fmt.Errorf("synchronous call: status %d: %.200s", code, raw)
+			}
+			continue
+		}
+		var r map[string]any
+		if err := json.Unmarshal(raw, &r); err != nil || checkResults(r) != nil {
+			res.syncErrors++
+			continue
+		}
+		steps := len(r["stepResults"].([]any))
+		spent := f.take(fmt.Sprint(r["executionId"]))
+		if i < o.syncWarmup {
+			continue
+		}
+		lat, prov = append(lat, d), append(prov, spent)
+		over = append(over, (d-spent)/time.Duration(steps))
+	}
+	if len(lat) == 0 {
+		if res.syncErr == nil {
+			res.syncErr = errors.New("no successful call")
+		}
+		return
+	}
+	if res.syncErrors == 0 {
+		res.syncErr = nil
+	}
+	res.syncN = len(lat)
+	res.syncP50, res.syncP90, res.syncP99, res.syncMax = pct(lat, 0.5), pct(lat, 0.9), pct(lat, 0.99), pct(lat, 1)
+	res.providerP50, res.overheadP50 = pct(prov, 0.5), pct(over, 0.5)
+	progress("%s: sync p50 %s p99 %s, provider p50 %s, overhead/step p50 %s (%d errors)", res.label,
+		ms(res.syncP50), ms(res.syncP99), ms(res.providerP50), ms(res.overheadP50), res.syncErrors)
+}
+
+// submitResult is the outcome of a burst of async webhook calls.
+type submitResult struct {
+	accepted, retries503, errors int
+	firstErr                     string
+	first, last                  time.Time // first call sent, last 201 received
+}
+
+// submit sends n async webhook calls from c clients; a 503 (queue full) is
+// retried after a short pause and counted.
+func submit(ctx context.Context, hook string, n, c int) submitResult {
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: c}}
+	defer client.CloseIdleConnections()
+	var next atomic.Int64
+	var mu sync.Mutex
+	res := submitResult{first: time.Now()}
+	var wg sync.WaitGroup
+	for range c {
+		wg.Go(func() {
+			var accepted, retries, errs int
+			var last time.Time
+			var firstErr string
+			for ctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					break
+				}
+				body := transaction(i)
+				for ctx.Err() == nil {
+					code, raw, err := post(ctx, client, hook, body)
+					if err == nil && code == http.StatusServiceUnavailable {
+						retries++
+						time.Sleep(5 * time.Millisecond)
+						continue
+					}
+					if err != nil || code != http.StatusCreated {
+						errs++
+						if firstErr == "" {
+							firstErr = fmt.Sprintf("status %d, %v: %.200s", code, err, raw)
+						}
+						break
+					}
+					accepted++
+					last = time.Now()
+					break
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			res.accepted += accepted
+			res.retries503 += retries
+			res.errors += errs
+			if res.firstErr == "" {
+				res.firstErr = firstErr
+			}
+			if last.After(res.last) {
+				res.last = last
+			}
+		})
+	}
+	wg.Wait()
+	return res
+}
+
+// waitFinished polls the database until want executions more than base are
+// finished, the deadline passes or ctx ends; it returns the last counts and
+// when they were seen.
+func waitFinished(ctx context.Context, db *sql.DB, base counts, want int, deadline time.Time) (counts, time.Time, bool) {
+	for {
+		c, err := countExecutions(ctx, db)
+		now := time.Now()
+		if err == nil && c.finished()-base.finished() >= want {
+			return c, now, true
+		}
+		if ctx.Err() != nil || now.After(deadline) {
+			return c, now, false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// measureThroughput: n async webhook calls from c clients, timed until all
+// are finished (a).
+func measureThroughput(ctx context.Context, o options, srv *server, db *sql.DB, hook string, res *storeResult) {
+	base, err := countExecutions(ctx, db)
+	if err != nil {
+		res.tpErr = err
+		return
+	}
+	cpu0, _ := cpuTime(srv.pid())
+	deadline := time.Now().Add(o.phaseTimeout)
+	sctx, cancel := context.WithDeadline(ctx, deadline)
+	sub := submit(sctx, hook, o.n, o.c)
+	cancel()
+	res.tp503 = sub.retries503
+	if sub.accepted > 0 {
+		res.tpAcceptPerSec = float64(sub.accepted) / sub.last.Sub(sub.first).Seconds()
+	}
+	final, end, ok := waitFinished(ctx, db, base, sub.accepted, deadline)
+	cpu1, _ := cpuTime(srv.pid())
+	res.tpElapsed = end.Sub(sub.first)
+	res.tpCompleted = final.completed - base.completed
+	res.tpFailed = final.failed + final.cancelled - base.failed - base.cancelled
+	res.tpTimedOut = !ok
+	res.tpPerSec = float64(final.finished()-base.finished()) / res.tpElapsed.Seconds()
+	if done := final.finished() - base.finished(); done > 0 {
+		res.tpCPUPerExec = (cpu1 - cpu0) / time.Duration(done)
+	}
+	res.tpRSSAfter, _ = memKiB(srv.pid(), "VmHWM")
+	if sub.errors > 0 {
+		res.tpErr = fmt.Errorf("%d submissions failed, first: %s", sub.errors, sub.firstErr)
+	}
+	progress("%s: %d accepted at %.0f/s (%d× 503), %d completed, %d failed in %s: %.0f/s, flowker CPU %s/execution",
+		res.label, sub.accepted, res.tpAcceptPerSec, sub.retries503, res.tpCompleted, res.tpFailed,
+		res.tpElapsed.Round(time.Millisecond), res.tpPerSec, ms(res.tpCPUPerExec))
+}
+
+// memResult is one memory measurement (d).
+type memResult struct {
+	concurrency    int // ENGINE_CONCURRENCY
+	accepted       int
+	hwm            int64 // KiB, peak RSS
+	peakCalling    int64 // most provider calls inside the fake at once
+	peakUnfinished int   // most executions accepted and not finished, as the database counts them
+	submit         time.Duration
+	drain          time.Duration // from releasing the held calls (or the last submission) to all finished
+	failed         int
+	timedOut       bool
+	err            error
+}
+
+// measureMemory submits rssN executions while the fake answers after
+// rssDelay. When the engine may run them all at once, the fake also holds
+// its answers until every execution is calling it (or 20 s have passed,
+// below the 30 s call timeout), so all are in flight together; then it
+// lets them go and the drain is timed. Peak RSS is the larger of VmHWM and
+// VmRSS sampled every 50 ms.
+func measureMemory(ctx context.Context, o options, f *fake, srv *server, db *sql.DB, hook string, res *memResult) {
+	base, err := countExecutions(ctx, db)
+	if err != nil {
+		res.err = err
+		return
+	}
+	f.delay.Store(int64(o.rssDelay))
+	defer f.delay.Store(0)
+	hold := res.concurrency >= o.rssN
+	if hold {
+		f.hold()
+		defer f.openGate()
+	}
+	f.resetPeak()
+	start := time.Now()
+	var released atomic.Int64 // unix ns
+	var peakRSS atomic.Int64
+	var peakUnfinished atomic.Int64
+	stopSampling := make(chan struct{})
+	var samplers sync.WaitGroup
+	samplers.Go(func() {
+		for {
+			if v, err := memKiB(srv.pid(), "VmRSS"); err == nil && v > peakRSS.Load() {
+				peakRSS.Store(v)
+			}
+			if hold && released.Load() == 0 && (f.inside.Load() >= int64(o.rssN) || time.Since(start) > 20*time.Second) {
+				released.Store(time.Now().UnixNano())
+				f.openGate()
+			}
+			select {
+			case <-stopSampling:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	})
+	samplers.Go(func() {
+		for {
+			if c, err := countExecutions(ctx, db); err == nil && int64(c.running-base.running) > peakUnfinished.Load() {
+				peakUnfinished.Store(int64(c.running - base.running))
+			}
+			select {
+			case <-stopSampling:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	})
+	defer func() { close(stopSampling); samplers.Wait() }()
+
+	deadline := start.Add(o.phaseTimeout)
+	sctx, cancel := context.WithDeadline(ctx, deadline)
+	sub := submit(sctx, hook, o.rssN, o.rssC)
+	cancel()
+	res.accepted, res.submit = sub.accepted, sub.last.Sub(start)
+	if sub.errors > 0 {
+		res.err = fmt.Errorf("%d submissions failed, first: %s", sub.errors, sub.firstErr)
+	}
+	from := sub.last
+	if hold {
+		for released.Load() == 0 && ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond)
+		}
+		from = time.Unix(0, released.Load())
+	}
+	final, end, ok := waitFinished(ctx, db, base, sub.accepted, deadline)
+	res.drain = end.Sub(from)
+	res.timedOut = !ok
+	res.failed = final.failed + final.cancelled - base.failed - base.cancelled
+	res.peakCalling = f.peak.Load()
+	res.peakUnfinished = int(peakUnfinished.Load())
+	res.hwm, _ = memKiB(srv.pid(), "VmHWM")
+	if v := peakRSS.Load(); v > res.hwm {
+		res.hwm = v
+	}
+}
+
+// readyResult is the cold-start measurement (e).
+type readyResult struct {
+	runs          int
+	min, p50, max time.Duration
+	err           error
+}
+
+func measureReady(ctx context.Context, o options, work string) readyResult {
+	progress("ready time: %d cold starts on an empty SQLite database", o.readyRuns)
+	var times []time.Duration
+	for i := range o.readyRuns {
+		dir := filepath.Join(work, "ready-"+strconv.Itoa(i))
+		srv, err := startServer(ctx, o.bin, dir, append([]string{"LOG_LEVEL=warn"}, o.env...)...) // the default: SQLite under ./data
+		if err != nil {
+			return readyResult{err: err}
+		}
+		times = append(times, srv.ready)
+		srv.stop()
+		_ = os.RemoveAll(dir)
+	}
+	r := readyResult{runs: len(times), min: pct(times, 0), p50: pct(times, 0.5), max: pct(times, 1)}
+	progress("ready: min %s, p50 %s, max %s", ms(r.min), ms(r.p50), ms(r.max))
+	return r
+}
+
+func postJSON(ctx context.Context, c *http.Client, url string, want int, body any) (map[string]any, error) {
+	var raw []byte
+	if body != nil {
+		var ok bool
+		if raw, ok = body.([]byte); !ok {
+			var err error
+			if raw, err = json.Marshal(body); err != nil {
+				return nil, err
+			}
+		}
+	}
+	code, out, err := post(ctx, c, url, raw)
+	if err != nil {
+		return nil, err
+	}
+	if code != want {
+		return nil, fmt.Errorf("POST %s: status %d, want %d: %.300s", url, code, want, out)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(out, &m); err != nil {
+		return nil, fmt.Errorf("POST %s: %w", url, err)
+	}
+	return m, nil
+}
+
+func post(ctx context.Context, c *http.Client, url string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, out, err
+}
+
+// pct is the q-quantile (nearest rank) of ds; it sorts ds.
+func pct(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	i := int(q*float64(len(ds))+0.5) - 1
+	return ds[min(max(i, 0), len(ds)-1)]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx": counts finished executions on PostgreSQL
+	_ "modernc.org/sqlite"             // driver "sqlite": counts finished executions on SQLite (read-only)
+)
+
+// benchStore is one database configuration under test.
+type benchStore struct {
+	key, label string
+	version    string // PostgreSQL server version
+	// env returns the flowker environment for a server whose files live in
+	// dir; open returns a read-only view of that server's database.
+	env     func(dir string) []string
+	open    func(dir string) (*sql.DB, error)
+	cleanup func()
+}
+
+func storeFor(ctx context.Context, key string, o options) (*benchStore, error) {
+	sqlitePath := func(dir string) string { return filepath.Join(dir, "flowker.db") }
+	sqlite := func(sync string) *benchStore {
+		return &benchStore{
+			key: key, label: "SQLite " + sync,
+			env: func(dir string) []string {
+				return []string{"DATABASE_URL=sqlite:" + sqlitePath(dir), "SQLITE_SYNCHRONOUS=" + sync}
+			},
+			open: func(dir string) (*sql.DB, error) {
+				return sql.Open("sqlite", "file:"+sqlitePath(dir)+"?mode=ro&_pragma=busy_timeout(5000)")
+			},
+			cleanup: func() {},
+		}
+	}
+	switch key {
+	case "sqlite-full":
+		return sqlite("FULL"), nil
+	case "sqlite-normal":
+		return sqlite("NORMAL"), nil
+	case "postgres":
+		if o.pgURL == "" {
+			return nil, nil
+		}
+		return postgresStore(ctx, o.pgURL)
+	}
+	return nil, fmt.Errorf("-stores: unknown store %q (sqlite-full, sqlite-normal, postgres)", key)
+}
+
+// postgresStore works in a fresh schema of the given database (search_path
+// in the URL), dropped afterwards, so counts start from zero and nothing
+// is left behind.
+func postgresStore(ctx context.Context, base string) (*benchStore, error) {
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		return nil, fmt.Errorf("-pg-url: %w", err)
+	}
+	defer admin.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var version string
+	if err := admin.QueryRowContext(ctx, "SHOW server_version").Scan(&version); err != nil {
+		return nil, fmt.Errorf("-pg-url: %w", err)
+	}
+	schema := "bench_" + randomHex(8)
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		return nil, fmt.Errorf("-pg-url: creating schema: %w", err)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, fmt.Errorf("-pg-url: not a URL")
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	dsn := u.String()
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	secretKey := base64.StdEncoding.EncodeToString(key) // throwaway: seals this run's provider configurations
+	return &benchStore{
+		key: "postgres", label: "PostgreSQL", version: strings.Fields(version + " ")[0],
+		env:  func(string) []string { return []string{"DATABASE_URL=" + dsn, "FLOWKER_SECRET_KEY=" + secretKey} },
+		open: func(string) (*sql.DB, error) { return sql.Open("pgx", dsn) },
+		cleanup: func() {
+			db, err := sql.Open("pgx", base)
+			if err != nil {
+				return
+			}
+			defer db.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if _, err := db.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+				progress("warning: could not drop schema %s: %v", schema, err)
+			}
+		},
+	}, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// counts is how many executions are in each state.
+type counts struct{ running, completed, failed, cancelled int }
+
+func (c counts) finished() int { return c.completed + c.failed + c.cancelled }
+
+func countExecutions(ctx context.Context, db *sql.DB) (counts, error) {
+	var c counts
+	rows, err := db.QueryContext(ctx, `SELECT status, count(*) FROM executions GROUP BY status`)
+	if err != nil {
+		return c, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return c, err
+		}
+		switch status {
+		case "completed":
+			c.completed = n
+		case "failed":
+			c.failed = n
+		case "cancelled":
+			c.cancelled = n
+		default:
+			c.running += n
+		}
+	}
+	return c, rows.Err()
+}

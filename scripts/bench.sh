@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Engine benchmark: the reference workflow of PRODUCT.md §6 (webhook →
+# tracer.validate-transaction → condition → midaz.create-transaction against
+# a fake Tracer/Midaz answering at once) on SQLite (SQLITE_SYNCHRONOUS=FULL
+# and NORMAL) and PostgreSQL.
+#
+#   bash scripts/bench.sh            (or: make bench)
+#
+# Builds bin/flowker and bin/flowker-bench, runs the bench (about 10 minutes
+# on 2 cores), prints the Markdown report and adds it to docs/benchmarks.md
+# (its own section there). Figures: completed executions/s, sync p50/p99,
+# engine overhead per step, peak RSS with 10,000 in flight, ready time.
+#
+# PostgreSQL: BENCH_DATABASE_URL=postgres://… is used as is (the bench works
+# in a fresh schema of it and drops it). Unset, a throwaway database is made
+# with scripts/ci-postgres.sh when a server answers on 127.0.0.1:5432, and
+# dropped at the end; otherwise PostgreSQL is skipped.
+#
+# BENCH_ARGS passes flags to flowker-bench, e.g. a quick run:
+#   BENCH_ARGS="-n 2000 -sync-n 300 -rss-n 2000 -rss-bounded 0" bash scripts/bench.sh
+# (bin/flowker-bench -h lists them). BENCH_REPORT=0 leaves docs/benchmarks.md alone.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+pg_db=""
+cleanup() {
+	if [[ -n $pg_db ]]; then
+		bash scripts/ci-postgres.sh drop "$pg_db" >/dev/null 2>&1 ||
+			echo "bench.sh: warning: could not drop database $pg_db" >&2
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+commit=$(git describe --always --dirty 2>/dev/null || echo unknown) # of the tree being built
+say "building bin/flowker and bin/flowker-bench ($commit)"
+go build -ldflags "-X flowker/internal/config.BuildVersion=$commit" -o bin/flowker ./cmd/flowker
+go build -o bin/flowker-bench ./cmd/flowker-bench
+
+pg_url=${BENCH_DATABASE_URL:-}
+if [[ -z $pg_url ]]; then
+	if command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432 &&
+		pg_db="flowker_bench_$$_$(date +%s)" &&
+		pg_url=$(bash scripts/ci-postgres.sh create "$pg_db" 2>/dev/null); then
+		say "postgres: throwaway database $pg_db"
+	else
+		pg_db="" pg_url=""
+		say "postgres: skipped (set BENCH_DATABASE_URL, or run PostgreSQL on 127.0.0.1:5432)"
+	fi
+fi
+
+report=(-report-file docs/benchmarks.md)
+[[ ${BENCH_REPORT:-1} == 0 ]] && report=()
+# shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
+bin/flowker-bench -bin bin/flowker -commit "$commit" -pg-url "$pg_url" "${report[@]}" ${BENCH_ARGS:-}
