@@ -136,26 +136,11 @@ func (r *run) resolve(ctx context.Context, n *plan.Node) (target, error) {
 	if err != nil {
 		return target{}, fmt.Errorf("providerConfigId %q is not a UUID", raw)
 	}
-	pc, err := r.e.store.GetProviderConfig(ctx, id)
-	if err != nil {
-		return target{}, fmt.Errorf("provider configuration %s: %w", id, err)
-	}
-	if pc.Status != flow.ConfigActive {
-		return target{}, fmt.Errorf("provider configuration %s is %s", id, pc.Status)
-	}
-	prov, _ := r.e.catalog.Provider(pc.ProviderID)
-	fields := secret.NewFields()
-	if prov != nil {
-		fields = secret.NewFields(prov.SecretKeys()...)
-	}
-	cfg, err := r.e.box.Open(pc.Config, "config", fields)
+	rc, err := r.e.providerConfig(ctx, id)
 	if err != nil {
 		return target{}, err
 	}
-	tt, err := provider.TargetFor(pc.ProviderID, cfg)
-	if err != nil {
-		return target{}, err
-	}
+	cfg, tt := rc.pc.Config, rc.target
 	base, _ := cfg[ex.BaseURLKey].(string)
 	if base == "" {
 		base = tt.BaseURL

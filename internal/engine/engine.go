@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"flowker/internal/catalog"
+	"flowker/internal/flow"
 	"flowker/internal/provider"
 	"flowker/internal/secret"
 	"flowker/internal/store"
@@ -76,11 +77,13 @@ type Engine struct {
 	queue    chan uuid.UUID
 	inFlight atomic.Int64 // accepted here and not finished: queued + running
 	graphs   graphCache
+	configs  configCache
 	breakers breakers
 
 	mu       sync.Mutex
 	running  map[uuid.UUID]context.CancelCauseFunc // to cancel a local execution at once
 	local    map[uuid.UUID]bool                    // queued or running here: never claimed twice
+	fresh    map[uuid.UUID]freshExecution          // just inserted here: no need to read it back
 	waiters  map[uuid.UUID][]chan struct{}         // synchronous callers
 	stopping bool
 
@@ -99,6 +102,7 @@ func New(st store.Store, box *secret.Box, cat *catalog.Catalog, client *provider
 		queue:   make(chan uuid.UUID, opts.QueueSize+maxRescue),
 		running: map[uuid.UUID]context.CancelCauseFunc{}, waiters: map[uuid.UUID][]chan struct{}{},
 		local:    map[uuid.UUID]bool{},
+		fresh:    map[uuid.UUID]freshExecution{},
 		breakers: breakers{policy: opts.Breaker, m: map[string]*breaker{}},
 	}
 }
@@ -149,6 +153,39 @@ func (e *Engine) Dispatch(id uuid.UUID) {
 	e.queue <- id // never blocks: Reserve bounded in-flight work
 }
 
+// DispatchNew hands over an execution this process has just inserted, so
+// its worker starts without reading the row and its (empty) steps back.
+func (e *Engine) DispatchNew(ex *flow.Execution) {
+	c := *ex
+	e.mu.Lock()
+	e.fresh[ex.ID] = freshExecution{ex: &c, at: time.Now()}
+	e.mu.Unlock()
+	e.Dispatch(ex.ID)
+}
+
+type freshExecution struct {
+	ex *flow.Execution
+	at time.Time
+}
+
+// freshFor is how long a handed-over copy is trusted: one that waited
+// longer in the queue is read back, so a cancel sent through another
+// process meanwhile is seen before any step runs.
+const freshFor = 50 * time.Millisecond
+
+// takeFresh returns the execution handed over by DispatchNew, once, while
+// it is still fresh.
+func (e *Engine) takeFresh(id uuid.UUID) *flow.Execution {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f, ok := e.fresh[id]
+	delete(e.fresh, id)
+	if !ok || time.Since(f.at) > freshFor {
+		return nil
+	}
+	return f.ex
+}
+
 // Wait returns a channel closed when the execution finishes here.
 func (e *Engine) Wait(id uuid.UUID) (<-chan struct{}, func()) {
 	ch := make(chan struct{})
@@ -179,6 +216,9 @@ func (e *Engine) Cancel(id uuid.UUID) bool {
 	if cancel, ok := e.running[id]; ok {
 		cancel(errCancelled)
 		return true
+	}
+	if f, ok := e.fresh[id]; ok { // still queued here
+		f.ex.CancelRequested = true
 	}
 	return false
 }

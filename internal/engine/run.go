@@ -82,16 +82,19 @@ func (e *Engine) runOne(loopCtx context.Context, id uuid.UUID) {
 }
 
 func (e *Engine) load(ctx context.Context, id uuid.UUID) (*run, error) {
-	ex, err := e.store.GetExecution(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if ex.Status.Terminal() || ex.LeaseOwner != e.opts.Owner {
-		return nil, nil
-	}
-	steps, err := e.store.ListSteps(ctx, id)
-	if err != nil {
-		return nil, err
+	var steps []flow.Step
+	ex := e.takeFresh(id)
+	if ex == nil { // recovered, rescued or retried: read its state back
+		var err error
+		if ex, err = e.store.GetExecution(ctx, id); err != nil {
+			return nil, err
+		}
+		if ex.Status.Terminal() || ex.LeaseOwner != e.opts.Owner {
+			return nil, nil
+		}
+		if steps, err = e.store.ListSteps(ctx, id); err != nil {
+			return nil, err
+		}
 	}
 	p, err := e.plan(ctx, ex.WorkflowID, ex.WorkflowRevision)
 	r := &run{e: e, ex: ex, plan: p, state: map[string]nodeState{}, status: map[string]flow.StepStatus{},
@@ -185,8 +188,9 @@ func (r *run) execute(ctx context.Context) {
 	inFlight := 0
 	for {
 		if r.failed == "" && context.Cause(ctx) == nil && len(r.ready) > 0 {
-			// Persist what was decided before starting calls that depend on it.
-			if !r.save(ctx) {
+			// Persist what was decided before starting calls that depend on it
+			// (nothing to persist right after a fresh start: the row is durable).
+			if len(r.pending) > 0 && !r.save(ctx) {
 				r.abandon(inFlight, results)
 				r.e.retryLater(r.ex.ID, r.leaseLost)
 				return

@@ -25,6 +25,7 @@ type Dispatcher interface {
 	Reserve() bool
 	Release()
 	Dispatch(id uuid.UUID)
+	DispatchNew(ex *flow.Execution)
 	Wait(id uuid.UUID) (<-chan struct{}, func())
 	Cancel(id uuid.UUID) bool
 }
@@ -120,7 +121,7 @@ func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *St
 		s.engine.Release()
 		return nil, err
 	}
-	s.engine.Dispatch(ex.ID)
+	s.engine.DispatchNew(ex)
 	res = &StartResult{Execution: ex}
 	if done != nil {
 		res.Results = s.waitFor(ctx, ex.ID, done, req.Wait)
