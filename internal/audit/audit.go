@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Actor is who caused a change.
@@ -63,6 +64,20 @@ type Event struct {
 	Metadata     map[string]any
 	PreviousHash string // "" for the first event
 	Hash         string
+}
+
+// NewEvent builds an event caused by the caller in ctx (the system actor
+// when ctx carries no request), with the trace id of ctx's span.
+func NewEvent(ctx context.Context, id uuid.UUID, at time.Time, eventType, action, result, resourceType,
+	resourceID string, meta map[string]any) *Event {
+	req := FromContext(ctx)
+	e := &Event{ID: id, Timestamp: at, EventType: eventType, Action: action, Result: result,
+		ResourceType: resourceType, ResourceID: resourceID, Actor: req.Actor, RequestID: req.RequestID,
+		Metadata: meta}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		e.TraceID = sc.TraceID().String()
+	}
+	return e
 }
 
 // Genesis stands for the previous hash of the first event.

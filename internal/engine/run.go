@@ -449,12 +449,8 @@ func (r *run) auditEvent(ctx context.Context, now time.Time) *audit.Event {
 	case flow.ExecCancelled:
 		eventType = "EXECUTION_CANCELLED"
 	}
-	e := &audit.Event{ID: uuid.New(), Timestamp: now, EventType: eventType, Action: "EXECUTE", Result: result,
-		ResourceType: "execution", ResourceID: r.ex.ID.String(), Actor: audit.System, Metadata: meta}
-	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		e.TraceID = sc.TraceID().String()
-	}
-	return e
+	// The worker's context carries no request: the actor is the system.
+	return audit.NewEvent(ctx, uuid.New(), now, eventType, "EXECUTE", result, "execution", r.ex.ID.String(), meta)
 }
 
 // finalOutput is what set_output actions wrote or, without them, the

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"go.opentelemetry.io/otel/trace"
 
 	"flowker/internal/audit"
 	"flowker/internal/flow"
@@ -29,14 +28,7 @@ func (s *Service) record(ctx context.Context, tx store.Tx, eventType, action, re
 
 func (s *Service) auditEvent(ctx context.Context, eventType, action, result, resourceType, resourceID string,
 	meta map[string]any) *audit.Event {
-	req := audit.FromContext(ctx)
-	e := &audit.Event{ID: s.newID(), Timestamp: s.now(), EventType: eventType, Action: action, Result: result,
-		ResourceType: resourceType, ResourceID: resourceID, Actor: req.Actor, RequestID: req.RequestID,
-		Metadata: meta}
-	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		e.TraceID = sc.TraceID().String()
-	}
-	return e
+	return audit.NewEvent(ctx, s.newID(), s.now(), eventType, action, result, resourceType, resourceID, meta)
 }
 
 // GetAuditEvent returns one event by its id.

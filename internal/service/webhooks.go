@@ -124,5 +124,8 @@ func sensitiveHeader(name string) bool {
 	case "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-Api-Key", "X-Webhook-Token":
 		return true
 	}
-	return secret.NewFields().Has(name)
+	return secretNames.Has(name)
 }
+
+// secretNames are the built-in secret field names, built once.
+var secretNames = secret.NewFields()

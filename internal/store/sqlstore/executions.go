@@ -48,8 +48,9 @@ var executions = &table[flow.Execution]{
 		}
 		return &e, unmarshalJSON("execution "+e.ID.String(), in, &e.Input, out, &e.Output)
 	},
-	id:    func(e *flow.Execution) uuid.UUID { return e.ID },
-	sorts: map[string]string{"startedAt": "started_at", "completedAt": "completed_at"},
+	id:       func(e *flow.Execution) uuid.UUID { return e.ID },
+	sorts:    map[string]string{"startedAt": "started_at", "completedAt": "completed_at"},
+	nullable: map[string]bool{"completed_at": true},
 	sortValue: func(e *flow.Execution, by string) string {
 		if by == "completedAt" && e.CompletedAt != nil {
 			return timeArg(*e.CompletedAt)

@@ -27,6 +27,7 @@ type table[T any] struct {
 	id        func(*T) uuid.UUID
 	sorts     map[string]string       // API sort name → column; only these reach SQL
 	sortValue func(*T, string) string // a row's value of a sort, as a cursor carries it
+	nullable  map[string]bool         // sort columns that may be NULL
 	notFound  error
 	conflict  error // what a unique violation means (the name, or the idempotency key)
 }
@@ -138,7 +139,7 @@ func (t *table[T]) list(ctx context.Context, q *queries, filters []filter, p flo
 			where = append(where, f.column+" = "+arg(f.value))
 		}
 	}
-	if col != "name" && col != "created_at" && col != "started_at" {
+	if t.nullable[col] {
 		where = append(where, col+" IS NOT NULL") // a nullable sort lists only rows that have it
 	}
 	dir, cmp := "ASC", ">"
