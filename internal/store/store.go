@@ -5,7 +5,12 @@ package store
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -64,15 +69,19 @@ type Tx interface {
 	// With reclaimOwn, owner's own leases count as expired too: a restarted
 	// process with a stable owner id takes its work back at once.
 	ClaimExecutions(ctx context.Context, owner string, now, until time.Time, limit int, reclaimOwn bool) ([]uuid.UUID, error)
-	// ExtendLeases is the heartbeat of every unfinished execution owner holds.
-	ExtendLeases(ctx context.Context, owner string, until time.Time) (int, error)
+	// ExtendLeases is the heartbeat of the unfinished executions among ids
+	// that owner holds: only those its process is actually working on, so a
+	// row it leased but lost track of lapses and is rescued.
+	ExtendLeases(ctx context.Context, owner string, ids []uuid.UUID, until time.Time) (int, error)
 	// ReleaseLeases hands owner's unfinished executions back at shutdown.
 	ReleaseLeases(ctx context.Context, owner string, now time.Time) error
 	// CountUnfinished is the queue depth: pending and running executions.
 	CountUnfinished(ctx context.Context) (int64, error)
 	// RequestCancel cancels a pending execution at once and flags a running
 	// one for its worker; it returns the execution after the change.
-	RequestCancel(ctx context.Context, id uuid.UUID, now time.Time) (*flow.Execution, error)
+	// changed is false when nothing changed: the execution had finished, or
+	// a cancel was already requested.
+	RequestCancel(ctx context.Context, id uuid.UUID, now time.Time) (ex *flow.Execution, changed bool, err error)
 	// Requeue puts a failed or cancelled execution back in the queue, leased
 	// to owner, for a retry from its failed step.
 	Requeue(ctx context.Context, id uuid.UUID, owner string, now, until time.Time) (*flow.Execution, error)
@@ -95,7 +104,93 @@ var (
 	ErrLeaseLost               = errors.New("execution lease lost to another worker")
 	ErrWebhookRouteTaken       = errors.New("webhook route already registered by another workflow")
 	ErrAuditNotFound           = &flow.Error{Kind: flow.KindNotFound, Code: "FLK-0600", Message: "audit entry not found"}
+
+	// ErrUnstorable: a value cannot be stored (a NUL character, invalid
+	// UTF-8, or anything else the database refuses as data). Permanent: the
+	// same value fails again. Errors matching it name what was refused.
+	// flow.Error matches on the code, so errors.Is also matches any other
+	// 400 with the generic invalid-body code.
+	ErrUnstorable = &flow.Error{Kind: flow.KindInvalid, Code: flow.CodeInvalidBody,
+		Message: "value cannot be stored"}
+	// ErrUnavailable: the database cannot be reached or cannot take the work
+	// now (connection refused or lost, server shutting down, too many
+	// connections, lock or deadline timeout). Transient: retry later.
+	ErrUnavailable = &flow.Error{Kind: flow.KindUnavailable, Code: CodeUnavailable,
+		Message: "the database is unavailable; retry later"}
 )
+
+// CodeUnavailable is ErrUnavailable's code: the next free code of the
+// shared 00xx range (FLK-0010 rate limited, FLK-0011 identity provider
+// unavailable), as it is not specific to one resource.
+const CodeUnavailable = "FLK-0012"
+
+// Unavailable wraps cause as ErrUnavailable; nil stays nil and an error
+// already carrying a flow.Error kind is returned as is.
+func Unavailable(cause error) error {
+	var fe *flow.Error
+	if cause == nil || errors.As(cause, &fe) {
+		return cause
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, cause)
+}
+
+// Unstorable is an ErrUnstorable whose message says what was refused and
+// why; cause (may be nil) is kept for errors.Is/As and logs only.
+func Unstorable(cause error, format string, args ...any) error {
+	e := flow.Invalidf(ErrUnstorable.Code, format, args...)
+	if cause == nil {
+		return e
+	}
+	return fmt.Errorf("%w: %w", e, cause)
+}
+
+// Transient reports whether err is worth retrying later, the same call
+// unchanged: ErrUnavailable, a deadline that expired, a broken connection
+// (driver.ErrBadConn, refused, reset, any net.Error), or a PostgreSQL
+// SQLSTATE of class 08 (connection), 40 (serialization failure, deadlock),
+// 53 (insufficient resources) or 57P01–57P05 (server shutting down). Every
+// other error is permanent: ErrUnstorable and other flow.Error kinds,
+// constraint violations, not found, cancellation by the caller.
+// (SQLite's BUSY and LOCKED reach callers as ErrUnavailable.)
+func Transient(err error) bool {
+	if err == nil {
+		return false
+	}
+	var fe *flow.Error
+	if errors.As(err, &fe) {
+		return fe.Kind == flow.KindUnavailable
+	}
+	var st interface{ SQLState() string }
+	if errors.As(err, &st) {
+		return TransientSQLState(st.SQLState())
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, driver.ErrBadConn) {
+		return true
+	}
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// TransientSQLState reports whether a PostgreSQL SQLSTATE is worth a retry:
+// classes 08 (connection exception), 40 (serialization failure, deadlock)
+// and 53 (insufficient resources), and 57P01, 57P02, 57P03, 57P05 (admin
+// shutdown, crash shutdown, cannot connect now, idle session timeout).
+func TransientSQLState(code string) bool {
+	if len(code) != 5 {
+		return false
+	}
+	switch code[:2] {
+	case "08", "40", "53":
+		return true
+	case "57":
+		return code == "57P01" || code == "57P02" || code == "57P03" || code == "57P05"
+	}
+	return false
+}
 
 // Store is a database. InTx runs fn in one transaction, committed when fn
 // returns nil; service methods put a change and its audit entry in one.
@@ -106,6 +201,10 @@ type Store interface {
 	// transaction, each inside its own savepoint, so one fsync serves many.
 	// fn's error rolls back only fn's own writes. fn may be run again if
 	// the shared commit fails, so it must not act outside the transaction.
+	// The shared transaction has a deadline: past it, every caller in it
+	// gets an error wrapping ErrUnavailable and its writes are rolled back
+	// (unless the deadline struck during the commit itself: then, as with
+	// any connection lost while committing, the outcome is unknown).
 	Batch(ctx context.Context, fn func(Tx) error) error
 	Ping(ctx context.Context) error
 	Close() error

@@ -1,6 +1,8 @@
 // Package postgres opens the PostgreSQL store (pgx through database/sql).
 // Several flowker processes may share one database: migrations take a
-// session advisory lock, and every write is conditional.
+// session advisory lock, and every write is conditional. A process with a
+// fixed lease owner id (ENGINE_WORKER_ID) holds it with LockOwner, so two
+// processes never run as the same owner.
 package postgres
 
 import (
@@ -9,21 +11,154 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
+	"flowker/internal/store"
 	"flowker/internal/store/sqlstore"
 )
 
 //go:embed migrations/*.sql
 var migrations embed.FS
 
+// Store is the PostgreSQL store: the shared SQL store and, once LockOwner
+// succeeded, the session that holds this process's owner lock.
+type Store struct {
+	*sqlstore.DB
+	url string
+
+	mu    sync.Mutex
+	owner *pgx.Conn // holds the owner lock; nil before LockOwner and after Close
+}
+
 // Open connects to url, applies migrations under a cross-process lock and
 // returns the store with at most maxConns connections.
-func Open(ctx context.Context, url string, maxConns int) (*sqlstore.DB, error) {
+func Open(ctx context.Context, url string, maxConns int) (*Store, error) {
+	s, err := open(ctx, url, maxConns)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{DB: s, url: url}, nil
+}
+
+// Close closes the pool, then ends the owner lock's session (releasing the
+// lock) once nothing more will be written.
+func (s *Store) Close() error {
+	err := s.DB.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.owner != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = errors.Join(err, s.owner.Close(ctx))
+		s.owner = nil
+	}
+	return err
+}
+
+// OwnerInUseError is LockOwner's answer when another session holds the
+// owner id.
+type OwnerInUseError struct {
+	Owner  string
+	Holder string // the holder's application_name when visible: "flowker host=… pid=…"
+}
+
+func (e *OwnerInUseError) Error() string {
+	holder := "another Flowker process"
+	if e.Holder != "" {
+		holder += " (" + e.Holder + ")"
+	}
+	return fmt.Sprintf("worker id %q is in use by %s on this database", e.Owner, holder)
+}
+
+// ownerLockRetry is how often LockOwner asks again while the id is held.
+const ownerLockRetry = 200 * time.Millisecond
+
+// LockOwner takes a session advisory lock on owner (scoped to the schema
+// the store uses) on a connection of its own, held until Close: the
+// engine's recovery takes back every lease of its owner id at once, so two
+// live processes with one id would run each other's executions. While
+// another session holds the lock LockOwner keeps asking, until ctx is done;
+// then it returns an *OwnerInUseError. A holder that dies loses the lock
+// when PostgreSQL ends its session: at once when the process is killed on
+// a live host, within about 25 s (TCP keepalives set below) when its host
+// vanished.
+func (s *Store) LockOwner(ctx context.Context, owner string) error {
+	cfg, err := pgx.ParseConfig(s.url)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	host, _ := os.Hostname()
+	name := fmt.Sprintf("flowker host=%s pid=%d", host, os.Getpid())
+	cfg.RuntimeParams["application_name"] = name[:min(len(name), 63)]
+	// The server notices a vanished client (and frees the lock) within
+	// idle + interval × count seconds.
+	cfg.RuntimeParams["tcp_keepalives_idle"] = "10"
+	cfg.RuntimeParams["tcp_keepalives_interval"] = "5"
+	cfg.RuntimeParams["tcp_keepalives_count"] = "3"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("postgres: owner lock: %w", err)
+	}
+	// The lock lives as long as this idle session: a server-wide
+	// idle_session_timeout (PostgreSQL 14+) must not end it. Older
+	// servers do not know the setting, which is fine.
+	_, _ = conn.Exec(ctx, "SET idle_session_timeout = 0")
+	var key int64
+	err = conn.QueryRow(ctx, "SELECT hashtextextended('flowker.owner:' || current_schema() || ':' || $1, 0)",
+		owner).Scan(&key)
+	for held := false; err == nil; held = true {
+		var locked bool
+		err = conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&locked)
+		if err == nil && locked {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.owner != nil { // a second LockOwner replaces the first
+				_ = s.owner.Close(context.Background())
+			}
+			s.owner = conn
+			return nil
+		}
+		if err != nil && (ctx.Err() == nil || !held) {
+			break // a failure, not a wait that ran out
+		}
+		select {
+		case <-time.After(ownerLockRetry):
+		case <-ctx.Done():
+			inUse := &OwnerInUseError{Owner: owner, Holder: lockHolder(conn, key)}
+			return errors.Join(inUse, conn.Close(context.Background()))
+		}
+	}
+	return errors.Join(fmt.Errorf("postgres: owner lock: %w", err), conn.Close(context.Background()))
+}
+
+// lockHolder names the session holding the advisory lock key, when this
+// role may see it ("" otherwise).
+func lockHolder(conn *pgx.Conn, key int64) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var name *string
+	// A bigint advisory key is stored as classid (high half) and objid (low half).
+	_ = conn.QueryRow(ctx, `SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+		AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		AND l.classid::bigint = $1 AND l.objid::bigint = $2`,
+		int64(uint64(key)>>32), int64(uint32(key))).Scan(&name) //nolint:gosec // splitting the key's bits
+	if name == nil {
+		return ""
+	}
+	return *name
+}
+
+func open(ctx context.Context, url string, maxConns int) (*sqlstore.DB, error) {
 	db, err := sql.Open("pgx", url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -31,6 +166,9 @@ func Open(ctx context.Context, url string, maxConns int) (*sqlstore.DB, error) {
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
 	if err := db.PingContext(ctx); err != nil {
+		if isUnavailable(err) || store.Transient(err) {
+			err = store.Unavailable(err)
+		}
 		return nil, errors.Join(fmt.Errorf("postgres: %w", err), db.Close())
 	}
 	// Replicas starting together wait for the first one to migrate; poll each second, up to 5 minutes.
@@ -46,6 +184,8 @@ func Open(ctx context.Context, url string, maxConns int) (*sqlstore.DB, error) {
 		IsUniqueViolation: isUniqueViolation,
 		SkipLocked:        " FOR UPDATE SKIP LOCKED",
 		AuditLock:         "SELECT pg_advisory_xact_lock(7346127001)", // any fixed key, used only for this
+		IsUnavailable:     isUnavailable,
+		RefusedValue:      refusedValue,
 	})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("postgres: %w", err), db.Close())
@@ -56,4 +196,23 @@ func Open(ctx context.Context, url string, maxConns int) (*sqlstore.DB, error) {
 func isUniqueViolation(err error) bool {
 	var e *pgconn.PgError
 	return errors.As(err, &e) && e.Code == "23505"
+}
+
+// isUnavailable: a connection attempt that failed (refused, timed out,
+// the server starting or shutting down, too many connections). Broken
+// connections and SQLSTATEs worth a retry are store.Transient's.
+func isUnavailable(err error) bool {
+	var ce *pgconn.ConnectError
+	return errors.As(err, &ce)
+}
+
+// refusedValue: SQLSTATE class 22, "data exception" — the server refused a
+// value (22P05 untranslatable character: U+0000 in jsonb; 22021 character
+// not in repertoire: a NUL byte or invalid UTF-8 in text; 22001 too long…).
+func refusedValue(err error) (string, bool) {
+	var e *pgconn.PgError
+	if errors.As(err, &e) && strings.HasPrefix(e.Code, "22") {
+		return e.Message + " (SQLSTATE " + e.Code + ")", true
+	}
+	return "", false
 }

@@ -3,14 +3,15 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
+	"os"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"flowker/internal/store"
 	"flowker/internal/store/postgres"
-	"flowker/internal/store/sqlstore"
 	"flowker/internal/store/storetest"
 )
 
@@ -23,6 +24,44 @@ func TestConformance(t *testing.T) {
 		t.Cleanup(func() { require.NoError(t, s.Close()) })
 		return s
 	})
+}
+
+// TestLockOwner: one session at a time holds a worker id, per schema; a
+// second store asking for a held id waits, then is refused naming the
+// holder, and gets it once the holder closes.
+func TestLockOwner(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := storetest.PostgresURL(t)
+	open := func(url string) *postgres.Store {
+		s, err := postgres.Open(ctx, url, 2)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	a, b := open(url), open(url)
+	require.NoError(t, a.LockOwner(ctx, "worker-0"))
+
+	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	err := b.LockOwner(short, "worker-0")
+	var inUse *postgres.OwnerInUseError
+	require.ErrorAs(t, err, &inUse)
+	require.GreaterOrEqual(t, time.Since(began), 400*time.Millisecond, "it waits for the holder until ctx ends")
+	require.Equal(t, "worker-0", inUse.Owner)
+	require.Contains(t, err.Error(), `worker id "worker-0" is in use by another Flowker process (flowker host=`)
+	require.Contains(t, err.Error(), "pid="+strconv.Itoa(os.Getpid()))
+
+	require.NoError(t, b.LockOwner(ctx, "worker-1"), "other ids are free")
+	require.NoError(t, open(storetest.PostgresURL(t)).LockOwner(ctx, "worker-0"),
+		"the same id in another schema is another deployment")
+	c := open(url)
+	time.AfterFunc(300*time.Millisecond, func() { _ = a.Close() })
+	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	require.NoError(t, c.LockOwner(wait, "worker-0"), "the id is free once its holder closed")
+	require.NoError(t, c.Ping(ctx), "the store keeps working")
 }
 
 func TestAudit(t *testing.T) {
@@ -47,7 +86,7 @@ func TestAudit(t *testing.T) {
 	}, raw)
 }
 
-func openBench(b *testing.B) (*sqlstore.DB, *sql.DB) {
+func openBench(b *testing.B) (*postgres.Store, *sql.DB) {
 	url := storetest.PostgresURL(b)
 	s, err := postgres.Open(context.Background(), url, 40)
 	require.NoError(b, err)

@@ -1,6 +1,10 @@
 // Package sqlite opens the embedded default store: a SQLite file in WAL mode
 // with one writer connection (SQLite allows one writer at a time; queuing in
 // Go beats spinning on SQLITE_BUSY) and a pool of read-only readers.
+//
+// One process per file: Open takes an exclusive lock on <path>.lock, held
+// until Close (or the process's death), so a second process refuses to
+// start instead of running the first one's executions again.
 package sqlite
 
 import (
@@ -9,10 +13,15 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
 
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
@@ -24,15 +33,99 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Open creates the file and its directory if needed, applies migrations and
-// returns the store. synchronous is SQLite's PRAGMA synchronous (FULL keeps
-// a committed transaction across power loss; NORMAL only across a crash).
-func Open(ctx context.Context, path, synchronous string) (*sqlstore.DB, error) {
+// Store is the SQLite store: the shared SQL store, and the lock that makes
+// this process the file's only user until Close.
+type Store struct {
+	*sqlstore.DB
+	lock     *os.File
+	unlocked sync.Once
+}
+
+// Close closes the database, then releases the lock.
+func (s *Store) Close() error {
+	err := s.DB.Close()
+	s.unlocked.Do(func() { err = errors.Join(err, unlock(s.lock)) })
+	return err
+}
+
+// InUseError is Open's answer when another process holds the database.
+type InUseError struct {
+	Path string
+	PID  int // 0: unknown
+}
+
+func (e *InUseError) Error() string {
+	pid := "pid unknown"
+	if e.PID > 0 {
+		pid = "pid " + strconv.Itoa(e.PID)
+	}
+	return fmt.Sprintf("the SQLite database %s is in use by another Flowker process (%s)", e.Path, pid)
+}
+
+// Open creates the file and its directory if needed, takes the file's
+// process lock (an *InUseError when another process has it), applies
+// migrations and returns the store. synchronous is SQLite's PRAGMA
+// synchronous (FULL keeps a committed transaction across power loss;
+// NORMAL only across a crash).
+func Open(ctx context.Context, path, synchronous string) (*Store, error) {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return nil, fmt.Errorf("sqlite: %w", err)
 		}
 	}
+	lock, err := lockFile(path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := open(ctx, path, synchronous)
+	if err != nil {
+		return nil, errors.Join(err, unlock(lock))
+	}
+	return &Store{DB: s, lock: lock}, nil
+}
+
+// lockFile takes an exclusive flock(2) on path+".lock" and writes this
+// process's id into it. The lock belongs to the open file, so the kernel
+// drops it when the process dies, even by kill -9; the file itself stays
+// (removing it would let two processes lock two different files).
+func lockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	fd := int(f.Fd()) //nolint:gosec // a file descriptor fits in an int
+	if err := syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		defer f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			raw, _ := io.ReadAll(io.LimitReader(f, 32))
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
+			return nil, &InUseError{Path: path, PID: pid}
+		}
+		return nil, fmt.Errorf("sqlite: locking %s.lock: %w", path, err)
+	}
+	if err := writePID(f); err != nil {
+		return nil, errors.Join(fmt.Errorf("sqlite: %s.lock: %w", path, err), unlock(f))
+	}
+	return f, nil
+}
+
+func writePID(f *os.File) error {
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	_, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return err
+}
+
+// unlock releases the lock (closing the file would too; explicit is clearer).
+func unlock(f *os.File) error {
+	if f == nil {
+		return nil
+	}
+	return errors.Join(syscall.Flock(int(f.Fd()), syscall.LOCK_UN), f.Close()) //nolint:gosec // as in lockFile
+}
+
+func open(ctx context.Context, path, synchronous string) (*sqlstore.DB, error) {
 	pragmas := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)",
 		"synchronous(" + synchronous + ")"} {
@@ -55,11 +148,36 @@ func Open(ctx context.Context, path, synchronous string) (*sqlstore.DB, error) {
 		Goose:             goose.DialectSQLite3,
 		Migrations:        migrations,
 		IsUniqueViolation: isUniqueViolation,
+		IsUnavailable:     isUnavailable,
+		RefusedValue:      refusedValue,
 	})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite %s: %w", path, err), rdb.Close(), wdb.Close())
 	}
 	return s, nil
+}
+
+// isUnavailable: the database is locked past busy_timeout, or the disk is
+// full — worth a retry later.
+func isUnavailable(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code() & 0xff { // the primary result code
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL:
+		return true
+	}
+	return false
+}
+
+// refusedValue: a string or blob over SQLite's size limit.
+func refusedValue(err error) (string, bool) {
+	var e *sqlite.Error
+	if errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_TOOBIG {
+		return "string or blob too big", true
+	}
+	return "", false
 }
 
 func isUniqueViolation(err error) bool {

@@ -3,6 +3,8 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -11,7 +13,6 @@ import (
 
 	"flowker/internal/store"
 	"flowker/internal/store/sqlite"
-	"flowker/internal/store/sqlstore"
 	"flowker/internal/store/storetest"
 )
 
@@ -44,6 +45,36 @@ func TestReopen(t *testing.T) {
 	require.Equal(t, w.Name, got.Name)
 }
 
+// TestOneProcessPerFile: the file is locked from Open to Close; a second
+// Open (another process, or this one) is refused with the holder's pid and
+// touches nothing, and the file opens again once the first store closed.
+func TestOneProcessPerFile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "flowker.db")
+	s, err := sqlite.Open(ctx, path, "FULL")
+	require.NoError(t, err)
+	pid, err := os.ReadFile(path + ".lock")
+	require.NoError(t, err)
+	require.Equal(t, strconv.Itoa(os.Getpid())+"\n", string(pid))
+
+	_, err = sqlite.Open(ctx, path, "FULL")
+	var inUse *sqlite.InUseError
+	require.ErrorAs(t, err, &inUse)
+	require.Equal(t, fmt.Sprintf("the SQLite database %s is in use by another Flowker process (pid %d)", path, os.Getpid()),
+		err.Error())
+	w := storetest.Workflow("still-served", storetest.NewClock().Now())
+	require.NoError(t, s.CreateWorkflow(ctx, w), "the refused Open left the first store working")
+
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(), "closing twice is harmless")
+	s, err = sqlite.Open(ctx, path, "FULL")
+	require.NoError(t, err, "the lock is released on Close")
+	defer s.Close()
+	_, err = s.GetWorkflow(ctx, w.ID)
+	require.NoError(t, err)
+}
+
 func TestAudit(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -64,7 +95,7 @@ func TestAudit(t *testing.T) {
 	}, raw)
 }
 
-func openBench(b *testing.B) (*sqlstore.DB, *sql.DB) {
+func openBench(b *testing.B) (*sqlite.Store, *sql.DB) {
 	path := filepath.Join(b.TempDir(), "flowker.db")
 	s, err := sqlite.Open(context.Background(), path, "FULL")
 	require.NoError(b, err)

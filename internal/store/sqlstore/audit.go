@@ -22,23 +22,37 @@ const auditColumns = `seq, event_id, occurred_at, event_type, action, result, re
 // caller's transaction. The lock (PostgreSQL) or the single writer
 // (SQLite) is held from reading the last hash until commit, and seq is
 // assigned under it, so chain order is seq order even with concurrent
-// writers in several processes.
+// writers in several processes. Under the same lock, e's timestamp is
+// raised to the chain head's if it is earlier (clocks of several processes
+// differ; an event stamped before it waited for the lock), so timestamps
+// never go backwards along the chain.
 func (q *queries) AppendAudit(ctx context.Context, e *audit.Event) error {
+	meta, err := marshalJSON("audit metadata", e.Metadata, "{}")
+	if err == nil {
+		err = checkTexts("audit event type", e.EventType, "audit action", e.Action, "audit result", e.Result,
+			"audit resource type", e.ResourceType, "audit resource id", e.ResourceID, "audit actor type",
+			e.Actor.Type, "audit actor id", e.Actor.ID, "audit actor ip", e.Actor.IP, "audit request id",
+			e.RequestID, "audit trace id", e.TraceID)
+	}
+	if err != nil {
+		return err
+	}
 	if q.d.AuditLock != "" {
 		if _, err := q.w.ExecContext(ctx, q.d.AuditLock); err != nil {
 			return err
 		}
 	}
 	var prev string
-	err := q.w.QueryRowContext(ctx, `SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&prev)
+	var head time.Time
+	err = q.w.QueryRowContext(ctx, `SELECT hash, occurred_at FROM audit_events ORDER BY seq DESC LIMIT 1`).
+		Scan(&prev, dbTime{&head})
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
-	audit.Seal(e, prev)
-	meta, err := marshalJSON(e.Metadata, "{}")
-	if err != nil {
-		return err
+	if e.Timestamp.Before(head) {
+		e.Timestamp = head
 	}
+	audit.Seal(e, prev)
 	return q.w.QueryRowContext(ctx, `INSERT INTO audit_events (event_id, occurred_at, event_type, action, result,
 		resource_type, resource_id, actor_type, actor_id, actor_ip, request_id, trace_id, metadata, previous_hash, hash)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING seq`,
@@ -75,6 +89,9 @@ func (q *queries) ListAudit(ctx context.Context, f audit.Filter) ([]audit.Event,
 	}
 	for col, v := range map[string]string{"event_type": f.EventType, "action": f.Action, "result": f.Result,
 		"resource_type": f.ResourceType, "resource_id": f.ResourceID} {
+		if !storable(v) {
+			return nil, nil // no stored event holds such a value
+		}
 		if v != "" {
 			where = append(where, col+" = "+arg(v))
 		}

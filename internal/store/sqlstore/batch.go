@@ -2,13 +2,29 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"flowker/internal/store"
 )
 
 // maxBatch bounds how many callers share one transaction.
 const maxBatch = 256
+
+// BatchTimeout is the deadline of one group-commit transaction, from
+// BEGIN to COMMIT. Every statement of the batch, including those a
+// caller's fn runs with its own context, ends when it passes, so a hung
+// connection or a row lock held elsewhere cannot block every writer (and
+// shutdown) behind it: each caller of that batch gets an error wrapping
+// store.ErrUnavailable instead. It is far above a healthy batch's time
+// (milliseconds) and below the engine's lease duration.
+const BatchTimeout = 10 * time.Second
+
+var (
+	errStoreClosed   = errors.New("store closed")
+	errBatchDeadline = errors.New("group commit exceeded its deadline")
+)
 
 type batchReq struct {
 	fn   func(store.Tx) error
@@ -19,17 +35,33 @@ type batchReq struct {
 // lone caller is committed at once; under load, callers that arrive while a
 // commit is in flight share the next one.
 func (s *DB) Batch(ctx context.Context, fn func(store.Tx) error) error {
+	select {
+	case <-s.closed:
+		return store.Unavailable(errStoreClosed)
+	default:
+	}
 	req := &batchReq{fn: fn, done: make(chan error, 1)}
 	select {
 	case s.batches <- req:
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-s.closed:
-		return fmt.Errorf("store closed")
+		return store.Unavailable(errStoreClosed)
 	}
 	// Once queued, wait for the outcome even if ctx ends: the caller must
-	// know whether its write committed.
-	return <-req.done
+	// know whether its write committed. The loop answers every request it
+	// takes; one queued after it stopped is answered here.
+	select {
+	case err := <-req.done:
+		return err
+	case <-s.loopDone:
+		select {
+		case err := <-req.done:
+			return err
+		default:
+			return store.Unavailable(errStoreClosed)
+		}
+	}
 }
 
 // batchLoop runs until Close: take one request, add whatever else is
@@ -39,12 +71,18 @@ func (s *DB) batchLoop() {
 	for {
 		var first *batchReq
 		select {
-		case first = <-s.batches:
 		case <-s.closed:
+		default:
+			select {
+			case first = <-s.batches:
+			case <-s.closed:
+			}
+		}
+		if first == nil {
 			for { // answer whoever is still queued
 				select {
 				case r := <-s.batches:
-					r.done <- fmt.Errorf("store closed")
+					r.done <- store.Unavailable(errStoreClosed)
 				default:
 					return
 				}
@@ -66,7 +104,10 @@ func (s *DB) batchLoop() {
 
 // commitBatch runs each request in its own savepoint of one transaction.
 // If the transaction itself fails, each request is retried alone so one
-// bad request cannot fail its neighbours.
+// bad request cannot fail its neighbours — unless the batch ran out of
+// time or the database is unavailable: then a retry would only make every
+// caller wait again, and all of them get the error wrapping
+// store.ErrUnavailable.
 func (s *DB) commitBatch(reqs []*batchReq) {
 	results, err := s.runBatch(reqs)
 	if err == nil {
@@ -75,8 +116,10 @@ func (s *DB) commitBatch(reqs []*batchReq) {
 		}
 		return
 	}
-	if len(reqs) == 1 {
-		reqs[0].done <- err
+	if len(reqs) == 1 || errors.Is(err, store.ErrUnavailable) {
+		for _, r := range reqs {
+			r.done <- err
+		}
 		return
 	}
 	for _, r := range reqs {
@@ -85,30 +128,44 @@ func (s *DB) commitBatch(reqs []*batchReq) {
 }
 
 func (s *DB) runBatch(reqs []*batchReq) (results []error, err error) {
-	ctx := context.Background() // queued work is not abandoned with its caller
+	// Queued work is not abandoned with its caller (the base context is
+	// not the caller's), but it is bounded by the batch deadline, and Close
+	// may end it.
+	ctx, cancel := context.WithTimeoutCause(s.batchCtx, s.batchTimeout,
+		fmt.Errorf("%w (%s)", errBatchDeadline, s.batchTimeout))
+	defer cancel()
+	defer func() {
+		if err != nil && ctx.Err() != nil { // whatever failed, the deadline or Close is why
+			err = store.Unavailable(fmt.Errorf("%w (%w)", context.Cause(ctx), err))
+		}
+	}()
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, err
+		return nil, s.d.classify(err)
 	}
 	defer func() {
 		if err != nil {
 			_ = tx.Rollback()
 		}
 	}()
-	q := &queries{r: tx, w: tx, d: s.d}
+	c := &conn{db: tx, d: s.d, bound: ctx}
+	q := &queries{r: c, w: c, d: s.d}
 	results = make([]error, len(reqs))
 	for i, r := range reqs {
-		if _, err = tx.ExecContext(ctx, "SAVEPOINT batch_item"); err != nil {
+		if _, err = c.ExecContext(ctx, "SAVEPOINT batch_item"); err != nil {
 			return nil, err
 		}
 		if results[i] = r.fn(q); results[i] != nil {
-			if _, err = tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT batch_item"); err != nil {
+			if _, err = c.ExecContext(ctx, "ROLLBACK TO SAVEPOINT batch_item"); err != nil {
 				return nil, err
 			}
 		}
-		if _, err = tx.ExecContext(ctx, "RELEASE SAVEPOINT batch_item"); err != nil {
+		if _, err = c.ExecContext(ctx, "RELEASE SAVEPOINT batch_item"); err != nil {
 			return nil, err
 		}
 	}
-	return results, tx.Commit()
+	if err = tx.Commit(); err != nil {
+		return nil, s.d.classify(err)
+	}
+	return results, nil
 }

@@ -13,10 +13,12 @@ var providerConfigs = &table[flow.ProviderConfig]{
 	columns: []string{"id", "name", "description", "provider_id", "config", "status", "metadata", "revision",
 		"created_at", "updated_at"},
 	args: func(p *flow.ProviderConfig) ([]any, error) {
-		cfg, err1 := marshalJSON(p.Config, "{}")
-		meta, err2 := marshalJSON(p.Metadata, "{}")
+		cfg, err1 := marshalJSON("provider configuration config", p.Config, "{}")
+		meta, err2 := marshalJSON("provider configuration metadata", p.Metadata, "{}")
+		err := firstErr(checkTexts("provider configuration name", p.Name, "provider configuration description",
+			p.Description, "provider id", p.ProviderID), err1, err2)
 		return []any{p.ID.String(), p.Name, p.Description, p.ProviderID, cfg, string(p.Status), meta, p.Revision,
-			timeArg(p.CreatedAt), timeArg(p.UpdatedAt)}, firstErr(err1, err2)
+			timeArg(p.CreatedAt), timeArg(p.UpdatedAt)}, err
 	},
 	scan: func(s scanner) (*flow.ProviderConfig, error) {
 		var p flow.ProviderConfig
@@ -64,11 +66,13 @@ var executorConfigs = &table[flow.ExecutorConfig]{
 	columns: []string{"id", "name", "description", "base_url", "endpoints", "authentication", "status", "metadata",
 		"revision", "created_at", "updated_at", "last_tested_at"},
 	args: func(e *flow.ExecutorConfig) ([]any, error) {
-		eps, err1 := marshalJSON(e.Endpoints, "[]")
-		auth, err2 := marshalJSON(e.Authentication, "{}")
-		meta, err3 := marshalJSON(e.Metadata, "{}")
+		eps, err1 := marshalJSON("executor configuration endpoints", e.Endpoints, "[]")
+		auth, err2 := marshalJSON("executor configuration authentication", e.Authentication, "{}")
+		meta, err3 := marshalJSON("executor configuration metadata", e.Metadata, "{}")
+		err := firstErr(checkTexts("executor configuration name", e.Name, "executor configuration description",
+			e.Description, "executor configuration base URL", e.BaseURL), err1, err2, err3)
 		return []any{e.ID.String(), e.Name, e.Description, e.BaseURL, eps, auth, string(e.Status), meta, e.Revision,
-			timeArg(e.CreatedAt), timeArg(e.UpdatedAt), nullTimeArg(e.LastTestedAt)}, firstErr(err1, err2, err3)
+			timeArg(e.CreatedAt), timeArg(e.UpdatedAt), nullTimeArg(e.LastTestedAt)}, err
 	},
 	scan: func(s scanner) (*flow.ExecutorConfig, error) {
 		var e flow.ExecutorConfig

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,8 +21,11 @@ var executions = &table[flow.Execution]{
 		"error_message", "idempotency_key", "request_hash", "trace_parent", "current_step", "total_steps",
 		"cancel_requested", "lease_owner", "lease_expires_at", "started_at", "completed_at", "updated_at"},
 	args: func(e *flow.Execution) ([]any, error) {
-		in, err1 := marshalJSON(e.Input, "{}")
-		out, err2 := nullJSON(e.Output)
+		in, err1 := marshalJSON("execution input", e.Input, "{}")
+		out, err2 := nullJSON("execution output", e.Output)
+		err := firstErr(checkTexts("trigger node id", e.TriggerNodeID, "execution error message", e.ErrorMessage,
+			"idempotency key", e.IdempotencyKey, "request hash", e.RequestHash, "trace parent", e.TraceParent),
+			err1, err2)
 		var key any
 		if e.IdempotencyKey != "" {
 			key = e.IdempotencyKey
@@ -29,7 +33,7 @@ var executions = &table[flow.Execution]{
 		return []any{e.ID.String(), e.WorkflowID.String(), e.WorkflowRevision, e.TriggerNodeID, string(e.Status),
 			in, out, e.ErrorMessage, key, e.RequestHash, e.TraceParent, e.CurrentStep, e.TotalSteps,
 			e.CancelRequested, e.LeaseOwner, nullTimeArg(e.LeaseExpiresAt), timeArg(e.StartedAt),
-			nullTimeArg(e.CompletedAt), timeArg(e.UpdatedAt)}, firstErr(err1, err2)
+			nullTimeArg(e.CompletedAt), timeArg(e.UpdatedAt)}, err
 	},
 	scan: func(s scanner) (*flow.Execution, error) {
 		var e flow.Execution
@@ -62,11 +66,11 @@ var executions = &table[flow.Execution]{
 }
 
 // nullJSON encodes v, or NULL for a nil map.
-func nullJSON(v map[string]any) (any, error) {
+func nullJSON(what string, v map[string]any) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
-	return marshalJSON(v, "{}")
+	return marshalJSON(what, v, "{}")
 }
 
 func (q *queries) CreateExecution(ctx context.Context, e *flow.Execution) error {
@@ -78,6 +82,9 @@ func (q *queries) GetExecution(ctx context.Context, id uuid.UUID) (*flow.Executi
 }
 
 func (q *queries) FindExecutionByKey(ctx context.Context, workflowID uuid.UUID, key string) (*flow.Execution, error) {
+	if !storable(key) {
+		return nil, flow.ErrExecutionNotFound // no execution can hold such a key
+	}
 	e, err := executions.scan(q.w.QueryRowContext(ctx, executions.selectSQL()+
 		" WHERE workflow_id = $1 AND idempotency_key = $2", workflowID.String(), key))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -130,10 +137,21 @@ func (q *queries) ListSteps(ctx context.Context, executionID uuid.UUID) ([]flow.
 // SaveProgress writes a worker's progress in one statement per row. The
 // execution update is fenced on the lease owner: a worker that lost its
 // lease (it stalled past expiry and another took over) writes nothing.
+// Every value is encoded and checked before the first statement, so a
+// value that cannot be stored leaves nothing written.
 func (q *queries) SaveProgress(ctx context.Context, owner string, e *flow.Execution, steps []flow.Step) (bool, error) {
-	out, err := nullJSON(e.Output)
+	out, err := nullJSON("execution output", e.Output)
+	if err == nil {
+		err = checkText("execution error message", e.ErrorMessage)
+	}
 	if err != nil {
 		return false, err
+	}
+	stepRows := make([][]any, len(steps))
+	for i := range steps {
+		if stepRows[i], err = stepArgs(&steps[i]); err != nil {
+			return false, err
+		}
 	}
 	var cancel bool
 	err = q.w.QueryRowContext(ctx, `UPDATE executions SET status = $3, output = $4, error_message = $5,
@@ -147,27 +165,28 @@ func (q *queries) SaveProgress(ctx context.Context, owner string, e *flow.Execut
 	if err != nil {
 		return false, err
 	}
-	for i := range steps {
-		if err := q.insertStep(ctx, &steps[i]); err != nil {
+	for _, args := range stepRows {
+		if _, err := q.w.ExecContext(ctx, `INSERT INTO execution_steps (`+stepColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, args...); err != nil {
 			return false, err
 		}
 	}
 	return cancel, nil
 }
 
-func (q *queries) insertStep(ctx context.Context, st *flow.Step) error {
-	in, err1 := marshalJSON(st.Input, "null")
-	out, err2 := marshalJSON(st.Output, "null")
-	details, err3 := marshalJSON(st.CallDetails, "null")
-	if err := firstErr(err1, err2, err3); err != nil {
-		return err
+// stepArgs encodes and checks a step's row, in stepColumns order.
+func stepArgs(st *flow.Step) ([]any, error) {
+	what := "step " + st.NodeID
+	in, err1 := marshalJSON(what+" input", st.Input, "null")
+	out, err2 := marshalJSON(what+" output", st.Output, "null")
+	details, err3 := marshalJSON(what+" call details", st.CallDetails, "null")
+	if err := firstErr(checkTexts("step node id", st.NodeID, "step name", st.Name,
+		"step error message", st.ErrorMessage), err1, err2, err3); err != nil {
+		return nil, err
 	}
-	_, err := q.w.ExecContext(ctx, `INSERT INTO execution_steps (`+stepColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		st.ExecutionID.String(), st.Number, st.NodeID, st.Name, string(st.Status), nullIfJSONNull(in),
+	return []any{st.ExecutionID.String(), st.Number, st.NodeID, st.Name, string(st.Status), nullIfJSONNull(in),
 		nullIfJSONNull(out), st.ErrorMessage, st.Attempts, nullIfJSONNull(details),
-		timeArg(st.StartedAt), timeArg(st.CompletedAt))
-	return err
+		timeArg(st.StartedAt), timeArg(st.CompletedAt)}, nil
 }
 
 func nullIfJSONNull(s string) any {
@@ -206,18 +225,37 @@ func (q *queries) ClaimExecutions(ctx context.Context, owner string, now, until 
 	return ids, rows.Err()
 }
 
-func (q *queries) ExtendLeases(ctx context.Context, owner string, until time.Time) (int, error) {
-	// Rows a write holds right now are skipped (that write extends their
-	// lease itself); waiting for them in arbitrary order deadlocked with
-	// group-commit transactions on PostgreSQL.
-	res, err := q.w.ExecContext(ctx, `UPDATE executions SET lease_expires_at = $2
-		WHERE id IN (SELECT id FROM executions WHERE lease_owner = $1 AND status IN ('pending', 'running')`+
-		q.d.SkipLocked+`) AND lease_owner = $1`, owner, timeArg(until))
-	if err != nil {
-		return 0, err
+// leaseChunk bounds the ids of one heartbeat statement (placeholders).
+const leaseChunk = 500
+
+func (q *queries) ExtendLeases(ctx context.Context, owner string, ids []uuid.UUID, until time.Time) (int, error) {
+	total := 0
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), leaseChunk)]
+		ids = ids[len(chunk):]
+		args := []any{owner, timeArg(until)}
+		marks := make([]string, len(chunk))
+		for i, id := range chunk {
+			args = append(args, id.String())
+			marks[i] = "$" + strconv.Itoa(i+3)
+		}
+		// Rows a write holds right now are skipped (that write extends their
+		// lease itself); waiting for them in arbitrary order deadlocked with
+		// group-commit transactions on PostgreSQL.
+		res, err := q.w.ExecContext(ctx, `UPDATE executions SET lease_expires_at = $2
+			WHERE id IN (SELECT id FROM executions WHERE id IN (`+strings.Join(marks, ", ")+`)
+				AND lease_owner = $1 AND status IN ('pending', 'running')`+q.d.SkipLocked+`) AND lease_owner = $1`,
+			args...)
+		if err != nil {
+			return total, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, err
+		}
+		total += int(n)
 	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return total, nil
 }
 
 func (q *queries) ReleaseLeases(ctx context.Context, owner string, now time.Time) error {
@@ -232,17 +270,22 @@ func (q *queries) CountUnfinished(ctx context.Context) (int64, error) {
 	return n, err
 }
 
-func (q *queries) RequestCancel(ctx context.Context, id uuid.UUID, now time.Time) (*flow.Execution, error) {
+func (q *queries) RequestCancel(ctx context.Context, id uuid.UUID, now time.Time) (*flow.Execution, bool, error) {
 	t := timeArg(now)
-	_, err := q.w.ExecContext(ctx, `UPDATE executions SET cancel_requested = TRUE, updated_at = $2,
+	res, err := q.w.ExecContext(ctx, `UPDATE executions SET cancel_requested = TRUE, updated_at = $2,
 		status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END,
 		completed_at = CASE WHEN status = 'pending' THEN $2 ELSE completed_at END,
 		error_message = CASE WHEN status = 'pending' THEN 'cancelled' ELSE error_message END
-		WHERE id = $1 AND status IN ('pending', 'running')`, id.String(), t)
+		WHERE id = $1 AND status IN ('pending', 'running') AND NOT cancel_requested`, id.String(), t)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return executions.get(ctx, q.w, id)
+	n, err := res.RowsAffected()
+	if err != nil {
+		return nil, false, err
+	}
+	e, err := executions.get(ctx, q.w, id)
+	return e, n == 1, err
 }
 
 func (q *queries) Requeue(ctx context.Context, id uuid.UUID, owner string, now, until time.Time) (*flow.Execution, error) {
@@ -267,7 +310,8 @@ func (q *queries) Requeue(ctx context.Context, id uuid.UUID, owner string, now, 
 // workflow versions and webhook routes
 
 func (q *queries) SaveWorkflowVersion(ctx context.Context, v *flow.WorkflowVersion) error {
-	def, err := marshalJSON(versionDoc{Name: v.Definition.Name, Nodes: v.Definition.Nodes, Edges: v.Definition.Edges}, "{}")
+	def, err := marshalJSON("workflow definition",
+		versionDoc{Name: v.Definition.Name, Nodes: v.Definition.Nodes, Edges: v.Definition.Edges}, "{}")
 	if err != nil {
 		return err
 	}
@@ -304,6 +348,12 @@ func (q *queries) GetWorkflowVersion(ctx context.Context, workflowID uuid.UUID, 
 }
 
 func (q *queries) ReplaceWebhookRoutes(ctx context.Context, workflowID uuid.UUID, routes []flow.WebhookRoute) error {
+	for _, r := range routes {
+		if err := checkTexts("webhook method", r.Method, "webhook path", r.Path, "webhook node id", r.NodeID,
+			"webhook verify token", r.VerifyToken); err != nil {
+			return err
+		}
+	}
 	if _, err := q.w.ExecContext(ctx, `DELETE FROM webhook_routes WHERE workflow_id = $1`, workflowID.String()); err != nil {
 		return err
 	}
@@ -321,6 +371,9 @@ func (q *queries) ReplaceWebhookRoutes(ctx context.Context, workflowID uuid.UUID
 }
 
 func (q *queries) FindWebhookRoute(ctx context.Context, method, path string) (*flow.WebhookRoute, error) {
+	if !storable(method, path) {
+		return nil, flow.ErrWebhookNotFound // no route can hold such a value
+	}
 	r := flow.WebhookRoute{}
 	err := q.r.QueryRowContext(ctx, `SELECT method, path, workflow_id, node_id, verify_token FROM webhook_routes
 		WHERE method = $1 AND path = $2`, strings.ToUpper(method), path).

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,13 +34,17 @@ type Dialect struct {
 	// AuditLock serialises audit appends across processes until commit
 	// (PostgreSQL: a transaction advisory lock; SQLite: its single writer).
 	AuditLock string
-}
+	// IsUnavailable reports a database's own "retry later" errors beyond
+	// the generic ones store.Transient knows (PostgreSQL: a failed
+	// connection attempt; SQLite: BUSY, LOCKED, FULL). They reach callers
+	// as store.ErrUnavailable.
+	IsUnavailable func(error) bool
+	// RefusedValue reports whether the database refused a value as data
+	// (PostgreSQL: SQLSTATE class 22; SQLite: TOOBIG), and why. It reaches
+	// callers as store.ErrUnstorable.
+	RefusedValue func(error) (why string, ok bool)
 
-// execer is what *sql.DB and *sql.Tx have in common.
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	closed <-chan struct{} // the store's, set by Open: errors after Close are ErrUnavailable
 }
 
 // queries runs the shared SQL. Reads go to r and writes to w; outside a
@@ -55,9 +60,14 @@ type DB struct {
 	wdb, rdb *sql.DB
 	dialect  Dialect
 
-	batches  chan *batchReq // group commit: see Batch
-	closed   chan struct{}
-	loopDone chan struct{}
+	batches      chan *batchReq // group commit: see Batch
+	batchTimeout time.Duration  // deadline of one group-commit transaction
+	closeGrace   time.Duration  // how long Close lets an in-flight batch finish
+	batchCtx     context.Context
+	abortBatches context.CancelFunc // Close: end the in-flight batch now
+	closeOnce    sync.Once
+	closed       chan struct{}
+	loopDone     chan struct{}
 }
 
 var _ store.Store = (*DB)(nil)
@@ -67,9 +77,13 @@ func Open(ctx context.Context, wdb, rdb *sql.DB, d Dialect) (*DB, error) {
 	if err := migrate(ctx, wdb, d); err != nil {
 		return nil, err
 	}
-	s := &DB{wdb: wdb, rdb: rdb, dialect: d,
+	s := &DB{wdb: wdb, rdb: rdb, dialect: d, batchTimeout: BatchTimeout, closeGrace: closeGrace,
 		batches: make(chan *batchReq, maxBatch), closed: make(chan struct{}), loopDone: make(chan struct{})}
-	s.queries = queries{r: rdb, w: wdb, d: &s.dialect}
+	var abort context.CancelCauseFunc
+	s.batchCtx, abort = context.WithCancelCause(context.Background())
+	s.abortBatches = func() { abort(errStoreClosed) }
+	s.dialect.closed = s.closed
+	s.queries = queries{r: &conn{db: rdb, d: &s.dialect}, w: &conn{db: wdb, d: &s.dialect}, d: &s.dialect}
 	go s.batchLoop()
 	return s, nil
 }
@@ -97,39 +111,59 @@ func migrate(ctx context.Context, db *sql.DB, d Dialect) error {
 func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return fmt.Errorf("begin: %w", s.d.classify(err))
 	}
 	defer func() {
 		if err != nil {
 			_ = tx.Rollback() // the original error matters more than a rollback failure
 		}
 	}()
-	if err = fn(&queries{r: tx, w: tx, d: s.d}); err != nil {
+	c := &conn{db: tx, d: s.d}
+	if err = fn(&queries{r: c, w: c, d: s.d}); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", s.d.classify(err))
 	}
 	return nil
 }
 
 // Ping checks both pools answer.
 func (s *DB) Ping(ctx context.Context) error {
-	return errors.Join(s.wdb.PingContext(ctx), s.rdb.PingContext(ctx))
+	return errors.Join(s.d.classify(s.wdb.PingContext(ctx)), s.d.classify(s.rdb.PingContext(ctx)))
 }
 
-// Close stops the group-commit loop and closes both pools.
+// closeGrace is how long Close lets an in-flight group commit finish before
+// it cancels its statements (callers then get store.ErrUnavailable).
+const closeGrace = time.Second
+
+// Close stops the group-commit loop and closes both pools. It does not
+// wait for a hung batch: after closeGrace the batch's statements are
+// cancelled, and after as long again Close closes the pools regardless.
 func (s *DB) Close() error {
-	select {
-	case <-s.closed:
-	default:
+	s.closeOnce.Do(func() {
 		close(s.closed)
-		<-s.loopDone
-	}
+		if !waitFor(s.loopDone, s.closeGrace) {
+			s.abortBatches()
+			waitFor(s.loopDone, s.closeGrace)
+		}
+	})
 	if s.rdb == s.wdb {
 		return s.wdb.Close()
 	}
 	return errors.Join(s.rdb.Close(), s.wdb.Close())
+}
+
+// waitFor reports whether ch closed within d.
+func waitFor(ch <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // Driver names the database.

@@ -135,6 +135,9 @@ func (t *table[T]) list(ctx context.Context, q *queries, filters []filter, p flo
 		return "$" + strconv.Itoa(len(args))
 	}
 	for _, f := range filters {
+		if !storable(f.value) {
+			return flow.Page[T]{Items: []T{}}, nil // no stored row holds such a value
+		}
 		if f.value != "" {
 			where = append(where, f.column+" = "+arg(f.value))
 		}
@@ -201,6 +204,9 @@ func cursorValue(c *flow.Cursor, col string) (string, error) {
 		return "", flow.ErrInvalidCursor
 	}
 	if col == "name" {
+		if !storable(c.SortValue) {
+			return "", flow.ErrInvalidCursor
+		}
 		return c.SortValue, nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, c.SortValue)
@@ -216,19 +222,6 @@ func nextCursor(id uuid.UUID, value string, p flow.PageRequest) flow.Cursor {
 		c.Order = "DESC"
 	}
 	return c
-}
-
-// marshalJSON encodes v, storing empty as the given literal so a read
-// returns [] or {} rather than null.
-func marshalJSON(v any, empty string) (string, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", err
-	}
-	if string(b) == "null" {
-		return empty, nil
-	}
-	return string(b), nil
 }
 
 // unmarshalJSON decodes several stored JSON columns, naming the row on failure.

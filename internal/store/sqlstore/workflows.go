@@ -13,11 +13,12 @@ var workflows = &table[flow.Workflow]{
 	columns: []string{"id", "name", "description", "status", "revision", "nodes", "edges", "metadata",
 		"created_at", "updated_at"},
 	args: func(w *flow.Workflow) ([]any, error) {
-		nodes, err1 := marshalJSON(w.Nodes, "[]")
-		edges, err2 := marshalJSON(w.Edges, "[]")
-		meta, err3 := marshalJSON(w.Metadata, "{}")
+		nodes, err1 := marshalJSON("workflow nodes", w.Nodes, "[]")
+		edges, err2 := marshalJSON("workflow edges", w.Edges, "[]")
+		meta, err3 := marshalJSON("workflow metadata", w.Metadata, "{}")
+		err := firstErr(checkTexts("workflow name", w.Name, "workflow description", w.Description), err1, err2, err3)
 		return []any{w.ID.String(), w.Name, w.Description, string(w.Status), w.Revision,
-			nodes, edges, meta, timeArg(w.CreatedAt), timeArg(w.UpdatedAt)}, firstErr(err1, err2, err3)
+			nodes, edges, meta, timeArg(w.CreatedAt), timeArg(w.UpdatedAt)}, err
 	},
 	scan: func(s scanner) (*flow.Workflow, error) {
 		var w flow.Workflow

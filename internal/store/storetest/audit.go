@@ -138,3 +138,31 @@ func testDashboards(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 	require.Equal(t, map[flow.ExecutionStatus]int64{flow.ExecFailed: 1}, failed)
 }
+
+// testAuditMonotonic: an event stamped before the chain head (another
+// process's clock, or a wait for the lock) is recorded at the head's time,
+// sealed with it, so timestamps never go backwards along the chain.
+func testAuditMonotonic(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	appendEvent := func(e *audit.Event) {
+		require.NoError(t, s.InTx(ctx, func(tx store.Tx) error { return tx.AppendAudit(ctx, e) }))
+	}
+	late, early, later := auditEvent(50), auditEvent(10), auditEvent(60)
+	appendEvent(late)
+	appendEvent(early)
+	require.Equal(t, late.Timestamp, early.Timestamp, "clamped up to the chain head's timestamp")
+	appendEvent(later)
+	require.Equal(t, time.Date(2026, 5, 1, 0, 0, 0, 60_000, time.UTC), later.Timestamp, "a later time is kept")
+
+	got, err := s.GetAudit(ctx, early.ID)
+	require.NoError(t, err)
+	require.Equal(t, *early, *got, "stored as sealed")
+	events, err := s.ListAudit(ctx, audit.Filter{Limit: 10, Ascending: true})
+	require.NoError(t, err)
+	require.Len(t, events, 3)
+	for i := 1; i < len(events); i++ {
+		require.False(t, events[i].Timestamp.Before(events[i-1].Timestamp), "seq %d", events[i].Seq)
+	}
+	res := verifyAll(t, s)
+	require.True(t, res.Valid, res.Reason)
+}

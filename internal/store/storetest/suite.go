@@ -27,6 +27,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Dashboards", func(t *testing.T) { t.Parallel(); testDashboards(t, open(t)) })
 	t.Run("TxRollback", func(t *testing.T) { t.Parallel(); testTxRollback(t, open(t)) })
 	t.Run("Ping", func(t *testing.T) { t.Parallel(); require.NoError(t, open(t).Ping(context.Background())) })
+	t.Run("AuditTimestampsMonotonic", func(t *testing.T) { t.Parallel(); testAuditMonotonic(t, open(t)) })
+	runQueue(t, open)
+	runValues(t, open)
 }
 
 func testRoundTrip(t *testing.T, s store.Store) {

@@ -1,0 +1,141 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"flowker/internal/flow"
+	"flowker/internal/store"
+)
+
+// sqlConn is what *sql.DB and *sql.Tx have in common.
+type sqlConn interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// rows is the part of *sql.Rows the queries use.
+type rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close() error
+}
+
+// execer runs the shared SQL; conn is its implementation.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) scanner
+}
+
+// conn runs statements on a pool or a transaction and is the store's
+// error boundary: every driver error leaves through classify. Inside a
+// group commit, bound is the batch's context, and each statement ends when
+// it does, whatever context the caller's fn passed.
+type conn struct {
+	db    sqlConn
+	d     *Dialect
+	bound context.Context // nil outside a batch
+}
+
+func nop() {}
+
+// bind returns ctx, also ended (with the batch's cause) when the batch's
+// context ends, and the function that releases it.
+func (c *conn) bind(ctx context.Context) (context.Context, func()) {
+	if c.bound == nil {
+		return ctx, nop
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(c.bound, func() { cancel(context.Cause(c.bound)) })
+	return ctx, func() { stop(); cancel(nil) }
+}
+
+func (c *conn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx, done := c.bind(ctx)
+	defer done()
+	res, err := c.db.ExecContext(ctx, query, args...)
+	return res, c.d.classify(err)
+}
+
+func (c *conn) QueryContext(ctx context.Context, query string, args ...any) (rows, error) {
+	ctx, done := c.bind(ctx)
+	rs, err := c.db.QueryContext(ctx, query, args...) //nolint:rowserrcheck // the caller checks Err of the wrapper
+	if err != nil {
+		done()
+		return nil, c.d.classify(err)
+	}
+	return &classifiedRows{rs: rs, d: c.d, done: done}, nil
+}
+
+func (c *conn) QueryRowContext(ctx context.Context, query string, args ...any) scanner {
+	ctx, done := c.bind(ctx)
+	return &classifiedRow{row: c.db.QueryRowContext(ctx, query, args...), d: c.d, done: done}
+}
+
+type classifiedRows struct {
+	rs   *sql.Rows
+	d    *Dialect
+	done func()
+}
+
+func (r *classifiedRows) Next() bool             { return r.rs.Next() }
+func (r *classifiedRows) Scan(dest ...any) error { return r.d.classify(r.rs.Scan(dest...)) }
+func (r *classifiedRows) Err() error             { return r.d.classify(r.rs.Err()) }
+
+func (r *classifiedRows) Close() error {
+	err := r.rs.Close()
+	r.done()
+	return r.d.classify(err)
+}
+
+type classifiedRow struct {
+	row  *sql.Row
+	d    *Dialect
+	done func()
+}
+
+func (r *classifiedRow) Scan(dest ...any) error {
+	defer r.done()
+	return r.d.classify(r.row.Scan(dest...))
+}
+
+// classify turns a driver error into the store's outcomes: a value the
+// database refused is store.ErrUnstorable (permanent, 400); a lost or
+// refused connection, or the server unable to take the work now, is
+// store.ErrUnavailable (transient, 503), and so is any failure once the
+// store is closed (a request that outlived shutdown: another replica can
+// serve it). Both wrap the original error. Cancellation and deadlines pass
+// unchanged (the caller's context ended; store.Transient still reports a
+// deadline as worth a retry), and so does everything else: constraint
+// violations, sql.ErrNoRows, our own bugs.
+func (d *Dialect) classify(err error) error {
+	if err == nil || errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	var fe *flow.Error
+	if errors.As(err, &fe) {
+		return err // already classified, or a domain outcome
+	}
+	select {
+	case <-d.closed:
+		return store.Unavailable(fmt.Errorf("%w: %w", errStoreClosed, err))
+	default:
+	}
+	if d.RefusedValue != nil {
+		if why, ok := d.RefusedValue(err); ok {
+			return store.Unstorable(err, "the database refused a value: %s", why)
+		}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if store.Transient(err) || (d.IsUnavailable != nil && d.IsUnavailable(err)) {
+		return store.Unavailable(err)
+	}
+	return err
+}
