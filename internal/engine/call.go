@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
 
 	"flowker/internal/catalog"
 	"flowker/internal/flow"
@@ -42,31 +44,43 @@ type target struct {
 const errorBodyLimit = 2048
 
 // runExecutor runs one executor node: resolve its target, build the
-// request from its mappings, call with retries, map the output.
-func (r *run) runExecutor(ctx context.Context, n *plan.Node, vars map[string]any) nodeResult {
+// request from its mappings, call with retries, map the output. vars and
+// key are the coordinator's snapshot: immutable, owned by this call. A
+// panic here fails the node, not the process.
+func (r *run) runExecutor(ctx context.Context, n *plan.Node, vars map[string]any, key string) (res nodeResult) {
 	ctx, span := r.e.tracer.Start(ctx, "command.execution.execute_executor_node", trace.WithAttributes(
 		attribute.String("node.id", n.ID), attribute.String("execution.id", r.ex.ID.String())))
 	defer span.End()
 	started := time.Now()
 	st := flow.Step{NodeID: n.ID, Name: stepName(n), StartedAt: r.e.now()}
-	out, err := r.call(ctx, n, vars, &st)
-	st.CompletedAt = r.e.now()
 	executorID, _ := n.Data["executorId"].(string)
 	if executorID == "" {
 		executorID = "executor-config"
 	}
-	if err != nil {
-		st.Status, st.ErrorMessage = flow.StepFailed, err.Error()
-		span.SetStatus(codes.Error, st.ErrorMessage)
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.Error("executor node panicked", zap.String("node.id", n.ID), zap.Any("panic", p),
+				zap.ByteString("stack", debug.Stack()))
+			st.Status, st.Output, st.ErrorMessage = flow.StepFailed, nil, storableText(fmt.Sprintf("internal error: %v", p))
+			st.CompletedAt = r.e.now()
+			res = nodeResult{node: n, step: st}
+		}
+		if st.Status == flow.StepFailed {
+			span.SetStatus(codes.Error, st.ErrorMessage)
+		}
 		r.e.metrics.StepFinished(ctx, executorID, string(st.Status), time.Since(started))
+	}()
+	out, err := r.call(ctx, n, vars, key, &st)
+	st.CompletedAt = r.e.now()
+	if err != nil {
+		st.Status, st.ErrorMessage = flow.StepFailed, storableText(err.Error())
 		return nodeResult{node: n, step: st}
 	}
 	st.Status, st.Output = flow.StepCompleted, out
-	r.e.metrics.StepFinished(ctx, executorID, string(st.Status), time.Since(started))
 	return nodeResult{node: n, step: st, out: out}
 }
 
-func (r *run) call(ctx context.Context, n *plan.Node, vars map[string]any, st *flow.Step) (any, error) {
+func (r *run) call(ctx context.Context, n *plan.Node, vars map[string]any, key string, st *flow.Step) (any, error) {
 	t, err := r.resolve(ctx, n)
 	if err != nil {
 		return nil, err
@@ -81,7 +95,7 @@ func (r *run) call(ctx context.Context, n *plan.Node, vars map[string]any, st *f
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Idempotency-Key", r.idempotencyKey(n))
+	req.Header.Set("Idempotency-Key", key)
 	st.Input = sent
 	resp, attempts, err := r.e.callWithRetry(ctx, t, req)
 	st.Attempts = attempts
@@ -95,11 +109,15 @@ func (r *run) call(ctx context.Context, n *plan.Node, vars map[string]any, st *f
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
 		if resp != nil {
-			st.CallDetails["responseBody"] = truncate(string(resp.Body), errorBodyLimit)
+			st.CallDetails["responseBody"] = storableText(truncate(string(resp.Body), errorBodyLimit))
 		}
 		return nil, err
 	}
-	envelope := map[string]any{"status": resp.StatusCode, "headers": flatHeaders(resp.Header), "body": decodeBody(resp)}
+	answer, sanitized := decodeBody(resp)
+	if sanitized {
+		st.CallDetails["responseSanitized"] = true
+	}
+	envelope := map[string]any{"status": resp.StatusCode, "headers": flatHeaders(resp.Header), "body": answer}
 	if n.OutputMap == nil {
 		return envelope, nil
 	}
@@ -108,16 +126,6 @@ func (r *run) call(ctx context.Context, n *plan.Node, vars map[string]any, st *f
 		return nil, fmt.Errorf("outputMapping: %w", err)
 	}
 	return out, nil
-}
-
-// idempotencyKey is the same for every attempt and every restart of this
-// step, and new for a deliberate retry of a failed step.
-func (r *run) idempotencyKey(n *plan.Node) string {
-	key := r.ex.ID.String() + "/" + n.ID
-	if k := r.failures[n.ID]; k > 0 {
-		key += fmt.Sprintf("/retry-%d", k)
-	}
-	return key
 }
 
 // resolve finds where the node calls: a catalog executor through a
@@ -145,14 +153,11 @@ func (r *run) resolve(ctx context.Context, n *plan.Node) (target, error) {
 	if base == "" {
 		base = tt.BaseURL
 	}
-	method, path := ex.Method, ex.Path
-	if m, _ := n.Data["method"].(string); m != "" {
+	method := ex.Method
+	if m, _ := n.Data["method"].(string); m != "" && !routeTable(ex) {
 		method = strings.ToUpper(m)
 	}
-	if p, _ := n.Data["path"].(string); p != "" {
-		path = p
-	}
-	path, err = fillPath(path, cfg, n.Data)
+	path, err := fillPath(nodePath(ex, n.Data), cfg, n.Data)
 	if err != nil {
 		return target{}, err
 	}
@@ -163,6 +168,29 @@ func (r *run) resolve(ctx context.Context, n *plan.Node) (target, error) {
 		details:  map[string]any{"providerConfigId": id.String(), "executorId": ex.ID},
 		spanName: "command.execution.execute_with_provider_config",
 	}, nil
+}
+
+// routeTable tells the executors whose calls are fixed by the catalog, as
+// the reference's Midaz input builder fixes them: method and path come from
+// the route, and node `method`, `path` and `endpointName` are ignored.
+func routeTable(ex *catalog.Executor) bool { return ex.ProviderID == "midaz" }
+
+// nodePath is the path an executor node calls below its base URL. For the
+// reference's generic builder (Tracer; here also HTTP) that is node `path`,
+// else `endpointName`, else none: the base URL alone, as the reference
+// calls it. The catalog's default path is deliberately not used there: a
+// reference client that names neither has the full endpoint in its
+// base_url (docs/decisions.md, "Reference clients").
+func nodePath(ex *catalog.Executor, data map[string]any) string {
+	if routeTable(ex) {
+		return ex.Path
+	}
+	for _, k := range []string{"path", "endpointName"} {
+		if p, _ := data[k].(string); p != "" {
+			return p
+		}
+	}
+	return ""
 }
 
 func (r *run) resolveExecutorConfig(ctx context.Context, n *plan.Node, raw string) (target, error) {
@@ -339,23 +367,31 @@ func asStrings(v any) map[string]string {
 func flatHeaders(h http.Header) map[string]any {
 	out := make(map[string]any, len(h))
 	for k, v := range h {
-		out[k] = strings.Join(v, ", ")
+		out[storableText(k)] = storableText(strings.Join(v, ", "))
 	}
 	return out
 }
 
 // decodeBody parses JSON bodies (any +json type), else keeps the text.
-func decodeBody(resp *provider.Response) any {
+// What a provider answers is made storable (see storable): NUL and invalid
+// UTF-8 become U+FFFD and JSON nested deeper than maxDepth stays text;
+// sanitized says whether anything had to change.
+func decodeBody(resp *provider.Response) (body any, sanitized bool) {
 	if len(resp.Body) == 0 {
-		return nil
+		return nil, false
 	}
 	if ct := resp.Header.Get("Content-Type"); strings.Contains(ct, "json") {
 		var v any
 		if json.Unmarshal(resp.Body, &v) == nil {
-			return v
+			if out, changed, depth := storable(v); depth <= maxDepth {
+				return out, changed
+			}
+			text := storableText(string(resp.Body))
+			return text, true
 		}
 	}
-	return string(resp.Body)
+	text := storableText(string(resp.Body))
+	return text, text != string(resp.Body)
 }
 
 func truncate(s string, n int) string {

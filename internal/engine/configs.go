@@ -33,7 +33,7 @@ type configCache struct {
 // providerConfig returns an active provider configuration, opened, with the
 // target derived from it.
 func (e *Engine) providerConfig(ctx context.Context, id uuid.UUID) (resolvedConfig, error) {
-	now := time.Now()
+	now := e.clock.Now()
 	e.configs.mu.Lock()
 	rc, ok := e.configs.m[id]
 	e.configs.mu.Unlock()

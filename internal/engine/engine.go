@@ -11,6 +11,8 @@ package engine
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +41,7 @@ type Options struct {
 	ExecutionTimeout  time.Duration // default 5m
 	Retry             RetryPolicy
 	Breaker           BreakerPolicy
+	Clock             Clock // default: the system clock
 }
 
 func (o *Options) defaults() {
@@ -51,6 +54,9 @@ func (o *Options) defaults() {
 	setDefault(&o.HeartbeatInterval, o.LeaseDuration/3)
 	setDefault(&o.RescueInterval, 5*time.Second)
 	setDefault(&o.ExecutionTimeout, 5*time.Minute)
+	if o.Clock == nil {
+		o.Clock = realClock{}
+	}
 	o.Retry.defaults()
 	o.Breaker.defaults()
 }
@@ -72,7 +78,7 @@ type Engine struct {
 	log     *zap.Logger
 	metrics *telemetry.EngineMetrics
 	tracer  trace.Tracer
-	now     func() time.Time
+	clock   Clock
 
 	queue    chan uuid.UUID
 	inFlight atomic.Int64 // accepted here and not finished: queued + running
@@ -81,15 +87,23 @@ type Engine struct {
 	breakers breakers
 
 	mu       sync.Mutex
-	running  map[uuid.UUID]context.CancelCauseFunc // to cancel a local execution at once
-	local    map[uuid.UUID]bool                    // queued or running here: never claimed twice
-	fresh    map[uuid.UUID]freshExecution          // just inserted here: no need to read it back
-	waiters  map[uuid.UUID][]chan struct{}         // synchronous callers
+	execs    map[uuid.UUID]*localExec // every execution this process holds or waits for
 	stopping bool
 
 	stop    context.CancelFunc
 	workers sync.WaitGroup
 	loops   sync.WaitGroup
+}
+
+// localExec is what this process knows of one execution. Guarded by
+// Engine.mu; a worker reads it only through the Engine's methods.
+type localExec struct {
+	queued          bool                    // dispatched here and not finished: never claimed twice
+	fresh           *flow.Execution         // handed over by DispatchNew: the engine's own deep copy
+	cancel          context.CancelCauseFunc // while a worker runs it
+	cancelRequested bool                    // cancel asked while it waited for a worker
+	waiters         []chan struct{}         // synchronous callers
+	retries         int                     // transient failures in a row, for the backoff
 }
 
 // New builds an engine; Start runs it.
@@ -98,14 +112,15 @@ func New(st store.Store, box *secret.Box, cat *catalog.Catalog, client *provider
 	opts.defaults()
 	return &Engine{
 		opts: opts, store: st, box: box, catalog: cat, http: client, log: log, metrics: metrics,
-		tracer: otel.Tracer("flowker/engine"), now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
-		queue:   make(chan uuid.UUID, opts.QueueSize+maxRescue),
-		running: map[uuid.UUID]context.CancelCauseFunc{}, waiters: map[uuid.UUID][]chan struct{}{},
-		local:    map[uuid.UUID]bool{},
-		fresh:    map[uuid.UUID]freshExecution{},
+		tracer: otel.Tracer("flowker/engine"), clock: opts.Clock,
+		queue:    make(chan uuid.UUID, opts.QueueSize+maxRescue),
+		execs:    map[uuid.UUID]*localExec{},
 		breakers: breakers{policy: opts.Breaker, m: map[string]*breaker{}},
 	}
 }
+
+// now is the engine's timestamp: UTC, microseconds (what both stores keep).
+func (e *Engine) now() time.Time { return e.clock.Now().UTC().Truncate(time.Microsecond) }
 
 // Owner is the lease owner id new executions are inserted with.
 func (e *Engine) Owner() string { return e.opts.Owner }
@@ -145,65 +160,92 @@ func (e *Engine) Reserve() bool {
 // Release gives back a reservation that was not dispatched.
 func (e *Engine) Release() { e.inFlight.Add(-1) }
 
+// record returns the local record of id, creating it. Callers hold e.mu.
+func (e *Engine) record(id uuid.UUID) *localExec {
+	rec := e.execs[id]
+	if rec == nil {
+		rec = &localExec{}
+		e.execs[id] = rec
+	}
+	return rec
+}
+
 // Dispatch hands a reserved, inserted and leased execution to a worker.
 func (e *Engine) Dispatch(id uuid.UUID) {
 	e.mu.Lock()
-	e.local[id] = true
+	e.record(id).queued = true
 	e.mu.Unlock()
 	e.queue <- id // never blocks: Reserve bounded in-flight work
 }
 
 // DispatchNew hands over an execution this process has just inserted, so
-// its worker starts without reading the row and its (empty) steps back.
+// its worker starts without reading the row back. The engine keeps its own
+// deep copy: the caller's value (and the request it came from) may change
+// or be reused once this returns.
 func (e *Engine) DispatchNew(ex *flow.Execution) {
 	c := *ex
+	c.Input, _ = cloneJSON(ex.Input).(map[string]any)
 	e.mu.Lock()
-	e.fresh[ex.ID] = freshExecution{ex: &c, at: time.Now()}
+	e.record(ex.ID).fresh = &c
 	e.mu.Unlock()
 	e.Dispatch(ex.ID)
 }
 
-type freshExecution struct {
-	ex *flow.Execution
-	at time.Time
+// cloneJSON deep-copies a JSON-shaped value, strings included.
+func cloneJSON(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[strings.Clone(k)] = cloneJSON(e)
+		}
+		return m
+	case []any:
+		l := make([]any, len(x))
+		for i, e := range x {
+			l[i] = cloneJSON(e)
+		}
+		return l
+	case string:
+		return strings.Clone(x)
+	}
+	return v
 }
 
-// freshFor is how long a handed-over copy is trusted: one that waited
-// longer in the queue is read back, so a cancel sent through another
-// process meanwhile is seen before any step runs.
-const freshFor = 50 * time.Millisecond
-
-// takeFresh returns the execution handed over by DispatchNew, once, while
-// it is still fresh.
-func (e *Engine) takeFresh(id uuid.UUID) *flow.Execution {
+// running marks id as run by a worker and returns the handed-over copy,
+// if any (once), with a cancel that was requested while it was queued.
+func (e *Engine) running(id uuid.UUID, cancel context.CancelCauseFunc) *flow.Execution {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	f, ok := e.fresh[id]
-	delete(e.fresh, id)
-	if !ok || time.Since(f.at) > freshFor {
-		return nil
+	rec := e.record(id)
+	rec.cancel = cancel
+	ex := rec.fresh
+	rec.fresh = nil
+	if ex != nil && rec.cancelRequested {
+		ex.CancelRequested = true
 	}
-	return f.ex
+	return ex
 }
 
 // Wait returns a channel closed when the execution finishes here.
 func (e *Engine) Wait(id uuid.UUID) (<-chan struct{}, func()) {
 	ch := make(chan struct{})
 	e.mu.Lock()
-	e.waiters[id] = append(e.waiters[id], ch)
+	rec := e.record(id)
+	rec.waiters = append(rec.waiters, ch)
 	e.mu.Unlock()
 	return ch, func() {
 		e.mu.Lock()
 		defer e.mu.Unlock()
-		list := e.waiters[id]
-		for i, c := range list {
-			if c == ch {
-				e.waiters[id] = append(list[:i], list[i+1:]...)
-				break
-			}
+		rec, ok := e.execs[id]
+		if !ok {
+			return
 		}
-		if len(e.waiters[id]) == 0 {
-			delete(e.waiters, id)
+		if i := slices.Index(rec.waiters, ch); i >= 0 {
+			rec.waiters = slices.Delete(rec.waiters, i, i+1)
+		}
+		if !rec.queued && len(rec.waiters) == 0 {
+			delete(e.execs, id)
 		}
 	}
 }
@@ -213,13 +255,15 @@ func (e *Engine) Wait(id uuid.UUID) (<-chan struct{}, func()) {
 func (e *Engine) Cancel(id uuid.UUID) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if cancel, ok := e.running[id]; ok {
-		cancel(errCancelled)
+	rec, ok := e.execs[id]
+	if !ok || !rec.queued {
+		return false
+	}
+	if rec.cancel != nil {
+		rec.cancel(errCancelled)
 		return true
 	}
-	if f, ok := e.fresh[id]; ok { // still queued here
-		f.ex.CancelRequested = true
-	}
+	rec.cancelRequested = true // still queued here: its worker sees it
 	return false
 }
 
@@ -242,8 +286,10 @@ func (e *Engine) Stop(grace time.Duration) {
 	case <-done:
 	case <-time.After(grace):
 		e.mu.Lock()
-		for _, cancel := range e.running {
-			cancel(errHandedBack)
+		for _, rec := range e.execs {
+			if rec.cancel != nil {
+				rec.cancel(errHandedBack)
+			}
 		}
 		e.mu.Unlock()
 		<-done
@@ -273,21 +319,32 @@ func (e *Engine) work(ctx context.Context) {
 }
 
 func (e *Engine) every(ctx context.Context, d time.Duration, f func(context.Context)) {
-	t := time.NewTicker(d)
-	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-e.clock.After(d):
 			f(ctx)
 		}
 	}
 }
 
-// heartbeat extends every lease this process holds, in one statement.
+// heartbeat extends the lease of every execution this process is working
+// on (queued, running or waiting to be retried here), and of no other row:
+// one it leased but lost track of lapses and is rescued.
 func (e *Engine) heartbeat(ctx context.Context) {
-	if _, err := e.store.ExtendLeases(ctx, e.opts.Owner, e.LeaseUntil(e.now())); err != nil && ctx.Err() == nil {
+	e.mu.Lock()
+	ids := make([]uuid.UUID, 0, len(e.execs))
+	for id, rec := range e.execs {
+		if rec.queued {
+			ids = append(ids, id)
+		}
+	}
+	e.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	if _, err := e.store.ExtendLeases(ctx, e.opts.Owner, ids, e.LeaseUntil(e.now())); err != nil && ctx.Err() == nil {
 		e.log.Warn("lease heartbeat failed", zap.String("operation", "engine.heartbeat"),
 			zap.String("error.message", err.Error()))
 	}
@@ -318,7 +375,8 @@ func (e *Engine) rescue(ctx context.Context, reclaimOwn bool) int {
 	claimed := 0
 	for _, id := range ids {
 		e.mu.Lock()
-		here := e.local[id]
+		rec, here := e.execs[id]
+		here = here && rec.queued
 		e.mu.Unlock()
 		if here { // our own, its lease lapsed during a stall: it is still queued or running here
 			e.Release()
@@ -327,13 +385,12 @@ func (e *Engine) rescue(ctx context.Context, reclaimOwn bool) int {
 		claimed++
 		e.Dispatch(id)
 	}
-	ids = ids[:claimed]
-	if len(ids) > 0 {
-		e.metrics.LeaseRescued(ctx, len(ids))
+	if claimed > 0 {
+		e.metrics.LeaseRescued(ctx, claimed)
 		e.log.Info("claimed executions with expired leases", zap.String("operation", "engine.rescue"),
-			zap.Int("count", len(ids)))
+			zap.Int("count", claimed))
 	}
-	return len(ids)
+	return claimed
 }
 
 // recover is the start-up pass: take back this owner's unfinished work and
@@ -347,20 +404,34 @@ func (e *Engine) recover(ctx context.Context) error {
 	return nil
 }
 
-// retryLater runs an execution again after a pause when its progress
-// could not be written (the database was unreachable): this process keeps
-// renewing the lease, so no rescuer would take it. A lost lease means
-// another worker has it; nothing to do.
-func (e *Engine) retryLater(id uuid.UUID, leaseLost bool) {
-	if leaseLost {
-		return
-	}
-	time.AfterFunc(e.opts.RescueInterval, func() {
+// Backoff of an execution whose attempt failed transiently (the database
+// was unreachable): it stays this process's (the heartbeat keeps its
+// lease, so no rescuer would take it) and runs again here.
+const (
+	retryBase = 500 * time.Millisecond
+	retryMax  = 30 * time.Second
+)
+
+// retryLater runs an execution again after a backoff that grows with its
+// consecutive transient failures. A full engine postpones it again: it is
+// never dropped while this process holds its lease.
+func (e *Engine) retryLater(id uuid.UUID) {
+	e.mu.Lock()
+	rec := e.record(id)
+	rec.cancel = nil
+	rec.retries++
+	wait := min(retryMax, retryBase<<min(rec.retries-1, 16))
+	e.mu.Unlock()
+	e.clock.AfterFunc(wait, func() {
 		e.mu.Lock()
 		stopping := e.stopping
 		e.mu.Unlock()
-		if !stopping && e.Reserve() {
-			e.Dispatch(id)
+		switch {
+		case stopping: // Stop releases the lease: another process resumes it
+		case e.Reserve():
+			e.queue <- id
+		default:
+			e.retryLater(id)
 		}
 	})
 }
@@ -369,10 +440,10 @@ func (e *Engine) retryLater(id uuid.UUID, leaseLost bool) {
 func (e *Engine) finished(id uuid.UUID) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	delete(e.running, id)
-	delete(e.local, id)
-	for _, ch := range e.waiters[id] {
-		close(ch)
+	if rec, ok := e.execs[id]; ok {
+		for _, ch := range rec.waiters {
+			close(ch)
+		}
+		delete(e.execs, id)
 	}
-	delete(e.waiters, id)
 }

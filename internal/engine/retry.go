@@ -113,7 +113,7 @@ func (e *Engine) callWithRetry(ctx context.Context, t target, req provider.Reque
 			break // waiting would outlive the execution
 		}
 		select {
-		case <-time.After(wait):
+		case <-e.clock.After(wait):
 		case <-ctx.Done():
 			return last, attempt, fmt.Errorf("%w (after %d attempts: %w)", context.Cause(ctx), attempt, err)
 		}

@@ -32,7 +32,11 @@ type api struct {
 func New(svc *service.Service, cfg config.Config, log *zap.Logger, draining *atomic.Bool) *fiber.App {
 	a := &api{svc: svc, cfg: cfg, log: log, started: time.Now(), draining: draining}
 	app := fiber.New(fiber.Config{
-		AppName:               "flowker",
+		AppName: "flowker",
+		// Request strings (params, query, headers) are copies, not views of
+		// fasthttp's reused buffers: values that outlive a handler (an
+		// execution's input, handed to a worker) must never change under it.
+		Immutable:             true,
 		DisableStartupMessage: true,
 		CaseSensitive:         false, // the reference's paths are case-insensitive
 		StrictRouting:         false, // and ignore a trailing slash

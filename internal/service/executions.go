@@ -40,6 +40,10 @@ type StartRequest struct {
 	IdempotencyKey string        // optional on webhooks
 	TriggerNodeID  string        // "" = the workflow's first trigger
 	Wait           time.Duration // synchronous mode: wait this long for the result
+	// Identity is what makes two requests the same for Idempotency-Key
+	// replays; nil means Input. Webhooks leave out what differs on every
+	// delivery of the same call (arrival time, tracing and transport headers).
+	Identity any
 }
 
 // StartResult is a started (or replayed) execution and, when it finished
@@ -66,7 +70,11 @@ func executionAttr(id uuid.UUID) trace.SpanStartOption {
 func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *StartResult, err error) {
 	ctx, end := s.op(ctx, "command.execution.create", workflowAttr(req.WorkflowID))
 	defer end(&err)
-	hash := requestHash(req.Input, req.TriggerNodeID)
+	identity := req.Identity
+	if identity == nil {
+		identity = req.Input
+	}
+	hash := requestHash(identity, req.TriggerNodeID)
 	if req.IdempotencyKey != "" {
 		if res, err := s.replay(ctx, req, hash); res != nil || err != nil {
 			return res, err
@@ -184,8 +192,8 @@ func pickTrigger(w *flow.Workflow, want string) (string, error) {
 }
 
 // requestHash fingerprints a start request for idempotent replays.
-func requestHash(input map[string]any, trigger string) string {
-	b, _ := json.Marshal(input) // map keys are sorted: a canonical encoding of JSON input
+func requestHash(identity any, trigger string) string {
+	b, _ := json.Marshal(identity) // map keys are sorted: a canonical encoding of JSON values
 	sum := sha256.Sum256(append(b, trigger...))
 	return hex.EncodeToString(sum[:])
 }
@@ -243,12 +251,23 @@ func (s *Service) CancelExecution(ctx context.Context, id uuid.UUID) (ex *flow.E
 		return nil, flow.Errorf(flow.KindUnprocessable, "FLK-0513",
 			"execution already finished with status %s; nothing to cancel", before.Status)
 	}
-	err = s.store.InTx(ctx, func(tx store.Tx) error {
-		if ex, err = tx.RequestCancel(ctx, id, s.now()); err != nil {
-			return err
+	// Group-committed like every other write to an execution row, so it
+	// takes the row and audit locks in the engine's order (PostgreSQL saw
+	// deadlocks between a cancel's transaction and a batch).
+	err = s.store.Batch(ctx, func(tx store.Tx) error {
+		var changed bool
+		if ex, changed, err = tx.RequestCancel(ctx, id, s.now()); err != nil || changed {
+			if err != nil {
+				return err
+			}
+			return s.record(ctx, tx, "EXECUTION_CANCEL_REQUESTED", "CANCEL", resExecution, id.String(),
+				map[string]any{"workflow.id": ex.WorkflowID.String(), "status": string(ex.Status)})
 		}
-		return s.record(ctx, tx, "EXECUTION_CANCEL_REQUESTED", "CANCEL", resExecution, id.String(),
-			map[string]any{"workflow.id": ex.WorkflowID.String(), "status": string(ex.Status)})
+		if ex.Status.Terminal() { // it finished since it was read: nothing to cancel, nothing to record
+			return flow.Errorf(flow.KindUnprocessable, "FLK-0513",
+				"execution already finished with status %s; nothing to cancel", ex.Status)
+		}
+		return nil // a cancel was already requested: answered again, recorded once
 	})
 	if err != nil {
 		return nil, err
@@ -268,7 +287,7 @@ func (s *Service) RetryExecution(ctx context.Context, id uuid.UUID) (ex *flow.Ex
 		return nil, flow.ErrQueueFull
 	}
 	now := s.now()
-	err = s.store.InTx(ctx, func(tx store.Tx) error {
+	err = s.store.Batch(ctx, func(tx store.Tx) error { // group-committed: see CancelExecution
 		if ex, err = tx.Requeue(ctx, id, s.engine.Owner(), now, s.engine.LeaseUntil(now)); err != nil {
 			return err
 		}

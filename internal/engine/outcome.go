@@ -1,0 +1,87 @@
+package engine
+
+import (
+	"strings"
+	"unicode/utf8"
+
+	"flowker/internal/flow"
+)
+
+// outcomeKind is how an attempt at an execution ends, apart from success.
+type outcomeKind int8
+
+const (
+	outcomeNone      outcomeKind = iota
+	outcomeFailed                // a node, an edge or the workflow itself failed: recorded, permanent
+	outcomeCancelled             // a cancel was requested
+	outcomeTimedOut              // the execution outlived ENGINE_EXECUTION_TIMEOUT
+)
+
+// outcome is a typed ending with its reason, for the execution's
+// errorMessage.
+type outcome struct {
+	kind   outcomeKind
+	reason string
+}
+
+func (o outcome) none() bool { return o.kind == outcomeNone }
+
+// status is the terminal execution status of an ending.
+func (o outcome) status() flow.ExecutionStatus {
+	switch o.kind {
+	case outcomeNone:
+		return flow.ExecCompleted
+	case outcomeCancelled:
+		return flow.ExecCancelled
+	default:
+		return flow.ExecFailed
+	}
+}
+
+// verdict is what the engine does with an execution after one attempt.
+type verdict int8
+
+const (
+	verdictDone  verdict = iota // finished, or not ours any more: forget it
+	verdictRetry                // a transient failure: run it again here after a backoff
+)
+
+// maxDepth bounds the nesting of a provider's JSON answer kept as a value;
+// deeper answers are kept as text (PostgreSQL refuses very deep jsonb).
+const maxDepth = 64
+
+// storable makes a value from outside Flowker (a provider's answer)
+// storable on every store: NUL and invalid UTF-8 become U+FFFD. It reports
+// whether anything was replaced, and the value's depth.
+func storable(v any) (out any, changed bool, depth int) {
+	switch x := v.(type) {
+	case string:
+		s := storableText(x)
+		return s, s != x, 0
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			sk := storableText(k)
+			se, c, d := storable(e)
+			m[sk] = se
+			changed, depth = changed || c || sk != k, max(depth, d)
+		}
+		return m, changed, depth + 1
+	case []any:
+		l := make([]any, len(x))
+		for i, e := range x {
+			se, c, d := storable(e)
+			l[i], changed, depth = se, changed || c, max(depth, d)
+		}
+		return l, changed, depth + 1
+	}
+	return v, false, 0
+}
+
+// storableText replaces NUL and invalid UTF-8 with U+FFFD.
+func storableText(s string) string {
+	if utf8.ValidString(s) && !strings.Contains(s, "\x00") {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
