@@ -1,11 +1,19 @@
 package main
 
 // The crash test: executions accepted by a flowker that is killed with
-// SIGKILL mid-flight all complete after a restart on the same database,
-// each exactly once, and no step recorded as completed before the kill
-// calls its provider again. It is slow (a few seconds per store), so it
-// runs only with FLOWKER_CRASH_TEST=1 (scripts/ci-crash.sh, called by
-// .ci/run); PostgreSQL needs FLOWKER_TEST_DATABASE_URL as the other tests.
+// SIGKILL mid-flight all finish after restarts on the same database, each
+// exactly once, and no step recorded as completed before a kill calls its
+// provider again. Three lives per store:
+//
+//  1. submissions under way, a quarter of the steps failing twice with 503
+//     (so retries with backoff are in progress), cancels requested for some
+//     running executions — kill -9 while some cancels are still unanswered;
+//  2. a restart, killed again (kill -9) while it is recovering that work;
+//  3. a final restart that finishes everything.
+//
+// It is slow (10–25 s per store), so it runs only with FLOWKER_CRASH_TEST=1
+// (scripts/ci-crash.sh, called by .ci/run); PostgreSQL needs
+// FLOWKER_TEST_DATABASE_URL as the other tests.
 
 import (
 	"bytes"
@@ -13,6 +21,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -27,9 +36,9 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx": reads the PostgreSQL tables between the kill and the restart
+	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx": reads the PostgreSQL tables between a kill and the restart
 	"github.com/stretchr/testify/require"
-	_ "modernc.org/sqlite" // driver "sqlite": reads the SQLite file between the kill and the restart
+	_ "modernc.org/sqlite" // driver "sqlite": reads the SQLite file between a kill and the restart
 
 	"flowker/internal/store/storetest"
 )
@@ -37,8 +46,13 @@ import (
 const (
 	crashExecutions = 600                                            // accepted executions, at least 500 (the issue's bar)
 	crashSubmitters = 8                                              // concurrent clients submitting them
-	crashKillShare  = 0.3                                            // kill once this share of the expected provider calls has arrived
-	crashDeadline   = 90 * time.Second                               // for each wait; a run normally takes 5–30 s per store
+	crashKillShare  = 0.2                                            // first kill once this share of the expected provider calls has arrived,
+	crashKillSubmit = 0.9                                            // or this share of the executions was accepted (some are still to submit)
+	crashCancels    = 40                                             // running executions whose cancel is requested just before the first kill
+	crashRecovering = 30                                             // second kill once the restarted process made this many calls
+	crashFlakyEvery = 4                                              // one step in this many fails its first crashFlakyFails calls with 503
+	crashFlakyFails = 2                                              // (retried: ENGINE_MAX_ATTEMPTS is 5)
+	crashDeadline   = 90 * time.Second                               // for each wait; a run normally takes 10–25 s per store
 	crashSecretKey  = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=" // throwaway, as TestPostgresReady
 )
 
@@ -62,8 +76,8 @@ func TestCrashRecovery(t *testing.T) {
 		url := storetest.PostgresURL(t) // skips without FLOWKER_TEST_DATABASE_URL
 		crashRun(t, crashStore{
 			name: "postgres",
-			// A random lease owner per start: the killed process's leases
-			// must lapse before the new one claims them, so keep them short.
+			// A random lease owner per start: a killed process's leases
+			// must lapse before the next one claims them, so keep them short.
 			env:  []string{"DATABASE_URL=" + url, "FLOWKER_SECRET_KEY=" + crashSecretKey, "ENGINE_LEASE_DURATION=2s"},
 			open: func() (*sql.DB, error) { return sql.Open("pgx", url) },
 		})
@@ -76,34 +90,56 @@ type crashStore struct {
 	open func() (*sql.DB, error)
 }
 
-// crashFake is the slow provider: it answers every call after 20–50 ms and
-// records each call's Idempotency-Key and path in arrival order.
+// crashFake is the slow, flaky provider: it answers every call after
+// 20–50 ms, 503 to the first crashFlakyFails calls of one step in
+// crashFlakyEvery, and records each call's Idempotency-Key, path, outcome
+// and the process life it arrived in.
 type crashFake struct {
 	srv   *httptest.Server
 	total atomic.Int64
+	life  atomic.Int32 // 1, 2, 3: set by the test between a kill and the next start
 
 	mu    sync.Mutex
 	calls []fakeCall
+	seen  map[string]int // calls so far per key
 }
 
 type fakeCall struct {
 	key, path string
+	life      int
+	failed    bool // answered 503: the provider did nothing
+}
+
+// flaky reports whether the step with this key fails its first calls.
+func flaky(key string) bool {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return h.Sum32()%crashFlakyEvery == 0
 }
 
 func newCrashFake(t *testing.T) *crashFake {
-	f := &crashFake{}
+	f := &crashFake{seen: map[string]int{}}
+	f.life.Store(1)
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
+		key := r.Header.Get("Idempotency-Key")
 		f.mu.Lock()
-		f.calls = append(f.calls, fakeCall{key: r.Header.Get("Idempotency-Key"), path: r.URL.Path})
+		fail := flaky(key) && f.seen[key] < crashFlakyFails
+		f.seen[key]++
+		f.calls = append(f.calls, fakeCall{key: key, path: r.URL.Path, life: int(f.life.Load()), failed: fail})
 		f.mu.Unlock()
 		f.total.Add(1)
-		select { // answer late; stop early when the caller is gone (killed)
+		select { // answer late; stop early when the caller is gone (killed, or its execution cancelled)
 		case <-time.After(time.Duration(20+rand.IntN(31)) * time.Millisecond):
 		case <-r.Context().Done():
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
+		if fail {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, `{"error":"try again"}`)
+			return
+		}
 		_, _ = fmt.Fprintf(w, `{"ok":true,"step":%q}`, r.URL.Path)
 	}))
 	t.Cleanup(f.srv.Close)
@@ -123,11 +159,24 @@ type outcome struct {
 	id   string // executionId of a 201/200
 }
 
+// cancelOutcome is what the client learned of a cancel request.
+type cancelOutcome int
+
+const (
+	cancelUnknown  cancelOutcome = iota // no answer: the process died under it (requested or not)
+	cancelAcked                         // 200: the cancel request is durable
+	cancelFinished                      // 422 FLK-0513: the execution had already finished
+	cancelFailed                        // 5xx: not acknowledged
+)
+
 func crashRun(t *testing.T, st crashStore) {
 	fake := newCrashFake(t)
 	env := append([]string{"SSRF_ALLOW_PRIVATE=true", "LOG_LEVEL=warn",
 		// Few workers, so the work is still mid-flight when the kill comes.
-		"ENGINE_CONCURRENCY=16"}, st.env...)
+		"ENGINE_CONCURRENCY=16",
+		// The flaky steps' 503s must not open the provider's circuit (that
+		// fails executions, on purpose; not what this test is about).
+		"ENGINE_BREAKER_FAILURES=1000"}, st.env...)
 	p1 := start(t, env...)
 	p1.waitReady()
 	client := &http.Client{Timeout: 10 * time.Second,
@@ -137,10 +186,14 @@ func crashRun(t *testing.T, st crashStore) {
 	workflowID := crashWorkflow(t, client, p1.addr, fake.srv.URL)
 	key := func(i int) string { return "crash-" + strconv.Itoa(i) }
 
-	// Submit crashExecutions asynchronously; kill once 30% of the provider
-	// calls have arrived, whether or not every submission was answered.
+	// Life 1. Submit crashExecutions asynchronously; once 20% of the
+	// provider calls have arrived (or 90% of the executions were accepted:
+	// some submissions must be cut by the kill), request cancels and kill
+	// while some of them are still unanswered.
+	var outMu sync.Mutex
 	outcomes := make([]outcome, crashExecutions)
 	var killed atomic.Bool
+	var accepted atomic.Int64
 	next := make(chan int)
 	var submitters sync.WaitGroup
 	for range crashSubmitters {
@@ -156,7 +209,10 @@ func crashRun(t *testing.T, st crashStore) {
 				case code != http.StatusCreated:
 					t.Errorf("submitting %s: status %d: %v", key(i), code, body)
 				default:
+					outMu.Lock()
 					outcomes[i] = outcome{code: code, id: fmt.Sprint(body["executionId"])}
+					outMu.Unlock()
+					accepted.Add(1)
 				}
 			}
 		})
@@ -172,20 +228,67 @@ func crashRun(t *testing.T, st crashStore) {
 			next <- i
 		}
 	}()
+	acceptAt := int64(crashKillSubmit * crashExecutions)
 	waitFor(t, "the provider to receive "+strconv.FormatInt(killAt, 10)+" calls", func() bool {
-		return fake.total.Load() >= killAt
+		return fake.total.Load() >= killAt || accepted.Load() >= acceptAt
 	})
+
+	// Cancel running executions (a step called, the last one not yet;
+	// then queued ones), all at once; kill as soon as half are answered.
+	targets := runningExecutions(fake.snapshot(), outcomes, &outMu, crashCancels)
+	require.NotEmpty(t, targets, "no running execution to cancel")
+	cancels := make([]cancelOutcome, len(targets))
+	var answered atomic.Int32
+	var cancellers sync.WaitGroup
+	for j, i := range targets {
+		cancellers.Go(func() {
+			defer answered.Add(1)
+			code, body, err := postJSON(client, "http://"+p1.addr+"/v1/executions/"+outcomes[i].id+"/cancel", "", nil)
+			switch {
+			case err != nil: // killed under it
+			case code == http.StatusOK && body["cancelRequested"] == true:
+				cancels[j] = cancelAcked
+			case code == http.StatusOK && body["status"] == "completed", // finished between the read and the update
+				code == http.StatusUnprocessableEntity && body["code"] == "FLK-0513":
+				cancels[j] = cancelFinished
+			case code >= http.StatusInternalServerError:
+				// Not acknowledged, so checked as an unanswered one; not a
+				// durability failure, so reported in the summary rather
+				// than failed on. Seen on PostgreSQL: 500 "deadlock
+				// detected" between a cancel's transaction and a group
+				// commit that holds the audit lock.
+				cancels[j] = cancelFailed
+			default:
+				t.Errorf("cancelling %s: status %d: %v", outcomes[i].id, code, body)
+			}
+		})
+	}
+	waitFor(t, "half of the cancels to be answered", func() bool { return int(answered.Load()) >= len(targets)/2 })
 	killed.Store(true)
 	require.NoError(t, p1.cmd.Process.Kill()) // SIGKILL
 	killTime := time.Now()
-	p1.wait(deadline)
+	callsAtKill := settleKill(t, p1, fake)
 	submitters.Wait()
-	require.False(t, t.Failed(), "submissions failed before the kill")
-	callsAtKill := fake.snapshot()
+	cancellers.Wait()
+	require.False(t, t.Failed(), "submissions or cancels failed before the kill")
 	acceptedBeforeKill := 0
 	for _, o := range outcomes {
 		if o.code == http.StatusCreated {
 			acceptedBeforeKill++
+		}
+	}
+	var acked []int // outcomes indexes of executions whose cancel was acknowledged
+	cancelled := map[int]bool{}
+	unanswered, failedCancels := 0, 0
+	for j, i := range targets {
+		cancelled[i] = true
+		switch cancels[j] {
+		case cancelAcked:
+			acked = append(acked, i)
+		case cancelUnknown:
+			unanswered++
+		case cancelFailed:
+			failedCancels++
 		}
 	}
 
@@ -196,31 +299,51 @@ func crashRun(t *testing.T, st crashStore) {
 			require.Contains(t, before.byID, o.id, "execution %s (%s) was answered 201 but is not in the database after the kill", o.id, key(i))
 		}
 	}
-	doneKeys := map[string]bool{} // Idempotency-Keys of steps recorded completed before the restart
-	for _, steps := range before.steps {
-		for _, s := range steps {
-			if s.status == "completed" {
-				doneKeys[s.idemKey] = true
-			}
-		}
+	for _, i := range acked {
+		ex := before.byID[outcomes[i].id]
+		require.True(t, ex.cancelRequested || ex.status == "cancelled",
+			"execution %s: cancel answered 200 before the kill but not durable: %+v", outcomes[i].id, ex)
 	}
-	require.NotEmpty(t, doneKeys, "no step was completed before the kill: kill point too early to test anything")
+	doneAtKill1 := before.doneKeys()
+	require.NotEmpty(t, doneAtKill1, "no step was completed before the kill: kill point too early to test anything")
+	retrying := retryingAt(callsAtKill, doneAtKill1)
 
-	// Restart on the same database.
+	// Life 2: restart on the same database, kill -9 again while it is
+	// recovering (it has made crashRecovering calls, the work is unfinished).
 	restarted := time.Now()
 	p2 := start(t, env...)
-	p2.waitReady()
-	ready := time.Since(restarted)
-	// Executions whose submission got no answer (or was never sent) are
-	// submitted again with the same key: a committed one is replayed, not
-	// duplicated.
+	recoverCalls := int64(len(callsAtKill) + crashRecovering)
+	waitFor(t, "the restarted process to make "+strconv.Itoa(crashRecovering)+" calls", func() bool {
+		select {
+		case <-p2.exited:
+			t.Fatalf("flowker exited (code %d) while recovering; stderr:\n%s", p2.cmd.ProcessState.ExitCode(), p2.stderr.String())
+		default:
+		}
+		return fake.total.Load() >= recoverCalls
+	})
+	require.NoError(t, p2.cmd.Process.Kill())
+	recoveringFor := time.Since(restarted)
+	callsAtKill2 := settleKill(t, p2, fake)
+	mid := readCrashDB(t, st)
+	doneAtKill2 := mid.doneKeys()
+	require.Less(t, mid.terminal(), crashExecutions, "everything finished before the second kill: it did not hit recovery")
+	retrying2 := retryingAt(callsAtKill2, doneAtKill2)
+	require.NotZero(t, retrying+retrying2, "no step was between retries at either kill: nothing tested about retries")
+
+	// Life 3: the final restart. Executions whose submission got no answer
+	// (or was never sent) are submitted again with the same key: a
+	// committed one is replayed, not duplicated.
+	restarted3 := time.Now()
+	p3 := start(t, append(env, "ENGINE_CONCURRENCY=64")...) // no kill to come: finish sooner
+	p3.waitReady()
+	ready := time.Since(restarted3)
 	resubmitted := 0
 	for i := range outcomes {
 		if outcomes[i].code != 0 {
 			continue
 		}
 		resubmitted++
-		code, body, err := postJSON(client, "http://"+p2.addr+"/v1/workflows/"+workflowID+"/executions",
+		code, body, err := postJSON(client, "http://"+p3.addr+"/v1/workflows/"+workflowID+"/executions",
 			key(i), map[string]any{"inputData": map[string]any{"i": i}})
 		require.NoError(t, err)
 		require.Contains(t, []int{http.StatusCreated, http.StatusOK}, code, "resubmitting %s: %v", key(i), body)
@@ -228,21 +351,36 @@ func crashRun(t *testing.T, st crashStore) {
 	}
 
 	var after crashDB
-	waitFor(t, "every execution to complete after the restart", func() bool {
+	waitFor(t, "every execution to finish after the last restart", func() bool {
 		after = readCrashDB(t, st)
-		return after.completed == crashExecutions
+		return after.terminal() == crashExecutions
 	})
-	recovery := time.Since(restarted)
+	recovery := time.Since(restarted3)
 
-	// Every accepted execution completed, exactly once, with one completed
-	// step per node carrying the step's stable idempotency key.
+	// Every accepted execution finished, exactly once: completed with one
+	// completed step per node carrying the step's stable idempotency key;
+	// or, when its cancel was requested, cancelled with no node completed
+	// twice.
 	require.Len(t, after.byID, crashExecutions, "one row per accepted execution, no more")
+	statuses := map[string]int{}
 	for i, o := range outcomes {
 		ex, ok := after.byID[o.id]
 		require.True(t, ok, "execution %s (%s) is lost", o.id, key(i))
 		require.Equal(t, key(i), ex.idemKey)
-		require.Equal(t, "completed", ex.status, "execution %s", o.id)
+		statuses[ex.status]++
 		steps := after.steps[o.id]
+		if cancelled[i] && ex.status == "cancelled" {
+			completed := map[string]bool{}
+			for _, s := range steps {
+				if s.status == "completed" {
+					require.False(t, completed[s.node], "execution %s node %s completed twice: %+v", o.id, s.node, steps)
+					completed[s.node] = true
+					require.Equal(t, o.id+"/"+s.node, s.idemKey, "execution %s node %s", o.id, s.node)
+				}
+			}
+			continue
+		}
+		require.Equal(t, "completed", ex.status, "execution %s (cancel requested: %v)", o.id, cancelled[i])
 		require.Len(t, steps, len(crashNodes), "execution %s steps: %+v", o.id, steps)
 		for j, node := range crashNodes {
 			require.Equal(t, node, steps[j].node, "execution %s step %d", o.id, j+1)
@@ -251,45 +389,132 @@ func crashRun(t *testing.T, st crashStore) {
 		}
 	}
 
-	// The provider: no call after the kill for a step recorded completed
-	// before it; a step in flight at the kill may be called once more, after
-	// the restart. Two calls with one key in the same process life mean the
-	// step ran twice (the execution ran twice at once).
+	// The provider. A call answered 503 did nothing; any other call did
+	// (or may have: one cut by a kill). In each process life a step makes
+	// at most one such call — two mean the step ran twice (the execution
+	// ran twice at once); one in flight at a kill may be made once more in
+	// the next life. No call after a kill for a step recorded completed
+	// before it; none at all after the first kill for an execution whose
+	// cancel was acknowledged before it.
 	calls := fake.snapshot()
-	perKey := map[string]int{}
-	for i, c := range calls {
-		perKey[c.key]++
-		if i >= len(callsAtKill) {
-			require.False(t, doneKeys[c.key], "call %d after the restart (%s %s) repeats a step recorded completed before it",
-				i, c.path, c.key)
-		}
+	type lifeKey struct {
+		life int
+		key  string
 	}
-	beforeKill := map[string]int{}
-	for _, c := range callsAtKill {
-		beforeKill[c.key]++
+	effective := map[lifeKey]int{}
+	succeeded := map[string]bool{}
+	ackedIDs := map[string]bool{}
+	for _, i := range acked {
+		ackedIDs[outcomes[i].id] = true
 	}
 	repeated := 0
-	for k, n := range perKey {
-		before := beforeKill[k]
-		require.LessOrEqual(t, before, 1, "Idempotency-Key %s called %d times before the kill: the step ran twice", k, before)
-		require.LessOrEqual(t, n-before, 1, "Idempotency-Key %s called %d times after the restart: the step ran twice", k, n-before)
-		if n == 2 {
+	for n, c := range calls {
+		if c.life > 1 {
+			require.False(t, doneAtKill1[c.key], "call %d in life %d (%s %s) repeats a step recorded completed before the first kill",
+				n, c.life, c.path, c.key)
+			id, _, _ := strings.Cut(c.key, "/")
+			require.False(t, ackedIDs[id], "call %d in life %d (%s %s): its execution's cancel was acknowledged before the first kill",
+				n, c.life, c.path, c.key)
+		}
+		if c.life > 2 {
+			require.False(t, doneAtKill2[c.key], "call %d in life 3 (%s %s) repeats a step recorded completed before the second kill",
+				n, c.path, c.key)
+		}
+		if c.failed {
+			continue
+		}
+		lk := lifeKey{c.life, c.key}
+		effective[lk]++
+		require.LessOrEqual(t, effective[lk], 1, "Idempotency-Key %s called twice in life %d: the step ran twice", c.key, c.life)
+		if succeeded[c.key] {
 			repeated++
 		}
+		succeeded[c.key] = true
 	}
-	require.Len(t, perKey, crashExecutions*len(crashNodes), "every step called its provider")
+	retried := 0
+	fake.mu.Lock()
+	for k, n := range fake.seen {
+		if n > 1 && flaky(k) {
+			retried++
+		}
+	}
+	fake.mu.Unlock()
+	for _, o := range outcomes {
+		if after.byID[o.id].status == "completed" {
+			for _, node := range crashNodes {
+				require.True(t, succeeded[o.id+"/"+node], "step %s/%s completed without a successful call", o.id, node)
+			}
+		}
+	}
 
-	t.Logf("%s: %d executions (%d answered 201 before the kill, %d submitted again after it); "+
-		"killed %s after the first submission, at %d/%d provider calls, with %d executions and %d steps recorded completed; "+
-		"restart: ready in %s, all %d completed %s after the restart (%s after the kill); "+
-		"%d steps in flight at the kill were called a second time (same key), 0 completed steps repeated",
+	t.Logf("%s: %d executions (%d answered 201 before the first kill, %d submitted again after the last restart); "+
+		"kill 1 after %s, at %d/%d provider calls, with %d executions and %d steps recorded completed, %d steps between "+
+		"retries, %d cancels requested (%d acknowledged, %d unanswered, %d answered 5xx); kill 2 during recovery, %s after the restart, "+
+		"at %d calls, with %d executions finished, %d steps between retries; last restart: ready in %s, all %d finished %s later (%s after the "+
+		"first kill): %v; %d flaky steps retried, %d steps called again after a kill (same key), 0 completed steps repeated",
 		st.name, crashExecutions, acceptedBeforeKill, resubmitted,
 		killTime.Sub(submitted).Round(time.Millisecond), len(callsAtKill), crashExecutions*len(crashNodes),
-		before.completed, len(doneKeys), ready.Round(time.Millisecond), crashExecutions,
-		recovery.Round(time.Millisecond), time.Since(killTime).Round(time.Millisecond), repeated)
-	if w := warnings(p1.stderr.String() + p2.stderr.String()); w != "" {
+		before.completed, len(doneAtKill1), retrying, len(targets), len(acked), unanswered, failedCancels,
+		recoveringFor.Round(time.Millisecond), len(callsAtKill2), mid.terminal(), retrying2,
+		ready.Round(time.Millisecond), crashExecutions, recovery.Round(time.Millisecond),
+		time.Since(killTime).Round(time.Millisecond), statuses, retried, repeated)
+	if w := warnings(p1.stderr.String() + p2.stderr.String() + p3.stderr.String()); w != "" {
 		t.Logf("%s: flowker warned: %s", st.name, w)
 	}
+}
+
+// settleKill waits for a killed process to be gone, lets the fake read
+// what the process sent before dying, moves the fake to the next life and
+// returns the calls made until the kill.
+func settleKill(t *testing.T, p *proc, fake *crashFake) []fakeCall {
+	t.Helper()
+	p.wait(deadline)
+	time.Sleep(50 * time.Millisecond)
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	fake.life.Add(1)
+	return append([]fakeCall(nil), fake.calls...)
+}
+
+// runningExecutions picks up to n accepted executions that have not called
+// their last step: first those that called a step (a worker runs them),
+// then queued ones.
+func runningExecutions(calls []fakeCall, outcomes []outcome, mu *sync.Mutex, n int) []int {
+	started, last := map[string]bool{}, map[string]bool{}
+	for _, c := range calls {
+		id, node, _ := strings.Cut(c.key, "/")
+		started[id] = true
+		if node == crashNodes[len(crashNodes)-1] {
+			last[id] = true
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var out []int
+	for _, wantStarted := range []bool{true, false} {
+		for i, o := range outcomes {
+			if len(out) < n && o.code == http.StatusCreated && started[o.id] == wantStarted && !last[o.id] {
+				out = append(out, i)
+			}
+		}
+	}
+	return out
+}
+
+// retryingAt counts the steps whose last call before the kill was answered
+// 503 and that were not recorded completed: their retry was pending.
+func retryingAt(calls []fakeCall, done map[string]bool) int {
+	lastFailed := map[string]bool{}
+	for _, c := range calls {
+		lastFailed[c.key] = c.failed
+	}
+	n := 0
+	for k, failed := range lastFailed {
+		if failed && !done[k] {
+			n++
+		}
+	}
+	return n
 }
 
 // warnings counts the distinct warning and error messages in a log
@@ -407,7 +632,34 @@ type crashDB struct {
 	completed int
 }
 
-type crashExec struct{ idemKey, status string }
+type crashExec struct {
+	idemKey, status string
+	cancelRequested bool
+}
+
+// doneKeys returns the Idempotency-Keys of the steps recorded completed.
+func (d crashDB) doneKeys() map[string]bool {
+	out := map[string]bool{}
+	for _, steps := range d.steps {
+		for _, s := range steps {
+			if s.status == "completed" {
+				out[s.idemKey] = true
+			}
+		}
+	}
+	return out
+}
+
+// terminal counts the executions that finished, one way or another.
+func (d crashDB) terminal() int {
+	n := 0
+	for _, ex := range d.byID {
+		if ex.status == "completed" || ex.status == "failed" || ex.status == "cancelled" {
+			n++
+		}
+	}
+	return n
+}
 
 type crashStep struct {
 	number                int
@@ -423,13 +675,14 @@ func readCrashDB(t *testing.T, st crashStore) crashDB {
 	defer cancel()
 	out := crashDB{byID: map[string]crashExec{}, steps: map[string][]crashStep{}}
 
-	rows, err := db.QueryContext(ctx, `SELECT CAST(id AS TEXT), COALESCE(idempotency_key, ''), status FROM executions`)
+	rows, err := db.QueryContext(ctx, `SELECT CAST(id AS TEXT), COALESCE(idempotency_key, ''), status, cancel_requested
+		FROM executions`)
 	require.NoError(t, err)
 	defer rows.Close()
 	for rows.Next() {
 		var id string
 		var ex crashExec
-		require.NoError(t, rows.Scan(&id, &ex.idemKey, &ex.status))
+		require.NoError(t, rows.Scan(&id, &ex.idemKey, &ex.status, &ex.cancelRequested))
 		out.byID[id] = ex
 		if ex.status == "completed" {
 			out.completed++

@@ -68,9 +68,18 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	st, err := openStore(ctx, cfg.Database)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
-		log.Error("cannot open the database", zap.String("operation", "startup"), zap.String("error.message", err.Error()))
+		var inUse *sqlite.InUseError
+		var ownerInUse *postgres.OwnerInUseError
+		switch {
+		case errors.As(err, &inUse): // SQLite is one process per file: say so, plainly
+			log.Error(inUse.Error(), zap.String("operation", "startup"))
+		case errors.As(err, &ownerInUse):
+			log.Error("ENGINE_WORKER_ID: "+ownerInUse.Error(), zap.String("operation", "startup"))
+		default:
+			log.Error("cannot open the database", zap.String("operation", "startup"), zap.String("error.message", err.Error()))
+		}
 		return 1
 	}
 	defer func() {
@@ -95,17 +104,20 @@ func run() int {
 	}
 	defer func() { _ = metrics.Close() }() // before the store closes: the queue-depth gauge reads it
 	eng := engine.New(st, box, catalog.Default(), client, log, metrics, engineOptions(cfg))
-	if err := eng.Start(ctx); err != nil {
-		log.Error("cannot start the engine", zap.String("operation", "startup"), zap.String("error.message", err.Error()))
-		return 1
-	}
 	svc := service.New(st, box, service.WithHTTPClient(client), service.WithDispatcher(eng))
 	var draining atomic.Bool
 	app := httpapi.New(svc, cfg, log, &draining)
-	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", cfg.ServerAddress)
+	// Listen before the engine starts: recovery claims executions, and a
+	// process that cannot serve must exit without holding any of them.
+	ln, err := listen(ctx, cfg.ServerAddress)
 	if err != nil {
 		log.Error("cannot listen", zap.String("operation", "startup"), zap.String("address", cfg.ServerAddress),
 			zap.String("error.message", err.Error()))
+		return 1
+	}
+	if err := eng.Start(ctx); err != nil {
+		_ = ln.Close()
+		log.Error("cannot start the engine", zap.String("operation", "startup"), zap.String("error.message", err.Error()))
 		return 1
 	}
 	served := make(chan error, 1)
@@ -117,6 +129,7 @@ func run() int {
 	select {
 	case err := <-served:
 		log.Error("server stopped", zap.String("error.message", fmt.Sprint(err)))
+		eng.Stop(cfg.Shutdown.Timeout) // hand the executions back (leases released) rather than hold them dead
 		return 1
 	case <-ctx.Done():
 	}
@@ -156,6 +169,11 @@ func engineOptions(cfg config.Config) engine.Options {
 	}
 }
 
+// listen opens the API's listener (a variable: a test makes it fail on demand).
+var listen = func(ctx context.Context, address string) (net.Listener, error) {
+	return new(net.ListenConfig).Listen(ctx, "tcp", address)
+}
+
 // telemetryFlushTimeout bounds the final export of spans, metrics and logs
 // at shutdown (Kubernetes: terminationGracePeriodSeconds must cover
 // SHUTDOWN_DRAIN_DELAY + SHUTDOWN_TIMEOUT + this).
@@ -175,11 +193,37 @@ func secretBox(cfg config.Config) (*secret.Box, error) {
 	return secret.NewBox(key)
 }
 
-func openStore(ctx context.Context, db config.Database) (store.Store, error) {
+// openStore opens the database and makes sure this process alone runs as
+// its lease owner: SQLite's Open locks the file (one process per file); on
+// PostgreSQL a set ENGINE_WORKER_ID is locked (one process per id).
+func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if db.Driver == "postgres" {
-		return postgres.Open(ctx, db.URL, db.MaxConns)
+	db := cfg.Database
+	if db.Driver != "postgres" {
+		st, err := sqlite.Open(ctx, db.Path, db.Synchronous)
+		if err != nil {
+			return nil, err // not a nil *sqlite.Store in a non-nil interface
+		}
+		return st, nil
 	}
-	return sqlite.Open(ctx, db.Path, db.Synchronous)
+	st, err := postgres.Open(ctx, db.URL, db.MaxConns)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Engine.WorkerID == "" {
+		return st, nil
+	}
+	lockCtx, cancelLock := context.WithTimeout(ctx, ownerLockWait)
+	defer cancelLock()
+	if err := st.LockOwner(lockCtx, cfg.Engine.WorkerID); err != nil {
+		return nil, errors.Join(err, st.Close())
+	}
+	return st, nil
 }
+
+// ownerLockWait is how long a start waits for its ENGINE_WORKER_ID to be
+// free: enough for PostgreSQL to end the session of a previous process
+// with that id that was just killed, short enough to report a duplicate
+// id soon.
+const ownerLockWait = 5 * time.Second

@@ -55,6 +55,41 @@ func (p *proc) send(method, path string, body any, headers ...string) (int, http
 	return resp.StatusCode, resp.Header, m
 }
 
+// callWorkflow creates an http provider configuration for baseURL and an
+// active workflow trigger → ids[0] → ids[1] → …, each node a POST to
+// /<id>; it returns the workflow id.
+func (p *proc) callWorkflow(baseURL string, ids ...string) string {
+	p.t.Helper()
+	code, _, pc := p.send("POST", "/v1/provider-configurations", map[string]any{"name": "fake-" + uuid.NewString()[:8],
+		"providerId": "http", "config": map[string]any{"base_url": baseURL}})
+	require.Equal(p.t, http.StatusCreated, code, "%v", pc)
+	nodes := []map[string]any{{"id": "t", "type": "trigger"}}
+	var edges []map[string]any
+	prev := "t"
+	for _, id := range ids {
+		nodes = append(nodes, map[string]any{"id": id, "type": "executor", "data": map[string]any{
+			"executorId": "http.request", "providerConfigId": pc["id"], "method": "POST", "path": "/" + id}})
+		edges = append(edges, map[string]any{"id": prev + "-" + id, "source": prev, "target": id})
+		prev = id
+	}
+	code, _, wf := p.send("POST", "/v1/workflows", map[string]any{"name": "calls-" + uuid.NewString()[:8],
+		"nodes": nodes, "edges": edges})
+	require.Equal(p.t, http.StatusCreated, code, "%v", wf)
+	wfID := wf["workflowId"].(string)
+	code, _, body := p.send("POST", "/v1/workflows/"+wfID+"/activate", nil)
+	require.Equal(p.t, http.StatusOK, code, "%v", body)
+	return wfID
+}
+
+// startExecution starts one execution of wfID and returns its id.
+func (p *proc) startExecution(wfID string) string {
+	p.t.Helper()
+	code, _, body := p.send("POST", "/v1/workflows/"+wfID+"/executions", map[string]any{"inputData": map[string]any{}},
+		"Idempotency-Key", uuid.NewString())
+	require.Equal(p.t, http.StatusCreated, code, "%v", body)
+	return body["executionId"].(string)
+}
+
 func TestWebhookRoutesAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	url := storetest.PostgresURL(t) // skips without FLOWKER_TEST_DATABASE_URL
@@ -131,28 +166,10 @@ func TestCancelAcrossProcesses(t *testing.T) {
 	b := start(t, "DATABASE_URL="+url, testSecretKey, "SSRF_ALLOW_PRIVATE=true")
 	b.waitReady()
 
-	code, _, pc := a.send("POST", "/v1/provider-configurations", map[string]any{"name": "fake", "providerId": "http",
-		"config": map[string]any{"base_url": fake.URL}})
-	require.Equal(t, http.StatusCreated, code, "%v", pc)
-	call := func(id string) map[string]any {
-		return map[string]any{"id": id, "type": "executor", "data": map[string]any{"executorId": "http.request",
-			"providerConfigId": pc["id"], "method": "POST", "path": "/" + id}}
-	}
-	code, _, wf := a.send("POST", "/v1/workflows", map[string]any{"name": "cancel-" + uuid.NewString()[:8],
-		"nodes": []map[string]any{{"id": "t", "type": "trigger"}, call("a"), call("b")},
-		"edges": []map[string]any{{"id": "e1", "source": "t", "target": "a"}, {"id": "e2", "source": "a", "target": "b"}}})
-	require.Equal(t, http.StatusCreated, code, "%v", wf)
-	wfID := wf["workflowId"].(string)
-	code, _, body := a.send("POST", "/v1/workflows/"+wfID+"/activate", nil)
-	require.Equal(t, http.StatusOK, code, "%v", body)
-
-	code, _, body = a.send("POST", "/v1/workflows/"+wfID+"/executions", map[string]any{"inputData": map[string]any{}},
-		"Idempotency-Key", uuid.NewString())
-	require.Equal(t, http.StatusCreated, code, "%v", body)
-	execID := body["executionId"].(string)
+	execID := a.startExecution(a.callWorkflow(fake.URL, "a", "b"))
 	a.poll("the first call to reach the provider", func() bool { return len(fake.RequestsTo("/a")) == 1 })
 
-	code, _, body = b.send("POST", "/v1/executions/"+execID+"/cancel", nil)
+	code, _, body := b.send("POST", "/v1/executions/"+execID+"/cancel", nil)
 	require.Equal(t, http.StatusOK, code, "%v", body)
 	require.Equal(t, true, body["cancelRequested"])
 	once.Do(func() { close(release) })

@@ -163,13 +163,15 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Engine = Engine{
 		WorkerID:         r.str("ENGINE_WORKER_ID", ""),
 		Concurrency:      r.integer("ENGINE_CONCURRENCY", 256, 1, 100000),
-		QueueSize:        r.integer("ENGINE_QUEUE_SIZE", 10000, 0, 10000000),
+		QueueSize:        r.integer("ENGINE_QUEUE_SIZE", 10000, 1, 10000000),
 		LeaseDuration:    r.duration("ENGINE_LEASE_DURATION", 30*time.Second),
-		ExecutionTimeout: r.duration("ENGINE_EXECUTION_TIMEOUT", 5*time.Minute),
+		ExecutionTimeout: r.positiveDuration("ENGINE_EXECUTION_TIMEOUT", 5*time.Minute),
 		MaxAttempts:      r.integer("ENGINE_MAX_ATTEMPTS", 5, 1, 100),
 		BreakerFailures:  r.integer("ENGINE_BREAKER_FAILURES", 5, 1, 1000),
-		BreakerOpenFor:   r.duration("ENGINE_BREAKER_OPEN_FOR", 30*time.Second),
+		BreakerOpenFor:   r.positiveDuration("ENGINE_BREAKER_OPEN_FOR", 30*time.Second),
 	}
+	// The engine reads a zero as "use the default": every engine number
+	// must be positive here, or 0 would silently become that default.
 	if c.Engine.LeaseDuration < time.Second {
 		r.fail("ENGINE_LEASE_DURATION", "must be at least 1s")
 	}
@@ -404,6 +406,16 @@ func (r *reader) duration(name string, def time.Duration) time.Duration {
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 {
 		r.fail(name, fmt.Sprintf("is %q; must be a duration such as 500ms, 10s or 1m", v))
+		return def
+	}
+	return d
+}
+
+// positiveDuration is duration for settings where 0 means nothing useful.
+func (r *reader) positiveDuration(name string, def time.Duration) time.Duration {
+	d := r.duration(name, def)
+	if d == 0 {
+		r.fail(name, fmt.Sprintf("is %q; must be greater than 0, such as 500ms, 10s or 1m", r.str(name, "")))
 		return def
 	}
 	return d

@@ -168,6 +168,15 @@ func TestLoadValid(t *testing.T) {
 			require.True(t, c.APIKeyEnabled)
 			require.Equal(t, "k", c.APIKey)
 		}},
+		{"engine numbers at their smallest", map[string]string{
+			"ENGINE_CONCURRENCY": "1", "ENGINE_QUEUE_SIZE": "1", "ENGINE_LEASE_DURATION": "1s",
+			"ENGINE_EXECUTION_TIMEOUT": "1ms", "ENGINE_MAX_ATTEMPTS": "1", "ENGINE_BREAKER_FAILURES": "1",
+			"ENGINE_BREAKER_OPEN_FOR": "1ms",
+		}, func(t *testing.T, c config.Config) {
+			require.Equal(t, config.Engine{Concurrency: 1, QueueSize: 1, LeaseDuration: time.Second,
+				ExecutionTimeout: time.Millisecond, MaxAttempts: 1, BreakerFailures: 1, BreakerOpenFor: time.Millisecond},
+				c.Engine)
+		}},
 		{"telemetry with an endpoint", map[string]string{
 			"ENABLE_TELEMETRY": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel:4317",
 			"OTEL_RESOURCE_SERVICE_NAME": "svc", "OTEL_RESOURCE_DEPLOYMENT_ENVIRONMENT": "prod",
@@ -229,6 +238,21 @@ func TestLoadInvalid(t *testing.T) {
 		{"unknown scheme hides its password",
 			map[string]string{"DATABASE_URL": "mysql://user:s3cr3t-pw@host/db"},
 			[]string{"DATABASE_URL"}, []string{"s3cr3t-pw"}},
+		// The engine reads 0 as "use the default": a 0 here would be
+		// silently replaced, so every engine number must be positive.
+		{"queue size zero", map[string]string{"ENGINE_QUEUE_SIZE": "0"}, []string{"ENGINE_QUEUE_SIZE", `"0"`}, nil},
+		{"queue size negative", map[string]string{"ENGINE_QUEUE_SIZE": "-5"}, []string{"ENGINE_QUEUE_SIZE"}, nil},
+		{"concurrency zero", map[string]string{"ENGINE_CONCURRENCY": "0"}, []string{"ENGINE_CONCURRENCY"}, nil},
+		{"concurrency negative", map[string]string{"ENGINE_CONCURRENCY": "-1"}, []string{"ENGINE_CONCURRENCY"}, nil},
+		{"max attempts zero", map[string]string{"ENGINE_MAX_ATTEMPTS": "0"}, []string{"ENGINE_MAX_ATTEMPTS"}, nil},
+		{"breaker failures zero", map[string]string{"ENGINE_BREAKER_FAILURES": "0"}, []string{"ENGINE_BREAKER_FAILURES"}, nil},
+		{"lease duration zero", map[string]string{"ENGINE_LEASE_DURATION": "0s"}, []string{"ENGINE_LEASE_DURATION"}, nil},
+		{"lease duration negative", map[string]string{"ENGINE_LEASE_DURATION": "-30s"}, []string{"ENGINE_LEASE_DURATION"}, nil},
+		{"execution timeout zero", map[string]string{"ENGINE_EXECUTION_TIMEOUT": "0"},
+			[]string{"ENGINE_EXECUTION_TIMEOUT", `"0"`, "greater than 0"}, nil},
+		{"execution timeout negative", map[string]string{"ENGINE_EXECUTION_TIMEOUT": "-1m"}, []string{"ENGINE_EXECUTION_TIMEOUT"}, nil},
+		{"breaker open-for zero", map[string]string{"ENGINE_BREAKER_OPEN_FOR": "0s"},
+			[]string{"ENGINE_BREAKER_OPEN_FOR", `"0s"`, "greater than 0"}, nil},
 		{"every bad variable is reported at once",
 			map[string]string{"LOG_LEVEL": "loud", "DATABASE_MAX_CONNS": "0", "DEPLOYMENT_MODE": "cloud"},
 			[]string{"LOG_LEVEL", "DATABASE_MAX_CONNS", "DEPLOYMENT_MODE"}, nil},
