@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"go.uber.org/zap"
@@ -46,7 +47,9 @@ var frameworkErrors = map[int]*flow.Error{
 func (a *api) handleError(c *fiber.Ctx, err error) error {
 	status, body := a.describe(c, err)
 	if status == http.StatusServiceUnavailable {
-		c.Set(fiber.HeaderRetryAfter, "1") // capacity frees as executions finish
+		// Capacity frees as executions finish (FLK-0511); a database that is
+		// unreachable or shutting down (the store's FLK-0012) is worth a retry too.
+		c.Set(fiber.HeaderRetryAfter, "1")
 	}
 	if status >= http.StatusInternalServerError {
 		a.log.Error("request failed", append(telemetry.Trace(c.UserContext()),
@@ -77,6 +80,11 @@ func (a *api) describe(c *fiber.Ctx, err error) (int, errorBody) {
 				msg = "method " + c.Method() + " is not allowed on " + c.Path()
 			case http.StatusRequestEntityTooLarge:
 				msg = "request body exceeds the limit of " + humanBytes(a.cfg.HTTP.MaxBodyBytes)
+				if code := bodyLimitCode(c.Path()); code != "" {
+					// The server-wide limit fired before the route's own one:
+					// answer with the route's code, as the reference does.
+					return fe.Code, errorBody{Code: code, Title: http.StatusText(fe.Code), Message: msg}
+				}
 			}
 			// 405 keeps its own status though the kind is "invalid input".
 			return fe.Code, errorBody{Code: known.Code, Title: http.StatusText(fe.Code), Message: msg}
@@ -87,4 +95,17 @@ func (a *api) describe(c *fiber.Ctx, err error) (int, errorBody) {
 	}
 	return http.StatusInternalServerError, errorBody{Code: flow.CodeInternal,
 		Title: http.StatusText(http.StatusInternalServerError), Message: "internal server error"}
+}
+
+// bodyLimitCode is the code of the routes that have a body limit of their
+// own in the reference: executions (FLK-0506) and webhooks (FLK-0363).
+func bodyLimitCode(path string) string {
+	p := strings.ToLower(strings.TrimSuffix(path, "/"))
+	switch {
+	case strings.HasPrefix(p, "/v1/webhooks/"):
+		return "FLK-0363"
+	case strings.HasPrefix(p, "/v1/workflows/") && strings.HasSuffix(p, "/executions") && strings.Count(p, "/") == 4:
+		return "FLK-0506"
+	}
+	return ""
 }

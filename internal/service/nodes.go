@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"maps"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -42,17 +43,38 @@ func (s *Service) checkWorkflowNodes(ctx context.Context, tx store.Tx, w *flow.W
 	return err
 }
 
+// triggerSelectors are trigger-node data keys that name the trigger rather
+// than configure it, so they are not part of its schema. The reference reads
+// triggerType only; its clients also send triggerId (the catalog trigger's
+// id), which it stores and ignores.
+var triggerSelectors = []string{"triggerType", "triggerId"}
+
 func (s *Service) checkTriggerNode(n flow.Node) error {
 	kind, _ := n.Data["triggerType"].(string)
 	if kind == "" {
-		return nil // a plain API trigger
+		// No triggerType: the workflow starts by API only, as in the
+		// reference (a triggerId alone, or no data). Checks of a path and
+		// method sent without triggerType belong here (a later issue).
+		return nil
 	}
 	t, ok := s.catalog.Trigger(kind)
 	if !ok {
 		return flow.Errorf(flow.KindNotFound, "FLK-0210", "node %q: trigger %q not found", n.ID, kind)
 	}
 	data := maps.Clone(n.Data)
-	delete(data, "triggerType")
+	for _, k := range triggerSelectors {
+		delete(data, k)
+	}
+	if kind == "webhook" {
+		// Checked as the route will be registered: the reference upper-cases
+		// the method and adds a missing leading slash to the path.
+		if m, ok := data["method"].(string); ok {
+			data["method"] = strings.ToUpper(m)
+		}
+		if p, ok := data["path"].(string); ok && p != "" {
+			data["path"] = NormalizeWebhookPath(p)
+		}
+	}
 	if err := t.ValidateData(data); err != nil {
 		return flow.Invalidf("FLK-0211", "node %q: invalid %s trigger config: %v", n.ID, kind, err)
 	}
