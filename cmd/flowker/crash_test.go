@@ -166,7 +166,6 @@ const (
 	cancelUnknown  cancelOutcome = iota // no answer: the process died under it (requested or not)
 	cancelAcked                         // 200: the cancel request is durable
 	cancelFinished                      // 422 FLK-0513: the execution had already finished
-	cancelFailed                        // 5xx: not acknowledged
 )
 
 func crashRun(t *testing.T, st crashStore) {
@@ -248,17 +247,9 @@ func crashRun(t *testing.T, st crashStore) {
 			case err != nil: // killed under it
 			case code == http.StatusOK && body["cancelRequested"] == true:
 				cancels[j] = cancelAcked
-			case code == http.StatusOK && body["status"] == "completed", // finished between the read and the update
-				code == http.StatusUnprocessableEntity && body["code"] == "FLK-0513":
+			case code == http.StatusUnprocessableEntity && body["code"] == "FLK-0513":
 				cancels[j] = cancelFinished
-			case code >= http.StatusInternalServerError:
-				// Not acknowledged, so checked as an unanswered one; not a
-				// durability failure, so reported in the summary rather
-				// than failed on. Seen on PostgreSQL: 500 "deadlock
-				// detected" between a cancel's transaction and a group
-				// commit that holds the audit lock.
-				cancels[j] = cancelFailed
-			default:
+			default: // a 5xx too: cancels are group-committed and must not deadlock with the engine's writes
 				t.Errorf("cancelling %s: status %d: %v", outcomes[i].id, code, body)
 			}
 		})
@@ -270,6 +261,9 @@ func crashRun(t *testing.T, st crashStore) {
 	callsAtKill := settleKill(t, p1, fake)
 	submitters.Wait()
 	cancellers.Wait()
+	if t.Failed() {
+		t.Logf("stderr of the killed process:\n%s", p1.stderr.String())
+	}
 	require.False(t, t.Failed(), "submissions or cancels failed before the kill")
 	acceptedBeforeKill := 0
 	for _, o := range outcomes {
@@ -279,7 +273,7 @@ func crashRun(t *testing.T, st crashStore) {
 	}
 	var acked []int // outcomes indexes of executions whose cancel was acknowledged
 	cancelled := map[int]bool{}
-	unanswered, failedCancels := 0, 0
+	unanswered := 0
 	for j, i := range targets {
 		cancelled[i] = true
 		switch cancels[j] {
@@ -287,8 +281,6 @@ func crashRun(t *testing.T, st crashStore) {
 			acked = append(acked, i)
 		case cancelUnknown:
 			unanswered++
-		case cancelFailed:
-			failedCancels++
 		}
 	}
 
@@ -449,12 +441,12 @@ func crashRun(t *testing.T, st crashStore) {
 
 	t.Logf("%s: %d executions (%d answered 201 before the first kill, %d submitted again after the last restart); "+
 		"kill 1 after %s, at %d/%d provider calls, with %d executions and %d steps recorded completed, %d steps between "+
-		"retries, %d cancels requested (%d acknowledged, %d unanswered, %d answered 5xx); kill 2 during recovery, %s after the restart, "+
+		"retries, %d cancels requested (%d acknowledged, %d unanswered); kill 2 during recovery, %s after the restart, "+
 		"at %d calls, with %d executions finished, %d steps between retries; last restart: ready in %s, all %d finished %s later (%s after the "+
 		"first kill): %v; %d flaky steps retried, %d steps called again after a kill (same key), 0 completed steps repeated",
 		st.name, crashExecutions, acceptedBeforeKill, resubmitted,
 		killTime.Sub(submitted).Round(time.Millisecond), len(callsAtKill), crashExecutions*len(crashNodes),
-		before.completed, len(doneAtKill1), retrying, len(targets), len(acked), unanswered, failedCancels,
+		before.completed, len(doneAtKill1), retrying, len(targets), len(acked), unanswered,
 		recoveringFor.Round(time.Millisecond), len(callsAtKill2), mid.terminal(), retrying2,
 		ready.Round(time.Millisecond), crashExecutions, recovery.Round(time.Millisecond),
 		time.Since(killTime).Round(time.Millisecond), statuses, retried, repeated)

@@ -5,11 +5,8 @@ package httpapi_test
 // -race in CI. A suite that passes with one client at a time proves little.
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"testing"
@@ -22,34 +19,7 @@ import (
 
 // post is a goroutine-safe request: errors are returned, not asserted.
 func (h *harness) post(path string, body any, headers ...string) (int, http.Header, map[string]any, error) {
-	raw, err := json.Marshal(body)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, h.base+path, bytes.NewReader(raw))
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	var out map[string]any
-	if len(data) > 0 {
-		if err := json.Unmarshal(data, &out); err != nil {
-			return resp.StatusCode, resp.Header, nil, fmt.Errorf("%w: %s", err, data)
-		}
-	}
-	return resp.StatusCode, resp.Header, out, nil
+	return rawPost(h.base, path, body, headers...)
 }
 
 // parallel runs n clients, each doing per requests; fn gets (client, i).
@@ -329,4 +299,18 @@ func (h *harness) awaitAny(id string) map[string]any {
 		return s == "completed" || s == "failed" || s == "cancelled"
 	})
 	return res
+}
+
+// During a database outage a start answers 503 with Retry-After (and the
+// store's FLK-0012), not a 500: the client should try again.
+func TestStartDuringDatabaseOutageIs503(t *testing.T) {
+	t.Parallel()
+	env := newFlowEnv(t, nil)
+	wf := env.activate([]map[string]any{triggerNode("t"), env.callNode("call", "/x")}, []map[string]any{edge("t", "call")})
+	require.NoError(t, env.store.Close()) // every call now fails as the database being gone
+	r := env.start(wf, "", map[string]any{"a": 1})
+	env.expect(r, http.StatusServiceUnavailable, "FLK-0012")
+	require.Equal(t, "1", r.header.Get("Retry-After"))
+	r = env.do("GET", "/v1/executions?workflowId="+wf, nil)
+	env.expect(r, http.StatusServiceUnavailable, "FLK-0012")
 }

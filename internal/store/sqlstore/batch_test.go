@@ -208,3 +208,58 @@ func TestClosedStore(t *testing.T) {
 	requireUnavailable(t, createWorkflow(s, storetest.Workflow("batched", time.Now())))
 	requireUnavailable(t, s.Ping(ctx))
 }
+
+// TestBatchIgnoresACallersCancel: a caller whose context ends while its
+// statement runs in a shared batch must not take its neighbours down (a
+// cancelled statement aborts the transaction; pgx closes the connection).
+// Seen under kill -9 tests: cancelling running executions made concurrent
+// starts answer 503.
+func TestBatchIgnoresACallersCancel(t *testing.T) {
+	t.Parallel()
+	s, e, app, raw, release := hungPostgres(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	other := storetest.Execution(uuid.New(), flow.ExecRunning, now, "me", now.Add(time.Hour))
+	require.NoError(t, s.CreateExecution(ctx, other))
+	lock2, err := raw.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	_, err = lock2.ExecContext(ctx, `SELECT id FROM executions WHERE id = $1 FOR UPDATE`, other.ID.String())
+	require.NoError(t, err)
+	defer func() { _ = lock2.Rollback() }()
+	waiting := func(n int) func() bool {
+		return func() bool {
+			var got int
+			err := raw.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity
+				WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&got)
+			return err == nil && got == n
+		}
+	}
+
+	first := make(chan error, 1)
+	go func() { first <- saveProgress(s, e, nil) }() // holds the loop until e is released
+	require.Eventually(t, waiting(1), 10*time.Second, 10*time.Millisecond)
+
+	// Queued behind it, so they share the next batch: a neighbour, then a
+	// caller whose statement will wait for other's row, then be cancelled.
+	w := storetest.Workflow("neighbour", now)
+	neighbour, cancelled := make(chan error, 1), make(chan error, 1)
+	go func() { neighbour <- createWorkflow(s, w) }()
+	require.Eventually(t, func() bool { return sqlstore.Queued(s.DB) == 1 }, 10*time.Second, time.Millisecond)
+	callerCtx, cancel := context.WithCancel(ctx)
+	go func() {
+		cancelled <- s.Batch(callerCtx, func(tx store.Tx) error {
+			_, err := tx.SaveProgress(callerCtx, "me", other, nil)
+			return err
+		})
+	}()
+	require.Eventually(t, func() bool { return sqlstore.Queued(s.DB) == 2 }, 10*time.Second, time.Millisecond)
+	release()
+	require.NoError(t, <-first)
+	require.Eventually(t, waiting(1), 10*time.Second, 10*time.Millisecond) // the shared batch waits on other's row
+	cancel()
+	require.NoError(t, lock2.Rollback())
+	require.NoError(t, <-cancelled, "a queued write is carried out even if its caller gave up")
+	require.NoError(t, <-neighbour, "the neighbour's write must commit")
+	_, err = s.GetWorkflow(ctx, w.ID)
+	require.NoError(t, err)
+}

@@ -34,8 +34,10 @@ type execer interface {
 
 // conn runs statements on a pool or a transaction and is the store's
 // error boundary: every driver error leaves through classify. Inside a
-// group commit, bound is the batch's context, and each statement ends when
-// it does, whatever context the caller's fn passed.
+// group commit, bound is the batch's context: each statement ends when it
+// does, and only then. The caller's own cancellation is ignored there: a
+// statement cancelled half-way aborts the shared transaction (pgx may even
+// close its connection), which would fail every other caller in the batch.
 type conn struct {
 	db    sqlConn
 	d     *Dialect
@@ -50,7 +52,7 @@ func (c *conn) bind(ctx context.Context) (context.Context, func()) {
 	if c.bound == nil {
 		return ctx, nop
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	stop := context.AfterFunc(c.bound, func() { cancel(context.Cause(c.bound)) })
 	return ctx, func() { stop(); cancel(nil) }
 }
