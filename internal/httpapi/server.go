@@ -66,6 +66,8 @@ func New(svc *service.Service, cfg config.Config, log *zap.Logger, draining *ato
 	}
 
 	a.healthRoutes(app)
+	// The browser console (console.go), outside /v1: its files need no credentials.
+	a.consoleRoutes(app)
 	// Authentication and rate limiting (auth.go): every /v1 route must be
 	// registered on v1, which gives it its one permission; a route family
 	// missing from routePermissions panics here.

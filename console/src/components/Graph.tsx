@@ -1,0 +1,111 @@
+import { useMemo } from "react";
+import { ReactFlow, Background, Controls, MarkerType, type Edge, type Node } from "@xyflow/react";
+import dagre from "@dagrejs/dagre";
+import type { WfEdge, WfNode } from "../api";
+
+const W = 200;
+const H = 64;
+
+// positions honours the stored positions; when every node sits at 0,0 (or
+// has none) the graph is laid out top to bottom with dagre.
+function positions(nodes: WfNode[], edges: WfEdge[]): Map<string, { x: number; y: number }> {
+  const out = new Map<string, { x: number; y: number }>();
+  const placed = nodes.some((n) => n.position && (n.position.x !== 0 || n.position.y !== 0));
+  if (placed) {
+    for (const n of nodes) out.set(n.id, { x: n.position?.x ?? 0, y: n.position?.y ?? 0 });
+    return out;
+  }
+  const g = new dagre.graphlib.Graph();
+  g.setGraph({ rankdir: "TB", nodesep: 40, ranksep: 60 });
+  g.setDefaultEdgeLabel(() => ({}));
+  for (const n of nodes) g.setNode(n.id, { width: W, height: H });
+  for (const e of edges) if (g.hasNode(e.source) && g.hasNode(e.target)) g.setEdge(e.source, e.target);
+  dagre.layout(g);
+  for (const n of nodes) {
+    const p = g.node(n.id);
+    out.set(n.id, { x: (p?.x ?? 0) - W / 2, y: (p?.y ?? 0) - H / 2 });
+  }
+  return out;
+}
+
+export type NodeState = string; // completed, failed, skipped, running, cancelled, not-reached
+
+export function Graph({
+  nodes,
+  edges,
+  selected,
+  onSelect,
+  states,
+}: {
+  nodes: WfNode[];
+  edges: WfEdge[];
+  selected?: string;
+  onSelect: (id: string) => void;
+  states?: Map<string, NodeState>;
+}) {
+  const rfNodes = useMemo<Node[]>(() => {
+    const pos = positions(nodes, edges);
+    return nodes.map((n) => {
+      const state = states?.get(n.id);
+      const cls = ["fk-node", "fk-type-" + safe(n.type)];
+      if (state) cls.push("fk-state-" + safe(state));
+      if (n.id === selected) cls.push("fk-selected");
+      return {
+        id: n.id,
+        position: pos.get(n.id) ?? { x: 0, y: 0 },
+        data: {
+          label: (
+            <div className="fk-node-body" data-node-id={n.id} data-state={state ?? ""}>
+              <div className="fk-node-name">{n.name || n.id}</div>
+              <div className="fk-node-meta">
+                {n.type}
+                {state ? " · " + state : ""}
+              </div>
+            </div>
+          ),
+        },
+        className: cls.join(" "),
+        style: { width: W },
+        draggable: false,
+        connectable: false,
+      };
+    });
+  }, [nodes, edges, selected, states]);
+
+  const rfEdges = useMemo<Edge[]>(
+    () =>
+      edges.map((e, i) => ({
+        id: e.id || `e${i}`,
+        source: e.source,
+        target: e.target,
+        label: e.label || (e.sourceHandle ? e.sourceHandle : undefined),
+        markerEnd: { type: MarkerType.ArrowClosed },
+        animated: states?.get(e.target) === "running",
+      })),
+    [edges, states],
+  );
+
+  return (
+    <div className="graph" data-testid="graph">
+      <ReactFlow
+        nodes={rfNodes}
+        edges={rfEdges}
+        onNodeClick={(_, n) => onSelect(n.id)}
+        nodesDraggable={false}
+        nodesConnectable={false}
+        elementsSelectable={true}
+        fitView
+        fitViewOptions={{ padding: 0.2, maxZoom: 1.2 }}
+        minZoom={0.2}
+        proOptions={{ hideAttribution: true }}
+      >
+        <Background />
+        <Controls showInteractive={false} />
+      </ReactFlow>
+    </div>
+  );
+}
+
+function safe(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9_-]/g, "");
+}
