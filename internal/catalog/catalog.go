@@ -41,7 +41,8 @@ func (p *Provider) ValidateConfig(cfg map[string]any) error {
 
 // SecretKeys lists, sorted and without duplicates, the property names marked
 // "writeOnly": true anywhere in ConfigSchema (e.g. api_key, client_secret,
-// password, token): values to store carefully and to mask on output.
+// password, token). internal/secret reads the same marking, place by
+// place, to seal and mask (secret.SchemaPolicy).
 func (p *Provider) SecretKeys() []string {
 	return secretKeys(p.ConfigSchema)
 }

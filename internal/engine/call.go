@@ -73,7 +73,7 @@ func (r *run) runExecutor(ctx context.Context, n *plan.Node, vars map[string]any
 	out, err := r.call(ctx, n, vars, key, &st)
 	st.CompletedAt = r.e.now()
 	if err != nil {
-		st.Status, st.ErrorMessage = flow.StepFailed, storableText(err.Error())
+		st.Status, st.ErrorMessage = flow.StepFailed, storableText(secret.RedactText(err.Error()))
 		return nodeResult{node: n, step: st}
 	}
 	st.Status, st.Output = flow.StepCompleted, out
@@ -96,11 +96,13 @@ func (r *run) call(ctx context.Context, n *plan.Node, vars map[string]any, key s
 		return nil, err
 	}
 	req.Header.Set("Idempotency-Key", key)
-	st.Input = sent
+	// The record of what was sent is redacted with the log rules (secret
+	// names, header values, URL user info, query values); req is not.
+	st.Input = secret.Redact(sent)
 	resp, attempts, err := r.e.callWithRetry(ctx, t, req)
 	st.Attempts = attempts
 	st.CallDetails = maps.Clone(t.details)
-	st.CallDetails["method"], st.CallDetails["url"] = req.Method, sent["url"]
+	st.CallDetails["method"], st.CallDetails["url"] = req.Method, secret.RedactText(t.url)
 	st.CallDetails["idempotencyKey"] = req.Header.Get("Idempotency-Key")
 	st.CallDetails["attempts"] = attempts
 	if resp != nil {
@@ -109,7 +111,7 @@ func (r *run) call(ctx context.Context, n *plan.Node, vars map[string]any, key s
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
 		if resp != nil {
-			st.CallDetails["responseBody"] = storableText(truncate(string(resp.Body), errorBodyLimit))
+			st.CallDetails["responseBody"] = storableText(truncate(secret.RedactText(string(resp.Body)), errorBodyLimit))
 		}
 		return nil, err
 	}
@@ -210,11 +212,10 @@ func (r *run) resolveExecutorConfig(ctx context.Context, n *plan.Node, raw strin
 	if !ok {
 		return target{}, fmt.Errorf("executor configuration %s has no endpoint %q", id, name)
 	}
-	cfg, err := r.e.box.Open(ec.Authentication.Config, "authentication.config", secret.NewFields())
-	if err != nil {
+	if err := r.e.box.OpenExecutor(ec); err != nil { // authentication and a base URL with user info
 		return target{}, err
 	}
-	m := maps.Clone(cfg)
+	m := maps.Clone(ec.Authentication.Config)
 	if m == nil {
 		m = map[string]any{}
 	}

@@ -4,25 +4,18 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/google/uuid"
 
 	"flowker/internal/flow"
 	"flowker/internal/provider"
-	"flowker/internal/secret"
 )
 
-// configTTL is how long a resolved provider configuration is reused: every
-// step used to read and decrypt it again. An edit (or a disable) reaches
-// running executions within this time.
-const configTTL = 2 * time.Second
-
-// resolvedConfig is a provider configuration ready for calls.
+// resolvedConfig is a provider configuration ready for calls, for as long
+// as the configuration stays at its revision.
 type resolvedConfig struct {
-	pc      *flow.ProviderConfig // Config opened (plaintext)
-	target  provider.TestTarget  // auth and headers derived from it
-	expires time.Time
+	pc     *flow.ProviderConfig // Config opened (plaintext)
+	target provider.TestTarget  // auth and headers derived from it
 }
 
 type configCache struct {
@@ -31,34 +24,33 @@ type configCache struct {
 }
 
 // providerConfig returns an active provider configuration, opened, with the
-// target derived from it.
+// target derived from it. The row is read for every call (one primary-key
+// read), so a disable or an edit applies to the next step in every
+// process; what is reused while the revision stays the same is the opened
+// secrets and the derived target.
 func (e *Engine) providerConfig(ctx context.Context, id uuid.UUID) (resolvedConfig, error) {
-	now := e.clock.Now()
-	e.configs.mu.Lock()
-	rc, ok := e.configs.m[id]
-	e.configs.mu.Unlock()
-	if ok && now.Before(rc.expires) {
-		return rc, nil
-	}
+	var rc resolvedConfig
 	pc, err := e.store.GetProviderConfig(ctx, id)
 	if err != nil {
 		return rc, fmt.Errorf("provider configuration %s: %w", id, err)
 	}
 	if pc.Status != flow.ConfigActive {
-		return rc, fmt.Errorf("provider configuration %s is %s", id, pc.Status)
+		return rc, fmt.Errorf("provider configuration %s is %s; only an active one may run", id, pc.Status)
 	}
-	fields := secret.NewFields()
-	if prov, ok := e.catalog.Provider(pc.ProviderID); ok {
-		fields = secret.NewFields(prov.SecretKeys()...)
+	e.configs.mu.Lock()
+	cached, ok := e.configs.m[id]
+	e.configs.mu.Unlock()
+	if ok && cached.pc.Revision == pc.Revision {
+		return cached, nil
 	}
-	if pc.Config, err = e.box.Open(pc.Config, "config", fields); err != nil {
+	if pc.Config, err = e.box.Open(pc.Config, "config"); err != nil {
 		return rc, err
 	}
 	tt, err := provider.TargetFor(pc.ProviderID, pc.Config)
 	if err != nil {
 		return rc, err
 	}
-	rc = resolvedConfig{pc: pc, target: tt, expires: now.Add(configTTL)}
+	rc = resolvedConfig{pc: pc, target: tt}
 	e.configs.mu.Lock()
 	if e.configs.m == nil || len(e.configs.m) > 10000 {
 		e.configs.m = map[uuid.UUID]resolvedConfig{}

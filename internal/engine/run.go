@@ -101,10 +101,18 @@ func (e *Engine) load(ctx context.Context, id uuid.UUID, ex *flow.Execution) (*r
 	if err != nil && store.Transient(err) {
 		return nil, err
 	}
+	// The input is stored with its secrets sealed (as configurations are);
+	// the run works on plaintext.
+	input, ierr := e.box.Open(ex.Input, "input")
+	if ierr == nil {
+		ex.Input = input
+	}
 	r := e.newRun(ex, p, steps)
 	if err != nil {
 		r.g.fail(outcome{kind: outcomeFailed,
 			reason: fmt.Sprintf("workflow revision %d cannot run: %v", ex.WorkflowRevision, err)})
+	} else if ierr != nil {
+		r.g.fail(outcome{kind: outcomeFailed, reason: "the execution input cannot be opened: " + ierr.Error()})
 	}
 	return r, nil
 }

@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -59,6 +60,40 @@ func ValidateProviderConfig(p *ProviderConfig) error {
 		return Invalidf("FLK-0298", "config is required and cannot be empty")
 	}
 	return ValidateMetadata(p.Metadata)
+}
+
+// CheckProviderURLs refuses a provider configuration whose URL fields are
+// not http or https URLs with a host (checkURLFields); the caller runs it
+// after the provider's schema, which refuses what is no URL at all (422).
+func CheckProviderURLs(p *ProviderConfig) error { return checkURLFields("config", p.Config) }
+
+// checkURLFields refuses a URL field ("url" or a key ending in "_url":
+// base_url, token_url, issuer_url, …, at any depth of cfg but static
+// headers) that is not an http or https URL with a host: calls, token
+// requests and discovery go over HTTP only (a file: or ftp: URL reaches no
+// provider, or something else). prefix names cfg in the message. Other
+// types are left to the schema.
+func checkURLFields(prefix string, cfg map[string]any) error {
+	for _, k := range slices.Sorted(maps.Keys(cfg)) {
+		field := prefix + "." + k
+		switch v := cfg[k].(type) {
+		case map[string]any:
+			if k == "headers" {
+				continue // header values, whatever their names
+			}
+			if err := checkURLFields(field, v); err != nil {
+				return err
+			}
+		case string:
+			if lk := strings.ToLower(k); lk != "url" && !strings.HasSuffix(lk, "_url") {
+				continue
+			}
+			if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return Invalidf("FLK-0263", "%s must be an http or https URL with a host (got %q)", field, v)
+			}
+		}
+	}
+	return nil
 }
 
 // SetStatus enables or disables a provider configuration.

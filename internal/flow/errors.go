@@ -24,6 +24,7 @@ const (
 	KindUnprocessable             // well-formed but not allowed in this state (422)
 	KindRateLimited               // too many requests from this client (429)
 	KindUnavailable               // cannot take the work now (503)
+	KindPrecondition              // an If-Match precondition does not hold (412)
 )
 
 // Error is a domain error with a stable FLK code and a message a person can
@@ -62,14 +63,17 @@ const (
 	CodeRouteNotFound    = "FLK-0003"
 	CodeMethodNotAllowed = "FLK-0004"
 	CodeBodyTooLarge     = "FLK-0005"
-	CodeInvalidQuery     = "FLK-0304"
-	CodeLimitRange       = "FLK-0309"
+	CodeHeadersTooLarge  = "FLK-0006" // 431: request header fields too large
+	CodeRequestTimeout   = "FLK-0007" // 408: the request was not received in time
+	CodePrecondition     = "FLK-0013" // 412: If-Match does not name the current revision
+	CodeInvalidQuery     = "FLK-0304" // every paging and filter parameter, limit included
 	CodeSortOrder        = "FLK-0310"
 	CodeMetadataKey      = "FLK-0312"
 	CodeMetadataValue    = "FLK-0313"
 	CodeMetadataNesting  = "FLK-0314"
 	CodeMetadataEntries  = "FLK-0315"
 	CodeStateChanged     = "FLK-0350"
+	CodeConfigInUse      = "FLK-0351" // 409: a configuration active workflows use cannot be deleted
 	CodeInvalidCursor    = "INVALID_CURSOR"
 	CodeInternal         = "FLK-9999"
 )

@@ -139,6 +139,9 @@ func validateNodes(nodes []Node) error {
 		if len(n.Name) > MaxNodeNameLen {
 			return Invalidf("FLK-0123", "node %q: name cannot exceed %d characters", n.ID, MaxNodeNameLen)
 		}
+		if c, _ := n.Data["condition"].(string); n.Type == NodeConditional && len(c) > MaxConditionLen {
+			return Invalidf("FLK-0125", "node %q: condition cannot exceed %d characters (as an edge's)", n.ID, MaxConditionLen)
+		}
 	}
 	return nil
 }

@@ -52,8 +52,11 @@ var auditEnums = map[string][]string{
 	"resourceType": {"workflow", "execution", "provider_config", "executor_config"},
 }
 
+// auditPageSize is the audit list's default page size (the reference's).
+const auditPageSize = 20
+
 func (a *api) listAudit(c *fiber.Ctx) error {
-	f := audit.Filter{Limit: 20, EventType: c.Query("eventType"), Action: c.Query("action"),
+	f := audit.Filter{EventType: c.Query("eventType"), Action: c.Query("action"),
 		Result: c.Query("result"), ResourceType: c.Query("resourceType")}
 	for param, allowed := range auditEnums {
 		if v := c.Query(param); v != "" && !slices.Contains(allowed, v) {
@@ -63,13 +66,17 @@ func (a *api) listAudit(c *fiber.Ctx) error {
 	if v := c.Query("eventType"); v != "" && !eventTypePattern(v) {
 		return flow.Invalidf(flow.CodeInvalidQuery, "invalid eventType: expected upper-case words such as WORKFLOW_CREATED")
 	}
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return flow.Invalidf(flow.CodeInvalidQuery, "invalid limit parameter, expected integer")
-		}
-		f.Limit = min(max(n, 1), flow.MaxPageSize) // clamped, as the reference
+	// Paging reads as on every other list (parseLimit, parseSortOrder); the
+	// cursor is the audit's own: the last event's sequence number.
+	var err error
+	if f.Limit, err = parseLimit(c, auditPageSize); err != nil {
+		return err
 	}
+	order, err := parseSortOrder(c)
+	if err != nil {
+		return err
+	}
+	f.Ascending = order == "ASC"
 	if v := c.Query("resourceId"); v != "" {
 		if _, err := uuid.Parse(v); err != nil {
 			return flow.Invalidf(flow.CodeInvalidID, "invalid resourceId format, expected UUID")
@@ -91,11 +98,10 @@ func (a *api) listAudit(c *fiber.Ctx) error {
 	if f.From != nil && f.To != nil && f.From.After(*f.To) {
 		return flow.Invalidf("FLK-0308", "dateFrom must be before dateTo")
 	}
-	f.Ascending = strings.EqualFold(c.Query("sortOrder"), "ASC")
 	if v := c.Query("cursor"); v != "" {
 		seq, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || seq < 1 {
-			return flow.Invalidf("FLK-0610", "invalid cursor: expected the sequence number of an audit event")
+			return flow.Invalidf(flow.CodeInvalidCursor, "invalid cursor: expected the sequence number of an audit event")
 		}
 		f.AfterSeq = seq
 	}

@@ -141,7 +141,7 @@ func TestAuditVerifyAndFilters(t *testing.T) {
 
 	for _, tc := range []struct{ query, code string }{
 		{"eventType=lowercase", "FLK-0304"}, {"action=EXPLODE", "FLK-0304"}, {"result=MAYBE", "FLK-0304"},
-		{"resourceType=planet", "FLK-0304"}, {"limit=ten", "FLK-0304"}, {"cursor=abc", "FLK-0610"},
+		{"resourceType=planet", "FLK-0304"}, {"limit=ten", "FLK-0304"}, {"cursor=abc", "INVALID_CURSOR"},
 		{"resourceId=nope", "FLK-0002"}, {"dateFrom=yesterday", "FLK-0305"},
 		{"dateFrom=2026-02-01T00:00:00Z&dateTo=2026-01-01T00:00:00Z", "FLK-0308"},
 	} {

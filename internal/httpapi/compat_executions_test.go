@@ -88,8 +88,9 @@ func TestCompatExecutionRoutes(t *testing.T) {
 		{"get: unknown", "GET", "/v1/executions/" + uuid.NewString(), nil, nil, 404, "FLK-0500"},
 		{"results: bad id", "GET", "/v1/executions/nope/results", nil, nil, 400, "FLK-0002"},
 		{"results: unknown", "GET", "/v1/executions/" + uuid.NewString() + "/results", nil, nil, 404, "FLK-0500"},
-		{"list: limit 0", "GET", "/v1/executions?limit=0", nil, nil, 400, "FLK-0309"},
-		{"list: limit 101", "GET", "/v1/executions?limit=101", nil, nil, 400, "FLK-0309"},
+		// Deliberate difference (docs/decisions.md, "Strict input"): one limit code, FLK-0304, on every list.
+		{"list: limit 0", "GET", "/v1/executions?limit=0", nil, nil, 400, "FLK-0304"},
+		{"list: limit 101", "GET", "/v1/executions?limit=101", nil, nil, 400, "FLK-0304"},
 		{"list: bad status", "GET", "/v1/executions?status=done", nil, nil, 400, "FLK-0304"},
 		{"list: bad sortBy", "GET", "/v1/executions?sortBy=name", nil, nil, 400, "FLK-0304"},
 		{"list: bad sortOrder", "GET", "/v1/executions?sortOrder=up", nil, nil, 400, "FLK-0310"},

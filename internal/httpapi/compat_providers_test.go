@@ -117,7 +117,8 @@ func TestCompatProviderConfigRoutes(t *testing.T) {
 		status             int
 		code               string
 	}{
-		{"unknown provider", "POST", pcRoute, `{"name": "x", "providerId": "nope", "config": {"a": 1}}`, 404, "FLK-0294"},
+		// A reference in the body: 400 (reference: 404), docs/decisions.md "Strict input".
+		{"unknown provider", "POST", pcRoute, `{"name": "x", "providerId": "nope", "config": {"a": 1}}`, 400, "FLK-0294"},
 		{"duplicate name", "POST", pcRoute, tracerBody("tracer-routes", "https://t.example.com", "key-12345"), 409, "FLK-0291"},
 		{"not json", "POST", pcRoute, `{"name":`, 400, "FLK-0001"},
 		// The reference answered schema failures 500 (its defect D1); 422 as intended.
@@ -135,9 +136,12 @@ func TestCompatProviderConfigRoutes(t *testing.T) {
 		})
 	}
 
-	// A base URL without a host cannot be tested: 422 FLK-0340.
-	urn := h.createProvider(tracerBody("tracer-urn", "urn:example:tracer", "tr-key-abcd1234"))
-	h.expect(h.do("POST", pcRoute+"/"+urn+"/test", nil), http.StatusUnprocessableEntity, "FLK-0340")
+	// A base URL that is not http(s) with a host: the reference stored it
+	// and its connectivity test answered 422 FLK-0340; Flowker refuses it
+	// at save (400 FLK-0263, naming the field: docs/decisions.md, "Strict input").
+	m := h.expect(h.do("POST", pcRoute, tracerBody("tracer-urn", "urn:example:tracer", "tr-key-abcd1234")),
+		http.StatusBadRequest, "FLK-0263")
+	require.Contains(t, m["message"], "config.base_url")
 
 	// Delete from any status: 204 with no body, then 404.
 	h.expect(h.do("POST", path+"/disable", nil), http.StatusOK, "")

@@ -157,7 +157,8 @@ func TestCompatTriggerDifferences(t *testing.T) {
 		// Unknown keys on a typed trigger: the schema forbids them (triggerId aside).
 		{"unknown key", map[string]any{"triggerType": "webhook", "path": "/compat/x", "method": "POST", "color": "red"},
 			http.StatusBadRequest, "FLK-0211"},
-		{"unknown triggerType", map[string]any{"triggerType": "cron"}, http.StatusNotFound, "FLK-0210"},
+		// A reference in the body: 400 naming the node (the reference stored it and registered nothing).
+		{"unknown triggerType", map[string]any{"triggerType": "cron"}, http.StatusBadRequest, "FLK-0211"},
 	} {
 		m := h.expect(h.do("POST", "/v1/workflows", triggerWorkflow(tc.data)), tc.status, tc.code)
 		require.Contains(t, m["message"], `node "start"`, tc.name)

@@ -151,7 +151,8 @@ func TestCompatWorkflowErrors(t *testing.T) {
 		{"duplicate name", "POST", "/v1/workflows", linear("taken"), 409, "FLK-0101"},
 		{"executorId missing", "POST", "/v1/workflows", withNode(map[string]any{"__name": "no-id", "providerConfigId": pc}),
 			400, "WORKFLOW_INVALID_EXECUTOR_CONFIG"},
-		{"unknown executor", "POST", "/v1/workflows", exec("unknown", map[string]any{"executorId": "tracer.nope"}), 404, "FLK-0104"},
+		// Deliberate difference (docs/decisions.md, "Strict input"): a reference in a body is 400, not 404.
+		{"unknown executor", "POST", "/v1/workflows", exec("unknown", map[string]any{"executorId": "tracer.nope"}), 400, "FLK-0104"},
 		{"providerConfigId missing", "POST", "/v1/workflows", exec("no-pc", map[string]any{"providerConfigId": ""}), 400, "FLK-0150"},
 		{"providerConfigId not a uuid", "POST", "/v1/workflows", exec("pc-x", map[string]any{"providerConfigId": "x"}), 400, "FLK-0150"},
 		{"provider config not found", "POST", "/v1/workflows",
@@ -164,7 +165,7 @@ func TestCompatWorkflowErrors(t *testing.T) {
 			map[string]any{"source": "body.x", "target": "y", "transformation": map[string]any{"type": "nope"}}}}), 400, "FLK-0141"},
 		{"bad transforms", "POST", "/v1/workflows", exec("tr", map[string]any{"transforms": []any{
 			map[string]any{"operation": "nope", "spec": map[string]any{}}}}), 400, "FLK-0142"},
-		{"template not found", "POST", "/v1/workflows/from-template", `{"templateId": "nope", "params": {}}`, 404, "FLK-0240"},
+		{"template not found", "POST", "/v1/workflows/from-template", `{"templateId": "nope", "params": {}}`, 400, "FLK-0240"},
 		{"template params", "POST", "/v1/workflows/from-template", `{"templateId": "tracer-midaz-validation"}`, 400, "FLK-0242"},
 		{"bad id", "GET", "/v1/workflows/not-a-uuid", nil, 400, "FLK-0002"},
 		{"unknown id", "GET", "/v1/workflows/7d3c2b1a-0f9e-4d8c-8b7a-6f5e4d3c2b1a", nil, 404, "FLK-0100"},

@@ -31,6 +31,7 @@ var statusOf = map[flow.Kind]int{
 	flow.KindUnprocessable: http.StatusUnprocessableEntity,
 	flow.KindRateLimited:   http.StatusTooManyRequests,
 	flow.KindUnavailable:   http.StatusServiceUnavailable,
+	flow.KindPrecondition:  http.StatusPreconditionFailed,
 }
 
 // frameworkErrors gives Fiber's own refusals (routing, body limit) our
@@ -40,6 +41,9 @@ var frameworkErrors = map[int]*flow.Error{
 	http.StatusMethodNotAllowed:      {Kind: flow.KindInvalid, Code: flow.CodeMethodNotAllowed},
 	http.StatusRequestEntityTooLarge: {Kind: flow.KindTooLarge, Code: flow.CodeBodyTooLarge},
 	http.StatusBadRequest:            {Kind: flow.KindInvalid, Code: flow.CodeInvalidBody},
+	// Refused while reading the request, before any route: not a body problem.
+	http.StatusRequestHeaderFieldsTooLarge: {Kind: flow.KindInvalid, Code: flow.CodeHeadersTooLarge},
+	http.StatusRequestTimeout:              {Kind: flow.KindInvalid, Code: flow.CodeRequestTimeout},
 }
 
 // handleError is Fiber's ErrorHandler: every error a handler returns, and
@@ -78,6 +82,10 @@ func (a *api) describe(c *fiber.Ctx, err error) (int, errorBody) {
 				msg = "no route for " + c.Method() + " " + c.Path()
 			case http.StatusMethodNotAllowed:
 				msg = "method " + c.Method() + " is not allowed on " + c.Path()
+			case http.StatusRequestHeaderFieldsTooLarge:
+				msg = "request header fields are too large"
+			case http.StatusRequestTimeout:
+				msg = "the request was not received in time"
 			case http.StatusRequestEntityTooLarge:
 				msg = "request body exceeds the limit of " + humanBytes(a.cfg.HTTP.MaxBodyBytes)
 				if code := bodyLimitCode(c.Path()); code != "" {

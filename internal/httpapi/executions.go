@@ -123,15 +123,17 @@ func (a *api) startExecution(c *fiber.Ctx) error {
 	var req struct {
 		InputData map[string]any `json:"inputData"`
 	}
-	if err := parseBody(c, &req); err != nil {
+	// A misspelt field ("input") must not start a transaction with an
+	// empty input: unknown fields are refused here (docs/decisions.md).
+	if err := parseBodyOnly(c, &req, "inputData"); err != nil {
 		return err
 	}
-	key := strings.TrimSpace(c.Get("Idempotency-Key"))
+	key := strings.TrimSpace(c.Get(headerIdempotencyKey))
 	if key == "" {
 		return flow.ErrIdempotencyMissing
 	}
 	if len(key) > 255 {
-		return flow.Invalidf("FLK-0509", "Idempotency-Key cannot exceed 255 characters")
+		return flow.Invalidf(codeIdempotencyKey, "Idempotency-Key cannot exceed 255 characters")
 	}
 	wait, err := waitPreference(c)
 	if err != nil {
@@ -168,17 +170,6 @@ func (a *api) answerStart(c *fiber.Ctx, res *service.StartResult, wait time.Dura
 
 func (a *api) listExecutions(c *fiber.Ctx) error {
 	var f flow.ExecutionFilter
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		switch {
-		case err != nil:
-			return &flow.Error{Kind: flow.KindInvalid, Code: flow.CodeLimitRange, Title: "Invalid Limit", Message: "limit must be an integer"}
-		case n < 1:
-			return &flow.Error{Kind: flow.KindInvalid, Code: flow.CodeLimitRange, Title: "Invalid Limit", Message: "limit must be at least 1"}
-		case n > flow.MaxPageSize:
-			return &flow.Error{Kind: flow.KindInvalid, Code: flow.CodeLimitRange, Title: "Pagination Limit Exceeded", Message: "limit must not exceed 100"}
-		}
-	}
 	if v := c.Query("status"); v != "" {
 		f.Status = flow.ExecutionStatus(v)
 		if !f.Status.Valid() {
@@ -196,6 +187,12 @@ func (a *api) listExecutions(c *fiber.Ctx) error {
 	var err error
 	if f.Page, err = parsePage(c, flow.ExecutionSorts); err != nil {
 		return err
+	}
+	if c.Query("workflowId") != "" && f.WorkflowID == uuid.Nil {
+		// The nil UUID names no workflow (ids are never nil): an empty
+		// page, as for any other workflow without executions, not the
+		// unfiltered list a zero filter would give.
+		return c.JSON(listResponse[executionResponse]{Items: []executionResponse{}})
 	}
 	page, err := a.svc.ListExecutions(c.UserContext(), f)
 	if err != nil {
@@ -267,15 +264,38 @@ func (a *api) webhook(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	headers := map[string]string{}
-	c.Request().Header.VisitAll(func(k, v []byte) { headers[string(k)] = string(v) })
+	headers, err := webhookHeaders(c)
+	if err != nil {
+		return err
+	}
 	res, err := a.svc.StartWebhook(c.UserContext(), service.WebhookRequest{
 		Method: c.Method(), Path: "/" + c.Params("*"), Token: c.Get("X-Webhook-Token"), Body: body,
-		Headers: headers, Query: c.Queries(), IdempotencyKey: strings.TrimSpace(c.Get("Idempotency-Key")), Wait: wait})
+		Headers: headers, Query: c.Queries(), IdempotencyKey: strings.TrimSpace(c.Get(headerIdempotencyKey)), Wait: wait})
 	if err != nil {
 		return err
 	}
 	c.Set("X-Webhook-Workflow-ID", res.Execution.WorkflowID.String())
 	c.Set("X-Webhook-Execution-ID", res.Execution.ID.String())
 	return a.answerStart(c, res, wait)
+}
+
+// webhookHeaders are the request's headers, which the execution's input
+// keeps (_webhook.headers): a name or value with a NUL character or invalid
+// UTF-8 is refused, naming the header, as body fields are.
+func webhookHeaders(c *fiber.Ctx) (map[string]string, error) {
+	headers := map[string]string{}
+	var err error
+	c.Request().Header.VisitAll(func(k, v []byte) {
+		if err != nil {
+			return
+		}
+		name := string(k)
+		if p := textProblem(name); p != "" {
+			err = flow.Invalidf(flow.CodeInvalidBody, "invalid request header name: it %s", p)
+		} else if p := textProblem(string(v)); p != "" {
+			err = flow.Invalidf(flow.CodeInvalidBody, "invalid request header %q: its value %s", name, p)
+		}
+		headers[name] = string(v)
+	})
+	return headers, err
 }

@@ -290,7 +290,7 @@ func TestListAndGetExecutions(t *testing.T) {
 	require.Equal(t, []string{ids[2], ids[1], ids[0]}, seen)
 
 	for _, q := range []string{"limit=0", "limit=101", "limit=abc"} {
-		e.expect(e.do("GET", "/v1/executions?"+q, nil), http.StatusBadRequest, "FLK-0309")
+		e.expect(e.do("GET", "/v1/executions?"+q, nil), http.StatusBadRequest, "FLK-0304")
 	}
 	e.expect(e.do("GET", "/v1/executions?status=done", nil), http.StatusBadRequest, "FLK-0304")
 	e.expect(e.do("GET", "/v1/executions?workflowId=nope", nil), http.StatusBadRequest, "")

@@ -72,6 +72,7 @@ func (a *api) createExecutor(c *fiber.Ctx) error {
 		return err
 	}
 	c.Location("/v1/executors/" + e.ID.String())
+	setETag(c, e.Revision)
 	return c.Status(http.StatusCreated).JSON(toExecutorResponse(e))
 }
 
@@ -103,7 +104,7 @@ func (a *api) getExecutor(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(toExecutorResponse(e))
+	return executorJSON(c, e)
 }
 
 func (a *api) updateExecutor(c *fiber.Ctx) error {
@@ -115,11 +116,11 @@ func (a *api) updateExecutor(c *fiber.Ctx) error {
 	if err := parseBody(c, &req); err != nil {
 		return err
 	}
-	e, err := a.svc.UpdateExecutorConfig(c.UserContext(), id, req.config())
+	e, err := a.svc.UpdateExecutorConfig(conditional(c), id, req.config())
 	if err != nil {
 		return err
 	}
-	return c.JSON(toExecutorResponse(e))
+	return executorJSON(c, e)
 }
 
 func (a *api) deleteExecutor(c *fiber.Ctx) error {
@@ -127,7 +128,7 @@ func (a *api) deleteExecutor(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := a.svc.DeleteExecutorConfig(c.UserContext(), id); err != nil {
+	if err := a.svc.DeleteExecutorConfig(conditional(c), id); err != nil {
 		return err
 	}
 	return c.SendStatus(http.StatusNoContent)
@@ -139,12 +140,18 @@ func (a *api) executorAction(action string) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		e, err := a.svc.ApplyExecutorAction(c.UserContext(), id, action)
+		e, err := a.svc.ApplyExecutorAction(conditional(c), id, action)
 		if err != nil {
 			return err
 		}
-		return c.JSON(toExecutorResponse(e))
+		return executorJSON(c, e)
 	}
+}
+
+// executorJSON answers one executor configuration with its ETag.
+func executorJSON(c *fiber.Ctx, e *flow.ExecutorConfig) error {
+	setETag(c, e.Revision)
+	return c.JSON(toExecutorResponse(e))
 }
 
 func (a *api) testExecutor(c *fiber.Ctx) error {

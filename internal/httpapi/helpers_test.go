@@ -34,6 +34,7 @@ type harness struct {
 	engine   *engine.Engine
 	draining *atomic.Bool
 	dbPath   string // the SQLite file, for tests that inspect what is stored
+	contract *contractWatch
 }
 
 // with returns a copy of h that reports to t (for subtests).
@@ -77,9 +78,23 @@ func newHarnessOpts(t *testing.T, env map[string]string, tune func(*engine.Optio
 	h.engine = eng
 	svc := service.New(st, box, service.WithHTTPClient(client), service.WithDispatcher(eng))
 	h.app = httpapi.New(svc, cfg, zap.NewNop(), h.draining)
+	api := map[string]bool{}
+	for _, r := range h.app.GetRoutes(true) {
+		api[r.Method+" "+r.Path] = true
+	}
 	for _, add := range extra {
 		add(h.app)
 	}
+	// Every response is checked against the OpenAPI document; no test opts
+	// out (contract_test.go). Routes a test adds are not the API's: only
+	// their errors are checked.
+	var added []fiber.Route
+	for _, r := range h.app.GetRoutes(true) {
+		if !api[r.Method+" "+r.Path] {
+			added = append(added, r)
+		}
+	}
+	h.contract = watchContract(t, h.app, added)
 	// A real listener, so framework refusals (body limit) take the real path.
 	ln, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -129,6 +144,9 @@ func (h *harness) do(method, path string, body any, headers ...string) response 
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(h.t, err)
+	for _, f := range h.contract.take(resp.Header.Get("X-Request-Id")) {
+		h.t.Errorf("%s", f)
+	}
 	return response{status: resp.StatusCode, header: resp.Header, body: raw}
 }
 

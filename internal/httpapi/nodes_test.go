@@ -60,7 +60,7 @@ func TestWorkflowFromTemplate(t *testing.T) {
 		http.StatusBadRequest, "FLK-0150")
 	require.Contains(t, m["message"], "status: disabled")
 	h.expect(h.do("POST", "/v1/workflows/from-template", map[string]any{"templateId": "nope",
-		"params": map[string]any{}}), http.StatusNotFound, "FLK-0240")
+		"params": map[string]any{}}), http.StatusBadRequest, "FLK-0240")
 	h.expect(h.do("POST", "/v1/workflows/from-template", fromTemplate("wf-bad", "not-a-uuid", midaz)),
 		http.StatusBadRequest, "FLK-0242")
 	h.expect(h.do("POST", "/v1/workflows/from-template", map[string]any{"templateId": templateID}),
@@ -111,7 +111,7 @@ func TestExecutorNodes(t *testing.T) {
 		code   string
 	}{
 		{"executorId missing", cfg(func(d map[string]any) { delete(d, "executorId") }), 400, "WORKFLOW_INVALID_EXECUTOR_CONFIG"},
-		{"executorId unknown", cfg(func(d map[string]any) { d["executorId"] = "stripe.charge" }), 404, "FLK-0104"},
+		{"executorId unknown", cfg(func(d map[string]any) { d["executorId"] = "stripe.charge" }), 400, "FLK-0104"},
 		{"providerConfigId missing", cfg(func(d map[string]any) { delete(d, "providerConfigId") }), 400, "FLK-0150"},
 		{"providerConfigId not a uuid", cfg(func(d map[string]any) { d["providerConfigId"] = "tracer" }), 400, "FLK-0150"},
 		{"providerConfigId unknown", cfg(func(d map[string]any) { d["providerConfigId"] = "00000000-0000-4000-8000-000000000000" }), 400, "FLK-0150"},
@@ -140,7 +140,7 @@ func TestExecutorNodes(t *testing.T) {
 	badHook["nodes"].([]map[string]any)[0]["data"] = map[string]any{"triggerType": "webhook", "path": "/x", "method": "POST", "extra": 1}
 	h.expect(h.do("POST", "/v1/workflows", badHook), http.StatusBadRequest, "FLK-0211")
 	badHook["nodes"].([]map[string]any)[0]["data"] = map[string]any{"triggerType": "cron", "path": "/x"}
-	h.expect(h.do("POST", "/v1/workflows", badHook), http.StatusNotFound, "FLK-0210")
+	h.expect(h.do("POST", "/v1/workflows", badHook), http.StatusBadRequest, "FLK-0211")
 }
 
 // TestExecutorConfigNodes: a node naming an executor configuration may be

@@ -59,6 +59,7 @@ func (a *api) createProviderConfig(c *fiber.Ctx) error {
 		return err
 	}
 	c.Location("/v1/provider-configurations/" + p.ID.String())
+	setETag(c, p.Revision)
 	return c.Status(http.StatusCreated).JSON(fiber.Map{"id": p.ID, "name": p.Name, "providerId": p.ProviderID,
 		"status": p.Status, "revision": p.Revision, "createdAt": p.CreatedAt})
 }
@@ -89,7 +90,7 @@ func (a *api) getProviderConfig(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(toProviderConfigResponse(p))
+	return providerConfigJSON(c, p)
 }
 
 func (a *api) updateProviderConfig(c *fiber.Ctx) error {
@@ -106,12 +107,12 @@ func (a *api) updateProviderConfig(c *fiber.Ctx) error {
 	if err := parseBody(c, &req); err != nil {
 		return err
 	}
-	p, err := a.svc.UpdateProviderConfig(c.UserContext(), id, service.ProviderConfigPatch{Name: req.Name,
+	p, err := a.svc.UpdateProviderConfig(conditional(c), id, service.ProviderConfigPatch{Name: req.Name,
 		Description: req.Description, Config: req.Config, Metadata: req.Metadata})
 	if err != nil {
 		return err
 	}
-	return c.JSON(toProviderConfigResponse(p))
+	return providerConfigJSON(c, p)
 }
 
 func (a *api) deleteProviderConfig(c *fiber.Ctx) error {
@@ -119,7 +120,7 @@ func (a *api) deleteProviderConfig(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := a.svc.DeleteProviderConfig(c.UserContext(), id); err != nil {
+	if err := a.svc.DeleteProviderConfig(conditional(c), id); err != nil {
 		return err
 	}
 	return c.SendStatus(http.StatusNoContent)
@@ -131,12 +132,18 @@ func (a *api) setProviderConfigStatus(to flow.ConfigStatus) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		p, err := a.svc.SetProviderConfigStatus(c.UserContext(), id, to)
+		p, err := a.svc.SetProviderConfigStatus(conditional(c), id, to)
 		if err != nil {
 			return err
 		}
-		return c.JSON(toProviderConfigResponse(p))
+		return providerConfigJSON(c, p)
 	}
+}
+
+// providerConfigJSON answers one provider configuration with its ETag.
+func providerConfigJSON(c *fiber.Ctx, p *flow.ProviderConfig) error {
+	setETag(c, p.Revision)
+	return c.JSON(toProviderConfigResponse(p))
 }
 
 // testResponse is a connectivity test's body; the id fields name what was tested.

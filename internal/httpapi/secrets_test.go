@@ -43,6 +43,11 @@ func TestSecretsAtRest(t *testing.T) {
 	h.createProvider(map[string]any{"name": "http-bearer", "providerId": "http", "config": map[string]any{
 		"base_url": "https://svc.example.com", "headers": map[string]any{"X-API-Key": s("http-header-key")},
 		"auth": map[string]any{"type": "bearer", "token": s("http-token")}}})
+	// Secrets no name list knows: any header value, a URL's user info.
+	headersID := h.createProvider(map[string]any{"name": "http-headers", "providerId": "http", "config": map[string]any{
+		"base_url": "https://svc-user:" + s("http-url-password") + "@svc.example.com",
+		"headers": map[string]any{"X-Auth-Token": s("http-x-auth-token"), "X-Signature": s("http-x-signature"),
+			"Accept": "application/json"}}})
 
 	auths := map[string]map[string]any{
 		"api_key":                   {"api_key": s("exec-api-key")},
@@ -60,6 +65,34 @@ func TestSecretsAtRest(t *testing.T) {
 		map[string]any{"key": s("exec-key-alias"), "header_name": "X-Key"}))
 	execIDs = append(execIDs, aliasID)
 
+	// Node data: headers of an http.request node, its body, a webhook token;
+	// sealed in the draft, the active revision and the webhook route.
+	wf := workflowBody([]map[string]any{
+		{"id": "hook", "type": "trigger", "data": map[string]any{"triggerType": "webhook", "path": "/secrets",
+			"method": "POST", "verify_token": s("webhook-verify-token")}},
+		callNodeFor(headersID, "call", "/v1/check", map[string]any{
+			"headers": map[string]any{"X-Node-Token": s("node-x-node-token"), "X-Node-Sig": s("node-x-node-sig"),
+				"Content-Type": "application/json"},
+			"body": map[string]any{"password": s("node-body-password"), "amount": 10}}),
+	}, []map[string]any{edge("hook", "call")})
+	wfID, _ := h.expect(h.do("POST", "/v1/workflows", wf), http.StatusCreated, "")["workflowId"].(string)
+	shown := h.expect(h.do("GET", "/v1/workflows/"+wfID, nil), http.StatusOK, "")
+	call := shown["nodes"].([]any)[1].(map[string]any)["data"].(map[string]any)
+	require.Equal(t, mask(s2(secrets, "node-x-node-token")), call["headers"].(map[string]any)["X-Node-Token"])
+	require.Equal(t, mask(s2(secrets, "node-x-node-sig")), call["headers"].(map[string]any)["X-Node-Sig"])
+	require.Equal(t, "application/json", call["headers"].(map[string]any)["Content-Type"], "a safe header is shown")
+	require.Equal(t, mask(s2(secrets, "node-body-password")), call["body"].(map[string]any)["password"])
+	h.expect(h.do("PUT", "/v1/workflows/"+wfID, map[string]any{"name": shown["name"], "nodes": shown["nodes"],
+		"edges": shown["edges"]}), http.StatusOK, "")
+	h.expect(h.do("POST", "/v1/workflows/"+wfID+"/activate", nil), http.StatusOK, "")
+	hc := h.expect(h.do("GET", pcPath+"/"+headersID, nil), http.StatusOK, "")["config"].(map[string]any)
+	require.Equal(t, "https://****@svc.example.com", hc["base_url"], "user info masked, the URL shown")
+	require.Equal(t, mask(s2(secrets, "http-x-auth-token")), hc["headers"].(map[string]any)["X-Auth-Token"])
+	require.Equal(t, mask(s2(secrets, "http-x-signature")), hc["headers"].(map[string]any)["X-Signature"],
+		"a header no name rule knows is secret too")
+	require.Equal(t, "application/json", hc["headers"].(map[string]any)["Accept"])
+	h.expect(h.do("PATCH", pcPath+"/"+headersID, map[string]any{"config": hc}), http.StatusOK, "")
+
 	// The API never shows them either, and a masked round trip keeps them sealed.
 	for _, id := range execIDs {
 		got := h.expect(h.do("GET", exPath+"/"+id, nil), http.StatusOK, "")
@@ -69,7 +102,8 @@ func TestSecretsAtRest(t *testing.T) {
 	require.Equal(t, mask(secrets[len(secrets)-1]), alias["authentication"].(map[string]any)["config"].(map[string]any)["key"])
 	mcfg := h.expect(h.do("GET", pcPath+"/"+midID, nil), http.StatusOK, "")["config"]
 	h.expect(h.do("PATCH", pcPath+"/"+midID, map[string]any{"config": mcfg}), http.StatusOK, "")
-	for _, p := range []string{pcPath + "?limit=100", exPath + "?limit=100"} {
+	for _, p := range []string{pcPath + "?limit=100", exPath + "?limit=100", "/v1/workflows?limit=100",
+		"/v1/workflows/" + wfID} {
 		body := string(h.do("GET", p, nil).body)
 		for _, sec := range secrets {
 			require.NotContains(t, body, sec, p)
@@ -84,6 +118,8 @@ func TestSecretsAtRest(t *testing.T) {
 	dump := dumpTables(ctx, t, db)
 	require.Contains(t, dump, "https://idp.example.com", "the dump does see the stored configs")
 	require.Contains(t, dump, "enc:v1:", "secrets are stored sealed")
+	require.Contains(t, dump, "workflow_versions", "the active revision is in the dump")
+	require.Contains(t, dump, "/secrets", "and its webhook route")
 	requireNoSecrets(t, "rows", []byte(dump), secrets)
 
 	// The raw files: database and WAL as they are, then after a checkpoint.
@@ -173,4 +209,14 @@ func requireNoSecrets(t *testing.T, where string, data []byte, secrets []string)
 			require.False(t, bytes.Contains(data, []byte(form)), "%s hold %q (as %q)", where, sec, form)
 		}
 	}
+}
+
+// s2 finds the planted secret named name.
+func s2(secrets []string, name string) string {
+	for _, s := range secrets {
+		if strings.Contains(s, "-"+name+"-") {
+			return s
+		}
+	}
+	panic("no secret " + name)
 }

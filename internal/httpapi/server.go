@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -11,6 +12,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/google/uuid"
+	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 
 	"flowker/internal/config"
@@ -68,15 +71,43 @@ func New(svc *service.Service, cfg config.Config, log *zap.Logger, draining *ato
 	a.healthRoutes(app)
 	// The browser console (console.go), outside /v1: its files need no credentials.
 	a.consoleRoutes(app)
+	a.docRoutes(app) // /openapi.json and /docs, public like the health routes (docs.go)
 	// Authentication and rate limiting (auth.go): every /v1 route must be
 	// registered on v1, which gives it its one permission; a route family
 	// missing from routePermissions panics here.
 	v1 := a.secureV1(app)
+	// After authentication, before every /v1 handler: no NUL or invalid
+	// UTF-8 in the path, query or Idempotency-Key (request.go).
+	app.Use(a.strictInput)
 	a.workflowRoutes(v1)
 	a.providerConfigRoutes(v1)
 	a.executorRoutes(v1)
 	a.catalogRoutes(v1)
 	a.executionRoutes(v1)
 	a.auditRoutes(v1)
+	a.answerUnknownMethods(app)
 	return app
+}
+
+// answerUnknownMethods gives a method Fiber does not know (PROPFIND, …) the
+// standard error shape: Fiber answers it with a plain-text 400 before any
+// middleware runs. It is a 405 FLK-0004, as a known method on a route that
+// does not take it.
+func (a *api) answerUnknownMethods(app *fiber.App) {
+	srv := app.Server()
+	next := srv.Handler
+	srv.Handler = func(fctx *fasthttp.RequestCtx) {
+		if slices.Contains(fiber.DefaultMethods, string(fctx.Method())) {
+			next(fctx)
+			return
+		}
+		c := app.AcquireCtx(fctx)
+		defer app.ReleaseCtx(c)
+		id := c.Get(headerRequestID)
+		if !validRequestID(id) {
+			id = uuid.NewString()
+		}
+		c.Set(headerRequestID, id)
+		_ = a.handleError(c, fiber.ErrMethodNotAllowed) // it writes the response itself
+	}
 }

@@ -77,6 +77,7 @@ type createdResponse struct {
 
 func created(c *fiber.Ctx, w *flow.Workflow) error {
 	c.Location("/v1/workflows/" + w.ID.String())
+	setETag(c, w.Revision)
 	return c.Status(http.StatusCreated).JSON(createdResponse{WorkflowID: w.ID,
 		Version: strconv.Itoa(w.Revision), Revision: w.Revision, Status: w.Status, CreatedAt: w.CreatedAt})
 }
@@ -139,7 +140,7 @@ func (a *api) getWorkflow(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(toWorkflowResponse(w))
+	return workflowJSON(c, w)
 }
 
 func (a *api) updateWorkflow(c *fiber.Ctx) error {
@@ -151,11 +152,11 @@ func (a *api) updateWorkflow(c *fiber.Ctx) error {
 	if err := parseBody(c, &req); err != nil {
 		return err
 	}
-	w, err := a.svc.UpdateWorkflow(c.UserContext(), id, req.definition())
+	w, err := a.svc.UpdateWorkflow(conditional(c), id, req.definition())
 	if err != nil {
 		return err
 	}
-	return c.JSON(toWorkflowResponse(w))
+	return workflowJSON(c, w)
 }
 
 func (a *api) deleteWorkflow(c *fiber.Ctx) error {
@@ -163,7 +164,7 @@ func (a *api) deleteWorkflow(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := a.svc.DeleteWorkflow(c.UserContext(), id); err != nil {
+	if err := a.svc.DeleteWorkflow(conditional(c), id); err != nil {
 		return err
 	}
 	return c.SendStatus(http.StatusNoContent)
@@ -194,10 +195,16 @@ func (a *api) transitionWorkflow(op func(ctx context.Context, id uuid.UUID) (*fl
 		if err != nil {
 			return err
 		}
-		w, err := op(c.UserContext(), id)
+		w, err := op(conditional(c), id)
 		if err != nil {
 			return err
 		}
-		return c.JSON(toWorkflowResponse(w))
+		return workflowJSON(c, w)
 	}
+}
+
+// workflowJSON answers one workflow with its ETag.
+func workflowJSON(c *fiber.Ctx, w *flow.Workflow) error {
+	setETag(c, w.Revision)
+	return c.JSON(toWorkflowResponse(w))
 }

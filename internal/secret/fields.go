@@ -1,108 +1,209 @@
 package secret
 
 import (
+	"maps"
 	"strings"
 )
 
-// secretNames are field names that always hold secrets, compared after
-// lower-casing and dropping '-' and '_' (so X-API-Key, apiKey, api_key match).
-// "key" is the reference's spelling of api_key, which provider.AuthFromMap accepts.
-var secretNames = map[string]bool{
-	"apikey": true, "xapikey": true, "key": true, "secret": true, "clientsecret": true, "password": true,
-	"passwd": true, "token": true, "accesstoken": true, "refreshtoken": true, "bearertoken": true,
-	"idtoken": true, "authorization": true, "proxyauthorization": true, "cookie": true,
-	"privatekey": true, "verifytoken": true, "webhooksecret": true, "signingsecret": true,
+// reason says why a value is secret.
+type reason int8
+
+const (
+	notSecret reason = iota
+	byField          // its schema or its name says so, or it is a header value
+	byURL            // only because it is a URL with user information
+)
+
+// leafFunc rewrites one value: a secret one (r != notSecret, any type) or
+// a string the walker's visit accepts. path names its place (the
+// authenticated data of a sealed value); stored is the value at the same
+// place of a parallel document (KeepMasked), else nil. changed says
+// whether out differs.
+type leafFunc func(path string, v, stored any, r reason) (out any, changed bool, err error)
+
+// walker rebuilds a document, copying only what changes. The path of a
+// place is built only when a leaf is called (most strings are not).
+type walker struct {
+	leaf  leafFunc
+	visit func(string) bool // which non-secret strings go to leaf (nil: all)
+	safe  map[string]bool   // header names the document declares safe
+	blind bool              // classify nothing (Open)
+	root  string
+	keys  []string // the place being walked: keys, "" for an array element
 }
 
-// separators are dropped when comparing names (one replacer: building one
-// per call showed in profiles, as headers are checked on every webhook).
-var separators = strings.NewReplacer("-", "", "_", "")
-
-func normalise(name string) string {
-	return separators.Replace(strings.ToLower(name))
-}
-
-// Fields decides which map keys are secret: the built-in names plus extra
-// ones (e.g. a provider schema's writeOnly properties).
-type Fields map[string]bool
-
-// NewFields returns the built-in secret names plus extra.
-func NewFields(extra ...string) Fields {
-	f := Fields{}
-	for _, e := range extra {
-		f[normalise(e)] = true
+func (w *walker) path() string {
+	var b strings.Builder
+	b.WriteString(w.root)
+	for _, k := range w.keys {
+		if k == "" {
+			b.WriteString("[]")
+		} else {
+			b.WriteString(".")
+			b.WriteString(k)
+		}
 	}
-	return f
+	return b.String()
 }
 
-// Has reports whether name is a secret field.
-func (f Fields) Has(name string) bool {
-	n := normalise(name)
-	return secretNames[n] || f[n]
+func (w *walker) classify(key string, v any, node *schemaNode, declared, header bool) reason {
+	if w.blind {
+		return notSecret
+	}
+	switch {
+	case header:
+		if !SafeHeader(key) && !w.safe[strings.ToLower(strings.TrimSpace(key))] {
+			return byField
+		}
+	case node != nil && node.secret:
+		return byField
+	case declared:
+	case key != "" && IsSecretName(key):
+		return byField
+	}
+	if s, ok := v.(string); ok && HasUserinfo(s) {
+		return byURL
+	}
+	return notSecret
 }
 
-// walk rebuilds v, calling leaf for the value of every secret field (at any
-// depth, in objects inside arrays too) and copying everything else.
-func (f Fields) walk(path string, v any, leaf func(path string, v any) (any, error)) (any, error) {
+// value rewrites v, found under key (the last of w.keys). node is its
+// schema (declared: a schema describes it); header: v is an entry of a
+// header map.
+func (w *walker) value(key string, v, stored any, node *schemaNode, declared, header bool) (any, bool, error) {
+	if r := w.classify(key, v, node, declared, header); r != notSecret && v != nil {
+		return w.leaf(w.path(), v, stored, r)
+	}
 	switch t := v.(type) {
 	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, x := range t {
-			p := path + "." + k
-			var err error
-			if f.Has(k) && x != nil {
-				out[k], err = leaf(p, x)
-			} else {
-				out[k], err = f.walk(p, x, leaf)
-			}
-			if err != nil {
-				return nil, err
-			}
-		}
-		return out, nil
+		sm, _ := stored.(map[string]any)
+		return w.object(t, sm, node, !w.blind && isHeaders(key))
 	case []any:
-		out := make([]any, len(t))
-		for i, x := range t {
-			var err error
-			if out[i], err = f.walk(path+"[]", x, leaf); err != nil {
-				return nil, err
-			}
+		sl, _ := stored.([]any)
+		return w.array(t, sl, node)
+	case string:
+		if w.visit != nil && !w.visit(t) {
+			return v, false, nil
 		}
-		return out, nil
+		return w.leaf(w.path(), v, stored, notSecret)
 	}
-	return v, nil
+	if m, ok := jsonShape(v); ok { // url.Values, http.Header: always rebuilt
+		out, _, err := w.object(m, nil, node, !w.blind && isHeaders(key))
+		return out, true, err
+	}
+	return v, false, nil
 }
 
-func (f Fields) walkMap(m map[string]any, root string, leaf func(path string, v any) (any, error)) (map[string]any, error) {
+func (w *walker) object(m, stored map[string]any, node *schemaNode, headers bool) (any, bool, error) {
+	var out map[string]any
+	for k, x := range m {
+		c, declared := node.child(k)
+		w.keys = append(w.keys, k)
+		nv, changed, err := w.value(k, x, stored[k], c, declared, headers)
+		w.keys = w.keys[:len(w.keys)-1]
+		if err != nil {
+			return nil, false, err
+		}
+		if changed {
+			if out == nil {
+				out = maps.Clone(m)
+			}
+			out[k] = nv
+		}
+	}
+	if out == nil {
+		return m, false, nil
+	}
+	return out, true, nil
+}
+
+// array walks elements; the stored counterpart of an element is the one
+// at the same index.
+func (w *walker) array(l, stored []any, node *schemaNode) (any, bool, error) {
+	var items *schemaNode
+	if node != nil {
+		items = node.items
+	}
+	var out []any
+	for i, x := range l {
+		var st any
+		if i < len(stored) {
+			st = stored[i]
+		}
+		w.keys = append(w.keys, "")
+		nv, changed, err := w.value("", x, st, items, false, false)
+		w.keys = w.keys[:len(w.keys)-1]
+		if err != nil {
+			return nil, false, err
+		}
+		if changed {
+			if out == nil {
+				out = append([]any(nil), l...)
+			}
+			out[i] = nv
+		}
+	}
+	if out == nil {
+		return l, false, nil
+	}
+	return out, true, nil
+}
+
+// doc walks a document's root object. The result shares what did not
+// change with m; m itself is never modified.
+func (w *walker) doc(m, stored map[string]any, root string, p Policy) (map[string]any, error) {
 	if m == nil {
 		return nil, nil
 	}
-	out, err := f.walk(root, m, leaf)
+	if !w.blind {
+		w.safe = declaredSafe(m)
+	}
+	w.root = root
+	w.keys = make([]string, 0, 8)
+	out, _, err := w.object(m, stored, p.root, false)
 	if err != nil {
 		return nil, err
 	}
 	return out.(map[string]any), nil
 }
 
-// Seal returns a copy of m with every secret field encrypted. Already
-// sealed values are kept as they are. root names m in authenticated data.
-func (b *Box) Seal(m map[string]any, root string, f Fields) (map[string]any, error) {
-	return f.walkMap(m, root, func(p string, v any) (any, error) {
-		if IsSealed(v) {
-			return v, nil
-		}
-		return b.sealValue(p, v)
-	})
+// Seal returns m with every secret value encrypted (see Policy). A value
+// already sealed by this box for this place is kept; anything else that
+// merely looks sealed is sealed like plaintext, so it reads back as sent.
+// root names m in authenticated data.
+func (b *Box) Seal(m map[string]any, root string, p Policy) (map[string]any, error) {
+	w := walker{leaf: b.sealLeaf, visit: looksSealed}
+	return w.doc(m, nil, root, p)
 }
 
-// Open returns a copy of m with every sealed field decrypted.
-func (b *Box) Open(m map[string]any, root string, f Fields) (map[string]any, error) {
-	return f.walkMap(m, root, func(p string, v any) (any, error) {
-		if !IsSealed(v) {
-			return v, nil
+func looksSealed(s string) bool { return strings.HasPrefix(s, sealedPrefix) }
+
+func (b *Box) sealLeaf(path string, v, _ any, r reason) (any, bool, error) {
+	if s, ok := v.(string); ok && IsSealed(s) {
+		if _, err := b.openValue(path, s); err == nil {
+			return v, false, nil
 		}
-		return b.openValue(p, v.(string))
-	})
+	} else if r == notSecret {
+		return v, false, nil
+	}
+	out, err := b.sealValue(path, v)
+	return out, true, err
+}
+
+// Open returns m with every sealed value decrypted, wherever it is: what
+// was sealed under an earlier policy opens too.
+func (b *Box) Open(m map[string]any, root string) (map[string]any, error) {
+	w := walker{leaf: b.openLeaf, visit: looksSealed, blind: true}
+	return w.doc(m, nil, root, Policy{})
+}
+
+func (b *Box) openLeaf(path string, v, _ any, _ reason) (any, bool, error) {
+	s, ok := v.(string)
+	if !ok || !IsSealed(s) {
+		return v, false, nil
+	}
+	out, err := b.openValue(path, s)
+	return out, true, err
 }
 
 // fullMask replaces short and non-string secrets.
@@ -118,28 +219,66 @@ func MaskValue(v any) string {
 	return "****" + s[len(s)-4:]
 }
 
-// Mask returns a copy of the plaintext m with every secret field masked.
-func Mask(m map[string]any, f Fields) map[string]any {
-	out, _ := f.walkMap(m, "", func(_ string, v any) (any, error) { return MaskValue(v), nil })
+// MaskURL renders a URL whose only secret is its user information:
+// scheme://****@host/path. Other strings are returned as they are.
+func MaskURL(s string) string {
+	start, end, ok := userinfoAt(s)
+	if !ok {
+		return s
+	}
+	return s[:start] + "****" + s[end:]
+}
+
+// Mask returns the plaintext m with every secret value masked.
+func Mask(m map[string]any, p Policy) map[string]any {
+	w := walker{leaf: maskLeaf, visit: func(string) bool { return false }}
+	out, _ := w.doc(m, nil, "", p)
 	return out // the leaf never fails
 }
 
-// KeepMasked returns a copy of the plaintext update in which every secret
-// field that still holds the mask of the stored plaintext value at the same
-// place is replaced by that stored value: a client that sends back what it
-// read keeps the secret. A mask with nothing stored behind it is an error.
-func KeepMasked(update, stored map[string]any, f Fields) (map[string]any, error) {
-	return f.walkMap(update, "", func(p string, v any) (any, error) {
-		s, ok := v.(string)
-		if !ok || !strings.HasPrefix(s, "****") {
-			return v, nil
+func maskLeaf(_ string, v, _ any, r reason) (any, bool, error) {
+	switch r {
+	case byField:
+		return MaskValue(v), true, nil
+	case byURL:
+		return MaskURL(v.(string)), true, nil
+	}
+	return v, false, nil
+}
+
+// KeepMasked returns the plaintext update in which every value that is
+// the mask of the stored plaintext value at the same place is replaced by
+// that stored value: a client that sends back what it read keeps the
+// secret. A masked-looking secret with nothing matching stored behind it
+// is a *MaskedError.
+func KeepMasked(update, stored map[string]any, p Policy) (map[string]any, error) {
+	w := walker{leaf: keepLeaf, visit: looksMasked}
+	return w.doc(update, stored, "", p)
+}
+
+func keepLeaf(path string, v, stored any, r reason) (any, bool, error) {
+	s, ok := v.(string)
+	if !ok || !looksMasked(s) {
+		return v, false, nil
+	}
+	if stored != nil {
+		old, isString := stored.(string)
+		if MaskValue(stored) == s || isString && HasUserinfo(old) && MaskURL(old) == s {
+			return stored, true, nil
 		}
-		old, found := lookup(stored, strings.Split(strings.TrimPrefix(p, "."), "."))
-		if !found || MaskValue(old) != s {
-			return nil, &MaskedError{Field: strings.TrimPrefix(p, ".")}
-		}
-		return old, nil
-	})
+	}
+	if r != notSecret {
+		return nil, false, &MaskedError{Field: strings.TrimPrefix(path, ".")}
+	}
+	return v, false, nil
+}
+
+func looksMasked(s string) bool {
+	if strings.HasPrefix(s, "****") {
+		return true
+	}
+	start, end, ok := userinfoAt(s)
+	return ok && s[start:end] == "****"
 }
 
 // MaskedError says a masked value was sent where no matching secret is stored.
@@ -147,18 +286,4 @@ type MaskedError struct{ Field string }
 
 func (e *MaskedError) Error() string {
 	return e.Field + ": a masked value was sent but no matching secret is stored; send the secret itself"
-}
-
-func lookup(m map[string]any, path []string) (any, bool) {
-	var cur any = m
-	for _, k := range path {
-		obj, ok := cur.(map[string]any)
-		if !ok || strings.HasSuffix(k, "[]") {
-			return nil, false // inside arrays there is no stable place to match
-		}
-		if cur, ok = obj[k]; !ok {
-			return nil, false
-		}
-	}
-	return cur, true
 }

@@ -1,42 +1,54 @@
 package secret
 
 import (
+	"encoding/json"
 	"errors"
 
 	"flowker/internal/flow"
 )
 
-// nodeFields are the secret fields of workflow node data: the built-in
-// names (tokens, passwords, Authorization headers…) and webhook tokens.
-var nodeFields = NewFields("verify_token")
+// NodeSchema returns the JSON Schema of a node's data (its executor's or
+// its trigger's in the catalog), or nil when none applies.
+type NodeSchema func(flow.Node) json.RawMessage
 
 func nodeRoot(n flow.Node) string { return "nodes." + n.ID + ".data" }
 
+func nodePolicy(schema NodeSchema, n flow.Node) Policy {
+	if schema == nil {
+		return Policy{}
+	}
+	return SchemaPolicy(schema(n))
+}
+
 // SealNodes returns a copy of nodes whose data secrets are encrypted.
-func (b *Box) SealNodes(nodes []flow.Node) ([]flow.Node, error) {
-	return mapNodes(nodes, func(n flow.Node) (map[string]any, error) { return b.Seal(n.Data, nodeRoot(n), nodeFields) })
+func (b *Box) SealNodes(nodes []flow.Node, schema NodeSchema) ([]flow.Node, error) {
+	return mapNodes(nodes, func(n flow.Node) (map[string]any, error) {
+		return b.Seal(n.Data, nodeRoot(n), nodePolicy(schema, n))
+	})
 }
 
 // OpenNodes returns a copy of nodes whose data secrets are decrypted.
 func (b *Box) OpenNodes(nodes []flow.Node) ([]flow.Node, error) {
-	return mapNodes(nodes, func(n flow.Node) (map[string]any, error) { return b.Open(n.Data, nodeRoot(n), nodeFields) })
+	return mapNodes(nodes, func(n flow.Node) (map[string]any, error) { return b.Open(n.Data, nodeRoot(n)) })
 }
 
 // MaskNodes returns a copy of plaintext nodes with data secrets masked.
-func MaskNodes(nodes []flow.Node) []flow.Node {
-	out, _ := mapNodes(nodes, func(n flow.Node) (map[string]any, error) { return Mask(n.Data, nodeFields), nil })
+func MaskNodes(nodes []flow.Node, schema NodeSchema) []flow.Node {
+	out, _ := mapNodes(nodes, func(n flow.Node) (map[string]any, error) {
+		return Mask(n.Data, nodePolicy(schema, n)), nil
+	})
 	return out // masking never fails
 }
 
 // KeepMaskedNodes replaces masked secrets in update with the stored
 // plaintext value of the node with the same id.
-func KeepMaskedNodes(update, stored []flow.Node) ([]flow.Node, error) {
+func KeepMaskedNodes(update, stored []flow.Node, schema NodeSchema) ([]flow.Node, error) {
 	byID := make(map[string]flow.Node, len(stored))
 	for _, n := range stored {
 		byID[n.ID] = n
 	}
 	return mapNodes(update, func(n flow.Node) (map[string]any, error) {
-		d, err := KeepMasked(n.Data, byID[n.ID].Data, nodeFields)
+		d, err := KeepMasked(n.Data, byID[n.ID].Data, nodePolicy(schema, n))
 		var me *MaskedError
 		if errors.As(err, &me) {
 			me.Field = "nodes." + n.ID + ".data." + me.Field

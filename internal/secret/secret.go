@@ -1,8 +1,11 @@
-// Package secret protects secret fields of stored configurations: it seals
-// them with AES-256-GCM before they reach the database, masks them in every
-// response, and recognises a masked value sent back as "keep the stored one".
-// Secret fields are found by name at any depth (api_key, client_secret,
-// password, token, …) plus the names a provider schema marks writeOnly.
+// Package secret protects secrets in stored documents (configurations,
+// node data, execution input): it seals them with AES-256-GCM before they
+// reach the database, masks them in every response, recognises a masked
+// value sent back as "keep the stored one", and redacts step records and
+// logs with the same rules. What is secret is decided by a Policy: the
+// document's JSON Schema (writeOnly) where one describes a field, its name
+// elsewhere, and always every header value not declared safe and every URL
+// carrying user information. docs/security.md, "What is secret".
 package secret
 
 import (

@@ -32,10 +32,13 @@ func config() map[string]any {
 	}
 }
 
+// pinSchema marks auth.pin writeOnly, as a catalog schema would.
+var pinSchema = secret.SchemaPolicy([]byte(`{"properties": {"auth": {"properties": {"pin": {"writeOnly": true}}}}}`))
+
 func TestSealOpenRoundTrip(t *testing.T) {
 	t.Parallel()
 	b := box(t)
-	f := secret.NewFields("pin") // a schema's writeOnly field
+	f := pinSchema
 	sealed, err := b.Seal(config(), "config", f)
 	require.NoError(t, err)
 
@@ -52,30 +55,30 @@ func TestSealOpenRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, sealed, again)
 
-	opened, err := b.Open(sealed, "config", f)
+	opened, err := b.Open(sealed, "config")
 	require.NoError(t, err)
 	require.Equal(t, config(), opened)
 }
 
 func TestOpenRefusesWrongKeyAndMovedCiphertext(t *testing.T) {
 	t.Parallel()
-	sealed, err := box(t).Seal(config(), "config", secret.NewFields())
+	sealed, err := box(t).Seal(config(), "config", secret.Policy{})
 	require.NoError(t, err)
 
 	other, err := secret.NewBox([]byte(strings.Repeat("x", secret.KeySize)))
 	require.NoError(t, err)
-	_, err = other.Open(sealed, "config", secret.NewFields())
+	_, err = other.Open(sealed, "config")
 	require.ErrorContains(t, err, "cannot decrypt")
 
 	// A ciphertext copied into another secret field does not open there.
 	sealed["headers"].(map[string]any)["X-Api-Key"] = sealed["api_key"]
-	_, err = box(t).Open(sealed, "config", secret.NewFields())
+	_, err = box(t).Open(sealed, "config")
 	require.ErrorContains(t, err, "config.headers.X-Api-Key")
 }
 
 func TestMask(t *testing.T) {
 	t.Parallel()
-	m := secret.Mask(config(), secret.NewFields("pin"))
+	m := secret.Mask(config(), pinSchema)
 	require.Equal(t, "****6789", m["api_key"])
 	require.Equal(t, "****9999", m["headers"].(map[string]any)["X-Api-Key"])
 	require.Equal(t, "application/json", m["headers"].(map[string]any)["Accept"])
@@ -88,7 +91,7 @@ func TestMask(t *testing.T) {
 
 func TestKeepMasked(t *testing.T) {
 	t.Parallel()
-	f := secret.NewFields()
+	f := secret.Policy{}
 	stored := config()
 	update := secret.Mask(config(), f) // what a client read back
 	update["base_url"] = "https://new.example"

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"flowker/internal/flow"
+	"flowker/internal/secret"
 	"flowker/internal/store"
 )
 
@@ -91,13 +92,19 @@ func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *St
 	if err != nil {
 		return nil, err
 	}
+	// Secrets in the input (secret-named fields, header values, URL user
+	// info) are sealed at rest like configurations; the engine opens them.
+	input, err := s.box.Seal(req.Input, "input", secret.Policy{})
+	if err != nil {
+		return nil, err
+	}
 	if s.engine == nil || !s.engine.Reserve() {
 		return nil, flow.ErrQueueFull
 	}
 	now := s.now()
 	until := s.engine.LeaseUntil(now)
 	ex := &flow.Execution{ID: s.newID(), WorkflowID: w.ID, WorkflowRevision: w.Revision, TriggerNodeID: trigger,
-		Status: flow.ExecRunning, Input: req.Input, IdempotencyKey: req.IdempotencyKey, RequestHash: hash,
+		Status: flow.ExecRunning, Input: input, IdempotencyKey: req.IdempotencyKey, RequestHash: hash,
 		TraceParent: traceParent(ctx), LeaseOwner: s.engine.Owner(), LeaseExpiresAt: &until,
 		StartedAt: now, UpdatedAt: now}
 	if ex.Input == nil {

@@ -20,8 +20,15 @@ func executorAttr(id uuid.UUID) trace.SpanStartOption {
 	return trace.WithAttributes(attribute.String("executor.id", id.String()))
 }
 
-// authFields are the secret names inside an executor's authentication config.
-var authFields = secret.NewFields()
+// authPolicy says which values of an executor's authentication config are
+// secret: its fields are the http provider's auth object, so that schema
+// decides (writeOnly), names elsewhere (e.g. the reference's "key").
+func (s *Service) authPolicy() secret.Policy {
+	if p, ok := s.catalog.Provider("http"); ok {
+		return secret.SchemaPolicy(p.ConfigSchema).Sub("auth")
+	}
+	return secret.Policy{}
+}
 
 // executorAuth turns an executor configuration's authentication into the
 // provider client's form; a missing field for the type is a 400.
@@ -47,23 +54,21 @@ func checkExecutorConfig(e *flow.ExecutorConfig) error {
 	return err
 }
 
+// sealExecutorConfig encrypts e's secrets (authentication, a base URL
+// with user information) in place, for storage.
 func (s *Service) sealExecutorConfig(e *flow.ExecutorConfig) error {
-	cfg, err := s.box.Seal(e.Authentication.Config, "authentication.config", authFields)
-	e.Authentication.Config = cfg
-	return err
+	return s.box.SealExecutor(e, s.authPolicy())
 }
 
 func (s *Service) openExecutorConfig(e *flow.ExecutorConfig) error {
-	cfg, err := s.box.Open(e.Authentication.Config, "authentication.config", authFields)
-	e.Authentication.Config = cfg
-	return err
+	return s.box.OpenExecutor(e)
 }
 
 func (s *Service) maskedExecutorConfig(e *flow.ExecutorConfig) (*flow.ExecutorConfig, error) {
 	if err := s.openExecutorConfig(e); err != nil {
 		return nil, err
 	}
-	e.Authentication.Config = secret.Mask(e.Authentication.Config, authFields)
+	secret.MaskExecutor(e, s.authPolicy())
 	return e, nil
 }
 
@@ -102,13 +107,16 @@ func (s *Service) UpdateExecutorConfig(ctx context.Context, id uuid.UUID, in flo
 		if err := e.CheckEditable("update"); err != nil {
 			return err
 		}
-		cfg, err := secret.KeepMasked(in.Authentication.Config, e.Authentication.Config, authFields)
+		u := in // in stays as sent: a retried write starts from it again
+		err := secret.KeepMaskedExecutor(&u, e, s.authPolicy())
 		var me *secret.MaskedError
 		if errors.As(err, &me) {
-			return flow.Invalidf(flow.CodeInvalidBody, "authentication.config.%s", me.Error())
+			return flow.Invalidf(flow.CodeInvalidBody, "%s", me.Error())
+		} else if err != nil {
+			return err
 		}
-		e.Name, e.Description, e.BaseURL, e.Endpoints = in.Name, in.Description, in.BaseURL, in.Endpoints
-		e.Authentication = flow.Authentication{Type: in.Authentication.Type, Config: cfg}
+		e.Name, e.Description, e.BaseURL, e.Endpoints = u.Name, u.Description, u.BaseURL, u.Endpoints
+		e.Authentication = flow.Authentication{Type: u.Authentication.Type, Config: u.Authentication.Config}
 		e.Metadata = flow.MergeMetadata(e.Metadata, in.Metadata)
 		e.Touch(s.now())
 		return checkExecutorConfig(e)
@@ -139,12 +147,18 @@ func (s *Service) ApplyExecutorAction(ctx context.Context, id uuid.UUID, action 
 func (s *Service) DeleteExecutorConfig(ctx context.Context, id uuid.UUID) (err error) {
 	ctx, end := s.op(ctx, "command.executor_config.delete", executorAttr(id))
 	defer end(&err)
-	return s.store.InTx(ctx, func(tx store.Tx) error {
+	return s.writeTx(ctx, "executor configuration", func(tx store.Tx) error {
 		e, err := tx.GetExecutorConfig(ctx, id)
 		if err != nil {
 			return err
 		}
+		if err := checkRevision(ctx, "executor configuration", e.Revision); err != nil {
+			return err
+		}
 		if err := e.CheckEditable("delete"); err != nil {
+			return err
+		}
+		if err := refuseInUse(ctx, tx, "executorConfigId", "executor configuration", id); err != nil {
 			return err
 		}
 		if err := tx.DeleteExecutorConfig(ctx, id, e.Revision); err != nil {
@@ -258,12 +272,15 @@ func (s *Service) TestExecutorConfig(ctx context.Context, id uuid.UUID) (res *Ex
 func (s *Service) changeExecutorConfig(ctx context.Context, id uuid.UUID, event, action string,
 	modify func(*flow.ExecutorConfig) error) (*flow.ExecutorConfig, error) {
 	var e *flow.ExecutorConfig
-	err := s.store.InTx(ctx, func(tx store.Tx) error {
+	err := s.writeTx(ctx, "executor configuration", func(tx store.Tx) error {
 		var err error
 		if e, err = tx.GetExecutorConfig(ctx, id); err != nil {
 			return err
 		}
 		prev := e.Revision
+		if err := checkRevision(ctx, "executor configuration", prev); err != nil {
+			return err
+		}
 		if err := s.openExecutorConfig(e); err != nil {
 			return err
 		}

@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"maps"
 	"strings"
 
@@ -49,17 +51,30 @@ func (s *Service) checkWorkflowNodes(ctx context.Context, tx store.Tx, w *flow.W
 // id), which it stores and ignores.
 var triggerSelectors = []string{"triggerType", "triggerId"}
 
+// webhookKeys configure a webhook and nothing else.
+var webhookKeys = []string{"path", "method", "verify_token"}
+
 func (s *Service) checkTriggerNode(n flow.Node) error {
-	kind, _ := n.Data["triggerType"].(string)
-	if kind == "" {
+	raw := n.Data["triggerType"]
+	kind, _ := raw.(string)
+	if raw == nil || raw == "" {
 		// No triggerType: the workflow starts by API only, as in the
-		// reference (a triggerId alone, or no data). Checks of a path and
-		// method sent without triggerType belong here (a later issue).
+		// reference (a triggerId alone, or no data). A webhook's own keys
+		// without it would silently register no route (the reference's
+		// §9.22): refused.
+		for _, k := range webhookKeys {
+			if _, ok := n.Data[k]; ok {
+				return flow.Invalidf("FLK-0211",
+					"node %q: %s is set but triggerType is missing: add \"triggerType\": \"webhook\" to register the webhook, or remove %s to start the workflow by API only",
+					n.ID, k, strings.Join(webhookKeys, ", "))
+			}
+		}
 		return nil
 	}
 	t, ok := s.catalog.Trigger(kind)
-	if !ok {
-		return flow.Errorf(flow.KindNotFound, "FLK-0210", "node %q: trigger %q not found", n.ID, kind)
+	if !ok { // a reference in the body: 400 naming the node, not the catalog route's 404
+		return flow.Invalidf("FLK-0211", "node %q: unknown triggerType %s: must be one of %s",
+			n.ID, quoteJSON(raw), strings.Join(s.triggerIDs(), ", "))
 	}
 	data := maps.Clone(n.Data)
 	for _, k := range triggerSelectors {
@@ -90,8 +105,8 @@ func (s *Service) checkExecutorNode(ctx context.Context, tx store.Tx, n flow.Nod
 		return flow.Invalidf(codeInvalidExecutorNode, "node %q: executorId (or executorConfigId) is required", n.ID)
 	}
 	ex, ok := s.catalog.Executor(execID)
-	if !ok {
-		return flow.Errorf(flow.KindNotFound, "FLK-0104", "node %q: referenced executor not found: %q", n.ID, execID)
+	if !ok { // a reference in the body: 400 naming the node (the reference: 404)
+		return flow.Invalidf("FLK-0104", "node %q: executorId: referenced executor not found: %q", n.ID, execID)
 	}
 	pcID, err := nodeUUID(n, "providerConfigId", codeProviderConfigRef)
 	if err != nil {
@@ -161,4 +176,23 @@ func nodeUUID(n flow.Node, key, code string) (uuid.UUID, error) {
 		return uuid.Nil, flow.Invalidf(code, "node %q: %s is not a valid UUID: %s", n.ID, key, raw)
 	}
 	return id, nil
+}
+
+// triggerIDs lists the catalog's trigger ids, for messages.
+func (s *Service) triggerIDs() []string {
+	ts := s.catalog.Triggers()
+	ids := make([]string, len(ts))
+	for i, t := range ts {
+		ids[i] = t.ID
+	}
+	return ids
+}
+
+// quoteJSON renders a decoded JSON value for a message.
+func quoteJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }

@@ -29,20 +29,24 @@ type ProviderConfigPatch struct {
 	Metadata    map[string]any
 }
 
-// secretFields are the secret field names of a provider's configs: the
-// built-in names plus what its schema marks writeOnly.
-func (s *Service) secretFields(providerID string) secret.Fields {
+// secretPolicy says which values of a provider's configs are secret: what
+// its schema marks writeOnly, every header value not declared safe, URLs
+// with user information (docs/security.md, "What is secret").
+func (s *Service) secretPolicy(providerID string) secret.Policy {
 	if p, ok := s.catalog.Provider(providerID); ok {
-		return secret.NewFields(p.SecretKeys()...)
+		return secret.SchemaPolicy(p.ConfigSchema)
 	}
-	return secret.NewFields()
+	return secret.Policy{}
 }
 
 // checkProviderConfig validates a plaintext config against its provider.
 func (s *Service) checkProviderConfig(pc *flow.ProviderConfig) error {
+	if pc.ProviderID == "" {
+		return flow.Invalidf("FLK-0297", "providerId is required")
+	}
 	p, ok := s.catalog.Provider(pc.ProviderID)
-	if !ok {
-		return flow.Errorf(flow.KindNotFound, "FLK-0294", "provider not found in catalog: %q", pc.ProviderID)
+	if !ok { // a reference in the body, not the resource asked for: 400, not 404
+		return flow.Invalidf("FLK-0294", "providerId: provider not found in catalog: %q", pc.ProviderID)
 	}
 	if err := flow.ValidateProviderConfig(pc); err != nil {
 		return err
@@ -50,19 +54,19 @@ func (s *Service) checkProviderConfig(pc *flow.ProviderConfig) error {
 	if err := p.ValidateConfig(pc.Config); err != nil {
 		return flow.Errorf(flow.KindUnprocessable, "FLK-0293", "config validation failed against provider schema: %v", err)
 	}
-	return nil
+	return flow.CheckProviderURLs(pc) // base_url and the like: http or https only (400 FLK-0263)
 }
 
 // sealProviderConfig encrypts pc's secrets in place, for storage.
 func (s *Service) sealProviderConfig(pc *flow.ProviderConfig) error {
-	cfg, err := s.box.Seal(pc.Config, "config", s.secretFields(pc.ProviderID))
+	cfg, err := s.box.Seal(pc.Config, "config", s.secretPolicy(pc.ProviderID))
 	pc.Config = cfg
 	return err
 }
 
 // openProviderConfig decrypts a stored configuration's secrets in place.
 func (s *Service) openProviderConfig(pc *flow.ProviderConfig) error {
-	cfg, err := s.box.Open(pc.Config, "config", s.secretFields(pc.ProviderID))
+	cfg, err := s.box.Open(pc.Config, "config")
 	pc.Config = cfg
 	return err
 }
@@ -72,7 +76,7 @@ func (s *Service) maskedProviderConfig(pc *flow.ProviderConfig) (*flow.ProviderC
 	if err := s.openProviderConfig(pc); err != nil {
 		return nil, err
 	}
-	pc.Config = secret.Mask(pc.Config, s.secretFields(pc.ProviderID))
+	pc.Config = secret.Mask(pc.Config, s.secretPolicy(pc.ProviderID))
 	return pc, nil
 }
 
@@ -140,7 +144,7 @@ func (s *Service) UpdateProviderConfig(ctx context.Context, id uuid.UUID, patch 
 			pc.Description = *patch.Description
 		}
 		if patch.Config != nil {
-			cfg, err := secret.KeepMasked(patch.Config, pc.Config, s.secretFields(pc.ProviderID))
+			cfg, err := secret.KeepMasked(patch.Config, pc.Config, s.secretPolicy(pc.ProviderID))
 			var me *secret.MaskedError
 			if errors.As(err, &me) {
 				return flow.Invalidf(flow.CodeInvalidBody, "config.%s", me.Error())
@@ -168,9 +172,15 @@ func (s *Service) SetProviderConfigStatus(ctx context.Context, id uuid.UUID, to 
 func (s *Service) DeleteProviderConfig(ctx context.Context, id uuid.UUID) (err error) {
 	ctx, end := s.op(ctx, "command.provider_config.delete", providerConfigAttr(id))
 	defer end(&err)
-	return s.store.InTx(ctx, func(tx store.Tx) error {
+	return s.writeTx(ctx, "provider configuration", func(tx store.Tx) error {
 		pc, err := tx.GetProviderConfig(ctx, id)
 		if err != nil {
+			return err
+		}
+		if err := checkRevision(ctx, "provider configuration", pc.Revision); err != nil {
+			return err
+		}
+		if err := refuseInUse(ctx, tx, "providerConfigId", "provider configuration", id); err != nil {
 			return err
 		}
 		if err := tx.DeleteProviderConfig(ctx, id, pc.Revision); err != nil {
@@ -185,12 +195,15 @@ func (s *Service) DeleteProviderConfig(ctx context.Context, id uuid.UUID) (err e
 func (s *Service) changeProviderConfig(ctx context.Context, id uuid.UUID, event, action string,
 	modify func(*flow.ProviderConfig) error) (*flow.ProviderConfig, error) {
 	var pc *flow.ProviderConfig
-	err := s.store.InTx(ctx, func(tx store.Tx) error {
+	err := s.writeTx(ctx, "provider configuration", func(tx store.Tx) error {
 		var err error
 		if pc, err = tx.GetProviderConfig(ctx, id); err != nil {
 			return err
 		}
 		prev := pc.Revision
+		if err := checkRevision(ctx, "provider configuration", prev); err != nil {
+			return err
+		}
 		if err := s.openProviderConfig(pc); err != nil {
 			return err
 		}

@@ -33,6 +33,14 @@ func (s *Service) ValidateTemplateParams(id string, params map[string]any) error
 // CreateWorkflowFromTemplate builds a draft from a template and creates it
 // with every check a hand-written workflow gets.
 func (s *Service) CreateWorkflowFromTemplate(ctx context.Context, id string, params map[string]any) (*flow.Workflow, error) {
+	// templateId is a reference in the body, not the resource asked for:
+	// 400 naming the field (the catalog routes' 404 is for their path).
+	if id == "" {
+		return nil, flow.Invalidf("FLK-0240", "templateId is required")
+	}
+	if _, ok := s.catalog.Template(id); !ok {
+		return nil, flow.Invalidf("FLK-0240", "templateId: template not found: %s", id)
+	}
 	if err := s.ValidateTemplateParams(id, params); err != nil {
 		return nil, err
 	}

@@ -13,9 +13,6 @@ import (
 	"flowker/internal/store"
 )
 
-// webhookTokenFields seals webhook verification tokens at rest.
-var webhookTokenFields = secret.NewFields("verify_token")
-
 // webhookRoutes lists the webhook routes a workflow's triggers declare.
 func (s *Service) webhookRoutes(w *flow.Workflow) ([]flow.WebhookRoute, error) {
 	var routes []flow.WebhookRoute
@@ -28,7 +25,7 @@ func (s *Service) webhookRoutes(w *flow.Workflow) ([]flow.WebhookRoute, error) {
 		r := flow.WebhookRoute{Method: strings.ToUpper(method), Path: NormalizeWebhookPath(path),
 			WorkflowID: w.ID, NodeID: n.ID}
 		if tok, _ := n.Data["verify_token"].(string); tok != "" {
-			sealed, err := s.box.Seal(map[string]any{"verify_token": tok}, "webhook", webhookTokenFields)
+			sealed, err := s.box.Seal(map[string]any{"verify_token": tok}, "webhook", secret.Policy{})
 			if err != nil {
 				return nil, err
 			}
@@ -88,7 +85,7 @@ func (s *Service) StartWebhook(ctx context.Context, req WebhookRequest) (*StartR
 		return nil, err
 	}
 	if route.VerifyToken != "" {
-		opened, err := s.box.Open(map[string]any{"verify_token": route.VerifyToken}, "webhook", webhookTokenFields)
+		opened, err := s.box.Open(map[string]any{"verify_token": route.VerifyToken}, "webhook")
 		if err != nil {
 			return nil, err
 		}
@@ -128,8 +125,5 @@ func sensitiveHeader(name string) bool {
 	case "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-Api-Key", "X-Webhook-Token":
 		return true
 	}
-	return secretNames.Has(name)
+	return secret.IsSecretName(name)
 }
-
-// secretNames are the built-in secret field names, built once.
-var secretNames = secret.NewFields()

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 
 	"github.com/google/uuid"
@@ -41,14 +42,14 @@ func (s *Service) CreateWorkflow(ctx context.Context, def flow.Definition) (w *f
 	if err != nil {
 		return nil, err
 	}
-	return masked(w), nil
+	return s.masked(w), nil
 }
 
 // sealed returns a copy of plaintext w whose node-data secrets are encrypted.
 func (s *Service) sealed(w *flow.Workflow) (*flow.Workflow, error) {
 	c := *w
 	var err error
-	c.Nodes, err = s.box.SealNodes(w.Nodes)
+	c.Nodes, err = s.box.SealNodes(w.Nodes, s.nodeSchema)
 	return &c, err
 }
 
@@ -60,10 +61,30 @@ func (s *Service) opened(w *flow.Workflow) (*flow.Workflow, error) {
 }
 
 // masked is what the API shows of a plaintext workflow.
-func masked(w *flow.Workflow) *flow.Workflow {
+func (s *Service) masked(w *flow.Workflow) *flow.Workflow {
 	c := *w
-	c.Nodes = secret.MaskNodes(w.Nodes)
+	c.Nodes = secret.MaskNodes(w.Nodes, s.nodeSchema)
 	return &c
+}
+
+// nodeSchema is the catalog schema of a node's data, which decides its
+// secret fields (secret.NodeSchema): its executor's, or its trigger's.
+func (s *Service) nodeSchema(n flow.Node) json.RawMessage {
+	switch n.Type {
+	case flow.NodeExecutor:
+		if id, _ := n.Data["executorId"].(string); id != "" {
+			if ex, ok := s.catalog.Executor(id); ok {
+				return ex.Schema
+			}
+		}
+	case flow.NodeTrigger:
+		if kind, _ := n.Data["triggerType"].(string); kind != "" {
+			if t, ok := s.catalog.Trigger(kind); ok {
+				return t.Schema
+			}
+		}
+	}
+	return nil
 }
 
 // readable opens and masks a stored workflow for a response.
@@ -71,7 +92,7 @@ func (s *Service) readable(w *flow.Workflow) (*flow.Workflow, error) {
 	if _, err := s.opened(w); err != nil {
 		return nil, err
 	}
-	return masked(w), nil
+	return s.masked(w), nil
 }
 
 // GetWorkflow returns one workflow.
@@ -110,15 +131,16 @@ func (s *Service) UpdateWorkflow(ctx context.Context, id uuid.UUID, def flow.Def
 	ctx, end := s.op(ctx, "command.workflow.update", workflowAttr(id))
 	defer end(&err)
 	return s.change(ctx, id, "WORKFLOW_UPDATED", "UPDATE", func(tx store.Tx, w *flow.Workflow) error {
-		nodes, err := secret.KeepMaskedNodes(def.Nodes, w.Nodes)
+		nodes, err := secret.KeepMaskedNodes(def.Nodes, w.Nodes, s.nodeSchema)
 		var me *secret.MaskedError
 		if errors.As(err, &me) {
 			return flow.Invalidf(flow.CodeInvalidBody, "%s", me.Error())
 		} else if err != nil {
 			return err
 		}
-		def.Nodes = nodes
-		if err := w.Replace(def, s.now()); err != nil {
+		d := def // def stays as sent: a retried write starts from it again
+		d.Nodes = nodes
+		if err := w.Replace(d, s.now()); err != nil {
 			return err
 		}
 		if err := flow.ValidateDefinition(&w.Definition); err != nil {
@@ -202,9 +224,12 @@ func (s *Service) CloneWorkflow(ctx context.Context, id uuid.UUID, name string) 
 func (s *Service) DeleteWorkflow(ctx context.Context, id uuid.UUID) (err error) {
 	ctx, end := s.op(ctx, "command.workflow.delete", workflowAttr(id))
 	defer end(&err)
-	return s.store.InTx(ctx, func(tx store.Tx) error {
+	return s.writeTx(ctx, "workflow", func(tx store.Tx) error {
 		w, err := tx.GetWorkflow(ctx, id)
 		if err != nil {
+			return err
+		}
+		if err := checkRevision(ctx, "workflow", w.Revision); err != nil {
 			return err
 		}
 		if err := w.CheckDeletable(); err != nil {
@@ -218,16 +243,20 @@ func (s *Service) DeleteWorkflow(ctx context.Context, id uuid.UUID) (err error) 
 	})
 }
 
-// change is read, modify, conditional write, in one transaction.
+// change is read, modify, conditional write, in one transaction (retried
+// when a blind write loses a race: writeTx).
 func (s *Service) change(ctx context.Context, id uuid.UUID, event, action string,
 	modify func(store.Tx, *flow.Workflow) error) (*flow.Workflow, error) {
 	var w *flow.Workflow
-	err := s.store.InTx(ctx, func(tx store.Tx) error {
+	err := s.writeTx(ctx, "workflow", func(tx store.Tx) error {
 		var err error
 		if w, err = tx.GetWorkflow(ctx, id); err != nil {
 			return err
 		}
 		prev := w.Revision
+		if err := checkRevision(ctx, "workflow", prev); err != nil {
+			return err
+		}
 		if _, err := s.opened(w); err != nil {
 			return err
 		}
@@ -247,5 +276,5 @@ func (s *Service) change(ctx context.Context, id uuid.UUID, event, action string
 	if err != nil {
 		return nil, err
 	}
-	return masked(w), nil
+	return s.masked(w), nil
 }

@@ -77,7 +77,8 @@ func Logger(ctx context.Context, base *zap.Logger) *zap.Logger {
 
 // NewLogger returns a JSON logger to stderr at level (debug, info, warn,
 // error). Every entry is kept: sampling would drop exactly the bursts an
-// operator needs to read. Telemetry.Logger adds the OTLP export.
+// operator needs to read; every entry is redacted (redactCore).
+// Telemetry.Logger adds the OTLP export.
 func NewLogger(level string) (*zap.Logger, error) {
 	lvl, err := zapcore.ParseLevel(level)
 	if err != nil {
@@ -91,7 +92,7 @@ func NewLogger(level string) (*zap.Logger, error) {
 	cfg.EncoderConfig.EncodeTime = zapcore.RFC3339NanoTimeEncoder
 	cfg.EncoderConfig.MessageKey = "message"
 	cfg.EncoderConfig.EncodeDuration = zapcore.StringDurationEncoder
-	return cfg.Build()
+	return cfg.Build(zap.WrapCore(func(c zapcore.Core) zapcore.Core { return redactCore{c} }))
 }
 
 // Logger returns base teed to the OTLP log export when telemetry is on (the
@@ -103,7 +104,7 @@ func (t *Telemetry) Logger(base *zap.Logger) *zap.Logger {
 		return base
 	}
 	return base.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
-		return zapcore.NewTee(c, newExportCore(lp, base.Level()))
+		return zapcore.NewTee(c, redactCore{newExportCore(lp, base.Level())})
 	}))
 }
 

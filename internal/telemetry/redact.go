@@ -2,38 +2,21 @@ package telemetry
 
 import (
 	"context"
-	"regexp"
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"flowker/internal/secret"
 )
 
 // Redacted replaces a secret in exported telemetry.
-const Redacted = "REDACTED"
-
-var (
-	// A query parameter's value: provider API keys may travel in the query
-	// (auth location "query", any parameter name), and webhook callers
-	// may put tokens there, so every value is hidden, names are kept.
-	queryValue = regexp.MustCompile(`([?&][^=&#\s"'?]+=)[^&#\s"']*`)
-	// Credentials after an Authorization scheme.
-	authScheme = regexp.MustCompile(`(?i)\b(bearer|basic)\s+[^\s"',;]+`)
-	// user:password@ in a URL.
-	userInfo = regexp.MustCompile(`(://)[^/@\s]+@`)
-)
+const Redacted = secret.Redacted
 
 // redactText hides query values, bearer/basic credentials and URL user
-// info in s. It returns s itself when there is nothing to hide.
-func redactText(s string) string {
-	if !strings.ContainsAny(s, "?&@") && !strings.Contains(strings.ToLower(s), "bearer") &&
-		!strings.Contains(strings.ToLower(s), "basic") {
-		return s
-	}
-	s = queryValue.ReplaceAllString(s, "${1}"+Redacted)
-	s = authScheme.ReplaceAllString(s, "${1} "+Redacted)
-	return userInfo.ReplaceAllString(s, "${1}"+Redacted+"@")
-}
+// info in s: the one set of rules of internal/secret, which step records
+// use too.
+func redactText(s string) string { return secret.RedactText(s) }
 
 // redactedKeys are the span and event attributes that may carry a URL or
 // an error text.
@@ -45,12 +28,14 @@ var redactedKeys = map[attribute.Key]bool{
 func redactAttrs(in []attribute.KeyValue) ([]attribute.KeyValue, bool) {
 	var out []attribute.KeyValue
 	for i, kv := range in {
-		if !redactedKeys[kv.Key] || kv.Value.Type() != attribute.STRING {
+		if kv.Value.Type() != attribute.STRING || !redactedKeys[kv.Key] && !secret.IsSecretName(string(kv.Key)) {
 			continue
 		}
 		v := kv.Value.AsString()
 		var r string
-		if kv.Key == "url.query" { // no leading "?"
+		if !redactedKeys[kv.Key] { // a secret's name (a captured header, a token): its value
+			r = Redacted
+		} else if kv.Key == "url.query" { // no leading "?"
 			r = strings.TrimPrefix(redactText("?"+v), "?")
 		} else {
 			r = redactText(v)

@@ -127,8 +127,13 @@ func unlock(f *os.File) error {
 
 func open(ctx context.Context, path, synchronous string) (*sqlstore.DB, error) {
 	pragmas := url.Values{}
+	// secure_delete(FAST) zeroes a deleted or replaced row's bytes in the
+	// page written in its place (no extra I/O), and journal_size_limit(0)
+	// truncates the WAL when it restarts after a checkpoint: a replaced
+	// secret's old ciphertext does not outlive the next checkpoint in
+	// either file (docs/security.md, "At rest").
 	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)",
-		"synchronous(" + synchronous + ")"} {
+		"synchronous(" + synchronous + ")", "secure_delete(FAST)", "journal_size_limit(0)"} {
 		pragmas.Add("_pragma", p)
 	}
 	dsn := "file:" + path + "?"

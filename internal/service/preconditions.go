@@ -1,0 +1,74 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"flowker/internal/flow"
+	"flowker/internal/store"
+)
+
+// Precondition is an HTTP If-Match on a write: it proceeds only while the
+// entity's revision is one of Revisions, or, with Any ("*"), whenever the
+// entity exists. IfMatch is the header as sent, for messages.
+type Precondition struct {
+	Any       bool
+	Revisions []int
+	IfMatch   string
+}
+
+type preconditionKey struct{}
+
+// WithPrecondition makes the writes done with ctx conditional on p.
+func WithPrecondition(ctx context.Context, p Precondition) context.Context {
+	return context.WithValue(ctx, preconditionKey{}, p)
+}
+
+func preconditionOf(ctx context.Context) (Precondition, bool) {
+	p, ok := ctx.Value(preconditionKey{}).(Precondition)
+	return p, ok
+}
+
+// checkRevision enforces ctx's precondition on an entity (what names it)
+// read at revision rev: 412 FLK-0013 when it does not hold.
+func checkRevision(ctx context.Context, what string, rev int) error {
+	p, ok := preconditionOf(ctx)
+	if !ok || p.Any || slices.Contains(p.Revisions, rev) {
+		return nil
+	}
+	return flow.Errorf(flow.KindPrecondition, flow.CodePrecondition,
+		"precondition failed: the %s is at revision %d (ETag \"%d\"), not If-Match %s; read it again and apply your change to it",
+		what, rev, rev, p.IfMatch)
+}
+
+// blindWriteAttempts bounds how often a blind write that keeps losing the
+// race for a revision is re-applied before it answers 409 FLK-0350.
+const blindWriteAttempts = 16
+
+// writeTx runs a read-modify-write of one entity in a transaction. Every
+// such write is conditional on the revision it read. PostgreSQL lets two
+// of them read the same revision, and the later one then fails
+// (flow.ErrStateChanged); SQLite runs writers one at a time, so the later
+// one reads the earlier one's result instead. To answer alike on both:
+//   - a blind write (no If-Match) that lost the race is read and applied
+//     again, as if it had come a moment later, which is what SQLite does:
+//     last writer wins, as in the reference; the change is validated again
+//     against what it now replaces (a status that moved meanwhile refuses it);
+//   - a conditional write that lost it fails its precondition (412), as it
+//     would on SQLite after the other write.
+func (s *Service) writeTx(ctx context.Context, what string, fn func(store.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.store.InTx(ctx, fn)
+		if !errors.Is(err, flow.ErrStateChanged) {
+			return err
+		}
+		if p, ok := preconditionOf(ctx); ok {
+			return flow.Errorf(flow.KindPrecondition, flow.CodePrecondition,
+				"precondition failed: the %s changed concurrently, after If-Match %s was checked; read it again", what, p.IfMatch)
+		}
+		if attempt == blindWriteAttempts || ctx.Err() != nil {
+			return err
+		}
+	}
+}
