@@ -38,6 +38,11 @@ export function errorText(e: unknown): string {
 }
 
 export async function api<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  return (await apiFull<T>(method, path, body, headers)).data;
+}
+
+// apiFull also returns the ETag, for conditional writes (If-Match).
+export async function apiFull<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ data: T; etag: string }> {
   const h: Record<string, string> = { Accept: "application/json", ...headers };
   const key = getKey();
   if (key) h["X-API-Key"] = key;
@@ -65,11 +70,35 @@ export async function api<T>(method: string, path: string, body?: unknown, heade
     }
     throw err;
   }
-  return data as T;
+  return { data: data as T, etag: res.headers.get("ETag") ?? "" };
 }
 
 export const get = <T>(path: string) => api<T>("GET", path);
 export const post = <T>(path: string, body?: unknown, headers?: Record<string, string>) => api<T>("POST", path, body, headers);
+
+// errorTarget names the node or edge a validation message is about:
+// `node "x": …` or `edge "e1": …` (the first one named).
+export function errorTarget(e: unknown): { kind: "node" | "edge"; id: string } | undefined {
+  if (!isApiError(e)) return undefined;
+  const m = /\b(node|edge) "((?:[^"\\]|\\.)*)"/.exec(e.message);
+  if (!m) return undefined;
+  let id = m[2];
+  try {
+    id = JSON.parse('"' + m[2] + '"') as string;
+  } catch {
+    // keep the raw text
+  }
+  return { kind: m[1] as "node" | "edge", id };
+}
+
+// traceURL is the execution's trace link, from the CONSOLE_TRACE_URL_TEMPLATE
+// the server writes into <meta name="flowker-trace-url">; http(s) only.
+export function traceURL(traceId?: string): string {
+  if (!traceId || !/^[0-9a-f]{32}$/.test(traceId)) return "";
+  const t = document.querySelector('meta[name="flowker-trace-url"]')?.getAttribute("content") ?? "";
+  if (!/^https?:\/\//i.test(t)) return "";
+  return t.split("{trace_id}").join(traceId);
+}
 
 // query builds "?a=1&b=2" from the non-empty values.
 export function query(params: Record<string, string | number | undefined>): string {
@@ -100,7 +129,10 @@ export type Workflow = {
 export type Execution = {
   executionId: string; workflowId: string; workflowRevision?: number; status: string;
   currentStepNumber: number; totalSteps: number; startedAt: string; completedAt?: string; errorMessage?: string; cancelRequested?: boolean;
+  traceId?: string;
 };
+export type TemplateSummary = { id: string; name: string; description: string; version: string; category: string };
+export type Template = TemplateSummary & { paramSchema: string };
 export type Step = {
   stepNumber: number; stepName: string; nodeId: string; status: string; output?: unknown; errorMessage?: string;
   executedAt: string; durationMs: number; attempts?: number; input?: unknown; callDetails?: Record<string, unknown>;

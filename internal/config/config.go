@@ -56,6 +56,10 @@ type Config struct {
 	Telemetry Telemetry
 
 	Engine Engine
+
+	// ConsoleTraceURLTemplate links the console's execution page to its
+	// trace (CONSOLE_TRACE_URL_TEMPLATE), {trace_id} replaced; empty: no link.
+	ConsoleTraceURLTemplate string
 }
 
 // APIKey is one accepted X-API-Key: ID names the caller in the audit trail
@@ -190,6 +194,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.APIKeys = r.apiKeys(c.APIKeyEnabled, c.APIKey)
 	c.OIDC = r.oidc()
 	c.TrustedProxies = r.prefixes("TRUSTED_PROXIES")
+	c.ConsoleTraceURLTemplate = r.str("CONSOLE_TRACE_URL_TEMPLATE", "")
 	c.RateLimitPerMinute = r.integer("RATE_LIMIT_PER_MINUTE", 6000, 0, 10000000)
 	if c.Telemetry.Enabled && c.Telemetry.Endpoint == "" {
 		r.fail("OTEL_EXPORTER_OTLP_ENDPOINT", "must be set when ENABLE_TELEMETRY=true")

@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"bytes"
 	"embed"
+	"html"
 	"io/fs"
 	"mime"
 	"path"
@@ -33,6 +35,7 @@ func (a *api) consoleRoutes(app *fiber.App) {
 	if err != nil {
 		panic("httpapi: console index.html missing (run scripts/console-build.sh): " + err.Error())
 	}
+	index = withTraceURL(index, a.cfg.ConsoleTraceURLTemplate)
 	serve := func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentSecurityPolicy, consoleCSP)
 		c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
@@ -58,4 +61,20 @@ func (a *api) consoleRoutes(app *fiber.App) {
 	grp := app.Group("/console", compress.New(compress.Config{Level: compress.LevelBestSpeed}))
 	grp.Get("/", serve)
 	grp.Get("/*", serve)
+}
+
+// traceURLMeta is the empty tag in console/index.html that carries
+// CONSOLE_TRACE_URL_TEMPLATE to the console (it reads nothing but /v1
+// otherwise); the template is HTML-escaped into its content attribute.
+const traceURLMeta = `<meta name="flowker-trace-url" content="">`
+
+func withTraceURL(index []byte, template string) []byte {
+	if template == "" {
+		return index
+	}
+	if !bytes.Contains(index, []byte(traceURLMeta)) {
+		panic("httpapi: console index.html lacks " + traceURLMeta + " (run scripts/console-build.sh)")
+	}
+	tag := `<meta name="flowker-trace-url" content="` + html.EscapeString(template) + `">`
+	return bytes.Replace(index, []byte(traceURLMeta), []byte(tag), 1)
 }

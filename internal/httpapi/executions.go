@@ -40,12 +40,29 @@ type executionResponse struct {
 	CompletedAt       *time.Time           `json:"completedAt,omitempty"`
 	ErrorMessage      string               `json:"errorMessage,omitempty"`
 	CancelRequested   bool                 `json:"cancelRequested,omitempty"`
+	TraceID           string               `json:"traceId,omitempty"`
 }
 
 func toExecutionResponse(e *flow.Execution) executionResponse {
 	return executionResponse{ExecutionID: e.ID, WorkflowID: e.WorkflowID, WorkflowRevision: e.WorkflowRevision,
 		Status: e.Status, CurrentStepNumber: e.CurrentStep, TotalSteps: e.TotalSteps, StartedAt: e.StartedAt,
-		CompletedAt: e.CompletedAt, ErrorMessage: e.ErrorMessage, CancelRequested: e.CancelRequested}
+		CompletedAt: e.CompletedAt, ErrorMessage: e.ErrorMessage, CancelRequested: e.CancelRequested,
+		TraceID: traceIDOf(e.TraceParent)}
+}
+
+// traceIDOf is the trace id of a W3C traceparent (version-traceid-parentid-flags),
+// empty when there is none or it is malformed.
+func traceIDOf(traceparent string) string {
+	parts := strings.Split(traceparent, "-")
+	if len(parts) < 4 || len(parts[1]) != 32 || strings.Trim(parts[1], "0") == "" {
+		return ""
+	}
+	for _, r := range parts[1] {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
+			return ""
+		}
+	}
+	return parts[1]
 }
 
 type stepResponse struct {

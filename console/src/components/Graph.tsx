@@ -36,12 +36,15 @@ export function Graph({
   selected,
   onSelect,
   states,
+  problem,
 }: {
   nodes: WfNode[];
   edges: WfEdge[];
   selected?: string;
   onSelect: (id: string) => void;
   states?: Map<string, NodeState>;
+  // problem attaches a validation message to the node or edge it names.
+  problem?: { kind: "node" | "edge"; id: string; message: string };
 }) {
   const rfNodes = useMemo<Node[]>(() => {
     const pos = positions(nodes, edges);
@@ -50,6 +53,8 @@ export function Graph({
       const cls = ["fk-node", "fk-type-" + safe(n.type)];
       if (state) cls.push("fk-state-" + safe(state));
       if (n.id === selected) cls.push("fk-selected");
+      const bad = problem?.kind === "node" && problem.id === n.id;
+      if (bad) cls.push("fk-invalid");
       return {
         id: n.id,
         position: pos.get(n.id) ?? { x: 0, y: 0 },
@@ -61,6 +66,11 @@ export function Graph({
                 {n.type}
                 {state ? " · " + state : ""}
               </div>
+              {bad && (
+                <div className="fk-node-error" data-testid="node-error" role="alert">
+                  {problem.message}
+                </div>
+              )}
             </div>
           ),
         },
@@ -70,23 +80,28 @@ export function Graph({
         connectable: false,
       };
     });
-  }, [nodes, edges, selected, states]);
+  }, [nodes, edges, selected, states, problem]);
 
   const rfEdges = useMemo<Edge[]>(
     () =>
-      edges.map((e, i) => ({
-        id: e.id || `e${i}`,
-        source: e.source,
-        target: e.target,
-        label: e.label || (e.sourceHandle ? e.sourceHandle : undefined),
-        markerEnd: { type: MarkerType.ArrowClosed },
-        animated: states?.get(e.target) === "running",
-      })),
-    [edges, states],
+      edges.map((e, i) => {
+        const bad = problem?.kind === "edge" && problem.id === e.id;
+        return {
+          id: e.id || `e${i}`,
+          source: e.source,
+          target: e.target,
+          label: bad ? "⚠ " + problem.message : e.label || (e.sourceHandle ? e.sourceHandle : undefined),
+          className: bad ? "fk-edge-invalid" : undefined,
+          labelStyle: bad ? { fill: "#b42318", fontWeight: 600 } : undefined,
+          markerEnd: { type: MarkerType.ArrowClosed },
+          animated: states?.get(e.target) === "running",
+        };
+      }),
+    [edges, states, problem],
   );
 
   return (
-    <div className="graph" data-testid="graph">
+    <div className="graph" data-testid="graph" data-problem={problem ? problem.kind + ":" + problem.id : ""}>
       <ReactFlow
         nodes={rfNodes}
         edges={rfEdges}

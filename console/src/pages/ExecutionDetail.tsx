@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { get, post, terminal, type Results, type Step, type Workflow } from "../api";
+import { get, post, terminal, traceURL, type Execution, type Results, type Step, type Workflow } from "../api";
 import { Graph, type NodeState } from "../components/Graph";
 import { Timeline } from "../components/Timeline";
 import { ErrorBox, Json, Link, Status, fmtMs, fmtTime } from "../ui";
@@ -29,6 +29,16 @@ export function ExecutionDetail({ id }: { id: string }) {
   const [selected, setSelected] = useState<string>();
   const [busy, setBusy] = useState(false);
   const wfLoaded = useRef("");
+  const [trace, setTrace] = useState("");
+
+  // The trace link (when CONSOLE_TRACE_URL_TEMPLATE is set and the
+  // execution was started within a trace).
+  useEffect(() => {
+    get<Execution>(`/v1/executions/${encodeURIComponent(id)}`).then(
+      (e) => setTrace(traceURL(e.traceId)),
+      () => setTrace(""),
+    );
+  }, [id]);
 
   const load = useCallback(async () => {
     try {
@@ -91,6 +101,14 @@ export function ExecutionDetail({ id }: { id: string }) {
             <Link to={`/console/workflows/${res.workflowId}`}>{wf ? wf.name : res.workflowId}</Link> · started {fmtTime(res.startedAt)}
             {total !== undefined && <> · took {fmtMs(total)}</>}
             {live && <span className="live"> ● live</span>}
+            {trace && (
+              <>
+                {" · "}
+                <a href={trace} target="_blank" rel="noopener noreferrer" data-testid="trace-link">
+                  Trace ↗
+                </a>
+              </>
+            )}
           </div>
         </div>
         <div className="actions">

@@ -1,32 +1,50 @@
-import { useCallback, useEffect, useState } from "react";
-import { get, post, uuid4, type Workflow } from "../api";
+import { useCallback, useEffect, useMemo, useState } from "react";
+import { api, apiFull, errorTarget, isApiError, post, uuid4, type WfEdge, type WfNode, type Workflow } from "../api";
 import { Graph } from "../components/Graph";
 import { NodeDetails } from "../components/NodeDetails";
 import { navigate } from "../router";
 import { ErrorBox, Link, Status, fmtTime, shortId } from "../ui";
 
+type Problem = { kind: "node" | "edge"; id: string; message: string };
+
+// editable is the part of a workflow PUT replaces (metadata is merged by the
+// API and edited elsewhere).
+function editable(wf: Workflow): string {
+  return JSON.stringify({ name: wf.name, description: wf.description ?? "", nodes: wf.nodes, edges: wf.edges }, null, 2);
+}
+
 export function WorkflowDetail({ id }: { id: string }) {
   const [wf, setWf] = useState<Workflow | null>(null);
+  const [etag, setEtag] = useState("");
   const [error, setError] = useState<unknown>(null);
   const [selected, setSelected] = useState<string>();
   const [busy, setBusy] = useState(false);
+  const [mode, setMode] = useState<"view" | "edit" | "clone" | "delete">("view");
+  const [text, setText] = useState("");
+  const [problem, setProblem] = useState<Problem>();
+  const [stale, setStale] = useState(false);
+  const [cloneName, setCloneName] = useState("");
+  const path = `/v1/workflows/${encodeURIComponent(id)}`;
 
   const load = useCallback(async () => {
     try {
-      setWf(await get<Workflow>(`/v1/workflows/${encodeURIComponent(id)}`));
+      const r = await apiFull<Workflow>("GET", path);
+      setWf(r.data);
+      setEtag(r.etag);
       setError(null);
+      setStale(false);
     } catch (e) {
       setError(e);
     }
-  }, [id]);
+  }, [path]);
   useEffect(() => {
     void load();
   }, [load]);
 
-  const transition = async (to: "activate" | "deactivate" | "draft") => {
+  const run = async (fn: () => Promise<void>) => {
     setBusy(true);
     try {
-      setWf(await post<Workflow>(`/v1/workflows/${encodeURIComponent(id)}/${to}`));
+      await fn();
       setError(null);
     } catch (e) {
       setError(e);
@@ -35,8 +53,80 @@ export function WorkflowDetail({ id }: { id: string }) {
     }
   };
 
+  const transition = (to: "activate" | "deactivate" | "draft") =>
+    run(async () => {
+      const r = await apiFull<Workflow>("POST", `${path}/${to}`);
+      setWf(r.data);
+      setEtag(r.etag);
+    });
+
+  const save = async () => {
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (e) {
+      setError(new Error("The definition is not valid JSON: " + (e instanceof Error ? e.message : String(e))));
+      setProblem(undefined);
+      return;
+    }
+    setBusy(true);
+    try {
+      const r = await apiFull<Workflow>("PUT", path, body, etag ? { "If-Match": etag } : {});
+      setWf(r.data);
+      setEtag(r.etag);
+      setError(null);
+      setProblem(undefined);
+      setMode("view");
+    } catch (e) {
+      if (isApiError(e) && e.status === 412) {
+        setStale(true);
+        setError(new Error("This workflow was changed by someone else since you opened it, so it was not saved. Your edits are still in the editor: copy them, reload, and apply them again."));
+        setProblem(undefined);
+      } else {
+        setError(e);
+        const t = errorTarget(e);
+        setProblem(t && isApiError(e) ? { ...t, message: e.message } : undefined);
+        if (t?.kind === "node") setSelected(t.id);
+      }
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const clone = () =>
+    run(async () => {
+      const r = await api<{ workflowId: string }>("POST", `${path}/clone`, { name: cloneName.trim() });
+      navigate(`/console/workflows/${r.workflowId}`);
+    });
+
+  const remove = () =>
+    run(async () => {
+      await api("DELETE", path, undefined, etag ? { "If-Match": etag } : {});
+      navigate("/console/workflows");
+    });
+
+  // While editing, the graph shows the edited definition (so a validation
+  // error can point at a node that exists only in the editor).
+  const preview = useMemo(() => {
+    if (mode !== "edit") return undefined;
+    try {
+      const d = JSON.parse(text) as { nodes?: unknown; edges?: unknown };
+      if (Array.isArray(d.nodes) && Array.isArray(d.edges)) {
+        const obj = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && typeof (x as { id?: unknown }).id === "string";
+        const nodes = d.nodes.filter(obj).map((n) => ({ ...n, type: String(n.type ?? ""), name: typeof n.name === "string" ? n.name : undefined }) as WfNode);
+        const edges = d.edges.filter(obj).map((e) => ({ ...e, source: String(e.source ?? ""), target: String(e.target ?? "") }) as WfEdge);
+        return { nodes, edges };
+      }
+    } catch {
+      // not JSON (yet): keep the stored graph
+    }
+    return undefined;
+  }, [mode, text]);
+
   if (!wf) return <section>{error ? <ErrorBox error={error} /> : <p className="muted">Loading…</p>}</section>;
-  const node = wf.nodes.find((n) => n.id === selected);
+  const nodes = preview?.nodes ?? wf.nodes;
+  const edges = preview?.edges ?? wf.edges;
+  const node = nodes.find((n) => n && n.id === selected);
   return (
     <section>
       <header className="page-head">
@@ -52,7 +142,7 @@ export function WorkflowDetail({ id }: { id: string }) {
         </div>
         <div className="actions">
           {wf.status !== "active" && (
-            <button className="primary" disabled={busy} onClick={() => void transition("activate")}>
+            <button className="primary" disabled={busy || mode === "edit"} onClick={() => void transition("activate")}>
               Activate
             </button>
           )}
@@ -66,17 +156,63 @@ export function WorkflowDetail({ id }: { id: string }) {
               Back to draft
             </button>
           )}
+          {wf.status === "draft" && mode !== "edit" && (
+            <button data-testid="edit-json" disabled={busy} onClick={() => (setText(editable(wf)), setProblem(undefined), setError(null), setMode("edit"))}>
+              Edit JSON
+            </button>
+          )}
+          <button data-testid="clone" disabled={busy} onClick={() => (setCloneName(wf.name + "-copy"), setMode("clone"))}>
+            Clone
+          </button>
+          {wf.status !== "active" && (
+            <button className="danger" data-testid="delete" disabled={busy} onClick={() => setMode("delete")}>
+              Delete
+            </button>
+          )}
           <Link className="button" to={`/console/executions?workflowId=${wf.id}`}>
             Executions
           </Link>
         </div>
       </header>
+      {mode === "clone" && (
+        <form className="panel inline-form" onSubmit={(e) => (e.preventDefault(), void clone())}>
+          <label>
+            Name of the copy <input data-testid="clone-name" value={cloneName} onChange={(e) => setCloneName(e.target.value)} maxLength={100} />
+          </label>
+          <button className="primary" type="submit" data-testid="clone-submit" disabled={busy || !cloneName.trim()}>
+            Create copy
+          </button>
+          <button type="button" onClick={() => setMode("view")}>
+            Cancel
+          </button>
+        </form>
+      )}
+      {mode === "delete" && (
+        <div className="panel confirm" data-testid="delete-confirmation">
+          Delete <b>{wf.name}</b> for good? Its executions are kept.
+          <button className="danger" data-testid="delete-confirm" disabled={busy} onClick={() => void remove()}>
+            Delete workflow
+          </button>
+          <button onClick={() => setMode("view")}>Keep it</button>
+        </div>
+      )}
+      {wf.status !== "draft" && mode === "view" && <p className="muted small">Only drafts can be edited: deactivate it and take it back to draft first.</p>}
       <ErrorBox error={error} />
+      {stale && (
+        <button data-testid="reload" onClick={() => void load()}>
+          Reload the workflow
+        </button>
+      )}
       <div className="split">
         <div className="panel graph-panel">
-          <Graph nodes={wf.nodes} edges={wf.edges} selected={selected} onSelect={setSelected} />
+          <Graph nodes={nodes} edges={edges} selected={selected} onSelect={setSelected} problem={problem} />
         </div>
         <aside className="panel side">
+          {problem && (
+            <div className="error" data-testid="problem">
+              {problem.kind} <span className="mono">{problem.id}</span>: {problem.message}
+            </div>
+          )}
           {node ? (
             <>
               <h3>{node.name || node.id}</h3>
@@ -87,6 +223,24 @@ export function WorkflowDetail({ id }: { id: string }) {
           )}
         </aside>
       </div>
+      {mode === "edit" && (
+        <div className="panel editor">
+          <h3>Definition (JSON)</h3>
+          <p className="muted small">
+            name, description, nodes and edges, as <span className="mono">PUT /v1/workflows/{"{id}"}</span> takes them; saved with{" "}
+            <span className="mono">If-Match: {etag}</span>, so a change made meanwhile by someone else is not overwritten.
+          </p>
+          <textarea data-testid="editor-json" value={text} onChange={(e) => setText(e.target.value)} spellCheck={false} rows={20} />
+          <div className="actions">
+            <button className="primary" data-testid="save-json" disabled={busy} onClick={() => void save()}>
+              Save
+            </button>
+            <button data-testid="edit-cancel" onClick={() => (setMode("view"), setProblem(undefined), setError(null))}>
+              Cancel
+            </button>
+          </div>
+        </div>
+      )}
       {wf.status === "active" && <StartExecution workflowId={wf.id} />}
     </section>
   );

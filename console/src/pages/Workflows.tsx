@@ -1,9 +1,112 @@
-import { useState } from "react";
-import type { Workflow } from "../api";
+import { useEffect, useState } from "react";
+import { api, get, type Template, type TemplateSummary, type Workflow } from "../api";
+import { navigate } from "../router";
 import { ErrorBox, Link, Pager, Status, fmtTime, usePaged } from "../ui";
+
+type ParamSchema = { properties?: Record<string, { description?: string; default?: unknown; type?: string }>; required?: string[] };
+
+// starterParams fills the required parameters (and those with a default)
+// so the user sees what the template needs.
+function starterParams(schema: ParamSchema): string {
+  const out: Record<string, unknown> = {};
+  for (const [k, p] of Object.entries(schema.properties ?? {})) {
+    if (p.default !== undefined) out[k] = p.default;
+    else if (schema.required?.includes(k)) out[k] = "";
+  }
+  return JSON.stringify(out, null, 2);
+}
+
+// FromTemplate creates a draft from a catalog template
+// (POST /v1/workflows/from-template) and opens it.
+function FromTemplate({ onClose }: { onClose: () => void }) {
+  const [templates, setTemplates] = useState<TemplateSummary[]>([]);
+  const [chosen, setChosen] = useState("");
+  const [schema, setSchema] = useState<ParamSchema>({});
+  const [params, setParams] = useState("{}");
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    get<TemplateSummary[]>("/v1/catalog/templates").then((t) => {
+      setTemplates(t);
+      if (t.length) setChosen(t[0].id);
+    }, setError);
+  }, []);
+  useEffect(() => {
+    if (!chosen) return;
+    get<Template>(`/v1/catalog/templates/${encodeURIComponent(chosen)}`).then((t) => {
+      let sc: ParamSchema = {};
+      try {
+        sc = JSON.parse(t.paramSchema) as ParamSchema;
+      } catch {
+        // an unreadable schema: start from {}
+      }
+      setSchema(sc);
+      setParams(starterParams(sc));
+    }, setError);
+  }, [chosen]);
+
+  const create = async () => {
+    let p: unknown;
+    try {
+      p = JSON.parse(params);
+    } catch (e) {
+      setError(new Error("Parameters are not valid JSON: " + (e instanceof Error ? e.message : String(e))));
+      return;
+    }
+    setBusy(true);
+    try {
+      const r = await api<{ workflowId: string }>("POST", "/v1/workflows/from-template", { templateId: chosen, params: p });
+      navigate(`/console/workflows/${r.workflowId}`);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const tpl = templates.find((t) => t.id === chosen);
+  return (
+    <div className="panel" data-testid="from-template">
+      <h3>New workflow from a template</h3>
+      <label>
+        Template{" "}
+        <select data-testid="template-select" value={chosen} onChange={(e) => setChosen(e.target.value)}>
+          {templates.map((t) => (
+            <option key={t.id} value={t.id}>
+              {t.name} ({t.id})
+            </option>
+          ))}
+        </select>
+      </label>
+      {tpl && <p className="muted small">{tpl.description}</p>}
+      <ul className="plain small">
+        {Object.entries(schema.properties ?? {}).map(([k, p]) => (
+          <li key={k}>
+            <span className="mono">{k}</span>
+            {schema.required?.includes(k) ? " (required)" : ""}
+            {p.description ? ": " + p.description : ""}
+          </li>
+        ))}
+      </ul>
+      <label className="block">
+        Parameters (JSON object)
+        <textarea data-testid="template-params" value={params} onChange={(e) => setParams(e.target.value)} rows={8} spellCheck={false} />
+      </label>
+      <ErrorBox error={error} />
+      <div className="actions">
+        <button className="primary" data-testid="template-create" disabled={busy || !chosen} onClick={() => void create()}>
+          Create draft
+        </button>
+        <button onClick={onClose}>Cancel</button>
+      </div>
+    </div>
+  );
+}
 
 export function Workflows() {
   const [status, setStatus] = useState("");
+  const [creating, setCreating] = useState(false);
   const params = status ? `?limit=20&status=${status}` : "?limit=20";
   const p = usePaged<Workflow>("/v1/workflows", params, () => 0);
   return (
@@ -20,8 +123,12 @@ export function Workflows() {
               <option value="inactive">inactive</option>
             </select>
           </label>
+          <button className="primary" data-testid="new-from-template" onClick={() => setCreating(true)}>
+            New from template
+          </button>
         </div>
       </header>
+      {creating && <FromTemplate onClose={() => setCreating(false)} />}
       <ErrorBox error={p.error} />
       <table className="table" data-testid="workflows-table">
         <thead>

@@ -23,6 +23,8 @@ type fixture struct {
 	fake     *providertest.Server
 	pc       string // an http provider configuration on the fake
 	template string // the template workflow's id
+	tracer   string // the Tracer provider configuration
+	midaz    string // the Midaz provider configuration
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -42,7 +44,8 @@ func newFixture(t *testing.T) *fixture {
 	fake.Respond("/v1/validations", providertest.Response{Body: `{"decision":"ALLOW","validationId":"v-1"}`})
 	fake.Respond("/v1/organizations/"+org+"/ledgers/"+ledger+"/transactions/json",
 		providertest.Response{Status: http.StatusCreated, Body: `{"id":"tx-1"}`})
-	return &fixture{server: s, fake: fake, pc: pc["id"].(string), template: wf["workflowId"].(string)}
+	return &fixture{server: s, fake: fake, pc: pc["id"].(string), template: wf["workflowId"].(string),
+		tracer: tracer["id"].(string), midaz: midaz["id"].(string)}
 }
 
 func (f *fixture) call(id, path string) map[string]any {

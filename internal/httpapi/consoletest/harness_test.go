@@ -23,6 +23,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
 	"go.uber.org/zap"
 
 	"flowker/internal/catalog"
@@ -33,6 +34,7 @@ import (
 	"flowker/internal/secret"
 	"flowker/internal/service"
 	"flowker/internal/store/sqlite"
+	"flowker/internal/telemetry"
 )
 
 // server is a real Flowker on a random port.
@@ -46,6 +48,9 @@ func newServer(t *testing.T, env map[string]string) *server {
 	t.Helper()
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	require.NoError(t, err)
+	// The W3C propagator, as telemetry.Setup installs it in cmd/flowker even
+	// with telemetry off: a caller's traceparent is kept on its executions.
+	otel.SetTextMapPropagator(telemetry.Propagator())
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
