@@ -122,3 +122,15 @@ export function Pager({ p }: { p: { pageNumber: number; hasNext: boolean; hasPre
     </div>
   );
 }
+
+// EmptyRow is a table's "nothing here" row, shown once a page has loaded empty.
+export function EmptyRow({ shown, cols, text }: { shown: boolean; cols: number; text: string }) {
+  if (!shown) return null;
+  return (
+    <tr>
+      <td colSpan={cols} className="muted">
+        {text}
+      </td>
+    </tr>
+  );
+}

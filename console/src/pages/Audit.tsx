@@ -1,6 +1,6 @@
 import { useState } from "react";
 import { get, query, type AuditEvent, type Page } from "../api";
-import { ErrorBox, Json, Pager, fmtTime, shortId, usePaged } from "../ui";
+import { ErrorBox, Json, Pager, fmtTime, shortId, usePaged, EmptyRow } from "../ui";
 
 type Verify = { isValid: boolean; totalChecked: number; message: string; firstInvalidId?: string; firstInvalidSequence?: number };
 
@@ -111,13 +111,7 @@ export function Audit() {
           {p.items.map((e) => (
             <AuditRow key={e.eventId} e={e} open={open === e.eventId} toggle={() => setOpen(open === e.eventId ? undefined : e.eventId)} bad={verify?.firstInvalidId === e.eventId} />
           ))}
-          {p.loaded && p.items.length === 0 && (
-            <tr>
-              <td colSpan={7} className="muted">
-                No events.
-              </td>
-            </tr>
-          )}
+          <EmptyRow shown={p.loaded && p.items.length === 0} cols={7} text="No events." />
         </tbody>
       </table>
       <Pager p={p} />

@@ -1,6 +1,6 @@
 import { useState } from "react";
 import type { ProviderConfig } from "../api";
-import { ErrorBox, Json, Pager, Status, fmtTime, usePaged } from "../ui";
+import { ErrorBox, Json, Pager, Status, fmtTime, usePaged, EmptyRow } from "../ui";
 
 // Provider configurations as the API gives them: secret fields arrive
 // masked and are shown as given.
@@ -27,13 +27,7 @@ export function Configurations() {
           {p.items.map((c) => (
             <ConfigRow key={c.id} c={c} open={open === c.id} toggle={() => setOpen(open === c.id ? undefined : c.id)} />
           ))}
-          {p.loaded && p.items.length === 0 && (
-            <tr>
-              <td colSpan={5} className="muted">
-                No provider configurations.
-              </td>
-            </tr>
-          )}
+          <EmptyRow shown={p.loaded && p.items.length === 0} cols={5} text="No provider configurations." />
         </tbody>
       </table>
       <Pager p={p} />

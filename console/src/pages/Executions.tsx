@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { terminal, type Execution } from "../api";
 import { navigate } from "../router";
-import { ErrorBox, Link, Pager, Status, fmtMs, fmtTime, shortId, usePaged } from "../ui";
+import { ErrorBox, Link, Pager, Status, fmtMs, fmtTime, shortId, usePaged, EmptyRow } from "../ui";
 
 export function Executions({ search }: { search: URLSearchParams }) {
   const [workflowId, setWorkflowId] = useState(search.get("workflowId") ?? "");
@@ -95,13 +95,7 @@ export function Executions({ search }: { search: URLSearchParams }) {
               <td className="error-text">{e.errorMessage ?? ""}</td>
             </tr>
           ))}
-          {p.loaded && p.items.length === 0 && (
-            <tr>
-              <td colSpan={7} className="muted">
-                No executions.
-              </td>
-            </tr>
-          )}
+          <EmptyRow shown={p.loaded && p.items.length === 0} cols={7} text="No executions." />
         </tbody>
       </table>
       <Pager p={p} />

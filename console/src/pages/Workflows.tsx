@@ -1,7 +1,7 @@
 import { useEffect, useState } from "react";
 import { api, get, type Template, type TemplateSummary, type Workflow } from "../api";
 import { navigate } from "../router";
-import { ErrorBox, Link, Pager, Status, fmtTime, usePaged } from "../ui";
+import { ErrorBox, Link, Pager, Status, fmtTime, usePaged, EmptyRow } from "../ui";
 
 type ParamSchema = { properties?: Record<string, { description?: string; default?: unknown; type?: string }>; required?: string[] };
 
@@ -155,13 +155,7 @@ export function Workflows() {
               <td>{fmtTime(w.updatedAt)}</td>
             </tr>
           ))}
-          {p.loaded && p.items.length === 0 && (
-            <tr>
-              <td colSpan={5} className="muted">
-                No workflows.
-              </td>
-            </tr>
-          )}
+          <EmptyRow shown={p.loaded && p.items.length === 0} cols={5} text="No workflows." />
         </tbody>
       </table>
       <Pager p={p} />
