@@ -125,7 +125,9 @@ var (
 type ExecutionFilter struct {
 	WorkflowID uuid.UUID
 	Status     ExecutionStatus
-	Page       PageRequest
+	// StartedFrom and StartedTo bound startedAt, both inclusive; nil is open.
+	StartedFrom, StartedTo *time.Time
+	Page                   PageRequest
 }
 
 // ExecutionSorts are the columns an execution list may be ordered by.

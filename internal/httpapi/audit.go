@@ -83,20 +83,8 @@ func (a *api) listAudit(c *fiber.Ctx) error {
 		}
 		f.ResourceID = v
 	}
-	for _, p := range []struct {
-		name string
-		dst  **time.Time
-	}{{"dateFrom", &f.From}, {"dateTo", &f.To}} {
-		if v := c.Query(p.name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				return flow.Invalidf("FLK-0305", "invalid %s format, expected RFC3339", p.name)
-			}
-			*p.dst = &t
-		}
-	}
-	if f.From != nil && f.To != nil && f.From.After(*f.To) {
-		return flow.Invalidf("FLK-0308", "dateFrom must be before dateTo")
+	if f.From, f.To, err = parseTimeRange(c, "dateFrom", "dateTo"); err != nil {
+		return err
 	}
 	if v := c.Query("cursor"); v != "" {
 		seq, err := strconv.ParseInt(v, 10, 64)

@@ -202,6 +202,9 @@ func (a *api) listExecutions(c *fiber.Ctx) error {
 		f.WorkflowID = id
 	}
 	var err error
+	if f.StartedFrom, f.StartedTo, err = parseTimeRange(c, "startedFrom", "startedTo"); err != nil {
+		return err
+	}
 	if f.Page, err = parsePage(c, flow.ExecutionSorts); err != nil {
 		return err
 	}

@@ -5,9 +5,11 @@ package httpapi_test
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -288,6 +290,38 @@ func TestListAndGetExecutions(t *testing.T) {
 		path = "/v1/executions?limit=2&workflowId=" + wf + "&cursor=" + cursor
 	}
 	require.Equal(t, []string{ids[2], ids[1], ids[0]}, seen)
+
+	// startedFrom/startedTo: inclusive bounds, any offset, kept across pages.
+	started := func(id string) time.Time {
+		got := e.expect(e.do("GET", "/v1/executions/"+id, nil), http.StatusOK, "")
+		at, err := time.Parse(time.RFC3339Nano, got["startedAt"].(string))
+		require.NoError(t, err)
+		return at
+	}
+	east := time.FixedZone("", 2*3600)
+	window := "&startedFrom=" + url.QueryEscape(started(ids[1]).In(east).Format(time.RFC3339Nano)) +
+		"&startedTo=" + url.QueryEscape(started(ids[2]).Format(time.RFC3339Nano))
+	seen = nil
+	path = "/v1/executions?limit=1&workflowId=" + wf + window
+	for page := 0; ; page++ {
+		require.Less(t, page, 3)
+		list = e.expect(e.do("GET", path, nil), http.StatusOK, "")
+		seen = append(seen, executionIDs(items(t, list))...)
+		if list["hasMore"] != true {
+			break
+		}
+		path = "/v1/executions?limit=1&workflowId=" + wf + window + "&cursor=" + list["nextCursor"].(string)
+	}
+	require.Equal(t, []string{ids[2], ids[1]}, seen)
+	list = e.expect(e.do("GET", "/v1/executions?sortOrder=ASC&startedTo="+
+		url.QueryEscape(started(ids[0]).Format(time.RFC3339Nano)), nil), http.StatusOK, "")
+	require.Equal(t, []string{ids[0]}, executionIDs(items(t, list)))
+	list = e.expect(e.do("GET", "/v1/executions?startedFrom=2999-01-01T00:00:00Z", nil), http.StatusOK, "")
+	require.Empty(t, items(t, list))
+	e.expect(e.do("GET", "/v1/executions?startedFrom=yesterday", nil), http.StatusBadRequest, "FLK-0305")
+	e.expect(e.do("GET", "/v1/executions?startedTo=2026-01-01", nil), http.StatusBadRequest, "FLK-0305")
+	e.expect(e.do("GET", "/v1/executions?startedFrom=2026-02-01T00:00:00Z&startedTo=2026-01-01T00:00:00Z", nil),
+		http.StatusBadRequest, "FLK-0308")
 
 	for _, q := range []string{"limit=0", "limit=101", "limit=abc"} {
 		e.expect(e.do("GET", "/v1/executions?"+q, nil), http.StatusBadRequest, "FLK-0304")

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
@@ -179,6 +180,29 @@ func parseSortOrder(c *fiber.Ctx) (string, error) {
 		return "", flow.Invalidf(flow.CodeSortOrder, "sortOrder must be ASC or DESC")
 	}
 	return order, nil
+}
+
+// parseTimeRange reads two optional RFC 3339 query parameters bounding an
+// inclusive time range, the same way on every list that has one (audit
+// dateFrom/dateTo, executions startedFrom/startedTo): 400 FLK-0305 for a
+// bad format, FLK-0308 when from is after to.
+func parseTimeRange(c *fiber.Ctx, fromName, toName string) (from, to *time.Time, err error) {
+	for _, p := range []struct {
+		name string
+		dst  **time.Time
+	}{{fromName, &from}, {toName, &to}} {
+		if v := c.Query(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return nil, nil, flow.Invalidf("FLK-0305", "invalid %s format, expected RFC3339", p.name)
+			}
+			*p.dst = &t
+		}
+	}
+	if from != nil && to != nil && from.After(*to) {
+		return nil, nil, flow.Invalidf("FLK-0308", "%s must be before %s", fromName, toName)
+	}
+	return from, to, nil
 }
 
 // setETag gives a response the entity's strong ETag: its revision, quoted.

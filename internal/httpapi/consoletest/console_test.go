@@ -126,6 +126,16 @@ func TestConsole(t *testing.T) {
 	b.open("/console/executions", "[data-testid=executions-table]")
 	b.waitText("[data-testid=executions-table]", "cancelled")
 	b.shot("07-executions")
+	// Time range: from the URL (RFC 3339) into the inputs, and from the
+	// inputs (local time) back to the API and the URL as UTC.
+	b.open("/console/executions?startedFrom=2999-01-01T00%3A00%3A00.000Z", "[data-testid=executions-table]")
+	b.waitText("[data-testid=executions-table]", "No executions.")
+	b.waitFor("the from input filled", `document.querySelector("[data-testid=started-from]").value !== ""`)
+	b.setValue("[data-testid=started-from]", "2000-01-01T00:00:00")
+	b.waitText("[data-testid=executions-table]", "cancelled")
+	b.waitFor("startedFrom in the URL as UTC", `new URLSearchParams(location.search).get("startedFrom") === new Date("2000-01-01T00:00:00").toISOString()`)
+	b.setValue("[data-testid=started-to]", "2000-01-02T00:00:00")
+	b.waitText("[data-testid=executions-table]", "No executions.")
 
 	// Audit: the chain verifies.
 	b.open("/console/audit", "[data-testid=audit-table]")
@@ -143,7 +153,17 @@ func TestConsole(t *testing.T) {
 
 	b.open("/console", "[data-testid=exec-chart]")
 	b.waitText("[data-testid=exec-chart]", "Total")
+	// Executions per day: 14 bars, this test's executions counted, and a
+	// day's bar opens the list filtered to that day (to its last microsecond).
+	b.waitFor("the per-day chart", `document.querySelectorAll("[data-testid=exec-per-day] .day-bar").length === 14`)
+	require.Positive(t, eval[int](b, `[...document.querySelectorAll("[data-testid=exec-per-day] .day-bar")]
+		.reduce((n, el) => n + Number(el.dataset.count), 0)`), "the per-day chart counts this test's executions")
 	b.shot("01-dashboard")
+	require.True(t, eval[bool](b, `(() => { const bar = [...document.querySelectorAll("[data-testid=exec-per-day] .day-bar")]
+		.find(el => Number(el.dataset.count) > 0); bar.closest("a").click(); return true })()`))
+	b.waitFor("the executions list for that day", `location.pathname === "/console/executions" &&
+		new URLSearchParams(location.search).get("startedTo").endsWith(".999999Z")`)
+	b.waitFor("that day's executions listed", `!!document.querySelector("[data-testid=executions-table] a")`)
 
 	// An unknown console path is the application's own not-found page.
 	b.open("/console/nowhere", "main h1")

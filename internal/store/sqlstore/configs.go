@@ -50,7 +50,7 @@ func (q *queries) GetProviderConfig(ctx context.Context, id uuid.UUID) (*flow.Pr
 
 func (q *queries) ListProviderConfigs(ctx context.Context, f flow.ConfigFilter) (flow.Page[flow.ProviderConfig], error) {
 	return providerConfigs.list(ctx, q, []filter{
-		{"status", string(f.Status)}, {"provider_id", f.ProviderID}, {"name", f.Name}}, f.Page)
+		eq("status", string(f.Status)), eq("provider_id", f.ProviderID), eq("name", f.Name)}, f.Page)
 }
 
 func (q *queries) UpdateProviderConfig(ctx context.Context, p *flow.ProviderConfig, prevRevision int) error {
@@ -104,7 +104,7 @@ func (q *queries) GetExecutorConfig(ctx context.Context, id uuid.UUID) (*flow.Ex
 }
 
 func (q *queries) ListExecutorConfigs(ctx context.Context, f flow.ConfigFilter) (flow.Page[flow.ExecutorConfig], error) {
-	return executorConfigs.list(ctx, q, []filter{{"status", string(f.Status)}, {"name", f.Name}}, f.Page)
+	return executorConfigs.list(ctx, q, []filter{eq("status", string(f.Status)), eq("name", f.Name)}, f.Page)
 }
 
 func (q *queries) UpdateExecutorConfig(ctx context.Context, e *flow.ExecutorConfig, prevRevision int) error {

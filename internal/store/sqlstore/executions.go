@@ -98,7 +98,8 @@ func (q *queries) ListExecutions(ctx context.Context, f flow.ExecutionFilter) (f
 	if f.WorkflowID != uuid.Nil {
 		wf = f.WorkflowID.String()
 	}
-	return executions.list(ctx, q, []filter{{"workflow_id", wf}, {"status", string(f.Status)}}, f.Page)
+	return executions.list(ctx, q, []filter{eq("workflow_id", wf), eq("status", string(f.Status)),
+		timeBound("started_at", ">=", f.StartedFrom), timeBound("started_at", "<=", f.StartedTo)}, f.Page)
 }
 
 const stepColumns = `execution_id, step_number, node_id, name, status, input, output, error_message, attempts,

@@ -118,8 +118,22 @@ func (t *table[T]) get(ctx context.Context, db execer, id uuid.UUID) (*T, error)
 	return v, err
 }
 
-// filter is one equality condition of a list; empty values are ignored.
-type filter struct{ column, value string }
+// filter is one condition of a list, column op value (op "" is "="); an
+// empty value is ignored.
+type filter struct{ column, value, op string }
+
+// eq is the equality filter.
+func eq(column, value string) filter { return filter{column: column, value: value} }
+
+// timeBound is column op t in the stored layout (timeArg: fixed-width UTC
+// text on SQLite, compared as text; a timestamptz parameter on
+// PostgreSQL), as the audit list filters dates; nil is no bound.
+func timeBound(column, op string, t *time.Time) filter {
+	if t == nil {
+		return filter{column: column}
+	}
+	return filter{column: column, value: timeArg(*t), op: op}
+}
 
 // list returns one keyset page ordered by (sort column, id).
 func (t *table[T]) list(ctx context.Context, q *queries, filters []filter, p flow.PageRequest) (flow.Page[T], error) {
@@ -139,7 +153,11 @@ func (t *table[T]) list(ctx context.Context, q *queries, filters []filter, p flo
 			return flow.Page[T]{Items: []T{}}, nil // no stored row holds such a value
 		}
 		if f.value != "" {
-			where = append(where, f.column+" = "+arg(f.value))
+			op := f.op
+			if op == "" {
+				op = "="
+			}
+			where = append(where, f.column+" "+op+" "+arg(f.value))
 		}
 	}
 	if t.nullable[col] {

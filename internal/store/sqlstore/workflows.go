@@ -57,5 +57,5 @@ func (q *queries) DeleteWorkflow(ctx context.Context, id uuid.UUID, prevRevision
 }
 
 func (q *queries) ListWorkflows(ctx context.Context, f flow.WorkflowFilter) (flow.Page[flow.Workflow], error) {
-	return workflows.list(ctx, q, []filter{{"status", string(f.Status)}, {"name", f.Name}}, f.Page)
+	return workflows.list(ctx, q, []filter{eq("status", string(f.Status)), eq("name", f.Name)}, f.Page)
 }

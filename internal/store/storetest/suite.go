@@ -24,6 +24,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("WorkflowListFilters", func(t *testing.T) { t.Parallel(); testListFilters(t, open(t)) })
 	t.Run("ProviderConfigs", func(t *testing.T) { t.Parallel(); testProviderConfigs(t, open(t)) })
 	t.Run("ExecutorConfigs", func(t *testing.T) { t.Parallel(); testExecutorConfigs(t, open(t)) })
+	t.Run("ExecutionTimeRange", func(t *testing.T) { t.Parallel(); testExecutionTimeRange(t, open(t)) })
 	t.Run("Dashboards", func(t *testing.T) { t.Parallel(); testDashboards(t, open(t)) })
 	t.Run("TxRollback", func(t *testing.T) { t.Parallel(); testTxRollback(t, open(t)) })
 	t.Run("Ping", func(t *testing.T) { t.Parallel(); require.NoError(t, open(t).Ping(context.Background())) })

@@ -1,0 +1,79 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"flowker/internal/flow"
+	"flowker/internal/store"
+)
+
+// testExecutionTimeRange: startedFrom/startedTo bound startedAt inclusively,
+// whatever the bounds' time zone, combine with the other filters, and keyset
+// paging over a filtered list returns each row once, in order.
+func testExecutionTimeRange(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	base := time.Date(2026, 7, 1, 10, 0, 0, 0, time.UTC)
+	wf, other := uuid.New(), uuid.New()
+	var ids []uuid.UUID // started at base+0h … base+5h, the 5h one failed
+	for i := range 6 {
+		st := flow.ExecCompleted
+		if i == 5 {
+			st = flow.ExecFailed
+		}
+		e := Execution(wf, st, base.Add(time.Duration(i)*time.Hour), "", time.Time{})
+		createAll(t, s, e)
+		ids = append(ids, e.ID)
+	}
+	// Just outside the bounds, and another workflow inside them.
+	createAll(t, s, Execution(wf, flow.ExecCompleted, base.Add(time.Hour-time.Millisecond), "", time.Time{}),
+		Execution(wf, flow.ExecCompleted, base.Add(5*time.Hour+time.Millisecond), "", time.Time{}),
+		Execution(other, flow.ExecCompleted, base.Add(2*time.Hour), "", time.Time{}))
+
+	east := time.FixedZone("UTC+3", 3*3600)
+	from, to := base.Add(time.Hour).In(east), base.Add(5*time.Hour) // inclusive
+	list := func(f flow.ExecutionFilter, sortBy string, desc bool) []uuid.UUID {
+		t.Helper()
+		f.Page = flow.PageRequest{Limit: 2, SortBy: sortBy, Desc: desc}
+		var got []uuid.UUID
+		for pages := 0; ; pages++ {
+			require.Less(t, pages, 10, "paging does not end")
+			page, err := s.ListExecutions(ctx, f)
+			require.NoError(t, err)
+			for _, e := range page.Items {
+				got = append(got, e.ID)
+			}
+			if !page.HasMore {
+				return got
+			}
+			f.Page.After, err = flow.DecodeCursor(page.NextCursor)
+			require.NoError(t, err)
+		}
+	}
+	want := ids[1:6]
+	require.Equal(t, want, list(flow.ExecutionFilter{WorkflowID: wf, StartedFrom: &from, StartedTo: &to}, "startedAt", false))
+	require.Equal(t, reversedIDs(want),
+		list(flow.ExecutionFilter{WorkflowID: wf, StartedFrom: &from, StartedTo: &to}, "startedAt", true))
+	require.Equal(t, want, list(flow.ExecutionFilter{WorkflowID: wf, StartedFrom: &from, StartedTo: &to}, "completedAt", false))
+	require.Equal(t, ids[5:6], list(flow.ExecutionFilter{Status: flow.ExecFailed, StartedFrom: &from}, "startedAt", true))
+	got := list(flow.ExecutionFilter{WorkflowID: wf, StartedTo: &from}, "startedAt", false)
+	require.Len(t, got, 3) // base, base+1h-1ms, base+1h
+	require.Equal(t, ids[0], got[0])
+	require.Equal(t, ids[1], got[2])
+	at := base.Add(3 * time.Hour)
+	require.Equal(t, ids[3:4], list(flow.ExecutionFilter{WorkflowID: wf, StartedFrom: &at, StartedTo: &at}, "startedAt", true))
+	late := base.Add(24 * time.Hour)
+	require.Empty(t, list(flow.ExecutionFilter{StartedFrom: &late}, "startedAt", true))
+}
+
+func reversedIDs(ids []uuid.UUID) []uuid.UUID {
+	out := make([]uuid.UUID, len(ids))
+	for i, id := range ids {
+		out[len(ids)-1-i] = id
+	}
+	return out
+}
