@@ -311,11 +311,12 @@ func (b *browser) click(sel string) {
 }
 
 // clickText clicks the first element matching sel whose text contains text.
+// It waits for the element: a page's rows arrive after its table is drawn.
 func (b *browser) clickText(sel, text string) {
 	b.t.Helper()
-	ok := eval[bool](b, fmt.Sprintf(`(() => { const el = [...document.querySelectorAll(%s)].find(e => e.innerText.includes(%s));
+	b.waitFor(fmt.Sprintf("a %s with text %q to click", sel, text), fmt.Sprintf(`(() => {
+		const el = [...document.querySelectorAll(%s)].find(e => e.innerText.includes(%s));
 		if (!el) return false; el.click(); return true })()`, jsString(sel), jsString(text)))
-	require.True(b.t, ok, "no %s with text %q", sel, text)
 }
 
 // setValue sets a React-controlled input's value and fires its input event.
