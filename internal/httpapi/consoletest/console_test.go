@@ -156,8 +156,8 @@ func TestConsole(t *testing.T) {
 	// Executions per day: 14 bars, this test's executions counted, and a
 	// day's bar opens the list filtered to that day (to its last microsecond).
 	b.waitFor("the per-day chart", `document.querySelectorAll("[data-testid=exec-per-day] .day-bar").length === 14`)
-	require.Positive(t, eval[int](b, `[...document.querySelectorAll("[data-testid=exec-per-day] .day-bar")]
-		.reduce((n, el) => n + Number(el.dataset.count), 0)`), "the per-day chart counts this test's executions")
+	b.waitFor("the per-day chart to count this test's executions", `[...document.querySelectorAll("[data-testid=exec-per-day] .day-bar")]
+		.reduce((n, el) => n + Number(el.dataset.count), 0) > 0`)
 	b.shot("01-dashboard")
 	require.True(t, eval[bool](b, `(() => { const bar = [...document.querySelectorAll("[data-testid=exec-per-day] .day-bar")]
 		.find(el => Number(el.dataset.count) > 0); bar.closest("a").click(); return true })()`))
@@ -189,9 +189,8 @@ func (f *fixture) parallelAndCancel(t *testing.T, b *browser) {
 	b.waitFor("the held node running", stateOf("slow")+` === "running"`)
 	b.waitText("[data-testid=execution-status]", "running")
 	// The two branches overlap on the timeline: each starts before the other ends.
-	overlap := eval[bool](b, `(() => { const bars = [...document.querySelectorAll(".tl-bar")].slice(0, 2).map(e => e.getBoundingClientRect());
+	b.waitFor("parallel steps overlapping on the timeline", `(() => { const bars = [...document.querySelectorAll(".tl-bar")].slice(0, 2).map(e => e.getBoundingClientRect());
 		return bars.length === 2 && bars[0].left < bars[1].right && bars[1].left < bars[0].right })()`)
-	require.True(t, overlap, "parallel steps overlap on the timeline")
 	b.shot("05-running")
 	b.click("[data-testid=cancel]")
 	b.waitText("[data-testid=execution-status]", "cancelled")
