@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"flowker/internal/catalog"
+	"flowker/internal/expr"
 	"flowker/internal/flow"
 	"flowker/internal/provider"
 	"flowker/internal/secret"
@@ -178,38 +178,18 @@ func (e *Engine) Dispatch(id uuid.UUID) {
 	e.queue <- id // never blocks: Reserve bounded in-flight work
 }
 
-// DispatchNew hands over an execution this process has just inserted, so
-// its worker starts without reading the row back. The engine keeps its own
-// deep copy: the caller's value (and the request it came from) may change
-// or be reused once this returns.
+// DispatchNew hands over an execution this process has just inserted, with
+// its input in plaintext, so its worker starts without reading the row back
+// and opening it. The engine keeps its own deep copy: the caller's maps may
+// change once this returns (the strings are already the caller's own:
+// request values are copies, see docs/engine.md).
 func (e *Engine) DispatchNew(ex *flow.Execution) {
 	c := *ex
-	c.Input, _ = cloneJSON(ex.Input).(map[string]any)
+	c.Input, _ = expr.DeepCopy(ex.Input).(map[string]any)
 	e.mu.Lock()
 	e.record(ex.ID).fresh = &c
 	e.mu.Unlock()
 	e.Dispatch(ex.ID)
-}
-
-// cloneJSON deep-copies a JSON-shaped value, strings included.
-func cloneJSON(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[strings.Clone(k)] = cloneJSON(e)
-		}
-		return m
-	case []any:
-		l := make([]any, len(x))
-		for i, e := range x {
-			l[i] = cloneJSON(e)
-		}
-		return l
-	case string:
-		return strings.Clone(x)
-	}
-	return v
 }
 
 // running marks id as run by a worker and returns the handed-over copy,

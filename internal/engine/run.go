@@ -39,9 +39,6 @@ type nodeResult struct {
 	out  any
 }
 
-// errLeaseLost: another worker owns the execution now; this one stops.
-var errLeaseLost = store.ErrLeaseLost
-
 // runOne drives an execution this process leased until it finishes, is
 // handed back, or fails transiently (then it runs again here later). A
 // panic fails that execution, never the process.
@@ -82,7 +79,8 @@ func (e *Engine) tryRun(ctx context.Context, id uuid.UUID, fresh *flow.Execution
 // caller retries later.
 func (e *Engine) load(ctx context.Context, id uuid.UUID, ex *flow.Execution) (*run, error) {
 	var steps []flow.Step
-	if ex == nil { // recovered, rescued or retried: read its state back
+	var openErr error // the stored input no longer opens: permanent
+	if ex == nil {    // recovered, rescued or retried: read its state back
 		var err error
 		if ex, err = e.store.GetExecution(ctx, id); err != nil {
 			if errors.Is(err, flow.ErrExecutionNotFound) {
@@ -96,23 +94,24 @@ func (e *Engine) load(ctx context.Context, id uuid.UUID, ex *flow.Execution) (*r
 		if steps, err = e.store.ListSteps(ctx, id); err != nil {
 			return nil, err
 		}
+		// The input is stored with its secrets sealed (as configurations
+		// are); a handed-over execution arrives in plaintext already.
+		if input, err := e.box.Open(ex.Input, "input"); err == nil {
+			ex.Input = input
+		} else {
+			openErr = err
+		}
 	}
 	p, err := e.plan(ctx, ex.WorkflowID, ex.WorkflowRevision)
 	if err != nil && store.Transient(err) {
 		return nil, err
 	}
-	// The input is stored with its secrets sealed (as configurations are);
-	// the run works on plaintext.
-	input, ierr := e.box.Open(ex.Input, "input")
-	if ierr == nil {
-		ex.Input = input
-	}
 	r := e.newRun(ex, p, steps)
 	if err != nil {
 		r.g.fail(outcome{kind: outcomeFailed,
 			reason: fmt.Sprintf("workflow revision %d cannot run: %v", ex.WorkflowRevision, err)})
-	} else if ierr != nil {
-		r.g.fail(outcome{kind: outcomeFailed, reason: "the execution input cannot be opened: " + ierr.Error()})
+	} else if openErr != nil {
+		r.g.fail(outcome{kind: outcomeFailed, reason: "the execution input cannot be opened: " + openErr.Error()})
 	}
 	return r, nil
 }
@@ -236,7 +235,7 @@ func (r *run) saveFailed(ctx context.Context, err error) (verdict, bool) {
 	switch {
 	case context.Cause(ctx) != nil: // cancelled, timed out or handed back: finish says which
 		return verdictDone, false
-	case errors.Is(err, errLeaseLost):
+	case errors.Is(err, store.ErrLeaseLost):
 		return verdictDone, true
 	case store.Transient(err):
 		return verdictRetry, true
@@ -279,7 +278,7 @@ func (r *run) finish(ctx context.Context) verdict {
 	// the reference lost exactly this write on timeout.
 	ctx = context.WithoutCancel(ctx)
 	err := r.save(ctx, event)
-	if err != nil && !errors.Is(err, errLeaseLost) && !store.Transient(err) {
+	if err != nil && !errors.Is(err, store.ErrLeaseLost) && !store.Transient(err) {
 		// The store refused what the steps hold: record the failure without it.
 		r.ex.Status, r.ex.Output = flow.ExecFailed, nil
 		r.ex.ErrorMessage = storableText("progress could not be stored: " + err.Error())
@@ -290,7 +289,7 @@ func (r *run) finish(ctx context.Context) verdict {
 		return verdictDone
 	}
 	r.ex.Status = flow.ExecRunning // not terminal until written
-	if errors.Is(err, errLeaseLost) {
+	if errors.Is(err, store.ErrLeaseLost) {
 		return verdictDone
 	}
 	return verdictRetry

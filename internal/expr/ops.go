@@ -181,7 +181,7 @@ func compileCoalesce(s spec, require bool) (operation, error) {
 		if !isList {
 			return nil, s.fail("spec.ignore must be an array of values")
 		}
-		op.ignore = deepCopy(ignore).([]any) // the caller's spec may change later
+		op.ignore = DeepCopy(ignore).([]any) // the caller's spec may change later
 	}
 	for _, key := range keys {
 		target, err := s.parse(key, "target "+key, writePath)
@@ -273,7 +273,7 @@ func compileDefault(s spec) (operation, error) {
 			return nil, err
 		}
 		// Copied so that later changes to the caller's spec cannot reach it.
-		op.entries = append(op.entries, literalEntry{path: p, value: deepCopy(s.m[key])})
+		op.entries = append(op.entries, literalEntry{path: p, value: DeepCopy(s.m[key])})
 	}
 	return op, nil
 }
@@ -286,7 +286,7 @@ func (o *defaultOp) apply(doc any) (any, error) {
 		// value written (a wildcard writes several).
 		value := e.value
 		if doc, err = w.edit(doc, e.path, func(any, bool) (any, change, error) {
-			return deepCopy(value), replace, nil
+			return DeepCopy(value), replace, nil
 		}); err != nil {
 			return nil, err
 		}

@@ -127,20 +127,21 @@ func jsonEqual(a, b any) bool {
 	return aok && bok && an == bn
 }
 
-// deepCopy copies objects and arrays, so a literal from a compiled spec is
-// never shared with a result the caller may change.
-func deepCopy(v any) any {
+// DeepCopy copies objects and arrays (JSON-shaped values), so a value is
+// never shared with one its owner may change: a literal from a compiled
+// spec, an execution input handed to the engine.
+func DeepCopy(v any) any {
 	switch v := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(v))
 		for k, e := range v {
-			out[k] = deepCopy(e)
+			out[k] = DeepCopy(e)
 		}
 		return out
 	case []any:
 		out := make([]any, len(v))
 		for i, e := range v {
-			out[i] = deepCopy(e)
+			out[i] = DeepCopy(e)
 		}
 		return out
 	}

@@ -41,10 +41,10 @@ type StartRequest struct {
 	IdempotencyKey string        // optional on webhooks
 	TriggerNodeID  string        // "" = the workflow's first trigger
 	Wait           time.Duration // synchronous mode: wait this long for the result
-	// Identity is what makes two requests the same for Idempotency-Key
-	// replays; nil means Input. Webhooks leave out what differs on every
-	// delivery of the same call (arrival time, tracing and transport headers).
-	Identity any
+	// Fingerprint makes two requests the same for Idempotency-Key replays;
+	// "" means the hash of Input and the trigger. Webhooks leave out what
+	// differs on every delivery of the same call (arrival time, headers).
+	Fingerprint string
 }
 
 // StartResult is a started (or replayed) execution and, when it finished
@@ -71,11 +71,10 @@ func executionAttr(id uuid.UUID) trace.SpanStartOption {
 func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *StartResult, err error) {
 	ctx, end := s.op(ctx, "command.execution.create", workflowAttr(req.WorkflowID))
 	defer end(&err)
-	identity := req.Identity
-	if identity == nil {
-		identity = req.Input
+	hash := req.Fingerprint
+	if hash == "" {
+		hash = requestHash(req.Input, req.TriggerNodeID)
 	}
-	hash := requestHash(identity, req.TriggerNodeID)
 	if req.IdempotencyKey != "" {
 		if res, err := s.replay(ctx, req, hash); res != nil || err != nil {
 			return res, err
@@ -136,7 +135,12 @@ func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *St
 		s.engine.Release()
 		return nil, err
 	}
-	s.engine.DispatchNew(ex)
+	handed := *ex
+	handed.Input = req.Input // the engine works on plaintext: no open of what was just sealed
+	if handed.Input == nil {
+		handed.Input = map[string]any{}
+	}
+	s.engine.DispatchNew(&handed)
 	res = &StartResult{Execution: ex}
 	if done != nil {
 		res.Results = s.waitFor(ctx, ex.ID, done, req.Wait)

@@ -110,13 +110,13 @@ func (s *Service) StartWebhook(ctx context.Context, req WebhookRequest) (*StartR
 	}
 	// A redelivery of the same call is the same body and query to the same
 	// route; its headers and arrival time differ and do not count.
-	identity := map[string]any{"method": route.Method, "path": route.Path, "query": query, "body": input}
-	identityHash := requestHash(identity, route.NodeID) // before _webhook is added to input
+	fingerprint := requestHash(map[string]any{"method": route.Method, "path": route.Path, "query": query,
+		"body": input}, route.NodeID) // before _webhook is added to input
 	// _webhook describes the call; it replaces any client value of that key.
 	input["_webhook"] = map[string]any{"method": route.Method, "path": route.Path, "headers": headers,
 		"query": query, "receivedAt": s.now().Format(time.RFC3339Nano)}
 	return s.StartExecution(ctx, StartRequest{WorkflowID: route.WorkflowID, Input: input,
-		IdempotencyKey: req.IdempotencyKey, TriggerNodeID: route.NodeID, Wait: req.Wait, Identity: identityHash})
+		IdempotencyKey: req.IdempotencyKey, TriggerNodeID: route.NodeID, Wait: req.Wait, Fingerprint: fingerprint})
 }
 
 // sensitiveHeader keeps credentials and cookies out of stored input.
