@@ -23,36 +23,51 @@ import (
 
 const testSecretKey = "FLOWKER_SECRET_KEY=MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE="
 
-// send makes a request with a JSON body (nil: none) and decodes the JSON answer.
-func (p *proc) send(method, path string, body any, headers ...string) (int, http.Header, map[string]any) {
-	p.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		require.NoError(p.t, err)
-		rd = bytes.NewReader(raw)
-	}
+// request sends body (nil: none; otherwise JSON) with headers as name,
+// value pairs and returns the answer. It asserts nothing, so goroutines
+// may use it; every request helper of these tests goes through it.
+func (p *proc) request(method, path string, body []byte, headers ...string) (int, http.Header, []byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
 	req, err := http.NewRequestWithContext(ctx, method, "http://"+p.addr+path, rd)
-	require.NoError(p.t, err)
+	if err != nil {
+		return 0, nil, nil, err
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	client := &http.Client{Timeout: deadline, Transport: p.client.Transport}
-	resp, err := client.Do(req)
-	require.NoError(p.t, err)
+	resp, err := (&http.Client{Timeout: deadline, Transport: p.client.Transport}).Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, raw, err
+}
+
+// send makes a request with a JSON body (nil: none) and decodes the JSON answer.
+func (p *proc) send(method, path string, body any, headers ...string) (int, http.Header, map[string]any) {
+	p.t.Helper()
+	var raw []byte
+	if body != nil {
+		var err error
+		raw, err = json.Marshal(body)
+		require.NoError(p.t, err)
+	}
+	status, header, raw, err := p.request(method, path, raw, headers...)
 	require.NoError(p.t, err)
 	var m map[string]any
 	if len(raw) > 0 {
 		require.NoError(p.t, json.Unmarshal(raw, &m), "%s %s: %s", method, path, raw)
 	}
-	return resp.StatusCode, resp.Header, m
+	return status, header, m
 }
 
 // callWorkflow creates an http provider configuration for baseURL and an

@@ -9,7 +9,6 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -78,27 +77,16 @@ type leakClient struct {
 
 func (c *leakClient) do(method, path string, body any, status int, headers ...string) map[string]any {
 	c.t.Helper()
-	var rd io.Reader
+	var sent []byte
 	if body != nil {
-		raw, err := json.Marshal(body)
+		var err error
+		sent, err = json.Marshal(body)
 		require.NoError(c.t, err)
-		rd = bytes.NewReader(raw)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), deadline)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+c.p.addr+path, rd)
-	require.NoError(c.t, err)
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := (&http.Client{Timeout: deadline}).Do(req)
-	require.NoError(c.t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
+	code, _, raw, err := c.p.request(method, path, sent, headers...)
 	require.NoError(c.t, err)
 	c.bodies, c.calls = append(c.bodies, raw), append(c.calls, method+" "+path)
-	require.Equal(c.t, status, resp.StatusCode, "%s %s: %s", method, path, raw)
+	require.Equal(c.t, status, code, "%s %s: %s", method, path, raw)
 	var out map[string]any
 	if len(bytes.TrimSpace(raw)) > 0 {
 		require.NoError(c.t, json.Unmarshal(raw, &out), "%s %s: %s", method, path, raw)

@@ -8,13 +8,9 @@ package main
 // others 412 FLK-0013.
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 
@@ -103,23 +99,17 @@ func concurrentWriters(t *testing.T, p *proc) {
 // sendRaw sends body bytes as they are (JSON content type when not empty)
 // and decodes the answer; usable from goroutines (no require).
 func sendRaw(p *proc, method, path, body string) (int, map[string]any, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), deadline)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+p.addr+path, strings.NewReader(body))
-	if err != nil {
-		return 0, nil, err
-	}
+	var raw []byte
 	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+		raw = []byte(body)
 	}
-	resp, err := p.client.Do(req)
+	status, _, answer, err := p.request(method, path, raw)
 	if err != nil {
 		return 0, nil, err
 	}
-	defer resp.Body.Close()
 	var m map[string]any
-	err = json.NewDecoder(resp.Body).Decode(&m)
-	return resp.StatusCode, m, err
+	err = json.Unmarshal(answer, &m)
+	return status, m, err
 }
 
 // putJSON is a PUT usable from goroutines (no require): its status.
@@ -128,24 +118,13 @@ func putJSON(p *proc, path string, body any, ifMatch string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), deadline)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, "http://"+p.addr+path, bytes.NewReader(raw))
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/json")
+	var headers []string
 	if ifMatch != "" {
-		req.Header.Set("If-Match", ifMatch)
+		headers = []string{"If-Match", ifMatch}
 	}
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return 0, err
+	status, _, b, err := p.request(http.MethodPut, path, raw, headers...)
+	if err == nil && status != http.StatusOK && status != http.StatusPreconditionFailed {
+		err = fmt.Errorf("PUT %s: %d %s", path, status, b)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err == nil && resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusPreconditionFailed {
-		err = fmt.Errorf("PUT %s: %d %s", path, resp.StatusCode, b)
-	}
-	return resp.StatusCode, err
+	return status, err
 }
