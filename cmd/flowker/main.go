@@ -104,7 +104,7 @@ func run() int {
 	}
 	defer func() { _ = metrics.Close() }() // before the store closes: the queue-depth gauge reads it
 	eng := engine.New(st, box, catalog.Default(), client, log, metrics, engineOptions(cfg))
-	svc := service.New(st, box, service.WithHTTPClient(client), service.WithDispatcher(eng))
+	svc := service.New(st, box, service.WithHTTPClient(client), service.WithDispatcher(eng), service.WithMetrics(metrics))
 	var draining atomic.Bool
 	app := httpapi.New(svc, cfg, log, &draining)
 	// Listen before the engine starts: recovery claims executions, and a
@@ -164,8 +164,9 @@ func engineOptions(cfg config.Config) engine.Options {
 	return engine.Options{
 		Owner: owner, Concurrency: cfg.Engine.Concurrency, QueueSize: cfg.Engine.QueueSize,
 		LeaseDuration: cfg.Engine.LeaseDuration, ExecutionTimeout: cfg.Engine.ExecutionTimeout,
-		Retry:   engine.RetryPolicy{MaxAttempts: cfg.Engine.MaxAttempts},
-		Breaker: engine.BreakerPolicy{Failures: cfg.Engine.BreakerFailures, OpenFor: cfg.Engine.BreakerOpenFor},
+		Retry:           engine.RetryPolicy{MaxAttempts: cfg.Engine.MaxAttempts},
+		Breaker:         engine.BreakerPolicy{Failures: cfg.Engine.BreakerFailures, OpenFor: cfg.Engine.BreakerOpenFor},
+		CallbackBaseURL: cfg.PublicURL,
 	}
 }
 

@@ -268,7 +268,7 @@ func builtin() *Catalog {
 	triggers := []*Trigger{
 		{ID: "webhook", Name: "Webhook", Version: v1, Schema: schemaFile("triggers/webhook.json")},
 	}
-	templates := []*Template{tracerMidazTemplate()}
+	templates := []*Template{tracerMidazTemplate(), kycAMLReviewTemplate()}
 
 	byID := func(a, b string) int { return strings.Compare(a, b) }
 	slices.SortFunc(providers, func(a, b *Provider) int { return byID(a.ID, b.ID) })

@@ -34,7 +34,7 @@ func TestContentsListedAndSorted(t *testing.T) {
 		"tracer.list-validations", "tracer.validate-transaction",
 	}, ids(c.Executors(), func(e *Executor) string { return e.ID }))
 	require.Equal(t, []string{"webhook"}, ids(c.Triggers(), func(t *Trigger) string { return t.ID }))
-	require.Equal(t, []string{"tracer-midaz-validation"}, ids(c.Templates(), func(t *Template) string { return t.ID }))
+	require.Equal(t, []string{"kyc-aml-review", "tracer-midaz-validation"}, ids(c.Templates(), func(t *Template) string { return t.ID }))
 
 	require.Equal(t, []string{"midaz.create-account", "midaz.create-transaction", "midaz.get-account", "midaz.get-account-balance"},
 		ids(c.ProviderExecutors("midaz"), func(e *Executor) string { return e.ID }))

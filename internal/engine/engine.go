@@ -42,6 +42,10 @@ type Options struct {
 	Retry             RetryPolicy
 	Breaker           BreakerPolicy
 	Clock             Clock // default: the system clock
+	// CallbackBaseURL prefixes callback URLs handed to providers
+	// (PUBLIC_URL); default http://localhost:4021.
+	CallbackBaseURL string
+	TimerInterval   time.Duration // how often due timers and deadlines are looked for (default 250ms)
 }
 
 func (o *Options) defaults() {
@@ -54,6 +58,8 @@ func (o *Options) defaults() {
 	setDefault(&o.HeartbeatInterval, o.LeaseDuration/3)
 	setDefault(&o.RescueInterval, 5*time.Second)
 	setDefault(&o.ExecutionTimeout, 5*time.Minute)
+	setDefault(&o.CallbackBaseURL, "http://localhost:4021")
+	setDefault(&o.TimerInterval, 250*time.Millisecond)
 	if o.Clock == nil {
 		o.Clock = realClock{}
 	}
@@ -140,8 +146,10 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	e.loops.Go(func() { e.every(ctx, e.opts.HeartbeatInterval, e.heartbeat) })
 	e.loops.Go(func() { e.every(ctx, e.opts.RescueInterval, func(ctx context.Context) { e.rescue(ctx, false) }) })
+	e.loops.Go(func() { e.every(ctx, e.opts.TimerInterval, e.fireTimers) })
 	if e.metrics != nil {
 		_ = e.metrics.ObserveQueueDepth(e.store.CountUnfinished)
+		_ = e.metrics.ObserveWaiting(e.store.CountWaiting)
 	}
 	return nil
 }

@@ -16,8 +16,8 @@ import (
 type nodeState int8
 
 const (
-	waiting   nodeState = iota
-	readyNode           // inputs settled, waiting for the save that precedes its call
+	unreached nodeState = iota
+	readyNode           // inputs settled: an executor waiting for the save that precedes its call, or a wait node
 	runningNode
 	done
 )
@@ -36,6 +36,7 @@ type graph struct {
 	status map[string]flow.StepStatus
 	taken  map[*plan.Edge]int8 // +1 taken, -1 not taken, 0 undecided
 	cond   map[string]bool     // conditional node results
+	handle map[string]string   // wait nodes: the sourceHandle their resolution takes
 	keys   map[string]string   // executor node → Idempotency-Key of its next call
 
 	// vars is the execution context. It is copy-on-write: a map reachable
@@ -43,18 +44,20 @@ type graph struct {
 	// (or kept in a step's input) stays valid while later nodes complete.
 	vars map[string]any
 
-	step     int         // number of the last recorded step
-	recorded []flow.Step // recorded, not yet taken by the driver
-	ready    []*plan.Node
-	failure  outcome // the first failure; zero while none
+	step     int          // number of the last recorded step
+	recorded []flow.Step  // recorded, not yet taken by the driver
+	ready    []*plan.Node // executor nodes to call
+	arrived  []*plan.Node // wait nodes reached, for the driver to resolve or park
+	failure  outcome      // the first failure; zero while none
 }
 
 // newGraph rebuilds the state of ex from its persisted steps.
-func newGraph(p *plan.Plan, ex *flow.Execution, steps []flow.Step, now func() time.Time) *graph {
+// execVars is the context's "execution" entry (Engine.executionVars).
+func newGraph(p *plan.Plan, ex *flow.Execution, steps []flow.Step, now func() time.Time, execVars map[string]any) *graph {
 	g := &graph{plan: p, execID: ex.ID, now: now, scope: p.Reachable(ex.TriggerNodeID),
 		state: map[string]nodeState{}, status: map[string]flow.StepStatus{}, taken: map[*plan.Edge]int8{},
-		cond: map[string]bool{}, keys: map[string]string{},
-		vars: map[string]any{"workflow": ex.Input, "nodes": map[string]any{}}}
+		cond: map[string]bool{}, handle: map[string]string{}, keys: map[string]string{},
+		vars: map[string]any{"workflow": ex.Input, "nodes": map[string]any{}, "execution": execVars}}
 	g.replay(steps)
 	return g
 }
@@ -80,6 +83,7 @@ func (g *graph) replay(steps []flow.Step) {
 			if out, ok := st.Output.(map[string]any); ok {
 				g.cond[st.NodeID], _ = out["result"].(bool)
 			}
+			g.handle[st.NodeID], _ = st.CallDetails["handle"].(string)
 		}
 	}
 }
@@ -160,6 +164,20 @@ func (g *graph) complete(n *plan.Node, st flow.Step, out any) {
 	}
 }
 
+// pass applies a wait node's resolution: its step, output and the
+// handle of the edges it takes.
+func (g *graph) pass(n *plan.Node, st flow.Step, handle string) {
+	g.handle[n.ID] = handle
+	g.complete(n, st, st.Output)
+}
+
+// takeArrived returns the wait nodes reached since the last call.
+func (g *graph) takeArrived() []*plan.Node {
+	arrived := g.arrived
+	g.arrived = nil
+	return arrived
+}
+
 // fail keeps the first failure.
 func (g *graph) fail(o outcome) {
 	if g.failure.none() {
@@ -197,7 +215,7 @@ func (g *graph) setOutput(n *plan.Node, out any) {
 	}
 	vars := maps.Clone(g.vars)
 	switch n.Type {
-	case flow.NodeExecutor:
+	case flow.NodeExecutor, flow.NodeReview, flow.NodeWaitForCallback, flow.NodeDelay:
 		nodes := maps.Clone(g.vars["nodes"].(map[string]any))
 		nodes[n.ID] = out
 		vars["nodes"], vars[n.ID] = nodes, out
@@ -236,7 +254,7 @@ func (g *graph) settle(from *plan.Node) {
 				queue = append(queue, next)
 				continue
 			}
-			if g.state[next.ID] != waiting || !g.settled(next) {
+			if g.state[next.ID] != unreached || !g.settled(next) {
 				continue
 			}
 			if !g.anyTaken(next) {
@@ -255,6 +273,12 @@ func (g *graph) decide(from *plan.Node, edge *plan.Edge) int8 {
 		return -1
 	}
 	if from.Type == flow.NodeConditional && edge.SourceHandle != strconv.FormatBool(g.cond[from.ID]) {
+		return -1
+	}
+	if from.Type == flow.NodeReview && edge.SourceHandle != g.handle[from.ID] {
+		return -1 // the edge of another decision
+	}
+	if from.Type == flow.NodeWaitForCallback && (edge.SourceHandle == flow.TimeoutHandle) != (g.handle[from.ID] == flow.TimeoutHandle) {
 		return -1
 	}
 	if edge.Condition != nil {
@@ -303,6 +327,10 @@ func (g *graph) start(n *plan.Node) bool {
 	case flow.NodeExecutor:
 		g.state[n.ID] = readyNode
 		g.ready = append(g.ready, n)
+		return false
+	case flow.NodeReview, flow.NodeWaitForCallback, flow.NodeDelay:
+		g.state[n.ID] = readyNode
+		g.arrived = append(g.arrived, n)
 		return false
 	case flow.NodeConditional:
 		ok, err := n.Condition.Eval(g.vars)

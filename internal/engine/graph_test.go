@@ -71,7 +71,7 @@ func drive(t *testing.T, g *graph, trigger string, answer func(id string) (any, 
 
 func newTestGraph(p *plan.Plan, input map[string]any, steps ...flow.Step) *graph {
 	return newGraph(p, &flow.Execution{ID: uuid.MustParse("00000000-0000-0000-0000-0000000000e1"),
-		TriggerNodeID: "t", Input: input}, steps, fixedNow)
+		TriggerNodeID: "t", Input: input}, steps, fixedNow, nil)
 }
 
 func okAnswer(id string) (any, bool) { return map[string]any{"body": map[string]any{"from": id}}, true }
@@ -210,4 +210,52 @@ func TestStorable(t *testing.T) {
 	require.False(t, changed)
 	require.Equal(t, "x\uFFFDy", storableText("x\x00y"))
 	require.False(t, strings.ContainsRune(storableText(string([]byte{0xc3})), 0))
+}
+
+// Wait nodes: the graph hands them to the driver, and their resolution's
+// handle picks the edges; a replayed step restores the handle.
+func TestGraphWaitHandles(t *testing.T) {
+	review := flow.Node{ID: "r", Type: flow.NodeReview, Data: map[string]any{"decisions": []any{"approve", "reject", "escalate"}}}
+	callback := flow.Node{ID: "c", Type: flow.NodeWaitForCallback, Data: map[string]any{"timeout": "1h"}}
+	p := def([]flow.Node{trig("t"), review, callback, call("ok"), call("no"), call("up"), call("got"), call("late")},
+		link("t", "r"), link("t", "c"), link("r", "ok", "approve"), link("r", "no", "reject"), link("r", "up", "escalate"),
+		link("c", "got"), link("c", "late", "timeout"))
+	for _, tc := range []struct {
+		decision, callbackHandle string
+		want                     []string
+	}{
+		{"reject", "", []string{"ok:skipped", "up:skipped", "late:skipped"}},
+		{"escalate", "timeout", []string{"ok:skipped", "no:skipped", "got:skipped"}},
+	} {
+		g := newTestGraph(p, nil)
+		g.begin("t")
+		arrived := g.takeArrived()
+		require.Len(t, arrived, 2)
+		require.Empty(t, g.takeReady(), "a wait node is not called")
+		for _, n := range arrived {
+			handle := tc.decision
+			if n.ID == "c" {
+				handle = tc.callbackHandle
+			}
+			g.pass(n, flow.Step{NodeID: n.ID, Status: flow.StepCompleted, CallDetails: map[string]any{"handle": handle}}, handle)
+		}
+		var skipped []string
+		for _, st := range g.takeRecorded() {
+			if st.Status == flow.StepSkipped {
+				skipped = append(skipped, st.NodeID+":skipped")
+			}
+		}
+		require.ElementsMatch(t, tc.want, skipped, tc.decision)
+
+		// Replayed from its steps, the review takes the same edge.
+		again := newTestGraph(p, nil, flow.Step{Number: 1, NodeID: "r", Status: flow.StepCompleted,
+			CallDetails: map[string]any{"handle": tc.decision}})
+		again.begin("t")
+		var ready []string
+		for _, n := range again.takeReady() {
+			ready = append(ready, n.ID)
+		}
+		require.Len(t, ready, 1)
+		require.Contains(t, map[string]string{"reject": "no", "escalate": "up"}[tc.decision], ready[0])
+	}
 }

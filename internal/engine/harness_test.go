@@ -88,8 +88,9 @@ func (c *fakeClock) waitTimers(t *testing.T, n int, what string) {
 	}
 }
 
-// idleTimers is the number of timers an idle engine keeps pending.
-const idleTimers = 2
+// idleTimers is the number of timers an idle engine keeps pending: the
+// heartbeat, the rescuer and the timer of waits.
+const idleTimers = 3
 
 // Advance moves time by d and fires the timers now due.
 func (c *fakeClock) Advance(d time.Duration) {

@@ -30,6 +30,7 @@ type run struct {
 	ex      *flow.Execution
 	g       *graph
 	pending []flow.Step // recorded, not yet persisted
+	w       waitState
 	log     *zap.Logger
 }
 
@@ -122,7 +123,8 @@ func (e *Engine) newRun(ex *flow.Execution, p *plan.Plan, steps []flow.Step) *ru
 	if p == nil {
 		p = emptyPlan
 	}
-	return &run{e: e, ex: ex, g: newGraph(p, ex, steps, e.now),
+	return &run{e: e, ex: ex, g: newGraph(p, ex, steps, e.now, e.executionVars(p, ex.ID)),
+		w:   waitState{parked: map[string]*plan.Node{}},
 		log: e.log.With(zap.String("workflow.id", ex.WorkflowID.String()), zap.String("execution.id", ex.ID.String()))}
 }
 
@@ -161,8 +163,10 @@ func (r *run) execute(ctx context.Context) verdict {
 	r.log.Info(msg, append(telemetry.Trace(ctx), zap.String("operation", "command.execution.execute"))...)
 
 	deadline := r.ex.StartedAt.Add(e.opts.ExecutionTimeout)
-	if r.g.retried() && deadline.Before(e.clock.Now()) {
-		deadline = e.clock.Now().Add(e.opts.ExecutionTimeout) // a retry requested later gets a full budget
+	if (r.g.retried() || resumed) && deadline.Before(e.clock.Now()) {
+		// A retry requested later, or a run resumed after waiting for a
+		// review, callback or timer, gets a full budget: waiting is not work.
+		deadline = e.clock.Now().Add(e.opts.ExecutionTimeout)
 	}
 	ctx, cancelTimeout := context.WithDeadlineCause(ctx, deadline, errTimeout)
 	defer cancelTimeout()
@@ -180,10 +184,18 @@ func (r *run) execute(ctx context.Context) verdict {
 	inFlight := 0
 	for {
 		r.pending = append(r.pending, r.g.takeRecorded()...)
+		if len(r.g.arrived) > 0 && r.g.failure.none() && context.Cause(ctx) == nil {
+			if err := r.arrive(ctx); err != nil {
+				if v, stop := r.saveFailed(ctx, err); stop {
+					return v
+				}
+			}
+			continue // resolving a wait may have made nodes ready
+		}
 		if len(r.g.ready) > 0 && r.g.failure.none() && context.Cause(ctx) == nil {
 			// Persist what was decided before starting calls that depend on it
 			// (nothing to persist right after a fresh start: the row is durable).
-			if len(r.pending) > 0 {
+			if len(r.pending) > 0 || len(r.w.opened) > 0 { // a wait reached is shown (a review in its inbox) before calls that may be slow
 				if err := r.save(ctx, nil); err != nil {
 					if v, stop := r.saveFailed(ctx, err); stop {
 						return v // running calls report into the buffer, unread
@@ -198,6 +210,21 @@ func (r *run) execute(ctx context.Context) verdict {
 					go func() { results <- r.runExecutor(ctx, n, vars, key) }()
 				}
 			}
+		}
+		if inFlight == 0 && len(r.w.parked) > 0 && r.g.failure.none() && context.Cause(ctx) == nil {
+			parked, err := r.park(ctx)
+			switch {
+			case err != nil:
+				if v, stop := r.saveFailed(ctx, err); stop {
+					return v
+				}
+			case parked:
+				r.ex.Status = flow.ExecWaiting
+				r.log.Info("Workflow execution waiting", append(telemetry.Trace(ctx),
+					zap.String("operation", "command.execution.execute"), zap.Int("waits", len(r.w.parked)))...)
+				return verdictDone
+			}
+			continue
 		}
 		if inFlight == 0 {
 			v := r.finish(ctx)
@@ -277,7 +304,7 @@ func (r *run) finish(ctx context.Context) verdict {
 	// The terminal write must not inherit an expired or cancelled context:
 	// the reference lost exactly this write on timeout.
 	ctx = context.WithoutCancel(ctx)
-	err := r.save(ctx, event)
+	err := r.save(ctx, event, r.closeWaits)
 	if err != nil && !errors.Is(err, store.ErrLeaseLost) && !store.Transient(err) {
 		// The store refused what the steps hold: record the failure without it.
 		r.ex.Status, r.ex.Output = flow.ExecFailed, nil
@@ -333,7 +360,7 @@ const (
 // save persists pending steps and the execution's progress (with event,
 // for the terminal state), group-committed with other executions' writes.
 // Transient errors are retried with backoff while ctx lasts.
-func (r *run) save(ctx context.Context, event *audit.Event) error {
+func (r *run) save(ctx context.Context, event *audit.Event, then ...func(store.Tx) error) error {
 	r.ex.UpdatedAt = r.e.now()
 	r.ex.CurrentStep = max(r.ex.CurrentStep, r.g.step)
 	until := r.e.LeaseUntil(r.ex.UpdatedAt)
@@ -344,11 +371,24 @@ func (r *run) save(ctx context.Context, event *audit.Event) error {
 	for attempt := range saveAttempts {
 		err = r.e.store.Batch(ctx, func(tx store.Tx) error {
 			var err error
-			if cancel, err = tx.SaveProgress(ctx, r.e.opts.Owner, &snapshot, steps); err != nil || event == nil {
+			if cancel, err = tx.SaveProgress(ctx, r.e.opts.Owner, &snapshot, steps); err != nil {
 				return err
 			}
-			ev := *event // sealed anew on every attempt: the chain head may have moved
-			return tx.AppendAudit(ctx, &ev)
+			if err := r.saveWaits(ctx, tx); err != nil {
+				return err
+			}
+			if event != nil {
+				ev := *event // sealed anew on every attempt: the chain head may have moved
+				if err := tx.AppendAudit(ctx, &ev); err != nil {
+					return err
+				}
+			}
+			for _, fn := range then {
+				if err := fn(tx); err != nil {
+					return err
+				}
+			}
+			return nil
 		})
 		if err == nil || !store.Transient(err) || attempt == saveAttempts-1 {
 			break
@@ -364,7 +404,7 @@ func (r *run) save(ctx context.Context, event *audit.Event) error {
 			zap.String("error.message", err.Error()))
 		return err
 	}
-	r.pending = nil
+	r.pending, r.w.opened, r.w.events = nil, nil, nil
 	if cancel && !r.ex.Status.Terminal() {
 		r.ex.CancelRequested = true
 		r.g.fail(outcome{kind: outcomeCancelled, reason: "cancelled"})

@@ -11,12 +11,16 @@ type ExecutionStatus string
 
 // Execution lifecycle: pending (queued) → running (claimed by a worker) →
 // completed | failed | cancelled. A failed or cancelled run may be retried.
+// A running execution that reaches a review, callback or delay node it
+// cannot pass yet is waiting: no worker, no lease, until a decision, a
+// callback or a timer makes it running again.
 const (
 	ExecPending   ExecutionStatus = "pending"
 	ExecRunning   ExecutionStatus = "running"
 	ExecCompleted ExecutionStatus = "completed"
 	ExecFailed    ExecutionStatus = "failed"
 	ExecCancelled ExecutionStatus = "cancelled"
+	ExecWaiting   ExecutionStatus = "waiting"
 )
 
 // Terminal reports whether no more work will happen without a retry.
@@ -27,7 +31,7 @@ func (s ExecutionStatus) Terminal() bool {
 // Valid reports whether s is a known status.
 func (s ExecutionStatus) Valid() bool {
 	switch s {
-	case ExecPending, ExecRunning, ExecCompleted, ExecFailed, ExecCancelled:
+	case ExecPending, ExecRunning, ExecCompleted, ExecFailed, ExecCancelled, ExecWaiting:
 		return true
 	}
 	return false

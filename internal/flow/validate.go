@@ -24,9 +24,10 @@ const (
 )
 
 // ReservedNodeIDs are names of the execution context's own keys: the input
-// (workflow), the set_output result (output) and the map of node outputs
-// (nodes); a node with such an id could not be addressed in a condition.
-var ReservedNodeIDs = map[string]bool{"workflow": true, "output": true, "nodes": true}
+// (workflow), the set_output result (output), the map of node outputs
+// (nodes) and the execution's own facts (execution: its id and callback
+// URLs); a node with such an id could not be addressed in a condition.
+var ReservedNodeIDs = map[string]bool{"workflow": true, "output": true, "nodes": true, "execution": true}
 
 // idPattern restricts node and edge ids so they are safe in paths, logs and
 // (hyphens aside) expressions.

@@ -31,15 +31,25 @@ const (
 	NodeExecutor    NodeType = "executor"
 	NodeConditional NodeType = "conditional"
 	NodeAction      NodeType = "action"
+	// Nodes that pause the execution until something outside it happens
+	// (docs/waiting.md).
+	NodeReview          NodeType = "review"
+	NodeWaitForCallback NodeType = "wait_for_callback"
+	NodeDelay           NodeType = "delay"
 )
 
 // Valid reports whether t is a known node type.
 func (t NodeType) Valid() bool {
 	switch t {
-	case NodeTrigger, NodeExecutor, NodeConditional, NodeAction:
+	case NodeTrigger, NodeExecutor, NodeConditional, NodeAction, NodeReview, NodeWaitForCallback, NodeDelay:
 		return true
 	}
 	return false
+}
+
+// Waits reports whether nodes of type t pause the execution.
+func (t NodeType) Waits() bool {
+	return t == NodeReview || t == NodeWaitForCallback || t == NodeDelay
 }
 
 // Node is a vertex of the workflow graph. It is stored as JSON exactly as

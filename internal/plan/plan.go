@@ -32,6 +32,7 @@ type Node struct {
 	InputMap   *expr.Transform // executor: inputMapping, else transforms (nil: none)
 	OutputMap  *expr.Transform // executor: outputMapping (nil: the response envelope)
 	OutputTmpl *Template       // action set_output
+	Wait       *Wait           // review, wait_for_callback, delay
 }
 
 // Edge is a compiled edge.
@@ -71,6 +72,9 @@ func Compile(def flow.Definition) (*Plan, error) {
 		edge.From.Out = append(edge.From.Out, edge)
 		edge.To.In = append(edge.To.In, edge)
 	}
+	if err := checkWaits(p); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -85,6 +89,8 @@ func compileNode(n *Node, ids []string) error {
 		n.Condition = c
 	case flow.NodeExecutor:
 		return compileMappings(n)
+	case flow.NodeReview, flow.NodeWaitForCallback, flow.NodeDelay:
+		return compileWait(n)
 	case flow.NodeAction:
 		if t, _ := n.Data["actionType"].(string); t == "set_output" {
 			out, _ := n.Data["output"].(map[string]any)
@@ -155,6 +161,16 @@ func (p *Plan) Reachable(start string) map[string]bool {
 		}
 	}
 	return seen
+}
+
+// SignalNode returns the wait_for_callback node waiting for signal name.
+func (p *Plan) SignalNode(name string) *Node {
+	for _, n := range p.Order {
+		if n.Type == flow.NodeWaitForCallback && n.Wait != nil && n.Wait.Signal == name {
+			return n
+		}
+	}
+	return nil
 }
 
 // Triggers returns the trigger nodes in definition order.

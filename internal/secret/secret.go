@@ -28,8 +28,12 @@ const KeySize = 32
 // sealedPrefix marks an encrypted value; v1 = AES-256-GCM, nonce‖ciphertext.
 const sealedPrefix = "enc:v1:"
 
-// Box seals and opens values with one key.
-type Box struct{ aead cipher.AEAD }
+// Box seals and opens values with one key, and signs tokens with a key
+// derived from it (tokens.go).
+type Box struct {
+	aead cipher.AEAD
+	mac  []byte
+}
 
 // NewBox returns a Box for a 32-byte key.
 func NewBox(key []byte) (*Box, error) {
@@ -44,7 +48,7 @@ func NewBox(key []byte) (*Box, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Box{aead: aead}, nil
+	return &Box{aead: aead, mac: deriveKey(key, "flowker/tokens/v1")}, nil
 }
 
 // ParseKey decodes a key given as base64 (standard or URL) or hex.

@@ -89,3 +89,12 @@ func (s *Service) ExecutionSummary(ctx context.Context, from, to *time.Time, sta
 	defer end(&err)
 	return s.store.CountExecutionsByStatus(ctx, from, to, status)
 }
+
+// ExecutionSlots counts executions started in [from, to), of one workflow
+// unless workflowID is nil, by flow.SlotWidth UTC slot and status; callers
+// fold the slots into the hours or days of their time zone.
+func (s *Service) ExecutionSlots(ctx context.Context, from, to time.Time, workflowID *uuid.UUID) (slots []flow.SlotCount, err error) {
+	ctx, end := s.op(ctx, "query.dashboard.executions.series")
+	defer end(&err)
+	return s.store.CountExecutionsBySlot(ctx, from, to, workflowID)
+}

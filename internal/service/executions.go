@@ -143,7 +143,7 @@ func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *St
 	s.engine.DispatchNew(&handed)
 	res = &StartResult{Execution: ex}
 	if done != nil {
-		res.Results = s.waitFor(ctx, ex.ID, done, req.Wait)
+		res.Results, res.Execution = s.waitFor(ctx, ex, done, req.Wait)
 	}
 	return res, nil
 }
@@ -163,7 +163,7 @@ func (s *Service) replay(ctx context.Context, req StartRequest, hash string) (*S
 	if req.Wait > 0 && !ex.Status.Terminal() {
 		done, stop := s.engine.Wait(ex.ID)
 		defer stop()
-		res.Results = s.waitFor(ctx, ex.ID, done, req.Wait)
+		res.Results, res.Execution = s.waitFor(ctx, ex, done, req.Wait)
 	} else if ex.Status.Terminal() && req.Wait > 0 {
 		res.Results, _ = s.results(ctx, ex.ID)
 	}
@@ -171,22 +171,27 @@ func (s *Service) replay(ctx context.Context, req StartRequest, hash string) (*S
 }
 
 // waitFor waits for a local execution to finish and returns its results,
-// or nil when it did not finish in time.
-func (s *Service) waitFor(ctx context.Context, id uuid.UUID, done <-chan struct{}, d time.Duration) *Results {
+// or nil when it did not finish in time, with the execution as last read:
+// one that reached a review, callback or delay stopped running and is
+// answered as waiting.
+func (s *Service) waitFor(ctx context.Context, ex *flow.Execution, done <-chan struct{}, d time.Duration) (*Results, *flow.Execution) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-done:
 	case <-t.C:
-		return nil
+		return nil, ex
 	case <-ctx.Done():
-		return nil
+		return nil, ex
 	}
-	r, err := s.results(ctx, id)
-	if err != nil || !r.Execution.Status.Terminal() {
-		return nil
+	r, err := s.results(ctx, ex.ID)
+	if err != nil {
+		return nil, ex
 	}
-	return r
+	if !r.Execution.Status.Terminal() {
+		return nil, r.Execution
+	}
+	return r, r.Execution
 }
 
 // pickTrigger returns the trigger node the execution starts at.
@@ -269,6 +274,9 @@ func (s *Service) CancelExecution(ctx context.Context, id uuid.UUID) (ex *flow.E
 		var changed bool
 		if ex, changed, err = tx.RequestCancel(ctx, id, s.now()); err != nil || changed {
 			if err != nil {
+				return err
+			}
+			if err := s.cancelWaits(ctx, tx, ex); err != nil {
 				return err
 			}
 			return s.record(ctx, tx, "EXECUTION_CANCEL_REQUESTED", "CANCEL", resExecution, id.String(),

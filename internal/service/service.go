@@ -18,15 +18,17 @@ import (
 	"flowker/internal/provider"
 	"flowker/internal/secret"
 	"flowker/internal/store"
+	"flowker/internal/telemetry"
 )
 
 // Service implements every API operation over a store.
 type Service struct {
 	store   store.Store
-	box     *secret.Box      // seals configuration secrets at rest
-	catalog *catalog.Catalog // providers, executors, triggers, templates
-	http    *provider.Client // outbound calls: connectivity tests
-	engine  Dispatcher       // runs executions; nil: executions cannot start
+	box     *secret.Box              // seals configuration secrets at rest
+	catalog *catalog.Catalog         // providers, executors, triggers, templates
+	http    *provider.Client         // outbound calls: connectivity tests
+	engine  Dispatcher               // runs executions; nil: executions cannot start
+	metrics *telemetry.EngineMetrics // review decision times; nil records nothing
 	now     func() time.Time
 	newID   func() uuid.UUID
 	tracer  trace.Tracer
@@ -40,6 +42,9 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 
 // WithIDs sets the id generator.
 func WithIDs(newID func() uuid.UUID) Option { return func(s *Service) { s.newID = newID } }
+
+// WithMetrics records review decision times.
+func WithMetrics(m *telemetry.EngineMetrics) Option { return func(s *Service) { s.metrics = m } }
 
 // WithHTTPClient sets the outbound client (the default blocks private addresses).
 func WithHTTPClient(c *provider.Client) Option { return func(s *Service) { s.http = c } }

@@ -86,6 +86,47 @@ type Tx interface {
 	// to owner, for a retry from its failed step.
 	Requeue(ctx context.Context, id uuid.UUID, owner string, now, until time.Time) (*flow.Execution, error)
 
+	// Waits of executions (docs/waiting.md). Every change that may wake a
+	// waiting execution first takes LockExecution, and the worker parking
+	// one writes its progress (which takes the row) before it looks for
+	// what arrived: so a decision, callback or timer is either seen by the
+	// parking worker or finds the execution waiting and wakes it.
+
+	// SaveWaits opens waits; a node that already has an open wait keeps it.
+	SaveWaits(ctx context.Context, waits []flow.Wait) error
+	// ListWaits returns an execution's waits, oldest first, with decisions.
+	ListWaits(ctx context.Context, executionID uuid.UUID) ([]flow.Wait, error)
+	GetWait(ctx context.Context, id uuid.UUID) (*flow.Wait, error)
+	ListReviews(ctx context.Context, f flow.ReviewFilter) (flow.Page[flow.Wait], error)
+	// ResolveWait closes an open wait with w's status, output, handle and
+	// time; false when it was no longer open.
+	ResolveWait(ctx context.Context, w *flow.Wait) (bool, error)
+	// CancelWaits cancels an execution's open waits and returns them.
+	CancelWaits(ctx context.Context, executionID uuid.UUID, now time.Time) ([]flow.Wait, error)
+	// AddDecision records a review decision; a second one by the same
+	// identity is flow.ErrAlreadyDecided.
+	AddDecision(ctx context.Context, waitID uuid.UUID, d flow.Decision) error
+	// AddSignal keeps a callback or signal; a second one of the same name
+	// is flow.ErrSignalUsed.
+	AddSignal(ctx context.Context, s *flow.Signal) error
+	ListSignals(ctx context.Context, executionID uuid.UUID) ([]flow.Signal, error)
+	// DueWaits returns up to limit open waits due by now, earliest first,
+	// held until commit (PostgreSQL: SKIP LOCKED, so processes share them).
+	DueWaits(ctx context.Context, now time.Time, limit int) ([]flow.Wait, error)
+	// LockExecution reads an execution and holds its row until commit.
+	// With skipLocked, a row another transaction holds (or none) is nil,
+	// nil: a timer skips it this round rather than wait in lock order.
+	LockExecution(ctx context.Context, id uuid.UUID, skipLocked bool) (*flow.Execution, error)
+	// ParkExecution makes owner's running execution waiting, unleased
+	// (ErrLeaseLost if owner no longer holds it).
+	ParkExecution(ctx context.Context, owner string, id uuid.UUID, now time.Time) error
+	// WakeExecution makes a waiting execution running, leased to owner
+	// until until, or pending and unleased with owner "" (any process's
+	// rescuer takes it); false when it was not waiting.
+	WakeExecution(ctx context.Context, id uuid.UUID, owner string, now, until time.Time) (bool, error)
+	// CountWaiting counts waiting executions and finds the oldest open review.
+	CountWaiting(ctx context.Context) (waiting int64, oldestReview *time.Time, err error)
+
 	// AppendAudit chains and inserts an event in the caller's transaction.
 	AppendAudit(ctx context.Context, e *audit.Event) error
 	GetAudit(ctx context.Context, id uuid.UUID) (*audit.Event, error)
@@ -96,6 +137,10 @@ type Tx interface {
 
 	CountWorkflowsByStatus(ctx context.Context) (map[flow.WorkflowStatus]int64, error)
 	CountExecutionsByStatus(ctx context.Context, from, to *time.Time, status flow.ExecutionStatus) (map[flow.ExecutionStatus]int64, error)
+	// CountExecutionsBySlot counts the executions started in [from, to), of
+	// one workflow unless workflowID is nil, by flow.SlotWidth slot and
+	// status, ordered by slot then status; slots without executions are absent.
+	CountExecutionsBySlot(ctx context.Context, from, to time.Time, workflowID *uuid.UUID) ([]flow.SlotCount, error)
 }
 
 // Store-level outcomes the callers turn into domain answers.

@@ -19,9 +19,11 @@ type EngineMetrics struct {
 	stepDuration  metric.Float64Histogram
 	provider      metric.Float64Histogram
 	rescues       metric.Int64Counter
+	decision      metric.Float64Histogram
 	meter         metric.Meter
 	queueDepthSet bool
 	queueDepth    metric.Registration
+	waiting       metric.Registration
 }
 
 // Metric names of EngineMetrics.
@@ -33,6 +35,9 @@ const (
 	MetricProviderCallDuration = "flowker.provider.call.duration"
 	MetricQueueDepth           = "flowker.queue.depth"
 	MetricLeaseRescues         = "flowker.lease.rescues"
+	MetricExecutionsWaiting    = "flowker.executions.waiting"
+	MetricReviewOldestAge      = "flowker.review.oldest.age"
+	MetricReviewDecisionTime   = "flowker.review.decision.duration"
 )
 
 // NewEngineMetrics creates the instruments on the global meter provider
@@ -44,7 +49,7 @@ func NewEngineMetrics() (*EngineMetrics, error) {
 func newEngineMetrics(mp metric.MeterProvider) (*EngineMetrics, error) {
 	m := mp.Meter("flowker/engine")
 	e := &EngineMetrics{meter: m}
-	var errs [6]error
+	var errs [7]error
 	e.started, errs[0] = m.Int64Counter(MetricExecutionsStarted, metric.WithUnit("{execution}"),
 		metric.WithDescription("Executions started (claimed by a worker for the first time), by workflow.id"))
 	e.finished, errs[1] = m.Int64Counter(MetricExecutionsFinished, metric.WithUnit("{execution}"),
@@ -57,6 +62,8 @@ func newEngineMetrics(mp metric.MeterProvider) (*EngineMetrics, error) {
 		metric.WithDescription("Time of one outbound provider call attempt, by target, outcome and http.status_code"))
 	e.rescues, errs[5] = m.Int64Counter(MetricLeaseRescues, metric.WithUnit("{execution}"),
 		metric.WithDescription("Executions whose expired lease was reclaimed by the rescuer"))
+	e.decision, errs[6] = m.Float64Histogram(MetricReviewDecisionTime, metric.WithUnit("s"),
+		metric.WithDescription("Time from a review task's creation to the decision that resolved it"))
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, err
 	}
@@ -147,10 +154,15 @@ func (m *EngineMetrics) ObserveQueueDepth(f func(ctx context.Context) (int64, er
 // that function reads (the store): the final metric export at telemetry
 // shutdown comes after.
 func (m *EngineMetrics) Close() error {
-	if m == nil || m.queueDepth == nil {
+	if m == nil {
 		return nil
 	}
-	reg := m.queueDepth
-	m.queueDepth = nil
-	return reg.Unregister()
+	var errs []error
+	for _, reg := range []*metric.Registration{&m.queueDepth, &m.waiting} {
+		if *reg != nil {
+			errs = append(errs, (*reg).Unregister())
+			*reg = nil
+		}
+	}
+	return errors.Join(errs...)
 }

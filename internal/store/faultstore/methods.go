@@ -286,3 +286,10 @@ func (x tx) CountExecutionsByStatus(ctx context.Context, from, to *time.Time, st
 	}
 	return x.t.CountExecutionsByStatus(ctx, from, to, status)
 }
+
+func (x tx) CountExecutionsBySlot(ctx context.Context, from, to time.Time, workflowID *uuid.UUID) ([]flow.SlotCount, error) {
+	if err := x.f.enter(ctx, "CountExecutionsBySlot"); err != nil {
+		return nil, err
+	}
+	return x.t.CountExecutionsBySlot(ctx, from, to, workflowID)
+}

@@ -183,9 +183,13 @@ func open(ctx context.Context, url string, maxConns int) (*sqlstore.DB, error) {
 		Locker:            goose.WithSessionLocker(locker),
 		IsUniqueViolation: isUniqueViolation,
 		SkipLocked:        " FOR UPDATE SKIP LOCKED",
+		ForUpdate:         " FOR UPDATE",
 		AuditLock:         "SELECT pg_advisory_xact_lock(7346127001)", // any fixed key, used only for this
 		IsUnavailable:     isUnavailable,
 		RefusedValue:      refusedValue,
+		UnixSeconds: func(col string) string {
+			return "CAST(floor(extract(epoch FROM " + col + ")) AS bigint)"
+		},
 	})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("postgres: %w", err), db.Close())

@@ -155,6 +155,7 @@ func open(ctx context.Context, path, synchronous string) (*sqlstore.DB, error) {
 		IsUniqueViolation: isUniqueViolation,
 		IsUnavailable:     isUnavailable,
 		RefusedValue:      refusedValue,
+		UnixSeconds:       func(col string) string { return "unixepoch(" + col + ")" }, // parses timeArg's text
 	})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite %s: %w", path, err), rdb.Close(), wdb.Close())

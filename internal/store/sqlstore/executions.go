@@ -274,10 +274,10 @@ func (q *queries) CountUnfinished(ctx context.Context) (int64, error) {
 func (q *queries) RequestCancel(ctx context.Context, id uuid.UUID, now time.Time) (*flow.Execution, bool, error) {
 	t := timeArg(now)
 	res, err := q.w.ExecContext(ctx, `UPDATE executions SET cancel_requested = TRUE, updated_at = $2,
-		status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END,
-		completed_at = CASE WHEN status = 'pending' THEN $2 ELSE completed_at END,
-		error_message = CASE WHEN status = 'pending' THEN 'cancelled' ELSE error_message END
-		WHERE id = $1 AND status IN ('pending', 'running') AND NOT cancel_requested`, id.String(), t)
+		status = CASE WHEN status IN ('pending', 'waiting') THEN 'cancelled' ELSE status END,
+		completed_at = CASE WHEN status IN ('pending', 'waiting') THEN $2 ELSE completed_at END,
+		error_message = CASE WHEN status IN ('pending', 'waiting') THEN 'cancelled' ELSE error_message END
+		WHERE id = $1 AND status IN ('pending', 'running', 'waiting') AND NOT cancel_requested`, id.String(), t)
 	if err != nil {
 		return nil, false, err
 	}

@@ -31,6 +31,9 @@ type Dialect struct {
 	// SkipLocked ends a claim's row selection (" FOR UPDATE SKIP LOCKED" on
 	// PostgreSQL; empty on SQLite, whose single writer serialises claims).
 	SkipLocked string
+	// ForUpdate ends a read that holds its row until commit (" FOR UPDATE"
+	// on PostgreSQL; empty on SQLite, whose writer holds the whole database).
+	ForUpdate string
 	// AuditLock serialises audit appends across processes until commit
 	// (PostgreSQL: a transaction advisory lock; SQLite: its single writer).
 	AuditLock string
@@ -43,6 +46,9 @@ type Dialect struct {
 	// (PostgreSQL: SQLSTATE class 22; SQLite: TOOBIG), and why. It reaches
 	// callers as store.ErrUnstorable.
 	RefusedValue func(error) (why string, ok bool)
+	// UnixSeconds is an SQL expression of a time column's whole seconds
+	// since the Unix epoch, as an integer (dashboards bucket by it).
+	UnixSeconds func(column string) string
 
 	closed <-chan struct{} // the store's, set by Open: errors after Close are ErrUnavailable
 }

@@ -26,11 +26,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("ExecutorConfigs", func(t *testing.T) { t.Parallel(); testExecutorConfigs(t, open(t)) })
 	t.Run("ExecutionTimeRange", func(t *testing.T) { t.Parallel(); testExecutionTimeRange(t, open(t)) })
 	t.Run("Dashboards", func(t *testing.T) { t.Parallel(); testDashboards(t, open(t)) })
+	t.Run("ExecutionSlots", func(t *testing.T) { t.Parallel(); testExecutionSlots(t, open(t)) })
 	t.Run("TxRollback", func(t *testing.T) { t.Parallel(); testTxRollback(t, open(t)) })
 	t.Run("Ping", func(t *testing.T) { t.Parallel(); require.NoError(t, open(t).Ping(context.Background())) })
 	t.Run("AuditTimestampsMonotonic", func(t *testing.T) { t.Parallel(); testAuditMonotonic(t, open(t)) })
 	runQueue(t, open)
 	runValues(t, open)
+	runWaits(t, open)
 }
 
 func testRoundTrip(t *testing.T, s store.Store) {
