@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,7 +23,10 @@ var BuildVersion = "dev"
 
 // Config is the whole of Flowker's configuration.
 type Config struct {
-	ServerAddress  string
+	ServerAddress string
+	// PublicURL is how providers reach this server: the base of callback
+	// URLs handed to them (PUBLIC_URL; default http://localhost:<port>).
+	PublicURL      string
 	LogLevel       string
 	Version        string // VERSION, else BuildVersion: the one version every endpoint reports
 	DeploymentMode string
@@ -60,6 +64,19 @@ type Config struct {
 	// ConsoleTraceURLTemplate links the console's execution page to its
 	// trace (CONSOLE_TRACE_URL_TEMPLATE), {trace_id} replaced; empty: no link.
 	ConsoleTraceURLTemplate string
+	// ConsoleOIDC lets the console sign in at AUTH_OIDC_ISSUER (CONSOLE_OIDC_*).
+	ConsoleOIDC ConsoleOIDC
+}
+
+// ConsoleOIDC configures the console's sign-in at the OIDC issuer: the
+// authorization code flow with PKCE, as a public client (no secret).
+type ConsoleOIDC struct {
+	ClientID string // empty: the console offers no OIDC sign-in
+	Scopes   string // space-separated, openid among them
+	// ConnectOrigins are the origins the console fetches from besides its
+	// own (the CSP's connect-src): the issuer's, then
+	// CONSOLE_OIDC_CONNECT_ORIGINS (a token endpoint on another origin).
+	ConnectOrigins []string
 }
 
 // APIKey is one accepted X-API-Key: ID names the caller in the audit trail
@@ -67,6 +84,8 @@ type Config struct {
 type APIKey struct {
 	ID  string
 	Key string
+	// Permissions are the key's own (API_KEY_PERMISSIONS); nil: every permission.
+	Permissions []string
 }
 
 // OIDC configures bearer-token authentication against one issuer.
@@ -136,6 +155,7 @@ func Load(getenv func(string) string) (Config, error) {
 	r := reader{getenv: getenv}
 	c := Config{
 		ServerAddress:      r.str("SERVER_ADDRESS", ":4021"),
+		PublicURL:          r.str("PUBLIC_URL", ""),
 		LogLevel:           r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		Version:            r.str("VERSION", BuildVersion),
 		DeploymentMode:     r.oneOf("DEPLOYMENT_MODE", "local", "local", "saas", "byoc"),
@@ -192,9 +212,11 @@ func Load(getenv func(string) string) (Config, error) {
 		c.Telemetry.ServiceVersion = c.Version
 	}
 	c.APIKeys = r.apiKeys(c.APIKeyEnabled, c.APIKey)
+	c.PublicURL = r.publicURL(c.PublicURL, c.ServerAddress)
 	c.OIDC = r.oidc()
 	c.TrustedProxies = r.prefixes("TRUSTED_PROXIES")
 	c.ConsoleTraceURLTemplate = r.str("CONSOLE_TRACE_URL_TEMPLATE", "")
+	c.ConsoleOIDC = r.consoleOIDC(c.OIDC)
 	c.RateLimitPerMinute = r.integer("RATE_LIMIT_PER_MINUTE", 6000, 0, 10000000)
 	if c.Telemetry.Enabled && c.Telemetry.Endpoint == "" {
 		r.fail("OTEL_EXPORTER_OTLP_ENDPOINT", "must be set when ENABLE_TELEMETRY=true")
@@ -239,6 +261,7 @@ func (r *reader) apiKeys(enabled bool, single string) []APIKey {
 			keys = append(keys, APIKey{ID: id, Key: key})
 		}
 	}
+	r.keyPermissions(keys) // checked even when disabled, like the keys
 	if !enabled {
 		return nil
 	}
@@ -282,6 +305,74 @@ func (r *reader) oidc() OIDC {
 	return o
 }
 
+// consoleOIDC reads CONSOLE_OIDC_*: only with AUTH_OIDC_ENABLED, since the
+// console signs in for tokens of that issuer, which the API must accept.
+func (r *reader) consoleOIDC(o OIDC) ConsoleOIDC {
+	c := ConsoleOIDC{ClientID: r.str("CONSOLE_OIDC_CLIENT_ID", ""), Scopes: r.str("CONSOLE_OIDC_SCOPES", "openid")}
+	extra := r.list("CONSOLE_OIDC_CONNECT_ORIGINS")
+	if c.ClientID == "" {
+		if len(extra) > 0 {
+			r.fail("CONSOLE_OIDC_CONNECT_ORIGINS", "is set without CONSOLE_OIDC_CLIENT_ID (it is used by the console's OIDC sign-in only)")
+		}
+		return ConsoleOIDC{} // no sign-in: nothing else applies
+	}
+	if !o.Enabled {
+		r.fail("CONSOLE_OIDC_CLIENT_ID", "is set but AUTH_OIDC_ENABLED is not true: the console signs in for "+
+			"AUTH_OIDC_ISSUER's tokens, which the API accepts only with AUTH_OIDC_ENABLED=true")
+		return c
+	}
+	if len(c.ClientID) > 255 || !printable(c.ClientID) {
+		r.fail("CONSOLE_OIDC_CLIENT_ID", "must be at most 255 printable ASCII characters without spaces")
+	}
+	scopes := strings.Fields(c.Scopes)
+	for _, s := range scopes {
+		if !scopeToken.MatchString(s) {
+			r.fail("CONSOLE_OIDC_SCOPES", fmt.Sprintf("has %q; scopes are space-separated tokens without quotes or backslashes", s))
+		}
+	}
+	if !slices.Contains(scopes, "openid") {
+		r.fail("CONSOLE_OIDC_SCOPES", "must include openid (the console checks the ID token's nonce)")
+	}
+	c.Scopes = strings.Join(scopes, " ")
+	if issuer, ok := webOrigin(o.Issuer); ok {
+		c.ConnectOrigins = append(c.ConnectOrigins, issuer)
+	} else if o.Issuer != "" {
+		r.fail("CONSOLE_OIDC_CLIENT_ID", "needs an AUTH_OIDC_ISSUER whose host is a DNS name or IP address (the console fetches from it)")
+	}
+	for _, raw := range extra {
+		origin, ok := webOrigin(raw)
+		switch {
+		case !ok || origin != strings.ToLower(strings.TrimSuffix(raw, "/")):
+			r.fail("CONSOLE_OIDC_CONNECT_ORIGINS", fmt.Sprintf("has %q; must be origins (https://host[:port], no path), comma-separated", raw))
+		case strings.HasPrefix(origin, "http:") && !loopbackOrigin(origin):
+			r.fail("CONSOLE_OIDC_CONNECT_ORIGINS", fmt.Sprintf("has %q; must use https:// (http:// is accepted only for localhost)", raw))
+		case !slices.Contains(c.ConnectOrigins, origin):
+			c.ConnectOrigins = append(c.ConnectOrigins, origin)
+		}
+	}
+	return c
+}
+
+// scopeToken is an OAuth 2.0 scope (RFC 6749 section 3.3).
+var scopeToken = regexp.MustCompile(`^[\x21\x23-\x5B\x5D-\x7E]+$`)
+
+// originHost is a host[:port] safe to write into a CSP source list.
+var originHost = regexp.MustCompile(`^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:[0-9]{1,5})?$`)
+
+// webOrigin is the http(s) origin of an absolute URL, lower-cased; false
+// for anything else (another scheme, user information, odd host characters).
+func webOrigin(raw string) (string, bool) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil {
+		return "", false
+	}
+	host := strings.ToLower(u.Host)
+	if !originHost.MatchString(host) {
+		return "", false
+	}
+	return u.Scheme + "://" + host, true
+}
+
 // secureURL accepts https URLs, and http ones only to a loopback host:
 // signing keys fetched over plain HTTP could be replaced on the way.
 func (r *reader) secureURL(name, raw string) {
@@ -293,6 +384,11 @@ func (r *reader) secureURL(name, raw string) {
 	if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
 		r.fail(name, fmt.Sprintf("is %q; must use https:// (http:// is accepted only for localhost)", raw))
 	}
+}
+
+func loopbackOrigin(origin string) bool {
+	u, err := url.Parse(origin)
+	return err == nil && loopbackHost(u.Hostname())
 }
 
 func loopbackHost(host string) bool {
@@ -434,4 +530,24 @@ func (r *reader) list(name string) []string {
 		}
 	}
 	return out
+}
+
+// publicURL checks PUBLIC_URL (an http or https origin, optionally with a
+// path prefix, no query) or derives http://localhost:<port> from the
+// listen address. No trailing slash.
+func (r *reader) publicURL(v, listen string) string {
+	if v == "" {
+		_, port, err := net.SplitHostPort(listen)
+		if err != nil || port == "" {
+			port = "4021"
+		}
+		return "http://localhost:" + port
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" ||
+		u.Fragment != "" || u.User != nil {
+		r.fail("PUBLIC_URL", "must be an http:// or https:// URL without query, fragment or user info, such as https://flowker.example.com")
+		return v
+	}
+	return strings.TrimRight(v, "/")
 }

@@ -19,6 +19,7 @@ func TestLoadDefaults(t *testing.T) {
 	t.Parallel()
 	want := config.Config{
 		ServerAddress:  ":4021",
+		PublicURL:      "http://localhost:4021",
 		LogLevel:       "info",
 		Version:        config.BuildVersion,
 		DeploymentMode: "local",
@@ -377,5 +378,28 @@ func TestLoadAuthInvalid(t *testing.T) {
 				require.NotContains(t, err.Error(), s)
 			}
 		})
+	}
+}
+
+func TestPublicURL(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		env       map[string]string
+		want, err string
+	}{
+		{map[string]string{"SERVER_ADDRESS": "127.0.0.1:9000"}, "http://localhost:9000", ""},
+		{map[string]string{"PUBLIC_URL": "https://flowker.bank.example/"}, "https://flowker.bank.example", ""},
+		{map[string]string{"PUBLIC_URL": "https://flowker.bank.example/api"}, "https://flowker.bank.example/api", ""},
+		{map[string]string{"PUBLIC_URL": "ftp://x"}, "", "PUBLIC_URL"},
+		{map[string]string{"PUBLIC_URL": "https://u:p@x"}, "", "PUBLIC_URL"},
+		{map[string]string{"PUBLIC_URL": "https://x/?a=1"}, "", "PUBLIC_URL"},
+	} {
+		cfg, err := config.Load(func(k string) string { return tc.env[k] })
+		if tc.err != "" {
+			require.ErrorContains(t, err, tc.err)
+			continue
+		}
+		require.NoError(t, err)
+		require.Equal(t, tc.want, cfg.PublicURL)
 	}
 }

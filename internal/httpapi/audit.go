@@ -17,8 +17,6 @@ func (a *api) auditRoutes(r fiber.Router) {
 	r.Get("/audit-events", a.listAudit)
 	r.Get("/audit-events/:id", a.getAudit)
 	r.Get("/audit-events/:id/verify", a.verifyAudit)
-	r.Get("/dashboards/workflows/summary", a.workflowSummary)
-	r.Get("/dashboards/executions", a.executionSummary)
 }
 
 type auditResponse struct {
@@ -47,9 +45,9 @@ func toAuditResponse(e *audit.Event) auditResponse {
 // Closed vocabularies of the audit filters: a value outside them is a 400.
 var auditEnums = map[string][]string{
 	"action": {"CREATE", "UPDATE", "DELETE", "ACTIVATE", "DEACTIVATE", "DRAFT", "EXECUTE", "ENABLE", "DISABLE",
-		"TEST", "CONFIGURE", "CANCEL", "RETRY"},
+		"TEST", "CONFIGURE", "CANCEL", "RETRY", "DECIDE", "SIGNAL", "EXPIRE"},
 	"result":       {"SUCCESS", "FAILED"},
-	"resourceType": {"workflow", "execution", "provider_config", "executor_config"},
+	"resourceType": {"workflow", "execution", "provider_config", "executor_config", "review", "wait"},
 }
 
 // auditPageSize is the audit list's default page size (the reference's).
@@ -77,11 +75,12 @@ func (a *api) listAudit(c *fiber.Ctx) error {
 		return err
 	}
 	f.Ascending = order == "ASC"
-	if v := c.Query("resourceId"); v != "" {
-		if _, err := uuid.Parse(v); err != nil {
-			return flow.Invalidf(flow.CodeInvalidID, "invalid resourceId format, expected UUID")
-		}
-		f.ResourceID = v
+	id, err := parseQueryID(c, "resourceId")
+	if err != nil {
+		return err
+	}
+	if id != nil {
+		f.ResourceID = id.String()
 	}
 	if f.From, f.To, err = parseTimeRange(c, "dateFrom", "dateTo"); err != nil {
 		return err
@@ -153,59 +152,5 @@ func (a *api) verifyAudit(c *fiber.Ctx) error {
 		body["firstInvalidSequence"] = res.FirstInvalid.Seq
 		body["message"] = "hash chain broken at event " + res.FirstInvalid.ID.String() + ": " + res.Reason
 	}
-	return c.JSON(body)
-}
-
-func (a *api) workflowSummary(c *fiber.Ctx) error {
-	counts, err := a.svc.WorkflowSummary(c.UserContext())
-	if err != nil {
-		return err
-	}
-	var total int64
-	byStatus := []fiber.Map{}
-	for _, s := range []flow.WorkflowStatus{flow.StatusDraft, flow.StatusActive, flow.StatusInactive} {
-		if n := counts[s]; n > 0 {
-			total += n
-			byStatus = append(byStatus, fiber.Map{"status": s, "count": n})
-		}
-	}
-	return c.JSON(fiber.Map{"total": total, "active": counts[flow.StatusActive], "byStatus": byStatus})
-}
-
-func (a *api) executionSummary(c *fiber.Ctx) error {
-	bad := func(msg string) error {
-		return &flow.Error{Kind: flow.KindInvalid, Code: "FLK-0302", Title: "Bad Request", Message: msg}
-	}
-	var from, to *time.Time
-	for _, p := range []struct {
-		name string
-		dst  **time.Time
-	}{{"startTime", &from}, {"endTime", &to}} {
-		if v := c.Query(p.name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				return bad("invalid " + p.name + " format, expected RFC3339")
-			}
-			*p.dst = &t
-		}
-	}
-	if from != nil && to != nil && from.After(*to) {
-		return bad("startTime must be before endTime")
-	}
-	status := flow.ExecutionStatus(c.Query("status"))
-	if status != "" && !status.Valid() {
-		return bad("invalid status, must be one of: pending, running, completed, failed, cancelled")
-	}
-	counts, err := a.svc.ExecutionSummary(c.UserContext(), from, to, status)
-	if err != nil {
-		return err
-	}
-	body := fiber.Map{}
-	var total int64
-	for _, s := range []flow.ExecutionStatus{flow.ExecCompleted, flow.ExecFailed, flow.ExecPending, flow.ExecRunning, flow.ExecCancelled} {
-		body[string(s)] = counts[s]
-		total += counts[s]
-	}
-	body["total"] = total
 	return c.JSON(body)
 }

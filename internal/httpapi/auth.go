@@ -27,43 +27,47 @@ import (
 //   - require(permission) runs first in each /v1 route's own handler chain
 //     (secureRouter attaches it at registration) and answers 401 or 403.
 //
-// Each route carries exactly one permission, found by its path in
-// routePermissions: no family's guard ever runs for another family's route
-// (the reference stacked them, defect D9).
+// Each route carries exactly one permission, found by its method and path
+// in routePermissions: no family's guard ever runs for another family's
+// route (the reference stacked them, defect D9).
 
-// Permissions, resource:action as the reference's table.
-const (
-	permWorkflows       = "workflows:manage"
-	permExecutions      = "executions:manage"
-	permCatalog         = "catalog:read"
-	permExecutorConfigs = "executor-configurations:manage"
-	permProviderConfigs = "provider-configurations:manage"
-	permDashboards      = "dashboards:read"
-	permAuditEvents     = "audit-events:read"
-	permWebhooks        = "webhooks:execute"
-)
+// authenticatedOnly is the "permission" of a route any authenticated caller
+// may use (GET /v1/me): a credential is needed, no particular permission.
+const authenticatedOnly = "(authenticated)"
 
-// routePermissions gives each /v1 route family its permission: the first
-// entry whose segments prefix the route's path (after /v1) wins; "*"
-// matches any one segment (a parameter).
+// pathAuthenticated is the "permission" of a route whose credential is the
+// token in its own path (POST /v1/callbacks/{token}): a callback URL handed
+// to one provider for one node of one execution, which that provider
+// cannot be given an API key for. No API key or bearer token is asked for; the
+// handler's service call checks the token (404 when it is not one Flowker
+// signed), and the rate limit applies as on the other /v1 routes.
+const pathAuthenticated = "(authenticated by its path)"
+
+// routePermissions gives each /v1 route family its permissions, read for
+// GET and HEAD, write for every other method: the first entry whose
+// segments prefix the route's path (after /v1) wins; "*" matches any one
+// segment (a parameter). The names are config's (config.Permissions).
 var routePermissions = []struct {
-	segments []string
-	perm     string
+	segments    []string
+	read, write string
 }{
-	{[]string{"workflows", "*", "executions"}, permExecutions}, // starting an execution
-	{[]string{"workflows"}, permWorkflows},
-	{[]string{"catalog"}, permCatalog},
-	{[]string{"executors"}, permExecutorConfigs},
-	{[]string{"provider-configurations"}, permProviderConfigs},
-	{[]string{"executions"}, permExecutions},
-	{[]string{"dashboards"}, permDashboards},
-	{[]string{"audit-events"}, permAuditEvents},
-	{[]string{"webhooks"}, permWebhooks},
+	{[]string{"me"}, authenticatedOnly, authenticatedOnly},
+	{[]string{"workflows", "*", "executions"}, config.PermExecutionsRead, config.PermExecutionsManage}, // a workflow's executions
+	{[]string{"workflows"}, config.PermWorkflowsRead, config.PermWorkflowsManage},
+	{[]string{"catalog"}, config.PermCatalogRead, config.PermCatalogRead}, // validating is reading the catalog
+	{[]string{"executors"}, config.PermExecutorConfigsRead, config.PermExecutorConfigsManage},
+	{[]string{"provider-configurations"}, config.PermProviderConfigsRead, config.PermProviderConfigsManage},
+	{[]string{"executions"}, config.PermExecutionsRead, config.PermExecutionsManage},
+	{[]string{"dashboards"}, config.PermDashboardsRead, config.PermDashboardsRead},
+	{[]string{"audit-events"}, config.PermAuditEventsRead, config.PermAuditEventsRead},
+	{[]string{"webhooks"}, config.PermWebhooksExecute, config.PermWebhooksExecute},
+	{[]string{"reviews"}, config.PermReviewsRead, config.PermReviewsDecide}, // a group's reviews also need reviews:decide:<group> (reviews.go)
+	{[]string{"callbacks"}, pathAuthenticated, pathAuthenticated},
 }
 
-// permissionFor returns the permission a /v1 route path (a registration
-// pattern such as /v1/workflows/:id/executions) requires.
-func permissionFor(path string) (string, bool) {
+// permissionFor returns the permission a /v1 route, its method and path (a
+// registration pattern such as /v1/workflows/:id/executions), requires.
+func permissionFor(method, path string) (string, bool) {
 	segs := strings.FieldsFunc(strings.ToLower(path), func(r rune) bool { return r == '/' })
 	if len(segs) == 0 || segs[0] != "v1" {
 		return "", false
@@ -80,9 +84,13 @@ func permissionFor(path string) (string, bool) {
 				break
 			}
 		}
-		if match {
-			return rp.perm, true
+		if !match {
+			continue
 		}
+		if method == fiber.MethodGet || method == fiber.MethodHead {
+			return rp.read, true
+		}
+		return rp.write, true
 	}
 	return "", false
 }
@@ -112,11 +120,18 @@ func unauthorized(msg string) *flow.Error {
 // principal is an authenticated caller.
 type principal struct {
 	actorType, id string
-	all           bool     // an API key: every permission
-	perms         []string // a token's permissions
+	perms         []string // what its key or token grants (config.Grant): sorted, implied :read included
 }
 
-func (p *principal) can(perm string) bool { return p.all || slices.Contains(p.perms, perm) }
+func newPrincipal(actorType, id string, perms []string) *principal {
+	return &principal{actorType: actorType, id: id, perms: config.Grant(perms)}
+}
+
+// can reports whether the caller holds perm; any caller may use an
+// authenticatedOnly route.
+func (p *principal) can(perm string) bool {
+	return perm == authenticatedOnly || slices.Contains(p.perms, perm)
+}
 
 // Locals keys.
 const (
@@ -137,15 +152,20 @@ type authn struct {
 // 32-byte digests, so its time depends neither on where the presented key
 // differs nor on its length.
 type hashedKey struct {
-	id  string
-	sum [sha256.Size]byte
+	id    string
+	sum   [sha256.Size]byte
+	perms []string // API_KEY_PERMISSIONS, else every permission
 }
 
 func newAuthn(cfg config.Config, oidc *oidcVerifier) *authn {
 	n := &authn{oidc: oidc, trusted: cfg.TrustedProxies}
 	if cfg.APIKeyEnabled {
 		for _, k := range cfg.APIKeys {
-			n.keys = append(n.keys, hashedKey{id: k.ID, sum: sha256.Sum256([]byte(k.Key))})
+			perms := k.Permissions
+			if perms == nil {
+				perms = config.Permissions()
+			}
+			n.keys = append(n.keys, hashedKey{id: k.ID, sum: sha256.Sum256([]byte(k.Key)), perms: perms})
 		}
 	}
 	switch {
@@ -165,8 +185,8 @@ func newAuthn(cfg config.Config, oidc *oidcVerifier) *authn {
 func (n *authn) enabled() bool { return n.keys != nil || n.oidc != nil }
 
 // matchKey compares the presented key with every configured key, always all
-// of them, and returns the matching key's id.
-func (n *authn) matchKey(presented string) (string, bool) {
+// of them, and returns the matching key.
+func (n *authn) matchKey(presented string) (*hashedKey, bool) {
 	sum := sha256.Sum256([]byte(presented))
 	found, idx := 0, 0
 	for i := range n.keys {
@@ -175,9 +195,9 @@ func (n *authn) matchKey(presented string) (string, bool) {
 		found |= eq
 	}
 	if found != 1 {
-		return "", false
+		return nil, false
 	}
-	return n.keys[idx].id, true
+	return &n.keys[idx], true
 }
 
 // identify returns the caller: nil and no error when no credential was sent.
@@ -191,11 +211,11 @@ func (n *authn) identify(c *fiber.Ctx) (*principal, error) {
 	case hasKey && hasBearer:
 		return nil, unauthorized("send either X-API-Key or a bearer token, not both")
 	case hasKey:
-		id, ok := n.matchKey(key)
+		k, ok := n.matchKey(key)
 		if !ok {
 			return nil, errAPIKey
 		}
-		return &principal{actorType: actorAPIKey, id: id, all: true}, nil
+		return newPrincipal(actorAPIKey, k.id, k.perms), nil
 	case hasBearer:
 		return n.oidc.verify(c.UserContext(), bearer)
 	}
@@ -311,17 +331,17 @@ type secureRouter struct {
 	prefix string // the group's full path
 }
 
-func (g secureRouter) guard(path string, handlers []fiber.Handler) []fiber.Handler {
+func (g secureRouter) guard(method, path string, handlers []fiber.Handler) []fiber.Handler {
 	full := joinPath(g.prefix, path)
-	perm, ok := permissionFor(full)
+	perm, ok := permissionFor(method, full)
 	if !ok {
 		panic("httpapi: no permission for route " + full + ": add its family to routePermissions (auth.go)")
 	}
 	var pre []fiber.Handler
-	if g.a.limit != nil && perm != permWebhooks {
+	if g.a.limit != nil && perm != config.PermWebhooksExecute {
 		pre = append(pre, g.a.limit)
 	}
-	if g.a.auth.enabled() {
+	if g.a.auth.enabled() && perm != pathAuthenticated {
 		pre = append(pre, g.a.require(perm))
 	}
 	return append(pre, handlers...)
@@ -334,57 +354,60 @@ func joinPath(prefix, path string) string {
 func (g secureRouter) Use(args ...any) fiber.Router { g.Router.Use(args...); return g }
 
 func (g secureRouter) Get(path string, h ...fiber.Handler) fiber.Router {
-	g.Router.Get(path, g.guard(path, h)...)
+	g.Router.Get(path, g.guard(fiber.MethodGet, path, h)...)
 	return g
 }
 
 func (g secureRouter) Head(path string, h ...fiber.Handler) fiber.Router {
-	g.Router.Head(path, g.guard(path, h)...)
+	g.Router.Head(path, g.guard(fiber.MethodHead, path, h)...)
 	return g
 }
 
 func (g secureRouter) Post(path string, h ...fiber.Handler) fiber.Router {
-	g.Router.Post(path, g.guard(path, h)...)
+	g.Router.Post(path, g.guard(fiber.MethodPost, path, h)...)
 	return g
 }
 
 func (g secureRouter) Put(path string, h ...fiber.Handler) fiber.Router {
-	g.Router.Put(path, g.guard(path, h)...)
+	g.Router.Put(path, g.guard(fiber.MethodPut, path, h)...)
 	return g
 }
 
 func (g secureRouter) Delete(path string, h ...fiber.Handler) fiber.Router {
-	g.Router.Delete(path, g.guard(path, h)...)
+	g.Router.Delete(path, g.guard(fiber.MethodDelete, path, h)...)
 	return g
 }
 
 func (g secureRouter) Connect(path string, h ...fiber.Handler) fiber.Router {
-	g.Router.Connect(path, g.guard(path, h)...)
+	g.Router.Connect(path, g.guard(fiber.MethodConnect, path, h)...)
 	return g
 }
 
 func (g secureRouter) Options(path string, h ...fiber.Handler) fiber.Router {
-	g.Router.Options(path, g.guard(path, h)...)
+	g.Router.Options(path, g.guard(fiber.MethodOptions, path, h)...)
 	return g
 }
 
 func (g secureRouter) Trace(path string, h ...fiber.Handler) fiber.Router {
-	g.Router.Trace(path, g.guard(path, h)...)
+	g.Router.Trace(path, g.guard(fiber.MethodTrace, path, h)...)
 	return g
 }
 
 func (g secureRouter) Patch(path string, h ...fiber.Handler) fiber.Router {
-	g.Router.Patch(path, g.guard(path, h)...)
+	g.Router.Patch(path, g.guard(fiber.MethodPatch, path, h)...)
 	return g
 }
 
 func (g secureRouter) Add(method, path string, h ...fiber.Handler) fiber.Router {
-	g.Router.Add(method, path, g.guard(path, h)...)
+	g.Router.Add(method, path, g.guard(method, path, h)...)
 	return g
 }
 
+// All registers each method on its own, each with its method's permission.
 func (g secureRouter) All(path string, h ...fiber.Handler) fiber.Router {
-	g.Router.All(path, g.guard(path, h)...)
+	for _, method := range fiber.DefaultMethods {
+		g.Add(method, path, h...)
+	}
 	return g
 }
 

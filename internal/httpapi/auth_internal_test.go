@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
@@ -16,34 +17,49 @@ import (
 
 func TestPermissionFor(t *testing.T) {
 	t.Parallel()
-	for path, want := range map[string]string{
-		"/v1/workflows":                         permWorkflows,
-		"/v1/workflows/:id":                     permWorkflows,
-		"/v1/workflows/from-template":           permWorkflows,
-		"/v1/workflows/:id/activate":            permWorkflows,
-		"/v1/workflows/:id/executions":          permExecutions,
-		"/v1/workflows/:workflowId/executions/": permExecutions,
-		"/V1/Workflows/:id/Executions":          permExecutions,
-		"/v1/executions":                        permExecutions,
-		"/v1/executions/:id/results":            permExecutions,
-		"/v1/catalog/executors/:id":             permCatalog,
-		"/v1/executors":                         permExecutorConfigs,
-		"/v1/executors/:id/test":                permExecutorConfigs,
-		"/v1/provider-configurations/:id":       permProviderConfigs,
-		"/v1/dashboards/workflows/summary":      permDashboards,
-		"/v1/dashboards/executions":             permDashboards,
-		"/v1/audit-events":                      permAuditEvents,
-		"/v1/audit-events/:id/verify":           permAuditEvents,
-		"/v1/webhooks/*":                        permWebhooks,
-		"//v1//webhooks//x":                     permWebhooks,
+	for route, want := range map[string]string{
+		"POST /v1/workflows":                        config.PermWorkflowsManage,
+		"GET /v1/workflows":                         config.PermWorkflowsRead,
+		"HEAD /v1/workflows/:id":                    config.PermWorkflowsRead,
+		"PUT /v1/workflows/:id":                     config.PermWorkflowsManage,
+		"DELETE /v1/workflows/:id":                  config.PermWorkflowsManage,
+		"POST /v1/workflows/from-template":          config.PermWorkflowsManage,
+		"POST /v1/workflows/:id/activate":           config.PermWorkflowsManage,
+		"POST /v1/workflows/:id/executions":         config.PermExecutionsManage,
+		"GET /v1/workflows/:workflowId/executions/": config.PermExecutionsRead,
+		"POST /V1/Workflows/:id/Executions":         config.PermExecutionsManage,
+		"GET /v1/executions":                        config.PermExecutionsRead,
+		"GET /v1/executions/:id/results":            config.PermExecutionsRead,
+		"POST /v1/executions/:id/cancel":            config.PermExecutionsManage,
+		"GET /v1/catalog/executors/:id":             config.PermCatalogRead,
+		"POST /v1/catalog/templates/:id/validate":   config.PermCatalogRead,
+		"GET /v1/executors":                         config.PermExecutorConfigsRead,
+		"PATCH /v1/executors/:id":                   config.PermExecutorConfigsManage,
+		"POST /v1/executors/:id/test":               config.PermExecutorConfigsManage,
+		"GET /v1/provider-configurations/:id":       config.PermProviderConfigsRead,
+		"DELETE /v1/provider-configurations/:id":    config.PermProviderConfigsManage,
+		"GET /v1/dashboards/workflows/summary":      config.PermDashboardsRead,
+		"GET /v1/dashboards/executions/series":      config.PermDashboardsRead,
+		"GET /v1/audit-events":                      config.PermAuditEventsRead,
+		"GET /v1/audit-events/:id/verify":           config.PermAuditEventsRead,
+		"POST /v1/webhooks/*":                       config.PermWebhooksExecute,
+		"GET //v1//webhooks//x":                     config.PermWebhooksExecute,
+		"GET /v1/me":                                authenticatedOnly,
+		"POST /v1/me":                               authenticatedOnly,
+		"GET /v1/reviews":                           config.PermReviewsRead,
+		"GET /v1/reviews/:id":                       config.PermReviewsRead,
+		"POST /v1/reviews/:id/decisions":            config.PermReviewsDecide,
+		"POST /v1/executions/:id/signals/:name":     config.PermExecutionsManage,
+		"POST /v1/callbacks/:token":                 pathAuthenticated,
 	} {
-		got, ok := permissionFor(path)
-		require.True(t, ok, path)
-		require.Equal(t, want, got, path)
+		method, path, _ := strings.Cut(route, " ")
+		got, ok := permissionFor(method, path)
+		require.True(t, ok, route)
+		require.Equal(t, want, got, route)
 	}
 	for _, path := range []string{"/v1", "/v1/", "/v1/workflowsx", "/v1/executor", "/v2/workflows", "/workflows",
-		"/v1/dashboard", "/v1/audit"} {
-		_, ok := permissionFor(path)
+		"/v1/dashboard", "/v1/audit", "/v1/meow"} {
+		_, ok := permissionFor(fiber.MethodGet, path)
 		require.False(t, ok, path)
 	}
 }

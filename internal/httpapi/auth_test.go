@@ -25,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"flowker/internal/audit"
+	"flowker/internal/config"
 )
 
 // ---- a test identity provider: discovery, JWKS, token minting ----------------
@@ -391,7 +392,7 @@ func TestOIDCTokens(t *testing.T) {
 		h := h.with(t)
 		tok := sign(t, rsa1, "rsa1", p.claims("catalog:read", "executions:read"))
 		r := h.do("GET", "/v1/workflows", nil, bearer(tok)...)
-		require.JSONEq(t, `{"code":"FORBIDDEN","title":"Forbidden","message":"missing permission workflows:manage"}`,
+		require.JSONEq(t, `{"code":"FORBIDDEN","title":"Forbidden","message":"missing permission workflows:read"}`,
 			string(r.body))
 		require.Equal(t, http.StatusForbidden, r.status)
 		h.expectAuthError(h.do("POST", "/v1/workflows/"+"00000000-0000-0000-0000-000000000001"+"/executions",
@@ -409,7 +410,7 @@ func TestOIDCTokens(t *testing.T) {
 		h.expect(h.do("GET", "/v1/workflows", nil, bearer(tok)...), http.StatusOK, "")
 		require.Equal(t, http.StatusOK, h.do("GET", "/v1/catalog/executors", nil, bearer(tok)...).status)
 		h.expectAuthError(h.do("GET", "/v1/executors", nil, bearer(tok)...), http.StatusForbidden,
-			"missing permission executor-configurations:manage")
+			"missing permission executor-configurations:read")
 		// permissions as one space-separated string works as well.
 		c = with(func(c jwt.MapClaims) { c["permissions"] = "executor-configurations:manage" })
 		h.expect(h.do("GET", "/v1/executors", nil, bearer(sign(t, rsa1, "rsa1", c))...), http.StatusOK, "")
@@ -492,44 +493,84 @@ func TestOIDCExplicitJWKSURLAndClaim(t *testing.T) {
 
 // ---- permissions per route family --------------------------------------------------
 
-// familyPermission is the reference's table, written out independently of
-// the server's: the one permission a /v1 route needs.
-func familyPermission(path string) string {
+// familyPermission is the permission table, written out independently of
+// the server's: the one permission a /v1 route needs ("" for GET /v1/me,
+// which needs a credential only). Reads (GET, HEAD) of the four managed
+// families need their :read permission, other methods :manage.
+func familyPermission(method, path string) string {
 	segs := strings.Split(strings.TrimPrefix(path, "/v1/"), "/")
-	if segs[0] == "workflows" && len(segs) >= 3 && segs[2] == "executions" {
-		return "executions:manage"
+	family := segs[0]
+	if family == "workflows" && len(segs) >= 3 && segs[2] == "executions" {
+		family = "executions"
 	}
-	return map[string]string{
-		"workflows": "workflows:manage", "catalog": "catalog:read", "executors": "executor-configurations:manage",
-		"provider-configurations": "provider-configurations:manage", "executions": "executions:manage",
-		"dashboards": "dashboards:read", "audit-events": "audit-events:read", "webhooks": "webhooks:execute",
-	}[segs[0]]
+	if family == "executors" {
+		family = "executor-configurations"
+	}
+	switch family {
+	case "me":
+		return ""
+	case "callbacks":
+		return "(token)" // the token in the path is the credential
+	case "reviews":
+		if method == "GET" || method == "HEAD" {
+			return "reviews:read"
+		}
+		return "reviews:decide"
+	case "workflows", "executions", "provider-configurations", "executor-configurations":
+		if method == "GET" || method == "HEAD" {
+			return family + ":read"
+		}
+		return family + ":manage"
+	}
+	return map[string]string{"catalog": "catalog:read", "dashboards": "dashboards:read",
+		"audit-events": "audit-events:read", "webhooks": "webhooks:execute"}[family]
 }
 
-var allPermissions = []string{"workflows:manage", "catalog:read", "executor-configurations:manage",
-	"provider-configurations:manage", "executions:manage", "dashboards:read", "audit-events:read", "webhooks:execute"}
+var allPermissions = []string{"workflows:read", "workflows:manage", "executions:read", "executions:manage",
+	"provider-configurations:read", "provider-configurations:manage", "executor-configurations:read",
+	"executor-configurations:manage", "catalog:read", "dashboards:read", "audit-events:read", "webhooks:execute",
+	"reviews:read", "reviews:decide", "reviews:decide:*"}
+
+// including is the permission that includes a :read one: its :manage, or
+// reviews:decide for reviews:read.
+func including(perm string) string {
+	if perm == "reviews:read" {
+		return "reviews:decide"
+	}
+	return strings.TrimSuffix(perm, ":read") + ":manage"
+}
+
+// allBut is every permission that does not grant perm: neither perm nor,
+// for a :read one, the permission that includes it.
+func allBut(perm string) []string {
+	return slices.DeleteFunc(slices.Clone(allPermissions), func(s string) bool {
+		return s == perm || (strings.HasSuffix(perm, ":read") && s == including(perm))
+	})
+}
 
 // TestOnePermissionPerRoute sends, to every /v1 route the server registers,
-// a token holding only that route's permission (it passes) and a token
-// holding every other permission (403 naming the one missing). Under the
-// reference's stacked guards a catalog route would also need
-// workflows:manage, an audit route all seven.
+// a token holding only that route's permission (it passes), for a read the
+// :manage token too (it includes the :read), and a token holding every
+// other permission (403 naming the one missing). Under the reference's
+// stacked guards a catalog route would also need workflows:manage, an audit
+// route all seven.
 func TestOnePermissionPerRoute(t *testing.T) {
 	t.Parallel()
+	require.ElementsMatch(t, allPermissions, config.Permissions(), "the server knows the same permissions")
 	p := newIDP(t, "rsa1")
 	h := newHarness(t, p.env())
 	rsa1 := testSigners()["rsa1"]
-	tokens := map[string]string{}
+	tokens := map[string]string{"": sign(t, rsa1, "rsa1", p.claims())}
 	for _, perm := range allPermissions {
-		others := slices.DeleteFunc(slices.Clone(allPermissions), func(s string) bool { return s == perm })
 		tokens[perm] = sign(t, rsa1, "rsa1", p.claims(perm))
-		tokens["all but "+perm] = sign(t, rsa1, "rsa1", p.claims(others...))
+		tokens["all but "+perm] = sign(t, rsa1, "rsa1", p.claims(allBut(perm)...))
 	}
 	const id = "00000000-0000-0000-0000-0000000000aa"
 	seen := map[string]bool{}
 	families := map[string]bool{}
 	for _, rt := range h.app.GetRoutes(true) {
-		if !strings.HasPrefix(rt.Path, "/v1/") || !slices.Contains([]string{"GET", "POST", "PUT", "PATCH", "DELETE"}, rt.Method) {
+		if !strings.HasPrefix(rt.Path, "/v1/") ||
+			!slices.Contains([]string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}, rt.Method) {
 			continue
 		}
 		path := rt.Path
@@ -541,31 +582,54 @@ func TestOnePermissionPerRoute(t *testing.T) {
 			continue
 		}
 		seen[rt.Method+" "+path] = true
-		perm := familyPermission(rt.Path)
-		require.NotEmpty(t, perm, "route %s %s belongs to no family of the reference's table", rt.Method, rt.Path)
+		perm := familyPermission(rt.Method, rt.Path)
 		families[perm] = true
 		var body any
-		if rt.Method != "GET" && rt.Method != "DELETE" {
+		if rt.Method != "GET" && rt.Method != "HEAD" && rt.Method != "DELETE" {
 			body = map[string]any{}
 		}
-		r := h.do(rt.Method, path, body, bearer(tokens[perm])...)
-		require.NotContains(t, []int{401, 403}, r.status, "%s %s with only %s: %s", rt.Method, rt.Path, perm, r.body)
-		r = h.do(rt.Method, path, body, bearer(tokens["all but "+perm])...)
+		if perm == "(token)" { // no credential asked: the fake token is refused by the handler
+			h.expect(h.do(rt.Method, path, body), http.StatusNotFound, "FLK-0524")
+			continue
+		}
+		if perm == "" { // a credential, any permission
+			require.Equal(t, "/v1/me", rt.Path, "route %s %s belongs to no family", rt.Method, rt.Path)
+			require.Equal(t, http.StatusOK, h.do(rt.Method, path, body, bearer(tokens[""])...).status)
+			h.expect(h.do(rt.Method, path, body), http.StatusUnauthorized, "UNAUTHORIZED")
+			continue
+		}
+		holders := []string{perm}
+		if manage := including(perm); strings.HasSuffix(perm, ":read") && slices.Contains(allPermissions, manage) {
+			holders = append(holders, manage)
+		}
+		for _, holder := range holders {
+			r := h.do(rt.Method, path, body, bearer(tokens[holder])...)
+			require.NotContains(t, []int{401, 403}, r.status, "%s %s with only %s: %s", rt.Method, rt.Path, holder, r.body)
+		}
+		r := h.do(rt.Method, path, body, bearer(tokens["all but "+perm])...)
+		if rt.Method == "HEAD" { // no body to name the permission
+			require.Equal(t, http.StatusForbidden, r.status, "%s %s", rt.Method, rt.Path)
+			continue
+		}
 		h.expectAuthError(r, http.StatusForbidden, "missing permission "+perm)
 	}
 	t.Logf("%d /v1 routes checked", len(seen))
-	require.Greater(t, len(seen), 40)
-	for _, perm := range []string{"workflows:manage", "catalog:read", "executor-configurations:manage",
-		"provider-configurations:manage", "executions:manage", "webhooks:execute"} {
-		require.True(t, families[perm], "no route checked for %s", perm)
+	require.Greater(t, len(seen), 60)
+	for _, perm := range append(slices.Clone(allPermissions), "", "(token)") {
+		if perm == "reviews:decide:*" {
+			continue // no route of its own: a review group's decisions (reviews_auth_test.go)
+		}
+		require.True(t, families[perm], "no route checked for %q", perm)
 	}
 
 	// And one request per family, by hand.
 	for perm, req := range map[string][2]string{
+		"workflows:read":                 {"GET", "/v1/workflows"},
 		"workflows:manage":               {"GET", "/v1/workflows"},
-		"executions:manage":              {"GET", "/v1/executions"},
+		"executions:read":                {"GET", "/v1/executions"},
 		"catalog:read":                   {"GET", "/v1/catalog/providers"},
-		"executor-configurations:manage": {"GET", "/v1/executors"},
+		"executor-configurations:read":   {"GET", "/v1/executors"},
+		"provider-configurations:read":   {"GET", "/v1/provider-configurations"},
 		"provider-configurations:manage": {"GET", "/v1/provider-configurations"},
 	} {
 		r := h.do(req[0], req[1], nil, bearer(tokens[perm])...)
@@ -573,6 +637,9 @@ func TestOnePermissionPerRoute(t *testing.T) {
 	}
 	h.expect(h.do("POST", "/v1/workflows/"+id+"/executions", map[string]any{},
 		append(bearer(tokens["executions:manage"]), "Idempotency-Key", "k1")...), http.StatusNotFound, "FLK-0100")
+	h.expectAuthError(h.do("POST", "/v1/workflows/"+id+"/executions", map[string]any{},
+		append(bearer(tokens["executions:read"]), "Idempotency-Key", "k1")...), http.StatusForbidden,
+		"missing permission executions:manage")
 	h.expect(h.do("POST", "/v1/webhooks/none", map[string]any{}, bearer(tokens["webhooks:execute"])...),
 		http.StatusNotFound, "FLK-0361")
 }
@@ -586,7 +653,7 @@ func TestAPIKeyOrToken(t *testing.T) {
 	h.expect(h.do("GET", "/v1/workflows", nil, "X-API-Key", "0123456789abcdef"), http.StatusOK, "")
 	require.Equal(t, "ops", h.whoami("X-API-Key", "0123456789abcdef")["id"])
 	require.Equal(t, "alice", h.whoami(bearer(tok)...)["id"])
-	// An API key holds every permission, a token only its own.
+	// An API key not in API_KEY_PERMISSIONS holds every permission, a token only its own.
 	h.expect(h.do("GET", "/v1/executors", nil, "X-API-Key", "0123456789abcdef"), http.StatusOK, "")
 	h.expect(h.do("GET", "/v1/executors", nil, bearer(tok)...), http.StatusForbidden, "FORBIDDEN")
 

@@ -122,9 +122,12 @@ func TestCatalogTemplates(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
 
-	require.Equal(t, []map[string]any{{"id": templateID, "name": "Tracer Validation + Midaz Transaction",
+	templates := list(t, h.do("GET", "/v1/catalog/templates", nil))
+	require.Len(t, templates, 2)
+	require.Equal(t, "kyc-aml-review", templates[0]["id"])
+	require.Equal(t, map[string]any{"id": templateID, "name": "Tracer Validation + Midaz Transaction",
 		"description": "Receives a webhook request, validates the transaction via Tracer, and creates a transaction in Midaz if approved",
-		"version":     "v1", "category": "Compliance"}}, list(t, h.do("GET", "/v1/catalog/templates", nil)))
+		"version":     "v1", "category": "Compliance"}, templates[1])
 
 	// No configurations yet: empty choices.
 	tpl := h.expect(h.do("GET", "/v1/catalog/templates/"+templateID, nil), http.StatusOK, "")

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"flowker/internal/flow"
+	"flowker/internal/secret"
 	"flowker/internal/telemetry"
 )
 
@@ -57,7 +58,7 @@ func (a *api) handleError(c *fiber.Ctx, err error) error {
 	}
 	if status >= http.StatusInternalServerError {
 		a.log.Error("request failed", append(telemetry.Trace(c.UserContext()),
-			zap.String("operation", operation(c)), zap.String("http.path", c.Path()),
+			zap.String("operation", operation(c)), zap.String("http.path", secret.RedactText(c.Path())), // no callback token
 			zap.String("request.id", requestID(c)), telemetry.ErrorMessage(err))...)
 	}
 	return c.Status(status).JSON(body)

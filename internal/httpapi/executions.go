@@ -191,7 +191,7 @@ func (a *api) listExecutions(c *fiber.Ctx) error {
 		f.Status = flow.ExecutionStatus(v)
 		if !f.Status.Valid() {
 			return &flow.Error{Kind: flow.KindInvalid, Code: flow.CodeInvalidQuery, Title: "Invalid Status Filter",
-				Message: "status must be one of [pending, running, completed, failed, cancelled]"}
+				Message: "status must be one of [pending, running, waiting, completed, failed, cancelled]"}
 		}
 	}
 	if v := c.Query("workflowId"); v != "" {

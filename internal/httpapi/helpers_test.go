@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,6 +36,7 @@ type harness struct {
 	draining *atomic.Bool
 	dbPath   string // the SQLite file, for tests that inspect what is stored
 	contract *contractWatch
+	headers  []string // sent with every request before the call's own (a credential); see as
 }
 
 // with returns a copy of h that reports to t (for subtests).
@@ -56,6 +58,14 @@ func newHarness(t *testing.T, env map[string]string, extra ...func(*fiber.App)) 
 // tune (nil: unchanged), e.g. a small queue or a quick circuit breaker.
 func newHarnessOpts(t *testing.T, env map[string]string, tune func(*engine.Options), extra ...func(*fiber.App)) *harness {
 	t.Helper()
+	return newHarnessLog(t, env, tune, zap.NewNop(), extra...)
+}
+
+// newHarnessLog is newHarnessOpts with the API and the engine logging to
+// log (tests of what is logged).
+func newHarnessLog(t *testing.T, env map[string]string, tune func(*engine.Options), log *zap.Logger,
+	extra ...func(*fiber.App)) *harness {
+	t.Helper()
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	require.NoError(t, err)
 	dbPath := filepath.Join(t.TempDir(), "flowker.db")
@@ -72,12 +82,12 @@ func newHarnessOpts(t *testing.T, env map[string]string, tune func(*engine.Optio
 	if tune != nil {
 		tune(&opts)
 	}
-	eng := engine.New(st, box, catalog.Default(), client, zap.NewNop(), nil, opts)
+	eng := engine.New(st, box, catalog.Default(), client, log, nil, opts)
 	require.NoError(t, eng.Start(context.Background()))
 	t.Cleanup(func() { eng.Stop(time.Second) })
 	h.engine = eng
 	svc := service.New(st, box, service.WithHTTPClient(client), service.WithDispatcher(eng))
-	h.app = httpapi.New(svc, cfg, zap.NewNop(), h.draining)
+	h.app = httpapi.New(svc, cfg, log, h.draining)
 	api := map[string]bool{}
 	for _, r := range h.app.GetRoutes(true) {
 		api[r.Method+" "+r.Path] = true
@@ -136,6 +146,7 @@ func (h *harness) do(method, path string, body any, headers ...string) response 
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	headers = append(slices.Clone(h.headers), headers...)
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
+	"flowker/internal/secret"
 	"flowker/internal/telemetry"
 )
 
@@ -42,7 +43,7 @@ func requestID(c *fiber.Ctx) string {
 
 func (a *api) logPanic(c *fiber.Ctx, p any) {
 	a.log.Error("panic serving request", append(telemetry.Trace(c.UserContext()),
-		zap.String("operation", operation(c)), zap.String("http.path", c.Path()),
+		zap.String("operation", operation(c)), zap.String("http.path", secret.RedactText(c.Path())), // no callback token
 		zap.String("request.id", requestID(c)), zap.Any("error.message", p), zap.Stack("stack"))...)
 }
 

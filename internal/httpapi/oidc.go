@@ -239,7 +239,7 @@ func (v *oidcVerifier) verify(ctx context.Context, header string) (*principal, e
 	if v.cfg.PermissionsClaim != "scope" {
 		perms = append(perms, claimValues(claims["scope"])...)
 	}
-	return &principal{actorType: actorUser, id: sub, perms: perms}, nil
+	return newPrincipal(actorUser, sub, perms), nil
 }
 
 // tokenError turns a verification failure into a 401 (or a 503 when the

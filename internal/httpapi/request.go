@@ -205,6 +205,20 @@ func parseTimeRange(c *fiber.Ctx, fromName, toName string) (from, to *time.Time,
 	return from, to, nil
 }
 
+// parseQueryID reads an optional UUID query parameter (nil when absent):
+// 400 FLK-0002 naming it when it is not a UUID.
+func parseQueryID(c *fiber.Ctx, name string) (*uuid.UUID, error) {
+	v := c.Query(name)
+	if v == "" {
+		return nil, nil
+	}
+	id, err := uuid.Parse(v)
+	if err != nil {
+		return nil, flow.Invalidf(flow.CodeInvalidID, "invalid %s format, expected UUID", name)
+	}
+	return &id, nil
+}
+
 // setETag gives a response the entity's strong ETag: its revision, quoted.
 func setETag(c *fiber.Ctx, revision int) {
 	c.Set(fiber.HeaderETag, `"`+strconv.Itoa(revision)+`"`)

@@ -84,7 +84,10 @@ func New(svc *service.Service, cfg config.Config, log *zap.Logger, draining *ato
 	a.executorRoutes(v1)
 	a.catalogRoutes(v1)
 	a.executionRoutes(v1)
+	a.waitRoutes(v1) // reviews, callbacks, signals (reviews.go)
 	a.auditRoutes(v1)
+	a.dashboardRoutes(v1)
+	a.meRoutes(v1)
 	a.answerUnknownMethods(app)
 	return app
 }

@@ -18,10 +18,3 @@ func TestTraceIDOf(t *testing.T) {
 		require.Equal(t, want, traceIDOf(in), in)
 	}
 }
-
-func TestWithTraceURL(t *testing.T) {
-	index := []byte(`<head>` + traceURLMeta + `</head>`)
-	require.Equal(t, index, withTraceURL(index, ""))
-	require.Equal(t, `<head><meta name="flowker-trace-url" content="http://g/x?id={trace_id}&amp;a=&#34;&lt;b&gt;"></head>`,
-		string(withTraceURL(index, `http://g/x?id={trace_id}&a="<b>`)))
-}

@@ -156,14 +156,21 @@ var (
 	authScheme = regexp.MustCompile(`(?i)\b(bearer|basic)\s+[^\s"',;]+`)
 	// user:password@ in a URL.
 	userInfo = regexp.MustCompile(`(://)[^/@\s]+@`)
+	// The token of a callback URL (/v1/callbacks/<token>): it is the
+	// credential a provider calls back with (docs/security.md).
+	callbackToken = regexp.MustCompile(`(?i)(/v1/+callbacks/+)[^/?#\s"']+`)
 )
 
-// RedactText hides query values, bearer/basic credentials and URL user
-// info in free text (an error message, a URL, a logged value). It returns
-// s itself when there is nothing to hide.
+// RedactText hides query values, bearer/basic credentials, URL user info
+// and callback tokens in free text (an error message, a URL or path, a
+// logged value). It returns s itself when there is nothing to hide.
 func RedactText(s string) string {
-	if !strings.ContainsAny(s, "?&@") && !containsFold(s, "bearer") && !containsFold(s, "basic") {
+	callback := containsFold(s, "callbacks/")
+	if !strings.ContainsAny(s, "?&@") && !containsFold(s, "bearer") && !containsFold(s, "basic") && !callback {
 		return s
+	}
+	if callback {
+		s = callbackToken.ReplaceAllString(s, "${1}"+Redacted)
 	}
 	s = queryValue.ReplaceAllString(s, "${1}"+Redacted)
 	s = authScheme.ReplaceAllString(s, "${1} "+Redacted)
