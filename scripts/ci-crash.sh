@@ -8,21 +8,32 @@
 # execution finishes exactly once (completed, or cancelled when its cancel
 # was requested), that no step recorded as completed calls the provider
 # again, that no step makes two successful calls in one process life, and
-# that an acknowledged cancel runs nothing after the kill.
-# cmd/flowker TestCrashRecovery, which is skipped unless FLOWKER_CRASH_TEST=1.
+# that an acknowledged cancel runs nothing after the kill
+# (cmd/flowker TestCrashRecovery). Then the same with waiting executions
+# (cmd/flowker TestCrashWaits, docs/waiting.md): 120 executions wait for a
+# callback whose URL their first call handed to the provider; kill -9 while
+# the callbacks are delivered, restart and deliver them all again (409
+# FLK-0525 for each that committed, 202 for the others); kill -9 while
+# delay timers are pending; restart (the timers fire by themselves), kill -9
+# between the first and the second approval of a few four-eyes reviews;
+# restart, approve every review, and check that no callback, timer or
+# decision was lost or applied twice, that the last call runs once per
+# execution, and that the audit chain verifies. Both are skipped unless
+# FLOWKER_CRASH_TEST=1.
 #
 #   bash scripts/ci-crash.sh
 #
 # SQLite always. PostgreSQL with FLOWKER_TEST_DATABASE_URL (.ci/run exports
 # it); without it, when a server answers on 127.0.0.1:5432, in a throwaway
-# database made by scripts/ci-postgres.sh. On 2 cores: ~6 s of test on
-# SQLite, ~20 s on PostgreSQL (leases of killed processes lapse before
-# others take them), ~40 s in all with the builds.
+# database made by scripts/ci-postgres.sh. On 2 cores: ~6 s of
+# TestCrashRecovery on SQLite, ~20 s on PostgreSQL (leases of killed
+# processes lapse before others take them); ~6 s and ~15 s of
+# TestCrashWaits; about 2 minutes in all with the builds.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 export FLOWKER_CRASH_TEST=1
-test_cmd=(go test -count=1 -v -run '^TestCrashRecovery$' -timeout 5m ./cmd/flowker)
+test_cmd=(go test -count=1 -v -run '^TestCrash(Recovery|Waits)$' -timeout 5m ./cmd/flowker)
 
 if [[ -n ${FLOWKER_TEST_DATABASE_URL:-} ]]; then
 	"${test_cmd[@]}"

@@ -59,13 +59,18 @@ const (
 // crashNodes are the executor nodes of the workflow, in order: trigger → a → b → c.
 var crashNodes = []string{"a", "b", "c"}
 
-func TestCrashRecovery(t *testing.T) {
+func TestCrashRecovery(t *testing.T) { forEachCrashStore(t, crashRun) }
+
+// forEachCrashStore runs a crash test on SQLite, then on PostgreSQL (with
+// FLOWKER_TEST_DATABASE_URL), each time on a fresh database; only with
+// FLOWKER_CRASH_TEST=1.
+func forEachCrashStore(t *testing.T, run func(*testing.T, crashStore)) {
 	if os.Getenv("FLOWKER_CRASH_TEST") != "1" {
 		t.Skip("crash test skipped: set FLOWKER_CRASH_TEST=1 to run it (bash scripts/ci-crash.sh)")
 	}
 	t.Run("sqlite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "flowker.db")
-		crashRun(t, crashStore{
+		run(t, crashStore{
 			name: "sqlite",
 			env:  []string{"DATABASE_URL=sqlite:" + path},
 			// Read-only: the test must not change what the next start finds.
@@ -74,7 +79,7 @@ func TestCrashRecovery(t *testing.T) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		url := storetest.PostgresURL(t) // skips without FLOWKER_TEST_DATABASE_URL
-		crashRun(t, crashStore{
+		run(t, crashStore{
 			name: "postgres",
 			// A random lease owner per start: a killed process's leases
 			// must lapse before the next one claims them, so keep them short.
@@ -91,13 +96,14 @@ type crashStore struct {
 }
 
 // crashFake is the slow, flaky provider: it answers every call after
-// 20–50 ms, 503 to the first crashFlakyFails calls of one step in
-// crashFlakyEvery, and records each call's Idempotency-Key, path, outcome
-// and the process life it arrived in.
+// 20–50 ms, 503 to the first crashFlakyFails calls of the steps flaky
+// picks (one in crashFlakyEvery), and records each call's Idempotency-Key,
+// path, body, outcome and the process life it arrived in.
 type crashFake struct {
 	srv   *httptest.Server
 	total atomic.Int64
-	life  atomic.Int32 // 1, 2, 3: set by the test between a kill and the next start
+	life  atomic.Int32          // 1, 2, 3: set by the test between a kill and the next start
+	flaky func(key string) bool // nil: no call fails
 
 	mu    sync.Mutex
 	calls []fakeCall
@@ -106,6 +112,7 @@ type crashFake struct {
 
 type fakeCall struct {
 	key, path string
+	body      []byte
 	life      int
 	failed    bool // answered 503: the provider did nothing
 }
@@ -117,16 +124,16 @@ func flaky(key string) bool {
 	return h.Sum32()%crashFlakyEvery == 0
 }
 
-func newCrashFake(t *testing.T) *crashFake {
-	f := &crashFake{seen: map[string]int{}}
+func newCrashFake(t *testing.T, flaky func(key string) bool) *crashFake {
+	f := &crashFake{seen: map[string]int{}, flaky: flaky}
 	f.life.Store(1)
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
+		body, _ := io.ReadAll(r.Body)
 		key := r.Header.Get("Idempotency-Key")
 		f.mu.Lock()
-		fail := flaky(key) && f.seen[key] < crashFlakyFails
+		fail := f.flaky != nil && f.flaky(key) && f.seen[key] < crashFlakyFails
 		f.seen[key]++
-		f.calls = append(f.calls, fakeCall{key: key, path: r.URL.Path, life: int(f.life.Load()), failed: fail})
+		f.calls = append(f.calls, fakeCall{key: key, path: r.URL.Path, body: body, life: int(f.life.Load()), failed: fail})
 		f.mu.Unlock()
 		f.total.Add(1)
 		select { // answer late; stop early when the caller is gone (killed, or its execution cancelled)
@@ -169,7 +176,7 @@ const (
 )
 
 func crashRun(t *testing.T, st crashStore) {
-	fake := newCrashFake(t)
+	fake := newCrashFake(t, flaky)
 	env := append([]string{"SSRF_ALLOW_PRIVATE=true", "LOG_LEVEL=warn",
 		// Few workers, so the work is still mid-flight when the kill comes.
 		"ENGINE_CONCURRENCY=16",
@@ -663,15 +670,9 @@ func readCrashDB(t *testing.T, st crashStore) crashDB {
 	db, err := st.open()
 	require.NoError(t, err)
 	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	out := crashDB{byID: map[string]crashExec{}, steps: map[string][]crashStep{}}
-
-	rows, err := db.QueryContext(ctx, `SELECT CAST(id AS TEXT), COALESCE(idempotency_key, ''), status, cancel_requested
-		FROM executions`)
-	require.NoError(t, err)
-	defer rows.Close()
-	for rows.Next() {
+	crashRows(t, db, `SELECT CAST(id AS TEXT), COALESCE(idempotency_key, ''), status, cancel_requested
+		FROM executions`, func(rows *sql.Rows) {
 		var id string
 		var ex crashExec
 		require.NoError(t, rows.Scan(&id, &ex.idemKey, &ex.status, &ex.cancelRequested))
@@ -679,18 +680,13 @@ func readCrashDB(t *testing.T, st crashStore) crashDB {
 		if ex.status == "completed" {
 			out.completed++
 		}
-	}
-	require.NoError(t, rows.Err())
-
-	srows, err := db.QueryContext(ctx, `SELECT CAST(execution_id AS TEXT), step_number, node_id, status,
-		CAST(call_details AS TEXT) FROM execution_steps ORDER BY execution_id, step_number`)
-	require.NoError(t, err)
-	defer srows.Close()
-	for srows.Next() {
+	})
+	crashRows(t, db, `SELECT CAST(execution_id AS TEXT), step_number, node_id, status,
+		CAST(call_details AS TEXT) FROM execution_steps ORDER BY execution_id, step_number`, func(rows *sql.Rows) {
 		var id string
 		var s crashStep
 		var details sql.NullString
-		require.NoError(t, srows.Scan(&id, &s.number, &s.node, &s.status, &details))
+		require.NoError(t, rows.Scan(&id, &s.number, &s.node, &s.status, &details))
 		if details.Valid {
 			var d struct {
 				IdempotencyKey string `json:"idempotencyKey"`
@@ -699,10 +695,24 @@ func readCrashDB(t *testing.T, st crashStore) crashDB {
 			s.idemKey = d.IdempotencyKey
 		}
 		out.steps[id] = append(out.steps[id], s)
-	}
-	require.NoError(t, srows.Err())
+	})
 	for _, steps := range out.steps {
 		sort.Slice(steps, func(i, j int) bool { return steps[i].number < steps[j].number })
 	}
 	return out
+}
+
+// crashRows runs a query of the test's reads of the database and calls
+// scan for each row; it ends within 10 s.
+func crashRows(t *testing.T, db *sql.DB, query string, scan func(*sql.Rows)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rows, err := db.QueryContext(ctx, query)
+	require.NoError(t, err)
+	defer rows.Close()
+	for rows.Next() {
+		scan(rows)
+	}
+	require.NoError(t, rows.Err())
 }

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"sync"
@@ -55,19 +56,33 @@ func (p *proc) request(method, path string, body []byte, headers ...string) (int
 // send makes a request with a JSON body (nil: none) and decodes the JSON answer.
 func (p *proc) send(method, path string, body any, headers ...string) (int, http.Header, map[string]any) {
 	p.t.Helper()
+	status, header, m, err := p.sendJSON(method, path, body, headers...)
+	require.NoError(p.t, err)
+	return status, header, m
+}
+
+// sendJSON is send asserting nothing, for goroutines and for a process
+// that may be gone: an error of the request or of the answer's JSON is
+// returned.
+func (p *proc) sendJSON(method, path string, body any, headers ...string) (int, http.Header, map[string]any, error) {
 	var raw []byte
 	if body != nil {
 		var err error
-		raw, err = json.Marshal(body)
-		require.NoError(p.t, err)
+		if raw, err = json.Marshal(body); err != nil {
+			return 0, nil, nil, err
+		}
 	}
 	status, header, raw, err := p.request(method, path, raw, headers...)
-	require.NoError(p.t, err)
+	if err != nil {
+		return status, header, nil, err
+	}
 	var m map[string]any
 	if len(raw) > 0 {
-		require.NoError(p.t, json.Unmarshal(raw, &m), "%s %s: %s", method, path, raw)
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return status, header, nil, fmt.Errorf("%s %s: %d %q: %w", method, path, status, raw, err)
+		}
 	}
-	return status, header, m
+	return status, header, m, nil
 }
 
 // callWorkflow creates an http provider configuration for baseURL and an
