@@ -18,6 +18,8 @@
 #
 # BENCH_ARGS passes flags to flowker-bench, e.g. a quick run:
 #   BENCH_ARGS="-n 2000 -sync-n 300 -rss-n 2000 -rss-bounded 0" bash scripts/bench.sh
+# and the waiting-executions phase (100,000 parked at a review; not in the default):
+#   BENCH_ARGS="-phases f -stores sqlite-normal,postgres" bash scripts/bench.sh
 # (bin/flowker-bench -h lists them). BENCH_REPORT=0 leaves docs/benchmarks.md alone.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

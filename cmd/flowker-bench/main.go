@@ -19,11 +19,16 @@
 //	   are in flight), and the time to drain them; then the same with only
 //	   -rss-bounded of them running at once (the rest accepted and queued);
 //	e. ready time: exec to the first 200 from /health/ready on an empty
-//	   SQLite database, -ready-runs times.
+//	   SQLite database, -ready-runs times;
+//	f. waiting (not in the default -phases): -wait-n executions parked at a
+//	   review (webhook → review → Tracer on approve), RSS idle / peak /
+//	   settled with all of them waiting, the review inbox's latency, and
+//	   -wait-resume of them approved and timed to completion (waiting.go).
 //
 // The report is Markdown on stdout (progress goes to stderr); with
 // -report-file it is also added to that file, inside its own section.
-// Everything is bounded: -phase-timeout per phase, -max-time overall;
+// Everything is bounded: -phase-timeout per phase (-wait-timeout for f),
+// -max-time overall;
 // every server is stopped and every temporary directory removed at the end,
 // and on SIGINT/SIGTERM.
 //
@@ -51,6 +56,8 @@ type options struct {
 	rssBounded                             int
 	readyRuns                              int
 	rssDelay, phaseTimeout, maxTime        time.Duration
+	waitN, waitC, waitResume               int
+	waitTimeout, waitSettle                time.Duration
 	env                                    envList
 }
 
@@ -85,13 +92,24 @@ func main() {
 	flag.DurationVar(&o.rssDelay, "rss-delay", time.Second, "memory: provider answer delay")
 	flag.IntVar(&o.readyRuns, "ready-runs", 10, "ready time: cold starts on an empty SQLite database")
 	flag.DurationVar(&o.phaseTimeout, "phase-timeout", 3*time.Minute, "give up on one phase after this long")
-	flag.DurationVar(&o.maxTime, "max-time", 20*time.Minute, "give up on the whole run after this long")
+	flag.IntVar(&o.waitN, "wait-n", 100000, "waiting: executions parked at a review")
+	flag.IntVar(&o.waitC, "wait-c", 64, "waiting: concurrent clients submitting them, and approving")
+	flag.IntVar(&o.waitResume, "wait-resume", 1000, "waiting: reviews approved afterwards, timed until their executions finish")
+	flag.DurationVar(&o.waitTimeout, "wait-timeout", 15*time.Minute, "waiting: give up on phase f (one store) after this long")
+	flag.DurationVar(&o.waitSettle, "wait-settle", 5*time.Second, "waiting: idle time before each settled RSS reading")
+	flag.DurationVar(&o.maxTime, "max-time", 20*time.Minute,
+		"give up on the whole run after this long (with phase f, -wait-timeout per store is added unless set)")
 	flag.StringVar(&o.reportFile, "report-file", "", "also add the report to this Markdown file (e.g. docs/benchmarks.md)")
 	flag.StringVar(&o.commit, "commit", "", "commit being measured (default: git describe --always --dirty)")
-	flag.StringVar(&o.phases, "phases", "abcde", "phases to run: a throughput, b/c sync and overhead, d memory, e ready time")
+	flag.StringVar(&o.phases, "phases", "abcde", "phases to run: a throughput, b/c sync and overhead, d memory, e ready time, f waiting executions")
 	flag.StringVar(&logDir, "logs", "", "keep the servers' logs in this directory (default: removed with the run)")
 	flag.Var(&o.env, "env", "extra KEY=VALUE for every flowker started, after the bench's own (repeatable)")
 	flag.Parse()
+	maxTimeSet := false
+	flag.Visit(func(fl *flag.Flag) { maxTimeSet = maxTimeSet || fl.Name == "max-time" })
+	if o.has('f') && !maxTimeSet {
+		o.maxTime += time.Duration(strings.Count(o.stores, ",")+1) * o.waitTimeout
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "flowker-bench:", err)
 		os.Exit(1)
@@ -101,6 +119,9 @@ func main() {
 func run(o options) error {
 	if o.n < 1 || o.c < 1 || o.syncN < 1 || o.rssN < 1 || o.rssC < 1 || o.readyRuns < 0 {
 		return errors.New("-n, -c, -sync-n, -rss-n and -rss-c must be at least 1")
+	}
+	if o.waitN < 1 || o.waitC < 1 || o.waitResume < 0 {
+		return errors.New("-wait-n and -wait-c must be at least 1, -wait-resume at least 0")
 	}
 	bin, err := filepath.Abs(o.bin) // servers run in their own directories
 	if err != nil {

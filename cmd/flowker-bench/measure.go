@@ -47,14 +47,18 @@ type storeResult struct {
 
 	// d. memory: all running at once, then (d′) with bounded concurrency
 	mem, memBounded memResult
+
+	// f. waiting executions (waiting.go)
+	wait waitResult
 }
 
-// measureStore runs phases b/c and a on one server, then d on a fresh one.
+// measureStore runs phases b/c and a on one server, then d and f each on
+// fresh ones.
 func measureStore(ctx context.Context, o options, f *fake, st *benchStore) storeResult {
 	res := storeResult{label: st.label}
 	work, err := os.MkdirTemp("", "flowker-bench-"+st.key+"-")
 	if err != nil {
-		res.tpErr, res.syncErr, res.mem.err = err, err, err
+		res.tpErr, res.syncErr, res.mem.err, res.wait.err = err, err, err, err
 		return res
 	}
 	defer os.RemoveAll(work)
@@ -62,12 +66,14 @@ func measureStore(ctx context.Context, o options, f *fake, st *benchStore) store
 	if o.has('a') || o.has('b') || o.has('c') {
 		measureMain(ctx, o, f, st, work, &res)
 	}
-	if ctx.Err() != nil || !o.has('d') {
-		return res
+	if ctx.Err() == nil && o.has('d') {
+		res.mem = measureMemoryPhase(ctx, o, f, st, work, o.rssN)
+		if o.rssBounded > 0 && o.rssBounded < o.rssN && ctx.Err() == nil {
+			res.memBounded = measureMemoryPhase(ctx, o, f, st, work, o.rssBounded)
+		}
 	}
-	res.mem = measureMemoryPhase(ctx, o, f, st, work, o.rssN)
-	if o.rssBounded > 0 && o.rssBounded < o.rssN && ctx.Err() == nil {
-		res.memBounded = measureMemoryPhase(ctx, o, f, st, work, o.rssBounded)
+	if ctx.Err() == nil && o.has('f') {
+		res.wait = measureWaiting(ctx, o, f, st, work)
 	}
 	return res
 }
@@ -75,24 +81,13 @@ func measureStore(ctx context.Context, o options, f *fake, st *benchStore) store
 // measureMain runs b/c then a on one server.
 func measureMain(ctx context.Context, o options, f *fake, st *benchStore, work string, res *storeResult) {
 	progress("%s: starting flowker", st.label)
-	mainDir := filepath.Join(work, "main")
-	srv, err := startServer(ctx, o.bin, mainDir, serverEnv(o, st, mainDir,
-		"ENGINE_QUEUE_SIZE="+strconv.Itoa(max(10000, o.n)))...) // accept the whole burst: no 503s
+	srv, hook, db, err := bootServer(ctx, o, st, filepath.Join(work, "main"), referenceWorkflow(f),
+		"ENGINE_QUEUE_SIZE="+strconv.Itoa(max(10000, o.n))) // accept the whole burst: no 503s
 	if err != nil {
 		res.tpErr, res.syncErr = err, err
 		return
 	}
 	defer srv.stop()
-	hook, err := setupWorkflow(ctx, srv.base, f.url)
-	if err != nil {
-		res.tpErr, res.syncErr = err, err
-		return
-	}
-	db, err := st.open(mainDir)
-	if err != nil {
-		res.tpErr, res.syncErr = err, err
-		return
-	}
 	defer db.Close()
 	if o.has('b') || o.has('c') {
 		progress("%s: sync mode, %d calls after %d warm-up, one client", st.label, o.syncN, o.syncWarmup)
@@ -110,30 +105,45 @@ func measureMemoryPhase(ctx context.Context, o options, f *fake, st *benchStore,
 	res := memResult{concurrency: concurrency}
 	progress("%s: memory, %d executions, %d running at once, provider answering after %s",
 		st.label, o.rssN, concurrency, o.rssDelay)
-	dir := filepath.Join(work, "rss-"+strconv.Itoa(concurrency))
-	srv, err := startServer(ctx, o.bin, dir, serverEnv(o, st, dir,
-		"ENGINE_CONCURRENCY="+strconv.Itoa(concurrency), "ENGINE_QUEUE_SIZE="+strconv.Itoa(o.rssN))...)
+	srv, hook, db, err := bootServer(ctx, o, st, filepath.Join(work, "rss-"+strconv.Itoa(concurrency)), referenceWorkflow(f),
+		"ENGINE_CONCURRENCY="+strconv.Itoa(concurrency), "ENGINE_QUEUE_SIZE="+strconv.Itoa(o.rssN))
 	if err != nil {
 		res.err = err
 		return res
 	}
 	defer srv.stop()
-	hook, err := setupWorkflow(ctx, srv.base, f.url)
-	if err != nil {
-		res.err = err
-		return res
-	}
-	db, err := st.open(dir)
-	if err != nil {
-		res.err = err
-		return res
-	}
 	defer db.Close()
 	measureMemory(ctx, o, f, srv, db, hook, &res)
 	progress("%s: %d accepted in %s, at most %d unfinished and %d calling the provider at once, peak RSS %.1f MiB, "+
 		"drained %s after release (%d failed)", st.label, res.accepted, res.submit.Round(time.Millisecond),
 		res.peakUnfinished, res.peakCalling, float64(res.hwm)/1024, res.drain.Round(time.Millisecond), res.failed)
 	return res
+}
+
+// bootServer starts flowker in dir with the extra settings, makes its
+// workflow with setup (which returns the webhook URL) and opens its
+// database; on an error nothing is left running.
+func bootServer(ctx context.Context, o options, st *benchStore, dir string,
+	setup func(ctx context.Context, base string) (string, error), extra ...string,
+) (*server, string, *sql.DB, error) {
+	srv, err := startServer(ctx, o.bin, dir, serverEnv(o, st, dir, extra...)...)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	hook, err := setup(ctx, srv.base)
+	if err == nil {
+		var db *sql.DB
+		if db, err = st.open(dir); err == nil {
+			return srv, hook, db, nil
+		}
+	}
+	srv.stop()
+	return nil, "", nil, err
+}
+
+// referenceWorkflow is the setup of the reference workflow for bootServer.
+func referenceWorkflow(f *fake) func(context.Context, string) (string, error) {
+	return func(ctx context.Context, base string) (string, error) { return setupWorkflow(ctx, base, f.url) }
 }
 
 func serverEnv(o options, st *benchStore, dir string, extra ...string) []string {
@@ -151,11 +161,9 @@ func setupWorkflow(ctx context.Context, base, fakeURL string) (string, error) {
 	c := &http.Client{Timeout: 10 * time.Second}
 	defer c.CloseIdleConnections()
 	suffix := randomHex(4)
-	tracer, err := postJSON(ctx, c, base+"/v1/provider-configurations", http.StatusCreated, map[string]any{
-		"name": "bench-tracer-" + suffix, "providerId": "tracer",
-		"config": map[string]any{"base_url": fakeURL, "api_key": "bench-key-" + suffix}})
+	tracer, err := tracerConfig(ctx, c, base, fakeURL, suffix)
 	if err != nil {
-		return "", fmt.Errorf("tracer configuration: %w", err)
+		return "", err
 	}
 	midaz, err := postJSON(ctx, c, base+"/v1/provider-configurations", http.StatusCreated, map[string]any{
 		"name": "bench-midaz-" + suffix, "providerId": "midaz",
@@ -168,22 +176,47 @@ func setupWorkflow(ctx context.Context, base, fakeURL string) (string, error) {
 	wf, err := postJSON(ctx, c, base+"/v1/workflows/from-template", http.StatusCreated, map[string]any{
 		"templateId": "tracer-midaz-validation",
 		"params": map[string]any{"workflowName": "bench-" + suffix, "webhookPath": path,
-			"tracerProviderConfigId": tracer["id"], "midazProviderConfigId": midaz["id"]}})
+			"tracerProviderConfigId": tracer, "midazProviderConfigId": midaz["id"]}})
 	if err != nil {
 		return "", fmt.Errorf("workflow from template: %w", err)
 	}
-	if _, err := postJSON(ctx, c, base+"/v1/workflows/"+fmt.Sprint(wf["workflowId"])+"/activate", http.StatusOK, nil); err != nil {
-		return "", fmt.Errorf("activating the workflow: %w", err)
-	}
-	hook := base + "/v1/webhooks" + path
-	r, err := postJSON(ctx, c, hook+"?wait=5s", http.StatusOK, transaction(0))
+	hook, r, err := activateAndRun(ctx, c, base, wf, path, http.StatusOK)
 	if err != nil {
-		return "", fmt.Errorf("first synchronous run: %w", err)
+		return "", err
 	}
 	if err := checkResults(r); err != nil {
 		return "", fmt.Errorf("first synchronous run: %w", err)
 	}
 	return hook, nil
+}
+
+// tracerConfig creates a Tracer configuration pointing at the fake and
+// returns its id.
+func tracerConfig(ctx context.Context, c *http.Client, base, fakeURL, suffix string) (any, error) {
+	tracer, err := postJSON(ctx, c, base+"/v1/provider-configurations", http.StatusCreated, map[string]any{
+		"name": "bench-tracer-" + suffix, "providerId": "tracer",
+		"config": map[string]any{"base_url": fakeURL, "api_key": "bench-key-" + suffix}})
+	if err != nil {
+		return nil, fmt.Errorf("tracer configuration: %w", err)
+	}
+	return tracer["id"], nil
+}
+
+// activateAndRun activates the workflow created (wf, the 201 answer), runs
+// it once synchronously (?wait=5s), wanting the status code want, and
+// returns the URL of its webhook path and the answer.
+func activateAndRun(ctx context.Context, c *http.Client, base string, wf map[string]any, path string,
+	want int,
+) (string, map[string]any, error) {
+	if _, err := postJSON(ctx, c, base+"/v1/workflows/"+fmt.Sprint(wf["workflowId"])+"/activate", http.StatusOK, nil); err != nil {
+		return "", nil, fmt.Errorf("activating the workflow: %w", err)
+	}
+	hook := base + "/v1/webhooks" + path
+	r, err := postJSON(ctx, c, hook+"?wait=5s", want, transaction(0))
+	if err != nil {
+		return "", nil, fmt.Errorf("first synchronous run: %w", err)
+	}
+	return hook, r, nil
 }
 
 // checkResults wants a completed execution whose three steps completed.
@@ -332,16 +365,25 @@ func submit(ctx context.Context, hook string, n, c int) submitResult {
 // finished, the deadline passes or ctx ends; it returns the last counts and
 // when they were seen.
 func waitFinished(ctx context.Context, db *sql.DB, base counts, want int, deadline time.Time) (counts, time.Time, bool) {
+	return waitCounts(ctx, db, deadline, 20*time.Millisecond, func(c counts) bool { return c.finished()-base.finished() >= want })
+}
+
+// waitCounts polls the database every interval until done holds for its
+// counts, the deadline passes or ctx ends; it returns the last counts and
+// when they were seen.
+func waitCounts(ctx context.Context, db *sql.DB, deadline time.Time, interval time.Duration,
+	done func(counts) bool,
+) (counts, time.Time, bool) {
 	for {
 		c, err := countExecutions(ctx, db)
 		now := time.Now()
-		if err == nil && c.finished()-base.finished() >= want {
+		if err == nil && done(c) {
 			return c, now, true
 		}
 		if ctx.Err() != nil || now.After(deadline) {
 			return c, now, false
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(interval)
 	}
 }
 
@@ -529,11 +571,19 @@ func postJSON(ctx context.Context, c *http.Client, url string, want int, body an
 }
 
 func post(ctx context.Context, c *http.Client, url string, body []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	return send(ctx, c, http.MethodPost, url, body)
+}
+
+// send makes one request, with body as JSON unless it is a GET, and
+// returns the status code and the whole answer.
+func send(ctx context.Context, c *http.Client, method, url string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if method != http.MethodGet {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		return 0, nil, err

@@ -102,10 +102,56 @@ func (r *report) markdown() string {
 		pg = r.pgVersion + " on 127.0.0.1 (fsync on, synchronous_commit on)"
 	}
 	fmt.Fprintf(&b, "- %s; PostgreSQL %s. flowker, the bench's clients and its fake provider share the machine.\n", r.goVer, pg)
+	if strings.ContainsAny(o.phases, "abcde") {
+		r.mainMarkdown(&b)
+	}
+
+	var notes []string
+	for _, s := range r.stores {
+		for _, e := range []struct {
+			what string
+			err  error
+		}{{"a", s.tpErr}, {"b/c", s.syncErr}, {"d", s.mem.err}, {"d′", s.memBounded.err}} {
+			if e.err != nil {
+				notes = append(notes, fmt.Sprintf("%s, %s: %v", s.label, e.what, e.err))
+			}
+		}
+		if s.tpFailed > 0 || s.mem.failed > 0 || s.memBounded.failed > 0 {
+			notes = append(notes, fmt.Sprintf("%s: executions failed: %d in a, %d in d, %d in d′", s.label,
+				s.tpFailed, s.mem.failed, s.memBounded.failed))
+		}
+		if s.tp503 > 0 {
+			notes = append(notes, fmt.Sprintf("%s, a: %d answers 503 (queue full), retried", s.label, s.tp503))
+		}
+		if s.syncErrors > 0 {
+			notes = append(notes, fmt.Sprintf("%s, b: %d synchronous calls did not complete in time", s.label, s.syncErrors))
+		}
+	}
+	if r.ready.err != nil {
+		notes = append(notes, fmt.Sprintf("e: %v", r.ready.err))
+	}
+	for _, k := range r.skipped {
+		notes = append(notes, k+": skipped (no PostgreSQL URL: set BENCH_DATABASE_URL or run PostgreSQL on 127.0.0.1:5432)")
+	}
+	if len(notes) > 0 {
+		b.WriteString("\n")
+		for _, n := range notes {
+			b.WriteString("- " + strings.ReplaceAll(n, "\n", " ") + "\n")
+		}
+	}
+	r.waitingMarkdown(&b)
+	b.WriteString("\n")
+	return b.String()
+}
+
+// mainMarkdown is the report's table for phases a to e: the goals beside
+// the figures.
+func (r *report) mainMarkdown(b *strings.Builder) {
+	o := r.o
 	b.WriteString("- Workflow: template `tracer-midaz-validation` (webhook → `tracer.validate-transaction` → " +
 		"condition on the decision → `midaz.create-transaction`: 3 steps, 2 HTTP calls), fake Tracer and Midaz " +
 		"in the bench process answering at once with small JSON (ALLOW, 201).\n")
-	fmt.Fprintf(&b, "- a: %s async webhook calls from %d clients, timed from the first call until the database "+
+	fmt.Fprintf(b, "- a: %s async webhook calls from %d clients, timed from the first call until the database "+
 		"counts all of them finished. b/c: %s synchronous calls (`?wait=5s`) from one client after %d warm-up; "+
 		"overhead per step = (end-to-end − time inside the fake, per execution) / steps, at p50. "+
 		"d: %s executions in flight at once (`ENGINE_CONCURRENCY=%d`): the fake answers after %s and holds its "+
@@ -241,44 +287,8 @@ func (r *report) markdown() string {
 			return "n/a"
 		})
 	} else {
-		fmt.Fprintf(&b, "| e. ready, empty SQLite, p50 (min–max) | ≤ 300 ms | %s |\n", readyText)
+		fmt.Fprintf(b, "| e. ready, empty SQLite, p50 (min–max) | ≤ 300 ms | %s |\n", readyText)
 	}
-
-	var notes []string
-	for _, s := range r.stores {
-		for _, e := range []struct {
-			what string
-			err  error
-		}{{"a", s.tpErr}, {"b/c", s.syncErr}, {"d", s.mem.err}, {"d′", s.memBounded.err}} {
-			if e.err != nil {
-				notes = append(notes, fmt.Sprintf("%s, %s: %v", s.label, e.what, e.err))
-			}
-		}
-		if s.tpFailed > 0 || s.mem.failed > 0 || s.memBounded.failed > 0 {
-			notes = append(notes, fmt.Sprintf("%s: executions failed: %d in a, %d in d, %d in d′", s.label,
-				s.tpFailed, s.mem.failed, s.memBounded.failed))
-		}
-		if s.tp503 > 0 {
-			notes = append(notes, fmt.Sprintf("%s, a: %d answers 503 (queue full), retried", s.label, s.tp503))
-		}
-		if s.syncErrors > 0 {
-			notes = append(notes, fmt.Sprintf("%s, b: %d synchronous calls did not complete in time", s.label, s.syncErrors))
-		}
-	}
-	if r.ready.err != nil {
-		notes = append(notes, fmt.Sprintf("e: %v", r.ready.err))
-	}
-	for _, k := range r.skipped {
-		notes = append(notes, k+": skipped (no PostgreSQL URL: set BENCH_DATABASE_URL or run PostgreSQL on 127.0.0.1:5432)")
-	}
-	if len(notes) > 0 {
-		b.WriteString("\n")
-		for _, n := range notes {
-			b.WriteString("- " + strings.ReplaceAll(n, "\n", " ") + "\n")
-		}
-	}
-	b.WriteString("\n")
-	return b.String()
 }
 
 func mark(ok bool) string {

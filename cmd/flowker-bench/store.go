@@ -110,8 +110,9 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// counts is how many executions are in each state.
-type counts struct{ running, completed, failed, cancelled int }
+// counts is how many executions are in each state; running counts pending
+// ones too.
+type counts struct{ running, waiting, completed, failed, cancelled int }
 
 func (c counts) finished() int { return c.completed + c.failed + c.cancelled }
 
@@ -135,6 +136,8 @@ func countExecutions(ctx context.Context, db *sql.DB) (counts, error) {
 			c.failed = n
 		case "cancelled":
 			c.cancelled = n
+		case "waiting":
+			c.waiting = n
 		default:
 			c.running += n
 		}
