@@ -1,31 +1,60 @@
 // The console's only door to the server: the public /v1 API.
-// The API key lives in sessionStorage (this tab, until it closes), never in
-// localStorage or a URL, and travels as the X-API-Key header.
+// The credential — an API key, or an OIDC access token after sign-in — lives
+// in sessionStorage (this tab, until it closes), never in localStorage, a
+// cookie or a URL; the key travels as X-API-Key, the token as
+// Authorization: Bearer.
 
 const KEY_STORE = "flowker.apiKey";
+const TOKEN_STORE = "flowker.oidc.token";
 
 export type ApiError = { status: number; code: string; message: string };
 
 export type Page<T> = { items: T[]; nextCursor: string; hasMore: boolean };
 
-type AuthListener = (reason: string) => void;
+// AuthNeeded describes a 401: the credential the request carried and what
+// the server said (its WWW-Authenticate names the mechanisms it accepts).
+export type AuthNeeded = { sent: "key" | "token" | "none"; credential: string; message: string; challenge: string };
+type AuthListener = (a: AuthNeeded) => void;
 let onAuthNeeded: AuthListener = () => {};
 
 export function setAuthListener(fn: AuthListener) {
   onAuthNeeded = fn;
 }
 
-export function getKey(): string {
+function stored(name: string): string {
   try {
-    return sessionStorage.getItem(KEY_STORE) ?? "";
+    return sessionStorage.getItem(name) ?? "";
   } catch {
     return "";
   }
 }
 
-export function setKey(key: string) {
-  if (key) sessionStorage.setItem(KEY_STORE, key);
-  else sessionStorage.removeItem(KEY_STORE);
+function store(name: string, value: string) {
+  if (value) sessionStorage.setItem(name, value);
+  else sessionStorage.removeItem(name);
+}
+
+export const getKey = () => stored(KEY_STORE);
+export const setKey = (key: string) => store(KEY_STORE, key);
+export const getToken = () => stored(TOKEN_STORE);
+export const setToken = (token: string) => store(TOKEN_STORE, token);
+
+// credential is what the next request sends: a token from a sign-in wins.
+export function credential(): { kind: "key" | "token" | "none"; value: string } {
+  const t = getToken();
+  if (t) return { kind: "token", value: t };
+  const k = getKey();
+  return k ? { kind: "key", value: k } : { kind: "none", value: "" };
+}
+
+export function clearCredentials() {
+  setKey("");
+  setToken("");
+}
+
+// meta reads a setting the server wrote into index.html (console.go).
+export function meta(name: string): string {
+  return document.querySelector(`meta[name="${name}"]`)?.getAttribute("content") ?? "";
 }
 
 export function isApiError(e: unknown): e is ApiError {
@@ -44,8 +73,9 @@ export async function api<T>(method: string, path: string, body?: unknown, heade
 // apiFull also returns the ETag, for conditional writes (If-Match).
 export async function apiFull<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ data: T; etag: string }> {
   const h: Record<string, string> = { Accept: "application/json", ...headers };
-  const key = getKey();
-  if (key) h["X-API-Key"] = key;
+  const cred = credential();
+  if (cred.kind === "key") h["X-API-Key"] = cred.value;
+  if (cred.kind === "token") h["Authorization"] = "Bearer " + cred.value;
   if (body !== undefined) h["Content-Type"] = "application/json";
   let res: Response;
   try {
@@ -66,7 +96,7 @@ export async function apiFull<T>(method: string, path: string, body?: unknown, h
     const d = (data ?? {}) as { code?: string; message?: string; title?: string };
     const err: ApiError = { status: res.status, code: d.code ?? String(res.status), message: d.message ?? d.title ?? res.statusText };
     if (res.status === 401) {
-      onAuthNeeded(key ? "The API key was refused. Enter a valid key." : "This server requires an API key.");
+      onAuthNeeded({ sent: cred.kind, credential: cred.value, message: err.message, challenge: res.headers.get("WWW-Authenticate") ?? "" });
     }
     throw err;
   }
@@ -95,7 +125,7 @@ export function errorTarget(e: unknown): { kind: "node" | "edge"; id: string } |
 // the server writes into <meta name="flowker-trace-url">; http(s) only.
 export function traceURL(traceId?: string): string {
   if (!traceId || !/^[0-9a-f]{32}$/.test(traceId)) return "";
-  const t = document.querySelector('meta[name="flowker-trace-url"]')?.getAttribute("content") ?? "";
+  const t = meta("flowker-trace-url");
   if (!/^https?:\/\//i.test(t)) return "";
   return t.split("{trace_id}").join(traceId);
 }
@@ -152,3 +182,40 @@ export type ProviderConfig = {
 };
 
 export const terminal = (s: string) => s === "completed" || s === "failed" || s === "cancelled";
+
+// Review tasks (GET /v1/reviews): what a waiting execution's review node
+// asks of analysts, with the votes cast so far.
+export type ReviewVote = { decision: string; comment?: string; actor: { type: string; id: string }; decidedAt: string };
+export type Review = {
+  id: string; executionId: string; workflowId: string; nodeId: string; status: "open" | "resolved" | "expired" | "cancelled";
+  title: string; instructions?: string; context: Record<string, unknown>; decisions: string[]; requiredApprovals: number;
+  group?: string; defaultDecision?: string; dueAt?: string; createdAt: string; resolvedAt?: string; decision?: string;
+  votes: ReviewVote[];
+};
+export const REVIEW_STATUSES = ["open", "resolved", "expired", "cancelled"] as const;
+export const EXECUTION_STATUSES = ["pending", "running", "waiting", "completed", "failed", "cancelled"] as const;
+// The node types that pause an execution (docs/waiting.md).
+export const WAIT_TYPES = ["review", "wait_for_callback", "delay"];
+
+// approvals counts the distinct identities that approved a review.
+export function approvals(r: Review): number {
+  return new Set(r.votes.filter((v) => v.decision === "approve").map((v) => v.actor.type + ":" + v.actor.id)).size;
+}
+
+export type Endpoint = { name: string; path: string; method: string; timeout: number };
+export type ExecutorConfig = {
+  id: string; name: string; description?: string; baseUrl: string; endpoints: Endpoint[];
+  authentication: { type: string; config?: Record<string, unknown> }; status: string; metadata?: Record<string, unknown>;
+  revision: number; createdAt: string; updatedAt: string; lastTestedAt?: string;
+};
+export type StageResult = { name: string; status: string; durationMs: number; message?: string; error?: string; details?: Record<string, unknown> };
+export type TestResult = {
+  overallStatus: string; durationMs: number; stages: StageResult[]; summary: string; startedAt: string; completedAt: string;
+  status?: string; // an executor configuration's status after the test
+};
+export type CatalogExecutor = { id: string; name: string; category: string; version: string; providerId?: string; schema?: string };
+export type CatalogProvider = { id: string; name: string; description: string; version: string; configSchema?: string };
+export type CatalogTrigger = { id: string; name: string; version: string; schema?: string };
+
+// Me is GET /v1/me: who the caller is and what it may do.
+export type Me = { authentication: "api_key" | "oidc" | "disabled"; actor: { type: string; id: string }; permissions: string[] };

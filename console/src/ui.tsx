@@ -1,15 +1,17 @@
-import { useCallback, useEffect, useRef, useState, type ReactNode, type MouseEvent } from "react";
+import { useCallback, useEffect, useRef, useState, type AnchorHTMLAttributes, type ReactNode, type MouseEvent } from "react";
 import { errorText, get, type Page } from "./api";
 import { navigate } from "./router";
 
-export function Link({ to, children, className }: { to: string; children: ReactNode; className?: string }) {
+type LinkProps = { to: string; children: ReactNode } & Omit<AnchorHTMLAttributes<HTMLAnchorElement>, "href" | "onClick">;
+
+export function Link({ to, children, ...rest }: LinkProps) {
   const onClick = (e: MouseEvent<HTMLAnchorElement>) => {
     if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
     e.preventDefault();
     navigate(to);
   };
   return (
-    <a href={to} onClick={onClick} className={className}>
+    <a {...rest} href={to} onClick={onClick}>
       {children}
     </a>
   );
@@ -48,7 +50,11 @@ export function fmtMs(ms: number): string {
   return `${Math.floor(ms / 60000)} min ${Math.round((ms % 60000) / 1000)} s`;
 }
 
+// shortId abbreviates an id for a list. A UUIDv7 (the server's ids) begins
+// with its creation time, the same for everything made within a minute or
+// so: its random end tells rows apart.
 export function shortId(id: string): string {
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-7/i.test(id) && id.length === 36) return "…" + id.slice(-8);
   return id.length > 8 ? id.slice(0, 8) : id;
 }
 
@@ -132,5 +138,94 @@ export function EmptyRow({ shown, cols, text }: { shown: boolean; cols: number; 
         {text}
       </td>
     </tr>
+  );
+}
+
+// useGet reads one resource (GET path) and reloads it on demand.
+export function useGet<T>(path: string) {
+  const [data, setData] = useState<T | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const load = useCallback(async () => {
+    try {
+      setData(await get<T>(path));
+      setError(null);
+    } catch (e) {
+      setError(e);
+    }
+  }, [path]);
+  useEffect(() => {
+    void load();
+  }, [load]);
+  return { data, error, reload: load, setData };
+}
+
+// Facts is a definition list of label → value rows.
+export function Facts({ rows, testid }: { rows: [string, ReactNode][]; testid?: string }) {
+  return (
+    <dl className="facts" data-testid={testid}>
+      {rows.map(([k, v]) => (
+        <div key={k}>
+          <dt>{k}</dt>
+          <dd>{v}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+// Loading is a detail page before its resource arrived (or its error).
+export function Loading({ error }: { error: unknown }) {
+  return <section>{error ? <ErrorBox error={error} /> : <p className="muted">Loading…</p>}</section>;
+}
+
+// DetailHeader heads a configuration's page: the list it belongs to, its
+// name, status, revision and id, its description, and actions on the right.
+export function DetailHeader({ list, listLabel, item, testid, children }: {
+  list: string; listLabel: string; testid: string; children?: ReactNode;
+  item: { id: string; name: string; status: string; revision: number; description?: string };
+}) {
+  return (
+    <header className="page-head">
+      <div>
+        <div className="crumbs">
+          <Link to={list}>{listLabel}</Link> /
+        </div>
+        <h1 data-testid={testid}>{item.name}</h1>
+        <div className="muted small">
+          <Status value={item.status} /> revision {item.revision} · id <span className="mono">{item.id}</span>
+        </div>
+        {item.description && <p>{item.description}</p>}
+      </div>
+      {children}
+    </header>
+  );
+}
+
+// fmtAge is a duration for people: "45 s", "12 min", "3 h 5 min", "2 d 4 h".
+export function fmtAge(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
+  const d = Math.floor(h / 24);
+  return h % 24 ? `${d} d ${h % 24} h` : `${d} d`;
+}
+
+// Since is how long ago a time was, with the time itself on hover.
+export function Since({ time, now = Date.now() }: { time?: string; now?: number }) {
+  if (!time) return <span className="muted">—</span>;
+  return <span title={fmtTime(time)}>{fmtAge(now - new Date(time).getTime())}</span>;
+}
+
+// Due is a deadline relative to now: "in 3 h", or "overdue by 5 min".
+export function Due({ time, now = Date.now() }: { time?: string; now?: number }) {
+  if (!time) return <span className="muted">—</span>;
+  const left = new Date(time).getTime() - now;
+  return (
+    <span className={left < 0 ? "error-text" : left < 3600_000 ? "due-soon" : ""} title={fmtTime(time)}>
+      {left < 0 ? `overdue by ${fmtAge(-left)}` : `in ${fmtAge(left)}`}
+    </span>
   );
 }

@@ -5,12 +5,16 @@ import (
 	"embed"
 	"html"
 	"io/fs"
+	"maps"
 	"mime"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/compress"
+
+	"flowker/internal/config"
 )
 
 // The browser console (docs/console.md): a single-page application built
@@ -22,9 +26,13 @@ import (
 var consoleFiles embed.FS
 
 // consoleCSP allows the console's own scripts, styles and API calls only:
-// no inline script, no eval, no other origin, no framing.
-const consoleCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+// no inline script, no eval, no framing, no other origin but those the OIDC
+// sign-in fetches from (the issuer's discovery and token endpoint).
+func consoleCSP(connect []string) string {
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; " +
+		"connect-src " + strings.Join(append([]string{"'self'"}, connect...), " ") +
+		"; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+}
 
 func (a *api) consoleRoutes(app *fiber.App) {
 	dist, err := fs.Sub(consoleFiles, "console/dist")
@@ -35,9 +43,10 @@ func (a *api) consoleRoutes(app *fiber.App) {
 	if err != nil {
 		panic("httpapi: console index.html missing (run scripts/console-build.sh): " + err.Error())
 	}
-	index = withTraceURL(index, a.cfg.ConsoleTraceURLTemplate)
+	index = withMeta(index, consoleMeta(a.cfg))
+	csp := consoleCSP(a.cfg.ConsoleOIDC.ConnectOrigins)
 	serve := func(c *fiber.Ctx) error {
-		c.Set(fiber.HeaderContentSecurityPolicy, consoleCSP)
+		c.Set(fiber.HeaderContentSecurityPolicy, csp)
 		c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 		c.Set(fiber.HeaderXFrameOptions, "DENY")
 		c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
@@ -63,18 +72,31 @@ func (a *api) consoleRoutes(app *fiber.App) {
 	grp.Get("/*", serve)
 }
 
-// traceURLMeta is the empty tag in console/index.html that carries
-// CONSOLE_TRACE_URL_TEMPLATE to the console (it reads nothing but /v1
-// otherwise); the template is HTML-escaped into its content attribute.
-const traceURLMeta = `<meta name="flowker-trace-url" content="">`
+// consoleMeta is what the server tells the console outside /v1: each value
+// goes into the content of an empty <meta name="…" content=""> tag of
+// console/index.html. Empty values leave their tag empty.
+func consoleMeta(cfg config.Config) map[string]string {
+	m := map[string]string{"flowker-trace-url": cfg.ConsoleTraceURLTemplate}
+	if o := cfg.ConsoleOIDC; o.ClientID != "" {
+		m["flowker-oidc-issuer"] = cfg.OIDC.Issuer
+		m["flowker-oidc-client-id"] = o.ClientID
+		m["flowker-oidc-scopes"] = o.Scopes
+	}
+	return m
+}
 
-func withTraceURL(index []byte, template string) []byte {
-	if template == "" {
-		return index
+// withMeta writes the values, HTML-escaped, into their meta tags.
+func withMeta(index []byte, values map[string]string) []byte {
+	for _, name := range slices.Sorted(maps.Keys(values)) {
+		empty := []byte(`<meta name="` + name + `" content="">`)
+		if !bytes.Contains(index, empty) {
+			panic("httpapi: console index.html lacks " + string(empty) + " (run scripts/console-build.sh)")
+		}
+		if values[name] == "" {
+			continue
+		}
+		tag := `<meta name="` + name + `" content="` + html.EscapeString(values[name]) + `">`
+		index = bytes.Replace(index, empty, []byte(tag), 1)
 	}
-	if !bytes.Contains(index, []byte(traceURLMeta)) {
-		panic("httpapi: console index.html lacks " + traceURLMeta + " (run scripts/console-build.sh)")
-	}
-	tag := `<meta name="flowker-trace-url" content="` + html.EscapeString(template) + `">`
-	return bytes.Replace(index, []byte(traceURLMeta), []byte(tag), 1)
+	return index
 }

@@ -8,8 +8,37 @@ function mappingRows(v: unknown): Mapping[] | null {
   return v.filter((m) => typeof m === "object" && m !== null) as Mapping[];
 }
 
+// waitFacts describes a review, wait_for_callback or delay node's data,
+// with the engine's defaults (docs/waiting.md); [] for other nodes.
+export function waitFacts(node: WfNode): [string, string][] {
+  const d = node.data ?? {};
+  const str = (k: string) => (typeof d[k] === "string" || typeof d[k] === "number" ? String(d[k]) : "");
+  switch (node.type) {
+    case "review": {
+      const decisions = Array.isArray(d.decisions) ? d.decisions.map(String) : ["approve", "reject"];
+      return [
+        ["Review title", str("title") || node.name || "Review"],
+        ["Instructions", str("instructions")],
+        ["Decisions", decisions.join(", ")],
+        ["Approvals needed", str("requiredApprovals") || "1"],
+        ["Group", str("group") || "none (anyone with reviews:decide)"],
+        ["Deadline", str("deadline") ? `${str("deadline")}, then ${str("defaultDecision")}` : "none"],
+      ];
+    }
+    case "wait_for_callback":
+      return [
+        ["Waits for", "a callback (execution.callbacks." + node.id + ") or the signal below"],
+        ["Signal", str("signal") || node.id],
+        ["Timeout", str("timeout") ? `${str("timeout")}, then the "timeout" path` : "none"],
+      ];
+    case "delay":
+      return [["Waits", str("duration") ? "for " + str("duration") : str("until") ? "until the time in " + str("until") : ""]];
+  }
+  return [];
+}
+
 // NodeDetails shows a node's type and its data (provider, mappings,
-// condition) as text.
+// condition, what a wait node waits for) as text.
 export function NodeDetails({ node }: { node: WfNode }) {
   const d = node.data ?? {};
   const str = (k: string) => (typeof d[k] === "string" || typeof d[k] === "number" ? String(d[k]) : "");
@@ -23,9 +52,11 @@ export function NodeDetails({ node }: { node: WfNode }) {
     ["Condition", str("condition")],
     ["Trigger", str("triggerType")],
     ["Action", str("actionType")],
+    ...waitFacts(node),
   ];
   const inMap = mappingRows(d.inputMapping);
   const outMap = mappingRows(d.outputMapping);
+  const ctxMap = node.type === "review" ? mappingRows(d.context) : null;
   return (
     <div className="node-details" data-testid="node-details">
       <dl className="facts">
@@ -40,13 +71,14 @@ export function NodeDetails({ node }: { node: WfNode }) {
       </dl>
       {inMap && inMap.length > 0 && <MappingTable title="Input mapping" rows={inMap} />}
       {outMap && outMap.length > 0 && <MappingTable title="Output mapping" rows={outMap} />}
+      {ctxMap && ctxMap.length > 0 && <MappingTable title="Shown to reviewers (context)" rows={ctxMap} />}
       <h4>Data</h4>
       <Json value={node.data ?? {}} />
     </div>
   );
 }
 
-function MappingTable({ title, rows }: { title: string; rows: Mapping[] }) {
+export function MappingTable({ title, rows }: { title: string; rows: Mapping[] }) {
   return (
     <>
       <h4>{title}</h4>

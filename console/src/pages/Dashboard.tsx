@@ -1,93 +1,93 @@
 import { useEffect, useState } from "react";
-import { get } from "../api";
-import { ErrorBox, Link } from "../ui";
+import { get, query } from "../api";
+import { PERM, useCan } from "../session";
+import { useOpenReviews } from "../lookup";
+import { ErrorBox, Link, Since } from "../ui";
 
 type ExecSummary = Record<string, number>;
 type WfSummary = { total: number; active: number; byStatus: { status: string; count: number }[] };
+type Bucket = { start: string; end: string; total: number; byStatus: Record<string, number> };
+type Series = { interval: string; timezone: string; startTime: string; endTime: string; buckets: Bucket[] };
 
-const ORDER = ["completed", "failed", "running", "pending", "cancelled"];
+const ORDER = ["completed", "failed", "running", "waiting", "pending", "cancelled"];
 
-// The last 14 days, local midnight to the next, as inclusive RFC 3339
-// bounds (the end widened to the store's microseconds, so the last instant
-// before midnight is counted).
-type Day = { label: string; from: string; to: string; total: number };
-const DAYS = 14;
+// The chart's ranges: buckets of the browser's own time zone, from the
+// start of the first hour or day to the end of the current one.
+const RANGES = [
+  { key: "24h", label: "Last 24 hours", interval: "hour", count: 24 },
+  { key: "14d", label: "Last 14 days", interval: "day", count: 14 },
+  { key: "90d", label: "Last 90 days", interval: "day", count: 90 },
+] as const;
+type Range = (typeof RANGES)[number];
 
-function lastDays(now: Date): Omit<Day, "total">[] {
-  const out: Omit<Day, "total">[] = [];
-  for (let i = DAYS - 1; i >= 0; i--) {
-    const start = new Date(now.getFullYear(), now.getMonth(), now.getDate() - i);
-    const next = new Date(start.getFullYear(), start.getMonth(), start.getDate() + 1);
-    const label = `${start.getFullYear()}-${String(start.getMonth() + 1).padStart(2, "0")}-${String(start.getDate()).padStart(2, "0")}`;
-    out.push({ label, from: start.toISOString(), to: new Date(next.getTime() - 1).toISOString().replace(/Z$/, "999Z") });
+function bounds(r: Range, now: Date): { start: Date; end: Date } {
+  if (r.interval === "hour") {
+    const end = new Date(now.getFullYear(), now.getMonth(), now.getDate(), now.getHours() + 1);
+    return { start: new Date(end.getFullYear(), end.getMonth(), end.getDate(), end.getHours() - r.count), end };
   }
-  return out;
+  const end = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1);
+  return { start: new Date(end.getFullYear(), end.getMonth(), end.getDate() - r.count), end };
+}
+
+export function timeZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+}
+
+// lastInstant is the inclusive end of a bucket for the executions filter:
+// its end minus one microsecond (the store keeps microseconds).
+function lastInstant(end: string): string {
+  return new Date(Date.parse(end) - 1).toISOString().replace(/Z$/, "999Z");
 }
 
 export function Dashboard() {
+  const can = useCan();
   const [ex, setEx] = useState<ExecSummary | null>(null);
   const [wf, setWf] = useState<WfSummary | null>(null);
-  const [days, setDays] = useState<Day[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
     get<ExecSummary>("/v1/dashboards/executions").then(setEx, setError);
     get<WfSummary>("/v1/dashboards/workflows/summary").then(setWf, setError);
-    // The API counts by status over a range; one call per day (14 small
-    // counts) draws the daily chart without a time-bucketed endpoint.
-    Promise.all(
-      lastDays(new Date()).map((d) =>
-        get<ExecSummary>(
-          `/v1/dashboards/executions?startTime=${encodeURIComponent(d.from)}&endTime=${encodeURIComponent(d.to)}`,
-        ).then((c) => ({ ...d, total: c.total ?? 0 })),
-      ),
-    ).then(setDays, setError);
   }, []);
   const max = ex ? Math.max(1, ...ORDER.map((s) => ex[s] ?? 0)) : 1;
-  const dayMax = days ? Math.max(1, ...days.map((d) => d.total)) : 1;
+  const listExecutions = can(PERM.executionsRead);
   return (
     <section>
       <header className="page-head">
         <h1>Dashboard</h1>
       </header>
       <ErrorBox error={error} />
+      <SeriesChart />
       <div className="cards">
         <div className="panel card">
-          <h3>Executions by status</h3>
+          <h3>Executions by status (all time)</h3>
           {ex && (
             <div className="bars" data-testid="exec-chart">
-              {ORDER.map((s) => (
-                <Link key={s} to={`/console/executions?status=${s}`} className="bar-row">
-                  <span className="bar-label">{s}</span>
-                  <span className="bar-track">
-                    <span className={"bar status-bg-" + s} style={{ width: `${((ex[s] ?? 0) / max) * 100}%` }} />
-                  </span>
-                  <span className="bar-value">{ex[s] ?? 0}</span>
-                </Link>
-              ))}
-              <div className="muted small">Total {ex.total ?? 0}</div>
+              {ORDER.map((s) => {
+                const row = (
+                  <>
+                    <span className="bar-label">{s}</span>
+                    <span className="bar-track">
+                      <span className={"bar status-bg-" + s} style={{ width: `${((ex[s] ?? 0) / max) * 100}%` }} />
+                    </span>
+                    <span className="bar-value">{(ex[s] ?? 0).toLocaleString()}</span>
+                  </>
+                );
+                return listExecutions ? (
+                  <Link key={s} to={`/console/executions?status=${s}`} className="bar-row">
+                    {row}
+                  </Link>
+                ) : (
+                  <div key={s} className="bar-row">
+                    {row}
+                  </div>
+                );
+              })}
+              <div className="muted small">Total {(ex.total ?? 0).toLocaleString()}</div>
             </div>
           )}
         </div>
-        <div className="panel card">
-          <h3>Executions per day (last {DAYS} days)</h3>
-          {days && (
-            <div className="day-chart" data-testid="exec-per-day">
-              {days.map((d) => (
-                <Link
-                  key={d.from}
-                  to={`/console/executions?startedFrom=${encodeURIComponent(d.from)}&startedTo=${encodeURIComponent(d.to)}`}
-                  className="day"
-                >
-                  <span className="day-value">{d.total}</span>
-                  <span className="day-track" title={`${d.label}: ${d.total} executions`}>
-                    <span className="day-bar" data-count={d.total} style={{ height: `${(d.total / dayMax) * 100}%` }} />
-                  </span>
-                  <span className="day-label">{Number(d.label.slice(8))}</span>
-                </Link>
-              ))}
-            </div>
-          )}
-        </div>
+        <div>
+        {can(PERM.reviewsRead) && <ReviewsCard />}
         <div className="panel card">
           <h3>Workflows</h3>
           {wf && (
@@ -101,11 +101,133 @@ export function Dashboard() {
                   </li>
                 ))}
               </ul>
-              <Link to="/console/workflows">Open workflows →</Link>
+              {can(PERM.workflowsRead) && <Link to="/console/workflows">Open workflows →</Link>}
             </>
           )}
         </div>
+        </div>
       </div>
     </section>
+  );
+}
+
+// ReviewsCard: how many reviews wait for a decision, and for how long the
+// oldest has (the header badge's look-up).
+function ReviewsCard() {
+  const open = useOpenReviews(true);
+  return (
+    <div className="panel card" data-testid="reviews-card">
+      <h3>Reviews waiting for a decision</h3>
+      {open && (
+        <>
+          <div className="big">{open.more ? `${open.count}+` : open.count}</div>
+          <div className="muted">{open.oldest ? <>the oldest opened <Since time={open.oldest} /> ago</> : "nothing waits for an analyst"}</div>
+          <p>
+            <Link to="/console/reviews">Open the inbox →</Link>
+          </p>
+        </>
+      )}
+    </div>
+  );
+}
+
+// SeriesChart: executions per hour or day as bars stacked by status, one
+// call to /v1/dashboards/executions/series in the browser's time zone; a
+// bar opens the executions list filtered to its bucket.
+function SeriesChart() {
+  const can = useCan();
+  const [range, setRange] = useState<Range>(RANGES[1]);
+  const [series, setSeries] = useState<Series | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    const { start, end } = bounds(range, new Date());
+    const q = query({ startTime: start.toISOString(), endTime: end.toISOString(), interval: range.interval, timezone: timeZone() });
+    let live = true;
+    get<Series>("/v1/dashboards/executions/series" + q).then(
+      (s) => live && (setSeries(s), setError(null)),
+      (e: unknown) => live && setError(e),
+    );
+    return () => {
+      live = false;
+    };
+  }, [range]);
+  const buckets = series?.buckets ?? [];
+  const max = Math.max(1, ...buckets.map((b) => b.total));
+  const total = buckets.reduce((n, b) => n + b.total, 0);
+  const failed = buckets.reduce((n, b) => n + (b.byStatus.failed ?? 0), 0);
+  const hourly = range.interval === "hour";
+  const label = (b: Bucket, i: number) => {
+    const d = new Date(b.start);
+    if (hourly) return i % 3 === 0 ? String(d.getHours()).padStart(2, "0") + ":00" : "";
+    // Every day when there is room, else Mondays only.
+    return buckets.length <= 31 || d.getDay() === 1 ? d.toLocaleDateString(undefined, { day: "numeric", month: "short" }) : "";
+  };
+  const title = (b: Bucket) => {
+    const d = new Date(b.start);
+    const when = hourly ? d.toLocaleString(undefined, { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" }) : d.toLocaleDateString(undefined, { weekday: "short", day: "numeric", month: "short", year: "numeric" });
+    const parts = ORDER.filter((s) => b.byStatus[s]).map((s) => `${b.byStatus[s]} ${s}`);
+    return `${when}: ${b.total} execution${b.total === 1 ? "" : "s"}${parts.length ? " (" + parts.join(", ") + ")" : ""}`;
+  };
+  return (
+    <div className="panel series">
+      <div className="panel-head">
+        <div>
+          <h3>Executions over time</h3>
+          {series && (
+            <div className="muted small" data-testid="series-summary">
+              {total.toLocaleString()} executions · {failed.toLocaleString()} failed · per {range.interval} · {series.timezone}
+            </div>
+          )}
+        </div>
+        <div className="segmented" role="group" aria-label="Range" data-testid="series-range">
+          {RANGES.map((r) => (
+            <button key={r.key} className={r.key === range.key ? "active" : ""} data-range={r.key} onClick={() => setRange(r)}>
+              {r.label}
+            </button>
+          ))}
+        </div>
+      </div>
+      <ErrorBox error={error} />
+      {series && (
+        <>
+          <div className="series-chart" data-testid="exec-series" data-interval={series.interval} style={{ gridTemplateColumns: `40px repeat(${buckets.length}, minmax(0, 1fr))` }}>
+            <div className="series-axis">
+              <span>{max}</span>
+              <span>{Math.round(max / 2)}</span>
+              <span>0</span>
+            </div>
+            {buckets.map((b, i) => {
+              const stack = (
+                <>
+                  <span className="series-track">
+                    {ORDER.filter((s) => b.byStatus[s]).map((s) => (
+                      <span key={s} className={"series-seg status-bg-" + s} data-status={s} style={{ height: `${(b.byStatus[s] / max) * 100}%` }} />
+                    ))}
+                  </span>
+                  <span className="series-label">{label(b, i)}</span>
+                </>
+              );
+              const props = { className: "series-bar", "data-count": b.total, "data-start": b.start, title: title(b) };
+              return can(PERM.executionsRead) ? (
+                <Link key={b.start} {...props} to={`/console/executions?startedFrom=${encodeURIComponent(new Date(b.start).toISOString())}&startedTo=${encodeURIComponent(lastInstant(b.end))}`}>
+                  {stack}
+                </Link>
+              ) : (
+                <span key={b.start} {...props}>
+                  {stack}
+                </span>
+              );
+            })}
+          </div>
+          <div className="legend series-legend">
+            {ORDER.map((s) => (
+              <span key={s}>
+                <span className={"swatch status-bg-" + s} /> {s}
+              </span>
+            ))}
+          </div>
+        </>
+      )}
+    </div>
   );
 }

@@ -1,13 +1,17 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { get, post, terminal, traceURL, type Execution, type Results, type Step, type Workflow } from "../api";
+import { WAIT_TYPES, approvals, get, post, terminal, traceURL, type Execution, type Page, type Results, type Review, type Step, type WfNode, type Workflow } from "../api";
 import { Graph, type NodeState } from "../components/Graph";
+import { waitFacts } from "../components/NodeDetails";
 import { Timeline } from "../components/Timeline";
-import { ErrorBox, Json, Link, Status, fmtMs, fmtTime } from "../ui";
+import { PERM, useCan } from "../session";
+import { Due, ErrorBox, Facts, Json, Link, Since, Status, fmtMs, fmtTime } from "../ui";
 
-// nodeStates colours the graph: a node takes the status of its last step;
-// the trigger counts as completed once the execution started; while the
-// execution runs, a node without a step whose predecessors are all done is
-// running.
+// nodeStates colours the graph from the steps and the execution's status:
+// a node takes the status of its last step; the trigger counts as completed
+// once the execution started; while the execution is not finished, a node
+// without a step whose predecessors are all done is waiting when it is a
+// review, wait_for_callback or delay node (its wait is open), else running.
+// A waiting execution runs nothing: its other nodes are not reached yet.
 function nodeStates(wf: Workflow, r: Results): Map<string, NodeState> {
   const m = new Map<string, NodeState>();
   for (const s of r.stepResults) m.set(s.nodeId, s.status);
@@ -16,13 +20,50 @@ function nodeStates(wf: Workflow, r: Results): Map<string, NodeState> {
   for (const n of wf.nodes) {
     if (m.has(n.id)) continue;
     const preds = wf.edges.filter((e) => e.target === n.id).map((e) => e.source);
-    const ready = preds.length > 0 && preds.every((p) => m.get(p) === "completed");
-    m.set(n.id, live && ready ? "running" : "not reached");
+    const ready = live && preds.length > 0 && preds.every((p) => m.get(p) === "completed");
+    m.set(n.id, !ready ? "not reached" : WAIT_TYPES.includes(n.type) ? "waiting" : r.status === "waiting" ? "not reached" : "running");
   }
   return m;
 }
 
+// useWaitingReviews finds the open reviews of this execution's waiting review
+// nodes: GET /v1/reviews?status=open&workflowId=… (the list has no
+// execution filter), pages followed until every node is found (at most 5
+// pages of 100), again every 5 s while it waits. Keyed by node id.
+function useWaitingReviews(executionId: string, workflowId: string, nodes: string[], enabled: boolean): Map<string, Review> {
+  const [found, setFound] = useState<Map<string, Review>>(new Map());
+  const key = nodes.join(",");
+  useEffect(() => {
+    if (!enabled || !key) {
+      setFound(new Map());
+      return;
+    }
+    let live = true;
+    const wanted = key.split(",");
+    const look = async () => {
+      const m = new Map<string, Review>();
+      let cursor = "";
+      for (let page = 0; page < 5 && m.size < wanted.length; page++) {
+        const p = await get<Page<Review>>(`/v1/reviews?status=open&limit=100&workflowId=${encodeURIComponent(workflowId)}${cursor ? "&cursor=" + encodeURIComponent(cursor) : ""}`);
+        for (const r of p.items) if (r.executionId === executionId && wanted.includes(r.nodeId)) m.set(r.nodeId, r);
+        if (!p.hasMore || !p.nextCursor) break;
+        cursor = p.nextCursor;
+      }
+      if (live) setFound(m);
+    };
+    void look().catch(() => undefined);
+    const t = window.setInterval(() => void look().catch(() => undefined), 5000);
+    return () => {
+      live = false;
+      window.clearInterval(t);
+    };
+  }, [executionId, workflowId, key, enabled]);
+  return found;
+}
+
 export function ExecutionDetail({ id }: { id: string }) {
+  const can = useCan();
+  const readWorkflows = can(PERM.workflowsRead);
   const [res, setRes] = useState<Results | null>(null);
   const [wf, setWf] = useState<Workflow | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -45,27 +86,37 @@ export function ExecutionDetail({ id }: { id: string }) {
       const r = await get<Results>(`/v1/executions/${encodeURIComponent(id)}/results`);
       setRes(r);
       setError(null);
-      if (wfLoaded.current !== r.workflowId) {
+      if (readWorkflows && wfLoaded.current !== r.workflowId) {
         wfLoaded.current = r.workflowId;
         get<Workflow>(`/v1/workflows/${encodeURIComponent(r.workflowId)}`).then(setWf, setError);
       }
     } catch (e) {
       setError(e);
     }
-  }, [id]);
+  }, [id, readWorkflows]);
 
   useEffect(() => {
     void load();
   }, [load]);
 
   const live = res ? !terminal(res.status) : false;
+  // Every second while it runs; every 2 s while it waits (a decision, a
+  // callback or a timer wakes it).
+  const every = !live ? 0 : res?.status === "waiting" ? 2000 : 1000;
   useEffect(() => {
-    if (!live) return;
-    const t = window.setInterval(() => void load(), 1000);
+    if (!every) return;
+    const t = window.setInterval(() => void load(), every);
     return () => window.clearInterval(t);
-  }, [live, load]);
+  }, [every, load]);
 
   const states = useMemo(() => (wf && res ? nodeStates(wf, res) : undefined), [wf, res]);
+  const waitingNodes = wf && states ? wf.nodes.filter((n) => states.get(n.id) === "waiting") : [];
+  const reviews = useWaitingReviews(
+    id,
+    res?.workflowId ?? "",
+    waitingNodes.filter((n) => n.type === "review").map((n) => n.id),
+    can(PERM.reviewsRead),
+  );
 
   const act = async (what: "cancel" | "retry") => {
     setBusy(true);
@@ -100,7 +151,7 @@ export function ExecutionDetail({ id }: { id: string }) {
             workflow{" "}
             <Link to={`/console/workflows/${res.workflowId}`}>{wf ? wf.name : res.workflowId}</Link> · started {fmtTime(res.startedAt)}
             {total !== undefined && <> · took {fmtMs(total)}</>}
-            {live && <span className="live"> ● live</span>}
+            {live && <span className={"live" + (res.status === "waiting" ? " waiting-live" : "")}> ● {res.status === "waiting" ? "waiting" : "live"}</span>}
             {trace && (
               <>
                 {" · "}
@@ -112,12 +163,12 @@ export function ExecutionDetail({ id }: { id: string }) {
           </div>
         </div>
         <div className="actions">
-          {live && (
+          {live && can(PERM.executionsManage) && (
             <button className="danger" data-testid="cancel" disabled={busy} onClick={() => void act("cancel")}>
               Cancel
             </button>
           )}
-          {(res.status === "failed" || res.status === "cancelled") && (
+          {(res.status === "failed" || res.status === "cancelled") && can(PERM.executionsManage) && (
             <button data-testid="retry" disabled={busy} onClick={() => void act("retry")}>
               Retry
             </button>
@@ -130,9 +181,20 @@ export function ExecutionDetail({ id }: { id: string }) {
           {res.errorMessage}
         </div>
       )}
+      {waitingNodes.length > 0 && (
+        <div className="waiting-banner" data-testid="waiting-banner">
+          {waitingNodes.map((n) => (
+            <WaitingLine key={n.id} node={n} review={reviews.get(n.id)} onSelect={() => setSelected(n.id)} />
+          ))}
+        </div>
+      )}
       <div className="split">
         <div className="panel graph-panel">
-          {wf ? <Graph nodes={wf.nodes} edges={wf.edges} states={states} selected={selected} onSelect={setSelected} /> : <p className="muted">Loading graph…</p>}
+          {wf ? (
+            <Graph nodes={wf.nodes} edges={wf.edges} states={states} selected={selected} onSelect={setSelected} />
+          ) : (
+            <p className="muted graph-note">{readWorkflows ? "Loading graph…" : "The graph needs the permission workflows:read; the steps are below."}</p>
+          )}
           <Legend />
         </div>
         <aside className="panel side">
@@ -142,7 +204,8 @@ export function ExecutionDetail({ id }: { id: string }) {
               <div className="muted small">
                 {selNode?.type} · {states?.get(selected) ?? ""}
               </div>
-              {selSteps.length === 0 && <p className="muted">This node has no step in this execution.</p>}
+              {selNode && WAIT_TYPES.includes(selNode.type) && <WaitView node={selNode} state={states?.get(selected)} review={reviews.get(selected)} steps={selSteps} workflowId={res.workflowId} />}
+              {selSteps.length === 0 && states?.get(selected) !== "waiting" && <p className="muted">This node has no step in this execution.</p>}
               {selSteps.map((s) => (
                 <StepView key={s.stepNumber} s={s} />
               ))}
@@ -193,10 +256,71 @@ function StepView({ s }: { s: Step }) {
   );
 }
 
+// WaitingLine: one node the execution waits at, in the banner above the graph.
+function WaitingLine({ node, review, onSelect }: { node: WfNode; review?: Review; onSelect: () => void }) {
+  const name = node.name || node.id;
+  const what = node.type === "review" ? "a review" : node.type === "wait_for_callback" ? "a callback" : "a timer";
+  return (
+    <div className="waiting-line" data-node={node.id}>
+      <span className="status status-waiting">waiting</span>
+      <span>
+        for {what} at{" "}
+        <button className="link-button" onClick={onSelect}>
+          {name}
+        </button>
+        {review && (
+          <>
+            {" "}
+            — “{review.title}”, {approvals(review)} of {review.requiredApprovals} approvals, opened <Since time={review.createdAt} /> ago
+            {review.dueAt && (
+              <>
+                , due <Due time={review.dueAt} />
+              </>
+            )}
+          </>
+        )}
+      </span>
+      {review && (
+        <Link to={`/console/reviews/${review.id}`} className="button primary small-button" data-testid="open-review">
+          Open review →
+        </Link>
+      )}
+    </div>
+  );
+}
+
+// WaitView: what a review, wait_for_callback or delay node waits for, and
+// its review (the open one while waiting; the one its step names after).
+function WaitView({ node, state, review, steps, workflowId }: { node: WfNode; state?: string; review?: Review; steps: Step[]; workflowId: string }) {
+  const can = useCan();
+  const waitId = steps.map((s) => s.callDetails?.waitId).find((w) => typeof w === "string") as string | undefined;
+  const reviewId = review?.id ?? (node.type === "review" ? waitId : undefined);
+  return (
+    <div className="wait-view" data-testid="wait-view">
+      {state === "waiting" && <div className="note">The execution waits here{node.type === "review" ? " for analysts' decisions" : node.type === "delay" ? " for its timer" : " for a callback or signal"}.</div>}
+      <Facts rows={waitFacts(node).filter(([, v]) => v)} />
+      {review && (
+        <p>
+          {approvals(review)} of {review.requiredApprovals} approvals so far
+          {review.votes.length > 0 && <> ({review.votes.map((v) => `${v.actor.id}: ${v.decision}`).join(", ")})</>}.
+        </p>
+      )}
+      {reviewId && can(PERM.reviewsRead) && (
+        <Link to={`/console/reviews/${reviewId}`} data-testid="review-link">
+          {state === "waiting" ? "Open the review to decide →" : "Open its review →"}
+        </Link>
+      )}
+      {node.type === "review" && state === "waiting" && !review && can(PERM.reviewsRead) && (
+        <Link to={`/console/reviews?workflowId=${workflowId}`}>Its workflow's open reviews →</Link>
+      )}
+    </div>
+  );
+}
+
 function Legend() {
   return (
     <div className="legend">
-      {["completed", "failed", "running", "skipped", "not reached"].map((s) => (
+      {["completed", "failed", "running", "waiting", "skipped", "not reached"].map((s) => (
         <span key={s}>
           <span className={"dot fk-state-" + s.replace(/ /g, "")} /> {s}
         </span>

@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { terminal, type Execution } from "../api";
+import { EXECUTION_STATUSES, terminal, type Execution } from "../api";
 import { navigate } from "../router";
 import { ErrorBox, Link, Pager, Status, fmtMs, fmtTime, shortId, usePaged, EmptyRow } from "../ui";
 
@@ -37,8 +37,13 @@ export function Executions({ search }: { search: URLSearchParams }) {
     (status ? `&status=${status}` : "") +
     (fromUTC ? `&startedFrom=${encodeURIComponent(fromUTC)}` : "") +
     (toUTC ? `&startedTo=${encodeURIComponent(toUTC)}` : "");
-  // Refreshes every 2 s while an execution on the page is still running.
-  const p = usePaged<Execution>("/v1/executions", params, (items) => (items.some((e) => !terminal(e.status)) ? 2000 : 0));
+  // Refreshes every 2 s while an execution on the page is still running,
+  // every 10 s while the unfinished ones all wait (for a review, a callback
+  // or a timer, possibly for days).
+  const p = usePaged<Execution>("/v1/executions", params, (items) => {
+    const open = items.filter((e) => !terminal(e.status));
+    return open.length === 0 ? 0 : open.every((e) => e.status === "waiting") ? 10000 : 2000;
+  });
   const running = p.items.some((e) => !terminal(e.status));
 
   const apply = (f: Partial<Filters>) => {
@@ -80,7 +85,7 @@ export function Executions({ search }: { search: URLSearchParams }) {
               }}
             >
               <option value="">any</option>
-              {["pending", "running", "completed", "failed", "cancelled"].map((s) => (
+              {EXECUTION_STATUSES.map((s) => (
                 <option key={s} value={s}>
                   {s}
                 </option>

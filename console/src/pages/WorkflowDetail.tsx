@@ -3,6 +3,7 @@ import { api, apiFull, errorTarget, isApiError, post, uuid4, type WfEdge, type W
 import { Graph } from "../components/Graph";
 import { NodeDetails } from "../components/NodeDetails";
 import { navigate } from "../router";
+import { PERM, useCan } from "../session";
 import { ErrorBox, Link, Status, fmtTime, shortId } from "../ui";
 
 type Problem = { kind: "node" | "edge"; id: string; message: string };
@@ -14,6 +15,7 @@ function editable(wf: Workflow): string {
 }
 
 export function WorkflowDetail({ id }: { id: string }) {
+  const can = useCan();
   const [wf, setWf] = useState<Workflow | null>(null);
   const [etag, setEtag] = useState("");
   const [error, setError] = useState<unknown>(null);
@@ -141,37 +143,43 @@ export function WorkflowDetail({ id }: { id: string }) {
           {wf.description && <p>{wf.description}</p>}
         </div>
         <div className="actions">
-          {wf.status !== "active" && (
-            <button className="primary" disabled={busy || mode === "edit"} onClick={() => void transition("activate")}>
-              Activate
-            </button>
+          {can(PERM.workflowsManage) && (
+            <>
+              {wf.status !== "active" && (
+                <button className="primary" data-testid="activate" disabled={busy || mode === "edit"} onClick={() => void transition("activate")}>
+                  Activate
+                </button>
+              )}
+              {wf.status === "active" && (
+                <button data-testid="deactivate" disabled={busy} onClick={() => void transition("deactivate")}>
+                  Deactivate
+                </button>
+              )}
+              {wf.status === "inactive" && (
+                <button data-testid="back-to-draft" disabled={busy} onClick={() => void transition("draft")}>
+                  Back to draft
+                </button>
+              )}
+              {wf.status === "draft" && mode !== "edit" && (
+                <button data-testid="edit-json" disabled={busy} onClick={() => (setText(editable(wf)), setProblem(undefined), setError(null), setMode("edit"))}>
+                  Edit JSON
+                </button>
+              )}
+              <button data-testid="clone" disabled={busy} onClick={() => (setCloneName(wf.name + "-copy"), setMode("clone"))}>
+                Clone
+              </button>
+              {wf.status !== "active" && (
+                <button className="danger" data-testid="delete" disabled={busy} onClick={() => setMode("delete")}>
+                  Delete
+                </button>
+              )}
+            </>
           )}
-          {wf.status === "active" && (
-            <button disabled={busy} onClick={() => void transition("deactivate")}>
-              Deactivate
-            </button>
+          {can(PERM.executionsRead) && (
+            <Link className="button" to={`/console/executions?workflowId=${wf.id}`}>
+              Executions
+            </Link>
           )}
-          {wf.status === "inactive" && (
-            <button disabled={busy} onClick={() => void transition("draft")}>
-              Back to draft
-            </button>
-          )}
-          {wf.status === "draft" && mode !== "edit" && (
-            <button data-testid="edit-json" disabled={busy} onClick={() => (setText(editable(wf)), setProblem(undefined), setError(null), setMode("edit"))}>
-              Edit JSON
-            </button>
-          )}
-          <button data-testid="clone" disabled={busy} onClick={() => (setCloneName(wf.name + "-copy"), setMode("clone"))}>
-            Clone
-          </button>
-          {wf.status !== "active" && (
-            <button className="danger" data-testid="delete" disabled={busy} onClick={() => setMode("delete")}>
-              Delete
-            </button>
-          )}
-          <Link className="button" to={`/console/executions?workflowId=${wf.id}`}>
-            Executions
-          </Link>
         </div>
       </header>
       {mode === "clone" && (
@@ -196,7 +204,7 @@ export function WorkflowDetail({ id }: { id: string }) {
           <button onClick={() => setMode("view")}>Keep it</button>
         </div>
       )}
-      {wf.status !== "draft" && mode === "view" && <p className="muted small">Only drafts can be edited: deactivate it and take it back to draft first.</p>}
+      {wf.status !== "draft" && mode === "view" && can(PERM.workflowsManage) && <p className="muted small">Only drafts can be edited: deactivate it and take it back to draft first.</p>}
       <ErrorBox error={error} />
       {stale && (
         <button data-testid="reload" onClick={() => void load()}>
@@ -241,7 +249,7 @@ export function WorkflowDetail({ id }: { id: string }) {
           </div>
         </div>
       )}
-      {wf.status === "active" && <StartExecution workflowId={wf.id} />}
+      {wf.status === "active" && can(PERM.executionsManage) && <StartExecution workflowId={wf.id} />}
     </section>
   );
 }

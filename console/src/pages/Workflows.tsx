@@ -1,13 +1,13 @@
 import { useEffect, useState } from "react";
 import { api, get, type Template, type TemplateSummary, type Workflow } from "../api";
 import { navigate } from "../router";
+import { parseSchema, SchemaFields, type ObjectSchema } from "../components/Schema";
+import { PERM, useCan } from "../session";
 import { ErrorBox, Link, Pager, Status, fmtTime, usePaged, EmptyRow } from "../ui";
-
-type ParamSchema = { properties?: Record<string, { description?: string; default?: unknown; type?: string }>; required?: string[] };
 
 // starterParams fills the required parameters (and those with a default)
 // so the user sees what the template needs.
-function starterParams(schema: ParamSchema): string {
+function starterParams(schema: ObjectSchema): string {
   const out: Record<string, unknown> = {};
   for (const [k, p] of Object.entries(schema.properties ?? {})) {
     if (p.default !== undefined) out[k] = p.default;
@@ -18,10 +18,10 @@ function starterParams(schema: ParamSchema): string {
 
 // FromTemplate creates a draft from a catalog template
 // (POST /v1/workflows/from-template) and opens it.
-function FromTemplate({ onClose }: { onClose: () => void }) {
+function FromTemplate({ initial, onClose }: { initial: string; onClose: () => void }) {
   const [templates, setTemplates] = useState<TemplateSummary[]>([]);
   const [chosen, setChosen] = useState("");
-  const [schema, setSchema] = useState<ParamSchema>({});
+  const [schema, setSchema] = useState<ObjectSchema>({});
   const [params, setParams] = useState("{}");
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -29,18 +29,13 @@ function FromTemplate({ onClose }: { onClose: () => void }) {
   useEffect(() => {
     get<TemplateSummary[]>("/v1/catalog/templates").then((t) => {
       setTemplates(t);
-      if (t.length) setChosen(t[0].id);
+      if (t.length) setChosen(t.some((x) => x.id === initial) ? initial : t[0].id);
     }, setError);
   }, []);
   useEffect(() => {
     if (!chosen) return;
     get<Template>(`/v1/catalog/templates/${encodeURIComponent(chosen)}`).then((t) => {
-      let sc: ParamSchema = {};
-      try {
-        sc = JSON.parse(t.paramSchema) as ParamSchema;
-      } catch {
-        // an unreadable schema: start from {}
-      }
+      const sc = parseSchema(t.paramSchema); // an unreadable schema: start from {}
       setSchema(sc);
       setParams(starterParams(sc));
     }, setError);
@@ -80,15 +75,7 @@ function FromTemplate({ onClose }: { onClose: () => void }) {
         </select>
       </label>
       {tpl && <p className="muted small">{tpl.description}</p>}
-      <ul className="plain small">
-        {Object.entries(schema.properties ?? {}).map(([k, p]) => (
-          <li key={k}>
-            <span className="mono">{k}</span>
-            {schema.required?.includes(k) ? " (required)" : ""}
-            {p.description ? ": " + p.description : ""}
-          </li>
-        ))}
-      </ul>
+      <SchemaFields schema={schema} empty="This template takes no parameters." testid="template-fields" />
       <label className="block">
         Parameters (JSON object)
         <textarea data-testid="template-params" value={params} onChange={(e) => setParams(e.target.value)} rows={8} spellCheck={false} />
@@ -104,9 +91,13 @@ function FromTemplate({ onClose }: { onClose: () => void }) {
   );
 }
 
-export function Workflows() {
+export function Workflows({ search }: { search: URLSearchParams }) {
+  const can = useCan();
   const [status, setStatus] = useState("");
-  const [creating, setCreating] = useState(false);
+  // ?template=<id> (the catalog's "Use template") opens the form on it.
+  const template = search.get("template") ?? "";
+  const mayCreate = can(PERM.workflowsManage) && can(PERM.catalogRead);
+  const [creating, setCreating] = useState(mayCreate && template !== "");
   const params = status ? `?limit=20&status=${status}` : "?limit=20";
   const p = usePaged<Workflow>("/v1/workflows", params, () => 0);
   return (
@@ -123,12 +114,14 @@ export function Workflows() {
               <option value="inactive">inactive</option>
             </select>
           </label>
-          <button className="primary" data-testid="new-from-template" onClick={() => setCreating(true)}>
-            New from template
-          </button>
+          {mayCreate && (
+            <button className="primary" data-testid="new-from-template" onClick={() => setCreating(true)}>
+              New from template
+            </button>
+          )}
         </div>
       </header>
-      {creating && <FromTemplate onClose={() => setCreating(false)} />}
+      {creating && <FromTemplate initial={template} onClose={() => setCreating(false)} />}
       <ErrorBox error={p.error} />
       <table className="table" data-testid="workflows-table">
         <thead>

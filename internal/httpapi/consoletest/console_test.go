@@ -1,6 +1,7 @@
 package consoletest_test
 
 import (
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -27,8 +28,12 @@ type fixture struct {
 	midaz    string // the Midaz provider configuration
 }
 
-func newFixture(t *testing.T) *fixture {
-	s := newServer(t, map[string]string{"SSRF_ALLOW_PRIVATE": "true"})
+func newFixture(t *testing.T, env ...map[string]string) *fixture {
+	all := map[string]string{"SSRF_ALLOW_PRIVATE": "true"}
+	for _, e := range env {
+		maps.Copy(all, e)
+	}
+	s := newServer(t, all)
 	fake := providertest.New(t)
 	org, ledger := uuid.NewString(), uuid.NewString()
 	tracer := s.do("POST", "/v1/provider-configurations", map[string]any{"name": "tracer-prod", "providerId": "tracer",
@@ -94,10 +99,10 @@ func TestConsole(t *testing.T) {
 	b.clickText("a", "card-payments-validation")
 	b.waitText("[data-testid=workflow-name]", "card-payments-validation")
 	b.waitFor("4 nodes drawn", `document.querySelectorAll(".react-flow__node").length === 4`)
-	b.click(`[data-node-id="tracer-validate"]`)
+	b.clickNode("tracer-validate")
 	b.waitText("[data-testid=node-details]", "tracer.validate-transaction")
 	b.waitText("[data-testid=node-details]", "workflow.amount")
-	b.click(`[data-node-id="decision-check"]`)
+	b.clickNode("decision-check")
 	b.waitText("[data-testid=node-details]", `tracer-validate.body.decision == "ALLOW"`)
 	b.clickText("button", "Activate")
 	b.waitFor("the start form", `!!document.querySelector("[data-testid=start-execution]")`)
@@ -144,26 +149,15 @@ func TestConsole(t *testing.T) {
 	b.waitText("[data-testid=verify-result]", "Chain valid")
 	b.shot("08-audit")
 
-	// Configurations: secrets as the API masks them.
+	// Configurations: a row opens its configuration, secrets as the API masks them.
 	b.open("/console/configurations", "[data-testid=configs-table]")
-	b.clickText("td", "tracer-prod")
-	b.waitText("[data-testid=configs-table]", "api_key")
-	require.NotContains(t, b.bodyText(), "tracer-key-1234", "a secret is never shown")
+	b.waitText("[data-testid=configs-table]", "scoring-service")
 	b.shot("09-configurations")
+	b.clickText("td a", "tracer-prod")
+	b.waitText("[data-testid=config-values]", "api_key")
+	require.NotContains(t, b.bodyText(), "tracer-key-1234", "a secret is never shown")
 
-	b.open("/console", "[data-testid=exec-chart]")
-	b.waitText("[data-testid=exec-chart]", "Total")
-	// Executions per day: 14 bars, this test's executions counted, and a
-	// day's bar opens the list filtered to that day (to its last microsecond).
-	b.waitFor("the per-day chart", `document.querySelectorAll("[data-testid=exec-per-day] .day-bar").length === 14`)
-	b.waitFor("the per-day chart to count this test's executions", `[...document.querySelectorAll("[data-testid=exec-per-day] .day-bar")]
-		.reduce((n, el) => n + Number(el.dataset.count), 0) > 0`)
-	b.shot("01-dashboard")
-	require.True(t, eval[bool](b, `(() => { const bar = [...document.querySelectorAll("[data-testid=exec-per-day] .day-bar")]
-		.find(el => Number(el.dataset.count) > 0); bar.closest("a").click(); return true })()`))
-	b.waitFor("the executions list for that day", `location.pathname === "/console/executions" &&
-		new URLSearchParams(location.search).get("startedTo").endsWith(".999999Z")`)
-	b.waitFor("that day's executions listed", `!!document.querySelector("[data-testid=executions-table] a")`)
+	f.dashboardSeries(t, b)
 
 	// An unknown console path is the application's own not-found page.
 	b.open("/console/nowhere", "main h1")
@@ -236,16 +230,18 @@ func TestConsoleAPIKey(t *testing.T) {
 	s := newServer(t, map[string]string{"API_KEY_ENABLED": "true", "API_KEY": key})
 	b := newBrowser(t, s.base)
 	b.open("/console/workflows", "[data-testid=key-prompt]")
-	b.waitText("[data-testid=key-prompt]", "requires an API key")
+	b.waitText("[data-testid=sign-in-reason]", "requires an API key")
+	require.False(t, eval[bool](b, `!!document.querySelector("[data-testid=oidc-sign-in]")`), "no OIDC sign-in without a client id")
 	b.shot("10-api-key")
 
 	b.setValue("[data-testid=key-input]", "wrong-key-0000000000")
 	b.click("[data-testid=key-submit]")
-	b.waitText("[data-testid=key-prompt]", "refused")
+	b.waitText("[data-testid=sign-in-reason]", "refused")
 
 	b.setValue("[data-testid=key-input]", key)
 	b.click("[data-testid=key-submit]")
 	b.waitFor("the workflows page", `!!document.querySelector("[data-testid=workflows-table]")`)
+	b.waitText("[data-testid=actor]", "default")
 	require.False(t, eval[bool](b, `!!document.querySelector("[data-testid=auth-disabled]")`))
 	require.Equal(t, key, eval[string](b, `sessionStorage.getItem("flowker.apiKey")`))
 	require.Zero(t, eval[int](b, `localStorage.length`), "nothing in localStorage")
@@ -254,7 +250,15 @@ func TestConsoleAPIKey(t *testing.T) {
 	// A key that stops working (rotated) asks again.
 	eval[bool](b, `(sessionStorage.setItem("flowker.apiKey", "rotated-away-000000000"), true)`)
 	b.open("/console/executions", "[data-testid=key-prompt]")
-	b.waitText("[data-testid=key-prompt]", "refused")
+	b.waitText("[data-testid=sign-in-reason]", "refused")
+	require.Empty(t, eval[string](b, `sessionStorage.getItem("flowker.apiKey") || ""`))
+
+	// "Forget API key" drops it at once.
+	b.setValue("[data-testid=key-input]", key)
+	b.click("[data-testid=key-submit]")
+	b.waitFor("the executions page", `!!document.querySelector("[data-testid=executions-table]")`)
+	b.click("[data-testid=sign-out]")
+	b.waitFor("the key prompt", `!!document.querySelector("[data-testid=key-prompt]")`)
 	require.Empty(t, eval[string](b, `sessionStorage.getItem("flowker.apiKey") || ""`))
 	b.clean("401")
 }

@@ -19,6 +19,8 @@ func TestConsoleWorkflowEditing(t *testing.T) {
 	// From a template: the parameters the template needs are pre-filled.
 	b.open("/console/workflows", "[data-testid=workflows-table]")
 	b.click("[data-testid=new-from-template]")
+	b.waitFor("the templates", `document.querySelectorAll("[data-testid=template-select] option").length > 1`)
+	b.selectValue("[data-testid=template-select]", "tracer-midaz-validation")
 	b.waitFor("template parameters", `(document.querySelector("[data-testid=template-params]") || {}).value.includes("tracerProviderConfigId")`)
 	params, err := jsonText(map[string]any{"workflowName": "from-console", "tracerProviderConfigId": f.tracer, "midazProviderConfigId": f.midaz})
 	require.NoError(t, err)

@@ -177,6 +177,24 @@ func newBrowser(t *testing.T, base string) *browser {
 	ctx, cancelTab := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancelTab(); cancelAlloc() })
 	b := &browser{t: t, ctx: ctx, base: base, shots: screenshotDir(t)}
+	b.listen()
+	return b
+}
+
+// tab opens a second tab in b's browser, with its own record of errors
+// and its own sessionStorage (so its own sign-in).
+func (b *browser) tab() *browser {
+	b.t.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx)
+	b.t.Cleanup(cancel)
+	o := &browser{t: b.t, ctx: ctx, base: b.base, shots: b.shots}
+	o.listen()
+	return o
+}
+
+// listen records what goes wrong in the tab.
+func (b *browser) listen() {
+	ctx, t := b.ctx, b.t
 	// Runtime, Log and Page events are enabled by chromedp on every tab.
 	require.NoError(t, chromedp.Listen(ctx, func(ev any) {
 		b.mu.Lock()
@@ -203,7 +221,6 @@ func newBrowser(t *testing.T, base string) *browser {
 			}()
 		}
 	}))
-	return b
 }
 
 var (
@@ -253,12 +270,13 @@ func (b *browser) waitText(sel, want string) {
 	b.t.Fatalf("%s: text %q does not contain %q", sel, got, want)
 }
 
-// eval evaluates JavaScript and returns its result.
-func eval[T any](b *browser, js string) T {
+// eval evaluates JavaScript and returns its result (chromedp.EvalAwaitPromise
+// to wait for a promise's).
+func eval[T any](b *browser, js string, opts ...chromedp.EvaluateOption) T {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
-	out, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[T](js, opts...))
 	require.NoError(b.t, err, js)
 	return out
 }
@@ -310,6 +328,15 @@ func (b *browser) click(sel string) {
 	b.run(chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel)))
 }
 
+// clickNode selects a node of the drawn graph: a click dispatched on the
+// node itself, not at screen coordinates the graph's fitView may still be
+// moving under.
+func (b *browser) clickNode(id string) {
+	b.t.Helper()
+	b.waitFor("node "+id+" to click", `(() => { const el = document.querySelector('[data-node-id=`+jsString(id)+`]');
+		if (!el) return false; el.click(); return true })()`)
+}
+
 // clickText clicks the first element matching sel whose text contains text.
 // It waits for the element: a page's rows arrive after its table is drawn.
 func (b *browser) clickText(sel, text string) {
@@ -327,6 +354,15 @@ func (b *browser) setValue(sel, value string) {
 		Object.getOwnPropertyDescriptor(proto, "value").set.call(el, %s);
 		el.dispatchEvent(new Event("input", { bubbles: true })); return true })()`, jsString(sel), jsString(value)))
 	require.True(b.t, ok, "no element %s", sel)
+}
+
+// selectValue chooses a React-controlled select's option and fires its change event.
+func (b *browser) selectValue(sel, value string) {
+	b.t.Helper()
+	ok := eval[bool](b, fmt.Sprintf(`(() => { const el = document.querySelector(%s); if (!el) return false;
+		Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, "value").set.call(el, %s);
+		el.dispatchEvent(new Event("change", { bubbles: true })); return el.value === %s })()`, jsString(sel), jsString(value), jsString(value)))
+	require.True(b.t, ok, "no option %q in %s", value, sel)
 }
 
 // waitFor waits until the JavaScript expression is true.
