@@ -93,6 +93,7 @@ type Signal struct {
 type ReviewFilter struct {
 	Status        WaitStatus
 	WorkflowID    uuid.UUID
+	ExecutionID   uuid.UUID
 	Group         string
 	CreatedBefore *time.Time // age: open longer than
 	Page          PageRequest

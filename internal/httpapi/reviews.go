@@ -105,6 +105,10 @@ func (a *api) listReviews(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	ex, err := parseQueryID(c, "executionId")
+	if err != nil {
+		return err
+	}
 	f.Group = c.Query("group")
 	if v := c.Query("olderThan"); v != "" {
 		age, err := time.ParseDuration(v)
@@ -117,11 +121,17 @@ func (a *api) listReviews(c *fiber.Ctx) error {
 	if f.Page, err = parsePage(c, flow.ReviewSorts); err != nil {
 		return err
 	}
-	if wf != nil {
-		if *wf == uuid.Nil { // names no workflow: an empty page, as GET /v1/executions
+	for _, id := range []struct {
+		got *uuid.UUID
+		set *uuid.UUID
+	}{{wf, &f.WorkflowID}, {ex, &f.ExecutionID}} {
+		if id.got == nil {
+			continue
+		}
+		if *id.got == uuid.Nil { // names nothing: an empty page, as GET /v1/executions
 			return c.JSON(listResponse[reviewResponse]{Items: []reviewResponse{}})
 		}
-		f.WorkflowID = *wf
+		*id.set = *id.got
 	}
 	page, err := a.svc.ListReviews(c.UserContext(), f)
 	if err != nil {

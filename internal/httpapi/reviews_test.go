@@ -163,6 +163,8 @@ func TestReviewList(t *testing.T) {
 	require.ElementsMatch(t, ids, list("?olderThan=0s"))
 	require.Empty(t, list("?olderThan=1h"), "none is an hour old")
 	require.Empty(t, list("?workflowId="+uuid.Nil.String()))
+	require.Equal(t, []string{ids[1]}, list("?executionId="+a2))
+	require.Empty(t, list("?executionId="+uuid.Nil.String()))
 
 	// Newest first; sortOrder=ASC oldest first; pages of one with the cursor.
 	asc := list("?sortOrder=ASC")
@@ -181,7 +183,7 @@ func TestReviewList(t *testing.T) {
 
 	for query, code := range map[string]string{"?status=waiting": "FLK-0304", "?olderThan=yesterday": "FLK-0304",
 		"?olderThan=-1h": "FLK-0304", "?limit=0": "FLK-0304", "?sortBy=dueAt": "FLK-0304", "?sortOrder=up": "FLK-0310",
-		"?workflowId=x": "FLK-0002", "?cursor=junk": "INVALID_CURSOR"} {
+		"?workflowId=x": "FLK-0002", "?executionId=x": "FLK-0002", "?cursor=junk": "INVALID_CURSOR"} {
 		e.expect(e.do("GET", "/v1/reviews"+query, nil), http.StatusBadRequest, code)
 	}
 }

@@ -26,11 +26,11 @@ function nodeStates(wf: Workflow, r: Results): Map<string, NodeState> {
   return m;
 }
 
-// useWaitingReviews finds the open reviews of this execution's waiting review
-// nodes: GET /v1/reviews?status=open&workflowId=… (the list has no
-// execution filter), pages followed until every node is found (at most 5
-// pages of 100), again every 5 s while it waits. Keyed by node id.
-function useWaitingReviews(executionId: string, workflowId: string, nodes: string[], enabled: boolean): Map<string, Review> {
+// useWaitingReviews finds the reviews of this execution's waiting review
+// nodes: GET /v1/reviews?status=open&executionId=… (one page: an execution
+// has one open review per review node), again every 5 s while it waits.
+// Keyed by node id.
+function useWaitingReviews(executionId: string, nodes: string[], enabled: boolean): Map<string, Review> {
   const [found, setFound] = useState<Map<string, Review>>(new Map());
   const key = nodes.join(",");
   useEffect(() => {
@@ -41,14 +41,9 @@ function useWaitingReviews(executionId: string, workflowId: string, nodes: strin
     let live = true;
     const wanted = key.split(",");
     const look = async () => {
+      const p = await get<Page<Review>>(`/v1/reviews?status=open&limit=100&executionId=${encodeURIComponent(executionId)}`);
       const m = new Map<string, Review>();
-      let cursor = "";
-      for (let page = 0; page < 5 && m.size < wanted.length; page++) {
-        const p = await get<Page<Review>>(`/v1/reviews?status=open&limit=100&workflowId=${encodeURIComponent(workflowId)}${cursor ? "&cursor=" + encodeURIComponent(cursor) : ""}`);
-        for (const r of p.items) if (r.executionId === executionId && wanted.includes(r.nodeId)) m.set(r.nodeId, r);
-        if (!p.hasMore || !p.nextCursor) break;
-        cursor = p.nextCursor;
-      }
+      for (const r of p.items) if (wanted.includes(r.nodeId)) m.set(r.nodeId, r);
       if (live) setFound(m);
     };
     void look().catch(() => undefined);
@@ -57,7 +52,7 @@ function useWaitingReviews(executionId: string, workflowId: string, nodes: strin
       live = false;
       window.clearInterval(t);
     };
-  }, [executionId, workflowId, key, enabled]);
+  }, [executionId, key, enabled]);
   return found;
 }
 
@@ -113,7 +108,6 @@ export function ExecutionDetail({ id }: { id: string }) {
   const waitingNodes = wf && states ? wf.nodes.filter((n) => states.get(n.id) === "waiting") : [];
   const reviews = useWaitingReviews(
     id,
-    res?.workflowId ?? "",
     waitingNodes.filter((n) => n.type === "review").map((n) => n.id),
     can(PERM.reviewsRead),
   );

@@ -107,8 +107,12 @@ func (q *queries) ListReviews(ctx context.Context, f flow.ReviewFilter) (flow.Pa
 	if f.WorkflowID != uuid.Nil {
 		wf = f.WorkflowID.String()
 	}
+	ex := ""
+	if f.ExecutionID != uuid.Nil {
+		ex = f.ExecutionID.String()
+	}
 	page, err := waits.list(ctx, q, []filter{eq("kind", string(flow.NodeReview)), eq("status", string(f.Status)),
-		eq("workflow_id", wf), eq("review_group", f.Group), timeBound("created_at", "<=", f.CreatedBefore)}, f.Page)
+		eq("workflow_id", wf), eq("execution_id", ex), eq("review_group", f.Group), timeBound("created_at", "<=", f.CreatedBefore)}, f.Page)
 	if err != nil {
 		return page, err
 	}
