@@ -93,3 +93,29 @@ func TestNewEngineMetricsOnTheGlobalProvider(t *testing.T) {
 	require.NoError(t, err)
 	m.ExecutionStarted(context.Background(), "wf") // no-op or SDK: must not panic
 }
+
+func TestWaitingMetrics(t *testing.T) {
+	t.Parallel()
+	_, _, mp, reader := testProviders(t)
+	m, err := newEngineMetrics(mp)
+	require.NoError(t, err)
+	ctx := context.Background()
+	m.ReviewDecided(ctx, 90*time.Minute)
+	oldest := time.Now().Add(-2 * time.Hour)
+	require.NoError(t, m.ObserveWaiting(func(context.Context) (int64, *time.Time, error) { return 42, &oldest, nil }))
+	require.Error(t, m.ObserveWaiting(func(context.Context) (int64, *time.Time, error) { return 0, nil, nil }), "once")
+
+	got := collect(t, reader)
+	waiting, ok := got[MetricExecutionsWaiting].Data.(metricdata.Gauge[int64])
+	require.True(t, ok)
+	require.EqualValues(t, 42, waiting.DataPoints[0].Value)
+	age, ok := got[MetricReviewOldestAge].Data.(metricdata.Gauge[float64])
+	require.True(t, ok)
+	require.InDelta(t, 7200, age.DataPoints[0].Value, 60)
+	h, ok := got[MetricReviewDecisionTime].Data.(metricdata.Histogram[float64])
+	require.True(t, ok)
+	require.Equal(t, "s", got[MetricReviewDecisionTime].Unit)
+	require.Equal(t, WaitBucketsS, h.DataPoints[0].Bounds, "human-time buckets, not latency ones")
+	require.EqualValues(t, 1, h.DataPoints[0].Count)
+	require.NoError(t, m.Close())
+}

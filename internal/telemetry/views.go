@@ -13,6 +13,10 @@ import (
 // and provider calls up to the 30 s default timeout.
 var LatencyBucketsMS = []float64{0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000}
 
+// WaitBucketsS are the boundaries, in seconds, of the time a review waits
+// for its decision: a minute to a week (human time, not latency).
+var WaitBucketsS = []float64{60, 300, 900, 1800, 3600, 4 * 3600, 8 * 3600, 24 * 3600, 48 * 3600, 7 * 24 * 3600}
+
 // SizeBucketsBytes are the boundaries of every byte-size histogram
 // (request and response sizes), up to the 64 MiB body limit.
 var SizeBucketsBytes = []float64{0, 128, 512, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864}
@@ -36,15 +40,17 @@ func view(i sdkmetric.Instrument) (sdkmetric.Stream, bool) {
 	matched := false
 	if i.Kind == sdkmetric.InstrumentKindHistogram {
 		var bounds []float64
-		switch i.Unit {
-		case "ms":
+		switch {
+		case i.Name == MetricReviewDecisionTime:
+			bounds = WaitBucketsS
+		case i.Unit == "ms":
 			bounds = LatencyBucketsMS
-		case "s":
+		case i.Unit == "s":
 			bounds = make([]float64, len(LatencyBucketsMS))
 			for j, b := range LatencyBucketsMS {
 				bounds[j] = b / 1000
 			}
-		case "By":
+		case i.Unit == "By":
 			bounds = SizeBucketsBytes
 		}
 		if bounds != nil {
