@@ -110,6 +110,7 @@ type localExec struct {
 	cancelRequested bool                    // cancel asked while it waited for a worker
 	waiters         []chan struct{}         // synchronous callers
 	retries         int                     // transient failures in a row, for the backoff
+	dispatches      int                     // Dispatch calls: a run ends only the record of its own dispatch
 }
 
 // New builds an engine; Start runs it.
@@ -181,7 +182,9 @@ func (e *Engine) record(id uuid.UUID) *localExec {
 // Dispatch hands a reserved, inserted and leased execution to a worker.
 func (e *Engine) Dispatch(id uuid.UUID) {
 	e.mu.Lock()
-	e.record(id).queued = true
+	rec := e.record(id)
+	rec.queued = true
+	rec.dispatches++
 	e.mu.Unlock()
 	e.queue <- id // never blocks: Reserve bounded in-flight work
 }
@@ -201,8 +204,9 @@ func (e *Engine) DispatchNew(ex *flow.Execution) {
 }
 
 // running marks id as run by a worker and returns the handed-over copy,
-// if any (once), with a cancel that was requested while it was queued.
-func (e *Engine) running(id uuid.UUID, cancel context.CancelCauseFunc) *flow.Execution {
+// if any (once), with a cancel that was requested while it was queued,
+// and the dispatch this run serves (for finished).
+func (e *Engine) running(id uuid.UUID, cancel context.CancelCauseFunc) (*flow.Execution, int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	rec := e.record(id)
@@ -212,7 +216,7 @@ func (e *Engine) running(id uuid.UUID, cancel context.CancelCauseFunc) *flow.Exe
 	if ex != nil && rec.cancelRequested {
 		ex.CancelRequested = true
 	}
-	return ex
+	return ex, rec.dispatches
 }
 
 // Wait returns a channel closed when the execution finishes here.
@@ -424,11 +428,14 @@ func (e *Engine) retryLater(id uuid.UUID) {
 	})
 }
 
-// finished wakes synchronous waiters and forgets the execution.
-func (e *Engine) finished(id uuid.UUID) {
+// finished wakes synchronous waiters and forgets the execution — unless
+// it was dispatched again since this run began: a run that parked can be
+// woken and dispatched before its worker gets here, and the record (the
+// lease the heartbeat extends, the cancel) is then the next run's.
+func (e *Engine) finished(id uuid.UUID, dispatch int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if rec, ok := e.execs[id]; ok {
+	if rec, ok := e.execs[id]; ok && rec.dispatches == dispatch {
 		for _, ch := range rec.waiters {
 			close(ch)
 		}

@@ -30,6 +30,7 @@ type run struct {
 	ex      *flow.Execution
 	g       *graph
 	pending []flow.Step // recorded, not yet persisted
+	resumed bool        // read back from the store (woken, rescued, retried), not handed over new
 	w       waitState
 	log     *zap.Logger
 }
@@ -46,12 +47,12 @@ type nodeResult struct {
 func (e *Engine) runOne(loopCtx context.Context, id uuid.UUID) {
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(loopCtx))
 	defer cancel(nil)
-	fresh := e.running(id, cancel)
+	fresh, dispatch := e.running(id, cancel)
 	if e.tryRun(ctx, id, fresh) == verdictRetry {
 		e.retryLater(id)
 		return
 	}
-	e.finished(id)
+	e.finished(id, dispatch)
 }
 
 func (e *Engine) tryRun(ctx context.Context, id uuid.UUID, fresh *flow.Execution) (v verdict) {
@@ -79,6 +80,7 @@ func (e *Engine) tryRun(ctx context.Context, id uuid.UUID, fresh *flow.Execution
 // the run fails at once with the reason. A store error is transient: the
 // caller retries later.
 func (e *Engine) load(ctx context.Context, id uuid.UUID, ex *flow.Execution) (*run, error) {
+	fresh := ex
 	var steps []flow.Step
 	var openErr error // the stored input no longer opens: permanent
 	if ex == nil {    // recovered, rescued or retried: read its state back
@@ -108,6 +110,7 @@ func (e *Engine) load(ctx context.Context, id uuid.UUID, ex *flow.Execution) (*r
 		return nil, err
 	}
 	r := e.newRun(ex, p, steps)
+	r.resumed = fresh == nil
 	if err != nil {
 		r.g.fail(outcome{kind: outcomeFailed,
 			reason: fmt.Sprintf("workflow revision %d cannot run: %v", ex.WorkflowRevision, err)})
@@ -153,7 +156,9 @@ func (r *run) execute(ctx context.Context) verdict {
 		attribute.String("execution.id", r.ex.ID.String()), attribute.String("workflow.id", r.ex.WorkflowID.String())))
 	defer span.End()
 	started := time.Now()
-	resumed := r.ex.CurrentStep > 0
+	// Resumed, not "has steps": a run woken at a wait that was its first
+	// node has none, and must not be counted or timed as a new start.
+	resumed := r.resumed
 	msg := "Starting workflow execution"
 	if resumed {
 		msg = "Resuming workflow execution"
@@ -163,9 +168,10 @@ func (r *run) execute(ctx context.Context) verdict {
 	r.log.Info(msg, append(telemetry.Trace(ctx), zap.String("operation", "command.execution.execute"))...)
 
 	deadline := r.ex.StartedAt.Add(e.opts.ExecutionTimeout)
-	if (r.g.retried() || resumed) && deadline.Before(e.clock.Now()) {
-		// A retry requested later, or a run resumed after waiting for a
-		// review, callback or timer, gets a full budget: waiting is not work.
+	if resumed {
+		// A run woken after a review, callback or timer (or retried, or
+		// rescued) has the full budget from now: waiting is not work, and
+		// what remained of the first deadline would count the wait.
 		deadline = e.clock.Now().Add(e.opts.ExecutionTimeout)
 	}
 	ctx, cancelTimeout := context.WithDeadlineCause(ctx, deadline, errTimeout)
@@ -404,7 +410,7 @@ func (r *run) save(ctx context.Context, event *audit.Event, then ...func(store.T
 			zap.String("error.message", err.Error()))
 		return err
 	}
-	r.pending, r.w.opened, r.w.events = nil, nil, nil
+	r.pending, r.w.opened, r.w.events, r.w.resolved = nil, nil, nil, nil
 	if cancel && !r.ex.Status.Terminal() {
 		r.ex.CancelRequested = true
 		r.g.fail(outcome{kind: outcomeCancelled, reason: "cancelled"})

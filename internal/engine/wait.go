@@ -33,6 +33,9 @@ type waitState struct {
 	parked  map[string]*plan.Node
 	opened  []flow.Wait    // new waits, written with the next save
 	events  []*audit.Event // their audit events
+	// resolved are open rows of callbacks whose signal came unseen by the
+	// service (before the row was written): closed with the next save.
+	resolved []flow.Wait
 }
 
 // executionVars is the execution's own part of the context: its id and
@@ -107,6 +110,9 @@ func (r *run) arriveAt(n *plan.Node) {
 		sig := r.w.signals[n.Wait.Signal]
 		if w == nil {
 			w = &flow.Wait{ID: uuid.New(), CreatedAt: now}
+		} else if w.Open() { // its row was written after the signal had come: it would stay open
+			waits.Receive(w, sig)
+			r.w.resolved = append(r.w.resolved, *w)
 		}
 		r.g.pass(n, waitStep(n, w, sig.Payload, now), "")
 		return
@@ -186,6 +192,11 @@ func (r *run) park(ctx context.Context) (parked bool, err error) {
 // saveWaits writes the waits opened since the last save, with their
 // events, in the save's transaction.
 func (r *run) saveWaits(ctx context.Context, tx store.Tx) error {
+	for i := range r.w.resolved {
+		if _, err := tx.ResolveWait(ctx, &r.w.resolved[i]); err != nil {
+			return err
+		}
+	}
 	if len(r.w.opened) == 0 {
 		return nil
 	}
@@ -203,9 +214,11 @@ func (r *run) saveWaits(ctx context.Context, tx store.Tx) error {
 
 // closeWaits cancels the waits still open when the execution ends (a
 // branch failed or it was cancelled while another branch waited), so no
-// review stays in an inbox for an execution that is over.
+// review stays in an inbox for an execution that is over. Any wait node
+// reached counts, not only those parked now: a park that found a cancel
+// requested elsewhere hands its nodes back, with their rows written.
 func (r *run) closeWaits(tx store.Tx) error {
-	if len(r.w.parked) == 0 {
+	if !r.w.loaded {
 		return nil
 	}
 	ctx := context.Background()

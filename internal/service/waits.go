@@ -159,16 +159,16 @@ func (s *Service) signal(ctx context.Context, execID uuid.UUID, name string, pay
 		if err != nil {
 			return uuid.Nil, false, err
 		}
-		if ex.Status.Terminal() {
-			return uuid.Nil, false, lateOrRepeated(ctx, tx, execID, name)
-		}
 		p, err := s.executionPlan(ctx, tx, ex)
 		if err != nil {
 			return uuid.Nil, false, err
 		}
 		n := p.SignalNode(name)
-		if n == nil {
+		if n == nil { // unknown whatever the status: a finished execution does not make a typo "too late"
 			return uuid.Nil, false, flow.ErrSignalUnknown
+		}
+		if ex.Status.Terminal() {
+			return uuid.Nil, false, lateOrRepeated(ctx, tx, execID, name)
 		}
 		all, err := tx.ListWaits(ctx, execID)
 		if err != nil {
