@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"flowker/internal/flow"
+	"flowker/internal/secret"
 	"flowker/internal/service"
 )
 
@@ -90,17 +91,26 @@ type resultsResponse struct {
 	CompletedAt *time.Time           `json:"completedAt,omitempty"`
 }
 
+// toResultsResponse shows an execution's steps and output without the
+// token of any callback URL in them (secret.HideCallbackTokens): a provider
+// may echo the URL it was handed, and the token is a credential that a
+// caller who may only read must not get (docs/security.md, "Callbacks").
+// What is stored stays as it was: the engine resumes from it.
 func toResultsResponse(r *service.Results) resultsResponse {
+	final, _ := secret.HideCallbackTokens(r.Execution.Output).(map[string]any)
 	out := resultsResponse{ExecutionID: r.Execution.ID, WorkflowID: r.Execution.WorkflowID, Status: r.Execution.Status,
-		StepResults: make([]stepResponse, len(r.Steps)), FinalOutput: r.Execution.Output,
-		Error: r.Execution.ErrorMessage, StartedAt: r.Execution.StartedAt, CompletedAt: r.Execution.CompletedAt}
+		StepResults: make([]stepResponse, len(r.Steps)), FinalOutput: final,
+		Error: hideToken(r.Execution.ErrorMessage), StartedAt: r.Execution.StartedAt, CompletedAt: r.Execution.CompletedAt}
 	for i, st := range r.Steps {
 		out.StepResults[i] = stepResponse{StepNumber: st.Number, StepName: st.Name, NodeID: st.NodeID, Status: st.Status,
-			Output: st.Output, ErrorMessage: st.ErrorMessage, ExecutedAt: st.StartedAt, DurationMs: st.DurationMS(),
-			Attempts: st.Attempts, Input: st.Input, CallDetails: st.CallDetails}
+			Output: secret.HideCallbackTokens(st.Output), ErrorMessage: hideToken(st.ErrorMessage), ExecutedAt: st.StartedAt,
+			DurationMs: st.DurationMS(), Attempts: st.Attempts, Input: secret.HideCallbackTokens(st.Input),
+			CallDetails: st.CallDetails}
 	}
 	return out
 }
+
+func hideToken(s string) string { return secret.HideCallbackTokens(s).(string) }
 
 // waitPreference reads synchronous mode: ?wait=5s (or seconds) or Prefer: wait=5.
 func waitPreference(c *fiber.Ctx) (time.Duration, error) {

@@ -10,6 +10,7 @@ import (
 
 	"flowker/internal/config"
 	"flowker/internal/flow"
+	"flowker/internal/secret"
 	"flowker/internal/service"
 )
 
@@ -77,8 +78,8 @@ func toReviewResponse(w *flow.Wait) reviewResponse {
 	if t := w.Review; t != nil {
 		r.Title, r.Instructions, r.RequiredApprovals = t.Title, t.Instructions, t.RequiredApprovals
 		r.Group, r.DefaultDecision = t.Group, t.DefaultDecision
-		if t.Context != nil {
-			r.Context = t.Context
+		if t.Context != nil { // mapped from the execution: may echo a callback URL (toResultsResponse)
+			r.Context, _ = secret.HideCallbackTokens(t.Context).(map[string]any)
 		}
 		if t.Decisions != nil {
 			r.Decisions = t.Decisions

@@ -2,9 +2,11 @@ package secret
 
 import (
 	"bytes"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -175,6 +177,54 @@ func RedactText(s string) string {
 	s = queryValue.ReplaceAllString(s, "${1}"+Redacted)
 	s = authScheme.ReplaceAllString(s, "${1} "+Redacted)
 	return userInfo.ReplaceAllString(s, "${1}"+Redacted+"@")
+}
+
+// HideCallbackTokens returns v, a JSON-shaped value, with the token of
+// every callback URL in its strings replaced by REDACTED and nothing else
+// changed: what the API shows of data that may echo a callback URL (a
+// provider's answer, a review's context). It returns v itself when there
+// is no token, and copies only what it changes.
+func HideCallbackTokens(v any) any {
+	out, _ := hideCallbackTokens(v)
+	return out
+}
+
+func hideCallbackTokens(v any) (any, bool) {
+	switch x := v.(type) {
+	case string:
+		if containsFold(x, "callbacks/") {
+			if r := callbackToken.ReplaceAllString(x, "${1}"+Redacted); r != x {
+				return r, true
+			}
+		}
+	case map[string]any:
+		var out map[string]any
+		for k, e := range x {
+			if h, changed := hideCallbackTokens(e); changed {
+				if out == nil {
+					out = maps.Clone(x)
+				}
+				out[k] = h
+			}
+		}
+		if out != nil {
+			return out, true
+		}
+	case []any:
+		var out []any
+		for i, e := range x {
+			if h, changed := hideCallbackTokens(e); changed {
+				if out == nil {
+					out = slices.Clone(x)
+				}
+				out[i] = h
+			}
+		}
+		if out != nil {
+			return out, true
+		}
+	}
+	return v, false
 }
 
 func containsFold(s, lower string) bool {
