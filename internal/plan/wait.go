@@ -114,6 +114,10 @@ func (w *Wait) review(n *Node) error {
 		return waitErr(n, "a deadline needs a defaultDecision, taken when it passes")
 	case w.DefaultDecision != "" && !slices.Contains(w.Decisions, w.DefaultDecision):
 		return waitErr(n, "defaultDecision %q is not one of decisions %v", w.DefaultDecision, w.Decisions)
+	case w.DefaultDecision == flow.ApproveDecision && w.RequiredApprovals > 1:
+		// A deadline must not approve what needs two people with none.
+		return waitErr(n, "defaultDecision cannot be %q when requiredApprovals is %d: the deadline would bypass four-eyes",
+			flow.ApproveDecision, w.RequiredApprovals)
 	}
 	if raw, ok := n.Data["context"]; ok && raw != nil {
 		m, err := expr.ParseMappingsAs("context", raw)
