@@ -46,41 +46,49 @@ export function Graph({
   // problem attaches a validation message to the node or edge it names.
   problem?: { kind: "node" | "edge"; id: string; message: string };
 }) {
-  const rfNodes = useMemo<Node[]>(() => {
-    const pos = positions(nodes, edges);
-    return nodes.map((n) => {
-      const state = states?.get(n.id);
-      const cls = ["fk-node", "fk-type-" + safe(n.type)];
-      if (state) cls.push("fk-state-" + safe(state));
-      if (n.id === selected) cls.push("fk-selected");
-      const bad = problem?.kind === "node" && problem.id === n.id;
-      if (bad) cls.push("fk-invalid");
-      return {
-        id: n.id,
-        position: pos.get(n.id) ?? { x: 0, y: 0 },
-        data: {
-          label: (
-            <div className="fk-node-body" data-node-id={n.id} data-state={state ?? ""}>
-              <div className="fk-node-name">{n.name || n.id}</div>
-              <div className="fk-node-meta">
-                {n.type}
-                {state ? " · " + state : ""}
-              </div>
-              {bad && (
-                <div className="fk-node-error" data-testid="node-error" role="alert">
-                  {problem.message}
+  // The layout depends on the definition only, and a selection changes one
+  // node object: React Flow re-renders just the nodes whose object changed,
+  // so a click on a 100-node graph does not lay it out and draw it again.
+  const pos = useMemo(() => positions(nodes, edges), [nodes, edges]);
+  const drawn = useMemo<Node[]>(
+    () =>
+      nodes.map((n) => {
+        const state = states?.get(n.id);
+        const cls = ["fk-node", "fk-type-" + safe(n.type)];
+        if (state) cls.push("fk-state-" + safe(state));
+        const bad = problem?.kind === "node" && problem.id === n.id;
+        if (bad) cls.push("fk-invalid");
+        return {
+          id: n.id,
+          position: pos.get(n.id) ?? { x: 0, y: 0 },
+          data: {
+            label: (
+              <div className="fk-node-body" data-node-id={n.id} data-state={state ?? ""}>
+                <div className="fk-node-name">{n.name || n.id}</div>
+                <div className="fk-node-meta">
+                  {n.type}
+                  {state ? " · " + state : ""}
                 </div>
-              )}
-            </div>
-          ),
-        },
-        className: cls.join(" "),
-        style: { width: W },
-        draggable: false,
-        connectable: false,
-      };
-    });
-  }, [nodes, edges, selected, states, problem]);
+                {bad && (
+                  <div className="fk-node-error" data-testid="node-error" role="alert">
+                    {problem.message}
+                  </div>
+                )}
+              </div>
+            ),
+          },
+          className: cls.join(" "),
+          style: { width: W },
+          draggable: false,
+          connectable: false,
+        };
+      }),
+    [nodes, pos, states, problem],
+  );
+  const rfNodes = useMemo<Node[]>(
+    () => drawn.map((n) => (n.id === selected ? { ...n, className: n.className + " fk-selected" } : n)),
+    [drawn, selected],
+  );
 
   const rfEdges = useMemo<Edge[]>(
     () =>

@@ -82,8 +82,13 @@ function CatalogDetail({ tab, id }: { tab: Tab; id: string }) {
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
     const base = `${tab.path}/${encodeURIComponent(id)}`;
-    get<Detail>(base).then(setD, setError);
-    if (tab.key === "providers") get<CatalogExecutor[]>(`${base}/executors`).then(setExecutors, setError);
+    let live = true; // another entry opened meanwhile: its answer, not this one's
+    const fail = (e: unknown) => live && setError(e);
+    get<Detail>(base).then((x) => live && setD(x), fail);
+    if (tab.key === "providers") get<CatalogExecutor[]>(`${base}/executors`).then((x) => live && setExecutors(x), fail);
+    return () => {
+      live = false;
+    };
   }, [tab, id]);
   if (!d) return <div className="panel">{error ? <ErrorBox error={error} /> : <p className="muted">Loading…</p>}</div>;
   const schema = parseSchema(d[tab.schemaField]);

@@ -34,11 +34,18 @@ function FromTemplate({ initial, onClose }: { initial: string; onClose: () => vo
   }, []);
   useEffect(() => {
     if (!chosen) return;
+    // A template chosen while the previous one's details were on their way
+    // must not get that one's parameters when they arrive.
+    let current = true;
     get<Template>(`/v1/catalog/templates/${encodeURIComponent(chosen)}`).then((t) => {
+      if (!current) return;
       const sc = parseSchema(t.paramSchema); // an unreadable schema: start from {}
       setSchema(sc);
       setParams(starterParams(sc));
-    }, setError);
+    }, (e) => current && setError(e));
+    return () => {
+      current = false;
+    };
   }, [chosen]);
 
   const create = async () => {
