@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-
 // The budget: a 100-node graph drawn and interactive in under a
 // second. This measures it in the real browser and reports the figures
 // (docs/console.md); the bound it asserts is only a guard against a
