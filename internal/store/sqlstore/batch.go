@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"flowker/internal/store"
@@ -155,7 +156,7 @@ func (s *DB) runBatch(reqs []*batchReq) (results []error, err error) {
 		if _, err = c.ExecContext(ctx, "SAVEPOINT batch_item"); err != nil {
 			return nil, err
 		}
-		if results[i] = r.fn(q); results[i] != nil {
+		if results[i] = callSafely(r.fn, q); results[i] != nil {
 			if _, err = c.ExecContext(ctx, "ROLLBACK TO SAVEPOINT batch_item"); err != nil {
 				return nil, err
 			}
@@ -168,4 +169,16 @@ func (s *DB) runBatch(reqs []*batchReq) (results []error, err error) {
 		return nil, s.d.classify(err)
 	}
 	return results, nil
+}
+
+// callSafely runs one caller's fn in the shared transaction: a panic in it
+// is that caller's error (its savepoint is rolled back), not the end of
+// the writer every caller of the process depends on.
+func callSafely(fn func(store.Tx) error, q *queries) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic in a batched write: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return fn(q)
 }

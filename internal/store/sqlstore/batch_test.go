@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -262,4 +263,38 @@ func TestBatchIgnoresACallersCancel(t *testing.T) {
 	require.NoError(t, <-neighbour, "the neighbour's write must commit")
 	_, err = s.GetWorkflow(ctx, w.ID)
 	require.NoError(t, err)
+}
+
+// A caller whose fn panics gets an error; its neighbours in the batch
+// commit, and the writer goes on serving.
+func TestBatchSurvivesACallersPanic(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
+	require.NoError(t, err)
+	defer s.Close()
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Go(func() {
+			errs[i] = s.Batch(ctx, func(tx store.Tx) error {
+				if i == 3 {
+					panic("a bug in one caller")
+				}
+				return tx.CreateWorkflow(ctx, storetest.Workflow(fmt.Sprintf("w%d", i), time.Now()))
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if i == 3 {
+			require.ErrorContains(t, err, "panic in a batched write: a bug in one caller")
+			continue
+		}
+		require.NoError(t, err)
+	}
+	page, err := s.ListWorkflows(ctx, flow.WorkflowFilter{Page: flow.PageRequest{Limit: 100, SortBy: "name"}})
+	require.NoError(t, err)
+	require.Len(t, page.Items, 7)
+	require.NoError(t, createWorkflow(s, storetest.Workflow("after", time.Now())), "the writer goes on")
 }
