@@ -12,49 +12,7 @@ import (
 	"flowker/internal/catalog"
 	"flowker/internal/flow"
 	"flowker/internal/provider/providertest"
-	"flowker/internal/store"
-	"flowker/internal/waits"
 )
-
-// decide records a review decision the way the service does.
-func (env *testEnv) decide(execID uuid.UUID, actor, decision string) {
-	env.t.Helper()
-	ctx := context.Background()
-	woke := false
-	require.NoError(env.t, env.raw.Batch(ctx, func(tx store.Tx) error {
-		if _, err := tx.LockExecution(ctx, execID, false); err != nil {
-			return err
-		}
-		ws, err := tx.ListWaits(ctx, execID)
-		if err != nil {
-			return err
-		}
-		for i := range ws {
-			w := &ws[i]
-			if !w.Open() || w.Kind != flow.NodeReview {
-				continue
-			}
-			d := flow.Decision{Decision: decision, ActorType: "api_key", ActorID: actor, DecidedAt: env.eng.now()}
-			if err := tx.AddDecision(ctx, w.ID, d); err != nil {
-				return err
-			}
-			w.Decisions = append(w.Decisions, d)
-			if !waits.Decide(w, d) {
-				return nil
-			}
-			if _, err := tx.ResolveWait(ctx, w); err != nil {
-				return err
-			}
-			now := env.eng.now()
-			woke, err = tx.WakeExecution(ctx, execID, env.eng.Owner(), now, env.eng.LeaseUntil(now))
-			return err
-		}
-		return nil
-	}))
-	if woke {
-		env.eng.resume([]uuid.UUID{execID})
-	}
-}
 
 // The kyc-aml-review template end to end against a fake provider: the KYC
 // service gets a callback URL and answers on it, the grey zone goes to a

@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 	"go.uber.org/zap"
@@ -11,88 +14,117 @@ import (
 	"flowker/internal/waits"
 )
 
-// maxTimers bounds the due waits one pass resolves.
-const maxTimers = 500
+// Timer limits: the due waits one pass looks at, and how many it resolves
+// at once (their transactions are group-committed together).
+const (
+	maxTimers      = 500
+	timersParallel = 32
+)
+
+// Wake runs change in a group-committed transaction; when change reports
+// that it resolved a wait of an execution, the execution is woken in the
+// same transaction — leased to this process and dispatched here when it
+// has room, else pending and unleased for any process's rescuer. Every
+// resolution comes through here: decisions, callbacks and signals (the
+// service) and due timers.
+func (e *Engine) Wake(ctx context.Context, change func(tx store.Tx, now time.Time) (uuid.UUID, bool, error)) error {
+	reserved := e.Reserve()
+	owner := ""
+	if reserved {
+		owner = e.opts.Owner
+	}
+	var woken uuid.UUID
+	err := e.store.Batch(ctx, func(tx store.Tx) error {
+		woken = uuid.Nil // fn may run again if the shared commit fails
+		now := e.now()
+		id, resolved, err := change(tx, now)
+		if err != nil || !resolved {
+			return err
+		}
+		ok, err := tx.WakeExecution(ctx, id, owner, now, e.LeaseUntil(now))
+		if ok && owner != "" {
+			woken = id
+		}
+		return err
+	})
+	if err == nil && woken != uuid.Nil {
+		e.Dispatch(woken)
+		return nil
+	}
+	if reserved {
+		e.Release()
+	}
+	return err
+}
 
 // fireTimers resolves the waits whose due time passed — a review's
 // deadline (its default decision), a callback's timeout, a delay — and
-// wakes their executions, here as far as capacity allows, else for any
-// process's rescuer. Waits are claimed like the queue: on PostgreSQL
-// several processes share them with SKIP LOCKED. An execution another
-// transaction holds (a decision being recorded) is skipped this pass.
+// wakes their executions. Finding them is a read, so a pass with nothing
+// due costs no write transaction. Each is resolved in its own transaction
+// (group-committed with the others): a wait that cannot be resolved holds
+// up no other. An execution another transaction holds (a decision being
+// recorded) is skipped this pass (SKIP LOCKED on PostgreSQL); of two
+// processes firing the same wait, the conditional resolve lets one win.
 func (e *Engine) fireTimers(ctx context.Context) {
-	free := int(int64(e.opts.Concurrency+e.opts.QueueSize) - e.inFlight.Load())
-	now := e.now()
-	var woken []uuid.UUID
-	fired := 0
-	err := e.store.Batch(ctx, func(tx store.Tx) error {
-		woken, fired = woken[:0], 0
-		due, err := tx.DueWaits(ctx, now, maxTimers)
-		if err != nil {
-			return err
-		}
-		for i := range due {
-			w := &due[i]
-			ex, err := tx.LockExecution(ctx, w.ExecutionID, true)
-			if err != nil {
-				return err
-			}
-			if ex == nil {
-				continue // held by a decision or a worker right now: next pass
-			}
-			if ex.Status.Terminal() { // cannot happen (waits close with their execution); never claim it again
-				w.Status, w.ResolvedAt = flow.WaitCancelled, &now
-				if _, err := tx.ResolveWait(ctx, w); err != nil {
-					return err
-				}
-				continue
-			}
-			waits.Expire(w, now)
-			if ok, err := tx.ResolveWait(ctx, w); err != nil || !ok {
-				if err != nil {
-					return err
-				}
-				continue
-			}
-			fired++
-			eventType := "WAIT_FIRED"
-			if w.Status == flow.WaitExpired {
-				eventType = "WAIT_EXPIRED"
-			}
-			if err := tx.AppendAudit(ctx, waits.Event(ctx, now, eventType, "EXPIRE", w, nil)); err != nil {
-				return err
-			}
-			owner := e.opts.Owner
-			if len(woken) >= free {
-				owner = ""
-			}
-			ok, err := tx.WakeExecution(ctx, w.ExecutionID, owner, now, e.LeaseUntil(now))
-			if err != nil {
-				return err
-			}
-			if ok && owner != "" {
-				woken = append(woken, w.ExecutionID)
-			}
-		}
-		return nil
-	})
+	due, err := e.store.DueWaits(ctx, e.now(), maxTimers)
 	if err != nil {
 		if ctx.Err() == nil {
-			e.log.Warn("firing timers failed", zap.String("operation", "engine.timers"), zap.String("error.message", err.Error()))
+			e.log.Warn("looking for due timers failed", zap.String("operation", "engine.timers"),
+				zap.String("error.message", err.Error()))
 		}
 		return
 	}
-	e.resume(woken)
-	if fired > 0 {
-		e.log.Info("timers fired", zap.String("operation", "engine.timers"), zap.Int("count", fired), zap.Int("resumed", len(woken)))
+	var fired atomic.Int64
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, timersParallel)
+	for _, w := range due {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			ok, err := e.fire(ctx, w)
+			switch {
+			case ok:
+				fired.Add(1)
+			case err != nil && ctx.Err() == nil:
+				e.log.Warn("firing a timer failed", zap.String("operation", "engine.timers"),
+					zap.String("wait.id", w.ID.String()), zap.String("execution.id", w.ExecutionID.String()),
+					zap.String("error.message", err.Error()))
+			}
+		})
+	}
+	wg.Wait()
+	if n := fired.Load(); n > 0 {
+		e.log.Info("timers fired", zap.String("operation", "engine.timers"), zap.Int64("count", n))
 	}
 }
 
-// resume dispatches executions woken and leased to this process (as
-// rescue does with the ones it claims).
-func (e *Engine) resume(ids []uuid.UUID) {
-	e.inFlight.Add(int64(len(ids)))
-	for _, id := range ids {
-		e.Dispatch(id)
-	}
+// fire resolves one due wait and reports whether it did.
+func (e *Engine) fire(ctx context.Context, due flow.Wait) (fired bool, err error) {
+	err = e.Wake(ctx, func(tx store.Tx, now time.Time) (uuid.UUID, bool, error) {
+		fired = false
+		w := due // a copy per attempt: fn may run again
+		ex, err := tx.LockExecution(ctx, w.ExecutionID, true)
+		if err != nil || ex == nil {
+			return uuid.Nil, false, err // ex nil: held by a decision or a worker right now, next pass
+		}
+		if ex.Status.Terminal() { // cannot happen (waits close with their execution); never claim it again
+			w.Status, w.ResolvedAt = flow.WaitCancelled, &now
+			_, err := tx.ResolveWait(ctx, &w)
+			return uuid.Nil, false, err
+		}
+		waits.Expire(&w, now)
+		if ok, err := tx.ResolveWait(ctx, &w); err != nil || !ok {
+			return uuid.Nil, false, err
+		}
+		eventType := "WAIT_FIRED"
+		if w.Status == flow.WaitExpired {
+			eventType = "WAIT_EXPIRED"
+		}
+		if err := tx.AppendAudit(ctx, waits.Event(ctx, now, eventType, "EXPIRE", &w, nil)); err != nil {
+			return uuid.Nil, false, err
+		}
+		fired = true
+		return w.ExecutionID, true, nil
+	})
+	return fired && err == nil, err
 }

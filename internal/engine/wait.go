@@ -43,15 +43,14 @@ type waitState struct {
 // a provider ({{execution.callbacks.kyc_wait}}).
 func (e *Engine) executionVars(p *plan.Plan, id uuid.UUID) map[string]any {
 	vars := map[string]any{"id": id.String()}
-	callbacks := map[string]any{}
-	for _, n := range p.Order {
-		if n.Type == flow.NodeWaitForCallback {
-			callbacks[n.ID] = e.opts.CallbackBaseURL + "/v1/callbacks/" + e.box.CallbackToken(id, n.ID)
-		}
+	if len(p.Callbacks) == 0 {
+		return vars
 	}
-	if len(callbacks) > 0 {
-		vars["callbacks"] = callbacks
+	callbacks := make(map[string]any, len(p.Callbacks))
+	for _, n := range p.Callbacks {
+		callbacks[n.ID] = e.opts.CallbackBaseURL + "/v1/callbacks/" + e.box.CallbackToken(id, n.ID)
 	}
+	vars["callbacks"] = callbacks
 	return vars
 }
 
@@ -292,9 +291,7 @@ func untilTime(n *plan.Node, vars map[string]any) (time.Time, error) {
 	s, _ := m["until"].(string)
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("until: %s is not an RFC 3339 time", quoteValue(m["until"]))
+		return time.Time{}, fmt.Errorf("until: %#v is not an RFC 3339 time", m["until"])
 	}
 	return t.UTC().Truncate(time.Microsecond), nil
 }
-
-func quoteValue(v any) string { return fmt.Sprintf("%#v", v) }

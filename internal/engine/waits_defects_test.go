@@ -19,7 +19,6 @@ import (
 	"flowker/internal/store/postgres"
 	"flowker/internal/store/sqlite"
 	"flowker/internal/store/storetest"
-	"flowker/internal/waits"
 )
 
 // hookStore runs a test's function at two instants a fault store cannot
@@ -78,43 +77,6 @@ func newHookEnv(t *testing.T, tune func(*Options)) (*testEnv, *hookStore) {
 	require.NoError(t, err)
 	h := &hookStore{Store: raw}
 	return startEnv(t, h, tune), h
-}
-
-// decideReview records a decision the way the service does.
-func (env *testEnv) decideReview(execID uuid.UUID, decision, who string) {
-	env.t.Helper()
-	ctx := context.Background()
-	woke := false
-	require.NoError(env.t, env.raw.Batch(ctx, func(tx store.Tx) error {
-		if _, err := tx.LockExecution(ctx, execID, false); err != nil {
-			return err
-		}
-		ws, err := tx.ListWaits(ctx, execID)
-		if err != nil {
-			return err
-		}
-		for i := range ws {
-			w := &ws[i]
-			if !w.Open() || w.Kind != flow.NodeReview {
-				continue
-			}
-			d := flow.Decision{Decision: decision, ActorType: "api_key", ActorID: who, DecidedAt: env.eng.now()}
-			if err := tx.AddDecision(ctx, w.ID, d); err != nil {
-				return err
-			}
-			if w.Decisions = append(w.Decisions, d); waits.Decide(w, d) {
-				if _, err := tx.ResolveWait(ctx, w); err != nil {
-					return err
-				}
-				woke, err = tx.WakeExecution(ctx, execID, env.eng.Owner(), d.DecidedAt, env.eng.LeaseUntil(d.DecidedAt))
-			}
-			return err
-		}
-		return nil
-	}))
-	if woke {
-		env.eng.resume([]uuid.UUID{execID})
-	}
 }
 
 func (env *testEnv) openWaits(id uuid.UUID) []string {
@@ -293,7 +255,7 @@ func TestRescuedBeforeParking(t *testing.T) {
 
 	next := startEnv(t, env.raw, func(o *Options) { o.Owner = "next-process" })
 	next.awaitStatus(id, flow.ExecWaiting)
-	next.decideReview(id, "approve", "alice")
+	next.decide(id, "alice", "approve")
 	ex, _ := next.await(id)
 	require.Equal(t, flow.ExecCompleted, ex.Status, ex.ErrorMessage)
 	ws, err := env.raw.ListWaits(context.Background(), id)

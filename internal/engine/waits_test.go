@@ -52,41 +52,66 @@ func (env *testEnv) awaitCalls(path string, n int) {
 	require.Eventually(env.t, func() bool { return len(env.fake.RequestsTo(path)) >= n }, waitLimit, 2*time.Millisecond)
 }
 
-// deliver records a signal the way the service does: the execution's row
-// first, then the signal, the wait's resolution and the wake.
+// deliver records a signal the way the service does, through Wake: the
+// execution's row first, then the signal and the wait's resolution.
 func (env *testEnv) deliver(execID uuid.UUID, name string, payload any) {
 	env.t.Helper()
-	ctx := context.Background()
-	woke := false
-	require.NoError(env.t, env.raw.Batch(ctx, func(tx store.Tx) error {
-		if _, err := tx.LockExecution(ctx, execID, false); err != nil {
-			return err
-		}
-		now := env.eng.now()
+	env.resolve(execID, func(tx store.Tx, now time.Time, ws []flow.Wait) (bool, error) {
 		sig := &flow.Signal{ExecutionID: execID, Name: name, Payload: payload, Source: "api", ActorType: "api_key",
 			ActorID: "test", ReceivedAt: now}
-		if err := tx.AddSignal(ctx, sig); err != nil {
-			return err
-		}
-		ws, err := tx.ListWaits(ctx, execID)
-		if err != nil {
-			return err
+		if err := tx.AddSignal(context.Background(), sig); err != nil {
+			return false, err
 		}
 		for i := range ws {
 			if ws[i].Open() && ws[i].Signal == name {
 				waits.Receive(&ws[i], sig)
-				if _, err := tx.ResolveWait(ctx, &ws[i]); err != nil {
-					return err
-				}
-				woke, err = tx.WakeExecution(ctx, execID, env.eng.Owner(), now, env.eng.LeaseUntil(now))
-				return err
+				_, err := tx.ResolveWait(context.Background(), &ws[i])
+				return true, err
 			}
 		}
-		return nil
+		return false, nil
+	})
+}
+
+// decide records a review decision by who the way the service does.
+func (env *testEnv) decide(execID uuid.UUID, who, decision string) {
+	env.t.Helper()
+	env.resolve(execID, func(tx store.Tx, now time.Time, ws []flow.Wait) (bool, error) {
+		for i := range ws {
+			w := &ws[i]
+			if !w.Open() || w.Kind != flow.NodeReview {
+				continue
+			}
+			d := flow.Decision{Decision: decision, ActorType: "api_key", ActorID: who, DecidedAt: now}
+			if err := tx.AddDecision(context.Background(), w.ID, d); err != nil {
+				return false, err
+			}
+			if w.Decisions = append(w.Decisions, d); !waits.Decide(w, d) {
+				return false, nil
+			}
+			_, err := tx.ResolveWait(context.Background(), w)
+			return true, err
+		}
+		return false, nil
+	})
+}
+
+// resolve runs change through Engine.Wake with the execution's row taken
+// and its waits read.
+func (env *testEnv) resolve(execID uuid.UUID, change func(tx store.Tx, now time.Time, ws []flow.Wait) (bool, error)) {
+	env.t.Helper()
+	ctx := context.Background()
+	require.NoError(env.t, env.eng.Wake(ctx, func(tx store.Tx, now time.Time) (uuid.UUID, bool, error) {
+		if _, err := tx.LockExecution(ctx, execID, false); err != nil {
+			return uuid.Nil, false, err
+		}
+		ws, err := tx.ListWaits(ctx, execID)
+		if err != nil {
+			return uuid.Nil, false, err
+		}
+		resolved, err := change(tx, now, ws)
+		return execID, resolved, err
 	}))
-	if woke {
-		env.eng.resume([]uuid.UUID{execID})
-	}
 }
 
 func TestDelayFiresOnItsTimer(t *testing.T) {

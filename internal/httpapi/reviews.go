@@ -122,17 +122,14 @@ func (a *api) listReviews(c *fiber.Ctx) error {
 	if f.Page, err = parsePage(c, flow.ReviewSorts); err != nil {
 		return err
 	}
-	for _, id := range []struct {
-		got *uuid.UUID
-		set *uuid.UUID
-	}{{wf, &f.WorkflowID}, {ex, &f.ExecutionID}} {
-		if id.got == nil {
-			continue
-		}
-		if *id.got == uuid.Nil { // names nothing: an empty page, as GET /v1/executions
-			return c.JSON(listResponse[reviewResponse]{Items: []reviewResponse{}})
-		}
-		*id.set = *id.got
+	if (wf != nil && *wf == uuid.Nil) || (ex != nil && *ex == uuid.Nil) { // names nothing: an empty page, as GET /v1/executions
+		return c.JSON(listResponse[reviewResponse]{Items: []reviewResponse{}})
+	}
+	if wf != nil {
+		f.WorkflowID = *wf
+	}
+	if ex != nil {
+		f.ExecutionID = *ex
 	}
 	page, err := a.svc.ListReviews(c.UserContext(), f)
 	if err != nil {

@@ -22,6 +22,9 @@ type Plan struct {
 	Name  string
 	Nodes map[string]*Node
 	Order []*Node // the definition's node order
+	// Callbacks are the wait_for_callback nodes, each with its own
+	// callback URL in every execution's context.
+	Callbacks []*Node
 }
 
 // Node is a compiled node with its edges.
@@ -56,6 +59,9 @@ func Compile(def flow.Definition) (*Plan, error) {
 		}
 		p.Nodes[n.ID] = node
 		p.Order = append(p.Order, node)
+		if n.Type == flow.NodeWaitForCallback {
+			p.Callbacks = append(p.Callbacks, node)
+		}
 	}
 	for _, e := range def.Edges {
 		edge := &Edge{Edge: e, From: p.Nodes[e.Source], To: p.Nodes[e.Target]}
@@ -165,8 +171,8 @@ func (p *Plan) Reachable(start string) map[string]bool {
 
 // SignalNode returns the wait_for_callback node waiting for signal name.
 func (p *Plan) SignalNode(name string) *Node {
-	for _, n := range p.Order {
-		if n.Type == flow.NodeWaitForCallback && n.Wait != nil && n.Wait.Signal == name {
+	for _, n := range p.Callbacks {
+		if n.Wait.Signal == name {
 			return n
 		}
 	}

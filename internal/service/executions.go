@@ -29,6 +29,9 @@ type Dispatcher interface {
 	DispatchNew(ex *flow.Execution)
 	Wait(id uuid.UUID) (<-chan struct{}, func())
 	Cancel(id uuid.UUID) bool
+	// Wake records a change that may resolve a wait and wakes the
+	// execution in the same transaction (docs/waiting.md).
+	Wake(ctx context.Context, change func(tx store.Tx, now time.Time) (uuid.UUID, bool, error)) error
 }
 
 // WithDispatcher connects the engine.

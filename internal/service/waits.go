@@ -134,11 +134,11 @@ func (s *Service) Callback(ctx context.Context, token string, payload any) (err 
 	if err != nil {
 		return err
 	}
-	for _, n := range p.Order {
-		if n.Type == flow.NodeWaitForCallback && s.box.CallbackFor(token, execID, n.ID) {
+	for _, n := range p.Callbacks {
+		if s.box.CallbackFor(token, execID, n.ID) {
 			req := audit.FromContext(ctx)
 			req.Actor.Type, req.Actor.ID = "callback", n.ID
-			return s.signal(audit.WithRequest(ctx, req), execID, n.Wait.Signal, payload, "callback")
+			return s.signal(audit.WithRequest(ctx, req), ex, p, n.Wait.Signal, payload, "callback")
 		}
 	}
 	return flow.ErrCallbackToken
@@ -149,17 +149,24 @@ func (s *Service) Callback(ctx context.Context, token string, payload any) (err 
 func (s *Service) Signal(ctx context.Context, execID uuid.UUID, name string, payload any) (err error) {
 	ctx, end := s.op(ctx, "command.execution.signal", executionAttr(execID))
 	defer end(&err)
-	return s.signal(ctx, execID, name, payload, "api")
+	ex, err := s.store.GetExecution(ctx, execID)
+	if err != nil {
+		return err
+	}
+	p, err := s.executionPlan(ctx, s.store, ex)
+	if err != nil {
+		return err
+	}
+	return s.signal(ctx, ex, p, name, payload, "api")
 }
 
-func (s *Service) signal(ctx context.Context, execID uuid.UUID, name string, payload any, source string) error {
+// signal delivers to ex, read before (its revision, hence p, never
+// changes; its status is read again under the row's lock).
+func (s *Service) signal(ctx context.Context, ex *flow.Execution, p *plan.Plan, name string, payload any, source string) error {
 	actor := audit.FromContext(ctx).Actor
+	execID := ex.ID
 	return s.wake(ctx, func(tx store.Tx, now time.Time) (uuid.UUID, bool, error) {
 		ex, err := tx.LockExecution(ctx, execID, false)
-		if err != nil {
-			return uuid.Nil, false, err
-		}
-		p, err := s.executionPlan(ctx, tx, ex)
 		if err != nil {
 			return uuid.Nil, false, err
 		}
@@ -224,40 +231,13 @@ func lateOrRepeated(ctx context.Context, tx store.Tx, execID uuid.UUID, name str
 	return flow.ErrSignalLate
 }
 
-// wake runs change in a group-committed transaction; when change reports
-// that it resolved a wait of an execution, the execution is woken in the
-// same transaction and dispatched here if this process had room.
+// wake records a change that may resolve a wait through the engine,
+// which wakes the execution in the same transaction (Engine.Wake).
 func (s *Service) wake(ctx context.Context, change func(tx store.Tx, now time.Time) (uuid.UUID, bool, error)) error {
-	reserved := s.engine != nil && s.engine.Reserve()
-	owner := ""
-	if reserved {
-		owner = s.engine.Owner()
+	if s.engine == nil {
+		return flow.ErrQueueFull // as a start: nothing here can run the execution on
 	}
-	var woken uuid.UUID
-	err := s.store.Batch(ctx, func(tx store.Tx) error {
-		woken = uuid.Nil
-		now := s.now()
-		id, resolved, err := change(tx, now)
-		if err != nil || !resolved {
-			return err
-		}
-		var until time.Time
-		if owner != "" {
-			until = s.engine.LeaseUntil(now)
-		}
-		ok, err := tx.WakeExecution(ctx, id, owner, now, until)
-		if ok && owner != "" {
-			woken = id
-		}
-		return err
-	})
-	switch {
-	case woken != uuid.Nil:
-		s.engine.Dispatch(woken)
-	case reserved:
-		s.engine.Release()
-	}
-	return err
+	return s.engine.Wake(ctx, change)
 }
 
 // cancelWaits closes the open waits of an execution being cancelled.

@@ -110,8 +110,9 @@ type Tx interface {
 	// is flow.ErrSignalUsed.
 	AddSignal(ctx context.Context, s *flow.Signal) error
 	ListSignals(ctx context.Context, executionID uuid.UUID) ([]flow.Signal, error)
-	// DueWaits returns up to limit open waits due by now, earliest first,
-	// held until commit (PostgreSQL: SKIP LOCKED, so processes share them).
+	// DueWaits returns up to limit open waits due by now, earliest first:
+	// a read; resolving one takes its execution's row (LockExecution) and
+	// is conditional on the wait being open (ResolveWait).
 	DueWaits(ctx context.Context, now time.Time, limit int) ([]flow.Wait, error)
 	// LockExecution reads an execution and holds its row until commit.
 	// With skipLocked, a row another transaction holds (or none) is nil,

@@ -250,8 +250,8 @@ func (q *queries) ListSignals(ctx context.Context, executionID uuid.UUID) ([]flo
 }
 
 func (q *queries) DueWaits(ctx context.Context, now time.Time, limit int) ([]flow.Wait, error) {
-	return q.queryWaits(ctx, q.w, waits.selectSQL()+` WHERE status = 'open' AND due_at IS NOT NULL AND due_at <= $1
-		ORDER BY due_at LIMIT $2`+q.d.SkipLocked, timeArg(now), limit)
+	return q.queryWaits(ctx, q.r, waits.selectSQL()+` WHERE status = 'open' AND due_at IS NOT NULL AND due_at <= $1
+		ORDER BY due_at LIMIT $2`, timeArg(now), limit)
 }
 
 func (q *queries) LockExecution(ctx context.Context, id uuid.UUID, skipLocked bool) (*flow.Execution, error) {
