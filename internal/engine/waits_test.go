@@ -249,3 +249,27 @@ func TestTimersSurviveARestart(t *testing.T) {
 	}
 	require.Len(t, env.fake.RequestsTo("/after"), len(ids), "each execution goes on once")
 }
+
+// A due wait that cannot be resolved (here a corrupt review row whose
+// expiry panics) holds up no other timer: each is fired in its own
+// transaction, and the panic is that one's error.
+func TestABadTimerHoldsUpNoOther(t *testing.T) {
+	env := newTestEnv(t, nil)
+	ctx := context.Background()
+	poisoned := env.insert(env.workflow([]flow.Node{trig("t")}), nil)
+	env.eng.Release() // inserted, never dispatched
+	past := env.eng.now().Add(-time.Hour)
+	require.NoError(t, env.raw.SaveWaits(ctx, []flow.Wait{{ID: uuid.New(), ExecutionID: poisoned.ID,
+		WorkflowID: poisoned.WorkflowID, NodeID: "r", Kind: flow.NodeReview, Status: flow.WaitOpen, DueAt: &past,
+		CreatedAt: past}})) // a review without its task: Expire cannot read its default decision
+
+	wf := env.workflow([]flow.Node{trig("t"), waitNode("d", flow.NodeDelay, map[string]any{"duration": "1m"}),
+		env.callNode("a", "/after", nil)}, link("t", "d"), link("d", "a"))
+	id := env.start(wf, nil)
+	env.awaitStatus(id, flow.ExecWaiting)
+	env.clock.waitTimers(t, idleTimers, "the timer loop")
+	env.clock.Advance(2 * time.Minute)
+	ex, _ := env.await(id)
+	require.Equal(t, flow.ExecCompleted, ex.Status, ex.ErrorMessage)
+	require.Len(t, env.fake.RequestsTo("/after"), 1)
+}
