@@ -132,8 +132,10 @@ func open(ctx context.Context, path, synchronous string) (*sqlstore.DB, error) {
 	// truncates the WAL when it restarts after a checkpoint: a replaced
 	// secret's old ciphertext does not outlive the next checkpoint in
 	// either file (docs/security.md, "At rest").
+	// temp_store(MEMORY) keeps savepoints' sub-journals (a group commit
+	// that isolates its callers) out of temporary files.
 	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)",
-		"synchronous(" + synchronous + ")", "secure_delete(FAST)", "journal_size_limit(0)"} {
+		"synchronous(" + synchronous + ")", "secure_delete(FAST)", "journal_size_limit(0)", "temp_store(MEMORY)"} {
 		pragmas.Add("_pragma", p)
 	}
 	dsn := "file:" + path + "?"
@@ -156,6 +158,7 @@ func open(ctx context.Context, path, synchronous string) (*sqlstore.DB, error) {
 		IsUnavailable:     isUnavailable,
 		RefusedValue:      refusedValue,
 		UnixSeconds:       func(col string) string { return "unixepoch(" + col + ")" }, // parses timeArg's text
+		CacheStatements:   true,                                                        // the driver parses every statement it runs
 	})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite %s: %w", path, err), rdb.Close(), wdb.Close())

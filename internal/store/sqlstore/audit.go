@@ -36,27 +36,52 @@ func (q *queries) AppendAudit(ctx context.Context, e *audit.Event) error {
 	if err != nil {
 		return err
 	}
-	if q.d.AuditLock != "" {
-		if _, err := q.w.ExecContext(ctx, q.d.AuditLock); err != nil {
+	head := q.head
+	if head == nil {
+		if head, err = q.readAuditHead(ctx); err != nil {
 			return err
 		}
 	}
-	var prev string
-	var head time.Time
-	err = q.w.QueryRowContext(ctx, `SELECT hash, occurred_at FROM audit_events ORDER BY seq DESC LIMIT 1`).
-		Scan(&prev, dbTime{&head})
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return err
+	if e.Timestamp.Before(head.at) {
+		e.Timestamp = head.at
 	}
-	if e.Timestamp.Before(head) {
-		e.Timestamp = head
-	}
-	audit.Seal(e, prev)
-	return q.w.QueryRowContext(ctx, `INSERT INTO audit_events (event_id, occurred_at, event_type, action, result,
+	audit.Seal(e, head.hash)
+	err = q.w.QueryRowContext(ctx, `INSERT INTO audit_events (event_id, occurred_at, event_type, action, result,
 		resource_type, resource_id, actor_type, actor_id, actor_ip, request_id, trace_id, metadata, previous_hash, hash)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING seq`,
 		e.ID.String(), timeArg(e.Timestamp), e.EventType, e.Action, e.Result, e.ResourceType, e.ResourceID,
 		e.Actor.Type, e.Actor.ID, e.Actor.IP, e.RequestID, e.TraceID, meta, e.PreviousHash, e.Hash).Scan(&e.Seq)
+	if err != nil {
+		q.head = nil // the statement may have aborted the transaction; read it again if it goes on
+		return err
+	}
+	if q.inTx { // the lock is held until commit: the head stays this transaction's
+		q.head = &auditHead{hash: e.Hash, at: e.Timestamp}
+	}
+	return nil
+}
+
+// auditHead is the last event of the chain: what the next one links to.
+type auditHead struct {
+	hash string
+	at   time.Time
+}
+
+// readAuditHead takes the audit lock (held until commit) and reads the
+// chain's last event; an empty chain has an empty head.
+func (q *queries) readAuditHead(ctx context.Context) (*auditHead, error) {
+	if q.d.AuditLock != "" {
+		if _, err := q.w.ExecContext(ctx, q.d.AuditLock); err != nil {
+			return nil, err
+		}
+	}
+	var h auditHead
+	err := q.w.QueryRowContext(ctx, `SELECT hash, occurred_at FROM audit_events ORDER BY seq DESC LIMIT 1`).
+		Scan(&h.hash, dbTime{&h.at})
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	}
+	return &h, nil
 }
 
 func scanAudit(s scanner) (*audit.Event, error) {

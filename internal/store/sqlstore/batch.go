@@ -103,14 +103,23 @@ func (s *DB) batchLoop() {
 	}
 }
 
-// commitBatch runs each request in its own savepoint of one transaction.
+// commitBatch commits reqs in one transaction. The common case, every fn
+// succeeding, runs them back to back with no savepoints (a savepoint costs
+// statements, and on SQLite a sub-journal write of every page it touches).
+// If a fn fails, that transaction is rolled back — its writes cannot be
+// told apart from its neighbours' — and the batch runs again with a
+// savepoint per request, so only the failing request's writes are undone.
 // If the transaction itself fails, each request is retried alone so one
 // bad request cannot fail its neighbours — unless the batch ran out of
 // time or the database is unavailable: then a retry would only make every
 // caller wait again, and all of them get the error wrapping
 // store.ErrUnavailable.
 func (s *DB) commitBatch(reqs []*batchReq) {
-	results, err := s.runBatch(reqs)
+	results, err := s.runBatch(reqs, false)
+	if errors.Is(err, errIsolate) {
+		results, err = s.runBatch(reqs, true)
+	}
+	s.stmts.w.prepareWanted(s.wdb) // outside any transaction: see stmtCache
 	if err == nil {
 		for i, r := range reqs {
 			r.done <- results[i]
@@ -128,7 +137,14 @@ func (s *DB) commitBatch(reqs []*batchReq) {
 	}
 }
 
-func (s *DB) runBatch(reqs []*batchReq) (results []error, err error) {
+// errIsolate: a request failed in a batch run without savepoints; the
+// transaction was rolled back and the batch must run again with them.
+var errIsolate = errors.New("a batched request failed: run the batch again with savepoints")
+
+// runBatch runs reqs in one transaction and commits it. Without
+// savepoints, a failing fn rolls everything back: a lone request's error
+// is its outcome (results, nil), more make errIsolate.
+func (s *DB) runBatch(reqs []*batchReq, savepoints bool) (results []error, err error) {
 	// Queued work is not abandoned with its caller (the base context is
 	// not the caller's), but it is bounded by the batch deadline, and Close
 	// may end it.
@@ -136,7 +152,7 @@ func (s *DB) runBatch(reqs []*batchReq) (results []error, err error) {
 		fmt.Errorf("%w (%s)", errBatchDeadline, s.batchTimeout))
 	defer cancel()
 	defer func() {
-		if err != nil && ctx.Err() != nil { // whatever failed, the deadline or Close is why
+		if err != nil && !errors.Is(err, errIsolate) && ctx.Err() != nil { // whatever failed, the deadline or Close is why
 			err = store.Unavailable(fmt.Errorf("%w (%w)", context.Cause(ctx), err))
 		}
 	}()
@@ -144,30 +160,44 @@ func (s *DB) runBatch(reqs []*batchReq) (results []error, err error) {
 	if err != nil {
 		return nil, s.d.classify(err)
 	}
+	committed := false
 	defer func() {
-		if err != nil {
+		if !committed {
 			_ = tx.Rollback()
 		}
 	}()
-	c := &conn{db: tx, d: s.d, bound: ctx}
-	q := &queries{r: c, w: c, d: s.d}
+	q := s.txQueries(tx, ctx)
 	results = make([]error, len(reqs))
 	for i, r := range reqs {
-		if _, err = c.ExecContext(ctx, "SAVEPOINT batch_item"); err != nil {
+		if !savepoints {
+			if results[i] = callSafely(r.fn, q); results[i] != nil {
+				if ctx.Err() != nil {
+					return nil, results[i] // the deadline or Close: see the deferred call
+				}
+				if len(reqs) == 1 {
+					return results, nil // rolled back by the deferred call
+				}
+				return nil, errIsolate
+			}
+			continue
+		}
+		if err = q.savepoint(ctx, "SAVEPOINT batch_item"); err != nil {
 			return nil, err
 		}
 		if results[i] = callSafely(r.fn, q); results[i] != nil {
-			if _, err = c.ExecContext(ctx, "ROLLBACK TO SAVEPOINT batch_item"); err != nil {
+			if err = q.savepoint(ctx, "ROLLBACK TO SAVEPOINT batch_item"); err != nil {
 				return nil, err
 			}
+			q.head = nil // the chain head it appended, if any, was rolled back too
 		}
-		if _, err = c.ExecContext(ctx, "RELEASE SAVEPOINT batch_item"); err != nil {
+		if err = q.savepoint(ctx, "RELEASE SAVEPOINT batch_item"); err != nil {
 			return nil, err
 		}
 	}
 	if err = tx.Commit(); err != nil {
 		return nil, s.d.classify(err)
 	}
+	committed = true
 	return results, nil
 }
 

@@ -42,6 +42,24 @@ type conn struct {
 	db    sqlConn
 	d     *Dialect
 	bound context.Context // nil outside a batch
+	stmts *stmtCache      // the pool's prepared statements; nil when the driver caches its own
+}
+
+// prepared returns query's cached statement, bound to the transaction when
+// c is one, or nil: run it unprepared.
+func (c *conn) prepared(ctx context.Context, query string) *sql.Stmt {
+	if c.stmts == nil {
+		return nil
+	}
+	switch db := c.db.(type) {
+	case *sql.DB:
+		return c.stmts.stmt(ctx, db, query)
+	case *sql.Tx:
+		if st := c.stmts.stmt(ctx, nil, query); st != nil {
+			return db.StmtContext(ctx, st)
+		}
+	}
+	return nil
 }
 
 func nop() {}
@@ -60,13 +78,25 @@ func (c *conn) bind(ctx context.Context) (context.Context, func()) {
 func (c *conn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ctx, done := c.bind(ctx)
 	defer done()
-	res, err := c.db.ExecContext(ctx, query, args...)
+	var res sql.Result
+	var err error
+	if st := c.prepared(ctx, query); st != nil {
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = c.db.ExecContext(ctx, query, args...)
+	}
 	return res, c.d.classify(err)
 }
 
 func (c *conn) QueryContext(ctx context.Context, query string, args ...any) (rows, error) {
 	ctx, done := c.bind(ctx)
-	rs, err := c.db.QueryContext(ctx, query, args...) //nolint:rowserrcheck // the caller checks Err of the wrapper
+	var rs *sql.Rows
+	var err error
+	if st := c.prepared(ctx, query); st != nil {
+		rs, err = st.QueryContext(ctx, args...) //nolint:rowserrcheck // the caller checks Err of the wrapper
+	} else {
+		rs, err = c.db.QueryContext(ctx, query, args...) //nolint:rowserrcheck // as above
+	}
 	if err != nil {
 		done()
 		return nil, c.d.classify(err)
@@ -76,6 +106,9 @@ func (c *conn) QueryContext(ctx context.Context, query string, args ...any) (row
 
 func (c *conn) QueryRowContext(ctx context.Context, query string, args ...any) scanner {
 	ctx, done := c.bind(ctx)
+	if st := c.prepared(ctx, query); st != nil {
+		return &classifiedRow{row: st.QueryRowContext(ctx, args...), d: c.d, done: done}
+	}
 	return &classifiedRow{row: c.db.QueryRowContext(ctx, query, args...), d: c.d, done: done}
 }
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -166,13 +166,39 @@ func (q *queries) SaveProgress(ctx context.Context, owner string, e *flow.Execut
 	if err != nil {
 		return false, err
 	}
-	for _, args := range stepRows {
-		if _, err := q.w.ExecContext(ctx, `INSERT INTO execution_steps (`+stepColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, args...); err != nil {
+	for len(stepRows) > 0 { // one statement for the steps, one round trip on PostgreSQL
+		chunk := stepRows[:min(len(stepRows), stepsPerInsert)]
+		stepRows = stepRows[len(chunk):]
+		if _, err := q.w.ExecContext(ctx, insertStepsSQL(len(chunk)), slices.Concat(chunk...)...); err != nil {
 			return false, err
 		}
 	}
 	return cancel, nil
+}
+
+// stepsPerInsert bounds one multi-row INSERT (12 parameters a row).
+const stepsPerInsert = 64
+
+// insertStepsSQL is the INSERT of n steps; its text depends only on n, so
+// prepared-statement caches hold a few variants.
+func insertStepsSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO execution_steps (` + stepColumns + `) VALUES `)
+	const cols = 12
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := range cols {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("$" + strconv.Itoa(i*cols+c+1))
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
 }
 
 // stepArgs encodes and checks a step's row, in stepColumns order.

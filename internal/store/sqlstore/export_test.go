@@ -13,3 +13,17 @@ func SetCloseGrace(s *DB, d time.Duration) { s.closeGrace = d }
 func Queued(s *DB) int { return len(s.batches) }
 
 var HasEscapedNUL = hasEscapedNUL
+
+// CachedStatements is how many statements the writer and reader pools
+// keep prepared.
+func CachedStatements(s *DB) (writer, reader int) {
+	count := func(c *stmtCache) int {
+		if c == nil {
+			return 0
+		}
+		c.mu.RLock()
+		defer c.mu.RUnlock()
+		return len(c.stmts)
+	}
+	return count(s.stmts.w), count(s.stmts.r)
+}

@@ -49,6 +49,9 @@ type Dialect struct {
 	// UnixSeconds is an SQL expression of a time column's whole seconds
 	// since the Unix epoch, as an integer (dashboards bucket by it).
 	UnixSeconds func(column string) string
+	// CacheStatements keeps prepared statements per pool (stmtCache), for
+	// a driver that does not (modernc SQLite; pgx has its own cache).
+	CacheStatements bool
 
 	closed <-chan struct{} // the store's, set by Open: errors after Close are ErrUnavailable
 }
@@ -58,6 +61,12 @@ type Dialect struct {
 type queries struct {
 	r, w execer
 	d    *Dialect
+	// head is the audit chain's head as this transaction left it, once
+	// AppendAudit has read it under the lock: later appends in the same
+	// transaction chain on it without reading it again. Nil outside a
+	// transaction, and after a rollback to a savepoint.
+	head *auditHead
+	inTx bool
 }
 
 // DB is a store.Store over a writer pool and a reader pool.
@@ -66,9 +75,10 @@ type DB struct {
 	wdb, rdb *sql.DB
 	dialect  Dialect
 
-	batches      chan *batchReq // group commit: see Batch
-	batchTimeout time.Duration  // deadline of one group-commit transaction
-	closeGrace   time.Duration  // how long Close lets an in-flight batch finish
+	stmts        struct{ r, w *stmtCache } // nil unless Dialect.CacheStatements
+	batches      chan *batchReq            // group commit: see Batch
+	batchTimeout time.Duration             // deadline of one group-commit transaction
+	closeGrace   time.Duration             // how long Close lets an in-flight batch finish
 	batchCtx     context.Context
 	abortBatches context.CancelFunc // Close: end the in-flight batch now
 	closeOnce    sync.Once
@@ -89,7 +99,14 @@ func Open(ctx context.Context, wdb, rdb *sql.DB, d Dialect) (*DB, error) {
 	s.batchCtx, abort = context.WithCancelCause(context.Background())
 	s.abortBatches = func() { abort(errStoreClosed) }
 	s.dialect.closed = s.closed
-	s.queries = queries{r: &conn{db: rdb, d: &s.dialect}, w: &conn{db: wdb, d: &s.dialect}, d: &s.dialect}
+	if d.CacheStatements {
+		s.stmts.w, s.stmts.r = newStmtCache(), newStmtCache()
+		if rdb == wdb {
+			s.stmts.r = s.stmts.w
+		}
+	}
+	s.queries = queries{r: &conn{db: rdb, d: &s.dialect, stmts: s.stmts.r},
+		w: &conn{db: wdb, d: &s.dialect, stmts: s.stmts.w}, d: &s.dialect}
 	go s.batchLoop()
 	return s, nil
 }
@@ -124,14 +141,27 @@ func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
 			_ = tx.Rollback() // the original error matters more than a rollback failure
 		}
 	}()
-	c := &conn{db: tx, d: s.d}
-	if err = fn(&queries{r: c, w: c, d: s.d}); err != nil {
+	if err = fn(s.txQueries(tx, nil)); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", s.d.classify(err))
 	}
+	s.stmts.w.prepareWanted(s.wdb)
 	return nil
+}
+
+// txQueries runs the shared SQL in tx; bound is the group commit's
+// context (see conn).
+func (s *DB) txQueries(tx *sql.Tx, bound context.Context) *queries {
+	c := &conn{db: tx, d: s.d, bound: bound, stmts: s.stmts.w}
+	return &queries{r: c, w: c, d: s.d, inTx: true}
+}
+
+// savepoint runs a SAVEPOINT, ROLLBACK TO or RELEASE statement.
+func (q *queries) savepoint(ctx context.Context, stmt string) error {
+	_, err := q.w.ExecContext(ctx, stmt)
+	return err
 }
 
 // Ping checks both pools answer.
@@ -153,6 +183,8 @@ func (s *DB) Close() error {
 			s.abortBatches()
 			waitFor(s.loopDone, s.closeGrace)
 		}
+		s.stmts.r.close()
+		s.stmts.w.close()
 	})
 	if s.rdb == s.wdb {
 		return s.wdb.Close()
