@@ -24,33 +24,46 @@ type configCache struct {
 }
 
 // providerConfig returns an active provider configuration, opened, with the
-// target derived from it. The row is read for every call (one primary-key
-// read), so a disable or an edit applies to the next step in every
-// process; what is reused while the revision stays the same is the opened
-// secrets and the derived target.
+// target derived from it. The row's revision is read for every call (one
+// primary-key read of one column), so a disable or an edit applies to the
+// next step in every process; the row itself is read, opened and turned
+// into a target only when its revision changed.
 func (e *Engine) providerConfig(ctx context.Context, id uuid.UUID) (resolvedConfig, error) {
+	var rc resolvedConfig
+	rev, err := e.store.ProviderConfigRevision(ctx, id)
+	if err != nil {
+		return rc, fmt.Errorf("provider configuration %s: %w", id, err)
+	}
+	e.configs.mu.Lock()
+	cached, ok := e.configs.m[id]
+	e.configs.mu.Unlock()
+	if !ok || cached.pc.Revision != rev {
+		if cached, err = e.resolveConfig(ctx, id); err != nil {
+			return rc, err
+		}
+	}
+	if cached.pc.Status != flow.ConfigActive {
+		return rc, fmt.Errorf("provider configuration %s is %s; only an active one may run", id, cached.pc.Status)
+	}
+	return cached, nil
+}
+
+// resolveConfig reads, opens and caches a provider configuration.
+func (e *Engine) resolveConfig(ctx context.Context, id uuid.UUID) (resolvedConfig, error) {
 	var rc resolvedConfig
 	pc, err := e.store.GetProviderConfig(ctx, id)
 	if err != nil {
 		return rc, fmt.Errorf("provider configuration %s: %w", id, err)
 	}
-	if pc.Status != flow.ConfigActive {
-		return rc, fmt.Errorf("provider configuration %s is %s; only an active one may run", id, pc.Status)
+	if pc.Status == flow.ConfigActive { // an inactive one is cached as is: it only refuses
+		if pc.Config, err = e.box.Open(pc.Config, "config"); err != nil {
+			return rc, err
+		}
+		if rc.target, err = provider.TargetFor(pc.ProviderID, pc.Config); err != nil {
+			return rc, err
+		}
 	}
-	e.configs.mu.Lock()
-	cached, ok := e.configs.m[id]
-	e.configs.mu.Unlock()
-	if ok && cached.pc.Revision == pc.Revision {
-		return cached, nil
-	}
-	if pc.Config, err = e.box.Open(pc.Config, "config"); err != nil {
-		return rc, err
-	}
-	tt, err := provider.TargetFor(pc.ProviderID, pc.Config)
-	if err != nil {
-		return rc, err
-	}
-	rc = resolvedConfig{pc: pc, target: tt}
+	rc.pc = pc
 	e.configs.mu.Lock()
 	if e.configs.m == nil || len(e.configs.m) > 10000 {
 		e.configs.m = map[uuid.UUID]resolvedConfig{}

@@ -83,14 +83,14 @@ func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *St
 			return res, err
 		}
 	}
-	w, err := s.store.GetWorkflow(ctx, req.WorkflowID)
+	w, err := s.startInfo(ctx, req.WorkflowID)
 	if err != nil {
 		return nil, err
 	}
-	if w.Status != flow.StatusActive {
+	if w.status != flow.StatusActive {
 		return nil, flow.ErrWorkflowNotActive
 	}
-	trigger, err := pickTrigger(w, req.TriggerNodeID)
+	trigger, err := w.pickTrigger(req.TriggerNodeID)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +105,7 @@ func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *St
 	}
 	now := s.now()
 	until := s.engine.LeaseUntil(now)
-	ex := &flow.Execution{ID: s.newID(), WorkflowID: w.ID, WorkflowRevision: w.Revision, TriggerNodeID: trigger,
+	ex := &flow.Execution{ID: s.newID(), WorkflowID: req.WorkflowID, WorkflowRevision: w.revision, TriggerNodeID: trigger,
 		Status: flow.ExecRunning, Input: input, IdempotencyKey: req.IdempotencyKey, RequestHash: hash,
 		TraceParent: traceParent(ctx), LeaseOwner: s.engine.Owner(), LeaseExpiresAt: &until,
 		StartedAt: now, UpdatedAt: now}
@@ -119,7 +119,7 @@ func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *St
 		defer stop()
 	}
 	started := s.auditEvent(ctx, "EXECUTION_STARTED", "EXECUTE", "SUCCESS", resExecution, ex.ID.String(),
-		map[string]any{"workflow.id": w.ID.String(), "workflow.revision": w.Revision})
+		map[string]any{"workflow.id": req.WorkflowID.String(), "workflow.revision": w.revision})
 	err = s.store.Batch(ctx, func(tx store.Tx) error {
 		if err := tx.CreateExecution(ctx, ex); err != nil {
 			return err
@@ -195,19 +195,6 @@ func (s *Service) waitFor(ctx context.Context, ex *flow.Execution, done <-chan s
 		return nil, r.Execution
 	}
 	return r, r.Execution
-}
-
-// pickTrigger returns the trigger node the execution starts at.
-func pickTrigger(w *flow.Workflow, want string) (string, error) {
-	for _, n := range w.Nodes {
-		if n.Type == flow.NodeTrigger && (want == "" || n.ID == want) {
-			return n.ID, nil
-		}
-	}
-	if want != "" {
-		return "", flow.Invalidf("FLK-0514", "workflow has no trigger node %q", want)
-	}
-	return "", flow.Errorf(flow.KindUnprocessable, "FLK-0116", "workflow has no trigger node")
 }
 
 // requestHash fingerprints a start request for idempotent replays.

@@ -32,6 +32,7 @@ type Service struct {
 	now     func() time.Time
 	newID   func() uuid.UUID
 	tracer  trace.Tracer
+	starts  startInfos // what starting needs of each workflow, by revision
 }
 
 // Option adjusts a Service; tests inject time and ids.

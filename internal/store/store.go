@@ -25,6 +25,9 @@ import (
 type Tx interface {
 	CreateWorkflow(ctx context.Context, w *flow.Workflow) error
 	GetWorkflow(ctx context.Context, id uuid.UUID) (*flow.Workflow, error)
+	// WorkflowRevision reads only the revision (every change raises it): a
+	// cheap check that a copy held in memory is still current.
+	WorkflowRevision(ctx context.Context, id uuid.UUID) (int, error)
 	ListWorkflows(ctx context.Context, f flow.WorkflowFilter) (flow.Page[flow.Workflow], error)
 	// UpdateWorkflow writes w if the stored revision is still prevRevision.
 	UpdateWorkflow(ctx context.Context, w *flow.Workflow, prevRevision int) error
@@ -33,6 +36,7 @@ type Tx interface {
 
 	CreateProviderConfig(ctx context.Context, p *flow.ProviderConfig) error
 	GetProviderConfig(ctx context.Context, id uuid.UUID) (*flow.ProviderConfig, error)
+	ProviderConfigRevision(ctx context.Context, id uuid.UUID) (int, error)
 	ListProviderConfigs(ctx context.Context, f flow.ConfigFilter) (flow.Page[flow.ProviderConfig], error)
 	UpdateProviderConfig(ctx context.Context, p *flow.ProviderConfig, prevRevision int) error
 	DeleteProviderConfig(ctx context.Context, id uuid.UUID, prevRevision int) error

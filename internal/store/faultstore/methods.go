@@ -63,6 +63,20 @@ func (x tx) CreateProviderConfig(ctx context.Context, p *flow.ProviderConfig) er
 	return x.t.CreateProviderConfig(ctx, p)
 }
 
+func (x tx) WorkflowRevision(ctx context.Context, id uuid.UUID) (int, error) {
+	if err := x.f.enter(ctx, "WorkflowRevision"); err != nil {
+		return 0, err
+	}
+	return x.t.WorkflowRevision(ctx, id)
+}
+
+func (x tx) ProviderConfigRevision(ctx context.Context, id uuid.UUID) (int, error) {
+	if err := x.f.enter(ctx, "ProviderConfigRevision"); err != nil {
+		return 0, err
+	}
+	return x.t.ProviderConfigRevision(ctx, id)
+}
+
 func (x tx) GetProviderConfig(ctx context.Context, id uuid.UUID) (*flow.ProviderConfig, error) {
 	if err := x.f.enter(ctx, "GetProviderConfig"); err != nil {
 		return nil, err

@@ -48,6 +48,10 @@ func (q *queries) GetProviderConfig(ctx context.Context, id uuid.UUID) (*flow.Pr
 	return providerConfigs.get(ctx, q.r, id)
 }
 
+func (q *queries) ProviderConfigRevision(ctx context.Context, id uuid.UUID) (int, error) {
+	return providerConfigs.revision(ctx, q.r, id)
+}
+
 func (q *queries) ListProviderConfigs(ctx context.Context, f flow.ConfigFilter) (flow.Page[flow.ProviderConfig], error) {
 	return providerConfigs.list(ctx, q, []filter{
 		eq("status", string(f.Status)), eq("provider_id", f.ProviderID), eq("name", f.Name)}, f.Page)

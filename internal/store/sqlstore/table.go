@@ -118,6 +118,16 @@ func (t *table[T]) get(ctx context.Context, db execer, id uuid.UUID) (*T, error)
 	return v, err
 }
 
+// revision reads the row's revision alone.
+func (t *table[T]) revision(ctx context.Context, db execer, id uuid.UUID) (int, error) {
+	var rev int
+	err := db.QueryRowContext(ctx, "SELECT revision FROM "+t.name+" WHERE id = $1", id.String()).Scan(&rev)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, t.notFound
+	}
+	return rev, err
+}
+
 // filter is one condition of a list, column op value (op "" is "="); an
 // empty value is ignored.
 type filter struct{ column, value, op string }

@@ -48,6 +48,10 @@ func (q *queries) GetWorkflow(ctx context.Context, id uuid.UUID) (*flow.Workflow
 	return workflows.get(ctx, q.r, id)
 }
 
+func (q *queries) WorkflowRevision(ctx context.Context, id uuid.UUID) (int, error) {
+	return workflows.revision(ctx, q.r, id)
+}
+
 func (q *queries) UpdateWorkflow(ctx context.Context, w *flow.Workflow, prevRevision int) error {
 	return workflows.update(ctx, q, w, prevRevision)
 }

@@ -46,9 +46,18 @@ func testProviderConfigs(t *testing.T, s store.Store) {
 	require.ErrorIs(t, s.CreateProviderConfig(ctx, ProviderConfig("tracer-prod", "midaz", c.Now())),
 		flow.ErrProviderConfigNameUsed)
 
+	rev, err := s.ProviderConfigRevision(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, 1, rev)
+	_, err = s.ProviderConfigRevision(ctx, uuid.New())
+	require.ErrorIs(t, err, flow.ErrProviderConfigNotFound)
+
 	require.NoError(t, p.SetStatus(flow.ConfigDisabled, c.Now()))
 	require.NoError(t, s.UpdateProviderConfig(ctx, p, 1))
 	require.ErrorIs(t, s.UpdateProviderConfig(ctx, p, 1), flow.ErrStateChanged)
+	rev, err = s.ProviderConfigRevision(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, 2, rev, "a disable is a new revision: the engine's cached copy is stale")
 
 	for _, n := range []string{"midaz-a", "midaz-b"} {
 		require.NoError(t, s.CreateProviderConfig(ctx, ProviderConfig(n, "midaz", c.Now())))

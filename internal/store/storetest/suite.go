@@ -89,6 +89,9 @@ func testConditionalWrites(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 	require.Equal(t, flow.StatusActive, got.Status)
 	require.Equal(t, 2, got.Revision)
+	rev, err := s.WorkflowRevision(ctx, w.ID)
+	require.NoError(t, err)
+	require.Equal(t, 2, rev)
 
 	stale := *w
 	stale.Description = "stale writer"
@@ -102,6 +105,8 @@ func testConditionalWrites(t *testing.T, s store.Store) {
 
 	require.NoError(t, s.DeleteWorkflow(ctx, w.ID, 2))
 	_, err = s.GetWorkflow(ctx, w.ID)
+	require.ErrorIs(t, err, flow.ErrWorkflowNotFound)
+	_, err = s.WorkflowRevision(ctx, w.ID)
 	require.ErrorIs(t, err, flow.ErrWorkflowNotFound)
 }
 
