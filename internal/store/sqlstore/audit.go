@@ -25,6 +25,11 @@ const auditColumns = `seq, event_id, occurred_at, event_type, action, result, re
 // raised to the chain head's if it is earlier (clocks of several processes
 // differ; an event stamped before it waited for the lock), so timestamps
 // never go backwards along the chain.
+//
+// In a transaction, e is checked now and chained and inserted with the
+// transaction's other events right before it commits (flushAudit): the
+// lock is then held only for that, and a group commit's events cost one
+// multi-row statement. e's Seq, hash and final timestamp are set by then.
 func (q *queries) AppendAudit(ctx context.Context, e *audit.Event) error {
 	meta, err := marshalJSON("audit metadata", e.Metadata, "{}")
 	if err == nil {
@@ -36,52 +41,98 @@ func (q *queries) AppendAudit(ctx context.Context, e *audit.Event) error {
 	if err != nil {
 		return err
 	}
-	head := q.head
-	if head == nil {
-		if head, err = q.readAuditHead(ctx); err != nil {
+	if q.inTx {
+		q.audit = append(q.audit, pendingAudit{e: e, meta: meta})
+		return nil
+	}
+	return q.insertAudit(ctx, []pendingAudit{{e: e, meta: meta}})
+}
+
+// pendingAudit is an event appended in a transaction and not inserted yet.
+type pendingAudit struct {
+	e    *audit.Event
+	meta string // its metadata, encoded
+}
+
+// flushAudit inserts the events appended in this transaction; the caller
+// commits right after.
+func (q *queries) flushAudit(ctx context.Context) error {
+	if len(q.audit) == 0 {
+		return nil
+	}
+	events := q.audit
+	q.audit = nil
+	return q.insertAudit(ctx, events)
+}
+
+// auditPerInsert bounds one multi-row INSERT (15 parameters an event).
+const auditPerInsert = 100
+
+// insertAudit takes the audit lock (held until commit), reads the chain's
+// head and inserts events after it, in order.
+func (q *queries) insertAudit(ctx context.Context, events []pendingAudit) error {
+	if q.d.AuditLock != "" {
+		if _, err := q.w.ExecContext(ctx, q.d.AuditLock); err != nil {
 			return err
 		}
 	}
-	if e.Timestamp.Before(head.at) {
-		e.Timestamp = head.at
-	}
-	audit.Seal(e, head.hash)
-	err = q.w.QueryRowContext(ctx, `INSERT INTO audit_events (event_id, occurred_at, event_type, action, result,
-		resource_type, resource_id, actor_type, actor_id, actor_ip, request_id, trace_id, metadata, previous_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING seq`,
-		e.ID.String(), timeArg(e.Timestamp), e.EventType, e.Action, e.Result, e.ResourceType, e.ResourceID,
-		e.Actor.Type, e.Actor.ID, e.Actor.IP, e.RequestID, e.TraceID, meta, e.PreviousHash, e.Hash).Scan(&e.Seq)
-	if err != nil {
-		q.head = nil // the statement may have aborted the transaction; read it again if it goes on
+	var prev string
+	var head time.Time
+	err := q.w.QueryRowContext(ctx, `SELECT hash, occurred_at FROM audit_events ORDER BY seq DESC LIMIT 1`).
+		Scan(&prev, dbTime{&head})
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
-	if q.inTx { // the lock is held until commit: the head stays this transaction's
-		q.head = &auditHead{hash: e.Hash, at: e.Timestamp}
+	for _, p := range events {
+		if p.e.Timestamp.Before(head) {
+			p.e.Timestamp = head
+		}
+		audit.Seal(p.e, prev)
+		prev, head = p.e.Hash, p.e.Timestamp
+	}
+	for len(events) > 0 {
+		chunk := events[:min(len(events), auditPerInsert)]
+		events = events[len(chunk):]
+		if err := q.insertAuditRows(ctx, chunk); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// auditHead is the last event of the chain: what the next one links to.
-type auditHead struct {
-	hash string
-	at   time.Time
-}
-
-// readAuditHead takes the audit lock (held until commit) and reads the
-// chain's last event; an empty chain has an empty head.
-func (q *queries) readAuditHead(ctx context.Context) (*auditHead, error) {
-	if q.d.AuditLock != "" {
-		if _, err := q.w.ExecContext(ctx, q.d.AuditLock); err != nil {
-			return nil, err
+// insertAuditRows inserts sealed events in one statement and sets their seq.
+func (q *queries) insertAuditRows(ctx context.Context, events []pendingAudit) error {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO audit_events (event_id, occurred_at, event_type, action, result, resource_type,
+		resource_id, actor_type, actor_id, actor_ip, request_id, trace_id, metadata, previous_hash, hash) VALUES `)
+	args := make([]any, 0, 15*len(events))
+	byID := make(map[uuid.UUID]*audit.Event, len(events))
+	for i, p := range events {
+		e := p.e
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(placeholders(len(args)+1, 15))
+		args = append(args, e.ID.String(), timeArg(e.Timestamp), e.EventType, e.Action, e.Result, e.ResourceType,
+			e.ResourceID, e.Actor.Type, e.Actor.ID, e.Actor.IP, e.RequestID, e.TraceID, p.meta, e.PreviousHash, e.Hash)
+		byID[e.ID] = e
+	}
+	rows, err := q.w.QueryContext(ctx, b.String()+" RETURNING event_id, seq", args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id uuid.UUID
+		var seq int64
+		if err := rows.Scan(dbUUID{&id}, &seq); err != nil {
+			return err
+		}
+		if e := byID[id]; e != nil {
+			e.Seq = seq
 		}
 	}
-	var h auditHead
-	err := q.w.QueryRowContext(ctx, `SELECT hash, occurred_at FROM audit_events ORDER BY seq DESC LIMIT 1`).
-		Scan(&h.hash, dbTime{&h.at})
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, err
-	}
-	return &h, nil
+	return rows.Err()
 }
 
 func scanAudit(s scanner) (*audit.Event, error) {

@@ -66,9 +66,8 @@ func (s *DB) Batch(ctx context.Context, fn func(store.Tx) error) error {
 }
 
 // batchLoop runs until Close: take one request, add whatever else is
-// waiting, commit them together.
+// waiting, commit them together. Dialect.Writers loops share the queue.
 func (s *DB) batchLoop() {
-	defer close(s.loopDone)
 	for {
 		var first *batchReq
 		select {
@@ -184,15 +183,19 @@ func (s *DB) runBatch(reqs []*batchReq, savepoints bool) (results []error, err e
 		if err = q.savepoint(ctx, "SAVEPOINT batch_item"); err != nil {
 			return nil, err
 		}
+		appended := len(q.audit)
 		if results[i] = callSafely(r.fn, q); results[i] != nil {
 			if err = q.savepoint(ctx, "ROLLBACK TO SAVEPOINT batch_item"); err != nil {
 				return nil, err
 			}
-			q.head = nil // the chain head it appended, if any, was rolled back too
+			q.audit = q.audit[:appended] // its audit events go with its writes
 		}
 		if err = q.savepoint(ctx, "RELEASE SAVEPOINT batch_item"); err != nil {
 			return nil, err
 		}
+	}
+	if err = q.flushAudit(ctx); err != nil {
+		return nil, err
 	}
 	if err = tx.Commit(); err != nil {
 		return nil, s.d.classify(err)

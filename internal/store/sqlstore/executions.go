@@ -189,15 +189,22 @@ func insertStepsSQL(n int) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteByte('(')
-		for c := range cols {
-			if c > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("$" + strconv.Itoa(i*cols+c+1))
-		}
-		b.WriteByte(')')
+		b.WriteString(placeholders(i*cols+1, cols))
 	}
+	return b.String()
+}
+
+// placeholders is "($first, …, $first+n-1)".
+func placeholders(first, n int) string {
+	var b strings.Builder
+	b.WriteByte('(')
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(first+i))
+	}
+	b.WriteByte(')')
 	return b.String()
 }
 

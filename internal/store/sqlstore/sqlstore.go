@@ -52,6 +52,10 @@ type Dialect struct {
 	// CacheStatements keeps prepared statements per pool (stmtCache), for
 	// a driver that does not (modernc SQLite; pgx has its own cache).
 	CacheStatements bool
+	// Writers is how many group-commit transactions may run at once (0 is
+	// 1). SQLite has one writer; on PostgreSQL a transaction mostly waits
+	// for round trips and its commit's flush, so several overlap.
+	Writers int
 
 	closed <-chan struct{} // the store's, set by Open: errors after Close are ErrUnavailable
 }
@@ -61,12 +65,10 @@ type Dialect struct {
 type queries struct {
 	r, w execer
 	d    *Dialect
-	// head is the audit chain's head as this transaction left it, once
-	// AppendAudit has read it under the lock: later appends in the same
-	// transaction chain on it without reading it again. Nil outside a
-	// transaction, and after a rollback to a savepoint.
-	head *auditHead
-	inTx bool
+	// audit holds the events a transaction appended, inserted right
+	// before it commits (flushAudit). Only used when inTx.
+	audit []pendingAudit
+	inTx  bool
 }
 
 // DB is a store.Store over a writer pool and a reader pool.
@@ -107,7 +109,11 @@ func Open(ctx context.Context, wdb, rdb *sql.DB, d Dialect) (*DB, error) {
 	}
 	s.queries = queries{r: &conn{db: rdb, d: &s.dialect, stmts: s.stmts.r},
 		w: &conn{db: wdb, d: &s.dialect, stmts: s.stmts.w}, d: &s.dialect}
-	go s.batchLoop()
+	var loops sync.WaitGroup
+	for range max(1, d.Writers) {
+		loops.Go(s.batchLoop)
+	}
+	go func() { loops.Wait(); close(s.loopDone) }()
 	return s, nil
 }
 
@@ -141,7 +147,11 @@ func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
 			_ = tx.Rollback() // the original error matters more than a rollback failure
 		}
 	}()
-	if err = fn(s.txQueries(tx, nil)); err != nil {
+	q := s.txQueries(tx, nil)
+	if err = fn(q); err != nil {
+		return err
+	}
+	if err = q.flushAudit(ctx); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {
