@@ -66,7 +66,7 @@ func (q *queries) flushAudit(ctx context.Context) error {
 }
 
 // auditPerInsert bounds one multi-row INSERT (15 parameters an event).
-const auditPerInsert = 100
+const auditPerInsert = 64
 
 // insertAudit takes the audit lock (held until commit), reads the chain's
 // head and inserts events after it, in order.
@@ -91,7 +91,7 @@ func (q *queries) insertAudit(ctx context.Context, events []pendingAudit) error 
 		prev, head = p.e.Hash, p.e.Timestamp
 	}
 	for len(events) > 0 {
-		chunk := events[:min(len(events), auditPerInsert)]
+		chunk := events[:rowChunk(len(events), auditPerInsert)]
 		events = events[len(chunk):]
 		if err := q.insertAuditRows(ctx, chunk); err != nil {
 			return err
@@ -102,22 +102,17 @@ func (q *queries) insertAudit(ctx context.Context, events []pendingAudit) error 
 
 // insertAuditRows inserts sealed events in one statement and sets their seq.
 func (q *queries) insertAuditRows(ctx context.Context, events []pendingAudit) error {
-	var b strings.Builder
-	b.WriteString(`INSERT INTO audit_events (event_id, occurred_at, event_type, action, result, resource_type,
-		resource_id, actor_type, actor_id, actor_ip, request_id, trace_id, metadata, previous_hash, hash) VALUES `)
 	args := make([]any, 0, 15*len(events))
 	byID := make(map[uuid.UUID]*audit.Event, len(events))
-	for i, p := range events {
+	for _, p := range events {
 		e := p.e
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(placeholders(len(args)+1, 15))
 		args = append(args, e.ID.String(), timeArg(e.Timestamp), e.EventType, e.Action, e.Result, e.ResourceType,
 			e.ResourceID, e.Actor.Type, e.Actor.ID, e.Actor.IP, e.RequestID, e.TraceID, p.meta, e.PreviousHash, e.Hash)
 		byID[e.ID] = e
 	}
-	rows, err := q.w.QueryContext(ctx, b.String()+" RETURNING event_id, seq", args...)
+	rows, err := q.w.QueryContext(ctx, `INSERT INTO audit_events (event_id, occurred_at, event_type, action, result,
+		resource_type, resource_id, actor_type, actor_id, actor_ip, request_id, trace_id, metadata, previous_hash, hash)`+
+		valuesSQL(len(events), 15)+` RETURNING event_id, seq`, args...)
 	if err != nil {
 		return err
 	}

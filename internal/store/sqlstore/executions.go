@@ -166,10 +166,11 @@ func (q *queries) SaveProgress(ctx context.Context, owner string, e *flow.Execut
 	if err != nil {
 		return false, err
 	}
-	for len(stepRows) > 0 { // one statement for the steps, one round trip on PostgreSQL
-		chunk := stepRows[:min(len(stepRows), stepsPerInsert)]
+	for len(stepRows) > 0 { // few statements for the steps: few round trips on PostgreSQL
+		chunk := stepRows[:rowChunk(len(stepRows), stepsPerInsert)]
 		stepRows = stepRows[len(chunk):]
-		if _, err := q.w.ExecContext(ctx, insertStepsSQL(len(chunk)), slices.Concat(chunk...)...); err != nil {
+		if _, err := q.w.ExecContext(ctx, `INSERT INTO execution_steps (`+stepColumns+`)`+valuesSQL(len(chunk), 12),
+			slices.Concat(chunk...)...); err != nil {
 			return false, err
 		}
 	}
@@ -178,35 +179,6 @@ func (q *queries) SaveProgress(ctx context.Context, owner string, e *flow.Execut
 
 // stepsPerInsert bounds one multi-row INSERT (12 parameters a row).
 const stepsPerInsert = 64
-
-// insertStepsSQL is the INSERT of n steps; its text depends only on n, so
-// prepared-statement caches hold a few variants.
-func insertStepsSQL(n int) string {
-	var b strings.Builder
-	b.WriteString(`INSERT INTO execution_steps (` + stepColumns + `) VALUES `)
-	const cols = 12
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(placeholders(i*cols+1, cols))
-	}
-	return b.String()
-}
-
-// placeholders is "($first, …, $first+n-1)".
-func placeholders(first, n int) string {
-	var b strings.Builder
-	b.WriteByte('(')
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("$" + strconv.Itoa(first+i))
-	}
-	b.WriteByte(')')
-	return b.String()
-}
 
 // stepArgs encodes and checks a step's row, in stepColumns order.
 func stepArgs(st *flow.Step) ([]any, error) {

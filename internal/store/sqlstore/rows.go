@@ -1,0 +1,46 @@
+package sqlstore
+
+import (
+	"math/bits"
+	"strconv"
+	"strings"
+)
+
+// Multi-row statements: one round trip for many rows on PostgreSQL. Their
+// text depends on the row count, so counts are taken in powers of two:
+// the statement caches (pgx's, and stmtCache on SQLite, where parsing is
+// the cost) then hold at most log2(maxRows)+1 shapes of each, and n rows
+// cost at most that many statements.
+
+// rowChunk is how many of n rows (n ≥ 1) the next statement takes: the
+// largest power of two not above n or maxRows.
+func rowChunk(n, maxRows int) int {
+	return 1 << (bits.Len(uint(min(n, maxRows))) - 1)
+}
+
+// valuesSQL is " VALUES ($1, …), (…)" for rows rows of cols parameters.
+func valuesSQL(rows, cols int) string {
+	var b strings.Builder
+	b.WriteString(" VALUES ")
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(placeholders(i*cols+1, cols))
+	}
+	return b.String()
+}
+
+// placeholders is "($first, …, $first+n-1)".
+func placeholders(first, n int) string {
+	var b strings.Builder
+	b.WriteByte('(')
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(first+i))
+	}
+	b.WriteByte(')')
+	return b.String()
+}
