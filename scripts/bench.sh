@@ -6,10 +6,18 @@
 #
 #   bash scripts/bench.sh            (or: make bench)
 #
-# Builds bin/flowker and bin/flowker-bench, runs the bench (about 10 minutes
-# on 2 cores), prints the Markdown report and adds it to docs/benchmarks.md
-# (its own section there). Figures: completed executions/s, sync p50/p99,
-# engine overhead per step, peak RSS with 10,000 in flight, ready time.
+# Builds bin/flowker, bin/flowker-ceiling and bin/flowker-bench, runs the
+# bench (about 15 minutes on 2 cores), prints the Markdown report and adds it
+# to docs/benchmarks.md (its own section there). Figures: completed
+# executions/s and CPU per execution, also as ratios to the ceiling
+# (cmd/flowker-ceiling: the same I/O and nothing else), sync p50/p99, engine
+# overhead per step, peak RSS with 10,000 in flight, ready time, throughput
+# with telemetry on vs off.
+#
+# Telemetry (phase t) exports to a real OpenTelemetry Collector: the one of
+# the end-to-end telemetry test, built by ../shared/tools/otelcol/build.sh
+# (~6 minutes the first time, then cached in ~/.cache/flowker-otelcol), or
+# FLOWKER_OTELCOL_BIN=/path/to/otelcol. Without one, t is reported skipped.
 #
 # PostgreSQL: BENCH_DATABASE_URL=postgres://… is used as is (the bench works
 # in a fresh schema of it and drops it). Unset, a throwaway database is made
@@ -18,8 +26,11 @@
 #
 # BENCH_ARGS passes flags to flowker-bench, e.g. a quick run:
 #   BENCH_ARGS="-n 2000 -sync-n 300 -rss-n 2000 -rss-bounded 0" bash scripts/bench.sh
-# and the waiting-executions phase (100,000 parked at a review; not in the default):
+# the waiting-executions phase (100,000 parked at a review; not in the default):
 #   BENCH_ARGS="-phases f -stores sqlite-normal,postgres" bash scripts/bench.sh
+# and the history phase (5,000,000 past executions, dashboards; not in the
+# default, ~15 minutes per store and ~20 GB of disk while it runs):
+#   BENCH_ARGS="-phases h -stores sqlite-full,postgres" bash scripts/bench.sh
 # (bin/flowker-bench -h lists them). BENCH_REPORT=0 leaves docs/benchmarks.md alone.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -38,9 +49,24 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 commit=$(git describe --always --dirty 2>/dev/null || echo unknown) # of the tree being built
-say "building bin/flowker and bin/flowker-bench ($commit)"
+say "building bin/flowker, bin/flowker-ceiling and bin/flowker-bench ($commit)"
 go build -ldflags "-X flowker/internal/config.BuildVersion=$commit" -o bin/flowker ./cmd/flowker
+go build -o bin/flowker-ceiling ./cmd/flowker-ceiling
 go build -o bin/flowker-bench ./cmd/flowker-bench
+
+# The collector for phase t, when the phases asked for (flowker-bench's
+# default: abcdet) include it.
+phases=abcdet
+if [[ ${BENCH_ARGS:-} =~ -phases[=[:space:]]+([a-z]+) ]]; then phases=${BASH_REMATCH[1]}; fi
+otel_tools=${FLOWKER_OTELCOL_TOOLS:-../shared/tools/otelcol}
+if [[ $phases == *t* && -z ${FLOWKER_OTELCOL_BIN:-} && -f $otel_tools/build.sh ]]; then
+	say "collector for phase t: $otel_tools/build.sh (cached after the first build, which takes minutes)"
+	if bin=$(bash "$otel_tools/build.sh" | tail -n 1) && [[ -x $bin ]]; then
+		export FLOWKER_OTELCOL_BIN=$bin
+	else
+		say "collector: build failed; phase t will be reported skipped"
+	fi
+fi
 
 pg_url=${BENCH_DATABASE_URL:-}
 if [[ -z $pg_url ]]; then

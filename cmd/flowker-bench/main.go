@@ -23,7 +23,18 @@
 //	f. waiting (not in the default -phases): -wait-n executions parked at a
 //	   review (webhook → review → Tracer on approve), RSS idle / peak /
 //	   settled with all of them waiting, the review inbox's latency, and
-//	   -wait-resume of them approved and timed to completion (waiting.go).
+//	   -wait-resume of them approved and timed to completion (waiting.go);
+//	t. telemetry: a's load on a server exporting traces, metrics and logs
+//	   over OTLP to a real OpenTelemetry Collector (-otelcol-bin), as a
+//	   ratio to a's throughput with telemetry off (telemetry.go);
+//	h. history (not in the default -phases): a's load on an empty database,
+//	   then again with -history-n past executions seeded with SQL, and the
+//	   dashboards' latency over them (history.go, seed.go).
+//
+// With a, the same load also runs against cmd/flowker-ceiling (-ceiling-bin),
+// the reference workflow's I/O and nothing else, on the same store: the
+// report gives Flowker's throughput and CPU per execution as ratios to it
+// (ceiling.go; -ceiling=false skips it).
 //
 // The report is Markdown on stdout (progress goes to stderr); with
 // -report-file it is also added to that file, inside its own section.
@@ -59,6 +70,10 @@ type options struct {
 	waitN, waitC, waitResume               int
 	waitTimeout, waitSettle                time.Duration
 	env                                    envList
+	ceiling                                bool
+	ceilingBin, otelcolBin                 string
+	historyN, dashCalls                    int
+	historyTimeout                         time.Duration
 }
 
 // envList is a repeatable -env KEY=VALUE flag.
@@ -97,18 +112,31 @@ func main() {
 	flag.IntVar(&o.waitResume, "wait-resume", 1000, "waiting: reviews approved afterwards, timed until their executions finish")
 	flag.DurationVar(&o.waitTimeout, "wait-timeout", 15*time.Minute, "waiting: give up on phase f (one store) after this long")
 	flag.DurationVar(&o.waitSettle, "wait-settle", 5*time.Second, "waiting: idle time before each settled RSS reading")
-	flag.DurationVar(&o.maxTime, "max-time", 20*time.Minute,
-		"give up on the whole run after this long (with phase f, -wait-timeout per store is added unless set)")
+	flag.BoolVar(&o.ceiling, "ceiling", true, "a: run the same load against the ceiling (cmd/flowker-ceiling) too")
+	flag.StringVar(&o.ceilingBin, "ceiling-bin", "", "the ceiling's binary (default: flowker-ceiling beside -bin)")
+	flag.StringVar(&o.otelcolBin, "otelcol-bin", defaultOtelcol(),
+		"t: OpenTelemetry Collector binary (default: $FLOWKER_OTELCOL_BIN, else ~/.cache/flowker-otelcol/otelcol-file)")
+	flag.IntVar(&o.historyN, "history-n", 5000000, "history: past executions seeded before the second run")
+	flag.DurationVar(&o.historyTimeout, "history-timeout", 45*time.Minute, "history: give up on phase h (one store) after this long")
+	flag.IntVar(&o.dashCalls, "dash-calls", 50, "history: calls timed per dashboard query")
+	flag.DurationVar(&o.maxTime, "max-time", 30*time.Minute,
+		"give up on the whole run after this long (with phase f or h, -wait-timeout or -history-timeout per store is added unless set)")
 	flag.StringVar(&o.reportFile, "report-file", "", "also add the report to this Markdown file (e.g. docs/benchmarks.md)")
 	flag.StringVar(&o.commit, "commit", "", "commit being measured (default: git describe --always --dirty)")
-	flag.StringVar(&o.phases, "phases", "abcde", "phases to run: a throughput, b/c sync and overhead, d memory, e ready time, f waiting executions")
+	flag.StringVar(&o.phases, "phases", defaultPhases,
+		"phases to run: a throughput (and the ceiling), b/c sync and overhead, d memory, e ready time, "+
+			"f waiting executions, t telemetry on vs off, h history (past executions, dashboards)")
 	flag.StringVar(&logDir, "logs", "", "keep the servers' logs in this directory (default: removed with the run)")
 	flag.Var(&o.env, "env", "extra KEY=VALUE for every flowker started, after the bench's own (repeatable)")
 	flag.Parse()
 	maxTimeSet := false
 	flag.Visit(func(fl *flag.Flag) { maxTimeSet = maxTimeSet || fl.Name == "max-time" })
+	stores := time.Duration(strings.Count(o.stores, ",") + 1)
 	if o.has('f') && !maxTimeSet {
-		o.maxTime += time.Duration(strings.Count(o.stores, ",")+1) * o.waitTimeout
+		o.maxTime += stores * o.waitTimeout
+	}
+	if o.has('h') && !maxTimeSet {
+		o.maxTime += stores * o.historyTimeout
 	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "flowker-bench:", err)
@@ -123,6 +151,9 @@ func run(o options) error {
 	if o.waitN < 1 || o.waitC < 1 || o.waitResume < 0 {
 		return errors.New("-wait-n and -wait-c must be at least 1, -wait-resume at least 0")
 	}
+	if o.historyN < 0 || o.dashCalls < 1 {
+		return errors.New("-history-n must be at least 0, -dash-calls at least 1")
+	}
 	bin, err := filepath.Abs(o.bin) // servers run in their own directories
 	if err != nil {
 		return err
@@ -131,6 +162,18 @@ func run(o options) error {
 		return fmt.Errorf("-bin: %w (build it: go build -o bin/flowker ./cmd/flowker)", err)
 	}
 	o.bin = bin
+	if o.ceiling && o.has('a') {
+		if o.ceilingBin == "" {
+			o.ceilingBin = filepath.Join(filepath.Dir(bin), "flowker-ceiling")
+		}
+		if o.ceilingBin, err = filepath.Abs(o.ceilingBin); err != nil {
+			return err
+		}
+		if _, err := os.Stat(o.ceilingBin); err != nil {
+			return fmt.Errorf("-ceiling-bin: %w (build it: go build -o bin/flowker-ceiling ./cmd/flowker-ceiling; "+
+				"or -ceiling=false)", err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.maxTime)
 	defer cancel()
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
@@ -191,6 +234,9 @@ func run(o options) error {
 }
 
 func (o options) has(phase byte) bool { return strings.IndexByte(o.phases, phase) >= 0 }
+
+// defaultPhases leaves out f and h, which take 15 minutes or more per store.
+const defaultPhases = "abcdet"
 
 func progress(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "==> "+format+"\n", args...)

@@ -23,19 +23,12 @@ import (
 // storeResult is every figure measured on one store; a phase that could not
 // run leaves its error.
 type storeResult struct {
-	label string
+	key, label string
 
-	// a. throughput
-	tpCompleted    int
-	tpFailed       int
-	tpAcceptPerSec float64
-	tpPerSec       float64
-	tpElapsed      time.Duration
-	tpCPUPerExec   time.Duration // flowker's own CPU (user+sys) per execution
-	tp503          int
-	tpTimedOut     bool
-	tpErr          error
-	tpRSSAfter     int64 // KiB, VmHWM of the server after the throughput phase
+	// a. throughput, and the same load on the ceiling (ceiling.go), with
+	// the ceiling's synchronous latency when b runs
+	tp, ceiling                    throughput
+	ceilingSyncP50, ceilingSyncP99 time.Duration
 
 	// b/c. synchronous mode
 	syncP50, syncP90  time.Duration
@@ -50,21 +43,38 @@ type storeResult struct {
 
 	// f. waiting executions (waiting.go)
 	wait waitResult
+
+	// t. telemetry on (telemetry.go); its "off" is tp, or telemetryOff
+	// when a did not run
+	telemetryOn, telemetryOff throughput
+	collectorCPUPerExec       time.Duration
+	collectorSpans            int64 // spans the collector accepted during the run
+	telemetryErr              error
+
+	// h. history: throughput on an empty database and with -history-n past
+	// executions, and the dashboards over them (history.go)
+	history historyResult
 }
 
-// measureStore runs phases b/c and a on one server, then d and f each on
-// fresh ones.
+// measureStore runs phases b/c and a on one server, then the ceiling, t,
+// d, f and h, each on fresh ones.
 func measureStore(ctx context.Context, o options, f *fake, st *benchStore) storeResult {
-	res := storeResult{label: st.label}
+	res := storeResult{key: st.key, label: st.label}
 	work, err := os.MkdirTemp("", "flowker-bench-"+st.key+"-")
 	if err != nil {
-		res.tpErr, res.syncErr, res.mem.err, res.wait.err = err, err, err, err
+		res.tp.err, res.syncErr, res.mem.err, res.wait.err = err, err, err, err
 		return res
 	}
 	defer os.RemoveAll(work)
 
 	if o.has('a') || o.has('b') || o.has('c') {
 		measureMain(ctx, o, f, st, work, &res)
+	}
+	if ctx.Err() == nil && o.has('a') && o.ceiling {
+		measureCeiling(ctx, o, f, st, work, &res)
+	}
+	if ctx.Err() == nil && o.has('t') {
+		measureTelemetry(ctx, o, f, st, work, &res)
 	}
 	if ctx.Err() == nil && o.has('d') {
 		res.mem = measureMemoryPhase(ctx, o, f, st, work, o.rssN)
@@ -75,16 +85,22 @@ func measureStore(ctx context.Context, o options, f *fake, st *benchStore) store
 	if ctx.Err() == nil && o.has('f') {
 		res.wait = measureWaiting(ctx, o, f, st, work)
 	}
+	if ctx.Err() == nil && o.has('h') {
+		res.history = measureHistory(ctx, o, f, st, work)
+	}
 	return res
 }
+
+// loadQueue is the ENGINE_QUEUE_SIZE of a server taking phase a's load:
+// room for the whole burst, so there are no 503s.
+func loadQueue(o options) string { return "ENGINE_QUEUE_SIZE=" + strconv.Itoa(max(10000, o.n)) }
 
 // measureMain runs b/c then a on one server.
 func measureMain(ctx context.Context, o options, f *fake, st *benchStore, work string, res *storeResult) {
 	progress("%s: starting flowker", st.label)
-	srv, hook, db, err := bootServer(ctx, o, st, filepath.Join(work, "main"), referenceWorkflow(f),
-		"ENGINE_QUEUE_SIZE="+strconv.Itoa(max(10000, o.n))) // accept the whole burst: no 503s
+	srv, hook, db, err := bootServer(ctx, o, st, filepath.Join(work, "main"), referenceWorkflow(f), loadQueue(o))
 	if err != nil {
-		res.tpErr, res.syncErr = err, err
+		res.tp.err, res.syncErr = err, err
 		return
 	}
 	defer srv.stop()
@@ -95,7 +111,7 @@ func measureMain(ctx context.Context, o options, f *fake, st *benchStore, work s
 	}
 	if o.has('a') {
 		progress("%s: throughput, %d async webhook calls from %d clients", st.label, o.n, o.c)
-		measureThroughput(ctx, o, srv, db, hook, res)
+		res.tp = runLoad(ctx, o, st.label, srv.pid(), allExecutions(db), hook)
 	}
 }
 
@@ -296,131 +312,6 @@ func measureSync(ctx context.Context, o options, f *fake, hook string, res *stor
 	res.providerP50, res.overheadP50 = pct(prov, 0.5), pct(over, 0.5)
 	progress("%s: sync p50 %s p99 %s, provider p50 %s, overhead/step p50 %s (%d errors)", res.label,
 		ms(res.syncP50), ms(res.syncP99), ms(res.providerP50), ms(res.overheadP50), res.syncErrors)
-}
-
-// submitResult is the outcome of a burst of async webhook calls.
-type submitResult struct {
-	accepted, retries503, errors int
-	firstErr                     string
-	first, last                  time.Time // first call sent, last 201 received
-}
-
-// submit sends n async webhook calls from c clients; a 503 (queue full) is
-// retried after a short pause and counted.
-func submit(ctx context.Context, hook string, n, c int) submitResult {
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: c}}
-	defer client.CloseIdleConnections()
-	var next atomic.Int64
-	var mu sync.Mutex
-	res := submitResult{first: time.Now()}
-	var wg sync.WaitGroup
-	for range c {
-		wg.Go(func() {
-			var accepted, retries, errs int
-			var last time.Time
-			var firstErr string
-			for ctx.Err() == nil {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					break
-				}
-				body := transaction(i)
-				for ctx.Err() == nil {
-					code, raw, err := post(ctx, client, hook, body)
-					if err == nil && code == http.StatusServiceUnavailable {
-						retries++
-						time.Sleep(5 * time.Millisecond)
-						continue
-					}
-					if err != nil || code != http.StatusCreated {
-						errs++
-						if firstErr == "" {
-							firstErr = fmt.Sprintf("status %d, %v: %.200s", code, err, raw)
-						}
-						break
-					}
-					accepted++
-					last = time.Now()
-					break
-				}
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			res.accepted += accepted
-			res.retries503 += retries
-			res.errors += errs
-			if res.firstErr == "" {
-				res.firstErr = firstErr
-			}
-			if last.After(res.last) {
-				res.last = last
-			}
-		})
-	}
-	wg.Wait()
-	return res
-}
-
-// waitFinished polls the database until want executions more than base are
-// finished, the deadline passes or ctx ends; it returns the last counts and
-// when they were seen.
-func waitFinished(ctx context.Context, db *sql.DB, base counts, want int, deadline time.Time) (counts, time.Time, bool) {
-	return waitCounts(ctx, db, deadline, 20*time.Millisecond, func(c counts) bool { return c.finished()-base.finished() >= want })
-}
-
-// waitCounts polls the database every interval until done holds for its
-// counts, the deadline passes or ctx ends; it returns the last counts and
-// when they were seen.
-func waitCounts(ctx context.Context, db *sql.DB, deadline time.Time, interval time.Duration,
-	done func(counts) bool,
-) (counts, time.Time, bool) {
-	for {
-		c, err := countExecutions(ctx, db)
-		now := time.Now()
-		if err == nil && done(c) {
-			return c, now, true
-		}
-		if ctx.Err() != nil || now.After(deadline) {
-			return c, now, false
-		}
-		time.Sleep(interval)
-	}
-}
-
-// measureThroughput: n async webhook calls from c clients, timed until all
-// are finished (a).
-func measureThroughput(ctx context.Context, o options, srv *server, db *sql.DB, hook string, res *storeResult) {
-	base, err := countExecutions(ctx, db)
-	if err != nil {
-		res.tpErr = err
-		return
-	}
-	cpu0, _ := cpuTime(srv.pid())
-	deadline := time.Now().Add(o.phaseTimeout)
-	sctx, cancel := context.WithDeadline(ctx, deadline)
-	sub := submit(sctx, hook, o.n, o.c)
-	cancel()
-	res.tp503 = sub.retries503
-	if sub.accepted > 0 {
-		res.tpAcceptPerSec = float64(sub.accepted) / sub.last.Sub(sub.first).Seconds()
-	}
-	final, end, ok := waitFinished(ctx, db, base, sub.accepted, deadline)
-	cpu1, _ := cpuTime(srv.pid())
-	res.tpElapsed = end.Sub(sub.first)
-	res.tpCompleted = final.completed - base.completed
-	res.tpFailed = final.failed + final.cancelled - base.failed - base.cancelled
-	res.tpTimedOut = !ok
-	res.tpPerSec = float64(final.finished()-base.finished()) / res.tpElapsed.Seconds()
-	if done := final.finished() - base.finished(); done > 0 {
-		res.tpCPUPerExec = (cpu1 - cpu0) / time.Duration(done)
-	}
-	res.tpRSSAfter, _ = memKiB(srv.pid(), "VmHWM")
-	if sub.errors > 0 {
-		res.tpErr = fmt.Errorf("%d submissions failed, first: %s", sub.errors, sub.firstErr)
-	}
-	progress("%s: %d accepted at %.0f/s (%d× 503), %d completed, %d failed in %s: %.0f/s, flowker CPU %s/execution",
-		res.label, sub.accepted, res.tpAcceptPerSec, sub.retries503, res.tpCompleted, res.tpFailed,
-		res.tpElapsed.Round(time.Millisecond), res.tpPerSec, ms(res.tpCPUPerExec))
 }
 
 // memResult is one memory measurement (d).

@@ -18,8 +18,10 @@ import (
 
 // benchStore is one database configuration under test.
 type benchStore struct {
-	key, label string
-	version    string // PostgreSQL server version
+	key, label  string
+	version     string // PostgreSQL server version
+	dsn         string // PostgreSQL: the URL of this store's schema
+	synchronous string // SQLite: FULL or NORMAL
 	// env returns the flowker environment for a server whose files live in
 	// dir; open returns a read-only view of that server's database.
 	env     func(dir string) []string
@@ -28,10 +30,9 @@ type benchStore struct {
 }
 
 func storeFor(ctx context.Context, key string, o options) (*benchStore, error) {
-	sqlitePath := func(dir string) string { return filepath.Join(dir, "flowker.db") }
 	sqlite := func(sync string) *benchStore {
 		return &benchStore{
-			key: key, label: "SQLite " + sync,
+			key: key, label: "SQLite " + sync, synchronous: sync,
 			env: func(dir string) []string {
 				return []string{"DATABASE_URL=sqlite:" + sqlitePath(dir), "SQLITE_SYNCHRONOUS=" + sync}
 			},
@@ -53,6 +54,19 @@ func storeFor(ctx context.Context, key string, o options) (*benchStore, error) {
 		return postgresStore(ctx, o.pgURL)
 	}
 	return nil, fmt.Errorf("-stores: unknown store %q (sqlite-full, sqlite-normal, postgres)", key)
+}
+
+func sqlitePath(dir string) string { return filepath.Join(dir, "flowker.db") }
+
+func (st *benchStore) postgres() bool { return st.dsn != "" }
+
+// timeArg is t as the store keeps started_at: PostgreSQL's timestamptz, or
+// Flowker's fixed-width UTC text on SQLite (which compares as text).
+func (st *benchStore) timeArg(t time.Time) any {
+	if st.postgres() {
+		return t
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.000000Z")
 }
 
 // postgresStore works in a fresh schema of the given database (search_path
@@ -86,7 +100,7 @@ func postgresStore(ctx context.Context, base string) (*benchStore, error) {
 	_, _ = rand.Read(key)
 	secretKey := base64.StdEncoding.EncodeToString(key) // throwaway: seals this run's provider configurations
 	return &benchStore{
-		key: "postgres", label: "PostgreSQL", version: strings.Fields(version + " ")[0],
+		key: "postgres", label: "PostgreSQL", version: strings.Fields(version + " ")[0], dsn: dsn,
 		env:  func(string) []string { return []string{"DATABASE_URL=" + dsn, "FLOWKER_SECRET_KEY=" + secretKey} },
 		open: func(string) (*sql.DB, error) { return sql.Open("pgx", dsn) },
 		cleanup: func() {
@@ -117,8 +131,21 @@ type counts struct{ running, waiting, completed, failed, cancelled int }
 func (c counts) finished() int { return c.completed + c.failed + c.cancelled }
 
 func countExecutions(ctx context.Context, db *sql.DB) (counts, error) {
+	return countExecutionsBy(ctx, db, `SELECT status, count(*) FROM executions GROUP BY status`)
+}
+
+// countExecutionsSince counts the executions started at or after since (a
+// timeArg), on the started_at index: on a database holding millions of past
+// executions, counting them all every 20 ms would be the heaviest load on
+// the machine.
+func countExecutionsSince(ctx context.Context, db *sql.DB, since any) (counts, error) {
+	return countExecutionsBy(ctx, db, `SELECT status, count(*) FROM executions WHERE started_at >= $1 GROUP BY status`, since)
+}
+
+// countExecutionsBy runs query, which yields status, count rows.
+func countExecutionsBy(ctx context.Context, db *sql.DB, query string, args ...any) (counts, error) {
 	var c counts
-	rows, err := db.QueryContext(ctx, `SELECT status, count(*) FROM executions GROUP BY status`)
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return c, err
 	}

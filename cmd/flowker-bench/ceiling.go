@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"time"
+)
+
+// The ceiling (cmd/flowker-ceiling) does the reference workflow's I/O and
+// nothing else: the webhook, the two provider calls against the same fake,
+// and the minimum durable writes, group-committed, on the same kind of
+// store. Phase a's load is run against it right after Flowker's, and the
+// report gives Flowker's throughput and CPU per execution as a ratio to it.
+
+// ceilingAim is the ratio to the ceiling the issue aims at, for throughput
+// (Flowker ÷ ceiling) and CPU per execution (ceiling ÷ Flowker).
+const ceilingAim = 0.6
+
+// measureCeiling starts the ceiling on a fresh database of st's kind (a new
+// SQLite file with the same synchronous setting, or a new PostgreSQL
+// schema), times its synchronous mode as b does Flowker's (when b is
+// asked for), and runs phase a's load against it.
+func measureCeiling(ctx context.Context, o options, f *fake, st *benchStore, work string, sr *storeResult) {
+	res := &sr.ceiling
+	cst, err := storeFor(ctx, st.key, o)
+	if err != nil {
+		res.err = err
+		return
+	}
+	defer cst.cleanup()
+	dir := filepath.Join(work, "ceiling")
+	env := []string{"CEILING_TRACER_URL=" + f.url, "CEILING_MIDAZ_URL=" + f.url}
+	if cst.postgres() {
+		env = append(env, "CEILING_STORE="+cst.dsn)
+	} else {
+		env = append(env, "CEILING_STORE=sqlite:"+sqlitePath(dir), "CEILING_SYNCHRONOUS="+cst.synchronous)
+	}
+	progress("%s: ceiling (%s), %d async webhook calls from %d clients", st.label, o.ceilingBin, o.n, o.c)
+	srv, err := startServer(ctx, o.ceilingBin, dir, env...) // serves /health/ready and takes SERVER_ADDRESS like flowker
+	if err != nil {
+		res.err = fmt.Errorf("ceiling: %w", err)
+		return
+	}
+	defer srv.stop()
+	db, err := cst.open(dir)
+	if err != nil {
+		res.err = err
+		return
+	}
+	defer db.Close()
+	hook := srv.base + "/v1/webhooks/bench"
+	// The same first synchronous call as Flowker's setup: it warms the
+	// connections and checks the fake answers.
+	c := &http.Client{Timeout: 10 * time.Second}
+	defer c.CloseIdleConnections()
+	if _, raw, err := post(ctx, c, hook+"?wait=5s", transaction(0)); err != nil {
+		res.err = fmt.Errorf("ceiling: first call: %w", err)
+		return
+	} else if want := `"status":"completed"`; !bytes.Contains(raw, []byte(want)) {
+		res.err = fmt.Errorf("ceiling: first call: want %s, got %.200s", want, raw)
+		return
+	}
+	if o.has('b') {
+		sr.ceilingSyncP50, sr.ceilingSyncP99 = ceilingSync(ctx, o, c, hook)
+		progress("%s ceiling: sync p50 %s p99 %s", st.label, ms(sr.ceilingSyncP50), ms(sr.ceilingSyncP99))
+	}
+	*res = runLoad(ctx, o, st.label+" ceiling", srv.pid(), allExecutions(db), hook)
+}
+
+// ceilingSync: -sync-n calls with ?wait=5s from one client after the
+// warm-up, as b measures Flowker; only completed executions count.
+func ceilingSync(ctx context.Context, o options, c *http.Client, hook string) (p50, p99 time.Duration) {
+	deadline := time.Now().Add(o.phaseTimeout)
+	var lat []time.Duration
+	for i := range o.syncWarmup + o.syncN {
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			break
+		}
+		start := time.Now()
+		code, raw, err := post(ctx, c, hook+"?wait=5s", transaction(i))
+		took := time.Since(start)
+		if err == nil && code == http.StatusOK && bytes.Contains(raw, []byte(`"status":"completed"`)) && i >= o.syncWarmup {
+			lat = append(lat, took)
+		}
+	}
+	return pct(lat, 0.5), pct(lat, 0.99)
+}
+
+// ceilingRatios are Flowker's throughput ÷ the ceiling's and the ceiling's
+// CPU per execution ÷ Flowker's (both ≤ 1 when Flowker costs more); zero
+// when either run is missing.
+func ceilingRatios(s storeResult) (throughputRatio, cpuRatio float64) {
+	if !s.tp.measured() || !s.ceiling.measured() {
+		return 0, 0
+	}
+	throughputRatio = s.tp.perSec / s.ceiling.perSec
+	if s.tp.cpuPerExec > 0 {
+		cpuRatio = float64(s.ceiling.cpuPerExec) / float64(s.tp.cpuPerExec)
+	}
+	return throughputRatio, cpuRatio
+}

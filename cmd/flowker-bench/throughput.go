@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// submitResult is the outcome of a burst of async webhook calls.
+type submitResult struct {
+	accepted, retries503, errors int
+	firstErr                     string
+	first, last                  time.Time // first call sent, last 201 received
+}
+
+// submit sends n async webhook calls from c clients; a 503 (queue full) is
+// retried after a short pause and counted.
+func submit(ctx context.Context, hook string, n, c int) submitResult {
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: c}}
+	defer client.CloseIdleConnections()
+	var next atomic.Int64
+	var mu sync.Mutex
+	res := submitResult{first: time.Now()}
+	var wg sync.WaitGroup
+	for range c {
+		wg.Go(func() {
+			var accepted, retries, errs int
+			var last time.Time
+			var firstErr string
+			for ctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					break
+				}
+				body := transaction(i)
+				for ctx.Err() == nil {
+					code, raw, err := post(ctx, client, hook, body)
+					if err == nil && code == http.StatusServiceUnavailable {
+						retries++
+						time.Sleep(5 * time.Millisecond)
+						continue
+					}
+					if err != nil || code != http.StatusCreated {
+						errs++
+						if firstErr == "" {
+							firstErr = fmt.Sprintf("status %d, %v: %.200s", code, err, raw)
+						}
+						break
+					}
+					accepted++
+					last = time.Now()
+					break
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			res.accepted += accepted
+			res.retries503 += retries
+			res.errors += errs
+			if res.firstErr == "" {
+				res.firstErr = firstErr
+			}
+			if last.After(res.last) {
+				res.last = last
+			}
+		})
+	}
+	wg.Wait()
+	return res
+}
+
+// waitFinished polls the database until want executions more than base are
+// finished, the deadline passes or ctx ends; it returns the last counts and
+// when they were seen.
+func waitFinished(ctx context.Context, db *sql.DB, base counts, want int, deadline time.Time) (counts, time.Time, bool) {
+	return pollFinished(ctx, allExecutions(db), base, want, deadline)
+}
+
+func pollFinished(ctx context.Context, count counter, base counts, want int, deadline time.Time) (counts, time.Time, bool) {
+	return pollCounts(ctx, count, deadline, 20*time.Millisecond, func(c counts) bool { return c.finished()-base.finished() >= want })
+}
+
+// waitCounts polls the database every interval until done holds for its
+// counts, the deadline passes or ctx ends; it returns the last counts and
+// when they were seen.
+func waitCounts(ctx context.Context, db *sql.DB, deadline time.Time, interval time.Duration,
+	done func(counts) bool,
+) (counts, time.Time, bool) {
+	return pollCounts(ctx, allExecutions(db), deadline, interval, done)
+}
+
+func pollCounts(ctx context.Context, count counter, deadline time.Time, interval time.Duration,
+	done func(counts) bool,
+) (counts, time.Time, bool) {
+	for {
+		c, err := count(ctx)
+		now := time.Now()
+		if err == nil && done(c) {
+			return c, now, true
+		}
+		if ctx.Err() != nil || now.After(deadline) {
+			return c, now, false
+		}
+		time.Sleep(interval)
+	}
+}
+
+// counter counts a server's executions by status.
+type counter func(ctx context.Context) (counts, error)
+
+func allExecutions(db *sql.DB) counter {
+	return func(ctx context.Context) (counts, error) { return countExecutions(ctx, db) }
+}
+
+// executionsSince counts only the executions started from now on (less a
+// second): what a load run adds to a database already holding many.
+func executionsSince(db *sql.DB, st *benchStore) counter {
+	since := st.timeArg(time.Now().Add(-time.Second))
+	return func(ctx context.Context) (counts, error) { return countExecutionsSince(ctx, db, since) }
+}
+
+// throughput is one run of phase a's load: -n async webhook calls from -c
+// clients, timed from the first call until the database counts them all
+// finished.
+type throughput struct {
+	completed, failed int
+	acceptPerSec      float64
+	perSec            float64
+	elapsed           time.Duration
+	cpuPerExec        time.Duration // the server's own CPU (user+sys) per execution
+	retries503        int
+	timedOut          bool
+	err               error
+	rssAfter          int64 // KiB, VmHWM of the server after the run
+}
+
+func (t throughput) measured() bool { return t.perSec > 0 }
+
+// ok: every call accepted, every execution finished and completed.
+func (t throughput) ok() bool { return t.measured() && !t.timedOut && t.failed == 0 && t.err == nil }
+
+// runLoad sends phase a's load to hook and times it; pid is the server's
+// process (its CPU and peak RSS are read), count counts its executions.
+func runLoad(ctx context.Context, o options, label string, pid int, count counter, hook string) throughput {
+	var res throughput
+	base, err := count(ctx)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	cpu0, _ := cpuTime(pid)
+	deadline := time.Now().Add(o.phaseTimeout)
+	sctx, cancel := context.WithDeadline(ctx, deadline)
+	sub := submit(sctx, hook, o.n, o.c)
+	cancel()
+	res.retries503 = sub.retries503
+	if sub.accepted > 0 {
+		res.acceptPerSec = float64(sub.accepted) / sub.last.Sub(sub.first).Seconds()
+	}
+	final, end, ok := pollFinished(ctx, count, base, sub.accepted, deadline)
+	cpu1, _ := cpuTime(pid)
+	res.elapsed = end.Sub(sub.first)
+	res.completed = final.completed - base.completed
+	res.failed = final.failed + final.cancelled - base.failed - base.cancelled
+	res.timedOut = !ok
+	res.perSec = float64(final.finished()-base.finished()) / res.elapsed.Seconds()
+	if done := final.finished() - base.finished(); done > 0 {
+		res.cpuPerExec = (cpu1 - cpu0) / time.Duration(done)
+	}
+	res.rssAfter, _ = memKiB(pid, "VmHWM")
+	if sub.errors > 0 {
+		res.err = fmt.Errorf("%d submissions failed, first: %s", sub.errors, sub.firstErr)
+	}
+	progress("%s: %d accepted at %.0f/s (%d× 503), %d completed, %d failed in %s: %.0f/s, CPU %s/execution",
+		label, sub.accepted, res.acceptPerSec, sub.retries503, res.completed, res.failed,
+		res.elapsed.Round(time.Millisecond), res.perSec, ms(res.cpuPerExec))
+	return res
+}
