@@ -9,6 +9,8 @@
 # TestTelemetryEndToEnd in cmd/flowker: flowker exports traces, metrics and
 # logs over OTLP/gRPC to the collector, which writes them as JSON lines, and
 # the test asserts on what arrived (docs/telemetry.md, "End-to-end test").
+# Before it, the HTTP server instrumentation is compared with otelfiber in
+# process (internal/telemetry/http_equivalence_test.go).
 #
 # FLOWKER_OTELCOL_BIN=/path/to/otelcol skips the build. FLOWKER_OTELCOL_TOOLS
 # points at another copy of the collector tools (default ../shared/tools/otelcol).
@@ -32,6 +34,11 @@ if [[ ! -x $bin ]]; then
 	echo "ci-otel-e2e: collector binary $bin is not executable" >&2
 	exit 1
 fi
+
+# The HTTP server instrumentation must emit what otelfiber emitted: first
+# the in-process comparison with otelfiber itself, then the contract as the
+# collector receives it (in TestTelemetryEndToEnd).
+go test -count=1 -run '^TestServerTelemetry' ./internal/telemetry/
 
 export FLOWKER_OTELCOL_BIN=$bin
 export FLOWKER_OTELCOL_CONFIG=$tools/config.yaml

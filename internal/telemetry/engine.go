@@ -24,6 +24,23 @@ type EngineMetrics struct {
 	queueDepthSet bool
 	queueDepth    metric.Registration
 	waiting       metric.Registration
+
+	// Pre-built attribute sets, per label combination seen (attrcache.go):
+	// the engine records a few measurements per step and per execution, and
+	// building a set each time was most of their cost.
+	byWorkflow       boundedCache[string, measurementOpts]
+	byWorkflowStatus boundedCache[labelPair, measurementOpts]
+	byExecutorStatus boundedCache[labelPair, measurementOpts]
+	byProviderCall   boundedCache[providerCallLabels, measurementOpts]
+}
+
+// labelPair keys a two-attribute set (workflow.id or executor.id, and status).
+type labelPair struct{ id, status string }
+
+// providerCallLabels keys flowker.provider.call.duration's attribute set.
+type providerCallLabels struct {
+	target, outcome string
+	statusCode      int
 }
 
 // Metric names of EngineMetrics.
@@ -77,7 +94,7 @@ func (m *EngineMetrics) ExecutionStarted(ctx context.Context, workflowID string)
 	if m == nil {
 		return
 	}
-	m.started.Add(ctx, 1, metric.WithAttributes(attribute.String(FieldWorkflowID, workflowID)))
+	m.started.Add(ctx, 1, m.byWorkflow.get(workflowID, workflowOpts).add...)
 }
 
 // ExecutionFinished counts an execution reaching status (completed, failed
@@ -86,9 +103,9 @@ func (m *EngineMetrics) ExecutionFinished(ctx context.Context, workflowID, statu
 	if m == nil {
 		return
 	}
-	attrs := metric.WithAttributes(attribute.String(FieldWorkflowID, workflowID), attribute.String("status", status))
-	m.finished.Add(ctx, 1, attrs)
-	m.execDuration.Record(ctx, ms(d), attrs)
+	o := m.byWorkflowStatus.get(labelPair{workflowID, status}, workflowStatusOpts)
+	m.finished.Add(ctx, 1, o.add...)
+	m.execDuration.Record(ctx, ms(d), o.record...)
 }
 
 // StepFinished records one executor step (engine overhead plus the call).
@@ -96,8 +113,7 @@ func (m *EngineMetrics) StepFinished(ctx context.Context, executorID, status str
 	if m == nil {
 		return
 	}
-	m.stepDuration.Record(ctx, ms(d), metric.WithAttributes(
-		attribute.String(FieldExecutorID, executorID), attribute.String("status", status)))
+	m.stepDuration.Record(ctx, ms(d), m.byExecutorStatus.get(labelPair{executorID, status}, executorStatusOpts).record...)
 }
 
 // ProviderCall records one outbound call attempt. outcome is success,
@@ -107,11 +123,30 @@ func (m *EngineMetrics) ProviderCall(ctx context.Context, target, outcome string
 	if m == nil {
 		return
 	}
-	attrs := []attribute.KeyValue{attribute.String("target", target), attribute.String("outcome", outcome)}
-	if statusCode > 0 {
-		attrs = append(attrs, attribute.Int("http.status_code", statusCode))
+	m.provider.Record(ctx, ms(d), m.byProviderCall.get(providerCallLabels{target, outcome, statusCode}, providerCallOpts).record...)
+}
+
+// The builders of the cached sets: plain functions (not closures), so a
+// cache hit allocates nothing.
+
+func workflowOpts(id string) measurementOpts {
+	return newMeasurementOpts(attribute.String(FieldWorkflowID, id))
+}
+
+func workflowStatusOpts(k labelPair) measurementOpts {
+	return newMeasurementOpts(attribute.String(FieldWorkflowID, k.id), attribute.String("status", k.status))
+}
+
+func executorStatusOpts(k labelPair) measurementOpts {
+	return newMeasurementOpts(attribute.String(FieldExecutorID, k.id), attribute.String("status", k.status))
+}
+
+func providerCallOpts(k providerCallLabels) measurementOpts {
+	if k.statusCode <= 0 {
+		return newMeasurementOpts(attribute.String("target", k.target), attribute.String("outcome", k.outcome))
 	}
-	m.provider.Record(ctx, ms(d), metric.WithAttributes(attrs...))
+	return newMeasurementOpts(attribute.String("target", k.target), attribute.String("outcome", k.outcome),
+		attribute.Int("http.status_code", k.statusCode))
 }
 
 // LeaseRescued counts n executions reclaimed from expired leases.

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"errors"
 
 	"go.opentelemetry.io/contrib/bridges/otelzap"
 	otellog "go.opentelemetry.io/otel/log"
@@ -84,6 +85,10 @@ func NewLogger(level string) (*zap.Logger, error) {
 	if err != nil {
 		return nil, err
 	}
+	return loggerConfig(lvl).Build(zap.WrapCore(func(c zapcore.Core) zapcore.Core { return &redactCore{c} }))
+}
+
+func loggerConfig(lvl zapcore.Level) zap.Config {
 	cfg := zap.NewProductionConfig()
 	cfg.Level = zap.NewAtomicLevelAt(lvl)
 	cfg.Sampling = nil
@@ -92,7 +97,7 @@ func NewLogger(level string) (*zap.Logger, error) {
 	cfg.EncoderConfig.EncodeTime = zapcore.RFC3339NanoTimeEncoder
 	cfg.EncoderConfig.MessageKey = "message"
 	cfg.EncoderConfig.EncodeDuration = zapcore.StringDurationEncoder
-	return cfg.Build(zap.WrapCore(func(c zapcore.Core) zapcore.Core { return redactCore{c} }))
+	return cfg
 }
 
 // Logger returns base teed to the OTLP log export when telemetry is on (the
@@ -104,8 +109,64 @@ func (t *Telemetry) Logger(base *zap.Logger) *zap.Logger {
 		return base
 	}
 	return base.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
-		return zapcore.NewTee(c, redactCore{newExportCore(lp, base.Level())})
+		export := newExportCore(lp, base.Level())
+		if r, ok := c.(*redactCore); ok { // NewLogger's: redact once, for both outputs
+			return &redactCore{enabledTee{r.Core, export}}
+		}
+		return zapcore.NewTee(c, &redactCore{export})
 	}))
+}
+
+// enabledTee writes each entry to every core enabled at its level, as
+// zapcore.NewTee does, but is checked and written as one core: the
+// redactCore around it then redacts an entry once for all its outputs,
+// where a tee of two redactCores redacted it twice.
+type enabledTee []zapcore.Core
+
+func (t enabledTee) Enabled(l zapcore.Level) bool {
+	for _, c := range t {
+		if c.Enabled(l) {
+			return true
+		}
+	}
+	return false
+}
+
+func (t enabledTee) With(fields []zapcore.Field) zapcore.Core {
+	out := make(enabledTee, len(t))
+	for i, c := range t {
+		out[i] = c.With(fields)
+	}
+	return out
+}
+
+func (t enabledTee) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if t.Enabled(e.Level) {
+		return ce.AddCore(e, t)
+	}
+	return ce
+}
+
+func (t enabledTee) Write(e zapcore.Entry, fields []zapcore.Field) error {
+	var errs []error
+	for _, c := range t {
+		if c.Enabled(e.Level) {
+			if err := c.Write(e, fields); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (t enabledTee) Sync() error {
+	var errs []error
+	for _, c := range t {
+		if err := c.Sync(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // exportCore is the otelzap bridge at the logger's level. The OTLP record

@@ -13,21 +13,26 @@ import (
 // secret name (password, token, authorization, …) is replaced by
 // REDACTED, and the message and every string, error and Stringer field
 // get RedactText (query values, bearer/basic credentials, URL user info).
-// It wraps the stderr core (NewLogger) and the OTLP export core.
+// It wraps the stderr core (NewLogger) and, with telemetry on, the tee of
+// that core and the OTLP export (Telemetry.Logger): one redaction per entry
+// for both outputs.
+//
+// It is used by pointer: Check hands the core itself to the entry, and a
+// pointer is stored in an interface without an allocation per entry.
 type redactCore struct{ zapcore.Core }
 
-func (c redactCore) With(fields []zapcore.Field) zapcore.Core {
-	return redactCore{c.Core.With(redactFields(fields))}
+func (c *redactCore) With(fields []zapcore.Field) zapcore.Core {
+	return &redactCore{c.Core.With(redactFields(fields))}
 }
 
-func (c redactCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+func (c *redactCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
 	if c.Enabled(e.Level) {
 		return ce.AddCore(e, c)
 	}
 	return ce
 }
 
-func (c redactCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
+func (c *redactCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 	e.Message = secret.RedactText(e.Message)
 	return c.Core.Write(e, redactFields(fields))
 }
@@ -55,7 +60,7 @@ func redactField(f zapcore.Field) (zapcore.Field, bool) {
 	if f.Type == zapcore.SkipType { // the hidden context of Trace: not written
 		return f, false
 	}
-	if secret.IsSecretName(f.Key) {
+	if isSecretName(f.Key) {
 		return zapcore.Field{Key: f.Key, Type: zapcore.StringType, String: secret.Redacted}, true
 	}
 	var text string

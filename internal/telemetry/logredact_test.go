@@ -20,11 +20,11 @@ func TestLogsAreRedacted(t *testing.T) {
 	t.Parallel()
 	base, err := NewLogger("info")
 	require.NoError(t, err)
-	require.IsType(t, redactCore{}, base.Core(), "NewLogger's entries are redacted")
+	require.IsType(t, &redactCore{}, base.Core(), "NewLogger's entries are redacted")
 
 	var buf bytes.Buffer
 	enc := zap.NewProductionEncoderConfig()
-	stderr := zap.New(redactCore{zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(&buf), zapcore.InfoLevel)})
+	stderr := zap.New(&redactCore{zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(&buf), zapcore.InfoLevel)})
 	exp := &memLogs{}
 	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)))
 	t.Cleanup(func() { _ = lp.Shutdown(context.Background()) })

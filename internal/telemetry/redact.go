@@ -27,18 +27,27 @@ var redactedKeys = map[attribute.Key]bool{
 
 func redactAttrs(in []attribute.KeyValue) ([]attribute.KeyValue, bool) {
 	var out []attribute.KeyValue
+	var lastIn, lastOut string // a server span's http.url repeats its http.target
 	for i, kv := range in {
-		if kv.Value.Type() != attribute.STRING || !redactedKeys[kv.Key] && !secret.IsSecretName(string(kv.Key)) {
+		if kv.Value.Type() != attribute.STRING {
+			continue
+		}
+		urlOrError := redactedKeys[kv.Key]
+		if !urlOrError && !isSecretKey(kv.Key) {
 			continue
 		}
 		v := kv.Value.AsString()
 		var r string
-		if !redactedKeys[kv.Key] { // a secret's name (a captured header, a token): its value
+		switch {
+		case !urlOrError: // a secret's name (a captured header, a token): its value
 			r = Redacted
-		} else if kv.Key == "url.query" { // no leading "?"
+		case kv.Key == "url.query": // no leading "?"
 			r = strings.TrimPrefix(redactText("?"+v), "?")
-		} else {
+		case v == lastIn:
+			r = lastOut
+		default:
 			r = redactText(v)
+			lastIn, lastOut = v, r
 		}
 		if r == v {
 			continue
@@ -53,6 +62,15 @@ func redactAttrs(in []attribute.KeyValue) ([]attribute.KeyValue, bool) {
 	}
 	return out, true
 }
+
+// secretNames remembers which names (span attribute keys, log field keys)
+// are named like a secret: every exported span and every log entry asks
+// for each of its attributes or fields, and the names are few.
+var secretNames boundedCache[string, bool]
+
+func isSecretName(name string) bool { return secretNames.get(name, secret.IsSecretName) }
+
+func isSecretKey(k attribute.Key) bool { return isSecretName(string(k)) }
 
 // redactingExporter hides secrets in spans just before export: URL
 // attributes (otelhttp's url.full carries the provider's query, otelfiber's

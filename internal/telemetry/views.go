@@ -1,7 +1,6 @@
 package telemetry
 
 import (
-	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
 
@@ -21,20 +20,20 @@ var WaitBucketsS = []float64{60, 300, 900, 1800, 3600, 4 * 3600, 8 * 3600, 24 * 
 // (request and response sizes), up to the 64 MiB body limit.
 var SizeBucketsBytes = []float64{0, 128, 512, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864}
 
-// otelfiberScope is otelfiber's instrumentation scope name.
+// otelfiberScope is the instrumentation scope of the HTTP server spans and
+// metrics (httpserver.go). It stays otelfiber's, so that the exported data,
+// and any query selecting by scope, are unchanged.
 const otelfiberScope = "github.com/gofiber/contrib/otelfiber"
-
-// httpMetricAttributes are the attributes kept on otelfiber's metrics. It
-// also records net.host.name, taken from the client's Host header: an
-// unbounded, client-controlled label that would explode Prometheus series.
-var httpMetricAttributes = map[attribute.Key]bool{
-	"http.method": true, "http.route": true, "http.status_code": true, "http.scheme": true, "http.flavor": true,
-}
 
 // view is the meter provider's only view, so that no instrument is
 // matched twice (two matching views make two streams): histograms get the
-// shared boundaries for their unit, otelfiber's instruments the attribute
-// filter.
+// shared boundaries for their unit.
+//
+// It used to filter net.host.name out of otelfiber's metrics (otelfiber
+// took it from the client's Host header: an unbounded, client-chosen label
+// that would explode Prometheus series). The server instrumentation no
+// longer records it on metrics at all (httpserver.go), and an attribute
+// filter costs on every measurement, so there is none.
 func view(i sdkmetric.Instrument) (sdkmetric.Stream, bool) {
 	s := sdkmetric.Stream{Name: i.Name, Description: i.Description, Unit: i.Unit}
 	matched := false
@@ -57,10 +56,6 @@ func view(i sdkmetric.Instrument) (sdkmetric.Stream, bool) {
 			s.Aggregation = sdkmetric.AggregationExplicitBucketHistogram{Boundaries: bounds}
 			matched = true
 		}
-	}
-	if i.Scope.Name == otelfiberScope {
-		s.AttributeFilter = func(kv attribute.KeyValue) bool { return httpMetricAttributes[kv.Key] }
-		matched = true
 	}
 	return s, matched
 }
