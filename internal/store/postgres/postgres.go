@@ -190,7 +190,6 @@ func open(ctx context.Context, url string, maxConns int) (*sqlstore.DB, error) {
 		UnixSeconds: func(col string) string {
 			return "CAST(floor(extract(epoch FROM " + col + ")) AS bigint)"
 		},
-		Writers: min(4, max(1, maxConns/4)), // the rest of the pool stays for reads
 	})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("postgres: %w", err), db.Close())

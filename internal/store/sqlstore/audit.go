@@ -31,7 +31,9 @@ const auditColumns = `seq, event_id, occurred_at, event_type, action, result, re
 // lock is then held only for that, and a group commit's events cost one
 // multi-row statement. e's Seq, hash and final timestamp are set by then.
 func (q *queries) AppendAudit(ctx context.Context, e *audit.Event) error {
-	meta, err := marshalJSON("audit metadata", e.Metadata, "{}")
+	// Checked now, so the caller gets the refusal; encoded again at the
+	// insert, with what is hashed then.
+	_, err := marshalJSON("audit metadata", e.Metadata, "{}")
 	if err == nil {
 		err = checkTexts("audit event type", e.EventType, "audit action", e.Action, "audit result", e.Result,
 			"audit resource type", e.ResourceType, "audit resource id", e.ResourceID, "audit actor type",
@@ -42,16 +44,10 @@ func (q *queries) AppendAudit(ctx context.Context, e *audit.Event) error {
 		return err
 	}
 	if q.inTx {
-		q.audit = append(q.audit, pendingAudit{e: e, meta: meta})
+		q.audit = append(q.audit, e)
 		return nil
 	}
-	return q.insertAudit(ctx, []pendingAudit{{e: e, meta: meta}})
-}
-
-// pendingAudit is an event appended in a transaction and not inserted yet.
-type pendingAudit struct {
-	e    *audit.Event
-	meta string // its metadata, encoded
+	return q.insertAudit(ctx, []*audit.Event{e})
 }
 
 // flushAudit inserts the events appended in this transaction; the caller
@@ -70,7 +66,7 @@ const auditPerInsert = 64
 
 // insertAudit takes the audit lock (held until commit), reads the chain's
 // head and inserts events after it, in order.
-func (q *queries) insertAudit(ctx context.Context, events []pendingAudit) error {
+func (q *queries) insertAudit(ctx context.Context, events []*audit.Event) error {
 	if q.d.AuditLock != "" {
 		if _, err := q.w.ExecContext(ctx, q.d.AuditLock); err != nil {
 			return err
@@ -83,12 +79,12 @@ func (q *queries) insertAudit(ctx context.Context, events []pendingAudit) error 
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
-	for _, p := range events {
-		if p.e.Timestamp.Before(head) {
-			p.e.Timestamp = head
+	for _, e := range events {
+		if e.Timestamp.Before(head) {
+			e.Timestamp = head
 		}
-		audit.Seal(p.e, prev)
-		prev, head = p.e.Hash, p.e.Timestamp
+		audit.Seal(e, prev)
+		prev, head = e.Hash, e.Timestamp
 	}
 	for len(events) > 0 {
 		chunk := events[:rowChunk(len(events), auditPerInsert)]
@@ -101,13 +97,16 @@ func (q *queries) insertAudit(ctx context.Context, events []pendingAudit) error 
 }
 
 // insertAuditRows inserts sealed events in one statement and sets their seq.
-func (q *queries) insertAuditRows(ctx context.Context, events []pendingAudit) error {
+func (q *queries) insertAuditRows(ctx context.Context, events []*audit.Event) error {
 	args := make([]any, 0, 15*len(events))
 	byID := make(map[uuid.UUID]*audit.Event, len(events))
-	for _, p := range events {
-		e := p.e
+	for _, e := range events {
+		meta, err := marshalJSON("audit metadata", e.Metadata, "{}")
+		if err != nil {
+			return err
+		}
 		args = append(args, e.ID.String(), timeArg(e.Timestamp), e.EventType, e.Action, e.Result, e.ResourceType,
-			e.ResourceID, e.Actor.Type, e.Actor.ID, e.Actor.IP, e.RequestID, e.TraceID, p.meta, e.PreviousHash, e.Hash)
+			e.ResourceID, e.Actor.Type, e.Actor.ID, e.Actor.IP, e.RequestID, e.TraceID, meta, e.PreviousHash, e.Hash)
 		byID[e.ID] = e
 	}
 	rows, err := q.w.QueryContext(ctx, `INSERT INTO audit_events (event_id, occurred_at, event_type, action, result,
@@ -157,8 +156,10 @@ func (q *queries) ListAudit(ctx context.Context, f audit.Filter) ([]audit.Event,
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	for col, v := range map[string]string{"event_type": f.EventType, "action": f.Action, "result": f.Result,
-		"resource_type": f.ResourceType, "resource_id": f.ResourceID} {
+	// In a fixed order: the same filters make the same statement text.
+	for _, c := range []struct{ col, v string }{{"event_type", f.EventType}, {"action", f.Action},
+		{"result", f.Result}, {"resource_type", f.ResourceType}, {"resource_id", f.ResourceID}} {
+		col, v := c.col, c.v
 		if !storable(v) {
 			return nil, nil // no stored event holds such a value
 		}

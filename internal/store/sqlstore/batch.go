@@ -66,8 +66,12 @@ func (s *DB) Batch(ctx context.Context, fn func(store.Tx) error) error {
 }
 
 // batchLoop runs until Close: take one request, add whatever else is
-// waiting, commit them together. Dialect.Writers loops share the queue.
+// waiting, commit them together. One loop per process: its transactions
+// take row locks one batch at a time, so two of them cannot deadlock (with
+// several loops, two batches each holding one caller's execution row and
+// waiting for the other's did, under reviews and cancels).
 func (s *DB) batchLoop() {
+	defer close(s.loopDone)
 	for {
 		var first *batchReq
 		select {
@@ -114,10 +118,16 @@ func (s *DB) batchLoop() {
 // caller wait again, and all of them get the error wrapping
 // store.ErrUnavailable.
 func (s *DB) commitBatch(reqs []*batchReq) {
-	results, err := s.runBatch(reqs, false)
+	// Queued work is not abandoned with its caller (the base context is
+	// not the caller's), but it is bounded by the batch deadline — one for
+	// both runs — and Close may end it.
+	ctx, cancel := context.WithTimeoutCause(s.batchCtx, s.batchTimeout,
+		fmt.Errorf("%w (%s)", errBatchDeadline, s.batchTimeout))
+	results, err := s.runBatch(ctx, reqs, false)
 	if errors.Is(err, errIsolate) {
-		results, err = s.runBatch(reqs, true)
+		results, err = s.runBatch(ctx, reqs, true)
 	}
+	cancel()
 	s.stmts.w.prepareWanted(s.wdb) // outside any transaction: see stmtCache
 	if err == nil {
 		for i, r := range reqs {
@@ -143,13 +153,7 @@ var errIsolate = errors.New("a batched request failed: run the batch again with 
 // runBatch runs reqs in one transaction and commits it. Without
 // savepoints, a failing fn rolls everything back: a lone request's error
 // is its outcome (results, nil), more make errIsolate.
-func (s *DB) runBatch(reqs []*batchReq, savepoints bool) (results []error, err error) {
-	// Queued work is not abandoned with its caller (the base context is
-	// not the caller's), but it is bounded by the batch deadline, and Close
-	// may end it.
-	ctx, cancel := context.WithTimeoutCause(s.batchCtx, s.batchTimeout,
-		fmt.Errorf("%w (%s)", errBatchDeadline, s.batchTimeout))
-	defer cancel()
+func (s *DB) runBatch(ctx context.Context, reqs []*batchReq, savepoints bool) (results []error, err error) {
 	defer func() {
 		if err != nil && !errors.Is(err, errIsolate) && ctx.Err() != nil { // whatever failed, the deadline or Close is why
 			err = store.Unavailable(fmt.Errorf("%w (%w)", context.Cause(ctx), err))

@@ -24,14 +24,9 @@ import (
 
 // hungPostgres opens a PostgreSQL store with an execution whose row
 // another session holds locked until the test ends or release is called:
-// a progress write to it hangs, as on a hung connection. The store has one
-// group-commit writer (3 connections) unless maxConns says otherwise.
-func hungPostgres(t *testing.T, maxConns ...int) (s *postgres.Store, e *flow.Execution, app string, raw *sql.DB, release func()) {
+// a progress write to it hangs, as on a hung connection.
+func hungPostgres(t *testing.T) (s *postgres.Store, e *flow.Execution, app string, raw *sql.DB, release func()) {
 	t.Helper()
-	conns := 3
-	if len(maxConns) > 0 {
-		conns = maxConns[0]
-	}
 	ctx := context.Background()
 	u, err := url.Parse(storetest.PostgresURL(t))
 	require.NoError(t, err)
@@ -39,7 +34,7 @@ func hungPostgres(t *testing.T, maxConns ...int) (s *postgres.Store, e *flow.Exe
 	q := u.Query()
 	q.Set("application_name", app)
 	u.RawQuery = q.Encode()
-	s, err = postgres.Open(ctx, u.String(), conns)
+	s, err = postgres.Open(ctx, u.String(), 8)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -136,29 +131,6 @@ func TestBatchDeadline(t *testing.T) {
 
 	release()
 	require.NoError(t, saveProgress(s, e, nil), "the store recovers")
-}
-
-// TestWritersOverlap: on PostgreSQL several group-commit transactions run
-// at once, so a batch waiting on a row lock (or on a slow round trip) does
-// not hold up writes that do not need that row.
-func TestWritersOverlap(t *testing.T) {
-	t.Parallel()
-	s, e, _, _, release := hungPostgres(t, 8) // 2 writers
-	hung := make(chan error, 1)
-	entered := make(chan struct{})
-	go func() { hung <- saveProgress(s, e, entered) }()
-	<-entered
-	c := storetest.NewClock()
-	for i := range 3 {
-		require.NoError(t, createWorkflow(s, storetest.Workflow(fmt.Sprintf("past-the-hung-%d", i), c.Now())))
-	}
-	select {
-	case err := <-hung:
-		t.Fatalf("the hung write finished before its row was released: %v", err)
-	default:
-	}
-	release()
-	require.NoError(t, <-hung)
 }
 
 // TestCloseHungBatch: Close does not wait for a hung batch beyond its

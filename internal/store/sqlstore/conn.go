@@ -92,7 +92,12 @@ func (c *conn) QueryContext(ctx context.Context, query string, args ...any) (row
 	ctx, done := c.bind(ctx)
 	var rs *sql.Rows
 	var err error
-	if st := c.prepared(ctx, query); st != nil {
+	// Not a cached statement inside a transaction: its result set stays
+	// open while the caller reads it, and the same statement run again in
+	// that transaction meanwhile would share SQLite's one handle of it.
+	// (Exec and QueryRow are done with the handle when they return.)
+	_, inTx := c.db.(*sql.Tx)
+	if st := c.prepared(ctx, query); st != nil && !inTx {
 		rs, err = st.QueryContext(ctx, args...) //nolint:rowserrcheck // the caller checks Err of the wrapper
 	} else {
 		rs, err = c.db.QueryContext(ctx, query, args...) //nolint:rowserrcheck // as above

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -232,24 +231,24 @@ func (q *queries) ClaimExecutions(ctx context.Context, owner string, now, until 
 }
 
 // leaseChunk bounds the ids of one heartbeat statement (placeholders).
-const leaseChunk = 500
+const leaseChunk = 512
 
 func (q *queries) ExtendLeases(ctx context.Context, owner string, ids []uuid.UUID, until time.Time) (int, error) {
 	total := 0
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), leaseChunk)]
 		ids = ids[len(chunk):]
-		args := []any{owner, timeArg(until)}
-		marks := make([]string, len(chunk))
+		values := make([]any, len(chunk))
 		for i, id := range chunk {
-			args = append(args, id.String())
-			marks[i] = "$" + strconv.Itoa(i+3)
+			values[i] = id.String()
 		}
+		marks, values := inList(3, values)
+		args := append([]any{owner, timeArg(until)}, values...)
 		// Rows a write holds right now are skipped (that write extends their
 		// lease itself); waiting for them in arbitrary order deadlocked with
 		// group-commit transactions on PostgreSQL.
 		res, err := q.w.ExecContext(ctx, `UPDATE executions SET lease_expires_at = $2
-			WHERE id IN (SELECT id FROM executions WHERE id IN (`+strings.Join(marks, ", ")+`)
+			WHERE id IN (SELECT id FROM executions WHERE id IN `+marks+`
 				AND lease_owner = $1 AND status IN ('pending', 'running')`+q.d.SkipLocked+`) AND lease_owner = $1`,
 			args...)
 		if err != nil {

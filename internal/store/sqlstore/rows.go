@@ -31,6 +31,18 @@ func valuesSQL(rows, cols int) string {
 	return b.String()
 }
 
+// inList is the placeholders of an IN list of values numbered from
+// first, and the values padded to a power of two by repeating the last
+// (a repeat changes nothing in an IN list): a few statement shapes.
+func inList(first int, values []any) (string, []any) {
+	if n := len(values); n > 1 {
+		for size := 1 << bits.Len(uint(n-1)); len(values) < size; {
+			values = append(values, values[n-1])
+		}
+	}
+	return placeholders(first, len(values)), values
+}
+
 // placeholders is "($first, …, $first+n-1)".
 func placeholders(first, n int) string {
 	var b strings.Builder

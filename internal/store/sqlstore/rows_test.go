@@ -20,3 +20,23 @@ func TestRowChunks(t *testing.T) {
 		}
 	}
 }
+
+// IN lists are padded to a power of two with the last value: 1…512 ids
+// make 10 statement shapes, not 512.
+func TestInListShapes(t *testing.T) {
+	shapes := map[string]bool{}
+	for n := 1; n <= 512; n++ {
+		values := make([]any, n)
+		for i := range values {
+			values[i] = i
+		}
+		marks, padded := inList(3, values)
+		if len(padded) < n || len(padded)&(len(padded)-1) != 0 || padded[len(padded)-1] != n-1 {
+			t.Fatalf("%d values padded to %v", n, padded)
+		}
+		shapes[marks] = true
+	}
+	if len(shapes) != 10 {
+		t.Fatalf("%d shapes", len(shapes))
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/pressly/goose/v3"
 
+	"flowker/internal/audit"
 	"flowker/internal/store"
 )
 
@@ -52,10 +53,6 @@ type Dialect struct {
 	// CacheStatements keeps prepared statements per pool (stmtCache), for
 	// a driver that does not (modernc SQLite; pgx has its own cache).
 	CacheStatements bool
-	// Writers is how many group-commit transactions may run at once (0 is
-	// 1). SQLite has one writer; on PostgreSQL a transaction mostly waits
-	// for round trips and its commit's flush, so several overlap.
-	Writers int
 
 	closed <-chan struct{} // the store's, set by Open: errors after Close are ErrUnavailable
 }
@@ -67,7 +64,7 @@ type queries struct {
 	d    *Dialect
 	// audit holds the events a transaction appended, inserted right
 	// before it commits (flushAudit). Only used when inTx.
-	audit []pendingAudit
+	audit []*audit.Event
 	inTx  bool
 }
 
@@ -109,11 +106,7 @@ func Open(ctx context.Context, wdb, rdb *sql.DB, d Dialect) (*DB, error) {
 	}
 	s.queries = queries{r: &conn{db: rdb, d: &s.dialect, stmts: s.stmts.r},
 		w: &conn{db: wdb, d: &s.dialect, stmts: s.stmts.w}, d: &s.dialect}
-	var loops sync.WaitGroup
-	for range max(1, d.Writers) {
-		loops.Go(s.batchLoop)
-	}
-	go func() { loops.Wait(); close(s.loopDone) }()
+	go s.batchLoop()
 	return s, nil
 }
 

@@ -143,20 +143,19 @@ func (q *queries) queryWaits(ctx context.Context, db execer, query string, args 
 // loadDecisions fills the decisions of the reviews in ws, in one query.
 func (q *queries) loadDecisions(ctx context.Context, db execer, ws []flow.Wait) error {
 	index := map[uuid.UUID]int{}
-	var args []any
-	var marks []string
+	var ids []any
 	for i := range ws {
 		if ws[i].Kind == flow.NodeReview {
 			index[ws[i].ID] = i
-			args = append(args, ws[i].ID.String())
-			marks = append(marks, "$"+strconv.Itoa(len(args)))
+			ids = append(ids, ws[i].ID.String())
 		}
 	}
-	if len(args) == 0 {
+	if len(ids) == 0 {
 		return nil
 	}
+	marks, args := inList(1, ids)
 	rows, err := db.QueryContext(ctx, `SELECT wait_id, decision, comment, actor_type, actor_id, decided_at
-		FROM review_decisions WHERE wait_id IN (`+strings.Join(marks, ", ")+`) ORDER BY decided_at, actor_id`, args...)
+		FROM review_decisions WHERE wait_id IN `+marks+` ORDER BY decided_at, actor_id`, args...)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,27 @@ import (
 func runBatch(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("BatchAuditChain", func(t *testing.T) { t.Parallel(); testBatchAuditChain(t, open(t)) })
 	t.Run("BatchManySteps", func(t *testing.T) { t.Parallel(); testBatchManySteps(t, open(t)) })
+	t.Run("AuditEventChangedAfterAppend", func(t *testing.T) { t.Parallel(); testAuditChangedAfterAppend(t, open(t)) })
+}
+
+// testAuditChangedAfterAppend: an event is stored as it is when its
+// transaction commits, hashed over what is stored, even if its caller
+// changed it after appending it.
+func testAuditChangedAfterAppend(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	e := auditEvent(1)
+	require.NoError(t, s.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.AppendAudit(ctx, e); err != nil {
+			return err
+		}
+		e.Metadata["late"] = "added after AppendAudit"
+		return nil
+	}))
+	v := verifyAll(t, s)
+	require.True(t, v.Valid, v.Reason)
+	got, err := s.GetAudit(ctx, e.ID)
+	require.NoError(t, err)
+	require.Equal(t, *e, *got)
 }
 
 // testBatchAuditChain: concurrent callers each append audit events in a
