@@ -95,7 +95,7 @@ func run() int {
 	}
 	// Provider calls are client spans carrying traceparent; the wrapped
 	// transport is the SSRF-safe one (a bare Options.Transport replaces it).
-	outbound := provider.Options{AllowPrivate: cfg.SSRFAllowPrivate}
+	outbound := provider.Options{AllowPrivate: cfg.SSRFAllowPrivate, MaxConnsPerHost: cfg.Engine.ProviderConcurrency}
 	outbound.Transport = telemetry.HTTPTransport(provider.NewTransport(outbound))
 	client := provider.New(outbound)
 	metrics, err := telemetry.NewEngineMetrics()
@@ -163,7 +163,8 @@ func engineOptions(cfg config.Config) engine.Options {
 	}
 	return engine.Options{
 		Owner: owner, Concurrency: cfg.Engine.Concurrency, QueueSize: cfg.Engine.QueueSize,
-		LeaseDuration: cfg.Engine.LeaseDuration, ExecutionTimeout: cfg.Engine.ExecutionTimeout,
+		ProviderConcurrency: cfg.Engine.ProviderConcurrency,
+		LeaseDuration:       cfg.Engine.LeaseDuration, ExecutionTimeout: cfg.Engine.ExecutionTimeout,
 		Retry:           engine.RetryPolicy{MaxAttempts: cfg.Engine.MaxAttempts},
 		Breaker:         engine.BreakerPolicy{Failures: cfg.Engine.BreakerFailures, OpenFor: cfg.Engine.BreakerOpenFor},
 		CallbackBaseURL: cfg.PublicURL,

@@ -96,14 +96,15 @@ type OIDC struct {
 
 // Engine tunes execution: concurrency, back-pressure, leases and retries.
 type Engine struct {
-	WorkerID         string // lease owner id; stable across restarts (e.g. a StatefulSet pod name)
-	Concurrency      int
-	QueueSize        int
-	LeaseDuration    time.Duration
-	ExecutionTimeout time.Duration
-	MaxAttempts      int
-	BreakerFailures  int
-	BreakerOpenFor   time.Duration
+	WorkerID            string // lease owner id; stable across restarts (e.g. a StatefulSet pod name)
+	Concurrency         int
+	ProviderConcurrency int // calls in flight per provider or executor configuration; connections per provider host
+	QueueSize           int
+	LeaseDuration       time.Duration
+	ExecutionTimeout    time.Duration
+	MaxAttempts         int
+	BreakerFailures     int
+	BreakerOpenFor      time.Duration
 }
 
 // Database says which store to open.
@@ -182,14 +183,15 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.Database = r.database()
 	c.Engine = Engine{
-		WorkerID:         r.str("ENGINE_WORKER_ID", ""),
-		Concurrency:      r.integer("ENGINE_CONCURRENCY", 256, 1, 100000),
-		QueueSize:        r.integer("ENGINE_QUEUE_SIZE", 10000, 1, 10000000),
-		LeaseDuration:    r.duration("ENGINE_LEASE_DURATION", 30*time.Second),
-		ExecutionTimeout: r.positiveDuration("ENGINE_EXECUTION_TIMEOUT", 5*time.Minute),
-		MaxAttempts:      r.integer("ENGINE_MAX_ATTEMPTS", 5, 1, 100),
-		BreakerFailures:  r.integer("ENGINE_BREAKER_FAILURES", 5, 1, 1000),
-		BreakerOpenFor:   r.positiveDuration("ENGINE_BREAKER_OPEN_FOR", 30*time.Second),
+		WorkerID:            r.str("ENGINE_WORKER_ID", ""),
+		Concurrency:         r.integer("ENGINE_CONCURRENCY", 256, 1, 100000),
+		ProviderConcurrency: r.integer("ENGINE_PROVIDER_CONCURRENCY", 256, 1, 100000),
+		QueueSize:           r.integer("ENGINE_QUEUE_SIZE", 10000, 1, 10000000),
+		LeaseDuration:       r.duration("ENGINE_LEASE_DURATION", 30*time.Second),
+		ExecutionTimeout:    r.positiveDuration("ENGINE_EXECUTION_TIMEOUT", 5*time.Minute),
+		MaxAttempts:         r.integer("ENGINE_MAX_ATTEMPTS", 5, 1, 100),
+		BreakerFailures:     r.integer("ENGINE_BREAKER_FAILURES", 5, 1, 1000),
+		BreakerOpenFor:      r.positiveDuration("ENGINE_BREAKER_OPEN_FOR", 30*time.Second),
 	}
 	// The engine reads a zero as "use the default": every engine number
 	// must be positive here, or 0 would silently become that default.

@@ -43,7 +43,7 @@ func TestLoadDefaults(t *testing.T) {
 			Environment:    "local",
 			MetricInterval: time.Minute,
 		},
-		Engine: config.Engine{Concurrency: 256, QueueSize: 10000, LeaseDuration: 30 * time.Second,
+		Engine: config.Engine{Concurrency: 256, ProviderConcurrency: 256, QueueSize: 10000, LeaseDuration: 30 * time.Second,
 			ExecutionTimeout: 5 * time.Minute, MaxAttempts: 5, BreakerFailures: 5, BreakerOpenFor: 30 * time.Second},
 		OIDC:               config.OIDC{PermissionsClaim: "permissions"},
 		RateLimitPerMinute: 6000,
@@ -170,11 +170,11 @@ func TestLoadValid(t *testing.T) {
 			require.Equal(t, "k", c.APIKey)
 		}},
 		{"engine numbers at their smallest", map[string]string{
-			"ENGINE_CONCURRENCY": "1", "ENGINE_QUEUE_SIZE": "1", "ENGINE_LEASE_DURATION": "1s",
+			"ENGINE_CONCURRENCY": "1", "ENGINE_PROVIDER_CONCURRENCY": "1", "ENGINE_QUEUE_SIZE": "1", "ENGINE_LEASE_DURATION": "1s",
 			"ENGINE_EXECUTION_TIMEOUT": "1ms", "ENGINE_MAX_ATTEMPTS": "1", "ENGINE_BREAKER_FAILURES": "1",
 			"ENGINE_BREAKER_OPEN_FOR": "1ms",
 		}, func(t *testing.T, c config.Config) {
-			require.Equal(t, config.Engine{Concurrency: 1, QueueSize: 1, LeaseDuration: time.Second,
+			require.Equal(t, config.Engine{Concurrency: 1, ProviderConcurrency: 1, QueueSize: 1, LeaseDuration: time.Second,
 				ExecutionTimeout: time.Millisecond, MaxAttempts: 1, BreakerFailures: 1, BreakerOpenFor: time.Millisecond},
 				c.Engine)
 		}},

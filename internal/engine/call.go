@@ -49,7 +49,7 @@ const errorBodyLimit = 2048
 // panic here fails the node, not the process.
 func (r *run) runExecutor(ctx context.Context, n *plan.Node, vars map[string]any, key string) (res nodeResult) {
 	ctx, span := r.e.tracer.Start(ctx, "command.execution.execute_executor_node", trace.WithAttributes(
-		attribute.String("node.id", n.ID), attribute.String("execution.id", r.ex.ID.String())))
+		attribute.String("node.id", n.ID), attribute.String("execution.id", r.id.String())))
 	defer span.End()
 	started := time.Now()
 	st := flow.Step{NodeID: n.ID, Name: stepName(n), StartedAt: r.e.now()}
@@ -59,8 +59,8 @@ func (r *run) runExecutor(ctx context.Context, n *plan.Node, vars map[string]any
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			r.log.Error("executor node panicked", zap.String("node.id", n.ID), zap.Any("panic", p),
-				zap.ByteString("stack", debug.Stack()))
+			r.e.log.Error("executor node panicked", r.logFields(ctx, zap.String("node.id", n.ID), zap.Any("panic", p),
+				zap.ByteString("stack", debug.Stack()))...)
 			st.Status, st.Output, st.ErrorMessage = flow.StepFailed, nil, storableText(fmt.Sprintf("internal error: %v", p))
 			st.CompletedAt = r.e.now()
 			res = nodeResult{node: n, step: st}
@@ -165,7 +165,7 @@ func (r *run) resolve(ctx context.Context, n *plan.Node) (target, error) {
 	}
 	timeout := seconds(n.Data["timeout"], seconds(cfg["timeout_seconds"], 30*time.Second))
 	return target{
-		breakerKey: "provider_config:" + id.String(), method: method, url: joinURL(base, path),
+		breakerKey: targetKey(n), method: method, url: joinURL(base, path),
 		auth: tt.Auth, header: tt.Header, timeout: timeout, success: successCodes(ex, n.Data),
 		details:  map[string]any{"providerConfigId": id.String(), "executorId": ex.ID},
 		spanName: "command.execution.execute_with_provider_config",
@@ -229,7 +229,7 @@ func (r *run) resolveExecutorConfig(ctx context.Context, n *plan.Node, raw strin
 		return target{}, err
 	}
 	return target{
-		breakerKey: "executor_config:" + id.String(), method: ep.Method, url: joinURL(ec.BaseURL, path),
+		breakerKey: targetKey(n), method: ep.Method, url: joinURL(ec.BaseURL, path),
 		auth: auth, header: http.Header{}, timeout: time.Duration(ep.Timeout) * time.Second,
 		success:  func(c int) bool { return c >= 200 && c < 300 },
 		details:  map[string]any{"executorConfigId": id.String(), "endpointName": name},

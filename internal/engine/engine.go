@@ -32,16 +32,20 @@ import (
 
 // Options tune the engine; zero values take the defaults below.
 type Options struct {
-	Owner             string        // lease owner id; stable across restarts lets a process reclaim its own work at once
-	Concurrency       int           // executions running at once (default 256)
-	QueueSize         int           // accepted executions waiting for a worker (default 10000)
-	LeaseDuration     time.Duration // default 30s
-	HeartbeatInterval time.Duration // default LeaseDuration/3
-	RescueInterval    time.Duration // default 5s
-	ExecutionTimeout  time.Duration // default 5m
-	Retry             RetryPolicy
-	Breaker           BreakerPolicy
-	Clock             Clock // default: the system clock
+	Owner       string // lease owner id; stable across restarts lets a process reclaim its own work at once
+	Concurrency int    // executions running at once (default 256)
+	// ProviderConcurrency bounds the calls in flight per provider
+	// configuration or executor configuration (default 256); more wait
+	// for a slot, first come first served, without a goroutine (slots.go).
+	ProviderConcurrency int
+	QueueSize           int           // accepted executions waiting for a worker (default 10000)
+	LeaseDuration       time.Duration // default 30s
+	HeartbeatInterval   time.Duration // default LeaseDuration/3
+	RescueInterval      time.Duration // default 5s
+	ExecutionTimeout    time.Duration // default 5m
+	Retry               RetryPolicy
+	Breaker             BreakerPolicy
+	Clock               Clock // default: the system clock
 	// CallbackBaseURL prefixes callback URLs handed to providers
 	// (PUBLIC_URL); default http://localhost:4021.
 	CallbackBaseURL string
@@ -53,6 +57,7 @@ func (o *Options) defaults() {
 		o.Owner = uuid.NewString()
 	}
 	setDefault(&o.Concurrency, 256)
+	setDefault(&o.ProviderConcurrency, DefaultProviderConcurrency)
 	setDefault(&o.QueueSize, 10000)
 	setDefault(&o.LeaseDuration, 30*time.Second)
 	setDefault(&o.HeartbeatInterval, o.LeaseDuration/3)
@@ -66,6 +71,11 @@ func (o *Options) defaults() {
 	o.Retry.defaults()
 	o.Breaker.defaults()
 }
+
+// DefaultProviderConcurrency is Options.ProviderConcurrency's default; it
+// is also provider.DefaultMaxConnsPerHost, so one target's calls fit the
+// connections the transport keeps to its host.
+const DefaultProviderConcurrency = provider.DefaultMaxConnsPerHost
 
 func setDefault[T comparable](v *T, def T) {
 	var zero T
@@ -87,7 +97,9 @@ type Engine struct {
 	clock   Clock
 
 	queue    chan uuid.UUID
-	inFlight atomic.Int64 // accepted here and not finished: queued + running
+	inFlight atomic.Int64  // accepted here and not finished: queued + running
+	places   chan struct{} // a place per running execution (Concurrency)
+	slots    *targetSlots  // calls in flight per target (ProviderConcurrency)
 	graphs   graphCache
 	configs  configCache
 	breakers breakers
@@ -96,9 +108,9 @@ type Engine struct {
 	execs    map[uuid.UUID]*localExec // every execution this process holds or waits for
 	stopping bool
 
-	stop    context.CancelFunc
-	workers sync.WaitGroup
-	loops   sync.WaitGroup
+	stop     context.CancelFunc
+	attempts sync.WaitGroup // the dispatcher and every execution it started, until its attempt ends
+	loops    sync.WaitGroup
 }
 
 // localExec is what this process knows of one execution. Guarded by
@@ -121,6 +133,8 @@ func New(st store.Store, box *secret.Box, cat *catalog.Catalog, client *provider
 		opts: opts, store: st, box: box, catalog: cat, http: client, log: log, metrics: metrics,
 		tracer: otel.Tracer("flowker/engine"), clock: opts.Clock,
 		queue:    make(chan uuid.UUID, opts.QueueSize+maxRescue),
+		places:   make(chan struct{}, opts.Concurrency),
+		slots:    newTargetSlots(opts.ProviderConcurrency),
 		execs:    map[uuid.UUID]*localExec{},
 		breakers: breakers{policy: opts.Breaker, m: map[string]*breaker{}},
 	}
@@ -135,16 +149,14 @@ func (e *Engine) Owner() string { return e.opts.Owner }
 // LeaseUntil is the lease expiry for an execution inserted now.
 func (e *Engine) LeaseUntil(now time.Time) time.Time { return now.Add(e.opts.LeaseDuration) }
 
-// Start recovers incomplete executions, then runs the workers, the lease
-// heartbeat and the rescuer until Stop.
+// Start recovers incomplete executions, then runs the dispatcher, the
+// lease heartbeat and the rescuer until Stop.
 func (e *Engine) Start(ctx context.Context) error {
 	ctx, e.stop = context.WithCancel(context.WithoutCancel(ctx))
 	if err := e.recover(ctx); err != nil {
 		return err
 	}
-	for range e.opts.Concurrency {
-		e.workers.Go(func() { e.work(ctx) })
-	}
+	e.attempts.Go(func() { e.dispatch(ctx) })
 	e.loops.Go(func() { e.every(ctx, e.opts.HeartbeatInterval, e.heartbeat) })
 	e.loops.Go(func() { e.every(ctx, e.opts.RescueInterval, func(ctx context.Context) { e.rescue(ctx, false) }) })
 	e.loops.Go(func() { e.every(ctx, e.opts.TimerInterval, e.fireTimers) })
@@ -197,10 +209,17 @@ func (e *Engine) Dispatch(id uuid.UUID) {
 func (e *Engine) DispatchNew(ex *flow.Execution) {
 	c := *ex
 	c.Input, _ = expr.DeepCopy(ex.Input).(map[string]any)
+	dropUnused(&c)
 	e.mu.Lock()
 	e.record(ex.ID).fresh = &c
 	e.mu.Unlock()
 	e.Dispatch(ex.ID)
+}
+
+// dropUnused clears what a run never reads nor writes (a progress write
+// carries status, output and timings): thousands of runs are held at once.
+func dropUnused(ex *flow.Execution) {
+	ex.IdempotencyKey, ex.RequestHash = "", ""
 }
 
 // running marks id as run by a worker and returns the handed-over copy,
@@ -269,8 +288,8 @@ func (e *Engine) Stop(grace time.Duration) {
 	e.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
-		e.stop() // workers finish their current execution, then return
-		e.workers.Wait()
+		e.stop() // no execution starts any more; running ones finish
+		e.attempts.Wait()
 		e.loops.Wait()
 		close(done)
 	}()
@@ -298,16 +317,31 @@ var errHandedBack = errors.New("handed back at shutdown")
 // maxRescue bounds the executions one rescue pass claims.
 const maxRescue = 1000
 
-func (e *Engine) work(ctx context.Context) {
+// dispatch starts a goroutine for each queued execution as soon as one
+// of the Concurrency places is free. No goroutine waits for work: an
+// execution's goroutine ends with its attempt, or earlier when the run
+// waits for provider slots (calls.go).
+func (e *Engine) dispatch(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case id := <-e.queue:
-			e.runOne(ctx, id)
-			e.inFlight.Add(-1)
+			select {
+			case e.places <- struct{}{}:
+			case <-ctx.Done():
+				return // still leased: Stop releases it for the next owner
+			}
+			e.attempts.Add(1) // counted while the dispatcher runs, so never after Stop's Wait began
+			go e.runOne(ctx, id)
 		}
 	}
+}
+
+// freePlace ends an attempt's hold on its place (runOne's end).
+func (e *Engine) freePlace() {
+	<-e.places
+	e.attempts.Done()
 }
 
 func (e *Engine) every(ctx context.Context, d time.Duration, f func(context.Context)) {

@@ -22,17 +22,33 @@ import (
 )
 
 // run is the driver of one attempt at one execution: it loads, persists,
-// starts calls and finishes; the graph decides. A single coordinator
-// goroutine owns it; executor calls run concurrently and report back on a
-// channel with values they own.
+// starts calls and finishes; the graph decides. One goroutine at a time
+// drives it (calls.go says when that goroutine changes); calls on their
+// own goroutines read only the snapshot they were given, r.e and r.id,
+// and report back on a channel with values they own. A run waiting only
+// for provider slots is shelved (shelf.go): ex, g and w are dropped and
+// read back from the store when its turn comes.
 type run struct {
-	e       *Engine
-	ex      *flow.Execution
-	g       *graph
-	pending []flow.Step // recorded, not yet persisted
-	resumed bool        // read back from the store (woken, rescued, retried), not handed over new
-	w       waitState
-	log     *zap.Logger
+	e          *Engine
+	id         uuid.UUID // never change: calls read them
+	workflowID uuid.UUID
+	ex         *flow.Execution
+	g          *graph
+	pending    []flow.Step // recorded, not yet persisted
+	resumed    bool        // read back from the store (woken, rescued, retried), not handed over new
+	w          waitState
+	calls      outstanding
+
+	// The attempt: set by start, kept while shelved.
+	base      context.Context // runOne's: Cancel and the hand-back end it
+	ctx       context.Context // base with the span and the execution deadline; nil while shelved
+	span      trace.Span
+	started   time.Time
+	deadline  time.Time
+	stopTimer context.CancelFunc
+	shelf     shelf
+	end       func(verdict) // what the engine does once the attempt is over
+	closed    bool
 }
 
 type nodeResult struct {
@@ -41,38 +57,58 @@ type nodeResult struct {
 	out  any
 }
 
-// runOne drives an execution this process leased until it finishes, is
-// handed back, or fails transiently (then it runs again here later). A
+// runOne starts driving an execution this process leased, on the
+// goroutine the dispatcher started for it. The attempt ends — perhaps on
+// another goroutine, after waiting for a provider slot — when it finishes,
+// is handed back, or fails transiently (then it runs again here later). A
 // panic fails that execution, never the process.
 func (e *Engine) runOne(loopCtx context.Context, id uuid.UUID) {
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(loopCtx))
-	defer cancel(nil)
 	fresh, dispatch := e.running(id, cancel)
-	if e.tryRun(ctx, id, fresh) == verdictRetry {
-		e.retryLater(id)
-		return
+	end := func(v verdict) {
+		if v == verdictRetry {
+			e.retryLater(id)
+		} else {
+			e.finished(id, dispatch)
+		}
+		cancel(nil)
+		e.inFlight.Add(-1)
+		e.freePlace()
 	}
-	e.finished(id, dispatch)
+	var r *run
+	v, suspended := e.guard(ctx, id, func() (verdict, bool) {
+		var err error
+		if r, err = e.load(ctx, id, fresh); err != nil {
+			e.log.Warn("cannot load execution; retrying later", zap.String("operation", "command.execution.execute"),
+				zap.String("execution.id", id.String()), zap.String("error.message", err.Error()))
+			return verdictRetry, false
+		}
+		if r == nil {
+			return verdictDone, false
+		}
+		r.base, r.end = ctx, end
+		return r.start()
+	})
+	if suspended {
+		return // the run's next driver ends it
+	}
+	if r != nil {
+		r.close()
+	}
+	end(v)
 }
 
-func (e *Engine) tryRun(ctx context.Context, id uuid.UUID, fresh *flow.Execution) (v verdict) {
+// guard runs drive; a panic fails the execution from its persisted state.
+func (e *Engine) guard(ctx context.Context, id uuid.UUID, drive func() (verdict, bool)) (v verdict, suspended bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			e.log.Error("execution panicked; failing it", zap.String("operation", "command.execution.execute"),
 				zap.String("execution.id", id.String()), zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
-			v = e.failUnrunnable(ctx, id, fmt.Sprintf("internal error, execution stopped: %v", p))
+			// Not cut short by the execution's deadline: the failure must be written.
+			v, suspended = e.failUnrunnable(context.WithoutCancel(ctx), id, fmt.Sprintf("internal error, execution stopped: %v", p)), false
 		}
 	}()
-	r, err := e.load(ctx, id, fresh)
-	if err != nil {
-		e.log.Warn("cannot load execution; retrying later", zap.String("operation", "command.execution.execute"),
-			zap.String("execution.id", id.String()), zap.String("error.message", err.Error()))
-		return verdictRetry
-	}
-	if r == nil {
-		return verdictDone
-	}
-	return r.execute(ctx)
+	return drive()
 }
 
 // load reads what a run needs. A revision that cannot run (its row is
@@ -94,6 +130,7 @@ func (e *Engine) load(ctx context.Context, id uuid.UUID, ex *flow.Execution) (*r
 		if ex.Status.Terminal() || ex.LeaseOwner != e.opts.Owner {
 			return nil, nil
 		}
+		dropUnused(ex)
 		if steps, err = e.store.ListSteps(ctx, id); err != nil {
 			return nil, err
 		}
@@ -126,9 +163,8 @@ func (e *Engine) newRun(ex *flow.Execution, p *plan.Plan, steps []flow.Step) *ru
 	if p == nil {
 		p = emptyPlan
 	}
-	return &run{e: e, ex: ex, g: newGraph(p, ex, steps, e.now, e.executionVars(p, ex.ID)),
-		w:   waitState{parked: map[string]*plan.Node{}},
-		log: e.log.With(zap.String("workflow.id", ex.WorkflowID.String()), zap.String("execution.id", ex.ID.String()))}
+	return &run{e: e, id: ex.ID, workflowID: ex.WorkflowID, ex: ex, g: newGraph(p, ex, steps, e.now, e.executionVars(p, ex.ID)),
+		w: waitState{parked: map[string]*plan.Node{}}}
 }
 
 // failUnrunnable ends an execution that cannot be driven (it panicked)
@@ -148,35 +184,40 @@ func (e *Engine) failUnrunnable(ctx context.Context, id uuid.UUID, reason string
 	return r.finish(ctx)
 }
 
-// execute is the coordinator loop.
-func (r *run) execute(ctx context.Context) verdict {
+// start begins the attempt — its span, log line and deadline — and
+// drives it.
+func (r *run) start() (verdict, bool) {
 	e := r.e
-	parent := propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": r.ex.TraceParent})
+	parent := propagation.TraceContext{}.Extract(r.base, propagation.MapCarrier{"traceparent": r.ex.TraceParent})
 	ctx, span := e.tracer.Start(parent, "command.execution.execute", trace.WithAttributes(
 		attribute.String("execution.id", r.ex.ID.String()), attribute.String("workflow.id", r.ex.WorkflowID.String())))
-	defer span.End()
-	started := time.Now()
+	r.span, r.started = span, time.Now()
 	// Resumed, not "has steps": a run woken at a wait that was its first
 	// node has none, and must not be counted or timed as a new start.
-	resumed := r.resumed
 	msg := "Starting workflow execution"
-	if resumed {
+	if r.resumed {
 		msg = "Resuming workflow execution"
 	} else {
 		e.metrics.ExecutionStarted(ctx, r.ex.WorkflowID.String())
 	}
-	r.log.Info(msg, append(telemetry.Trace(ctx), zap.String("operation", "command.execution.execute"))...)
+	r.logInfo(ctx, msg)
 
-	deadline := r.ex.StartedAt.Add(e.opts.ExecutionTimeout)
-	if resumed {
+	r.deadline = r.ex.StartedAt.Add(e.opts.ExecutionTimeout)
+	if r.resumed {
 		// A run woken after a review, callback or timer (or retried, or
 		// rescued) has the full budget from now: waiting is not work, and
 		// what remained of the first deadline would count the wait.
-		deadline = e.clock.Now().Add(e.opts.ExecutionTimeout)
+		r.deadline = e.clock.Now().Add(e.opts.ExecutionTimeout)
 	}
-	ctx, cancelTimeout := context.WithDeadlineCause(ctx, deadline, errTimeout)
-	defer cancelTimeout()
+	r.calls.wake = make(chan struct{}, 1)
+	r.begin()
+	return r.drive()
+}
 
+// begin sets the attempt's context up and walks the graph from the
+// trigger (again, after a shelf: the persisted steps replayed).
+func (r *run) begin() {
+	r.ctx, r.stopTimer = context.WithDeadlineCause(trace.ContextWithSpan(r.base, r.span), r.deadline, errTimeout)
 	if r.ex.CancelRequested { // requested while no worker had it
 		r.g.fail(outcome{kind: outcomeCancelled, reason: "cancelled"})
 	}
@@ -184,16 +225,19 @@ func (r *run) execute(ctx context.Context) verdict {
 		r.ex.TotalSteps = r.g.totalSteps()
 		r.g.begin(r.ex.TriggerNodeID)
 	}
-	// Each node runs at most once per attempt: a buffer for every node lets
-	// calls report back even after the loop has stopped reading.
-	results := make(chan nodeResult, len(r.g.plan.Nodes))
-	inFlight := 0
+}
+
+// drive is the coordinator loop. It returns the attempt's verdict, or
+// suspended: the run waits for provider slots only, and a poke resumes it
+// on another goroutine.
+func (r *run) drive() (verdict, bool) {
+	ctx := r.ctx
 	for {
 		r.pending = append(r.pending, r.g.takeRecorded()...)
 		if len(r.g.arrived) > 0 && r.g.failure.none() && context.Cause(ctx) == nil {
 			if err := r.arrive(ctx); err != nil {
 				if v, stop := r.saveFailed(ctx, err); stop {
-					return v
+					return v, false
 				}
 			}
 			continue // resolving a wait may have made nodes ready
@@ -204,88 +248,109 @@ func (r *run) execute(ctx context.Context) verdict {
 			if len(r.pending) > 0 || len(r.w.opened) > 0 { // a wait reached is shown (a review in its inbox) before calls that may be slow
 				if err := r.save(ctx, nil); err != nil {
 					if v, stop := r.saveFailed(ctx, err); stop {
-						return v // running calls report into the buffer, unread
+						return v, false // running calls report into the buffer, unread
 					}
 					continue
 				}
 			}
 			if r.g.failure.none() { // the save may have seen a cancel requested elsewhere
-				for _, n := range r.g.takeReady() {
-					inFlight++
-					vars, key := r.g.vars, r.g.keyFor(n.ID) // vars is copy-on-write: the call may keep it
-					go func() { results <- r.runExecutor(ctx, n, vars, key) }()
-				}
+				r.queueCalls(r.g.takeReady())
 			}
 		}
-		if inFlight == 0 && len(r.w.parked) > 0 && r.g.failure.none() && context.Cause(ctx) == nil {
+		if len(r.g.ready) == 0 {
+			r.releaseShelved() // what a shelved run waited for and no longer needs
+		}
+		if res, ran := r.startCalls(ctx); ran {
+			r.g.complete(res.node, res.step, res.out)
+			continue
+		}
+		outstanding := r.calls.inFlight + len(r.calls.waiting)
+		if outstanding == 0 && len(r.w.parked) > 0 && r.g.failure.none() && context.Cause(ctx) == nil {
 			parked, err := r.park(ctx)
 			switch {
 			case err != nil:
 				if v, stop := r.saveFailed(ctx, err); stop {
-					return v
+					return v, false
 				}
 			case parked:
 				r.ex.Status = flow.ExecWaiting
-				r.log.Info("Workflow execution waiting", append(telemetry.Trace(ctx),
-					zap.String("operation", "command.execution.execute"), zap.Int("waits", len(r.w.parked)))...)
-				return verdictDone
+				r.logInfo(ctx, "Workflow execution waiting", zap.Int("waits", len(r.w.parked)))
+				return verdictDone, false
 			}
 			continue
 		}
-		if inFlight == 0 {
+		if outstanding == 0 {
 			v := r.finish(ctx)
 			if v == verdictDone && r.ex.Status.Terminal() {
-				r.finished(ctx, span, started)
+				r.finished(ctx)
 			}
-			return v
+			return v, false
 		}
-		select {
-		case res := <-results:
-			inFlight--
+		switch res, got := r.await(ctx); got {
+		case awaitResult:
 			r.g.complete(res.node, res.step, res.out)
-		case <-ctx.Done():
-			if errors.Is(context.Cause(ctx), errHandedBack) {
-				return verdictDone // resumed from its last persisted step by the next owner
+		case awaitSlots:
+			// Only slots are awaited: what was decided is written first, so
+			// the run can be shelved and rebuilt from the store.
+			r.pending = append(r.pending, r.g.takeRecorded()...)
+			if len(r.pending) > 0 || len(r.w.opened) > 0 || len(r.w.resolved) > 0 {
+				if err := r.save(ctx, nil); err != nil {
+					if v, stop := r.saveFailed(ctx, err); stop {
+						return v, false
+					}
+				}
+				continue
 			}
-			// Cancelled or timed out: running calls see the same context
-			// and come back as failures; keep collecting them.
-			for ; inFlight > 0; inFlight-- {
-				res := <-results
+			r.shelve()
+			return verdictDone, true
+		case awaitDone:
+			if errors.Is(context.Cause(ctx), errHandedBack) {
+				return verdictDone, false // resumed from its last persisted step by the next owner
+			}
+			// Cancelled or timed out: no call starts any more; running calls
+			// see the same context and come back as failures; collect them.
+			r.withdrawCalls()
+			for ; r.calls.inFlight > 0; r.calls.inFlight-- {
+				res := <-r.calls.results
 				r.g.complete(res.node, res.step, res.out)
 			}
+		case awaitPoked: // startCalls looks at the tickets again
 		}
 	}
+}
+
+// close ends the attempt's own resources once its verdict is known
+// (also after a panic); closing twice does nothing.
+func (r *run) close() {
+	if r.closed {
+		return
+	}
+	r.closed = true
+	r.endCalls()
+	if r.stopTimer != nil {
+		r.stopTimer()
+	}
+	if r.span != nil {
+		r.span.End()
+	}
+}
+
+// logInfo logs at info level with the run's identity; the fields are
+// built only when the line is written (a run keeps no logger of its own:
+// thousands of runs are held at once).
+func (r *run) logInfo(ctx context.Context, msg string, fields ...zap.Field) {
+	if ce := r.e.log.Check(zap.InfoLevel, msg); ce != nil {
+		ce.Write(r.logFields(ctx, fields...)...)
+	}
+}
+
+func (r *run) logFields(ctx context.Context, fields ...zap.Field) []zap.Field {
+	return append(append([]zap.Field{zap.String("workflow.id", r.workflowID.String()),
+		zap.String("execution.id", r.id.String()), zap.String("operation", "command.execution.execute")},
+		telemetry.Trace(ctx)...), fields...)
 }
 
 var errTimeout = errors.New("execution timed out")
-
-// saveFailed decides what a failed progress write means: a lost lease or
-// a database still down after the save's retries stops this attempt (the
-// execution runs again here later); data the store refuses fails the
-// execution with the cause, and the loop writes that instead. A write cut
-// short by the run's own end (cancel, timeout) is left to finish.
-func (r *run) saveFailed(ctx context.Context, err error) (verdict, bool) {
-	switch {
-	case context.Cause(ctx) != nil: // cancelled, timed out or handed back: finish says which
-		return verdictDone, false
-	case errors.Is(err, store.ErrLeaseLost):
-		return verdictDone, true
-	case store.Transient(err):
-		return verdictRetry, true
-	}
-	r.g.fail(outcome{kind: outcomeFailed, reason: storableText("progress could not be stored: " + err.Error())})
-	stripPayloads(r.pending)
-	return verdictDone, false
-}
-
-// stripPayloads keeps steps' status and error but drops what the store
-// refused to hold.
-func stripPayloads(steps []flow.Step) {
-	for i := range steps {
-		steps[i].Input, steps[i].Output, steps[i].CallDetails = nil, nil, nil
-		steps[i].ErrorMessage = storableText(steps[i].ErrorMessage)
-	}
-}
 
 // finish writes the terminal state together with the last steps.
 func (r *run) finish(ctx context.Context) verdict {
@@ -329,17 +394,16 @@ func (r *run) finish(ctx context.Context) verdict {
 }
 
 // finished reports a terminal state that was written.
-func (r *run) finished(ctx context.Context, span trace.Span, started time.Time) {
+func (r *run) finished(ctx context.Context) {
 	if r.ex.Status != flow.ExecCompleted {
-		span.SetStatus(codes.Error, r.ex.ErrorMessage)
+		r.span.SetStatus(codes.Error, r.ex.ErrorMessage)
 	}
-	r.e.metrics.ExecutionFinished(ctx, r.ex.WorkflowID.String(), string(r.ex.Status), time.Since(started))
-	fields := append(telemetry.Trace(ctx), zap.String("operation", "command.execution.execute"),
-		zap.String("status", string(r.ex.Status)))
+	r.e.metrics.ExecutionFinished(ctx, r.ex.WorkflowID.String(), string(r.ex.Status), time.Since(r.started))
+	fields := []zap.Field{zap.String("status", string(r.ex.Status))}
 	if r.ex.ErrorMessage != "" {
 		fields = append(fields, zap.String("error.message", r.ex.ErrorMessage))
 	}
-	r.log.Info("Workflow execution finished", fields...)
+	r.logInfo(ctx, "Workflow execution finished", fields...)
 }
 
 // auditEvent records how the execution ended; the engine is the actor.
@@ -354,66 +418,4 @@ func (r *run) auditEvent(ctx context.Context, now time.Time) *audit.Event {
 	}
 	// The worker's context carries no request: the actor is the system.
 	return audit.NewEvent(ctx, uuid.New(), now, eventType, "EXECUTE", result, "execution", r.ex.ID.String(), meta)
-}
-
-// Retries of one progress write while the database is unreachable, before
-// the attempt is given up (and run again later from what is durable).
-const (
-	saveAttempts = 6
-	saveBackoff  = 100 * time.Millisecond
-)
-
-// save persists pending steps and the execution's progress (with event,
-// for the terminal state), group-committed with other executions' writes.
-// Transient errors are retried with backoff while ctx lasts.
-func (r *run) save(ctx context.Context, event *audit.Event, then ...func(store.Tx) error) error {
-	r.ex.UpdatedAt = r.e.now()
-	r.ex.CurrentStep = max(r.ex.CurrentStep, r.g.step)
-	until := r.e.LeaseUntil(r.ex.UpdatedAt)
-	r.ex.LeaseExpiresAt = &until
-	snapshot, steps := *r.ex, r.pending
-	var cancel bool
-	var err error
-	for attempt := range saveAttempts {
-		err = r.e.store.Batch(ctx, func(tx store.Tx) error {
-			var err error
-			if cancel, err = tx.SaveProgress(ctx, r.e.opts.Owner, &snapshot, steps); err != nil {
-				return err
-			}
-			if err := r.saveWaits(ctx, tx); err != nil {
-				return err
-			}
-			if event != nil {
-				ev := *event // sealed anew on every attempt: the chain head may have moved
-				if err := tx.AppendAudit(ctx, &ev); err != nil {
-					return err
-				}
-			}
-			for _, fn := range then {
-				if err := fn(tx); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err == nil || !store.Transient(err) || attempt == saveAttempts-1 {
-			break
-		}
-		select {
-		case <-r.e.clock.After(saveBackoff << attempt): // the database may be restarting
-		case <-ctx.Done():
-			return err
-		}
-	}
-	if err != nil {
-		r.log.Warn("cannot persist execution progress", zap.String("operation", "command.execution.execute"),
-			zap.String("error.message", err.Error()))
-		return err
-	}
-	r.pending, r.w.opened, r.w.events, r.w.resolved = nil, nil, nil, nil
-	if cancel && !r.ex.Status.Terminal() {
-		r.ex.CancelRequested = true
-		r.g.fail(outcome{kind: outcomeCancelled, reason: "cancelled"})
-	}
-	return nil
 }

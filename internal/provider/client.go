@@ -23,6 +23,9 @@ const (
 	DefaultMaxResponseBytes = 1 << 20
 	// DefaultTimeout bounds one attempt when Request leaves it 0.
 	DefaultTimeout = 30 * time.Second
+	// DefaultMaxConnsPerHost bounds the connections to one host when
+	// Options leaves it 0 (the engine's ENGINE_PROVIDER_CONCURRENCY default).
+	DefaultMaxConnsPerHost = 256
 )
 
 // Options configures a Client.
@@ -31,6 +34,10 @@ type Options struct {
 	MaxResponseBytes int64             // default 1 MiB; bodies beyond are cut and Response.Truncated is set
 	Transport        http.RoundTripper // optional replacement, e.g. telemetry wrapping NewTransport(opts) (AllowPrivate and RootCAs reach it only that way); default: the SSRF-safe transport
 	RootCAs          *x509.CertPool    // trusted CAs for HTTPS; nil = system pool
+	// MaxConnsPerHost bounds the connections to one host (dialling,
+	// in use and idle); a request past it waits for one. As many are kept
+	// idle for reuse. Default DefaultMaxConnsPerHost.
+	MaxConnsPerHost int
 }
 
 // Client is long-lived and shared by the whole process: it owns the

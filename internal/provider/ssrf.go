@@ -138,14 +138,25 @@ func newSafeTransport(opts Options) *http.Transport {
 			return nil
 		},
 	}
+	perHost := opts.MaxConnsPerHost
+	if perHost <= 0 {
+		perHost = DefaultMaxConnsPerHost
+	}
 	return &http.Transport{
 		// No proxy: through a proxy the checked address would be the proxy's.
-		Proxy:                 nil,
-		DialContext:           safeDial(dialer),
-		ForceAttemptHTTP2:     true, // needed for HTTP/2 with a custom DialContext
-		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: opts.RootCAs},
-		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   16,
+		Proxy:       nil,
+		DialContext: safeDial(dialer),
+		// HTTP/2 where the provider offers it in the TLS handshake (ALPN):
+		// many calls share one connection. With a custom DialContext and
+		// TLS configuration Go attempts it only when forced; the dial, and
+		// so the SSRF check, is the same for both protocols.
+		ForceAttemptHTTP2: true,
+		TLSClientConfig:   &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: opts.RootCAs},
+		// Connections are reused per host: as many may stay idle as may be
+		// open, so a burst does not close and redial most of them.
+		MaxConnsPerHost:       perHost,
+		MaxIdleConnsPerHost:   perHost,
+		MaxIdleConns:          0, // no total: per host and IdleConnTimeout bound them
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,

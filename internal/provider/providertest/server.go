@@ -8,11 +8,13 @@ import (
 	"crypto/subtle"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -39,6 +41,7 @@ type Request struct {
 	Header        http.Header
 	Body          []byte
 	TLSServerName string // SNI sent by the client; empty over plain HTTP
+	Proto         string // "HTTP/1.1" or "HTTP/2.0"
 }
 
 // Server is a fake provider. Its methods are safe for concurrent use.
@@ -52,6 +55,7 @@ type Server struct {
 	requests []Request
 	check    func(*http.Request) bool // auth expectation; nil accepts everything
 	oauth    *oauthState
+	conns    atomic.Int64 // connections accepted
 }
 
 // New starts a plain HTTP fake on 127.0.0.1, closed when the test ends.
@@ -64,15 +68,27 @@ func New(t testing.TB) *Server {
 }
 
 // NewTLS starts an HTTPS fake whose certificate is valid for "localhost",
-// 127.0.0.1 and ::1; trust it with a pool holding Certificate().
+// 127.0.0.1 and ::1; trust it with a pool holding Certificate(). It speaks
+// HTTP/1.1 only.
 func NewTLS(t testing.TB) *Server {
 	t.Helper()
+	return newTLS(t, false)
+}
+
+// NewHTTP2 is NewTLS offering HTTP/2 in the TLS handshake (ALPN), as most
+// providers do.
+func NewHTTP2(t testing.TB) *Server {
+	t.Helper()
+	return newTLS(t, true)
+}
+
+func newTLS(t testing.TB, http2 bool) *Server {
 	cfg, err := localhostCert()
 	if err != nil {
 		t.Fatalf("providertest: generating certificate: %v", err)
 	}
 	s := newServer(t)
-	s.TLS = cfg
+	s.TLS, s.EnableHTTP2 = cfg, http2
 	s.StartTLS()
 	t.Cleanup(s.Close)
 	return s
@@ -90,8 +106,16 @@ func newServer(t testing.TB) *Server {
 	// the test log, not stderr. Close waits for connections, so no log line
 	// can arrive after the test ends.
 	s.Config.ErrorLog = log.New(testLog{t}, "providertest: ", 0)
+	s.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
 	return s
 }
+
+// Connections counts the connections the server accepted so far.
+func (s *Server) Connections() int { return int(s.conns.Load()) }
 
 type testLog struct{ t testing.TB }
 
@@ -201,7 +225,8 @@ func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []by
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	rec := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body}
+	rec := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body,
+		Proto: r.Proto}
 	if r.TLS != nil {
 		rec.TLSServerName = r.TLS.ServerName
 	}

@@ -1,0 +1,106 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.uber.org/zap"
+
+	"flowker/internal/audit"
+	"flowker/internal/flow"
+	"flowker/internal/store"
+)
+
+// Progress writes: every step and state change of a run goes through
+// save, group-committed with other executions' writes.
+
+// saveFailed decides what a failed progress write means: a lost lease or
+// a database still down after the save's retries stops this attempt (the
+// execution runs again here later); data the store refuses fails the
+// execution with the cause, and the loop writes that instead. A write cut
+// short by the run's own end (cancel, timeout) is left to finish.
+func (r *run) saveFailed(ctx context.Context, err error) (verdict, bool) {
+	switch {
+	case context.Cause(ctx) != nil: // cancelled, timed out or handed back: finish says which
+		return verdictDone, false
+	case errors.Is(err, store.ErrLeaseLost):
+		return verdictDone, true
+	case store.Transient(err):
+		return verdictRetry, true
+	}
+	r.g.fail(outcome{kind: outcomeFailed, reason: storableText("progress could not be stored: " + err.Error())})
+	stripPayloads(r.pending)
+	return verdictDone, false
+}
+
+// stripPayloads keeps steps' status and error but drops what the store
+// refused to hold.
+func stripPayloads(steps []flow.Step) {
+	for i := range steps {
+		steps[i].Input, steps[i].Output, steps[i].CallDetails = nil, nil, nil
+		steps[i].ErrorMessage = storableText(steps[i].ErrorMessage)
+	}
+}
+
+// Retries of one progress write while the database is unreachable, before
+// the attempt is given up (and run again later from what is durable).
+const (
+	saveAttempts = 6
+	saveBackoff  = 100 * time.Millisecond
+)
+
+// save persists pending steps and the execution's progress (with event,
+// for the terminal state), group-committed with other executions' writes.
+// Transient errors are retried with backoff while ctx lasts.
+func (r *run) save(ctx context.Context, event *audit.Event, then ...func(store.Tx) error) error {
+	r.ex.UpdatedAt = r.e.now()
+	r.ex.CurrentStep = max(r.ex.CurrentStep, r.g.step)
+	until := r.e.LeaseUntil(r.ex.UpdatedAt)
+	r.ex.LeaseExpiresAt = &until
+	snapshot, steps := *r.ex, r.pending
+	var cancel bool
+	var err error
+	for attempt := range saveAttempts {
+		err = r.e.store.Batch(ctx, func(tx store.Tx) error {
+			var err error
+			if cancel, err = tx.SaveProgress(ctx, r.e.opts.Owner, &snapshot, steps); err != nil {
+				return err
+			}
+			if err := r.saveWaits(ctx, tx); err != nil {
+				return err
+			}
+			if event != nil {
+				ev := *event // sealed anew on every attempt: the chain head may have moved
+				if err := tx.AppendAudit(ctx, &ev); err != nil {
+					return err
+				}
+			}
+			for _, fn := range then {
+				if err := fn(tx); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil || !store.Transient(err) || attempt == saveAttempts-1 {
+			break
+		}
+		select {
+		case <-r.e.clock.After(saveBackoff << attempt): // the database may be restarting
+		case <-ctx.Done():
+			return err
+		}
+	}
+	if err != nil {
+		r.e.log.Warn("cannot persist execution progress", r.logFields(ctx, zap.String("error.message", err.Error()))...)
+		return err
+	}
+	r.pending, r.w.opened, r.w.events, r.w.resolved = nil, nil, nil, nil
+	r.releaseHeld() // the calls whose steps this wrote
+	if cancel && !r.ex.Status.Terminal() {
+		r.ex.CancelRequested = true
+		r.g.fail(outcome{kind: outcomeCancelled, reason: "cancelled"})
+	}
+	return nil
+}
