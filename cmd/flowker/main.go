@@ -95,7 +95,7 @@ func run() int {
 	}
 	// Provider calls are client spans carrying traceparent; the wrapped
 	// transport is the SSRF-safe one (a bare Options.Transport replaces it).
-	outbound := provider.Options{AllowPrivate: cfg.SSRFAllowPrivate, MaxConnsPerHost: cfg.Engine.ProviderConcurrency}
+	outbound := provider.Options{AllowPrivate: cfg.SSRFAllowPrivate, IdleConnsPerHost: cfg.Engine.ProviderConcurrency}
 	outbound.Transport = telemetry.HTTPTransport(provider.NewTransport(outbound))
 	client := provider.New(outbound)
 	metrics, err := telemetry.NewEngineMetrics()

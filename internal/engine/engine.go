@@ -73,9 +73,9 @@ func (o *Options) defaults() {
 }
 
 // DefaultProviderConcurrency is Options.ProviderConcurrency's default; it
-// is also provider.DefaultMaxConnsPerHost, so one target's calls fit the
+// is also provider.DefaultIdleConnsPerHost, so one target's calls find the
 // connections the transport keeps to its host.
-const DefaultProviderConcurrency = provider.DefaultMaxConnsPerHost
+const DefaultProviderConcurrency = provider.DefaultIdleConnsPerHost
 
 func setDefault[T comparable](v *T, def T) {
 	var zero T

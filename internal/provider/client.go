@@ -23,9 +23,10 @@ const (
 	DefaultMaxResponseBytes = 1 << 20
 	// DefaultTimeout bounds one attempt when Request leaves it 0.
 	DefaultTimeout = 30 * time.Second
-	// DefaultMaxConnsPerHost bounds the connections to one host when
-	// Options leaves it 0 (the engine's ENGINE_PROVIDER_CONCURRENCY default).
-	DefaultMaxConnsPerHost = 256
+	// DefaultIdleConnsPerHost is how many connections to one host stay
+	// open for reuse when Options leaves it 0 (the engine's
+	// ENGINE_PROVIDER_CONCURRENCY default).
+	DefaultIdleConnsPerHost = 256
 )
 
 // Options configures a Client.
@@ -34,10 +35,13 @@ type Options struct {
 	MaxResponseBytes int64             // default 1 MiB; bodies beyond are cut and Response.Truncated is set
 	Transport        http.RoundTripper // optional replacement, e.g. telemetry wrapping NewTransport(opts) (AllowPrivate and RootCAs reach it only that way); default: the SSRF-safe transport
 	RootCAs          *x509.CertPool    // trusted CAs for HTTPS; nil = system pool
-	// MaxConnsPerHost bounds the connections to one host (dialling,
-	// in use and idle); a request past it waits for one. As many are kept
-	// idle for reuse. Default DefaultMaxConnsPerHost.
-	MaxConnsPerHost int
+	// IdleConnsPerHost is how many connections to one host stay open for
+	// reuse once idle. Connections in use are not capped here: the engine
+	// bounds calls per provider configuration, and several configurations
+	// may share a host (a cap per host would make their calls queue for a
+	// connection, their attempt's timeout running). Default
+	// DefaultIdleConnsPerHost.
+	IdleConnsPerHost int
 }
 
 // Client is long-lived and shared by the whole process: it owns the

@@ -138,9 +138,9 @@ func newSafeTransport(opts Options) *http.Transport {
 			return nil
 		},
 	}
-	perHost := opts.MaxConnsPerHost
-	if perHost <= 0 {
-		perHost = DefaultMaxConnsPerHost
+	idle := opts.IdleConnsPerHost
+	if idle <= 0 {
+		idle = DefaultIdleConnsPerHost
 	}
 	return &http.Transport{
 		// No proxy: through a proxy the checked address would be the proxy's.
@@ -152,10 +152,10 @@ func newSafeTransport(opts Options) *http.Transport {
 		// so the SSRF check, is the same for both protocols.
 		ForceAttemptHTTP2: true,
 		TLSClientConfig:   &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: opts.RootCAs},
-		// Connections are reused per host: as many may stay idle as may be
-		// open, so a burst does not close and redial most of them.
-		MaxConnsPerHost:       perHost,
-		MaxIdleConnsPerHost:   perHost,
+		// Connections are reused per host: as many may stay idle as calls
+		// may run per provider, so a burst does not close and redial most
+		// of them.
+		MaxIdleConnsPerHost:   idle,
 		MaxIdleConns:          0, // no total: per host and IdleConnTimeout bound them
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
