@@ -164,7 +164,15 @@ func TestCancelWhileWaitingForASlot(t *testing.T) {
 	first := env.start(wf, nil)
 	env.awaitRequests("/slow", 1)
 	waiting := env.start(wf, nil)
-	require.Eventually(t, func() bool { return env.eng.Cancel(waiting) }, waitLimit, time.Millisecond)
+	// Cancel reports true once a worker runs it; asked before that, the
+	// cancel is noted and applied when it starts (then Cancel finds it gone).
+	require.Eventually(t, func() bool {
+		if env.eng.Cancel(waiting) {
+			return true
+		}
+		ex, err := env.raw.GetExecution(context.Background(), waiting)
+		return err == nil && ex.Status == flow.ExecCancelled
+	}, waitLimit, time.Millisecond)
 	ex, steps := env.await(waiting)
 	require.Equal(t, flow.ExecCancelled, ex.Status)
 	require.Empty(t, steps, "its node never ran")
