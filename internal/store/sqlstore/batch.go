@@ -169,7 +169,7 @@ func (s *DB) runBatch(ctx context.Context, reqs []*batchReq, savepoints bool) (r
 			_ = tx.Rollback()
 		}
 	}()
-	q := s.txQueries(tx, ctx)
+	q := s.txQueries(ctx, tx)
 	results = make([]error, len(reqs))
 	for i, r := range reqs {
 		if !savepoints {

@@ -80,7 +80,7 @@ func (c *conn) ExecContext(ctx context.Context, query string, args ...any) (sql.
 	defer done()
 	var res sql.Result
 	var err error
-	if st := c.prepared(ctx, query); st != nil {
+	if st := c.prepared(ctx, query); st != nil { //nolint:sqlclosecheck // cached: stmtCache.close closes it, a transaction's copy closes with it
 		res, err = st.ExecContext(ctx, args...)
 	} else {
 		res, err = c.db.ExecContext(ctx, query, args...)
@@ -97,7 +97,7 @@ func (c *conn) QueryContext(ctx context.Context, query string, args ...any) (row
 	// that transaction meanwhile would share SQLite's one handle of it.
 	// (Exec and QueryRow are done with the handle when they return.)
 	_, inTx := c.db.(*sql.Tx)
-	if st := c.prepared(ctx, query); st != nil && !inTx {
+	if st := c.prepared(ctx, query); st != nil && !inTx { //nolint:sqlclosecheck // as in ExecContext
 		rs, err = st.QueryContext(ctx, args...) //nolint:rowserrcheck // the caller checks Err of the wrapper
 	} else {
 		rs, err = c.db.QueryContext(ctx, query, args...) //nolint:rowserrcheck // as above
@@ -111,7 +111,7 @@ func (c *conn) QueryContext(ctx context.Context, query string, args ...any) (row
 
 func (c *conn) QueryRowContext(ctx context.Context, query string, args ...any) scanner {
 	ctx, done := c.bind(ctx)
-	if st := c.prepared(ctx, query); st != nil {
+	if st := c.prepared(ctx, query); st != nil { //nolint:sqlclosecheck // cached: stmtCache.close closes it, a transaction's copy closes with it
 		return &classifiedRow{row: st.QueryRowContext(ctx, args...), d: c.d, done: done}
 	}
 	return &classifiedRow{row: c.db.QueryRowContext(ctx, query, args...), d: c.d, done: done}

@@ -140,7 +140,7 @@ func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
 			_ = tx.Rollback() // the original error matters more than a rollback failure
 		}
 	}()
-	q := s.txQueries(tx, nil)
+	q := s.txQueries(nil, tx) //nolint:staticcheck // no batch context: InTx runs on the caller's
 	if err = fn(q); err != nil {
 		return err
 	}
@@ -156,7 +156,7 @@ func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
 
 // txQueries runs the shared SQL in tx; bound is the group commit's
 // context (see conn).
-func (s *DB) txQueries(tx *sql.Tx, bound context.Context) *queries {
+func (s *DB) txQueries(bound context.Context, tx *sql.Tx) *queries {
 	c := &conn{db: tx, d: s.d, bound: bound, stmts: s.stmts.w}
 	return &queries{r: c, w: c, d: s.d, inTx: true}
 }

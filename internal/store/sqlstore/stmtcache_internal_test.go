@@ -19,16 +19,16 @@ func TestNestedResultSetsOfOneStatementInTx(t *testing.T) {
 	require.NoError(t, err)
 	db.SetMaxOpenConns(1)
 	defer db.Close()
-	_, err = db.Exec(`CREATE TABLE t (i INTEGER)`)
+	_, err = db.ExecContext(ctx, `CREATE TABLE t (i INTEGER)`)
 	require.NoError(t, err)
-	_, err = db.Exec(`INSERT INTO t VALUES (1), (2), (3)`)
+	_, err = db.ExecContext(ctx, `INSERT INTO t VALUES (1), (2), (3)`)
 	require.NoError(t, err)
 	cache := newStmtCache()
 	const q = `SELECT i FROM t WHERE i >= $1 ORDER BY i`
 	require.NotNil(t, cache.stmt(ctx, db, q)) // prepared outside a transaction, as prepareWanted does
 	tx, err := db.BeginTx(ctx, nil)
 	require.NoError(t, err)
-	defer tx.Rollback()
+	defer func() { _ = tx.Rollback() }()
 	c := &conn{db: tx, d: &Dialect{}, stmts: cache}
 	outer, err := c.QueryContext(ctx, q, 1)
 	require.NoError(t, err)
