@@ -115,6 +115,13 @@ func run() int {
 			zap.String("error.message", err.Error()))
 		return 1
 	}
+	stopHistory, err := startHistory(ctx, svc, cfg.History, log)
+	if err != nil {
+		_ = ln.Close()
+		log.Error("cannot use RETENTION_ARCHIVE_DIR", zap.String("operation", "startup"), zap.String("error.message", err.Error()))
+		return 1
+	}
+	defer stopHistory() // before the store closes (deferred earlier)
 	if err := eng.Start(ctx); err != nil {
 		_ = ln.Close()
 		log.Error("cannot start the engine", zap.String("operation", "startup"), zap.String("error.message", err.Error()))
@@ -169,6 +176,35 @@ func engineOptions(cfg config.Config) engine.Options {
 		Breaker:         engine.BreakerPolicy{Failures: cfg.Engine.BreakerFailures, OpenFor: cfg.Engine.BreakerOpenFor},
 		CallbackBaseURL: cfg.PublicURL,
 	}
+}
+
+// startHistory runs the history loop (docs/history.md): dashboard counts
+// folded, and retention when RETENTION_AGE is set, whose archive directory
+// must be usable from the start. stop ends the loop and waits for it.
+func startHistory(ctx context.Context, svc *service.Service, h config.History, log *zap.Logger) (stop func(), err error) {
+	if h.RetentionAge > 0 {
+		if err := os.MkdirAll(h.ArchiveDir, 0o750); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		svc.RunHistory(ctx, service.HistoryOptions{
+			Retention:      service.RetentionPolicy{Age: h.RetentionAge, ArchiveDir: h.ArchiveDir, BatchSize: h.RetentionBatchSize},
+			RetentionEvery: h.RetentionInterval,
+			OnArchived: func(r service.ArchiveResult) {
+				log.Info("executions archived", zap.String("operation", "retention"), zap.Int("executions", r.Executions),
+					zap.Strings("files", r.Files), zap.Time("cutoff", r.Cutoff))
+			},
+			OnError: func(op string, err error) {
+				log.Warn("history: "+op+" failed; retried at the next interval", zap.String("operation", "history."+op),
+					zap.String("error.message", err.Error()))
+			},
+		})
+	}()
+	return func() { cancel(); <-done }, nil
 }
 
 // listen opens the API's listener (a variable: a test makes it fail on demand).

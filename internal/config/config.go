@@ -58,6 +58,9 @@ type Config struct {
 
 	Engine Engine
 
+	// History: folding dashboard counts, and retention (docs/history.md).
+	History History
+
 	// ConsoleTraceURLTemplate links the console's execution page to its
 	// trace (CONSOLE_TRACE_URL_TEMPLATE), {trace_id} replaced; empty: no link.
 	ConsoleTraceURLTemplate string
@@ -182,6 +185,7 @@ func Load(getenv func(string) string) (Config, error) {
 		},
 	}
 	c.Database = r.database()
+	c.History = r.history()
 	c.Engine = Engine{
 		WorkerID:            r.str("ENGINE_WORKER_ID", ""),
 		Concurrency:         r.integer("ENGINE_CONCURRENCY", 256, 1, 100000),

@@ -47,6 +47,7 @@ func TestLoadDefaults(t *testing.T) {
 			ExecutionTimeout: 5 * time.Minute, MaxAttempts: 5, BreakerFailures: 5, BreakerOpenFor: 30 * time.Second},
 		OIDC:               config.OIDC{PermissionsClaim: "permissions"},
 		RateLimitPerMinute: 6000,
+		History:            config.History{RetentionInterval: time.Hour, RetentionBatchSize: 500},
 	}
 	for name, kv := range map[string]map[string]string{
 		"nothing set": nil,

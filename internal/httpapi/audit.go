@@ -45,9 +45,9 @@ func toAuditResponse(e *audit.Event) auditResponse {
 // Closed vocabularies of the audit filters: a value outside them is a 400.
 var auditEnums = map[string][]string{
 	"action": {"CREATE", "UPDATE", "DELETE", "ACTIVATE", "DEACTIVATE", "DRAFT", "EXECUTE", "ENABLE", "DISABLE",
-		"TEST", "CONFIGURE", "CANCEL", "RETRY", "DECIDE", "SIGNAL", "EXPIRE"},
+		"TEST", "CONFIGURE", "CANCEL", "RETRY", "DECIDE", "SIGNAL", "EXPIRE", "ARCHIVE"},
 	"result":       {"SUCCESS", "FAILED"},
-	"resourceType": {"workflow", "execution", "provider_config", "executor_config", "review", "wait"},
+	"resourceType": {"workflow", "execution", "provider_config", "executor_config", "review", "wait", "execution_archive"},
 }
 
 // auditPageSize is the audit list's default page size (the reference's).

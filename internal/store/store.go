@@ -146,6 +146,27 @@ type Tx interface {
 	// one workflow unless workflowID is nil, by flow.SlotWidth slot and
 	// status, ordered by slot then status; slots without executions are absent.
 	CountExecutionsBySlot(ctx context.Context, from, to time.Time, workflowID *uuid.UUID) ([]flow.SlotCount, error)
+
+	// Retention (docs/history.md), inside InTx.
+
+	// TryLock takes the lock called name until the transaction ends, unless
+	// another transaction holds it: false then, at once. SQLite: always
+	// true (a write transaction already excludes every other writer).
+	TryLock(ctx context.Context, name string) (bool, error)
+	// FinishedExecutionsBefore returns up to limit completed, failed or
+	// cancelled executions that completed before t, oldest first, and holds
+	// their rows until the transaction ends (PostgreSQL skips rows another
+	// transaction holds).
+	FinishedExecutionsBefore(ctx context.Context, t time.Time, limit int) ([]flow.Execution, error)
+	// DeleteExecutions deletes the finished executions among ids with their
+	// steps, waits, decisions and signals, and returns how many it deleted;
+	// an unfinished execution is left whole.
+	DeleteExecutions(ctx context.Context, ids []uuid.UUID) (int, error)
+	// ExecutionRecords calls fn, for each of ids in order, with what
+	// ListSteps, ListWaits and ListSignals return for it, read in a few
+	// statements for all of them.
+	ExecutionRecords(ctx context.Context, ids []uuid.UUID,
+		fn func(id uuid.UUID, steps []flow.Step, waits []flow.Wait, signals []flow.Signal) error) error
 }
 
 // Store-level outcomes the callers turn into domain answers.
@@ -256,6 +277,11 @@ type Store interface {
 	// (unless the deadline struck during the commit itself: then, as with
 	// any connection lost while committing, the outcome is unknown).
 	Batch(ctx context.Context, fn func(Tx) error) error
+	// FoldExecutionCounts moves up to limit pending dashboard count changes
+	// into the rollups, in a transaction of its own, and returns how many it
+	// moved; counts are exact either way, folding keeps them fast. On
+	// PostgreSQL it returns 0 at once while another process folds.
+	FoldExecutionCounts(ctx context.Context, limit int) (int, error)
 	Ping(ctx context.Context) error
 	Close() error
 	// Driver names the database for health output: "sqlite" or "postgresql".

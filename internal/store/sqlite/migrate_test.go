@@ -72,6 +72,9 @@ func TestMigration5KeepsExecutions(t *testing.T) {
 	}
 	before := executionIndexes(t, db)
 	require.Len(t, before, 7)
+	_, err = p.UpTo(ctx, 5)
+	require.NoError(t, err)
+	require.Equal(t, before, executionIndexes(t, db), "indexes rebuilt as they were (00006 then changes some)")
 	require.NoError(t, db.Close())
 
 	s, err := sqlite.Open(ctx, path, "FULL")
@@ -99,7 +102,6 @@ func TestMigration5KeepsExecutions(t *testing.T) {
 
 	db = openRaw(t, path)
 	defer db.Close()
-	require.Equal(t, before, executionIndexes(t, db), "indexes rebuilt as they were")
 	var dangling int
 	require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_foreign_key_check`).Scan(&dangling))
 	require.Zero(t, dangling, "no row references a missing parent")

@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"flowker/internal/store"
 )
@@ -36,25 +39,43 @@ func SeedExecutions(b *testing.B, raw *sql.DB, insert string) {
 	}
 }
 
-// BenchDashboard measures the execution summary over all rows and over one
-// month, the dashboards' queries.
+// BenchDashboard measures the dashboards' queries: the execution summary
+// over all rows, one month, 30 days and 24 hours (edges inside slots, so
+// every part of the rollup read runs), the series over 30 days and 24
+// hours (all workflows and one), and the workflow summary. It first folds
+// the count changes the seed's inserts left, as the history loop would.
 func BenchDashboard(b *testing.B, s store.Store) {
 	ctx := context.Background()
-	b.Run("all", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := s.CountExecutionsByStatus(ctx, nil, nil, ""); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	FoldAll(b, s)
 	from, to := mustTime("2026-03-01T00:00:00Z"), mustTime("2026-03-31T23:59:59Z")
-	b.Run("one-month", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := s.CountExecutionsByStatus(ctx, &from, &to, ""); err != nil {
-				b.Fatal(err)
+	dayFrom, dayTo := mustTime("2026-03-15T10:07:13.5Z"), mustTime("2026-03-16T10:07:13.5Z")
+	monthFrom, monthTo := dayFrom.AddDate(0, 0, -29), dayTo
+	wf := uuid.MustParse("00000000-0000-4000-8000-000000000001")
+	status := func(from, to *time.Time) func(*testing.B) {
+		return func(b *testing.B) {
+			for b.Loop() {
+				if _, err := s.CountExecutionsByStatus(ctx, from, to, ""); err != nil {
+					b.Fatal(err)
+				}
 			}
 		}
-	})
+	}
+	series := func(from, to time.Time, wf *uuid.UUID) func(*testing.B) {
+		return func(b *testing.B) {
+			for b.Loop() {
+				if _, err := s.CountExecutionsBySlot(ctx, from, to, wf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+	b.Run("all", status(nil, nil))
+	b.Run("one-month", status(&from, &to))
+	b.Run("status-30d", status(&monthFrom, &monthTo))
+	b.Run("status-24h", status(&dayFrom, &dayTo))
+	b.Run("series-30d", series(monthFrom, monthTo, nil))
+	b.Run("series-30d-workflow", series(monthFrom, monthTo, &wf))
+	b.Run("series-24h", series(dayFrom, dayTo, nil))
 	b.Run("workflows", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := s.CountWorkflowsByStatus(ctx); err != nil {

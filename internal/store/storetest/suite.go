@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	runBatch(t, open)
 	runValues(t, open)
 	runWaits(t, open)
+	runHistory(t, open)
 }
 
 func testRoundTrip(t *testing.T, s store.Store) {

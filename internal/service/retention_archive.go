@@ -1,0 +1,329 @@
+package service
+
+import (
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/uuid"
+
+	"flowker/internal/flow"
+)
+
+// The archive's files (docs/history.md): per UTC day of completion a
+// directory, in it one gzip-compressed JSON Lines file per batch (one line
+// per execution, with its steps, waits and signals) and MANIFEST.json,
+// which lists the day's files with their counts and SHA-256.
+
+// ArchiveFormat names the layout of archive files and manifests.
+const ArchiveFormat = "flowker.executions-archive/v1"
+
+// manifestName is each day directory's list of its files.
+const manifestName = "MANIFEST.json"
+
+// ArchiveEntry describes one archive file, in its day's manifest.
+type ArchiveEntry struct {
+	File             string                       `json:"file"`   // relative to the archive directory, slash-separated
+	SHA256           string                       `json:"sha256"` // of the file's bytes, hex
+	Bytes            int64                        `json:"bytes"`
+	Executions       int                          `json:"executions"`
+	Steps            int                          `json:"steps"`
+	Waits            int                          `json:"waits"`
+	Signals          int                          `json:"signals"`
+	ByStatus         map[flow.ExecutionStatus]int `json:"byStatus"`
+	FirstCompletedAt time.Time                    `json:"firstCompletedAt"`
+	LastCompletedAt  time.Time                    `json:"lastCompletedAt"`
+	WrittenAt        time.Time                    `json:"writtenAt"`
+}
+
+type manifest struct {
+	Format string         `json:"format"`
+	Day    string         `json:"day"`
+	Files  []ArchiveEntry `json:"files"`
+}
+
+// The archived record of an execution: the flow types with the JSON names
+// of the format. Each is a conversion of its flow type, so a field added
+// there fails to compile here until the format says how it is archived.
+type (
+	archivedExecution struct {
+		Execution archivedRun           `json:"execution"`
+		Steps     []archivedStep        `json:"steps"`
+		Waits     []archivedWaitRecord  `json:"waits"`
+		Signals   []archivedSignalEntry `json:"signals"`
+	}
+	archivedRun struct {
+		ID               uuid.UUID            `json:"id"`
+		WorkflowID       uuid.UUID            `json:"workflowId"`
+		WorkflowRevision int                  `json:"workflowRevision"`
+		TriggerNodeID    string               `json:"triggerNodeId"`
+		Status           flow.ExecutionStatus `json:"status"`
+		Input            map[string]any       `json:"input"` // as stored: secret fields stay sealed
+		Output           map[string]any       `json:"output"`
+		ErrorMessage     string               `json:"errorMessage"`
+		IdempotencyKey   string               `json:"idempotencyKey"`
+		RequestHash      string               `json:"requestHash"`
+		TraceParent      string               `json:"traceParent"`
+		CurrentStep      int                  `json:"currentStep"`
+		TotalSteps       int                  `json:"totalSteps"`
+		CancelRequested  bool                 `json:"cancelRequested"`
+		LeaseOwner       string               `json:"-"` // a finished execution's lease means nothing
+		LeaseExpiresAt   *time.Time           `json:"-"`
+		StartedAt        time.Time            `json:"startedAt"`
+		CompletedAt      *time.Time           `json:"completedAt"`
+		UpdatedAt        time.Time            `json:"updatedAt"`
+	}
+	archivedStep struct {
+		ExecutionID  uuid.UUID       `json:"-"`
+		Number       int             `json:"number"`
+		NodeID       string          `json:"nodeId"`
+		Name         string          `json:"name"`
+		Status       flow.StepStatus `json:"status"`
+		Input        any             `json:"input"`
+		Output       any             `json:"output"`
+		ErrorMessage string          `json:"errorMessage"`
+		Attempts     int             `json:"attempts"`
+		CallDetails  map[string]any  `json:"callDetails"`
+		StartedAt    time.Time       `json:"startedAt"`
+		CompletedAt  time.Time       `json:"completedAt"`
+	}
+	archivedWait struct {
+		ID          uuid.UUID        `json:"id"`
+		ExecutionID uuid.UUID        `json:"-"`
+		WorkflowID  uuid.UUID        `json:"-"`
+		NodeID      string           `json:"nodeId"`
+		Kind        flow.NodeType    `json:"kind"`
+		Status      flow.WaitStatus  `json:"status"`
+		DueAt       *time.Time       `json:"dueAt"`
+		Signal      string           `json:"signal"`
+		Review      *flow.ReviewTask `json:"review"`
+		Output      any              `json:"output"`
+		Handle      string           `json:"handle"`
+		Decisions   []flow.Decision  `json:"-"` // archivedWaitRecord's, with their names
+		CreatedAt   time.Time        `json:"createdAt"`
+		ResolvedAt  *time.Time       `json:"resolvedAt"`
+	}
+	archivedWaitRecord struct {
+		archivedWait
+		Decisions []archivedDecision `json:"decisions"`
+	}
+	archivedDecision struct {
+		Decision  string    `json:"decision"`
+		Comment   string    `json:"comment"`
+		ActorType string    `json:"actorType"`
+		ActorID   string    `json:"actorId"`
+		DecidedAt time.Time `json:"decidedAt"`
+	}
+	archivedSignalEntry struct {
+		ExecutionID uuid.UUID `json:"-"`
+		Name        string    `json:"name"`
+		Payload     any       `json:"payload"`
+		Source      string    `json:"source"`
+		ActorType   string    `json:"actorType"`
+		ActorID     string    `json:"actorId"`
+		ReceivedAt  time.Time `json:"receivedAt"`
+	}
+)
+
+// archiveFile is one batch's file while it is written: a temporary file
+// in its day directory, renamed to its name once complete and durable.
+type archiveFile struct {
+	dir, dayDir string
+	tmp         *os.File
+	digest      hash.Hash
+	size        int64
+	gz          *gzip.Writer
+	lines       *json.Encoder
+	entry       ArchiveEntry
+	committed   bool
+}
+
+func createArchiveFile(dir string, completed time.Time, batch uuid.UUID) (*archiveFile, error) {
+	day := completed.Format(time.DateOnly)
+	dayDir := filepath.Join(dir, day)
+	if err := os.MkdirAll(dayDir, 0o750); err != nil {
+		return nil, err
+	}
+	tmp, err := os.CreateTemp(dayDir, ".executions-*.tmp")
+	if err != nil {
+		return nil, err
+	}
+	f := &archiveFile{dir: dir, dayDir: dayDir, tmp: tmp, digest: sha256.New(), entry: ArchiveEntry{
+		File: day + "/executions-" + batch.String() + ".jsonl.gz", ByStatus: map[flow.ExecutionStatus]int{}}}
+	f.gz = gzip.NewWriter(io.MultiWriter(tmp, f.digest, (*byteCounter)(&f.size)))
+	f.lines = json.NewEncoder(f.gz)
+	f.lines.SetEscapeHTML(false)
+	return f, nil
+}
+
+type byteCounter int64
+
+func (c *byteCounter) Write(p []byte) (int, error) {
+	*c += byteCounter(len(p))
+	return len(p), nil
+}
+
+// write appends an execution's line.
+func (f *archiveFile) write(e *flow.Execution, steps []flow.Step, waits []flow.Wait, signals []flow.Signal) error {
+	rec := archivedExecution{Execution: archivedRun(*e), Steps: make([]archivedStep, len(steps)),
+		Waits: make([]archivedWaitRecord, len(waits)), Signals: make([]archivedSignalEntry, len(signals))}
+	for i := range steps {
+		rec.Steps[i] = archivedStep(steps[i])
+	}
+	for i := range waits {
+		rec.Waits[i].archivedWait = archivedWait(waits[i])
+		rec.Waits[i].Decisions = make([]archivedDecision, len(waits[i].Decisions))
+		for j, d := range waits[i].Decisions {
+			rec.Waits[i].Decisions[j] = archivedDecision(d)
+		}
+	}
+	for i := range signals {
+		rec.Signals[i] = archivedSignalEntry(signals[i])
+	}
+	en := &f.entry
+	if en.Executions == 0 {
+		en.FirstCompletedAt = e.CompletedAt.UTC()
+	}
+	en.LastCompletedAt = e.CompletedAt.UTC()
+	en.Executions++
+	en.ByStatus[e.Status]++
+	en.Steps, en.Waits, en.Signals = en.Steps+len(steps), en.Waits+len(waits), en.Signals+len(signals)
+	return f.lines.Encode(rec)
+}
+
+// commit makes the file durable under its name, then lists it in its
+// day's manifest (durable too): both before the caller deletes a row.
+func (f *archiveFile) commit(now time.Time) (*ArchiveEntry, error) {
+	if err := f.gz.Close(); err != nil {
+		return nil, err
+	}
+	if err := errors.Join(f.tmp.Sync(), f.tmp.Close()); err != nil {
+		return nil, err
+	}
+	final := filepath.Join(f.dir, filepath.FromSlash(f.entry.File))
+	if err := os.Rename(f.tmp.Name(), final); err != nil {
+		return nil, err
+	}
+	f.committed = true
+	f.entry.SHA256, f.entry.Bytes, f.entry.WrittenAt = hex.EncodeToString(f.digest.Sum(nil)), f.size, now
+	if err := errors.Join(syncDir(f.dayDir), syncDir(f.dir)); err != nil { // the file's name, the day's directory
+		return nil, err
+	}
+	if err := f.addToManifest(); err != nil {
+		return nil, err
+	}
+	return &f.entry, nil
+}
+
+// discard removes the temporary file of a batch that did not commit.
+func (f *archiveFile) discard() {
+	if !f.committed {
+		_ = f.tmp.Close() // already closed when commit failed late
+		_ = os.Remove(f.tmp.Name())
+	}
+}
+
+// addToManifest rewrites the day's manifest with the entry added,
+// atomically (a new file renamed over the old one).
+func (f *archiveFile) addToManifest() error {
+	path := filepath.Join(f.dayDir, manifestName)
+	m, err := readManifest(path)
+	if err != nil {
+		return err
+	}
+	m.Files = append(m.Files, f.entry)
+	if m.Day == "" {
+		m.Format, m.Day = ArchiveFormat, filepath.Base(f.dayDir)
+	}
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(f.dayDir, ".manifest-*.tmp")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(append(data, '\n'))
+	if err = errors.Join(err, tmp.Sync(), tmp.Close()); err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp.Name())
+		return err
+	}
+	return syncDir(f.dayDir)
+}
+
+func readManifest(path string) (manifest, error) {
+	var m manifest
+	data, err := os.ReadFile(path) //nolint:gosec // a path under the configured archive directory
+	if errors.Is(err, fs.ErrNotExist) {
+		return m, nil
+	}
+	if err == nil {
+		err = json.Unmarshal(data, &m)
+	}
+	if err != nil {
+		return m, fmt.Errorf("archive manifest %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// syncDir makes a directory's entries (a new or renamed file) durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir) //nolint:gosec // the archive directory or one of its days
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
+}
+
+var errArchiveMissing = errors.New("archive file missing")
+
+// fileDigest is the hex SHA-256 of an archive file given by its relative path.
+func fileDigest(dir, rel string) (string, error) {
+	if !filepath.IsLocal(filepath.FromSlash(rel)) {
+		return "", fmt.Errorf("archive file %q: not a path inside the archive directory", rel)
+	}
+	f, err := os.Open(filepath.Join(dir, filepath.FromSlash(rel)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", errArchiveMissing
+	}
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// manifestFiles lists the files of every day's manifest.
+func manifestFiles(dir string) ([]string, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*", manifestName))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range paths {
+		m, err := readManifest(p)
+		if err != nil {
+			return out, err
+		}
+		for _, e := range m.Files {
+			out = append(out, e.File)
+		}
+	}
+	return out, nil
+}
