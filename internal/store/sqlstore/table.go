@@ -183,7 +183,11 @@ func (t *table[T]) list(ctx context.Context, q *queries, filters []filter, p flo
 			return page, err
 		}
 		v, id := arg(sv), arg(c.ID)
-		where = append(where, fmt.Sprintf("(%s %s %s OR (%s = %s AND id %s %s))", col, cmp, v, col, v, cmp, id))
+		// The leading col >= v (or <=) is implied by the rest; it gives the
+		// planner an index bound, so page N reads from the cursor on, not
+		// every row before it (PostgreSQL scanned them: 63 ms at 800,000).
+		where = append(where, fmt.Sprintf("%s %s= %s AND (%s %s %s OR (%s = %s AND id %s %s))",
+			col, cmp, v, col, cmp, v, col, v, cmp, id))
 	}
 	query := t.selectSQL()
 	if len(where) > 0 {
