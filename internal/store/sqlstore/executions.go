@@ -105,33 +105,8 @@ const stepColumns = `execution_id, step_number, node_id, name, status, input, ou
 	call_details, started_at, completed_at`
 
 func (q *queries) ListSteps(ctx context.Context, executionID uuid.UUID) ([]flow.Step, error) {
-	rows, err := q.r.QueryContext(ctx, `SELECT `+stepColumns+` FROM execution_steps
-		WHERE execution_id = $1 ORDER BY step_number`, executionID.String())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var steps []flow.Step
-	for rows.Next() {
-		var st flow.Step
-		var status string
-		var in, out, details []byte
-		if err := rows.Scan(dbUUID{&st.ExecutionID}, &st.Number, &st.NodeID, &st.Name, &status, &in, &out,
-			&st.ErrorMessage, &st.Attempts, &details, dbTime{&st.StartedAt}, dbTime{&st.CompletedAt}); err != nil {
-			return nil, err
-		}
-		st.Status = flow.StepStatus(status)
-		for _, b := range []*[]byte{&in, &out, &details} {
-			if len(*b) == 0 {
-				*b = []byte("null")
-			}
-		}
-		if err := unmarshalJSON("step", in, &st.Input, out, &st.Output, details, &st.CallDetails); err != nil {
-			return nil, err
-		}
-		steps = append(steps, st)
-	}
-	return steps, rows.Err()
+	steps, err := q.stepsOf(ctx, "($1)", []any{executionID.String()})
+	return steps[executionID], err
 }
 
 // SaveProgress writes a worker's progress in one statement per row. The

@@ -101,11 +101,11 @@ func (q *queries) ExecutionRecords(ctx context.Context, ids []uuid.UUID,
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), leaseChunk)]
 		ids = ids[len(chunk):]
-		args := make([]any, len(chunk))
+		values := make([]any, len(chunk))
 		for i, id := range chunk {
-			args[i] = id.String()
+			values[i] = id.String()
 		}
-		in := placeholders(1, len(chunk))
+		in, args := inList(1, values)
 		steps, err := q.stepsOf(ctx, in, args)
 		if err != nil {
 			return err
@@ -131,7 +131,8 @@ func (q *queries) ExecutionRecords(ctx context.Context, ids []uuid.UUID,
 	return nil
 }
 
-// stepsOf reads the steps of the executions in the id list in, by execution.
+// stepsOf reads the steps of the executions in the id list in, by execution
+// (ListSteps is it for one).
 func (q *queries) stepsOf(ctx context.Context, in string, args []any) (map[uuid.UUID][]flow.Step, error) {
 	rows, err := q.r.QueryContext(ctx, `SELECT `+stepColumns+` FROM execution_steps WHERE execution_id IN `+in+`
 		ORDER BY execution_id, step_number`, args...)
@@ -162,7 +163,8 @@ func (q *queries) stepsOf(ctx context.Context, in string, args []any) (map[uuid.
 	return out, rows.Err()
 }
 
-// signalsOf reads the signals of the executions in the id list in, by execution.
+// signalsOf reads the signals of the executions in the id list in, by execution
+// (ListSignals is it for one).
 func (q *queries) signalsOf(ctx context.Context, in string, args []any) (map[uuid.UUID][]flow.Signal, error) {
 	rows, err := q.r.QueryContext(ctx, `SELECT execution_id, name, payload, source, actor_type, actor_id, received_at
 		FROM execution_signals WHERE execution_id IN `+in+` ORDER BY received_at, name`, args...)

@@ -225,27 +225,8 @@ func (q *queries) AddSignal(ctx context.Context, s *flow.Signal) error {
 }
 
 func (q *queries) ListSignals(ctx context.Context, executionID uuid.UUID) ([]flow.Signal, error) {
-	rows, err := q.r.QueryContext(ctx, `SELECT name, payload, source, actor_type, actor_id, received_at
-		FROM execution_signals WHERE execution_id = $1 ORDER BY received_at, name`, executionID.String())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []flow.Signal
-	for rows.Next() {
-		s := flow.Signal{ExecutionID: executionID}
-		var payload []byte
-		if err := rows.Scan(&s.Name, &payload, &s.Source, &s.ActorType, &s.ActorID, dbTime{&s.ReceivedAt}); err != nil {
-			return nil, err
-		}
-		if len(payload) > 0 {
-			if err := unmarshalJSON("signal "+s.Name, payload, &s.Payload); err != nil {
-				return nil, err
-			}
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	signals, err := q.signalsOf(ctx, "($1)", []any{executionID.String()})
+	return signals[executionID], err
 }
 
 func (q *queries) DueWaits(ctx context.Context, now time.Time, limit int) ([]flow.Wait, error) {
