@@ -63,8 +63,7 @@ func (r *run) save(ctx context.Context, event *audit.Event, then ...func(store.T
 	var err error
 	for attempt := range saveAttempts {
 		err = r.e.store.Batch(ctx, func(tx store.Tx) error {
-			var err error
-			if cancel, err = tx.SaveProgress(ctx, r.e.opts.Owner, &snapshot, steps); err != nil {
+			if err := tx.SaveProgress(ctx, r.e.opts.Owner, &snapshot, steps, &cancel); err != nil {
 				return err
 			}
 			if err := r.saveWaits(ctx, tx); err != nil {

@@ -84,7 +84,7 @@ func seedHistory(t *testing.T, st store.Store, n int) history {
 			end := started.Add(time.Minute)
 			done.CompletedAt = &end // a waiting one with a stale completion time must stay too
 		}
-		_, err := st.SaveProgress(ctx, "w", &done, steps)
+		err := st.SaveProgress(ctx, "w", &done, steps, nil)
 		require.NoError(t, err)
 		return e.ID
 	}

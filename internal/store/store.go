@@ -66,8 +66,11 @@ type Tx interface {
 
 	// SaveProgress is a worker's write: new steps and the execution's
 	// progress columns, fenced on the lease (ErrLeaseLost if another worker
-	// took it over). It reports whether a cancel was requested.
-	SaveProgress(ctx context.Context, owner string, e *flow.Execution, steps []flow.Step) (cancelRequested bool, err error)
+	// took it over). It sets *cancelRequested (when not nil) to whether a
+	// cancel was requested — inside a Batch as late as the commit (a
+	// pipelined batch reads it with its other results): read it after
+	// Batch returns.
+	SaveProgress(ctx context.Context, owner string, e *flow.Execution, steps []flow.Step, cancelRequested *bool) error
 	// ClaimExecutions leases up to limit unfinished executions whose lease is
 	// absent or expired (PostgreSQL: FOR UPDATE SKIP LOCKED).
 	// With reclaimOwn, owner's own leases count as expired too: a restarted

@@ -137,7 +137,7 @@ func TestFaultsInsideTransactions(t *testing.T) {
 	f.Fail("SaveProgress", faultstore.Once, errBoom)
 	called := f.Called("SaveProgress")
 	save := func() error {
-		return f.Batch(ctx, func(tx store.Tx) error { _, err := tx.SaveProgress(ctx, "me", e, nil); return err })
+		return f.Batch(ctx, func(tx store.Tx) error { return tx.SaveProgress(ctx, "me", e, nil, nil) })
 	}
 	require.ErrorIs(t, save(), errBoom)
 	wait(t, called)

@@ -203,11 +203,11 @@ func (x tx) ListSteps(ctx context.Context, executionID uuid.UUID) ([]flow.Step, 
 	return x.t.ListSteps(ctx, executionID)
 }
 
-func (x tx) SaveProgress(ctx context.Context, owner string, e *flow.Execution, steps []flow.Step) (cancelRequested bool, err error) {
+func (x tx) SaveProgress(ctx context.Context, owner string, e *flow.Execution, steps []flow.Step, cancelRequested *bool) error {
 	if err := x.f.enter(ctx, "SaveProgress"); err != nil {
-		return false, err
+		return err
 	}
-	return x.t.SaveProgress(ctx, owner, e, steps)
+	return x.t.SaveProgress(ctx, owner, e, steps, cancelRequested)
 }
 
 func (x tx) ClaimExecutions(ctx context.Context, owner string, now, until time.Time, limit int, reclaimOwn bool) ([]uuid.UUID, error) {

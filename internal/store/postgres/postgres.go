@@ -176,25 +176,31 @@ func open(ctx context.Context, url string, maxConns int) (*sqlstore.DB, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("postgres: %w", err), db.Close())
 	}
-	s, err := sqlstore.Open(ctx, db, db, sqlstore.Dialect{
+	s, err := sqlstore.Open(ctx, db, db, dialect(goose.WithSessionLocker(locker)))
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("postgres: %w", err), db.Close())
+	}
+	return s, nil
+}
+
+// dialect is what PostgreSQL needs beyond the shared SQL.
+func dialect(locker goose.ProviderOption) sqlstore.Dialect {
+	return sqlstore.Dialect{
 		Name:              "postgresql",
 		Goose:             goose.DialectPostgres,
 		Migrations:        migrations,
-		Locker:            goose.WithSessionLocker(locker),
+		Locker:            locker,
 		IsUniqueViolation: isUniqueViolation,
 		SkipLocked:        " FOR UPDATE SKIP LOCKED",
 		ForUpdate:         " FOR UPDATE",
 		AuditLock:         "SELECT pg_advisory_xact_lock(7346127001)", // any fixed key, used only for this
 		IsUnavailable:     isUnavailable,
 		RefusedValue:      refusedValue,
+		Pipeline:          pipeline,
 		UnixSeconds: func(col string) string {
 			return "CAST(floor(extract(epoch FROM " + col + ")) AS bigint)"
 		},
-	})
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("postgres: %w", err), db.Close())
 	}
-	return s, nil
 }
 
 func isUniqueViolation(err error) bool {

@@ -68,15 +68,23 @@ const auditPerInsert = 64
 // head and inserts events after it, in order.
 func (q *queries) insertAudit(ctx context.Context, events []*audit.Event) error {
 	if q.d.AuditLock != "" {
-		if _, err := q.w.ExecContext(ctx, q.d.AuditLock); err != nil {
+		if err := q.w.Later(ctx, Pipelined{SQL: q.d.AuditLock}); err != nil {
 			return err
 		}
 	}
 	var prev string
 	var head time.Time
-	err := q.w.QueryRowContext(ctx, `SELECT hash, occurred_at FROM audit_events ORDER BY seq DESC LIMIT 1`).
-		Scan(&prev, dbTime{&head})
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	err := q.w.Later(ctx, Pipelined{SQL: `SELECT hash, occurred_at FROM audit_events ORDER BY seq DESC LIMIT 1`,
+		Row: func(r scanner) error {
+			if err := r.Scan(&prev, dbTime{&head}); !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			return nil
+		}})
+	if err == nil {
+		err = q.w.Flush(ctx) // the head is needed now
+	}
+	if err != nil {
 		return err
 	}
 	for _, e := range events {
@@ -109,24 +117,22 @@ func (q *queries) insertAuditRows(ctx context.Context, events []*audit.Event) er
 			e.ResourceID, e.Actor.Type, e.Actor.ID, e.Actor.IP, e.RequestID, e.TraceID, meta, e.PreviousHash, e.Hash)
 		byID[e.ID] = e
 	}
-	rows, err := q.w.QueryContext(ctx, `INSERT INTO audit_events (event_id, occurred_at, event_type, action, result,
-		resource_type, resource_id, actor_type, actor_id, actor_ip, request_id, trace_id, metadata, previous_hash, hash)`+
-		valuesSQL(len(events), 15)+` RETURNING event_id, seq`, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id uuid.UUID
-		var seq int64
-		if err := rows.Scan(dbUUID{&id}, &seq); err != nil {
-			return err
-		}
-		if e := byID[id]; e != nil {
-			e.Seq = seq
-		}
-	}
-	return rows.Err()
+	return q.w.Later(ctx, Pipelined{SQL: `INSERT INTO audit_events (event_id, occurred_at, event_type, action, result,
+		resource_type, resource_id, actor_type, actor_id, actor_ip, request_id, trace_id, metadata, previous_hash, hash)` +
+		valuesSQL(len(events), 15) + ` RETURNING event_id, seq`, Args: args,
+		Rows: func(rows rows) error {
+			for rows.Next() {
+				var id uuid.UUID
+				var seq int64
+				if err := rows.Scan(dbUUID{&id}, &seq); err != nil {
+					return err
+				}
+				if e := byID[id]; e != nil {
+					e.Seq = seq
+				}
+			}
+			return rows.Err()
+		}})
 }
 
 func scanAudit(s scanner) (*audit.Event, error) {

@@ -159,6 +159,9 @@ func (s *DB) runBatch(ctx context.Context, reqs []*batchReq, savepoints bool) (r
 			err = store.Unavailable(fmt.Errorf("%w (%w)", context.Cause(ctx), err))
 		}
 	}()
+	if !savepoints && s.d.Pipeline != nil {
+		return s.runPipelined(ctx, reqs)
+	}
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, s.d.classify(err)

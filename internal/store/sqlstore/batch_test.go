@@ -62,7 +62,7 @@ func saveProgress(s store.Store, e *flow.Execution, entered chan struct{}) error
 		if entered != nil {
 			close(entered)
 		}
-		_, err := tx.SaveProgress(ctx, "me", e, nil)
+		err := tx.SaveProgress(ctx, "me", e, nil, nil)
 		return err
 	})
 }
@@ -249,7 +249,7 @@ func TestBatchIgnoresACallersCancel(t *testing.T) {
 	callerCtx, cancel := context.WithCancel(ctx)
 	go func() {
 		cancelled <- s.Batch(callerCtx, func(tx store.Tx) error {
-			_, err := tx.SaveProgress(callerCtx, "me", other, nil)
+			err := tx.SaveProgress(callerCtx, "me", other, nil, nil)
 			return err
 		})
 	}()

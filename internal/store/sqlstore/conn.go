@@ -30,6 +30,7 @@ type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) scanner
+	later
 }
 
 // conn runs statements on a pool or a transaction and is the store's

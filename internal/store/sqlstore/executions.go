@@ -114,41 +114,50 @@ func (q *queries) ListSteps(ctx context.Context, executionID uuid.UUID) ([]flow.
 // lease (it stalled past expiry and another took over) writes nothing.
 // Every value is encoded and checked before the first statement, so a
 // value that cannot be stored leaves nothing written.
-func (q *queries) SaveProgress(ctx context.Context, owner string, e *flow.Execution, steps []flow.Step) (bool, error) {
+func (q *queries) SaveProgress(ctx context.Context, owner string, e *flow.Execution, steps []flow.Step,
+	cancelRequested *bool) error {
 	out, err := nullJSON("execution output", e.Output)
 	if err == nil {
 		err = checkText("execution error message", e.ErrorMessage)
 	}
 	if err != nil {
-		return false, err
+		return err
 	}
 	stepRows := make([][]any, len(steps))
 	for i := range steps {
 		if stepRows[i], err = stepArgs(&steps[i]); err != nil {
-			return false, err
+			return err
 		}
 	}
-	var cancel bool
-	err = q.w.QueryRowContext(ctx, `UPDATE executions SET status = $3, output = $4, error_message = $5,
+	err = q.w.Later(ctx, Pipelined{SQL: `UPDATE executions SET status = $3, output = $4, error_message = $5,
 		current_step = $6, total_steps = $7, completed_at = $8, updated_at = $9, lease_expires_at = $10
 		WHERE id = $1 AND lease_owner = $2 RETURNING cancel_requested`,
-		e.ID.String(), owner, string(e.Status), out, e.ErrorMessage, e.CurrentStep, e.TotalSteps,
-		nullTimeArg(e.CompletedAt), timeArg(e.UpdatedAt), nullTimeArg(e.LeaseExpiresAt)).Scan(&cancel)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, store.ErrLeaseLost
-	}
+		Args: []any{e.ID.String(), owner, string(e.Status), out, e.ErrorMessage, e.CurrentStep, e.TotalSteps,
+			nullTimeArg(e.CompletedAt), timeArg(e.UpdatedAt), nullTimeArg(e.LeaseExpiresAt)},
+		Row: func(r scanner) error {
+			var cancel bool
+			err := r.Scan(&cancel)
+			if errors.Is(err, sql.ErrNoRows) {
+				return store.ErrLeaseLost
+			}
+			if err == nil && cancelRequested != nil {
+				*cancelRequested = cancel
+			}
+			return err
+		}})
 	if err != nil {
-		return false, err
+		return err
 	}
 	for len(stepRows) > 0 { // few statements for the steps: few round trips on PostgreSQL
 		chunk := stepRows[:rowChunk(len(stepRows), stepsPerInsert)]
 		stepRows = stepRows[len(chunk):]
-		if _, err := q.w.ExecContext(ctx, `INSERT INTO execution_steps (`+stepColumns+`)`+valuesSQL(len(chunk), 12),
-			slices.Concat(chunk...)...); err != nil {
-			return false, err
+		err := q.w.Later(ctx, Pipelined{SQL: `INSERT INTO execution_steps (` + stepColumns + `)` + valuesSQL(len(chunk), 12),
+			Args: slices.Concat(chunk...)})
+		if err != nil {
+			return err
 		}
 	}
-	return cancel, nil
+	return nil
 }
 
 // stepsPerInsert bounds one multi-row INSERT (12 parameters a row).

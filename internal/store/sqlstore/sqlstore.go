@@ -53,6 +53,9 @@ type Dialect struct {
 	// CacheStatements keeps prepared statements per pool (stmtCache), for
 	// a driver that does not (modernc SQLite; pgx has its own cache).
 	CacheStatements bool
+	// Pipeline, if set, sends stmts on c in one round trip, in order, and
+	// runs their handlers; group commits then use it (pipeConn).
+	Pipeline func(ctx context.Context, c *sql.Conn, stmts []Pipelined) error
 
 	closed <-chan struct{} // the store's, set by Open: errors after Close are ErrUnavailable
 }

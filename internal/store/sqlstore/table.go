@@ -61,8 +61,10 @@ func (t *table[T]) insert(ctx context.Context, q *queries, v *T) error {
 	for i := range marks {
 		marks[i] = "$" + strconv.Itoa(i+1)
 	}
-	_, err = q.w.ExecContext(ctx, "INSERT INTO "+t.name+" ("+strings.Join(t.columns, ", ")+") VALUES ("+
-		strings.Join(marks, ", ")+")", args...)
+	// Later: in a pipelined batch a refused insert fails the batch, which
+	// runs again statement by statement and then translates the error here.
+	err = q.w.Later(ctx, Pipelined{SQL: "INSERT INTO " + t.name + " (" + strings.Join(t.columns, ", ") + ") VALUES (" +
+		strings.Join(marks, ", ") + ")", Args: args})
 	return t.translate(q, err)
 }
 

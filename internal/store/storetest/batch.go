@@ -22,6 +22,110 @@ func runBatch(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("BatchAuditChain", func(t *testing.T) { t.Parallel(); testBatchAuditChain(t, open(t)) })
 	t.Run("BatchManySteps", func(t *testing.T) { t.Parallel(); testBatchManySteps(t, open(t)) })
 	t.Run("AuditEventChangedAfterAppend", func(t *testing.T) { t.Parallel(); testAuditChangedAfterAppend(t, open(t)) })
+	t.Run("BatchOutcomesPerCaller", func(t *testing.T) { t.Parallel(); testBatchOutcomesPerCaller(t, open(t)) })
+}
+
+// testBatchOutcomesPerCaller: callers sharing group commits each get
+// their own outcome — a progress write with its cancel flag, a lease
+// lost, an idempotency key already used, a fresh start — and only the
+// successful ones' rows and audit events are stored. On PostgreSQL the
+// failing writes are known only when the batch's pipeline is read, after
+// their callers' functions returned.
+func testBatchOutcomesPerCaller(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	now := queueBase
+	wf := uuid.New()
+	const rounds, savers = 8, 12
+	for round := range rounds {
+		running := make([]*flow.Execution, savers)
+		for i := range running {
+			running[i] = Execution(wf, flow.ExecRunning, now, "me", now.Add(time.Hour))
+		}
+		createAll(t, s, running...)
+		used := Execution(wf, flow.ExecPending, now, "", now)
+		used.IdempotencyKey = fmt.Sprintf("key-%d", round)
+		createAll(t, s, used)
+		for i := 0; i < savers; i += 3 { // every third has a cancel requested
+			_, _, err := s.RequestCancel(ctx, running[i].ID, now)
+			require.NoError(t, err)
+		}
+
+		type outcome struct {
+			err     error
+			cancel  bool
+			eventID uuid.UUID
+		}
+		outcomes := make([]outcome, savers+3)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		call := func(i int, write func(tx store.Tx, cancel *bool) error) {
+			wg.Go(func() {
+				<-start
+				ev := auditEvent(round*100 + i)
+				var cancel bool
+				err := s.Batch(ctx, func(tx store.Tx) error {
+					if err := write(tx, &cancel); err != nil {
+						return err
+					}
+					return tx.AppendAudit(ctx, ev)
+				})
+				outcomes[i] = outcome{err: err, cancel: cancel, eventID: ev.ID}
+			})
+		}
+		for i, e := range running {
+			owner := "me"
+			if i == 1 {
+				owner = "thief" // its lease is lost
+			}
+			progress := *e
+			progress.CurrentStep = 1
+			st := flow.Step{ExecutionID: e.ID, Number: 1, NodeID: "kyc", Name: "KYC", Status: flow.StepCompleted,
+				Attempts: 1, StartedAt: now, CompletedAt: now}
+			call(i, func(tx store.Tx, cancel *bool) error {
+				return tx.SaveProgress(ctx, owner, &progress, []flow.Step{st}, cancel)
+			})
+		}
+		dup := Execution(wf, flow.ExecPending, now, "", now)
+		dup.IdempotencyKey = used.IdempotencyKey
+		fresh := Execution(wf, flow.ExecPending, now, "", now)
+		call(savers, func(tx store.Tx, _ *bool) error { return tx.CreateExecution(ctx, dup) })
+		call(savers+1, func(tx store.Tx, _ *bool) error { return tx.CreateExecution(ctx, fresh) })
+		call(savers+2, func(store.Tx, *bool) error { return nil })
+		close(start)
+		wg.Wait()
+
+		for i, o := range outcomes {
+			var want error
+			switch i {
+			case 1:
+				want = store.ErrLeaseLost
+			case savers:
+				want = store.ErrDuplicateIdempotencyKey
+			}
+			if want != nil {
+				require.ErrorIs(t, o.err, want, "caller %d", i)
+			} else {
+				require.NoError(t, o.err, "caller %d", i)
+			}
+			_, err := s.GetAudit(ctx, o.eventID)
+			require.Equal(t, want != nil, errors.Is(err, store.ErrAuditNotFound), "caller %d's event: %v", i, err)
+			if i < savers && i != 1 {
+				require.Equal(t, i%3 == 0, o.cancel, "caller %d's cancel flag", i)
+				steps, err := s.ListSteps(ctx, running[i].ID)
+				require.NoError(t, err)
+				require.Len(t, steps, 1)
+			}
+		}
+		steps, err := s.ListSteps(ctx, running[1].ID)
+		require.NoError(t, err)
+		require.Empty(t, steps, "the lost lease's steps")
+		_, err = s.GetExecution(ctx, dup.ID)
+		require.Equal(t, flow.KindNotFound, flow.KindOf(err))
+		_, err = s.GetExecution(ctx, fresh.ID)
+		require.NoError(t, err)
+	}
+	v := verifyAll(t, s)
+	require.True(t, v.Valid, v.Reason)
 }
 
 // testAuditChangedAfterAppend: an event is stored as it is when its
@@ -117,9 +221,9 @@ func testBatchManySteps(t *testing.T, s store.Store) {
 	progress := *e
 	progress.CurrentStep, progress.TotalSteps = len(steps), len(steps)
 	require.NoError(t, s.Batch(ctx, func(tx store.Tx) error {
-		_, err := tx.SaveProgress(ctx, "me", &progress, steps[:1])
+		err := tx.SaveProgress(ctx, "me", &progress, steps[:1], nil)
 		if err == nil {
-			_, err = tx.SaveProgress(ctx, "me", &progress, steps[1:])
+			err = tx.SaveProgress(ctx, "me", &progress, steps[1:], nil)
 		}
 		return err
 	}))

@@ -180,7 +180,7 @@ func testCountRollupsConcurrent(t *testing.T, s store.Store) {
 				if i%3 == 0 {
 					finished.Status = flow.ExecFailed
 				}
-				if _, err := s.SaveProgress(ctx, owner, &finished, nil); err != nil {
+				if err := s.SaveProgress(ctx, owner, &finished, nil, nil); err != nil {
 					t.Error(err)
 					return
 				}
@@ -224,7 +224,7 @@ func testRetentionDeletes(t *testing.T, s store.Store) {
 			StartedAt: old, CompletedAt: old}
 		progress := *e
 		progress.Status, progress.CompletedAt = status, &old // a waiting one with a stray completion time too
-		_, err := s.SaveProgress(ctx, "w1", &progress, []flow.Step{step})
+		err := s.SaveProgress(ctx, "w1", &progress, []flow.Step{step}, nil)
 		require.NoError(t, err)
 		review := openWait(e, "r", flow.NodeReview, old, nil)
 		require.NoError(t, s.SaveWaits(ctx, []flow.Wait{review}))

@@ -182,7 +182,8 @@ func testSaveProgress(t *testing.T, s store.Store) {
 	lease := now.Add(3 * time.Minute)
 	progress.LeaseExpiresAt = &lease
 	steps := []flow.Step{step(1, "trigger-1"), step(2, "kyc")}
-	cancel, err := s.SaveProgress(ctx, "me", &progress, steps)
+	var cancel bool
+	err := s.SaveProgress(ctx, "me", &progress, steps, &cancel)
 	require.NoError(t, err)
 	require.False(t, cancel)
 
@@ -198,13 +199,13 @@ func testSaveProgress(t *testing.T, s store.Store) {
 	// Another worker holds the lease now: nothing is written.
 	thief := progress
 	thief.CurrentStep = 3
-	_, err = s.SaveProgress(ctx, "thief", &thief, []flow.Step{step(3, "ledger")})
+	err = s.SaveProgress(ctx, "thief", &thief, []flow.Step{step(3, "ledger")}, nil)
 	require.ErrorIs(t, err, store.ErrLeaseLost)
 	require.Equal(t, 2, getExecution(t, s, e.ID).CurrentStep)
 	stored, err = s.ListSteps(ctx, e.ID)
 	require.NoError(t, err)
 	require.Len(t, stored, 2)
-	_, err = s.SaveProgress(ctx, "me", Execution(uuid.New(), flow.ExecRunning, now, "me", now), nil)
+	err = s.SaveProgress(ctx, "me", Execution(uuid.New(), flow.ExecRunning, now, "me", now), nil, nil)
 	require.ErrorIs(t, err, store.ErrLeaseLost, "an execution that does not exist")
 
 	// A cancel request reaches the worker through its next write.
@@ -215,7 +216,7 @@ func testSaveProgress(t *testing.T, s store.Store) {
 	final.Output = map[string]any{"decision": "stop", "nested": map[string]any{"list": []any{"a", float64(1)}}}
 	finished := now.Add(4 * time.Second)
 	final.CompletedAt, final.UpdatedAt = &finished, finished
-	cancel, err = s.SaveProgress(ctx, "me", &final, []flow.Step{step(3, "ledger")})
+	err = s.SaveProgress(ctx, "me", &final, []flow.Step{step(3, "ledger")}, &cancel)
 	require.NoError(t, err)
 	require.True(t, cancel, "SaveProgress reports the cancel request")
 	got = getExecution(t, s, e.ID)

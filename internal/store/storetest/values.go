@@ -130,7 +130,7 @@ func testUnstorableProgress(t *testing.T, s store.Store) {
 		kyc.Number, kyc.NodeID, kyc.Name = 2, "kyc", "KYC"
 		steps := []flow.Step{good, kyc}
 		spoil(&p, steps)
-		_, err := s.SaveProgress(ctx, "me", &p, steps)
+		err := s.SaveProgress(ctx, "me", &p, steps, nil)
 		requireUnstorable(t, err, what)
 		require.Zero(t, getExecution(t, s, e.ID).CurrentStep, "execution unchanged (%s)", what)
 		stored, err := s.ListSteps(ctx, e.ID)
@@ -140,7 +140,7 @@ func testUnstorableProgress(t *testing.T, s store.Store) {
 	// Inside a group commit the refusal is the caller's own error.
 	p := *e
 	p.ErrorMessage = "\x00"
-	err := s.Batch(ctx, func(tx store.Tx) error { _, err := tx.SaveProgress(ctx, "me", &p, nil); return err })
+	err := s.Batch(ctx, func(tx store.Tx) error { return tx.SaveProgress(ctx, "me", &p, nil, nil) })
 	requireUnstorable(t, err, "execution error message")
 }
 
@@ -208,7 +208,7 @@ func testUnicodeRoundTrip(t *testing.T, s store.Store) {
 		require.Equal(t, e, byKey, "%q", text)
 		st := flow.Step{ExecutionID: e.ID, Number: 1, NodeID: text, Name: text, Status: flow.StepFailed,
 			Output: map[string]any{text: text}, ErrorMessage: text, StartedAt: queueBase, CompletedAt: queueBase}
-		_, err = s.SaveProgress(ctx, "me", e, []flow.Step{st})
+		err = s.SaveProgress(ctx, "me", e, []flow.Step{st}, nil)
 		require.NoError(t, err)
 		steps, err := s.ListSteps(ctx, e.ID)
 		require.NoError(t, err)

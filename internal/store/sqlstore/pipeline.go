@@ -1,0 +1,181 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"time"
+
+	"flowker/internal/store"
+)
+
+// Pipelined is one statement a pipelined group commit sends with others
+// in one round trip (Dialect.Pipeline). Row, when set, reads its one row
+// (its Scan returns an error wrapping sql.ErrNoRows when there is none);
+// Rows, when set, reads every row it returns. With neither it is an Exec.
+// Either may return an error: the batch is then rolled back and run again
+// statement by statement (see runPipelined).
+type Pipelined struct {
+	SQL  string
+	Args []any
+	Row  func(scanner) error
+	Rows func(rows) error
+}
+
+// later is how the hot writes are issued: a statement whose outcome the
+// caller needs only by commit. On a pipelined batch it is sent with the
+// next flush; everywhere else it runs at once, so a handler has run (and
+// its error been returned) when Later returns.
+type later interface {
+	Later(ctx context.Context, st Pipelined) error
+	// Flush sends what Later queued and runs its handlers: their results
+	// are needed now.
+	Flush(ctx context.Context) error
+}
+
+func (c *conn) Later(ctx context.Context, st Pipelined) error {
+	switch {
+	case st.Row != nil:
+		return st.Row(c.QueryRowContext(ctx, st.SQL, st.Args...))
+	case st.Rows != nil:
+		rs, err := c.QueryContext(ctx, st.SQL, st.Args...)
+		if err != nil {
+			return err
+		}
+		err = st.Rows(rs)
+		return firstErr(err, rs.Err(), rs.Close())
+	default:
+		_, err := c.ExecContext(ctx, st.SQL, st.Args...)
+		return err
+	}
+}
+
+func (c *conn) Flush(context.Context) error { return nil }
+
+// pipeConn is a group-commit transaction on PostgreSQL that sends its
+// writes together: Later queues a statement, and the queue is sent in one
+// round trip (pgx's batch, pipelined) when a statement whose result is
+// needed now runs, when the audit chain's head is read, and with COMMIT.
+// A batch of any size is then about two round trips instead of several
+// per caller.
+//
+// A queued statement's failure is known only at the flush, possibly while
+// another caller's fn runs: failed keeps it, every later statement fails
+// with it, and the batch is run again the classic way, one savepoint per
+// caller, so each caller gets its own outcome.
+type pipeConn struct {
+	conn // statements that cannot wait, on the batch's connection
+	raw  *sql.Conn
+	send func(context.Context, *sql.Conn, []Pipelined) error
+
+	queued []Pipelined
+	failed error
+}
+
+func (p *pipeConn) Later(_ context.Context, st Pipelined) error {
+	if p.failed != nil {
+		return p.failed
+	}
+	p.queued = append(p.queued, st)
+	return nil
+}
+
+func (p *pipeConn) Flush(ctx context.Context) error {
+	if p.failed != nil || len(p.queued) == 0 {
+		return p.failed
+	}
+	queued := p.queued
+	p.queued = nil
+	ctx, done := p.bind(ctx)
+	defer done()
+	if err := p.send(ctx, p.raw, queued); err != nil {
+		p.failed = p.d.classify(err)
+	}
+	return p.failed
+}
+
+func (p *pipeConn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := p.Flush(ctx); err != nil {
+		return nil, err
+	}
+	return p.conn.ExecContext(ctx, query, args...)
+}
+
+func (p *pipeConn) QueryContext(ctx context.Context, query string, args ...any) (rows, error) {
+	if err := p.Flush(ctx); err != nil {
+		return nil, err
+	}
+	return p.conn.QueryContext(ctx, query, args...)
+}
+
+func (p *pipeConn) QueryRowContext(ctx context.Context, query string, args ...any) scanner {
+	if err := p.Flush(ctx); err != nil {
+		return errRow{err}
+	}
+	return p.conn.QueryRowContext(ctx, query, args...)
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// runPipelined runs reqs in one pipelined transaction on a connection of
+// its own and commits it. As runBatch without savepoints: a lone request's
+// own error is its outcome; a failure with more, or any failure of a
+// queued statement (whose caller may have moved on), is errIsolate.
+func (s *DB) runPipelined(ctx context.Context, reqs []*batchReq) (results []error, err error) {
+	raw, err := s.wdb.Conn(ctx)
+	if err != nil {
+		return nil, s.d.classify(err)
+	}
+	p := &pipeConn{conn: conn{db: raw, d: s.d, bound: ctx}, raw: raw, send: s.d.Pipeline}
+	committed := false
+	defer func() {
+		if !committed {
+			p.rollback()
+		}
+		_ = raw.Close()
+	}()
+	_ = p.Later(ctx, Pipelined{SQL: "BEGIN"})
+	q := &queries{r: p, w: p, d: s.d, inTx: true}
+	results = make([]error, len(reqs))
+	for i, r := range reqs {
+		if results[i] = callSafely(r.fn, q); results[i] == nil && p.failed == nil {
+			continue
+		}
+		switch {
+		case ctx.Err() != nil:
+			return nil, firstErr(p.failed, results[i])
+		case p.failed == nil && len(reqs) == 1:
+			return results, nil // its own error: rolled back by the deferred call
+		default:
+			return nil, errIsolate
+		}
+	}
+	if err = q.flushAudit(ctx); err == nil {
+		_ = p.Later(ctx, Pipelined{SQL: "COMMIT"})
+		err = p.Flush(ctx)
+	}
+	if err != nil {
+		if ctx.Err() != nil || errors.Is(err, store.ErrUnavailable) {
+			return nil, err // the connection or the deadline: a rerun would only wait again
+		}
+		return nil, errIsolate
+	}
+	committed = true
+	return results, nil
+}
+
+// rollback ends a transaction that did not commit. A connection that
+// cannot even roll back (lost, or cancelled half-way by the deadline) is
+// dropped from the pool rather than handed to the next user.
+func (p *pipeConn) rollback() {
+	ctx, cancel := context.WithTimeout(context.Background(), rollbackTimeout)
+	defer cancel()
+	if _, err := p.raw.ExecContext(ctx, "ROLLBACK"); err != nil {
+		_ = p.raw.Raw(func(any) error { return driver.ErrBadConn })
+	}
+}
+
+const rollbackTimeout = 5 * time.Second
