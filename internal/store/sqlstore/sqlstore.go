@@ -78,9 +78,10 @@ type DB struct {
 	dialect  Dialect
 
 	stmts        struct{ r, w *stmtCache } // nil unless Dialect.CacheStatements
-	batches      chan *batchReq            // group commit: see Batch
-	batchTimeout time.Duration             // deadline of one group-commit transaction
-	closeGrace   time.Duration             // how long Close lets an in-flight batch finish
+	revisions    struct{ configs, workflows *sharedReads }
+	batches      chan *batchReq // group commit: see Batch
+	batchTimeout time.Duration  // deadline of one group-commit transaction
+	closeGrace   time.Duration  // how long Close lets an in-flight batch finish
 	batchCtx     context.Context
 	abortBatches context.CancelFunc // Close: end the in-flight batch now
 	closeOnce    sync.Once
@@ -109,6 +110,8 @@ func Open(ctx context.Context, wdb, rdb *sql.DB, d Dialect) (*DB, error) {
 	}
 	s.queries = queries{r: &conn{db: rdb, d: &s.dialect, stmts: s.stmts.r},
 		w: &conn{db: wdb, d: &s.dialect, stmts: s.stmts.w}, d: &s.dialect}
+	s.revisions.configs = sharedRevisions(providerConfigs, s.queries.r)
+	s.revisions.workflows = sharedRevisions(workflows, s.queries.r)
 	go s.batchLoop()
 	return s, nil
 }
@@ -155,6 +158,16 @@ func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
 	}
 	s.stmts.w.prepareWanted(s.wdb)
 	return nil
+}
+
+// ProviderConfigRevision outside a transaction is a shared read.
+func (s *DB) ProviderConfigRevision(ctx context.Context, id uuid.UUID) (int, error) {
+	return s.revisions.configs.get(ctx, id)
+}
+
+// WorkflowRevision outside a transaction is a shared read.
+func (s *DB) WorkflowRevision(ctx context.Context, id uuid.UUID) (int, error) {
+	return s.revisions.workflows.get(ctx, id)
 }
 
 // txQueries runs the shared SQL in tx; bound is the group commit's

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,4 +113,34 @@ func testExecutorConfigs(t *testing.T, s store.Store) {
 
 	require.ErrorIs(t, s.DeleteExecutorConfig(ctx, uuid.New(), 1), flow.ErrExecutorConfigNotFound)
 	require.NoError(t, s.DeleteExecutorConfig(ctx, e.ID, 3))
+}
+
+// testRevisionReadsUnderLoad: revision reads are shared between callers
+// under load, yet a read asked for after a change committed always sees
+// it, while other reads of the same row are running.
+func testRevisionReadsUnderLoad(t *testing.T, s store.Store) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := NewClock()
+	p := ProviderConfig("revisions-under-load", "tracer", c.Now())
+	require.NoError(t, s.CreateProviderConfig(ctx, p))
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	for range 8 { // readers keeping shared reads in flight
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				_, _ = s.ProviderConfigRevision(ctx, p.ID)
+			}
+		})
+	}
+	for rev := 1; rev <= 60; rev++ {
+		if rev > 1 {
+			p.Description, p.Revision = fmt.Sprintf("edit %d", rev), rev
+			require.NoError(t, s.UpdateProviderConfig(ctx, p, rev-1))
+		}
+		got, err := s.ProviderConfigRevision(ctx, p.ID)
+		require.NoError(t, err)
+		require.Equal(t, rev, got, "read after revision %d committed", rev)
+	}
 }
