@@ -149,7 +149,9 @@ func open(ctx context.Context, path, synchronous string) (*sqlstore.DB, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite: %w", err), wdb.Close())
 	}
-	rdb.SetMaxOpenConns(max(4, runtime.NumCPU()))
+	readers := max(4, runtime.NumCPU())
+	rdb.SetMaxOpenConns(readers)
+	rdb.SetMaxIdleConns(readers) // kept open: a new connection opens the file and prepares every statement again
 	s, err := sqlstore.Open(ctx, wdb, rdb, sqlstore.Dialect{
 		Name:              "sqlite",
 		Goose:             goose.DialectSQLite3,

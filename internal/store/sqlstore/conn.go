@@ -90,15 +90,21 @@ func (c *conn) ExecContext(ctx context.Context, query string, args ...any) (sql.
 }
 
 func (c *conn) QueryContext(ctx context.Context, query string, args ...any) (rows, error) {
+	return c.query(ctx, false, query, args)
+}
+
+// query runs a statement returning rows. Not a cached statement inside a
+// transaction, unless drained (its rows are read and closed before any
+// other statement runs): its result set stays open while the caller reads
+// it, and the same statement run again in that transaction meanwhile would
+// share SQLite's one handle of it. (Exec and QueryRow are done with the
+// handle when they return.)
+func (c *conn) query(ctx context.Context, drained bool, query string, args []any) (rows, error) {
 	ctx, done := c.bind(ctx)
 	var rs *sql.Rows
 	var err error
-	// Not a cached statement inside a transaction: its result set stays
-	// open while the caller reads it, and the same statement run again in
-	// that transaction meanwhile would share SQLite's one handle of it.
-	// (Exec and QueryRow are done with the handle when they return.)
 	_, inTx := c.db.(*sql.Tx)
-	if st := c.prepared(ctx, query); st != nil && !inTx { //nolint:sqlclosecheck // as in ExecContext
+	if st := c.prepared(ctx, query); st != nil && (drained || !inTx) { //nolint:sqlclosecheck // as in ExecContext
 		rs, err = st.QueryContext(ctx, args...) //nolint:rowserrcheck // the caller checks Err of the wrapper
 	} else {
 		rs, err = c.db.QueryContext(ctx, query, args...) //nolint:rowserrcheck // as above

@@ -1,6 +1,9 @@
 package sqlstore
 
-import "time"
+import (
+	"database/sql"
+	"time"
+)
 
 // SetBatchTimeout shortens the group-commit deadline for a test; call it
 // before the first Batch.
@@ -27,3 +30,6 @@ func CachedStatements(s *DB) (writer, reader int) {
 	}
 	return count(s.stmts.w), count(s.stmts.r)
 }
+
+// ReaderStats is the reader pool's statistics.
+func ReaderStats(s *DB) sql.DBStats { return s.rdb.Stats() }

@@ -39,7 +39,7 @@ func (c *conn) Later(ctx context.Context, st Pipelined) error {
 	case st.Row != nil:
 		return st.Row(c.QueryRowContext(ctx, st.SQL, st.Args...))
 	case st.Rows != nil:
-		rs, err := c.QueryContext(ctx, st.SQL, st.Args...)
+		rs, err := c.query(ctx, true, st.SQL, st.Args) // read whole by the handler, then closed
 		if err != nil {
 			return err
 		}
