@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"flowker/internal/store/sqlstore"
@@ -30,6 +31,8 @@ func pipeline(ctx context.Context, c *sql.Conn, stmts []sqlstore.Pipelined) erro
 				qq.QueryRow(func(r pgx.Row) error { return st.Row(r) })
 			case st.Rows != nil:
 				qq.Query(func(r pgx.Rows) error { return st.Rows(rowsOf{r}) })
+			case st.Tag != nil:
+				qq.Exec(func(ct pgconn.CommandTag) error { return st.Tag(ct.String()) })
 			}
 		}
 		return dc.Conn().SendBatch(ctx, b).Close()

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"time"
 
 	"flowker/internal/store"
@@ -13,14 +14,16 @@ import (
 // Pipelined is one statement a pipelined group commit sends with others
 // in one round trip (Dialect.Pipeline). Row, when set, reads its one row
 // (its Scan returns an error wrapping sql.ErrNoRows when there is none);
-// Rows, when set, reads every row it returns. With neither it is an Exec.
-// Either may return an error: the batch is then rolled back and run again
-// statement by statement (see runPipelined).
+// Rows, when set, reads every row it returns. With neither it is an Exec,
+// whose command tag Tag checks when set (pipelined only). Each may return
+// an error: the batch is then rolled back and run again statement by
+// statement (see runPipelined).
 type Pipelined struct {
 	SQL  string
 	Args []any
 	Row  func(scanner) error
 	Rows func(rows) error
+	Tag  func(tag string) error
 }
 
 // later is how the hot writes are issued: a statement whose outcome the
@@ -56,9 +59,16 @@ func (c *conn) Flush(context.Context) error { return nil }
 // pipeConn is a group-commit transaction on PostgreSQL that sends its
 // writes together: Later queues a statement, and the queue is sent in one
 // round trip (pgx's batch, pipelined) when a statement whose result is
-// needed now runs, when the audit chain's head is read, and with COMMIT.
-// A batch of any size is then about two round trips instead of several
-// per caller.
+// needed now runs, when the audit chain's head is read, and before
+// COMMIT. A batch of any size is then two or three round trips instead of
+// several per caller.
+//
+// COMMIT always travels alone, after every caller's statement has been
+// read back and its handler has accepted it. In the same round trip it
+// would run even when a handler rejects a result (a lease lost is no
+// server error), and even when the batch's deadline closed the connection
+// while a statement waited for a lock: the server still runs what it had
+// received once the lock is free.
 //
 // A queued statement's failure is known only at the flush, possibly while
 // another caller's fn runs: failed keeps it, every later statement fails
@@ -154,7 +164,10 @@ func (s *DB) runPipelined(ctx context.Context, reqs []*batchReq) (results []erro
 		}
 	}
 	if err = q.flushAudit(ctx); err == nil {
-		_ = p.Later(ctx, Pipelined{SQL: "COMMIT"})
+		err = p.Flush(ctx) // every result checked before COMMIT is sent
+	}
+	if err == nil {
+		_ = p.Later(ctx, Pipelined{SQL: "COMMIT", Tag: committedTag})
 		err = p.Flush(ctx)
 	}
 	if err != nil {
@@ -179,3 +192,16 @@ func (p *pipeConn) rollback() {
 }
 
 const rollbackTimeout = 5 * time.Second
+
+// errRolledBack: COMMIT ended a transaction a statement had aborted (one
+// whose error a caller handled and went on): nothing was stored.
+var errRolledBack = errors.New("commit resulted in a rollback: a statement of the batch failed")
+
+// committedTag checks that COMMIT committed: PostgreSQL answers COMMIT of
+// an aborted transaction with the tag ROLLBACK, and no error.
+func committedTag(tag string) error {
+	if tag != "COMMIT" {
+		return fmt.Errorf("%w (tag %q)", errRolledBack, tag)
+	}
+	return nil
+}
