@@ -90,7 +90,10 @@ const timeLayout = "2006-01-02T15:04:05.000000Z"
 // '|'-separated with each field length-prefixed (so no value can forge a
 // boundary) and metadata as canonical JSON (Go sorts map keys).
 func ComputeHash(e *Event) string {
-	meta, _ := json.Marshal(e.Metadata) // JSON-decoded values always marshal
+	meta := []byte("{}") // no metadata is stored as {}, so it hashes as {}
+	if e.Metadata != nil {
+		meta, _ = json.Marshal(e.Metadata) // JSON-decoded values always marshal
+	}
 	prev := e.PreviousHash
 	if prev == "" {
 		prev = Genesis

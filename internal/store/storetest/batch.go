@@ -141,6 +141,9 @@ func testAuditChangedAfterAppend(t *testing.T, s store.Store) {
 		e.Metadata["late"] = "added after AppendAudit"
 		return nil
 	}))
+	bare := auditEvent(2)
+	bare.Metadata = nil // stored as {}: hashed as {}
+	require.NoError(t, s.InTx(ctx, func(tx store.Tx) error { return tx.AppendAudit(ctx, bare) }))
 	v := verifyAll(t, s)
 	require.True(t, v.Valid, v.Reason)
 	got, err := s.GetAudit(ctx, e.ID)
