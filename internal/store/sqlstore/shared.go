@@ -2,48 +2,54 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
+	"math/bits"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
+
+	"flowker/internal/flow"
 )
 
-// sharedReads runs the revision reads asked for at the same time as one
-// statement: every step reads its provider configuration's revision and
-// every start its workflow's (so a change applies to the next step or
-// start in every process), and under load hundreds a second ask for the
-// same few rows. A caller's read joins the next statement, never one
-// already running, so its answer was read after it asked: it sees every
-// change committed before it asked, as a read of its own would.
+// sharedReads runs the small reads of every execution asked for at the
+// same time as one statement: every step reads its provider
+// configuration's revision, every start its workflow's (so a change
+// applies to the next step or start in every process) and every webhook
+// call its route, and under load hundreds a second ask for the same few
+// rows. A caller's read joins the next statement, never one already
+// running, so its answer was read after it asked: it sees every change
+// committed before it asked, as a read of its own would.
 //
 // A reader goroutine runs while anyone waits; the statement runs under a
 // context of its own (readTimeout), not any one caller's, whose
 // cancellation returns only that caller.
-type sharedReads struct {
-	read     func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]int, error)
-	notFound error // the answer for an id read finds no row of
+type sharedReads[K comparable, V any] struct {
+	read     func(ctx context.Context, keys []K) (map[K]V, error)
+	notFound error // the answer for a key read finds no row of
 
 	mu      sync.Mutex
-	waiting map[uuid.UUID][]chan<- sharedRead // for the next statement
+	waiting map[K][]chan<- sharedRead[V] // for the next statement
 	reading bool
 }
 
-type sharedRead struct {
-	rev int
+type sharedRead[V any] struct {
+	v   V
 	err error
 }
 
 // readTimeout bounds one shared statement.
 const readTimeout = 10 * time.Second
 
-// maxSharedIDs bounds one statement's IN list; more wait for the next.
-const maxSharedIDs = 64
+// maxSharedKeys bounds one statement's IN list; more wait for the next.
+const maxSharedKeys = 64
 
-func (r *sharedReads) get(ctx context.Context, id uuid.UUID) (int, error) {
-	ch := make(chan sharedRead, 1)
+func (r *sharedReads[K, V]) get(ctx context.Context, id K) (V, error) {
+	ch := make(chan sharedRead[V], 1)
 	r.mu.Lock()
 	if r.waiting == nil {
-		r.waiting = map[uuid.UUID][]chan<- sharedRead{}
+		r.waiting = map[K][]chan<- sharedRead[V]{}
 	}
 	r.waiting[id] = append(r.waiting[id], ch)
 	start := !r.reading
@@ -54,14 +60,15 @@ func (r *sharedReads) get(ctx context.Context, id uuid.UUID) (int, error) {
 	}
 	select {
 	case res := <-ch:
-		return res.rev, res.err
+		return res.v, res.err
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		var zero V
+		return zero, ctx.Err()
 	}
 }
 
 // loop runs statements until nobody waits.
-func (r *sharedReads) loop() {
+func (r *sharedReads[K, V]) loop() {
 	for {
 		r.mu.Lock()
 		if len(r.waiting) == 0 {
@@ -69,9 +76,9 @@ func (r *sharedReads) loop() {
 			r.mu.Unlock()
 			return
 		}
-		batch := make(map[uuid.UUID][]chan<- sharedRead, min(len(r.waiting), maxSharedIDs))
+		batch := make(map[K][]chan<- sharedRead[V], min(len(r.waiting), maxSharedKeys))
 		for id, chs := range r.waiting {
-			if len(batch) == maxSharedIDs {
+			if len(batch) == maxSharedKeys {
 				break
 			}
 			batch[id] = chs
@@ -79,7 +86,7 @@ func (r *sharedReads) loop() {
 		}
 		r.mu.Unlock()
 
-		ids := make([]uuid.UUID, 0, len(batch))
+		ids := make([]K, 0, len(batch))
 		for id := range batch {
 			ids = append(ids, id)
 		}
@@ -87,8 +94,8 @@ func (r *sharedReads) loop() {
 		revs, err := r.read(ctx, ids)
 		cancel()
 		for id, chs := range batch {
-			rev, found := revs[id]
-			res := sharedRead{rev: rev, err: err}
+			v, found := revs[id]
+			res := sharedRead[V]{v: v, err: err}
 			if err == nil && !found {
 				res.err = r.notFound
 			}
@@ -100,8 +107,8 @@ func (r *sharedReads) loop() {
 }
 
 // sharedRevisions reads t's revisions through db, shared (sharedReads).
-func sharedRevisions[T any](t *table[T], db execer) *sharedReads {
-	return &sharedReads{read: func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]int, error) {
+func sharedRevisions[T any](t *table[T], db execer) *sharedReads[uuid.UUID, int] {
+	return &sharedReads[uuid.UUID, int]{read: func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]int, error) {
 		return t.revisions(ctx, db, ids)
 	}, notFound: t.notFound}
 }
@@ -128,4 +135,39 @@ func (t *table[T]) revisions(ctx context.Context, db execer, ids []uuid.UUID) (m
 		revs[id] = rev
 	}
 	return revs, rs.Err()
+}
+
+// routeKey is a webhook route's method (upper case) and path.
+type routeKey struct{ method, path string }
+
+// sharedRoutes reads webhook routes through db, shared (sharedReads).
+func sharedRoutes(db execer) *sharedReads[routeKey, *flow.WebhookRoute] {
+	return &sharedReads[routeKey, *flow.WebhookRoute]{notFound: flow.ErrWebhookNotFound,
+		read: func(ctx context.Context, keys []routeKey) (map[routeKey]*flow.WebhookRoute, error) {
+			// A power-of-two count of pairs (the last repeated), like inList:
+			// few statement texts. Row values need VALUES on SQLite.
+			n := 1 << bits.Len(uint(len(keys)-1))
+			args := make([]any, 0, 2*n)
+			pairs := make([]string, n)
+			for i := range n {
+				k := keys[min(i, len(keys)-1)]
+				args = append(args, k.method, k.path)
+				pairs[i] = fmt.Sprintf("($%d, $%d)", 2*i+1, 2*i+2)
+			}
+			rs, err := db.QueryContext(ctx, `SELECT method, path, workflow_id, node_id, verify_token FROM webhook_routes
+				WHERE (method, path) IN (VALUES `+strings.Join(pairs, ", ")+`)`, args...)
+			if err != nil {
+				return nil, err
+			}
+			defer rs.Close()
+			found := make(map[routeKey]*flow.WebhookRoute, len(keys))
+			for rs.Next() {
+				var r flow.WebhookRoute
+				if err := rs.Scan(&r.Method, &r.Path, dbUUID{&r.WorkflowID}, &r.NodeID, &r.VerifyToken); err != nil {
+					return nil, err
+				}
+				found[routeKey{r.Method, r.Path}] = &r
+			}
+			return found, rs.Err()
+		}}
 }

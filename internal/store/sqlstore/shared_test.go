@@ -23,7 +23,7 @@ func TestSharedReads(t *testing.T) {
 	var statements atomic.Int32
 	var asked sync.Map // id -> statement number that read it
 	release := make(chan struct{})
-	r := &sharedReads{notFound: notFound, read: func(_ context.Context, ids []uuid.UUID) (map[uuid.UUID]int, error) {
+	r := &sharedReads[uuid.UUID, int]{notFound: notFound, read: func(_ context.Context, ids []uuid.UUID) (map[uuid.UUID]int, error) {
 		n := statements.Add(1)
 		for _, id := range ids {
 			asked.Store(id, n)
@@ -75,7 +75,7 @@ func TestSharedReads(t *testing.T) {
 	require.EqualValues(t, 2, n)
 
 	boom := errors.New("boom")
-	failing := &sharedReads{notFound: notFound,
+	failing := &sharedReads[uuid.UUID, int]{notFound: notFound,
 		read: func(context.Context, []uuid.UUID) (map[uuid.UUID]int, error) { return nil, boom }}
 	_, err := failing.get(ctx, known)
 	require.ErrorIs(t, err, boom)

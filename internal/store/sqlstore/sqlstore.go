@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"flowker/internal/audit"
+	"flowker/internal/flow"
 	"flowker/internal/store"
 )
 
@@ -78,7 +80,8 @@ type DB struct {
 	dialect  Dialect
 
 	stmts        struct{ r, w *stmtCache } // nil unless Dialect.CacheStatements
-	revisions    struct{ configs, workflows *sharedReads }
+	revisions    struct{ configs, workflows *sharedReads[uuid.UUID, int] }
+	routes       *sharedReads[routeKey, *flow.WebhookRoute]
 	batches      chan *batchReq // group commit: see Batch
 	batchTimeout time.Duration  // deadline of one group-commit transaction
 	closeGrace   time.Duration  // how long Close lets an in-flight batch finish
@@ -112,6 +115,7 @@ func Open(ctx context.Context, wdb, rdb *sql.DB, d Dialect) (*DB, error) {
 		w: &conn{db: wdb, d: &s.dialect, stmts: s.stmts.w}, d: &s.dialect}
 	s.revisions.configs = sharedRevisions(providerConfigs, s.queries.r)
 	s.revisions.workflows = sharedRevisions(workflows, s.queries.r)
+	s.routes = sharedRoutes(s.queries.r)
 	go s.batchLoop()
 	return s, nil
 }
@@ -168,6 +172,20 @@ func (s *DB) ProviderConfigRevision(ctx context.Context, id uuid.UUID) (int, err
 // WorkflowRevision outside a transaction is a shared read.
 func (s *DB) WorkflowRevision(ctx context.Context, id uuid.UUID) (int, error) {
 	return s.revisions.workflows.get(ctx, id)
+}
+
+// FindWebhookRoute outside a transaction is a shared read; each caller
+// gets its own copy.
+func (s *DB) FindWebhookRoute(ctx context.Context, method, path string) (*flow.WebhookRoute, error) {
+	if !storable(method, path) {
+		return nil, flow.ErrWebhookNotFound // no route can hold such a value
+	}
+	r, err := s.routes.get(ctx, routeKey{strings.ToUpper(method), path})
+	if err != nil {
+		return nil, err
+	}
+	mine := *r
+	return &mine, nil
 }
 
 // txQueries runs the shared SQL in tx; bound is the group commit's

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"flowker/internal/flow"
@@ -27,6 +28,7 @@ func runQueue(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("IdempotencyKeys", func(t *testing.T) { t.Parallel(); testIdempotencyKeys(t, open(t)) })
 	t.Run("BatchIsolation", func(t *testing.T) { t.Parallel(); testBatchIsolation(t, open(t)) })
 	t.Run("WebhookRoutes", func(t *testing.T) { t.Parallel(); testWebhookRoutes(t, open(t)) })
+	t.Run("WebhookRoutesConcurrent", func(t *testing.T) { t.Parallel(); testWebhookRoutesConcurrent(t, open(t)) })
 }
 
 // queueBase is the fixed "now" of the queue tests.
@@ -519,4 +521,46 @@ func testWebhookRoutes(t *testing.T, s store.Store) {
 	require.NoError(t, s.ReplaceWebhookRoutes(ctx, a, nil))
 	_, err = find("PUT", "/payments/in")
 	require.ErrorIs(t, err, flow.ErrWebhookNotFound, "no routes: every route removed")
+}
+
+// testWebhookRoutesConcurrent: lookups made at once (shared between
+// callers) each get their own route, or not found, and a route removed
+// before a lookup is asked for is never found by it.
+func testWebhookRoutesConcurrent(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	owners := make([]uuid.UUID, 6)
+	for i := range owners {
+		owners[i] = uuid.New()
+		require.NoError(t, s.ReplaceWebhookRoutes(ctx, owners[i], []flow.WebhookRoute{
+			{Method: "POST", Path: fmt.Sprintf("/in/%d", i), NodeID: fmt.Sprintf("hook-%d", i)}}))
+	}
+	var wg sync.WaitGroup
+	for g := range 12 {
+		wg.Go(func() {
+			for n := range 40 {
+				i := (g + n) % (len(owners) + 1) // one past the last: no such route
+				got, err := s.FindWebhookRoute(ctx, "post", fmt.Sprintf("/in/%d", i))
+				if i == len(owners) {
+					assert.ErrorIs(t, err, flow.ErrWebhookNotFound)
+					continue
+				}
+				if i < 3 && errors.Is(err, flow.ErrWebhookNotFound) {
+					continue // removed for a moment below
+				}
+				if assert.NoError(t, err) {
+					assert.Equal(t, owners[i], got.WorkflowID)
+					assert.Equal(t, fmt.Sprintf("hook-%d", i), got.NodeID)
+					got.NodeID = "changed by a caller" // each caller has its own copy
+				}
+			}
+		})
+	}
+	for i := range 3 { // removed while lookups run: gone for the next lookup
+		require.NoError(t, s.ReplaceWebhookRoutes(ctx, owners[i], nil))
+		_, err := s.FindWebhookRoute(ctx, "POST", fmt.Sprintf("/in/%d", i))
+		require.ErrorIs(t, err, flow.ErrWebhookNotFound)
+		require.NoError(t, s.ReplaceWebhookRoutes(ctx, owners[i], []flow.WebhookRoute{
+			{Method: "POST", Path: fmt.Sprintf("/in/%d", i), NodeID: fmt.Sprintf("hook-%d", i)}}))
+	}
+	wg.Wait()
 }
