@@ -161,6 +161,7 @@ func open(ctx context.Context, path, synchronous string) (*sqlstore.DB, error) {
 		RefusedValue:      refusedValue,
 		UnixSeconds:       func(col string) string { return "unixepoch(" + col + ")" }, // parses timeArg's text
 		CacheStatements:   true,                                                        // the driver parses every statement it runs
+		AnonymousParams:   true,
 	})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite %s: %w", path, err), rdb.Close(), wdb.Close())

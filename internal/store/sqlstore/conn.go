@@ -77,6 +77,7 @@ func (c *conn) bind(ctx context.Context) (context.Context, func()) {
 }
 
 func (c *conn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	query = c.d.params.rewrite(query)
 	ctx, done := c.bind(ctx)
 	defer done()
 	var res sql.Result
@@ -100,6 +101,7 @@ func (c *conn) QueryContext(ctx context.Context, query string, args ...any) (row
 // share SQLite's one handle of it. (Exec and QueryRow are done with the
 // handle when they return.)
 func (c *conn) query(ctx context.Context, drained bool, query string, args []any) (rows, error) {
+	query = c.d.params.rewrite(query)
 	ctx, done := c.bind(ctx)
 	var rs *sql.Rows
 	var err error
@@ -117,6 +119,7 @@ func (c *conn) query(ctx context.Context, drained bool, query string, args []any
 }
 
 func (c *conn) QueryRowContext(ctx context.Context, query string, args ...any) scanner {
+	query = c.d.params.rewrite(query)
 	ctx, done := c.bind(ctx)
 	if st := c.prepared(ctx, query); st != nil { //nolint:sqlclosecheck // cached: stmtCache.close closes it, a transaction's copy closes with it
 		return &classifiedRow{row: st.QueryRowContext(ctx, args...), d: c.d, done: done}

@@ -33,3 +33,14 @@ func CachedStatements(s *DB) (writer, reader int) {
 
 // ReaderStats is the reader pool's statistics.
 func ReaderStats(s *DB) sql.DBStats { return s.rdb.Stats() }
+
+// CachedWriterTexts is the SQL of the writer pool's prepared statements.
+func CachedWriterTexts(s *DB) []string {
+	s.stmts.w.mu.RLock()
+	defer s.stmts.w.mu.RUnlock()
+	var texts []string
+	for q := range s.stmts.w.stmts {
+		texts = append(texts, q)
+	}
+	return texts
+}

@@ -59,7 +59,12 @@ type Dialect struct {
 	// runs their handlers; group commits then use it (pipeConn).
 	Pipeline func(ctx context.Context, c *sql.Conn, stmts []Pipelined) error
 
-	closed <-chan struct{} // the store's, set by Open: errors after Close are ErrUnavailable
+	// AnonymousParams sends statements whose $N appear in order, once
+	// each, with ? instead (anonymousParams; SQLite binds those faster).
+	AnonymousParams bool
+
+	closed <-chan struct{}  // the store's, set by Open: errors after Close are ErrUnavailable
+	params *anonymousParams // set by Open when AnonymousParams
 }
 
 // queries runs the shared SQL. Reads go to r and writes to w; outside a
@@ -105,6 +110,9 @@ func Open(ctx context.Context, wdb, rdb *sql.DB, d Dialect) (*DB, error) {
 	s.batchCtx, abort = context.WithCancelCause(context.Background())
 	s.abortBatches = func() { abort(errStoreClosed) }
 	s.dialect.closed = s.closed
+	if d.AnonymousParams {
+		s.dialect.params = &anonymousParams{}
+	}
 	if d.CacheStatements {
 		s.stmts.w, s.stmts.r = newStmtCache(), newStmtCache()
 		if rdb == wdb {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -32,6 +33,12 @@ func TestStatementCacheSQLite(t *testing.T) {
 	}
 	w2, _ := sqlstore.CachedStatements(s.DB)
 	require.Equal(t, w1, w2, "the same statements again: nothing more prepared")
+	anonymous := false
+	for _, q := range sqlstore.CachedWriterTexts(s.DB) {
+		require.NotContains(t, q, "$1, $2", "parameters in order are sent as ?")
+		anonymous = anonymous || strings.Contains(q, "VALUES (?, ?")
+	}
+	require.True(t, anonymous, "the insert's parameters are ?")
 
 	for range 3 {
 		got, err := s.GetWorkflow(ctx, first.ID)
