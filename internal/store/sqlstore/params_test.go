@@ -12,8 +12,8 @@ func TestAnonymousParams(t *testing.T) {
 		{"SELECT a FROM t WHERE id IN ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
 			"SELECT a FROM t WHERE id IN (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
 		{"UPDATE t SET a = $3 WHERE id = $1 AND b = $2", "UPDATE t SET a = $3 WHERE id = $1 AND b = $2"}, // out of order
-		{"SELECT a FROM t WHERE x = $1 OR y = $1", "SELECT a FROM t WHERE x = $1 OR y = $1"},                 // reused
-		{"SELECT a FROM t WHERE x = $1 AND y = '$2'", "SELECT a FROM t WHERE x = $1 AND y = '$2'"},           // a literal
+		{"SELECT a FROM t WHERE x = $1 OR y = $1", "SELECT a FROM t WHERE x = $1 OR y = $1"},             // reused
+		{"SELECT a FROM t WHERE x = $1 AND y = '$2'", "SELECT a FROM t WHERE x = $1 AND y = '$2'"},       // a literal
 		{"SELECT 1", "SELECT 1"},
 		{"SELECT $", "SELECT $"},
 	} {

@@ -2,8 +2,11 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/bits"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -11,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"flowker/internal/flow"
+	"flowker/internal/store"
 )
 
 // sharedReads runs the small reads of every execution asked for at the
@@ -22,15 +26,21 @@ import (
 // running, so its answer was read after it asked: it sees every change
 // committed before it asked, as a read of its own would.
 //
-// A reader goroutine runs while anyone waits; the statement runs under a
-// context of its own (readTimeout), not any one caller's, whose
-// cancellation returns only that caller.
+// A reader goroutine runs while anyone waits. Keys are read oldest first,
+// at most maxSharedKeys a statement, so a flood of distinct keys (webhook
+// paths come from outside) cannot starve one asked for earlier; a caller
+// that gives up takes its key back. The statement runs under a context of
+// its own — base, ended by Close, and readTimeout — not any one caller's,
+// whose cancellation returns only that caller.
 type sharedReads[K comparable, V any] struct {
 	read     func(ctx context.Context, keys []K) (map[K]V, error)
-	notFound error // the answer for a key read finds no row of
+	notFound error           // the answer for a key read finds no row of
+	base     context.Context // ended when the store closes
+	timeout  time.Duration   // of one statement; 0 is readTimeout
 
 	mu      sync.Mutex
 	waiting map[K][]chan<- sharedRead[V] // for the next statement
+	order   []K                          // waiting's keys, oldest first
 	reading bool
 }
 
@@ -45,13 +55,22 @@ const readTimeout = 10 * time.Second
 // maxSharedKeys bounds one statement's IN list; more wait for the next.
 const maxSharedKeys = 64
 
-func (r *sharedReads[K, V]) get(ctx context.Context, id K) (V, error) {
+var errSharedReadTimeout = errors.New("a shared read exceeded its deadline")
+
+func (r *sharedReads[K, V]) get(ctx context.Context, key K) (V, error) {
+	var zero V
+	if err := firstErr(ctx.Err(), r.closed()); err != nil {
+		return zero, err
+	}
 	ch := make(chan sharedRead[V], 1)
 	r.mu.Lock()
 	if r.waiting == nil {
 		r.waiting = map[K][]chan<- sharedRead[V]{}
 	}
-	r.waiting[id] = append(r.waiting[id], ch)
+	if len(r.waiting[key]) == 0 {
+		r.order = append(r.order, key)
+	}
+	r.waiting[key] = append(r.waiting[key], ch)
 	start := !r.reading
 	r.reading = true
 	r.mu.Unlock()
@@ -62,8 +81,37 @@ func (r *sharedReads[K, V]) get(ctx context.Context, id K) (V, error) {
 	case res := <-ch:
 		return res.v, res.err
 	case <-ctx.Done():
-		var zero V
+		r.forget(key, ch)
 		return zero, ctx.Err()
+	}
+}
+
+// closed is the error of a read asked for after the store closed.
+func (r *sharedReads[K, V]) closed() error {
+	if r.base != nil && r.base.Err() != nil {
+		return store.Unavailable(errStoreClosed)
+	}
+	return nil
+}
+
+// forget takes back a caller's wait that was not taken by a statement.
+func (r *sharedReads[K, V]) forget(key K, ch chan<- sharedRead[V]) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	chs := r.waiting[key]
+	for i, c := range chs {
+		if c == ch {
+			chs = slices.Delete(chs, i, i+1)
+			break
+		}
+	}
+	if len(chs) > 0 {
+		r.waiting[key] = chs
+		return
+	}
+	delete(r.waiting, key)
+	if i := slices.Index(r.order, key); i >= 0 {
+		r.order = slices.Delete(r.order, i, i+1)
 	}
 }
 
@@ -71,30 +119,23 @@ func (r *sharedReads[K, V]) get(ctx context.Context, id K) (V, error) {
 func (r *sharedReads[K, V]) loop() {
 	for {
 		r.mu.Lock()
-		if len(r.waiting) == 0 {
-			r.reading = false
+		if len(r.order) == 0 {
+			r.waiting, r.order, r.reading = nil, nil, false // a burst's memory goes with it
 			r.mu.Unlock()
 			return
 		}
-		batch := make(map[K][]chan<- sharedRead[V], min(len(r.waiting), maxSharedKeys))
-		for id, chs := range r.waiting {
-			if len(batch) == maxSharedKeys {
-				break
-			}
-			batch[id] = chs
-			delete(r.waiting, id)
+		keys := slices.Clone(r.order[:min(len(r.order), maxSharedKeys)])
+		r.order = r.order[len(keys):]
+		batch := make(map[K][]chan<- sharedRead[V], len(keys))
+		for _, k := range keys {
+			batch[k] = r.waiting[k]
+			delete(r.waiting, k)
 		}
 		r.mu.Unlock()
 
-		ids := make([]K, 0, len(batch))
-		for id := range batch {
-			ids = append(ids, id)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
-		revs, err := r.read(ctx, ids)
-		cancel()
-		for id, chs := range batch {
-			v, found := revs[id]
+		vals, err := r.readSafely(keys)
+		for k, chs := range batch {
+			v, found := vals[k]
 			res := sharedRead[V]{v: v, err: err}
 			if err == nil && !found {
 				res.err = r.notFound
@@ -106,9 +147,34 @@ func (r *sharedReads[K, V]) loop() {
 	}
 }
 
+// readSafely runs one statement: a panic in it is its callers' error, not
+// the end of the process (it runs on no caller's goroutine), and its
+// deadline is told apart from a caller's own.
+func (r *sharedReads[K, V]) readSafely(keys []K) (vals map[K]V, err error) {
+	base := r.base
+	if base == nil {
+		base = context.Background()
+	}
+	timeout := r.timeout
+	if timeout == 0 {
+		timeout = readTimeout
+	}
+	ctx, cancel := context.WithTimeoutCause(base, timeout, errSharedReadTimeout)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			vals, err = nil, fmt.Errorf("panic in a shared read: %v\n%s", p, debug.Stack())
+		}
+		if err != nil && ctx.Err() != nil { // the deadline or Close, whatever failed
+			err = store.Unavailable(fmt.Errorf("%w (%w)", context.Cause(ctx), err))
+		}
+	}()
+	return r.read(ctx, keys)
+}
+
 // sharedRevisions reads t's revisions through db, shared (sharedReads).
-func sharedRevisions[T any](t *table[T], db execer) *sharedReads[uuid.UUID, int] {
-	return &sharedReads[uuid.UUID, int]{read: func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]int, error) {
+func sharedRevisions[T any](base context.Context, t *table[T], db execer) *sharedReads[uuid.UUID, int] {
+	return &sharedReads[uuid.UUID, int]{base: base, read: func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]int, error) {
 		return t.revisions(ctx, db, ids)
 	}, notFound: t.notFound}
 }
@@ -141,8 +207,8 @@ func (t *table[T]) revisions(ctx context.Context, db execer, ids []uuid.UUID) (m
 type routeKey struct{ method, path string }
 
 // sharedRoutes reads webhook routes through db, shared (sharedReads).
-func sharedRoutes(db execer) *sharedReads[routeKey, *flow.WebhookRoute] {
-	return &sharedReads[routeKey, *flow.WebhookRoute]{notFound: flow.ErrWebhookNotFound,
+func sharedRoutes(base context.Context, db execer) *sharedReads[routeKey, *flow.WebhookRoute] {
+	return &sharedReads[routeKey, *flow.WebhookRoute]{base: base, notFound: flow.ErrWebhookNotFound,
 		read: func(ctx context.Context, keys []routeKey) (map[routeKey]*flow.WebhookRoute, error) {
 			// A power-of-two count of pairs (the last repeated), like inList:
 			// few statement texts. Row values need VALUES on SQLite.

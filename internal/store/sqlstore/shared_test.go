@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+
+	"flowker/internal/store"
 )
 
 // TestSharedReads: callers asking while a statement runs share the next
@@ -79,4 +81,22 @@ func TestSharedReads(t *testing.T) {
 		read: func(context.Context, []uuid.UUID) (map[uuid.UUID]int, error) { return nil, boom }}
 	_, err := failing.get(ctx, known)
 	require.ErrorIs(t, err, boom)
+}
+
+// TestSharedReadDeadline: a statement past its deadline (10 s; shorter
+// here) answers its callers with ErrUnavailable naming the shared read,
+// not with what would look like their own context's deadline.
+func TestSharedReadDeadline(t *testing.T) {
+	t.Parallel()
+	r := &sharedReads[int, int]{timeout: 50 * time.Millisecond, notFound: errors.New("not found"),
+		read: func(ctx context.Context, _ []int) (map[int]int, error) {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}}
+	mine, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := r.get(mine, 1)
+	require.ErrorIs(t, err, store.ErrUnavailable)
+	require.ErrorIs(t, err, errSharedReadTimeout)
+	require.NoError(t, mine.Err())
 }

@@ -87,9 +87,10 @@ type DB struct {
 	stmts        struct{ r, w *stmtCache } // nil unless Dialect.CacheStatements
 	revisions    struct{ configs, workflows *sharedReads[uuid.UUID, int] }
 	routes       *sharedReads[routeKey, *flow.WebhookRoute]
-	batches      chan *batchReq // group commit: see Batch
-	batchTimeout time.Duration  // deadline of one group-commit transaction
-	closeGrace   time.Duration  // how long Close lets an in-flight batch finish
+	endReads     context.CancelFunc // Close: end the shared reads now
+	batches      chan *batchReq     // group commit: see Batch
+	batchTimeout time.Duration      // deadline of one group-commit transaction
+	closeGrace   time.Duration      // how long Close lets an in-flight batch finish
 	batchCtx     context.Context
 	abortBatches context.CancelFunc // Close: end the in-flight batch now
 	closeOnce    sync.Once
@@ -121,9 +122,11 @@ func Open(ctx context.Context, wdb, rdb *sql.DB, d Dialect) (*DB, error) {
 	}
 	s.queries = queries{r: &conn{db: rdb, d: &s.dialect, stmts: s.stmts.r},
 		w: &conn{db: wdb, d: &s.dialect, stmts: s.stmts.w}, d: &s.dialect}
-	s.revisions.configs = sharedRevisions(providerConfigs, s.queries.r)
-	s.revisions.workflows = sharedRevisions(workflows, s.queries.r)
-	s.routes = sharedRoutes(s.queries.r)
+	var reads context.Context
+	reads, s.endReads = context.WithCancel(context.Background())
+	s.revisions.configs = sharedRevisions(reads, providerConfigs, s.queries.r)
+	s.revisions.workflows = sharedRevisions(reads, workflows, s.queries.r)
+	s.routes = sharedRoutes(reads, s.queries.r)
 	go s.batchLoop()
 	return s, nil
 }
@@ -224,6 +227,7 @@ const closeGrace = time.Second
 func (s *DB) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closed)
+		s.endReads()
 		if !waitFor(s.loopDone, s.closeGrace) {
 			s.abortBatches()
 			waitFor(s.loopDone, s.closeGrace)
