@@ -151,7 +151,7 @@ func TestSharedReadsGoneCallersLeave(t *testing.T) {
 	t.Parallel()
 	var statements atomic.Int32
 	gate := make(chan struct{})
-	r := &sharedReads[int, int]{notFound: errors.New("nf"), read: func(_ context.Context, keys []int) (map[int]int, error) {
+	r := &sharedReads[int, int]{notFound: errors.New("nf"), read: func(context.Context, []int) (map[int]int, error) {
 		if statements.Add(1) == 1 {
 			<-gate
 		}
@@ -170,7 +170,7 @@ func TestSharedReadsGoneCallersLeave(t *testing.T) {
 	queued := len(r.waiting)
 	r.mu.Unlock()
 	close(gate)
-	<-first
+	require.Error(t, <-first, "key 0 has no row")
 	require.Eventually(t, func() bool {
 		r.mu.Lock()
 		defer r.mu.Unlock()

@@ -22,7 +22,7 @@ import (
 	"flowker/internal/store/storetest"
 )
 
-func bothStores(t *testing.T) map[string]func(t *testing.T) store.Store {
+func bothStores() map[string]func(t *testing.T) store.Store {
 	return map[string]func(t *testing.T) store.Store{
 		"sqlite": func(t *testing.T) store.Store {
 			s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
@@ -44,7 +44,7 @@ func bothStores(t *testing.T) map[string]func(t *testing.T) store.Store {
 // variants and misses, each answered as a lookup of its own would be.
 func TestSharedRoutesOddKeys(t *testing.T) {
 	t.Parallel()
-	for name, open := range bothStores(t) {
+	for name, open := range bothStores() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			s := open(t)
@@ -172,7 +172,7 @@ func TestSharedReadsAfterClose(t *testing.T) {
 // not fail theirs.
 func TestSharedRoutesHugeKey(t *testing.T) {
 	t.Parallel()
-	for name, open := range bothStores(t) {
+	for name, open := range bothStores() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			s := open(t)
@@ -204,7 +204,7 @@ func TestSharedRoutesHugeKey(t *testing.T) {
 // next read.
 func TestSharedRevisionsFreshIdleReaders(t *testing.T) {
 	t.Parallel()
-	for name, open := range bothStores(t) {
+	for name, open := range bothStores() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			s := open(t)

@@ -124,9 +124,9 @@ func Open(ctx context.Context, wdb, rdb *sql.DB, d Dialect) (*DB, error) {
 		w: &conn{db: wdb, d: &s.dialect, stmts: s.stmts.w}, d: &s.dialect}
 	var reads context.Context
 	reads, s.endReads = context.WithCancel(context.Background())
-	s.revisions.configs = sharedRevisions(reads, providerConfigs, s.queries.r)
-	s.revisions.workflows = sharedRevisions(reads, workflows, s.queries.r)
-	s.routes = sharedRoutes(reads, s.queries.r)
+	s.revisions.configs = sharedRevisions(reads, providerConfigs, s.r)
+	s.revisions.workflows = sharedRevisions(reads, workflows, s.r)
+	s.routes = sharedRoutes(reads, s.r)
 	go s.batchLoop()
 	return s, nil
 }
