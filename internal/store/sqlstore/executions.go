@@ -231,18 +231,14 @@ func (q *queries) ExtendLeases(ctx context.Context, owner string, ids []uuid.UUI
 		// Rows a write holds right now are skipped (that write extends their
 		// lease itself); waiting for them in arbitrary order deadlocked with
 		// group-commit transactions on PostgreSQL.
-		res, err := q.w.ExecContext(ctx, `UPDATE executions SET lease_expires_at = $2
+		n, err := q.execCount(ctx, `UPDATE executions SET lease_expires_at = $2
 			WHERE id IN (SELECT id FROM executions WHERE id IN `+marks+`
 				AND lease_owner = $1 AND status IN ('pending', 'running')`+q.d.SkipLocked+`) AND lease_owner = $1`,
 			args...)
 		if err != nil {
 			return total, err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, err
-		}
-		total += int(n)
+		total += n
 	}
 	return total, nil
 }
@@ -261,15 +257,11 @@ func (q *queries) CountUnfinished(ctx context.Context) (int64, error) {
 
 func (q *queries) RequestCancel(ctx context.Context, id uuid.UUID, now time.Time) (*flow.Execution, bool, error) {
 	t := timeArg(now)
-	res, err := q.w.ExecContext(ctx, `UPDATE executions SET cancel_requested = TRUE, updated_at = $2,
+	n, err := q.execCount(ctx, `UPDATE executions SET cancel_requested = TRUE, updated_at = $2,
 		status = CASE WHEN status IN ('pending', 'waiting') THEN 'cancelled' ELSE status END,
 		completed_at = CASE WHEN status IN ('pending', 'waiting') THEN $2 ELSE completed_at END,
 		error_message = CASE WHEN status IN ('pending', 'waiting') THEN 'cancelled' ELSE error_message END
 		WHERE id = $1 AND status IN ('pending', 'running', 'waiting') AND NOT cancel_requested`, id.String(), t)
-	if err != nil {
-		return nil, false, err
-	}
-	n, err := res.RowsAffected()
 	if err != nil {
 		return nil, false, err
 	}
@@ -360,12 +352,13 @@ func (q *queries) ReplaceWebhookRoutes(ctx context.Context, workflowID uuid.UUID
 }
 
 func (q *queries) FindWebhookRoute(ctx context.Context, method, path string) (*flow.WebhookRoute, error) {
-	if !storable(method, path) {
-		return nil, flow.ErrWebhookNotFound // no route can hold such a value
+	key, ok := routeKeyOf(method, path)
+	if !ok {
+		return nil, flow.ErrWebhookNotFound
 	}
 	r := flow.WebhookRoute{}
 	err := q.r.QueryRowContext(ctx, `SELECT method, path, workflow_id, node_id, verify_token FROM webhook_routes
-		WHERE method = $1 AND path = $2`, strings.ToUpper(method), path).
+		WHERE method = $1 AND path = $2`, key.method, key.path).
 		Scan(&r.Method, &r.Path, dbUUID{&r.WorkflowID}, &r.NodeID, &r.VerifyToken)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, flow.ErrWebhookNotFound

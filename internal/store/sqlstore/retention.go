@@ -79,15 +79,11 @@ func (q *queries) DeleteExecutions(ctx context.Context, ids []uuid.UUID) (int, e
 				return total, err
 			}
 		}
-		res, err := q.w.ExecContext(ctx, strings.Replace(doomed, "SELECT id FROM", "DELETE FROM", 1), args...)
+		n, err := q.execCount(ctx, strings.Replace(doomed, "SELECT id FROM", "DELETE FROM", 1), args...)
 		if err != nil {
 			return total, err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, err
-		}
-		total += int(n)
+		total += n
 	}
 	return total, nil
 }

@@ -206,6 +206,16 @@ func (t *table[T]) revisions(ctx context.Context, db execer, ids []uuid.UUID) (m
 // routeKey is a webhook route's method (upper case) and path.
 type routeKey struct{ method, path string }
 
+// routeKeyOf is the key of a lookup, false when no route can hold such a
+// value. Its strings are the store's own: a shared read may still hold
+// the key after a caller that gave up has returned.
+func routeKeyOf(method, path string) (routeKey, bool) {
+	if !storable(method, path) {
+		return routeKey{}, false
+	}
+	return routeKey{strings.ToUpper(method), strings.Clone(path)}, true
+}
+
 // sharedRoutes reads webhook routes through db, shared (sharedReads).
 func sharedRoutes(base context.Context, db execer) *sharedReads[routeKey, *flow.WebhookRoute] {
 	return &sharedReads[routeKey, *flow.WebhookRoute]{base: base, notFound: flow.ErrWebhookNotFound,

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"strings"
 	"sync"
 	"time"
 
@@ -188,10 +187,11 @@ func (s *DB) WorkflowRevision(ctx context.Context, id uuid.UUID) (int, error) {
 // FindWebhookRoute outside a transaction is a shared read; each caller
 // gets its own copy.
 func (s *DB) FindWebhookRoute(ctx context.Context, method, path string) (*flow.WebhookRoute, error) {
-	if !storable(method, path) {
-		return nil, flow.ErrWebhookNotFound // no route can hold such a value
+	key, ok := routeKeyOf(method, path)
+	if !ok {
+		return nil, flow.ErrWebhookNotFound
 	}
-	r, err := s.routes.get(ctx, routeKey{strings.ToUpper(method), path})
+	r, err := s.routes.get(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -204,6 +204,16 @@ func (s *DB) FindWebhookRoute(ctx context.Context, method, path string) (*flow.W
 func (s *DB) txQueries(bound context.Context, tx *sql.Tx) *queries {
 	c := &conn{db: tx, d: s.d, bound: bound, stmts: s.stmts.w}
 	return &queries{r: c, w: c, d: s.d, inTx: true}
+}
+
+// execCount runs a write and returns how many rows it changed.
+func (q *queries) execCount(ctx context.Context, query string, args ...any) (int, error) {
+	res, err := q.w.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }
 
 // savepoint runs a SAVEPOINT, ROLLBACK TO or RELEASE statement.

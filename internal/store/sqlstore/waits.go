@@ -180,12 +180,8 @@ func (q *queries) ResolveWait(ctx context.Context, w *flow.Wait) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	res, err := q.w.ExecContext(ctx, `UPDATE execution_waits SET status = $2, output = $3, handle = $4, resolved_at = $5
+	n, err := q.execCount(ctx, `UPDATE execution_waits SET status = $2, output = $3, handle = $4, resolved_at = $5
 		WHERE id = $1 AND status = 'open'`, w.ID.String(), string(w.Status), out, w.Handle, nullTimeArg(w.ResolvedAt))
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
 	return n == 1, err
 }
 
@@ -266,12 +262,8 @@ func (q *queries) WakeExecution(ctx context.Context, id uuid.UUID, owner string,
 	if owner == "" { // no capacity here: any process's rescuer takes it
 		status, lease = "pending", nil
 	}
-	res, err := q.w.ExecContext(ctx, `UPDATE executions SET status = $2, lease_owner = $3, lease_expires_at = $4,
+	n, err := q.execCount(ctx, `UPDATE executions SET status = $2, lease_owner = $3, lease_expires_at = $4,
 		updated_at = $5 WHERE id = $1 AND status = 'waiting'`, id.String(), status, owner, lease, timeArg(now))
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
 	return n == 1, err
 }
 
