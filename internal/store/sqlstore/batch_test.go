@@ -44,14 +44,25 @@ func hungPostgres(t *testing.T) (s *postgres.Store, e *flow.Execution, app strin
 	raw, err = sql.Open("pgx", u.String())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = raw.Close() })
-	lock, err := raw.BeginTx(ctx, nil)
-	require.NoError(t, err)
-	_, err = lock.ExecContext(ctx, `SELECT id FROM executions WHERE id = $1 FOR UPDATE`, e.ID.String())
-	require.NoError(t, err)
+	lock := lockExecution(t, raw, e.ID)
 	var once sync.Once
 	release = func() { once.Do(func() { _ = lock.Rollback() }) }
 	t.Cleanup(release)
 	return s, e, app, raw, release
+}
+
+// lockExecution holds id's row in a transaction of raw's until the test
+// rolls it back, or ends: a row left locked would make every later test's
+// cleanup (and migration) wait.
+func lockExecution(t *testing.T, raw *sql.DB, id uuid.UUID) *sql.Tx {
+	t.Helper()
+	ctx := context.Background()
+	lock, err := raw.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = lock.Rollback() })
+	_, err = lock.ExecContext(ctx, `SELECT id FROM executions WHERE id = $1 FOR UPDATE`, id.String())
+	require.NoError(t, err)
+	return lock
 }
 
 // saveProgress is a group-commit write that waits for e's row lock;
@@ -222,11 +233,7 @@ func TestBatchIgnoresACallersCancel(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	other := storetest.Execution(uuid.New(), flow.ExecRunning, now, "me", now.Add(time.Hour))
 	require.NoError(t, s.CreateExecution(ctx, other))
-	lock2, err := raw.BeginTx(ctx, nil)
-	require.NoError(t, err)
-	_, err = lock2.ExecContext(ctx, `SELECT id FROM executions WHERE id = $1 FOR UPDATE`, other.ID.String())
-	require.NoError(t, err)
-	defer func() { _ = lock2.Rollback() }()
+	lock2 := lockExecution(t, raw, other.ID)
 	waiting := func(n int) func() bool {
 		return func() bool {
 			var got int
@@ -261,7 +268,7 @@ func TestBatchIgnoresACallersCancel(t *testing.T) {
 	require.NoError(t, lock2.Rollback())
 	require.NoError(t, <-cancelled, "a queued write is carried out even if its caller gave up")
 	require.NoError(t, <-neighbour, "the neighbour's write must commit")
-	_, err = s.GetWorkflow(ctx, w.ID)
+	_, err := s.GetWorkflow(ctx, w.ID)
 	require.NoError(t, err)
 }
 

@@ -195,16 +195,12 @@ func TestPipelinedDeadlineNeverCommitsLater(t *testing.T) {
 	s, raw, app := pipelinedStore(t)
 	sqlstore.SetBatchTimeout(s, time.Second)
 	e := pipelinedExec(t, s, "me")
-	lock, err := raw.BeginTx(ctx, nil)
-	require.NoError(t, err)
-	_, err = lock.ExecContext(ctx, `SELECT id FROM executions WHERE id = $1 FOR UPDATE`, e.ID.String())
-	require.NoError(t, err)
-	defer func() { _ = lock.Rollback() }()
+	lock := lockExecution(t, raw, e.ID)
 
 	w := storetest.Workflow("told-unavailable", time.Now())
 	progress := *e
 	progress.CurrentStep = 7
-	err = s.Batch(ctx, func(tx store.Tx) error {
+	err := s.Batch(ctx, func(tx store.Tx) error {
 		if err := tx.SaveProgress(ctx, "me", &progress, []flow.Step{pipelinedStep(e, 1)}, nil); err != nil {
 			return err
 		}
@@ -238,14 +234,10 @@ func TestPipelinedDeadlineWithAudit(t *testing.T) {
 	sqlstore.SetBatchTimeout(s, time.Second)
 	e := pipelinedExec(t, s, "me")
 	require.NoError(t, s.Batch(ctx, func(tx store.Tx) error { return tx.AppendAudit(ctx, pipelinedEvent(0)) }))
-	lock, err := raw.BeginTx(ctx, nil)
-	require.NoError(t, err)
-	_, err = lock.ExecContext(ctx, `SELECT id FROM executions WHERE id = $1 FOR UPDATE`, e.ID.String())
-	require.NoError(t, err)
-	defer func() { _ = lock.Rollback() }()
+	lock := lockExecution(t, raw, e.ID)
 	w := storetest.Workflow("with-audit", time.Now())
 	ev := pipelinedEvent(1)
-	err = s.Batch(ctx, func(tx store.Tx) error {
+	err := s.Batch(ctx, func(tx store.Tx) error {
 		if err := tx.SaveProgress(ctx, "me", e, []flow.Step{pipelinedStep(e, 1)}, nil); err != nil {
 			return err
 		}
@@ -280,11 +272,7 @@ func TestPipelinedTerminateBackend(t *testing.T) {
 	ctx := context.Background()
 	s, raw, app := pipelinedStore(t)
 	e := pipelinedExec(t, s, "me")
-	lock, err := raw.BeginTx(ctx, nil)
-	require.NoError(t, err)
-	_, err = lock.ExecContext(ctx, `SELECT id FROM executions WHERE id = $1 FOR UPDATE`, e.ID.String())
-	require.NoError(t, err)
-	defer func() { _ = lock.Rollback() }()
+	lock := lockExecution(t, raw, e.ID)
 	w := storetest.Workflow("killed", time.Now())
 	done := make(chan error, 1)
 	go func() {
@@ -301,7 +289,7 @@ func TestPipelinedTerminateBackend(t *testing.T) {
 			WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&pid)
 		return err == nil
 	}, 10*time.Second, 10*time.Millisecond)
-	_, err = raw.ExecContext(ctx, `SELECT pg_terminate_backend($1)`, pid)
+	_, err := raw.ExecContext(ctx, `SELECT pg_terminate_backend($1)`, pid)
 	require.NoError(t, err)
 	select {
 	case err := <-done:
@@ -330,11 +318,7 @@ func TestPipelinedLockTimeout(t *testing.T) {
 	ctx := context.Background()
 	s, raw, app := pipelinedStore(t, "lock_timeout", "300") // not statement_timeout: a busy machine slows other statements past it
 	e := pipelinedExec(t, s, "me")
-	lock, err := raw.BeginTx(ctx, nil)
-	require.NoError(t, err)
-	_, err = lock.ExecContext(ctx, `SELECT id FROM executions WHERE id = $1 FOR UPDATE`, e.ID.String())
-	require.NoError(t, err)
-	defer func() { _ = lock.Rollback() }()
+	lock := lockExecution(t, raw, e.ID)
 	release := holdLoop(t, s)
 	w := storetest.Workflow("neighbour", time.Now())
 	var wg sync.WaitGroup
