@@ -57,14 +57,10 @@ func (t *table[T]) insert(ctx context.Context, q *queries, v *T) error {
 	if err != nil {
 		return err
 	}
-	marks := make([]string, len(args))
-	for i := range marks {
-		marks[i] = "$" + strconv.Itoa(i+1)
-	}
 	// Later: in a pipelined batch a refused insert fails the batch, which
 	// runs again statement by statement and then translates the error here.
-	err = q.w.Later(ctx, Pipelined{SQL: "INSERT INTO " + t.name + " (" + strings.Join(t.columns, ", ") + ") VALUES (" +
-		strings.Join(marks, ", ") + ")", Args: args})
+	err = q.w.Later(ctx, Pipelined{SQL: "INSERT INTO " + t.name + " (" + strings.Join(t.columns, ", ") + ")" +
+		valuesSQL(1, len(args)), Args: args})
 	return t.translate(q, err)
 }
 
