@@ -38,6 +38,11 @@ func pipelinedStore(t *testing.T, params ...string) (s *sqlstore.DB, raw *sql.DB
 	for i := 0; i+1 < len(params); i += 2 {
 		q.Set(params[i], params[i+1])
 	}
+	if len(params) > 0 { // migrate without them: a lock_timeout would fail migrations waiting on other tests
+		plain, err := postgres.Open(ctx, rawURL, 1)
+		require.NoError(t, err)
+		require.NoError(t, plain.Close())
+	}
 	u.RawQuery = q.Encode()
 	ps, err := postgres.Open(ctx, u.String(), 3)
 	require.NoError(t, err)
