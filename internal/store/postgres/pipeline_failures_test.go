@@ -34,6 +34,9 @@ func TestPipelinedPoolAfterFailures(t *testing.T) {
 	q.Set("application_name", app)
 	q.Set("lock_timeout", "2000") // ms: a lock wait below ends by the server
 	u.RawQuery = q.Encode()
+	plain, err := Open(ctx, rawURL, 1) // migrate without the lock_timeout: a migration may wait on other tests
+	require.NoError(t, err)
+	require.NoError(t, plain.Close())
 	db, err := sql.Open("pgx", u.String())
 	require.NoError(t, err)
 	const maxConns = 3
