@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -89,34 +88,49 @@ const timeLayout = "2006-01-02T15:04:05.000000Z"
 // ComputeHash is hex SHA-256 over the previous hash and every field,
 // '|'-separated with each field length-prefixed (so no value can forge a
 // boundary) and metadata as canonical JSON (Go sorts map keys).
-func ComputeHash(e *Event) string {
-	meta := []byte("{}") // no metadata is stored as {}, so it hashes as {}
-	if e.Metadata != nil {
-		meta, _ = json.Marshal(e.Metadata) // JSON-decoded values always marshal
+func ComputeHash(e *Event) string { return hashWith(e, EncodeMetadata(e.Metadata)) }
+
+// EncodeMetadata is metadata's canonical JSON, as hashed and as stored: no
+// metadata is stored as {}, so it hashes as {}.
+func EncodeMetadata(m map[string]any) string {
+	if m == nil {
+		return "{}"
 	}
+	b, _ := json.Marshal(m) // JSON-decoded values always marshal
+	return string(b)
+}
+
+func hashWith(e *Event, meta string) string {
 	prev := e.PreviousHash
 	if prev == "" {
 		prev = Genesis
 	}
-	fields := []string{prev, e.ID.String(), e.Timestamp.UTC().Format(timeLayout), e.EventType, e.Action,
-		e.Result, e.ResourceType, e.ResourceID, e.Actor.Type, e.Actor.ID, e.Actor.IP, e.RequestID, e.TraceID,
-		string(meta)}
-	var b strings.Builder
+	fields := [...]string{prev, e.ID.String(), e.Timestamp.UTC().Format(timeLayout), e.EventType, e.Action,
+		e.Result, e.ResourceType, e.ResourceID, e.Actor.Type, e.Actor.ID, e.Actor.IP, e.RequestID, e.TraceID, meta}
+	size := 0
 	for _, f := range fields {
-		b.WriteString(strconv.Itoa(len(f)))
-		b.WriteByte(':')
-		b.WriteString(f)
-		b.WriteByte('|')
+		size += len(f) + 8
 	}
-	sum := sha256.Sum256([]byte(b.String()))
+	b := make([]byte, 0, size)
+	for _, f := range fields {
+		b = strconv.AppendInt(b, int64(len(f)), 10)
+		b = append(b, ':')
+		b = append(b, f...)
+		b = append(b, '|')
+	}
+	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
 
 // Seal links e after prev (the hash of the last event, "" for none).
-func Seal(e *Event, prev string) {
+func Seal(e *Event, prev string) { SealEncoded(e, prev, EncodeMetadata(e.Metadata)) }
+
+// SealEncoded is Seal for a store that has already encoded e's metadata
+// with EncodeMetadata (to check and store it): it is not encoded again.
+func SealEncoded(e *Event, prev, meta string) {
 	e.PreviousHash = prev
 	e.Timestamp = e.Timestamp.UTC().Truncate(time.Microsecond)
-	e.Hash = ComputeHash(e)
+	e.Hash = hashWith(e, meta)
 }
 
 // Verification is the outcome of checking a run of the chain.

@@ -86,3 +86,22 @@ func TestActorFromContext(t *testing.T) {
 	ctx := audit.WithRequest(context.Background(), audit.Request{Actor: audit.Actor{Type: "user", ID: "alice"}, RequestID: "r1"})
 	require.Equal(t, "alice", audit.FromContext(ctx).Actor.ID)
 }
+
+// TestHashFormatIsStable: chains stored by earlier versions must still
+// verify, so the hash of a fixed event never changes (these values were
+// computed by the implementation before metadata was encoded once).
+func TestHashFormatIsStable(t *testing.T) {
+	e := &audit.Event{ID: uuid.MustParse("0b5c3a52-3f0e-4d3c-9a53-3c2f6a1e7d10"),
+		Timestamp: time.Date(2026, 12, 3, 23, 59, 1, 123456789, time.UTC),
+		EventType: "EXECUTION_STARTED", Action: "EXECUTE", Result: "SUCCESS", ResourceType: "execution", ResourceID: "r-1",
+		Actor: audit.Actor{Type: "user", ID: "ana", IP: "127.0.0.1"}, RequestID: "req-1", TraceID: "tr",
+		Metadata: map[string]any{"b": 1.5, "a": "<x>&é", "n": nil, "l": []any{true, "s"}}}
+	audit.Seal(e, "prevhash")
+	require.Equal(t, "61d5c4054f2cd34e647d3fc68f3abff966a87a0937325507ab5c9abbf65ff5ff", e.Hash)
+	bare := *e
+	bare.Metadata = nil
+	audit.Seal(&bare, "")
+	require.Equal(t, "713a6bf87dc0b2c7bccc7d119641e6f933b7a3341bd8373d03d7d83425cdcb55", bare.Hash)
+	audit.SealEncoded(&bare, "", "{}")
+	require.Equal(t, "713a6bf87dc0b2c7bccc7d119641e6f933b7a3341bd8373d03d7d83425cdcb55", bare.Hash)
+}

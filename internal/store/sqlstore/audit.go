@@ -32,7 +32,7 @@ const auditColumns = `seq, event_id, occurred_at, event_type, action, result, re
 // multi-row statement. e's Seq, hash and final timestamp are set by then.
 func (q *queries) AppendAudit(ctx context.Context, e *audit.Event) error {
 	// Checked now, so the caller gets the refusal; encoded again at the
-	// insert, with what is hashed then.
+	// insert, and that text is both hashed and stored.
 	_, err := marshalJSON("audit metadata", e.Metadata, "{}")
 	if err == nil {
 		err = checkTexts("audit event type", e.EventType, "audit action", e.Action, "audit result", e.Result,
@@ -87,34 +87,36 @@ func (q *queries) insertAudit(ctx context.Context, events []*audit.Event) error 
 	if err != nil {
 		return err
 	}
-	for _, e := range events {
+	metas := make([]string, len(events))
+	for i, e := range events {
+		// marshalJSON's text is audit.EncodeMetadata's (both encoding/json's,
+		// no metadata as {}): what is stored is what is hashed.
+		if metas[i], err = marshalJSON("audit metadata", e.Metadata, "{}"); err != nil {
+			return err
+		}
 		if e.Timestamp.Before(head) {
 			e.Timestamp = head
 		}
-		audit.Seal(e, prev)
+		audit.SealEncoded(e, prev, metas[i])
 		prev, head = e.Hash, e.Timestamp
 	}
 	for len(events) > 0 {
-		chunk := events[:rowChunk(len(events), auditPerInsert)]
-		events = events[len(chunk):]
-		if err := q.insertAuditRows(ctx, chunk); err != nil {
+		n := rowChunk(len(events), auditPerInsert)
+		if err := q.insertAuditRows(ctx, events[:n], metas[:n]); err != nil {
 			return err
 		}
+		events, metas = events[n:], metas[n:]
 	}
 	return nil
 }
 
 // insertAuditRows inserts sealed events in one statement and sets their seq.
-func (q *queries) insertAuditRows(ctx context.Context, events []*audit.Event) error {
+func (q *queries) insertAuditRows(ctx context.Context, events []*audit.Event, metas []string) error {
 	args := make([]any, 0, 15*len(events))
 	byID := make(map[uuid.UUID]*audit.Event, len(events))
-	for _, e := range events {
-		meta, err := marshalJSON("audit metadata", e.Metadata, "{}")
-		if err != nil {
-			return err
-		}
+	for i, e := range events {
 		args = append(args, e.ID.String(), timeArg(e.Timestamp), e.EventType, e.Action, e.Result, e.ResourceType,
-			e.ResourceID, e.Actor.Type, e.Actor.ID, e.Actor.IP, e.RequestID, e.TraceID, meta, e.PreviousHash, e.Hash)
+			e.ResourceID, e.Actor.Type, e.Actor.ID, e.Actor.IP, e.RequestID, e.TraceID, metas[i], e.PreviousHash, e.Hash)
 		byID[e.ID] = e
 	}
 	return q.w.Later(ctx, Pipelined{SQL: `INSERT INTO audit_events (event_id, occurred_at, event_type, action, result,
