@@ -121,5 +121,12 @@ func BenchmarkDashboard1M(b *testing.B) {
 			CASE i % 10 WHEN 0 THEN 'failed' WHEN 1 THEN 'running' WHEN 2 THEN 'cancelled' ELSE 'completed' END, '{}',
 			strftime('%Y-%m-%dT%H:%M:%f000Z', '2026-01-01', '+' || ((i * 31) % 31536000) || ' seconds'),
 			'2026-01-01T00:00:00.000000Z' FROM n`)
+	storetest.SeedExecutions(b, raw, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+		INSERT INTO executions (id, workflow_id, workflow_revision, trigger_node_id, status, input, started_at, updated_at)
+		SELECT printf('%08x-0000-4000-9000-%012x', i, i), '00000000-0000-4000-8000-000000000001', 1, 't',
+			CASE i % 10 WHEN 0 THEN 'failed' WHEN 1 THEN 'running' WHEN 2 THEN 'cancelled' ELSE 'completed' END,
+			'{"pad": "' || hex(randomblob(1500)) || '"}', -- 3 KB, as the reference workflow's
+			strftime('%Y-%m-%dT%H:%M:%f000Z', `+storetest.BusyEdgeStart+`, '+' || (i * 0.02) || ' seconds'),
+			'2026-01-01T00:00:00.000000Z' FROM n`)
 	storetest.BenchDashboard(b, s)
 }

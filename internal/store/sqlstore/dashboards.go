@@ -90,7 +90,8 @@ func (q *queries) CountExecutionsByStatus(ctx context.Context, from, to *time.Ti
 func (q *queries) CountExecutionsBySlot(ctx context.Context, from, to time.Time, workflowID *uuid.UUID) ([]flow.SlotCount, error) {
 	lo, hi := from.UTC().Truncate(time.Microsecond), to.UTC().Truncate(time.Microsecond)
 	width := int64(flow.SlotWidth / time.Second)
-	b := countQuery{slotOf: func(col string) string { return q.d.UnixSeconds(col) + " / " + strconv.FormatInt(width, 10) }}
+	b := countQuery{slotWidth: width,
+		slotOf: func(col string) string { return q.d.UnixSeconds(col) + " / " + strconv.FormatInt(width, 10) }}
 	r := countsBySlot
 	if workflowID != nil {
 		r, b.extra = countsByWorkflowSlot, " AND workflow_id = "+b.arg(workflowID.String())

@@ -42,7 +42,8 @@ func FoldAll(t testing.TB, s store.Store) {
 // testCountRollups: through inserts, every kind of status change and
 // deletes, folded in part, in full or not at all, both dashboard counts
 // equal a count of the executions themselves, for ranges whose edges fall
-// on, just before and just after slot and day edges.
+// on, just before and just after slot and day edges, and across a slot
+// edge with no whole slot inside (7m to 22m).
 func testCountRollups(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	wf, other := uuid.New(), uuid.New()
@@ -57,7 +58,7 @@ func testCountRollups(t *testing.T, s store.Store) {
 	var ids []uuid.UUID
 	byStatus := map[flow.ExecutionStatus][]uuid.UUID{}
 	for i, d := range []string{"-72h", "-47h59m59.999999s", "-1h", "-15m", "-1us", "0s", "1us", "7m30s",
-		"14m59.999999s", "15m", "2h", "49h"} {
+		"14m59.999999s", "15m", "20m", "2h", "49h"} {
 		for j, w := range []uuid.UUID{wf, other} {
 			st := statuses[(i+j)%len(statuses)]
 			owner := ""
@@ -71,7 +72,7 @@ func testCountRollups(t *testing.T, s store.Store) {
 		}
 	}
 	points := []*time.Time{nil}
-	for _, d := range []string{"-72h", "-48h", "-1us", "0s", "1us", "7m", "14m59.999999s", "15m", "24h", "49h"} {
+	for _, d := range []string{"-72h", "-48h", "-1us", "0s", "1us", "7m", "14m59.999999s", "15m", "22m", "24h", "49h"} {
 		p := at(d)
 		points = append(points, &p)
 	}
