@@ -89,9 +89,9 @@ func (q *queries) insertAudit(ctx context.Context, events []*audit.Event) error 
 	}
 	metas := make([]string, len(events))
 	for i, e := range events {
-		// marshalJSON's text is audit.EncodeMetadata's (both encoding/json's,
+		// canonicalJSON's text is audit.EncodeMetadata's (both encoding/json's,
 		// no metadata as {}): what is stored is what is hashed.
-		if metas[i], err = marshalJSON("audit metadata", e.Metadata, "{}"); err != nil {
+		if metas[i], err = canonicalJSON("audit metadata", e.Metadata, "{}"); err != nil {
 			return err
 		}
 		if e.Timestamp.Before(head) {

@@ -44,3 +44,5 @@ func CachedWriterTexts(s *DB) []string {
 	}
 	return texts
 }
+
+var MarshalJSON = marshalJSON

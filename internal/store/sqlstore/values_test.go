@@ -2,10 +2,12 @@ package sqlstore_test
 
 import (
 	"encoding/json"
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"flowker/internal/store"
 	"flowker/internal/store/sqlstore"
 )
 
@@ -31,5 +33,34 @@ func TestHasEscapedNUL(t *testing.T) {
 		k, err := json.Marshal(map[string]any{in: 1})
 		require.NoError(t, err)
 		require.Equal(t, want, sqlstore.HasEscapedNUL(k), "key %q encoded as %s", in, k)
+	}
+}
+
+// TestMarshalJSONIsEncodingJSON: the stored text is encoding/json's (sorted
+// keys, its escapes, NUL as \u0000 so it is refused), although another
+// encoder writes it, and NaN and ±Inf are refused alike.
+func TestMarshalJSONIsEncodingJSON(t *testing.T) {
+	t.Parallel()
+	for _, v := range []any{
+		map[string]any{"bad\xff": "x\xfe\xffy", "html": "<>&\u2028\u2029", "f": 1e21, "g": 1e-7, "h": 123456789.0,
+			"i": math.Copysign(0, -1), "j": 5e-324, "k": float64(1 << 53), "z": []any{}, "y": map[string]any{"b": 1.0, "a": 2.0}},
+		[]any{nil, true, false, 0.1, 100.0, "\t\n\r\"\\/", map[string]any{}, json.RawMessage(`{"b":1,"a":2}`)},
+		struct {
+			A string `json:"a,omitempty"`
+			B int    `json:"-"`
+			C []byte
+		}{A: "x", B: 1, C: []byte("bytes")},
+	} {
+		want, err := json.Marshal(v)
+		require.NoError(t, err)
+		got, err := sqlstore.MarshalJSON("value", v, "{}")
+		require.NoError(t, err)
+		require.Equal(t, string(want), got)
+	}
+	_, err := sqlstore.MarshalJSON("value", map[string]any{"a\x00": 1}, "{}")
+	require.ErrorIs(t, err, store.ErrUnstorable)
+	for _, bad := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		_, err := sqlstore.MarshalJSON("value", map[string]any{"n": bad}, "{}")
+		require.ErrorIs(t, err, store.ErrUnstorable, "%v", bad)
 	}
 }
