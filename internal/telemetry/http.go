@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
@@ -65,9 +64,22 @@ func normalizePath(p string) string {
 var noSpans = noop.NewTracerProvider().Tracer("")
 
 // HTTPTransport wraps base (provider.NewTransport's SSRF-safe transport)
-// with otelhttp: each outgoing provider call is a client span, child of the
-// caller's span, and carries traceparent (and baggage). URLs and errors on
-// these spans are redacted at export (redact.go).
+// with the provider calls' instrumentation on the global providers
+// (httpclient.go: what otelhttp v0.72.0 emitted, for less): each outgoing
+// call is a CLIENT span, child of the caller's span,
+// carrying traceparent (and tracestate, baggage), measured by
+// http.client.request.duration and http.client.request.body.size. URLs and
+// errors on these spans are redacted at export (redact.go).
+//
+// With telemetry disabled (Setup not called with ENABLE_TELEMETRY=true
+// before this), it only sends the caller's trace context on, so the
+// provider still joins the caller's trace.
 func HTTPTransport(base http.RoundTripper) http.RoundTripper {
-	return otelhttp.NewTransport(base)
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	if !enabled.Load() {
+		return &propagatingTransport{base: base, prop: otel.GetTextMapPropagator()}
+	}
+	return newClientTransport(base, otel.GetMeterProvider(), otel.GetTextMapPropagator())
 }

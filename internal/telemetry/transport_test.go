@@ -15,10 +15,11 @@ import (
 	"flowker/internal/provider"
 )
 
-// The wiring of cmd/flowker: otelhttp around the SSRF-safe transport, on
-// the global providers and propagator.
+// The wiring of cmd/flowker: the client instrumentation around the
+// SSRF-safe transport, on the global providers and propagator.
 func TestProviderCallsCarryTraceparent(t *testing.T) { // not parallel: replaces globals
 	restoreGlobals(t)
+	withTelemetry(t, true) // as Setup leaves it
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
@@ -61,4 +62,31 @@ func TestProviderCallsCarryTraceparent(t *testing.T) { // not parallel: replaces
 	_, err = provider.New(strict).Do(ctx, provider.Request{URL: srv.URL})
 	var blocked *provider.BlockedError
 	require.ErrorAs(t, err, &blocked)
+}
+
+// With telemetry off, the provider still receives the caller's trace
+// context (the caller's own span is the parent), and no span is made.
+func TestProviderCallsCarryTraceparentWithTelemetryOff(t *testing.T) { // not parallel: flips enabled
+	restoreGlobals(t)
+	withTelemetry(t, false)
+	otel.SetTextMapPropagator(Propagator())
+
+	got := make(chan string, 2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("traceparent")
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	opts := provider.Options{AllowPrivate: true}
+	opts.Transport = HTTPTransport(provider.NewTransport(opts))
+	client := provider.New(opts)
+
+	caller := "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	ctx := ContextFromCarrier(context.Background(), map[string]string{"traceparent": caller})
+	_, err := client.Do(ctx, provider.Request{URL: srv.URL + "/validate", Method: http.MethodPost, Body: []byte(`{}`)})
+	require.NoError(t, err)
+	require.Equal(t, caller, <-got, "the caller's trace reaches the provider")
+	_, err = client.Do(context.Background(), provider.Request{URL: srv.URL + "/validate"})
+	require.NoError(t, err)
+	require.Empty(t, <-got, "no trace, no traceparent")
 }
