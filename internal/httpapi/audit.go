@@ -15,6 +15,10 @@ import (
 
 func (a *api) auditRoutes(r fiber.Router) {
 	r.Get("/audit-events", a.listAudit)
+	// Before the :id routes, which match in registration order and would
+	// take "archive" for an event id (a 400 FLK-0002); no event id is
+	// "archive" (they are UUIDs), so the paths never name the same thing.
+	r.Get("/audit-events/archive/verify", a.verifyArchive)
 	r.Get("/audit-events/:id", a.getAudit)
 	r.Get("/audit-events/:id/verify", a.verifyAudit)
 }
@@ -153,4 +157,49 @@ func (a *api) verifyAudit(c *fiber.Ctx) error {
 		body["message"] = "hash chain broken at event " + res.FirstInvalid.ID.String() + ": " + res.Reason
 	}
 	return c.JSON(body)
+}
+
+// archiveVerification is the answer of GET /v1/audit-events/archive/verify,
+// named as the chain verification's (isValid, totalChecked, message).
+type archiveVerification struct {
+	IsValid         bool     `json:"isValid"`
+	TotalChecked    int      `json:"totalChecked"`
+	Message         string   `json:"message"`
+	MissingFiles    []string `json:"missingFiles"`
+	AlteredFiles    []string `json:"alteredFiles"`
+	UnrecordedFiles []string `json:"unrecordedFiles"`
+}
+
+// verifyArchive checks the executions archive (RETENTION_ARCHIVE_DIR)
+// against the audit chain (docs/history.md): every file an
+// EXECUTIONS_ARCHIVED event records is there with the recorded SHA-256;
+// files listed in a manifest that no event records are named, and do not
+// make the archive invalid. Retention off: 422 FLK-0613. Like the chain's
+// verification, a read: it records no audit event.
+func (a *api) verifyArchive(c *fiber.Ctx) error {
+	res, err := a.svc.VerifyArchive(c.UserContext(), a.cfg.History.ArchiveDir)
+	if err != nil {
+		return err
+	}
+	body := archiveVerification{IsValid: res.Valid(), TotalChecked: res.Checked,
+		MissingFiles: nonNil(res.Missing), AlteredFiles: nonNil(res.Altered), UnrecordedFiles: nonNil(res.Unrecorded)}
+	if body.IsValid {
+		body.Message = "archive is intact: " + strconv.Itoa(res.Checked) + " recorded files present and unaltered"
+	} else {
+		body.Message = "archive is not intact: of " + strconv.Itoa(res.Checked) + " recorded files, " +
+			strconv.Itoa(len(res.Missing)) + " missing and " + strconv.Itoa(len(res.Altered)) + " altered"
+	}
+	if n := len(res.Unrecorded); n > 0 {
+		body.Message += "; " + strconv.Itoa(n) + " listed in a manifest but recorded by no event " +
+			"(left by a batch that did not commit: not evidence of anything)"
+	}
+	return c.JSON(body)
+}
+
+// nonNil answers an empty list as [], not null.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
