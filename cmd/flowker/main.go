@@ -20,6 +20,7 @@ import (
 	"flowker/internal/catalog"
 	"flowker/internal/config"
 	"flowker/internal/engine"
+	"flowker/internal/gcpolicy"
 	"flowker/internal/httpapi"
 	"flowker/internal/provider"
 	"flowker/internal/secret"
@@ -64,6 +65,10 @@ func run() int {
 		}
 	}()
 	log = tel.Logger(log)
+
+	if cfg.GCHeadroomMiB > 0 {
+		defer gcpolicy.Start(uint64(cfg.GCHeadroomMiB) << 20)()
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

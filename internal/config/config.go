@@ -53,6 +53,10 @@ type Config struct {
 	// RateLimitPerMinute bounds each client's management API requests
 	// (RATE_LIMIT_PER_MINUTE); 0 disables the limit.
 	RateLimitPerMinute int
+	// GCHeadroomMiB is how far the heap may grow after a garbage collection
+	// at least (GC_HEADROOM_MIB, internal/gcpolicy); 0 leaves GOGC alone, as
+	// does a GOGC in the environment.
+	GCHeadroomMiB int
 
 	Telemetry Telemetry
 
@@ -221,6 +225,9 @@ func Load(getenv func(string) string) (Config, error) {
 	c.ConsoleTraceURLTemplate = r.str("CONSOLE_TRACE_URL_TEMPLATE", "")
 	c.ConsoleOIDC = r.consoleOIDC(c.OIDC)
 	c.RateLimitPerMinute = r.integer("RATE_LIMIT_PER_MINUTE", 6000, 0, 10000000)
+	if c.GCHeadroomMiB = r.integer("GC_HEADROOM_MIB", 64, 0, 1<<20); getenv("GOGC") != "" {
+		c.GCHeadroomMiB = 0 // the runtime's own setting wins
+	}
 	if c.Telemetry.Enabled && c.Telemetry.Endpoint == "" {
 		r.fail("OTEL_EXPORTER_OTLP_ENDPOINT", "must be set when ENABLE_TELEMETRY=true")
 	}

@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,6 +48,7 @@ func TestLoadDefaults(t *testing.T) {
 			ExecutionTimeout: 5 * time.Minute, MaxAttempts: 5, BreakerFailures: 5, BreakerOpenFor: 30 * time.Second},
 		OIDC:               config.OIDC{PermissionsClaim: "permissions"},
 		RateLimitPerMinute: 6000,
+		GCHeadroomMiB:      64,
 		History:            config.History{RetentionInterval: time.Hour, RetentionBatchSize: 500},
 	}
 	for name, kv := range map[string]map[string]string{
@@ -403,4 +405,21 @@ func TestPublicURL(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, tc.want, cfg.PublicURL)
 	}
+}
+
+// TestGCHeadroom: 64 MiB by default, 0 turns it off, and a GOGC in the
+// environment (the runtime's own setting) turns it off whatever it says.
+func TestGCHeadroom(t *testing.T) {
+	for env, want := range map[string]int{"": 64, "GC_HEADROOM_MIB=0": 0, "GC_HEADROOM_MIB=256": 256,
+		"GOGC=100": 0, "GOGC=off": 0} {
+		vars := map[string]string{}
+		if k, v, ok := strings.Cut(env, "="); ok {
+			vars[k] = v
+		}
+		c, err := config.Load(func(k string) string { return vars[k] })
+		require.NoError(t, err, env)
+		require.Equal(t, want, c.GCHeadroomMiB, env)
+	}
+	_, err := config.Load(func(k string) string { return map[string]string{"GC_HEADROOM_MIB": "-1"}[k] })
+	require.ErrorContains(t, err, "GC_HEADROOM_MIB")
 }
