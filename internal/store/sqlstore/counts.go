@@ -483,9 +483,27 @@ func (b *countQuery) raw(s span) {
 	}
 	cols := strings.Join(counts, ", ")
 	if b.slotOf != nil {
-		cols = strconv.FormatInt(s.from.Unix()/b.slotWidth, 10) + " AS slot, " + cols
+		cols = strconv.FormatInt(floorDiv(s.from.Unix(), b.slotWidth), 10) + " AS slot, " + cols
 	}
 	b.parts = append(b.parts, "SELECT "+cols)
+}
+
+// floorDiv is a / b rounded down (b > 0), as rollup.unitOf keys a slot:
+// Go's / rounds toward zero, which puts a start before 1970 in the slot
+// after its own.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
+	}
+	return q
+}
+
+// floorDivSQL is floorDiv in SQL, for an integer expression x: both
+// databases' integer / and % round toward zero, as Go's do.
+func floorDivSQL(x string, b int64) string {
+	w := strconv.FormatInt(b, 10)
+	return "((" + x + " - ((" + x + " % " + w + ") + " + w + ") % " + w + ") / " + w + ")"
 }
 
 // counted adds table's rows where where holds, counted per status by count.

@@ -91,7 +91,7 @@ func (q *queries) CountExecutionsBySlot(ctx context.Context, from, to time.Time,
 	lo, hi := from.UTC().Truncate(time.Microsecond), to.UTC().Truncate(time.Microsecond)
 	width := int64(flow.SlotWidth / time.Second)
 	b := countQuery{slotWidth: width,
-		slotOf: func(col string) string { return q.d.UnixSeconds(col) + " / " + strconv.FormatInt(width, 10) }}
+		slotOf: func(col string) string { return floorDivSQL(q.d.UnixSeconds(col), width) }}
 	r := countsBySlot
 	if workflowID != nil {
 		r, b.extra = countsByWorkflowSlot, " AND workflow_id = "+b.arg(workflowID.String())

@@ -22,6 +22,7 @@ import (
 // retention (docs/history.md).
 func runHistory(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("CountRollups", func(t *testing.T) { t.Parallel(); testCountRollups(t, open(t)) })
+	t.Run("CountRollupsBeforeEpoch", func(t *testing.T) { t.Parallel(); testCountRollupsBeforeEpoch(t, open(t)) })
 	t.Run("CountRollupsConcurrent", func(t *testing.T) { t.Parallel(); testCountRollupsConcurrent(t, open(t)) })
 	t.Run("RetentionDeletesOnlyFinished", func(t *testing.T) { t.Parallel(); testRetentionDeletes(t, open(t)) })
 	t.Run("RetentionTryLock", func(t *testing.T) { t.Parallel(); testTryLock(t, open(t)) })
@@ -132,6 +133,46 @@ func testCountRollups(t *testing.T, s store.Store) {
 	n, err = s.FoldExecutionCounts(ctx, 1000)
 	require.NoError(t, err)
 	require.Zero(t, n, "nothing left to fold")
+}
+
+// testCountRollupsBeforeEpoch: a slot before 1970 is the one its start
+// falls in (Unix seconds divided rounding down, as the rollups key it),
+// not the one a division rounding toward zero gives: an edge 14 minutes
+// before the epoch is in the slot starting at 23:45, not at 00:00.
+func testCountRollupsBeforeEpoch(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	wf := uuid.New()
+	epoch := time.Unix(0, 0).UTC()
+	at := func(d string) time.Time {
+		dur, err := time.ParseDuration(d)
+		require.NoError(t, err)
+		return epoch.Add(dur)
+	}
+	var ids []uuid.UUID
+	for _, d := range []string{"-20m", "-16m", "-15m", "-10m", "-5m", "-1us", "0s", "5m"} {
+		e := Execution(wf, flow.ExecCompleted, at(d), "", queueBase)
+		createAll(t, s, e)
+		ids = append(ids, e.ID)
+	}
+	check := func(stage string) {
+		t.Helper()
+		raw := rawExecutions(t, s, ids)
+		for _, r := range [][2]string{{"-14m", "-1m"}, {"-15m", "-1m"}, {"-20m", "10m"}, {"-25m", "-16m"},
+			{"-14m", "14m"}, {"-16m", "-14m"}, {"-30m", "0s"}} {
+			from, to := at(r[0]), at(r[1])
+			for _, w := range []*uuid.UUID{nil, &wf} {
+				slots, err := s.CountExecutionsBySlot(ctx, from, to, w)
+				require.NoError(t, err)
+				require.Equal(t, rawBySlot(raw, from, to, w), slots, "%s: slots [%s, %s) of %v", stage, r[0], r[1], w)
+			}
+			got, err := s.CountExecutionsByStatus(ctx, &from, &to, "")
+			require.NoError(t, err)
+			require.Equal(t, rawByStatus(raw, &from, &to, ""), got, "%s: [%s, %s]", stage, r[0], r[1])
+		}
+	}
+	check("not folded")
+	FoldAll(t, s)
+	check("folded")
 }
 
 // testCountRollupsConcurrent: executions inserted and finished by several
