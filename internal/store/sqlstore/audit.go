@@ -32,8 +32,11 @@ const auditColumns = `seq, event_id, occurred_at, event_type, action, result, re
 // multi-row statement. e's Seq, hash and final timestamp are set by then.
 func (q *queries) AppendAudit(ctx context.Context, e *audit.Event) error {
 	// Checked now, so the caller gets the refusal; encoded again at the
-	// insert, and that text is both hashed and stored.
-	_, err := marshalJSON("audit metadata", e.Metadata, "{}")
+	// insert, and that text is both hashed and stored. The check uses the
+	// insert's encoder: marshalJSON's accepts values encoding/json refuses
+	// (a malformed json.Number, a year past 9999), which would be refused
+	// only at the commit: after fn returned, the group rerun one by one.
+	_, err := canonicalJSON("audit metadata", e.Metadata, "{}")
 	if err == nil {
 		err = checkTexts("audit event type", e.EventType, "audit action", e.Action, "audit result", e.Result,
 			"audit resource type", e.ResourceType, "audit resource id", e.ResourceID, "audit actor type",

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"testing"
 	"time"
@@ -172,6 +173,15 @@ func testUnstorableOthers(t *testing.T, s store.Store) {
 	ev = auditEvent(2)
 	ev.Metadata = map[string]any{"\x00": true}
 	requireUnstorable(t, s.InTx(ctx, func(tx store.Tx) error { return tx.AppendAudit(ctx, ev) }), "audit metadata")
+	// AppendAudit checks with the insert's own encoder (encoding/json's, as
+	// hashed): a value only it refuses (a malformed json.Number) is the
+	// caller's error there, not a failed commit of its group.
+	ev = auditEvent(3)
+	ev.Metadata = map[string]any{"n": json.Number("01")}
+	var appended error
+	err = s.Batch(ctx, func(tx store.Tx) error { appended = tx.AppendAudit(ctx, ev); return nil })
+	require.ErrorContains(t, appended, "audit metadata")
+	require.NoError(t, err, "nothing refused at the commit")
 	events, err := s.ListAudit(ctx, audit.Filter{Limit: 10})
 	require.NoError(t, err)
 	require.Empty(t, events)
