@@ -190,8 +190,9 @@ func (r *report) historyRows(t *table) {
 		if h.seeded == 0 {
 			return "—"
 		}
-		return fmt.Sprintf("%.0f s, %s/s (%.1f GiB)", h.seedTime.Seconds(),
-			thousands(int(float64(h.seeded)/h.seedTime.Seconds())), float64(h.storeBytes)/(1<<30))
+		return fmt.Sprintf("%.0f s, %s/s (%.1f GiB); its writes flushed to disk before the run in %.0f s",
+			h.seedTime.Seconds(), thousands(int(float64(h.seeded)/h.seedTime.Seconds())),
+			float64(h.storeBytes)/(1<<30), h.flush.Seconds())
 	})
 	t.row("   dashboard count changes not folded: after seeding → at the run", "", func(s storeResult) string {
 		h := s.history

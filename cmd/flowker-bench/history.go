@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -42,6 +43,7 @@ type historyResult struct {
 	// seeding, and when the second run started
 	changesSeeded, changesLeft int64
 	settle                     time.Duration // waited for the server to fold them
+	flush                      time.Duration // writing the seeding's dirty pages to disk
 	empty, full                throughput
 	dashboards                 []dashTiming
 	err                        error
@@ -144,6 +146,7 @@ func measureHistory(ctx context.Context, o options, f *fake, st *benchStore, wor
 	}
 	res.storeBytes, _ = storeBytes(ctx, hst, db)
 	res.changesSeeded, res.changesLeft, res.settle = settleCountChanges(ctx, st.label, db)
+	res.flush = flushSeeding(ctx, st.label, hst, db)
 	progress("%s: history, %s executions stored (%.1f GiB): %d async webhook calls from %d clients", st.label,
 		thousands(int(res.stored)), float64(res.storeBytes)/(1<<30), o.n, o.c)
 	res.full = runLoad(ctx, o, st.label+" with history", srv.pid(), executionsSince(db, hst), srv.base+webhookPath)
@@ -163,6 +166,25 @@ func measureHistory(ctx context.Context, o options, f *fake, st *benchStore, wor
 // server running all along would have folded: wait while the server folds
 // them, until fewer than 1,000 remain or none were folded for 15 s. A
 // schema without the table: zeros.
+// flushSeeding writes what seeding left in memory to disk before the run
+// is timed: the seeding wrote gigabytes without syncing (PostgreSQL's
+// dirty buffers, the kernel's dirty pages), and their write-back would
+// otherwise compete with the run's own fsyncs for the disk, which a
+// database that grew over months does not have to do. PostgreSQL
+// checkpoints, then the kernel syncs every file system.
+func flushSeeding(ctx context.Context, label string, st *benchStore, db *sql.DB) time.Duration {
+	started := time.Now()
+	if st.key == "postgres" {
+		if _, err := db.ExecContext(ctx, `CHECKPOINT`); err != nil {
+			progress("%s: CHECKPOINT before the run: %v", label, err)
+		}
+	}
+	syscall.Sync()
+	took := time.Since(started)
+	progress("%s: seeding's writes flushed to disk in %s", label, took.Round(time.Millisecond))
+	return took
+}
+
 func settleCountChanges(ctx context.Context, label string, db *sql.DB) (before, after int64, waited time.Duration) {
 	count := func() (int64, error) {
 		var n int64
