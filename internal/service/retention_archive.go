@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -265,17 +266,43 @@ func (f *archiveFile) addToManifest() error {
 
 func readManifest(path string) (manifest, error) {
 	var m manifest
-	data, err := os.ReadFile(path) //nolint:gosec // a path under the configured archive directory
+	f, err := openRegular(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return m, nil
 	}
 	if err == nil {
-		err = json.Unmarshal(data, &m)
+		var data []byte
+		data, err = io.ReadAll(f)
+		_ = f.Close()
+		if err == nil {
+			err = json.Unmarshal(data, &m)
+		}
 	}
 	if err != nil {
 		return m, fmt.Errorf("archive manifest %s: %w", path, err)
 	}
 	return m, nil
+}
+
+// openRegular opens a file of the archive for reading, or refuses it if it
+// is not a regular file: a hostile archive's named pipe would block the
+// open until someone writes to it, its link to /dev/zero would be read
+// forever (a manifest: into memory). The open does not block (and that
+// changes nothing for a regular file).
+func openRegular(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0) //nolint:gosec // a path under the configured archive directory
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // syncDir makes a directory's entries (a new or renamed file) durable.

@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"flowker/internal/audit"
@@ -171,22 +170,14 @@ func fileDigest(dir, rel string) (string, error) {
 	if !filepath.IsLocal(filepath.FromSlash(rel)) {
 		return "", fmt.Errorf("archive file %q: not a path inside the archive directory", rel)
 	}
-	// Not blocking: a named pipe put in a file's place would block the open
-	// until someone writes to it (no effect on a regular file).
-	f, err := os.OpenFile(filepath.Join(dir, filepath.FromSlash(rel)), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := openRegular(filepath.Join(dir, filepath.FromSlash(rel)))
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", errArchiveMissing
 	}
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("archive file %q: %w", rel, err)
 	}
 	defer f.Close()
-	// Only a regular file is read: a device (a link to /dev/zero) never ends.
-	if fi, err := f.Stat(); err != nil {
-		return "", fmt.Errorf("archive file %q: %w", rel, err)
-	} else if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("archive file %q: not a regular file (%s)", rel, fi.Mode().Type())
-	}
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
 		return "", fmt.Errorf("archive file %q: %w", rel, err)
