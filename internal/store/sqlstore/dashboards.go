@@ -42,7 +42,7 @@ func (q *queries) CountWorkflowsByStatus(ctx context.Context) (map[flow.Workflow
 func (q *queries) CountExecutionsByStatus(ctx context.Context, from, to *time.Time, status flow.ExecutionStatus) (map[flow.ExecutionStatus]int64, error) {
 	var lo, hi *time.Time // [lo, hi) at the stored precision
 	if from != nil {
-		t := from.UTC().Truncate(time.Microsecond)
+		t := ceilMicro(*from)
 		lo = &t
 	}
 	if to != nil {
@@ -88,7 +88,7 @@ func (q *queries) CountExecutionsByStatus(ctx context.Context, from, to *time.Ti
 // slots at the edges of [from, to): a long range costs one row per slot,
 // not one per execution.
 func (q *queries) CountExecutionsBySlot(ctx context.Context, from, to time.Time, workflowID *uuid.UUID) ([]flow.SlotCount, error) {
-	lo, hi := from.UTC().Truncate(time.Microsecond), to.UTC().Truncate(time.Microsecond)
+	lo, hi := ceilMicro(from), ceilMicro(to)
 	width := int64(flow.SlotWidth / time.Second)
 	b := countQuery{slotWidth: width,
 		slotOf: func(col string) string { return floorDivSQL(q.d.UnixSeconds(col), width) }}
@@ -123,6 +123,19 @@ func (q *queries) CountExecutionsBySlot(ctx context.Context, from, to time.Time,
 		return nil, err
 	}
 	return slotCountsOf(sumBySlot(slots), width), nil
+}
+
+// ceilMicro is t in UTC at the stored precision, rounded up: an execution
+// (stored to the microsecond) starts at or after t exactly when it starts
+// at or after ceilMicro(t). Rounded down, a bound half a microsecond after
+// a start would take that execution in as a range's start and leave it out
+// as a range's (exclusive) end.
+func ceilMicro(t time.Time) time.Time {
+	c := t.UTC().Truncate(time.Microsecond)
+	if c.Before(t) {
+		c = c.Add(time.Microsecond)
+	}
+	return c
 }
 
 // slotCountsOf lists the non-zero counts of slots (in slot order) by slot,
