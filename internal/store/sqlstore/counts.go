@@ -164,13 +164,68 @@ func (s *DB) vacuumChanges(ctx context.Context) error {
 	}
 	var dead int64
 	if err := s.w.QueryRowContext(ctx, `SELECT n_dead_tup FROM pg_stat_user_tables
-		WHERE relid = 'execution_count_changes'::regclass`).Scan(&dead); err != nil || dead < vacuumAfterDeadChanges {
+		WHERE relid = 'execution_count_changes'::regclass`).Scan(&dead); err != nil {
 		return err
 	}
-	if _, err := s.w.ExecContext(ctx, `VACUUM execution_count_changes`); err != nil {
-		return fmt.Errorf("vacuuming execution_count_changes: %w", err)
+	if dead >= vacuumAfterDeadChanges {
+		if _, err := s.w.ExecContext(ctx, `VACUUM execution_count_changes`); err != nil {
+			return fmt.Errorf("vacuuming execution_count_changes: %w", err)
+		}
 	}
-	return nil
+	return s.shrinkChanges(ctx)
+}
+
+// A drained changes table larger than shrinkChangesAbove bytes is emptied
+// with TRUNCATE, tried at most once per shrinkChangesEvery.
+const (
+	shrinkChangesAbove = 8 << 20
+	shrinkChangesEvery = time.Minute
+)
+
+// errShrinkNotNow: the changes table could not be locked at once, or holds
+// rows again.
+var errShrinkNotNow = errors.New("changes table busy")
+
+// shrinkChanges gives the pages of a drained changes table back. VACUUM
+// frees the folded rows' space but returns the pages only if it can lock
+// the table for a moment, which inserts under load may never let it do: a
+// table left with 5,000,000 folded rows' pages, empty, took 140 ms to scan
+// for every count (docs/history.md). So: lock it (waiting at most 100 ms;
+// the writers queue behind that wait, hence once a minute at most), and if
+// it holds no row, TRUNCATE. The lock waits for every count reading it and
+// every writer that appended to it, so no statement sees rows vanish.
+func (s *DB) shrinkChanges(ctx context.Context) error {
+	last, now := s.lastShrink.Load(), time.Now().UnixNano()
+	if now-last < int64(shrinkChangesEvery) || !s.lastShrink.CompareAndSwap(last, now) {
+		return nil // tried lately, or another fold of this process is trying
+	}
+	var size int64
+	if err := s.w.QueryRowContext(ctx, `SELECT pg_relation_size('execution_count_changes')`).Scan(&size); err != nil ||
+		size < shrinkChangesAbove {
+		return err
+	}
+	err := s.InTx(ctx, func(tx store.Tx) error {
+		q := tx.(*queries)
+		if _, err := q.w.ExecContext(ctx, `SET LOCAL lock_timeout = '100ms'`); err != nil {
+			return err
+		}
+		if _, err := q.w.ExecContext(ctx, `LOCK TABLE execution_count_changes IN ACCESS EXCLUSIVE MODE`); err != nil {
+			return errShrinkNotNow // busy: next time
+		}
+		var empty bool
+		if err := q.w.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT 1 FROM execution_count_changes)`).Scan(&empty); err != nil {
+			return err
+		}
+		if !empty {
+			return errShrinkNotNow
+		}
+		_, err := q.w.ExecContext(ctx, `TRUNCATE execution_count_changes`)
+		return err
+	})
+	if errors.Is(err, errShrinkNotNow) {
+		return nil
+	}
+	return err
 }
 
 func (q *queries) foldCounts(ctx context.Context, limit int) (int, error) {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -95,6 +96,7 @@ type DB struct {
 	closeOnce    sync.Once
 	closed       chan struct{}
 	loopDone     chan struct{}
+	lastShrink   atomic.Int64 // Unix ns of shrinkChanges' last try
 }
 
 var _ store.Store = (*DB)(nil)
