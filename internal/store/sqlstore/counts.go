@@ -176,10 +176,10 @@ func (s *DB) vacuumChanges(ctx context.Context) error {
 }
 
 // A drained changes table larger than shrinkChangesAbove bytes is emptied
-// with TRUNCATE, tried at most once per shrinkChangesEvery.
+// with TRUNCATE; its lock is tried at most once per shrinkChangesEvery.
 const (
 	shrinkChangesAbove = 8 << 20
-	shrinkChangesEvery = time.Minute
+	shrinkChangesEvery = 5 * time.Second
 )
 
 // errShrinkNotNow: the changes table could not be locked at once, or holds
@@ -190,19 +190,20 @@ var errShrinkNotNow = errors.New("changes table busy")
 // frees the folded rows' space but returns the pages only if it can lock
 // the table for a moment, which inserts under load may never let it do: a
 // table left with 5,000,000 folded rows' pages, empty, took 140 ms to scan
-// for every count (docs/history.md). So: lock it (waiting at most 100 ms;
-// the writers queue behind that wait, hence once a minute at most), and if
-// it holds no row, TRUNCATE. The lock waits for every count reading it and
-// every writer that appended to it, so no statement sees rows vanish.
+// for every count (docs/history.md). So, while it is that large: lock it
+// (waiting at most 100 ms, for the counts reading it and the writers
+// appending to it; the writers arriving meanwhile queue behind, hence one
+// try per 5 s at most), and if it holds no row, TRUNCATE. With the lock
+// held no statement can see rows vanish.
 func (s *DB) shrinkChanges(ctx context.Context) error {
-	last, now := s.lastShrink.Load(), time.Now().UnixNano()
-	if now-last < int64(shrinkChangesEvery) || !s.lastShrink.CompareAndSwap(last, now) {
-		return nil // tried lately, or another fold of this process is trying
-	}
 	var size int64
 	if err := s.w.QueryRowContext(ctx, `SELECT pg_relation_size('execution_count_changes')`).Scan(&size); err != nil ||
 		size < shrinkChangesAbove {
 		return err
+	}
+	last, now := s.lastShrink.Load(), time.Now().UnixNano()
+	if now-last < int64(shrinkChangesEvery) || !s.lastShrink.CompareAndSwap(last, now) {
+		return nil // tried lately, or another fold of this process is trying
 	}
 	err := s.InTx(ctx, func(tx store.Tx) error {
 		q := tx.(*queries)
