@@ -36,18 +36,20 @@ type responseCarrier struct{ c *fiber.Ctx }
 func (responseCarrier) Get(string) string { return "" }
 func (responseCarrier) Keys() []string    { return nil }
 
-func (r responseCarrier) Set(key, value string) {
+func (r responseCarrier) Set(key, value string) { r.c.Set(canonicalKey(key), value) }
+
+// canonicalKey is http.CanonicalHeaderKey, without its work for the names
+// the W3C propagators write.
+func canonicalKey(key string) string {
 	switch key {
 	case "traceparent":
-		key = "Traceparent"
+		return "Traceparent"
 	case "tracestate":
-		key = "Tracestate"
+		return "Tracestate"
 	case "baggage":
-		key = "Baggage"
-	default:
-		key = http.CanonicalHeaderKey(key)
+		return "Baggage"
 	}
-	r.c.Set(key, value)
+	return http.CanonicalHeaderKey(key)
 }
 
 var _ propagation.ValuesGetter = requestCarrier{}

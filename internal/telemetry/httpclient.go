@@ -401,16 +401,7 @@ func (o *outgoingHeaders) Keys() []string { return propagation.HeaderCarrier(o.h
 
 // Set is http.Header's Set.
 func (o *outgoingHeaders) Set(key, value string) {
-	switch key {
-	case "traceparent":
-		key = "Traceparent"
-	case "tracestate":
-		key = "Tracestate"
-	case "baggage":
-		key = "Baggage"
-	default:
-		key = http.CanonicalHeaderKey(key)
-	}
+	key = canonicalKey(key)
 	if len(o.spare) == 0 {
 		o.h[key] = []string{value}
 		return
