@@ -162,15 +162,19 @@ func (s *DB) vacuumChanges(ctx context.Context) error {
 	if s.d.Name != "postgresql" {
 		return nil
 	}
-	var dead int64
-	if err := s.w.QueryRowContext(ctx, `SELECT n_dead_tup FROM pg_stat_user_tables
-		WHERE relid = 'execution_count_changes'::regclass`).Scan(&dead); err != nil {
+	var dead, size int64
+	if err := s.w.QueryRowContext(ctx, `SELECT n_dead_tup, pg_relation_size(relid) FROM pg_stat_user_tables
+		WHERE relid = 'execution_count_changes'::regclass`).Scan(&dead, &size); err != nil {
 		return err
 	}
-	if dead >= vacuumAfterDeadChanges {
+	if dead >= vacuumAfterDeadChanges { // the size is read again by the next drained fold
 		if _, err := s.w.ExecContext(ctx, `VACUUM execution_count_changes`); err != nil {
 			return fmt.Errorf("vacuuming execution_count_changes: %w", err)
 		}
+		return nil
+	}
+	if size < shrinkChangesAbove {
+		return nil
 	}
 	return s.shrinkChanges(ctx)
 }
@@ -186,7 +190,8 @@ const (
 // rows again.
 var errShrinkNotNow = errors.New("changes table busy")
 
-// shrinkChanges gives the pages of a drained changes table back. VACUUM
+// shrinkChanges gives the pages of a drained changes table, larger than
+// shrinkChangesAbove, back. VACUUM
 // frees the folded rows' space but returns the pages only if it can lock
 // the table for a moment, which inserts under load may never let it do: a
 // table left with 5,000,000 folded rows' pages, empty, took 140 ms to scan
@@ -196,11 +201,6 @@ var errShrinkNotNow = errors.New("changes table busy")
 // try per 5 s at most), and if it holds no row, TRUNCATE. With the lock
 // held no statement can see rows vanish.
 func (s *DB) shrinkChanges(ctx context.Context) error {
-	var size int64
-	if err := s.w.QueryRowContext(ctx, `SELECT pg_relation_size('execution_count_changes')`).Scan(&size); err != nil ||
-		size < shrinkChangesAbove {
-		return err
-	}
 	last, now := s.lastShrink.Load(), time.Now().UnixNano()
 	if now-last < int64(shrinkChangesEvery) || !s.lastShrink.CompareAndSwap(last, now) {
 		return nil // tried lately, or another fold of this process is trying
