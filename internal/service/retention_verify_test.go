@@ -162,12 +162,7 @@ func TestVerifyArchiveWaitsForTheLock(t *testing.T) {
 func TestVerifyArchiveUnreadable(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st := openSQLite(t)
-	seedHistory(t, st, 1)
-	svc := newRetention(t, st)
-	p := policy(t, 10)
-	res, err := svc.ArchiveExecutions(ctx, p)
-	require.NoError(t, err)
+	svc, p, res := archivedOnce(t)
 	require.Len(t, res.Files, 2)
 
 	check, err := svc.VerifyArchive(ctx, filepath.Join(t.TempDir(), "gone"))
@@ -191,4 +186,18 @@ func TestVerifyArchiveUnreadable(t *testing.T) {
 	require.NoError(t, os.Mkdir(manifest, 0o700))
 	_, err = svc.VerifyArchive(ctx, p.ArchiveDir)
 	require.ErrorContains(t, err, "MANIFEST.json")
+}
+
+// archivedOnce is a service on a SQLite store whose history one archiving
+// run has archived (two files), with its policy and what the run did.
+func archivedOnce(t *testing.T) (*service.Service, service.RetentionPolicy, service.ArchiveResult) {
+	t.Helper()
+	st := openSQLite(t)
+	seedHistory(t, st, 1)
+	svc := newRetention(t, st)
+	p := policy(t, 10)
+	res, err := svc.ArchiveExecutions(context.Background(), p)
+	require.NoError(t, err)
+	require.NotEmpty(t, res.Files)
+	return svc, p, res
 }

@@ -45,13 +45,7 @@ func TestMigration6BackfillsCounts(t *testing.T) {
 func TestDrainedChangesTableShrinks(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := storetest.PostgresURL(t)
-	s, err := postgres.Open(ctx, url, 2)
-	require.NoError(t, err)
-	defer s.Close()
-	db, err := sql.Open("pgx", url)
-	require.NoError(t, err)
-	defer db.Close()
+	s, db := openWithRaw(t, 2)
 	for _, q := range []string{
 		`INSERT INTO execution_count_changes (started_at, workflow_id, to_status)
 			SELECT now() - i * interval '1 second', gen_random_uuid(), 'completed' FROM generate_series(1, 200000) AS i`,

@@ -86,14 +86,18 @@ func TestAudit(t *testing.T) {
 	}, raw)
 }
 
-func openBench(b *testing.B) (*postgres.Store, *sql.DB) {
-	url := storetest.PostgresURL(b)
-	s, err := postgres.Open(context.Background(), url, 40)
-	require.NoError(b, err)
-	b.Cleanup(func() { _ = s.Close() })
+func openBench(b *testing.B) (*postgres.Store, *sql.DB) { return openWithRaw(b, 40) }
+
+// openWithRaw opens a store of conns connections on a fresh schema, and a
+// plain pool on the same schema for what the store does not do.
+func openWithRaw(tb testing.TB, conns int) (*postgres.Store, *sql.DB) {
+	url := storetest.PostgresURL(tb)
+	s, err := postgres.Open(context.Background(), url, conns)
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = s.Close() })
 	raw, err := sql.Open("pgx", url)
-	require.NoError(b, err)
-	b.Cleanup(func() { _ = raw.Close() })
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = raw.Close() })
 	return s, raw
 }
 

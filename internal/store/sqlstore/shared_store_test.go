@@ -22,6 +22,16 @@ import (
 	"flowker/internal/store/storetest"
 )
 
+// onBothStores runs test in parallel subtests, on a fresh store of each kind.
+func onBothStores(t *testing.T, test func(t *testing.T, s store.Store)) {
+	for name, open := range bothStores() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			test(t, open(t))
+		})
+	}
+}
+
 func bothStores() map[string]func(t *testing.T) store.Store {
 	return map[string]func(t *testing.T) store.Store{
 		"sqlite": func(t *testing.T) store.Store {
@@ -44,67 +54,63 @@ func bothStores() map[string]func(t *testing.T) store.Store {
 // variants and misses, each answered as a lookup of its own would be.
 func TestSharedRoutesOddKeys(t *testing.T) {
 	t.Parallel()
-	for name, open := range bothStores() {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			s := open(t)
-			ctx := context.Background()
-			paths := []string{"/a", "/A", "/a/", "/it's", `/back\slash`, "/$1", "/?x=1&y=2", "/%20sp ace",
-				"/ünï/cødé", "/日本", "/emoji/😀", "/tab\tx", "/nl\nx", "/" + strings.Repeat("l", 2000), "/(a, b)", "/'), ('x"}
-			type want struct {
-				wf   uuid.UUID
-				node string
+	onBothStores(t, func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		paths := []string{"/a", "/A", "/a/", "/it's", `/back\slash`, "/$1", "/?x=1&y=2", "/%20sp ace",
+			"/ünï/cødé", "/日本", "/emoji/😀", "/tab\tx", "/nl\nx", "/" + strings.Repeat("l", 2000), "/(a, b)", "/'), ('x"}
+		type want struct {
+			wf   uuid.UUID
+			node string
+		}
+		routes := map[[2]string]want{}
+		for i, p := range paths {
+			wf := uuid.New()
+			rs := []flow.WebhookRoute{{Method: "POST", Path: p, NodeID: fmt.Sprintf("n%d", i)}}
+			routes[[2]string{"POST", p}] = want{wf, rs[0].NodeID}
+			if i%2 == 0 {
+				rs = append(rs, flow.WebhookRoute{Method: "m-search", Path: p, NodeID: fmt.Sprintf("m%d", i)})
+				routes[[2]string{"M-SEARCH", p}] = want{wf, rs[1].NodeID}
 			}
-			routes := map[[2]string]want{}
-			for i, p := range paths {
-				wf := uuid.New()
-				rs := []flow.WebhookRoute{{Method: "POST", Path: p, NodeID: fmt.Sprintf("n%d", i)}}
-				routes[[2]string{"POST", p}] = want{wf, rs[0].NodeID}
-				if i%2 == 0 {
-					rs = append(rs, flow.WebhookRoute{Method: "m-search", Path: p, NodeID: fmt.Sprintf("m%d", i)})
-					routes[[2]string{"M-SEARCH", p}] = want{wf, rs[1].NodeID}
-				}
-				require.NoError(t, s.ReplaceWebhookRoutes(ctx, wf, rs))
+			require.NoError(t, s.ReplaceWebhookRoutes(ctx, wf, rs))
+		}
+		for i := range 80 { // more distinct keys than one statement reads
+			wf := uuid.New()
+			p := fmt.Sprintf("/bulk/%d", i)
+			require.NoError(t, s.ReplaceWebhookRoutes(ctx, wf, []flow.WebhookRoute{{Method: "PUT", Path: p, NodeID: "b"}}))
+			routes[[2]string{"PUT", p}] = want{wf, "b"}
+		}
+		type ask struct{ method, path string }
+		var asks []ask
+		for k := range routes {
+			asks = append(asks, ask{k[0], k[1]}, ask{strings.ToLower(k[0]), k[1]}, ask{"GET", k[1]},
+				ask{k[0], k[1] + " "}, ask{k[0], strings.ToUpper(k[1])})
+		}
+		for round := range 2 {
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for _, a := range asks {
+				wg.Go(func() {
+					<-start
+					got, err := s.FindWebhookRoute(ctx, a.method, a.path)
+					w, ok := routes[[2]string{strings.ToUpper(a.method), a.path}]
+					if !ok {
+						assert.ErrorIs(t, err, flow.ErrWebhookNotFound, "%q %q", a.method, a.path)
+						return
+					}
+					if assert.NoError(t, err, "%q %.40q", a.method, a.path) {
+						assert.Equal(t, w.wf, got.WorkflowID)
+						assert.Equal(t, w.node, got.NodeID)
+						assert.Equal(t, a.path, got.Path)
+						assert.Equal(t, strings.ToUpper(a.method), got.Method)
+						got.NodeID, got.Path = "mine", "mine" // own copy
+					}
+				})
 			}
-			for i := range 80 { // more distinct keys than one statement reads
-				wf := uuid.New()
-				p := fmt.Sprintf("/bulk/%d", i)
-				require.NoError(t, s.ReplaceWebhookRoutes(ctx, wf, []flow.WebhookRoute{{Method: "PUT", Path: p, NodeID: "b"}}))
-				routes[[2]string{"PUT", p}] = want{wf, "b"}
-			}
-			type ask struct{ method, path string }
-			var asks []ask
-			for k := range routes {
-				asks = append(asks, ask{k[0], k[1]}, ask{strings.ToLower(k[0]), k[1]}, ask{"GET", k[1]},
-					ask{k[0], k[1] + " "}, ask{k[0], strings.ToUpper(k[1])})
-			}
-			for round := range 2 {
-				var wg sync.WaitGroup
-				start := make(chan struct{})
-				for _, a := range asks {
-					wg.Go(func() {
-						<-start
-						got, err := s.FindWebhookRoute(ctx, a.method, a.path)
-						w, ok := routes[[2]string{strings.ToUpper(a.method), a.path}]
-						if !ok {
-							assert.ErrorIs(t, err, flow.ErrWebhookNotFound, "%q %q", a.method, a.path)
-							return
-						}
-						if assert.NoError(t, err, "%q %.40q", a.method, a.path) {
-							assert.Equal(t, w.wf, got.WorkflowID)
-							assert.Equal(t, w.node, got.NodeID)
-							assert.Equal(t, a.path, got.Path)
-							assert.Equal(t, strings.ToUpper(a.method), got.Method)
-							got.NodeID, got.Path = "mine", "mine" // own copy
-						}
-					})
-				}
-				close(start)
-				wg.Wait()
-				_ = round
-			}
-		})
-	}
+			close(start)
+			wg.Wait()
+			_ = round
+		}
+	})
 }
 
 // TestSharedReadsAfterClose: while a shared read is blocked (a lock held
@@ -172,31 +178,27 @@ func TestSharedReadsAfterClose(t *testing.T) {
 // not fail theirs.
 func TestSharedRoutesHugeKey(t *testing.T) {
 	t.Parallel()
-	for name, open := range bothStores() {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			s := open(t)
-			ctx := context.Background()
-			wf := uuid.New()
-			require.NoError(t, s.ReplaceWebhookRoutes(ctx, wf, []flow.WebhookRoute{{Method: "POST", Path: "/ok", NodeID: "n"}}))
-			huge := "/" + strings.Repeat("x", 1<<20)
-			var wg sync.WaitGroup
-			for i := range 40 {
-				wg.Go(func() {
-					if i%4 == 0 {
-						_, err := s.FindWebhookRoute(ctx, "POST", huge+fmt.Sprint(i))
-						assert.ErrorIs(t, err, flow.ErrWebhookNotFound)
-						return
-					}
-					got, err := s.FindWebhookRoute(ctx, "post", "/ok")
-					if assert.NoError(t, err) {
-						assert.Equal(t, wf, got.WorkflowID)
-					}
-				})
-			}
-			wg.Wait()
-		})
-	}
+	onBothStores(t, func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		wf := uuid.New()
+		require.NoError(t, s.ReplaceWebhookRoutes(ctx, wf, []flow.WebhookRoute{{Method: "POST", Path: "/ok", NodeID: "n"}}))
+		huge := "/" + strings.Repeat("x", 1<<20)
+		var wg sync.WaitGroup
+		for i := range 40 {
+			wg.Go(func() {
+				if i%4 == 0 {
+					_, err := s.FindWebhookRoute(ctx, "POST", huge+fmt.Sprint(i))
+					assert.ErrorIs(t, err, flow.ErrWebhookNotFound)
+					return
+				}
+				got, err := s.FindWebhookRoute(ctx, "post", "/ok")
+				if assert.NoError(t, err) {
+					assert.Equal(t, wf, got.WorkflowID)
+				}
+			})
+		}
+		wg.Wait()
+	})
 }
 
 // TestSharedRevisionsFreshIdleReaders: readers that come and go (the reader
@@ -204,50 +206,46 @@ func TestSharedRoutesHugeKey(t *testing.T) {
 // next read.
 func TestSharedRevisionsFreshIdleReaders(t *testing.T) {
 	t.Parallel()
-	for name, open := range bothStores() {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			s := open(t)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			p := storetest.ProviderConfig("fresh-"+name, "tracer", storetest.NewClock().Now())
-			require.NoError(t, s.CreateProviderConfig(ctx, p))
-			others := make([]uuid.UUID, 3)
-			for i := range others {
-				o := storetest.ProviderConfig(fmt.Sprintf("other-%d", i), "tracer", storetest.NewClock().Now())
-				require.NoError(t, s.CreateProviderConfig(ctx, o))
-				others[i] = o.ID
-			}
-			var wg sync.WaitGroup
-			defer wg.Wait()
-			defer cancel()
-			for g := range 4 {
-				wg.Go(func() {
-					for i := 0; ctx.Err() == nil; i++ {
-						id := p.ID
-						if (g+i)%2 == 0 {
-							id = others[(g+i)%3]
-						}
-						_, _ = s.ProviderConfigRevision(ctx, id)
-						if i%7 == 0 {
-							time.Sleep(time.Duration(g) * 300 * time.Microsecond)
-						}
+	onBothStores(t, func(t *testing.T, s store.Store) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		p := storetest.ProviderConfig("fresh", "tracer", storetest.NewClock().Now())
+		require.NoError(t, s.CreateProviderConfig(ctx, p))
+		others := make([]uuid.UUID, 3)
+		for i := range others {
+			o := storetest.ProviderConfig(fmt.Sprintf("other-%d", i), "tracer", storetest.NewClock().Now())
+			require.NoError(t, s.CreateProviderConfig(ctx, o))
+			others[i] = o.ID
+		}
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		defer cancel()
+		for g := range 4 {
+			wg.Go(func() {
+				for i := 0; ctx.Err() == nil; i++ {
+					id := p.ID
+					if (g+i)%2 == 0 {
+						id = others[(g+i)%3]
 					}
-				})
-			}
-			for rev := 2; rev <= 40; rev++ {
-				p.Description, p.Revision = fmt.Sprint(rev), rev
-				require.NoError(t, s.UpdateProviderConfig(ctx, p, rev-1))
-				got, err := s.ProviderConfigRevision(ctx, p.ID)
-				require.NoError(t, err)
-				require.Equal(t, rev, got)
-				if rev%5 == 0 {
-					time.Sleep(2 * time.Millisecond)
+					_, _ = s.ProviderConfigRevision(ctx, id)
+					if i%7 == 0 {
+						time.Sleep(time.Duration(g) * 300 * time.Microsecond)
+					}
 				}
+			})
+		}
+		for rev := 2; rev <= 40; rev++ {
+			p.Description, p.Revision = fmt.Sprint(rev), rev
+			require.NoError(t, s.UpdateProviderConfig(ctx, p, rev-1))
+			got, err := s.ProviderConfigRevision(ctx, p.ID)
+			require.NoError(t, err)
+			require.Equal(t, rev, got)
+			if rev%5 == 0 {
+				time.Sleep(2 * time.Millisecond)
 			}
-			require.NoError(t, s.DeleteProviderConfig(ctx, p.ID, 40))
-			_, err := s.ProviderConfigRevision(ctx, p.ID)
-			require.ErrorIs(t, err, flow.ErrProviderConfigNotFound)
-		})
-	}
+		}
+		require.NoError(t, s.DeleteProviderConfig(ctx, p.ID, 40))
+		_, err := s.ProviderConfigRevision(ctx, p.ID)
+		require.ErrorIs(t, err, flow.ErrProviderConfigNotFound)
+	})
 }
