@@ -129,23 +129,24 @@ func (q *queries) SaveProgress(ctx context.Context, owner string, e *flow.Execut
 			return err
 		}
 	}
-	err = q.w.Later(ctx, Pipelined{SQL: `UPDATE executions SET status = $3, output = $4, error_message = $5,
-		current_step = $6, total_steps = $7, completed_at = $8, updated_at = $9, lease_expires_at = $10
-		WHERE id = $1 AND lease_owner = $2 RETURNING cancel_requested`,
-		Args: []any{e.ID.String(), owner, string(e.Status), out, e.ErrorMessage, e.CurrentStep, e.TotalSteps,
-			nullTimeArg(e.CompletedAt), timeArg(e.UpdatedAt), nullTimeArg(e.LeaseExpiresAt)},
-		Row: func(r scanner) error {
-			var cancel bool
-			err := r.Scan(&cancel)
-			if errors.Is(err, sql.ErrNoRows) {
-				return store.ErrLeaseLost
-			}
-			if err == nil && cancelRequested != nil {
-				*cancelRequested = cancel
-			}
-			return err
-		}})
-	if err != nil {
+	update := Pipelined{SQL: progressUpdate, Args: []any{string(e.Status), nullTimeArg(e.CompletedAt),
+		out, e.ErrorMessage, e.CurrentStep, e.TotalSteps, timeArg(e.UpdatedAt), nullTimeArg(e.LeaseExpiresAt),
+		e.ID.String(), owner}}
+	if e.Status == flow.ExecRunning && e.CompletedAt == nil {
+		update = Pipelined{SQL: runningUpdate, Args: append(update.Args[2:], string(e.Status))}
+	}
+	update.Row = func(r scanner) error {
+		var cancel bool
+		err := r.Scan(&cancel)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrLeaseLost
+		}
+		if err == nil && cancelRequested != nil {
+			*cancelRequested = cancel
+		}
+		return err
+	}
+	if err := q.w.Later(ctx, update); err != nil {
 		return err
 	}
 	for len(stepRows) > 0 { // few statements for the steps: few round trips on PostgreSQL
@@ -159,6 +160,22 @@ func (q *queries) SaveProgress(ctx context.Context, owner string, e *flow.Execut
 	}
 	return nil
 }
+
+// progressUpdate writes an execution's progress and its status (the
+// terminal write); runningUpdate the progress of a running execution. The
+// second names neither status nor completed_at: SQLite rewrites the entries
+// of every index holding a column an UPDATE sets, even to the same value
+// (seven indexes here, and the dashboard trigger), and PostgreSQL can then
+// update the row in place. It is fenced on the status too: a row an owner
+// holds unfinished is running, and one that is not is not silently kept.
+const (
+	progressUpdate = `UPDATE executions SET status = $1, completed_at = $2, output = $3, error_message = $4,
+		current_step = $5, total_steps = $6, updated_at = $7, lease_expires_at = $8
+		WHERE id = $9 AND lease_owner = $10 RETURNING cancel_requested`
+	runningUpdate = `UPDATE executions SET output = $1, error_message = $2,
+		current_step = $3, total_steps = $4, updated_at = $5, lease_expires_at = $6
+		WHERE id = $7 AND lease_owner = $8 AND status = $9 RETURNING cancel_requested`
+)
 
 // stepsPerInsert bounds one multi-row INSERT (12 parameters a row).
 const stepsPerInsert = 64

@@ -46,3 +46,6 @@ func CachedWriterTexts(s *DB) []string {
 }
 
 var MarshalJSON = marshalJSON
+
+// The two statements SaveProgress chooses between.
+const ProgressUpdate, RunningUpdate = progressUpdate, runningUpdate
