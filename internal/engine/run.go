@@ -417,5 +417,5 @@ func (r *run) auditEvent(ctx context.Context, now time.Time) *audit.Event {
 		eventType = "EXECUTION_CANCELLED"
 	}
 	// The worker's context carries no request: the actor is the system.
-	return audit.NewEvent(ctx, uuid.New(), now, eventType, "EXECUTE", result, "execution", r.ex.ID.String(), meta)
+	return audit.NewEvent(ctx, flow.NewID(), now, eventType, "EXECUTE", result, "execution", r.ex.ID.String(), meta)
 }

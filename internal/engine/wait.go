@@ -108,7 +108,7 @@ func (r *run) arriveAt(n *plan.Node) {
 	case n.Type == flow.NodeWaitForCallback && r.w.signals[n.Wait.Signal] != nil:
 		sig := r.w.signals[n.Wait.Signal]
 		if w == nil {
-			w = &flow.Wait{ID: uuid.New(), CreatedAt: now}
+			w = &flow.Wait{ID: flow.NewID(), CreatedAt: now}
 		} else if w.Open() { // its row was written after the signal had come: it would stay open
 			waits.Receive(w, sig)
 			r.w.resolved = append(r.w.resolved, *w)
@@ -120,7 +120,7 @@ func (r *run) arriveAt(n *plan.Node) {
 		r.w.parked[n.ID] = n
 		return
 	}
-	w = &flow.Wait{ID: uuid.New(), ExecutionID: r.ex.ID, WorkflowID: r.ex.WorkflowID, NodeID: n.ID, Kind: n.Type,
+	w = &flow.Wait{ID: flow.NewID(), ExecutionID: r.ex.ID, WorkflowID: r.ex.WorkflowID, NodeID: n.ID, Kind: n.Type,
 		Status: flow.WaitOpen, Signal: n.Wait.Signal, CreatedAt: now}
 	if n.Wait.Timeout > 0 {
 		due := now.Add(n.Wait.Timeout)

@@ -168,6 +168,15 @@ func TestReviewDeadlineTakesTheDefaultDecision(t *testing.T) {
 			require.Equal(t, flow.WaitExpired, ws[0].Status)
 			require.Equal(t, "reject", ws[0].Handle)
 			require.Contains(t, auditTypes(t, env.raw), "WAIT_EXPIRED")
+
+			// The rows the engine inserted (the wait, the execution's and the
+			// wait's events) have time-ordered ids: inserts at the indexes' end.
+			require.EqualValues(t, 7, ws[0].ID.Version())
+			events, err := env.raw.ListAudit(context.Background(), audit.Filter{Limit: 100})
+			require.NoError(t, err)
+			for _, e := range events {
+				require.EqualValues(t, 7, e.ID.Version(), e.EventType)
+			}
 		})
 	}
 }

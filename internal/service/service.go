@@ -58,7 +58,7 @@ func New(st store.Store, box *secret.Box, opts ...Option) *Service {
 		catalog: catalog.Default(),
 		http:    provider.New(provider.Options{}),
 		now:     func() time.Time { return time.Now().UTC() },
-		newID:   newUUID,
+		newID:   flow.NewID,
 		tracer:  otel.Tracer("flowker/service"),
 	}
 	for _, o := range opts {
@@ -69,15 +69,6 @@ func New(st store.Store, box *secret.Box, opts ...Option) *Service {
 	// here makes a create response equal what a later read returns.
 	s.now = func() time.Time { return clock().UTC().Truncate(time.Microsecond) }
 	return s
-}
-
-// newUUID makes time-ordered v7 ids: index-friendly inserts, and a v4's
-// randomness in the low bits. Falls back to v4 if the clock source fails.
-func newUUID() uuid.UUID {
-	if id, err := uuid.NewV7(); err == nil {
-		return id
-	}
-	return uuid.New()
 }
 
 // Ping checks the database, for health endpoints.

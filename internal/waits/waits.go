@@ -9,8 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/google/uuid"
-
 	"flowker/internal/audit"
 	"flowker/internal/flow"
 )
@@ -103,5 +101,5 @@ func Event(ctx context.Context, at time.Time, eventType, action string, w *flow.
 	if w.Kind == flow.NodeReview {
 		resource = "review"
 	}
-	return audit.NewEvent(ctx, uuid.New(), at, eventType, action, "SUCCESS", resource, w.ID.String(), m)
+	return audit.NewEvent(ctx, flow.NewID(), at, eventType, action, "SUCCESS", resource, w.ID.String(), m)
 }
