@@ -167,16 +167,21 @@ func (s *DB) vacuumChanges(ctx context.Context) error {
 		WHERE relid = 'execution_count_changes'::regclass`).Scan(&dead, &size); err != nil {
 		return err
 	}
-	if dead >= vacuumAfterDeadChanges { // the size is read again by the next drained fold
+	// A bloated table is shrunk first: a VACUUM frees its rows' space but
+	// keeps its pages, and while load goes on its dead rows keep calling
+	// for one, so a shrink tried only without them came too late for the
+	// counts that followed a burst.
+	if size >= shrinkChangesAbove {
+		if shrunk, err := s.shrinkChanges(ctx); err != nil || shrunk {
+			return err
+		}
+	}
+	if dead >= vacuumAfterDeadChanges {
 		if _, err := s.w.ExecContext(ctx, `VACUUM execution_count_changes`); err != nil {
 			return fmt.Errorf("vacuuming execution_count_changes: %w", err)
 		}
-		return nil
 	}
-	if size < shrinkChangesAbove {
-		return nil
-	}
-	return s.shrinkChanges(ctx)
+	return nil
 }
 
 // A drained changes table larger than shrinkChangesAbove bytes is emptied
@@ -200,12 +205,12 @@ var errShrinkNotNow = errors.New("changes table busy")
 // appending to it; the writers arriving meanwhile queue behind, hence one
 // try per 5 s at most), and if it holds no row, TRUNCATE. With the lock
 // held no statement can see rows vanish.
-func (s *DB) shrinkChanges(ctx context.Context) error {
+func (s *DB) shrinkChanges(ctx context.Context) (shrunk bool, err error) {
 	last, now := s.lastShrink.Load(), time.Now().UnixNano()
 	if now-last < int64(shrinkChangesEvery) || !s.lastShrink.CompareAndSwap(last, now) {
-		return nil // tried lately, or another fold of this process is trying
+		return false, nil // tried lately, or another fold of this process is trying
 	}
-	err := s.InTx(ctx, func(tx store.Tx) error {
+	err = s.InTx(ctx, func(tx store.Tx) error {
 		q := tx.(*queries)
 		if _, err := q.w.ExecContext(ctx, `SET LOCAL lock_timeout = '100ms'`); err != nil {
 			return err
@@ -224,9 +229,9 @@ func (s *DB) shrinkChanges(ctx context.Context) error {
 		return err
 	})
 	if errors.Is(err, errShrinkNotNow) {
-		return nil
+		return false, nil
 	}
-	return err
+	return err == nil, err
 }
 
 func (q *queries) foldCounts(ctx context.Context, limit int) (int, error) {
