@@ -27,7 +27,7 @@ func TestRunningProgressTouchesNoIndex(t *testing.T) {
 	t.Cleanup(func() { _ = db.Close() })
 
 	indexWork := func(query string, params int) (n int) {
-		rows, err := db.Query("EXPLAIN "+query, make([]any, params)...)
+		rows, err := db.QueryContext(context.Background(), "EXPLAIN "+query, make([]any, params)...)
 		require.NoError(t, err)
 		defer rows.Close()
 		for rows.Next() {
