@@ -19,7 +19,7 @@ import (
 // entry added to any of the table's indexes) if the page has room; pages
 // filled by inserts alone have none unless the table's fillfactor keeps
 // some (migration 00007). Executions inserted together, each with a
-// progress write, all keep their page.
+// progress write, all keep their page, and every write is HOT.
 func TestProgressWritesKeepTheirPage(t *testing.T) {
 	t.Parallel()
 	s, raw := openWithRaw(t, 4)
@@ -65,4 +65,15 @@ func TestProgressWritesKeepTheirPage(t *testing.T) {
 	// no dead version to prune first (which a concurrent snapshot could
 	// prevent). Without it, the first update on each full page moves.
 	require.Equal(t, len(es), kept, "progress writes that kept their row's page")
+
+	// Keeping the page is not enough for a HOT update: an index on a column
+	// the write sets would need a new entry. The statistics say how many
+	// were HOT once the writing session has reported them (within seconds).
+	var updated, hot int64
+	require.Eventually(t, func() bool {
+		require.NoError(t, raw.QueryRowContext(ctx, `SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables
+			WHERE relid = 'executions'::regclass`).Scan(&updated, &hot))
+		return updated >= int64(len(es))
+	}, 20*time.Second, 100*time.Millisecond)
+	require.EqualValues(t, len(es), hot, "HOT updates of %d", updated)
 }
