@@ -61,9 +61,11 @@ func TestProgressWritesKeepTheirPage(t *testing.T) {
 			kept++
 		}
 	}
-	// Half of each page is free: room for every row's next version, with
-	// no dead version to prune first (which a concurrent snapshot could
-	// prevent). Without it, the first update on each full page moves.
+	// Rows of about 750 bytes, five to a half-filled page: the free half
+	// holds every row's next version (a little larger, with its output)
+	// with no dead version to prune first, which a concurrent snapshot
+	// could prevent; much larger rows would not all fit. Without the
+	// migration, the first update on each full page moves.
 	require.Equal(t, len(es), kept, "progress writes that kept their row's page")
 
 	// Keeping the page is not enough for a HOT update: an index on a column
