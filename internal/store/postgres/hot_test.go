@@ -25,7 +25,7 @@ func TestProgressWritesKeepTheirPage(t *testing.T) {
 	s, raw := openWithRaw(t, 4)
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	wf, input := uuid.New(), map[string]any{"note": strings.Repeat("x", 600)} // rows of about a KB
+	wf, input := uuid.New(), map[string]any{"note": strings.Repeat("x", 600)} // rows of about 750 bytes
 	var es []*flow.Execution
 	for range 40 {
 		e := storetest.Execution(wf, flow.ExecRunning, now, "me", now.Add(time.Minute))

@@ -132,7 +132,7 @@ func (q *queries) SaveProgress(ctx context.Context, owner string, e *flow.Execut
 	update := Pipelined{SQL: progressUpdate, Args: []any{string(e.Status), nullTimeArg(e.CompletedAt),
 		out, e.ErrorMessage, e.CurrentStep, e.TotalSteps, timeArg(e.UpdatedAt), nullTimeArg(e.LeaseExpiresAt),
 		e.ID.String(), owner}}
-	if e.Status == flow.ExecRunning && e.CompletedAt == nil {
+	if e.Status == flow.ExecRunning && e.CompletedAt == nil { // the same values less status and completion, then the fence
 		update = Pipelined{SQL: runningUpdate, Args: append(update.Args[2:], string(e.Status))}
 	}
 	update.Row = func(r scanner) error {

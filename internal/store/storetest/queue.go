@@ -229,6 +229,20 @@ func testSaveProgress(t *testing.T, s store.Store) {
 	stored, err = s.ListSteps(ctx, e.ID)
 	require.NoError(t, err)
 	require.Equal(t, []string{"trigger-1", "kyc", "ledger"}, stepNodes(stored), "steps in step-number order")
+
+	// A running write from the owner of an execution that has finished
+	// (the progress write is fenced on the status) writes nothing.
+	late := progress
+	late.CurrentStep, late.Output = 9, map[string]any{"late": true}
+	err = s.SaveProgress(ctx, "me", &late, []flow.Step{step(4, "late")}, nil)
+	require.ErrorIs(t, err, store.ErrLeaseLost)
+	got = getExecution(t, s, e.ID)
+	require.Equal(t, flow.ExecCancelled, got.Status, "not brought back to running")
+	require.Equal(t, 3, got.CurrentStep)
+	require.Equal(t, final.Output, got.Output)
+	stored, err = s.ListSteps(ctx, e.ID)
+	require.NoError(t, err)
+	require.Len(t, stored, 3)
 }
 
 func stepNodes(steps []flow.Step) []string {
