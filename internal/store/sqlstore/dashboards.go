@@ -50,7 +50,7 @@ func (q *queries) CountExecutionsByStatus(ctx context.Context, from, to *time.Ti
 		hi = &t
 	}
 	var b countQuery
-	p := splitRange(lo, hi, true)
+	p := splitRange(lo, hi, true, time.Now())
 	if p.days != nil {
 		b.rollup(countsByDay, *p.days)
 	}
@@ -96,7 +96,7 @@ func (q *queries) CountExecutionsBySlot(ctx context.Context, from, to time.Time,
 	if workflowID != nil {
 		r, b.extra = countsByWorkflowSlot, " AND workflow_id = "+b.arg(workflowID.String())
 	}
-	p := splitRange(&lo, &hi, false)
+	p := splitRange(&lo, &hi, false, time.Now())
 	for _, s := range p.slots {
 		b.rollup(r, s)
 	}

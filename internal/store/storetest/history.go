@@ -23,6 +23,7 @@ import (
 func runHistory(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("CountRollups", func(t *testing.T) { t.Parallel(); testCountRollups(t, open(t)) })
 	t.Run("CountRollupsBeforeEpoch", func(t *testing.T) { t.Parallel(); testCountRollupsBeforeEpoch(t, open(t)) })
+	t.Run("CountRollupsNow", func(t *testing.T) { t.Parallel(); testCountRollupsNow(t, open(t)) })
 	t.Run("CountRollupsConcurrent", func(t *testing.T) { t.Parallel(); testCountRollupsConcurrent(t, open(t)) })
 	t.Run("RetentionDeletesOnlyFinished", func(t *testing.T) { t.Parallel(); testRetentionDeletes(t, open(t)) })
 	t.Run("RetentionTryLock", func(t *testing.T) { t.Parallel(); testTryLock(t, open(t)) })
@@ -171,6 +172,43 @@ func testCountRollupsBeforeEpoch(t *testing.T, s store.Store) {
 			got, err := s.CountExecutionsByStatus(ctx, &from, &to, "")
 			require.NoError(t, err)
 			require.Equal(t, rawByStatus(raw, &from, &to, ""), got, "%s: [%s, %s]", stage, r[0], r[1])
+		}
+	}
+	check("not folded")
+	FoldAll(t, s)
+	check("folded")
+}
+
+// testCountRollupsNow: ranges ending in the current slot (counted whole,
+// minus what started after the range's end) and beginning a day before
+// (either side of the bound), folded or not: the counts equal a count of
+// the executions themselves, including those started after the end but
+// before now, and one in the future.
+func testCountRollupsNow(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	wf := uuid.New()
+	now := time.Now().UTC()
+	var ids []uuid.UUID
+	for i, d := range []time.Duration{-25 * time.Hour, -24*time.Hour - time.Second, -24*time.Hour + time.Second,
+		-time.Hour, -flow.SlotWidth, -time.Minute, -time.Second, -time.Millisecond, time.Minute} {
+		st := []flow.ExecutionStatus{flow.ExecCompleted, flow.ExecFailed, flow.ExecWaiting}[i%3]
+		e := Execution(wf, st, now.Add(d), "", queueBase)
+		createAll(t, s, e)
+		ids = append(ids, e.ID)
+	}
+	check := func(stage string) {
+		t.Helper()
+		raw := rawExecutions(t, s, ids)
+		for _, end := range []time.Duration{0, -time.Millisecond / 2, -30 * time.Second, -2 * time.Minute, time.Hour} {
+			from, to := now.Add(-24*time.Hour+end), now.Add(end)
+			got, err := s.CountExecutionsByStatus(ctx, &from, &to, "")
+			require.NoError(t, err)
+			require.Equal(t, rawByStatus(raw, &from, &to, ""), got, "%s: [now-24h%v, now%v]", stage, end, end)
+			for _, w := range []*uuid.UUID{nil, &wf} {
+				slots, err := s.CountExecutionsBySlot(ctx, from, to, w)
+				require.NoError(t, err)
+				require.Equal(t, rawBySlot(raw, from, to, w), slots, "%s: slots [now-24h%v, now%v) of %v", stage, end, end, w)
+			}
 		}
 	}
 	check("not folded")
