@@ -141,3 +141,41 @@ func TestFoldStaysARange(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, map[flow.ExecutionStatus]int64{flow.ExecCompleted: 200000}, counts)
 }
+
+// TestFoldTakesIdsCommittedLate: an id taken by a transaction still open
+// (lower than ids committed after it) is neither folded nor lost: the
+// fold's id range covers it, but its snapshot does not see it; a later
+// fold takes it. A batch is the first limit ids visible.
+func TestFoldTakesIdsCommittedLate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, db := openWithRaw(t, 2)
+	ins := `INSERT INTO execution_count_changes (started_at, workflow_id, to_status)
+		SELECT now(), '00000000-0000-4000-8000-000000000001', 'completed' FROM generate_series(1, $1)`
+	_, err := db.ExecContext(ctx, ins, 1) // id 1, committed
+	require.NoError(t, err)
+	open, err := db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	_, err = open.ExecContext(ctx, ins, 1) // id 2, not committed yet
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, ins, 3) // ids 3-5, committed
+	require.NoError(t, err)
+
+	n, err := s.FoldExecutionCounts(ctx, 2)
+	require.NoError(t, err)
+	require.Equal(t, 2, n, "ids 1 and 3: the first two visible")
+	n, err = s.FoldExecutionCounts(ctx, 10)
+	require.NoError(t, err)
+	require.Equal(t, 2, n, "ids 4 and 5")
+	counts, err := s.CountExecutionsByStatus(ctx, nil, nil, "")
+	require.NoError(t, err)
+	require.Equal(t, map[flow.ExecutionStatus]int64{flow.ExecCompleted: 4}, counts)
+
+	require.NoError(t, open.Commit())
+	n, err = s.FoldExecutionCounts(ctx, 10)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "id 2, once committed")
+	counts, err = s.CountExecutionsByStatus(ctx, nil, nil, "")
+	require.NoError(t, err)
+	require.Equal(t, map[flow.ExecutionStatus]int64{flow.ExecCompleted: 5}, counts)
+}

@@ -49,3 +49,6 @@ var MarshalJSON = marshalJSON
 
 // The two statements SaveProgress chooses between.
 const ProgressUpdate, RunningUpdate = progressUpdate, runningUpdate
+
+// FoldChanges is the fold's statement, for its plan.
+const FoldChanges = foldChanges
