@@ -92,7 +92,8 @@ func (r *report) phaseNotes(b *strings.Builder) {
 			"seeded with SQL (as Flowker writes them: 2–3 steps, ~3 KB of JSON each, over the last %d days, 4 "+
 			"workflows), server started again, and a's load again, counted on the started_at index. Dashboards: "+
 			"`GET /v1/dashboards/executions` and `…/executions/series` over the last 24 h (by hour) and 30 days "+
-			"(by day), %d calls in a row after %d warm-ups, p50.\n",
+			"(by day) ending at the minute before now, and the summary of the 24 h up to each call's moment, "+
+			"%d calls in a row after %d warm-ups, p50.\n",
 			thousands(o.historyN), int(historyWindow.Hours()/24), o.dashCalls, dashboardWarmups)
 	}
 	b.WriteString("\n")
@@ -202,8 +203,7 @@ func (r *report) historyRows(t *table) {
 		return fmt.Sprintf("%s → %s (waited %.0f s)", thousands(int(h.changesSeeded)), thousands(int(h.changesLeft)),
 			h.settle.Seconds())
 	})
-	for i, name := range []string{"summary, last 24 h", "summary, last 30 days", "series by hour, last 24 h",
-		"series by day, last 30 days"} {
+	for i, name := range dashboardNames {
 		t.row("h. dashboard "+name+", p50 (p90)", fmt.Sprintf("≤ %s (over %s)", msGoal(dashboardGoal), thousands(dashboardGoalN)),
 			func(s storeResult) string {
 				if i >= len(s.history.dashboards) || s.history.dashboards[i].n == 0 {

@@ -61,8 +61,8 @@ func (h historyResult) ratio() float64 {
 // dashTiming is one dashboard query timed.
 type dashTiming struct {
 	label      string
-	path       string
-	executions int64 // in its range, as the summary counts them
+	path       func() string // each call's
+	executions int64         // in its range, as the summary counts them
 	n          int
 	p50, p90   time.Duration
 	max        time.Duration
@@ -212,22 +212,34 @@ func settleCountChanges(ctx context.Context, label string, db *sql.DB) (before, 
 	return before, after, waited
 }
 
+// dashboardNames are the dashboards phase h times, in the report's order.
+var dashboardNames = []string{"summary, last 24 h", "summary, last 30 days", "series by hour, last 24 h",
+	"series by day, last 30 days", "summary, last 24 h until the call"}
+
 // timeDashboards times the execution dashboards, the way a console opens
 // them: the summary and the series over the last 24 hours (by hour) and
-// the last 30 days (by day), each -dash-calls times in a row after
-// warm-ups.
+// the last 30 days (by day), ending at the minute before now, each
+// -dash-calls times in a row after warm-ups; and the summary over the 24
+// hours up to each call's own moment, as a client asking "until now" does.
 func timeDashboards(ctx context.Context, o options, label, base string) []dashTiming {
-	now := time.Now().UTC().Truncate(time.Minute)
-	span := func(d time.Duration) string {
-		return "startTime=" + url.QueryEscape(now.Add(-d).Format(time.RFC3339)) +
-			"&endTime=" + url.QueryEscape(now.Format(time.RFC3339))
+	span := func(d time.Duration, end time.Time, layout string) string {
+		return "startTime=" + url.QueryEscape(end.Add(-d).Format(layout)) +
+			"&endTime=" + url.QueryEscape(end.Format(layout))
 	}
+	now := time.Now().UTC().Truncate(time.Minute)
 	day, month := 24*time.Hour, 30*24*time.Hour
-	out := [...]dashTiming{
-		{label: "summary, last 24 h", path: "/v1/dashboards/executions?" + span(day)},
-		{label: "summary, last 30 days", path: "/v1/dashboards/executions?" + span(month)},
-		{label: "series by hour, last 24 h", path: "/v1/dashboards/executions/series?interval=hour&" + span(day)},
-		{label: "series by day, last 30 days", path: "/v1/dashboards/executions/series?interval=day&" + span(month)},
+	paths := []func() string{
+		func() string { return "/v1/dashboards/executions?" + span(day, now, time.RFC3339) },
+		func() string { return "/v1/dashboards/executions?" + span(month, now, time.RFC3339) },
+		func() string { return "/v1/dashboards/executions/series?interval=hour&" + span(day, now, time.RFC3339) },
+		func() string {
+			return "/v1/dashboards/executions/series?interval=day&" + span(month, now, time.RFC3339)
+		},
+		func() string { return "/v1/dashboards/executions?" + span(day, time.Now().UTC(), time.RFC3339Nano) },
+	}
+	out := make([]dashTiming, len(dashboardNames))
+	for i := range out {
+		out[i] = dashTiming{label: dashboardNames[i], path: paths[i]}
 	}
 	c := &http.Client{Timeout: 30 * time.Second}
 	defer c.CloseIdleConnections()
@@ -235,14 +247,15 @@ func timeDashboards(ctx context.Context, o options, label, base string) []dashTi
 		d := &out[i]
 		var lat []time.Duration
 		for call := range dashboardWarmups + o.dashCalls {
+			path := d.path()
 			start := time.Now()
-			code, raw, err := get(ctx, c, base+d.path)
+			code, raw, err := get(ctx, c, base+path)
 			took := time.Since(start)
 			if err == nil && code != http.StatusOK {
 				err = fmt.Errorf("status %d: %.200s", code, raw)
 			}
 			if err != nil {
-				d.err = fmt.Errorf("GET %s: %w", d.path, err)
+				d.err = fmt.Errorf("GET %s: %w", path, err)
 				break
 			}
 			if call == 0 && strings.HasPrefix(d.label, "summary") {
@@ -268,7 +281,7 @@ func timeDashboards(ctx context.Context, o options, label, base string) []dashTi
 		progress("%s: dashboard %s (%s executions): p50 %s, p90 %s", label, d.label, thousands(int(d.executions)),
 			ms(d.p50), ms(d.p90))
 	}
-	return out[:]
+	return out
 }
 
 // historyErrors are the phase's problems, for the report's notes.
