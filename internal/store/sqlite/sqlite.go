@@ -162,6 +162,7 @@ func open(ctx context.Context, path, synchronous string) (*sqlstore.DB, error) {
 		UnixSeconds:       func(col string) string { return "unixepoch(" + col + ")" }, // parses timeArg's text
 		CacheStatements:   true,                                                        // the driver parses every statement it runs
 		AnonymousParams:   true,
+		OneProcess:        true, // Open holds the file's lock
 	})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite %s: %w", path, err), rdb.Close(), wdb.Close())

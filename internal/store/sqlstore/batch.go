@@ -167,12 +167,13 @@ func (s *DB) runBatch(ctx context.Context, reqs []*batchReq, savepoints bool) (r
 		return nil, s.d.classify(err)
 	}
 	committed := false
+	q := s.txQueries(ctx, tx)
 	defer func() {
 		if !committed {
 			_ = tx.Rollback()
 		}
+		q.settle()
 	}()
-	q := s.txQueries(ctx, tx)
 	results = make([]error, len(reqs))
 	for i, r := range reqs {
 		if !savepoints {

@@ -38,6 +38,7 @@ var providerConfigs = &table[flow.ProviderConfig]{
 	},
 	notFound: flow.ErrProviderConfigNotFound,
 	conflict: flow.ErrProviderConfigNameUsed,
+	catalog:  true,
 }
 
 func (q *queries) CreateProviderConfig(ctx context.Context, p *flow.ProviderConfig) error {

@@ -352,6 +352,7 @@ func (q *queries) ReplaceWebhookRoutes(ctx context.Context, workflowID uuid.UUID
 			return err
 		}
 	}
+	defer q.changingCatalog()()
 	if _, err := q.w.ExecContext(ctx, `DELETE FROM webhook_routes WHERE workflow_id = $1`, workflowID.String()); err != nil {
 		return err
 	}

@@ -52,3 +52,6 @@ const ProgressUpdate, RunningUpdate = progressUpdate, runningUpdate
 
 // FoldChanges is the fold's statement, for its plan.
 const FoldChanges = foldChanges
+
+// CatalogMisses is how many catalog lookups read the database.
+func CatalogMisses(s *DB) int64 { return s.catalog.misses.Load() }

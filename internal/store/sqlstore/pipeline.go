@@ -141,14 +141,15 @@ func (s *DB) runPipelined(ctx context.Context, reqs []*batchReq) (results []erro
 	}
 	p := &pipeConn{conn: conn{db: raw, d: s.d, bound: ctx}, raw: raw, send: s.d.Pipeline}
 	committed := false
+	q := &queries{r: p, w: p, d: s.d, inTx: true, catalog: &s.catalog}
 	defer func() {
 		if !committed {
 			p.rollback()
 		}
+		q.settle()
 		_ = raw.Close()
 	}()
 	_ = p.Later(ctx, Pipelined{SQL: "BEGIN"})
-	q := &queries{r: p, w: p, d: s.d, inTx: true}
 	results = make([]error, len(reqs))
 	for i, r := range reqs {
 		if results[i] = callSafely(r.fn, q); results[i] == nil && p.failed == nil {

@@ -62,6 +62,10 @@ type Dialect struct {
 	// AnonymousParams sends statements whose $N appear in order, once
 	// each, with ? instead (anonymousParams; SQLite binds those faster).
 	AnonymousParams bool
+	// OneProcess: no other process writes the database (SQLite, whose
+	// file the process has locked), so catalog lookups may be answered
+	// from memory (catalogCache).
+	OneProcess bool
 
 	closed <-chan struct{}  // the store's, set by Open: errors after Close are ErrUnavailable
 	params *anonymousParams // set by Open when AnonymousParams
@@ -76,6 +80,10 @@ type queries struct {
 	// before it commits (flushAudit). Only used when inTx.
 	audit []*audit.Event
 	inTx  bool
+	// catalog is the store's; catalogBegun: this transaction began a
+	// catalog write (changingCatalog), ended by settle.
+	catalog      *catalogCache
+	catalogBegun bool
 }
 
 // DB is a store.Store over a writer pool and a reader pool.
@@ -87,6 +95,7 @@ type DB struct {
 	stmts        struct{ r, w *stmtCache } // nil unless Dialect.CacheStatements
 	revisions    struct{ configs, workflows *sharedReads[uuid.UUID, int] }
 	routes       *sharedReads[routeKey, *flow.WebhookRoute]
+	catalog      catalogCache
 	endReads     context.CancelFunc // Close: end the shared reads now
 	batches      chan *batchReq     // group commit: see Batch
 	batchTimeout time.Duration      // deadline of one group-commit transaction
@@ -121,8 +130,9 @@ func Open(ctx context.Context, wdb, rdb *sql.DB, d Dialect) (*DB, error) {
 			s.stmts.r = s.stmts.w
 		}
 	}
+	s.catalog.enabled.Store(d.OneProcess)
 	s.queries = queries{r: &conn{db: rdb, d: &s.dialect, stmts: s.stmts.r},
-		w: &conn{db: wdb, d: &s.dialect, stmts: s.stmts.w}, d: &s.dialect}
+		w: &conn{db: wdb, d: &s.dialect, stmts: s.stmts.w}, d: &s.dialect, catalog: &s.catalog}
 	var reads context.Context
 	reads, s.endReads = context.WithCancel(context.Background())
 	s.revisions.configs = sharedRevisions(reads, providerConfigs, s.r)
@@ -157,12 +167,13 @@ func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
 	if err != nil {
 		return fmt.Errorf("begin: %w", s.d.classify(err))
 	}
+	q := s.txQueries(nil, tx) //nolint:staticcheck // no batch context: InTx runs on the caller's
 	defer func() {
 		if err != nil {
 			_ = tx.Rollback() // the original error matters more than a rollback failure
 		}
+		q.settle()
 	}()
-	q := s.txQueries(nil, tx) //nolint:staticcheck // no batch context: InTx runs on the caller's
 	if err = fn(q); err != nil {
 		return err
 	}
@@ -176,36 +187,43 @@ func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
 	return nil
 }
 
-// ProviderConfigRevision outside a transaction is a shared read.
+// ProviderConfigRevision outside a transaction is a shared read
+// (catalogCache).
 func (s *DB) ProviderConfigRevision(ctx context.Context, id uuid.UUID) (int, error) {
-	return s.revisions.configs.get(ctx, id)
+	return catalogLookup(ctx, &s.catalog, &s.catalog.configs, id, s.revisions.configs.get)
 }
 
-// WorkflowRevision outside a transaction is a shared read.
+// WorkflowRevision outside a transaction is a shared read (catalogCache).
 func (s *DB) WorkflowRevision(ctx context.Context, id uuid.UUID) (int, error) {
-	return s.revisions.workflows.get(ctx, id)
+	return catalogLookup(ctx, &s.catalog, &s.catalog.workflows, id, s.revisions.workflows.get)
 }
 
-// FindWebhookRoute outside a transaction is a shared read; each caller
-// gets its own copy.
+// FindWebhookRoute outside a transaction is a shared read (catalogCache);
+// each caller gets its own copy.
 func (s *DB) FindWebhookRoute(ctx context.Context, method, path string) (*flow.WebhookRoute, error) {
 	key, ok := routeKeyOf(method, path)
 	if !ok {
 		return nil, flow.ErrWebhookNotFound
 	}
-	r, err := s.routes.get(ctx, key)
+	r, err := catalogLookup(ctx, &s.catalog, &s.catalog.routes, key,
+		func(ctx context.Context, key routeKey) (flow.WebhookRoute, error) {
+			r, err := s.routes.get(ctx, key)
+			if err != nil {
+				return flow.WebhookRoute{}, err
+			}
+			return *r, nil
+		})
 	if err != nil {
 		return nil, err
 	}
-	mine := *r
-	return &mine, nil
+	return &r, nil
 }
 
 // txQueries runs the shared SQL in tx; bound is the group commit's
 // context (see conn).
 func (s *DB) txQueries(bound context.Context, tx *sql.Tx) *queries {
 	c := &conn{db: tx, d: s.d, bound: bound, stmts: s.stmts.w}
-	return &queries{r: c, w: c, d: s.d, inTx: true}
+	return &queries{r: c, w: c, d: s.d, inTx: true, catalog: &s.catalog}
 }
 
 // execCount runs a write and returns how many rows it changed.
@@ -239,6 +257,7 @@ const closeGrace = time.Second
 func (s *DB) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closed)
+		s.catalog.enabled.Store(false)
 		s.endReads()
 		if !waitFor(s.loopDone, s.closeGrace) {
 			s.abortBatches()

@@ -30,6 +30,16 @@ type table[T any] struct {
 	nullable  map[string]bool         // sort columns that may be NULL
 	notFound  error
 	conflict  error // what a unique violation means (the name, or the idempotency key)
+	catalog   bool  // its rows are looked up from memory (catalogCache): writes mark it
+}
+
+// changing marks a write of t's rows begun (changingCatalog) if t is in
+// the catalog; done ends it.
+func (t *table[T]) changing(q *queries) (done func()) {
+	if !t.catalog {
+		return func() {}
+	}
+	return q.changingCatalog()
 }
 
 // nameTimeSorts are the sorts of resources with a name and timestamps.
@@ -53,6 +63,7 @@ func (t *table[T]) selectSQL() string {
 }
 
 func (t *table[T]) insert(ctx context.Context, q *queries, v *T) error {
+	defer t.changing(q)()
 	args, err := t.args(v)
 	if err != nil {
 		return err
@@ -66,6 +77,7 @@ func (t *table[T]) insert(ctx context.Context, q *queries, v *T) error {
 
 // update writes every mutable column if the stored revision is still prev.
 func (t *table[T]) update(ctx context.Context, q *queries, v *T, prev int) error {
+	defer t.changing(q)()
 	all, err := t.args(v)
 	if err != nil {
 		return err
@@ -89,6 +101,7 @@ func (t *table[T]) update(ctx context.Context, q *queries, v *T, prev int) error
 }
 
 func (t *table[T]) delete(ctx context.Context, q *queries, id uuid.UUID, prev int) error {
+	defer t.changing(q)()
 	res, err := q.w.ExecContext(ctx, "DELETE FROM "+t.name+" WHERE id = $1 AND revision = $2", id.String(), prev)
 	if err != nil {
 		return err

@@ -38,6 +38,7 @@ var workflows = &table[flow.Workflow]{
 	},
 	notFound: flow.ErrWorkflowNotFound,
 	conflict: flow.ErrWorkflowNameUsed,
+	catalog:  true,
 }
 
 func (q *queries) CreateWorkflow(ctx context.Context, w *flow.Workflow) error {

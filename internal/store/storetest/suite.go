@@ -24,6 +24,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("WorkflowListFilters", func(t *testing.T) { t.Parallel(); testListFilters(t, open(t)) })
 	t.Run("ProviderConfigs", func(t *testing.T) { t.Parallel(); testProviderConfigs(t, open(t)) })
 	t.Run("RevisionReadsUnderLoad", func(t *testing.T) { t.Parallel(); testRevisionReadsUnderLoad(t, open(t)) })
+	t.Run("CatalogLookupsSeeChanges", func(t *testing.T) { t.Parallel(); testCatalogLookupsSeeChanges(t, open(t)) })
+	t.Run("CatalogLookupsUnderEdits", func(t *testing.T) { t.Parallel(); testCatalogLookupsUnderEdits(t, open(t)) })
 	t.Run("ExecutorConfigs", func(t *testing.T) { t.Parallel(); testExecutorConfigs(t, open(t)) })
 	t.Run("ExecutionTimeRange", func(t *testing.T) { t.Parallel(); testExecutionTimeRange(t, open(t)) })
 	t.Run("Dashboards", func(t *testing.T) { t.Parallel(); testDashboards(t, open(t)) })
