@@ -169,10 +169,14 @@ func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
 	}
 	q := s.txQueries(nil, tx) //nolint:staticcheck // no batch context: InTx runs on the caller's
 	defer func() {
-		if err != nil {
+		p := recover() // a panic in fn ends the transaction too, then goes on up
+		if err != nil || p != nil {
 			_ = tx.Rollback() // the original error matters more than a rollback failure
 		}
 		q.settle()
+		if p != nil {
+			panic(p)
+		}
 	}()
 	if err = fn(q); err != nil {
 		return err

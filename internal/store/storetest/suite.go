@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -227,6 +228,23 @@ func testTxRollback(t *testing.T, s store.Store) {
 	require.ErrorIs(t, err, boom)
 	_, err = s.GetWorkflow(ctx, w.ID)
 	require.ErrorIs(t, err, flow.ErrWorkflowNotFound)
+
+	// A panic in fn rolls back too, before it goes on up: the transaction
+	// held the writer (SQLite) and the row's lock (PostgreSQL), and ctx,
+	// never cancelled, would not have ended it.
+	require.NoError(t, s.CreateWorkflow(ctx, w))
+	require.Panics(t, func() {
+		_ = s.InTx(ctx, func(tx store.Tx) error {
+			w.Revision = 2
+			require.NoError(t, tx.UpdateWorkflow(ctx, w, 1))
+			panic("boom")
+		})
+	})
+	soon, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	w.Description = "after the panic"
+	require.NoError(t, s.InTx(soon, func(tx store.Tx) error { return tx.UpdateWorkflow(soon, w, 1) }),
+		"the panicked update was rolled back and let go of the row")
 }
 
 func reversed(s []string) []string {
