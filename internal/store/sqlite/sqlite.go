@@ -2,9 +2,11 @@
 // with one writer connection (SQLite allows one writer at a time; queuing in
 // Go beats spinning on SQLITE_BUSY) and a pool of read-only readers.
 //
-// One process per file: Open takes an exclusive lock on <path>.lock, held
-// until Close (or the process's death), so a second process refuses to
-// start instead of running the first one's executions again.
+// One process per file: Open takes an exclusive lock on <path>.lock (path
+// with its symbolic links resolved), held until Close (or the process's
+// death), so a second process refuses to start instead of running the
+// first one's executions again, or changing the catalog behind the first
+// one's lookups.
 package sqlite
 
 import (
@@ -14,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -73,15 +76,40 @@ func Open(ctx context.Context, path, synchronous string) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: %w", err)
 		}
 	}
-	lock, err := lockFile(path)
+	real, err := realPath(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	lock, err := lockFile(real)
+	if inUse := (*InUseError)(nil); errors.As(err, &inUse) {
+		inUse.Path = path // as the operator wrote it
+	}
 	if err != nil {
 		return nil, err
 	}
-	s, err := open(ctx, path, synchronous)
+	s, err := open(ctx, real, synchronous)
 	if err != nil {
 		return nil, errors.Join(err, unlock(lock))
 	}
 	return &Store{DB: s, lock: lock}, nil
+}
+
+// realPath is path with its symbolic links resolved, so that every
+// spelling of one database (a link to it, a path through a linked
+// directory) takes the same lock: the store keeps catalog lookups in
+// memory on the promise that no other process writes its file
+// (sqlstore.Dialect.OneProcess). A new database's directory exists
+// (Open made it); a link to nothing is refused.
+func realPath(path string) (string, error) {
+	real, err := filepath.EvalSymlinks(path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return real, err
+	}
+	if _, lerr := os.Lstat(path); lerr == nil {
+		return "", fmt.Errorf("%s is a link to a file that does not exist", path)
+	}
+	dir, err := filepath.EvalSymlinks(filepath.Dir(path))
+	return filepath.Join(dir, filepath.Base(path)), err
 }
 
 // lockFile takes an exclusive flock(2) on path+".lock" and writes this

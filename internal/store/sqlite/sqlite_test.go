@@ -63,8 +63,22 @@ func TestOneProcessPerFile(t *testing.T) {
 	require.ErrorAs(t, err, &inUse)
 	require.Equal(t, fmt.Sprintf("the SQLite database %s is in use by another Flowker process (pid %d)", path, os.Getpid()),
 		err.Error())
+	// Other spellings of the same file: a link to it, a linked directory.
+	link := filepath.Join(t.TempDir(), "link.db")
+	require.NoError(t, os.Symlink(path, link))
+	dirLink := filepath.Join(t.TempDir(), "dir")
+	require.NoError(t, os.Symlink(filepath.Dir(path), dirLink))
+	for _, other := range []string{link, filepath.Join(dirLink, "flowker.db")} {
+		_, err = sqlite.Open(ctx, other, "FULL")
+		require.ErrorAs(t, err, &inUse, other)
+		require.Equal(t, other, inUse.Path)
+	}
+	dangling := filepath.Join(t.TempDir(), "dangling.db")
+	require.NoError(t, os.Symlink(filepath.Join(t.TempDir(), "gone", "x.db"), dangling))
+	_, err = sqlite.Open(ctx, dangling, "FULL")
+	require.ErrorContains(t, err, "is a link to a file that does not exist")
 	w := storetest.Workflow("still-served", storetest.NewClock().Now())
-	require.NoError(t, s.CreateWorkflow(ctx, w), "the refused Open left the first store working")
+	require.NoError(t, s.CreateWorkflow(ctx, w), "the refused Opens left the first store working")
 
 	require.NoError(t, s.Close())
 	require.NoError(t, s.Close(), "closing twice is harmless")

@@ -111,17 +111,20 @@ func testCatalogLookupsSeeChanges(t *testing.T, s store.Store) {
 	require.NoError(t, route("/b"))
 	require.NoError(t, s.ReplaceWebhookRoutes(ctx, w.ID, nil)) // routes alone
 	require.ErrorIs(t, route("/b"), flow.ErrWebhookNotFound)
+	require.Equal(t, 2, configRev()) // deletes, each after a lookup
 	require.NoError(t, s.DeleteProviderConfig(ctx, p.ID, 2))
 	_, err = s.ProviderConfigRevision(ctx, p.ID)
 	require.ErrorIs(t, err, flow.ErrProviderConfigNotFound)
+	require.Equal(t, 4, workflowRev())
 	require.NoError(t, s.DeleteWorkflow(ctx, w.ID, 4))
 	_, err = s.WorkflowRevision(ctx, w.ID)
 	require.ErrorIs(t, err, flow.ErrWorkflowNotFound)
 }
 
 // testCatalogLookupsUnderEdits: lookups from many goroutines while a
-// workflow is edited in transactions: a lookup begun after an edit
-// returned sees that edit or a later one, never an earlier revision.
+// workflow is edited, in transactions and in group commits: a lookup
+// begun after an edit returned sees that edit or a later one, never an
+// earlier revision.
 func testCatalogLookupsUnderEdits(t *testing.T, s store.Store) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -149,7 +152,12 @@ func testCatalogLookupsUnderEdits(t *testing.T, s store.Store) {
 	}
 	for rev := 2; rev <= 60 && ctx.Err() == nil; rev++ {
 		w.Revision, w.Description = rev, fmt.Sprintf("edit %d", rev)
-		require.NoError(t, s.InTx(ctx, func(tx store.Tx) error { return tx.UpdateWorkflow(ctx, w, rev-1) }))
+		edit := func(tx store.Tx) error { return tx.UpdateWorkflow(ctx, w, rev-1) }
+		if rev%2 == 0 {
+			require.NoError(t, s.InTx(ctx, edit))
+		} else {
+			require.NoError(t, s.Batch(ctx, edit))
+		}
 		committed.Store(int64(rev))
 	}
 }
