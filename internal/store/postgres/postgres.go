@@ -197,6 +197,7 @@ func dialect(locker goose.ProviderOption) sqlstore.Dialect {
 		IsUnavailable:     isUnavailable,
 		RefusedValue:      refusedValue,
 		Pipeline:          pipeline,
+		CatalogVersion:    "SELECT version FROM catalog_version",
 		UnixSeconds: func(col string) string {
 			return "CAST(floor(extract(epoch FROM " + col + ")) AS bigint)"
 		},

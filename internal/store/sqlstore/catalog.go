@@ -12,29 +12,31 @@ import (
 
 // catalogCache answers the catalog lookups every execution makes — its
 // workflow's revision, its provider configurations' revisions, the
-// webhook route it came in by — from memory, on a database no other
-// process writes (Dialect.OneProcess: SQLite, whose file this process
-// holds locked). Each of them was a read; together they cost more than a
-// fifth of the executions SQLite could run (docs/benchmarks.md, "Sixth
-// pass").
-//
+// webhook route it came in by — from memory while the catalog has not
+// changed. Each of them was a read; together they cost more than a fifth
+// of the executions SQLite could run (docs/benchmarks.md, "Sixth pass").
 // A lookup still sees every change committed before it asked, as a read
-// would. Every write to those tables goes through this store (the
+// would: a value is kept with the catalog's generation seen before it was
+// read, and used only while the generation seen now is the same.
+//
+// Where no other process writes the database (Dialect.OneProcess: SQLite,
+// whose file this process holds locked), the generation is this
+// process's: every write to those tables goes through this store (the
 // catalog tables' insert, update and delete, ReplaceWebhookRoutes), which
 // calls begin before its first statement and end after its transaction
-// committed or rolled back; both advance gen. A value read while no write
-// was in flight is kept with the generation seen before the read, and
-// used only while no write is in flight and gen has not moved: no write
-// began since it was read, so it is what the database holds. A write in
-// flight, begun or not yet ended, sends every lookup to the database.
+// committed or rolled back; both advance gen, and while a write is in
+// flight, begun or not yet ended, every lookup reads.
 //
-// On a database other processes write (PostgreSQL), this process cannot
-// know their writes, and every lookup reads (sharedReads).
+// Elsewhere (PostgreSQL) it is a counter in the database that every
+// catalog write advances in its own transaction (a trigger, so any
+// writer's), read by each lookup: one shared read of one row for all
+// lookups of every kind.
 type catalogCache struct {
-	enabled atomic.Bool   // OneProcess, until the store closes (a lookup then fails, as a read)
-	writing atomic.Int64  // catalog writes begun and not ended
-	gen     atomic.Uint64 // advanced when a catalog write begins and when it ends
-	misses  atomic.Int64  // lookups that read (tests)
+	enabled atomic.Bool                   // until the store closes (a lookup then fails, as a read)
+	version *sharedReads[struct{}, int64] // the database's counter; nil with OneProcess
+	writing atomic.Int64                  // catalog writes begun and not ended
+	gen     atomic.Uint64                 // advanced when a catalog write begins and when it ends
+	misses  atomic.Int64                  // lookups that read (tests)
 
 	mu        sync.Mutex
 	tag       uint64 // the generation the values below were read at
@@ -50,9 +52,16 @@ func (c *catalogCache) begin() { c.writing.Add(1); c.gen.Add(1) }
 func (c *catalogCache) end()   { c.gen.Add(1); c.writing.Add(-1) }
 
 // now is the generation a value read from here on may be kept with;
-// false while a catalog write is in flight (or the cache is off).
-func (c *catalogCache) now() (uint64, bool) {
-	if !c.enabled.Load() || c.writing.Load() > 0 {
+// false while a catalog write of this process is in flight, or when the
+// counter cannot be read (the lookup's own read then says why).
+func (c *catalogCache) now(ctx context.Context) (uint64, bool) {
+	switch {
+	case !c.enabled.Load() || ctx.Err() != nil:
+		return 0, false
+	case c.version != nil:
+		v, err := c.version.get(ctx, struct{}{})
+		return uint64(v), err == nil //nolint:gosec // the counter starts at 0 and only grows
+	case c.writing.Load() > 0:
 		return 0, false
 	}
 	return c.gen.Load(), true
@@ -63,8 +72,8 @@ func (c *catalogCache) now() (uint64, bool) {
 // guarded by c.mu. Only values are kept: a key not found is read again.
 func catalogLookup[K comparable, V any](ctx context.Context, c *catalogCache, m *map[K]V, key K,
 	read func(context.Context, K) (V, error)) (V, error) {
-	gen, ok := c.now()
-	if ok && ctx.Err() == nil { // else the read says why it cannot answer
+	gen, ok := c.now(ctx)
+	if ok {
 		c.mu.Lock()
 		v, hit := (*m)[key]
 		hit = hit && c.tag == gen

@@ -135,7 +135,8 @@ func TestSharedReadsAfterClose(t *testing.T) {
 	tx, err := raw.BeginTx(ctx, nil)
 	require.NoError(t, err)
 	defer func() { _ = tx.Rollback() }()
-	_, err = tx.ExecContext(ctx, "LOCK TABLE provider_configurations IN ACCESS EXCLUSIVE MODE")
+	// The lookup reads the catalog's counter first (catalogCache), then the revision.
+	_, err = tx.ExecContext(ctx, "LOCK TABLE catalog_version, provider_configurations IN ACCESS EXCLUSIVE MODE")
 	require.NoError(t, err)
 	var holder int
 	require.NoError(t, tx.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&holder))
@@ -153,7 +154,7 @@ func TestSharedReadsAfterClose(t *testing.T) {
 	require.Eventually(t, func() bool {
 		var n int
 		_ = raw.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE $1 = ANY(pg_blocking_pids(pid)) AND query LIKE '%FROM provider_configurations WHERE id IN%'`, holder).Scan(&n)
+			WHERE $1 = ANY(pg_blocking_pids(pid)) AND query LIKE '%FROM catalog_version%'`, holder).Scan(&n)
 		return n > 0
 	}, 5*time.Second, 20*time.Millisecond, "the shared read waits for the lock")
 

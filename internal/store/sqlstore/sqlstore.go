@@ -64,8 +64,12 @@ type Dialect struct {
 	AnonymousParams bool
 	// OneProcess: no other process writes the database (SQLite, whose
 	// file the process has locked), so catalog lookups may be answered
-	// from memory (catalogCache).
+	// from memory while this process's writes allow (catalogCache).
 	OneProcess bool
+	// CatalogVersion, if set, reads the counter every catalog write
+	// advances (PostgreSQL's catalog_version), so catalog lookups may be
+	// answered from memory while it stays the same (catalogCache).
+	CatalogVersion string
 
 	closed <-chan struct{}  // the store's, set by Open: errors after Close are ErrUnavailable
 	params *anonymousParams // set by Open when AnonymousParams
@@ -130,7 +134,7 @@ func Open(ctx context.Context, wdb, rdb *sql.DB, d Dialect) (*DB, error) {
 			s.stmts.r = s.stmts.w
 		}
 	}
-	s.catalog.enabled.Store(d.OneProcess)
+	s.catalog.enabled.Store(d.OneProcess || d.CatalogVersion != "")
 	s.queries = queries{r: &conn{db: rdb, d: &s.dialect, stmts: s.stmts.r},
 		w: &conn{db: wdb, d: &s.dialect, stmts: s.stmts.w}, d: &s.dialect, catalog: &s.catalog}
 	var reads context.Context
@@ -138,6 +142,14 @@ func Open(ctx context.Context, wdb, rdb *sql.DB, d Dialect) (*DB, error) {
 	s.revisions.configs = sharedRevisions(reads, providerConfigs, s.r)
 	s.revisions.workflows = sharedRevisions(reads, workflows, s.r)
 	s.routes = sharedRoutes(reads, s.r)
+	if d.CatalogVersion != "" && !d.OneProcess {
+		s.catalog.version = &sharedReads[struct{}, int64]{base: reads,
+			read: func(ctx context.Context, _ []struct{}) (map[struct{}]int64, error) {
+				var v int64
+				err := s.r.QueryRowContext(ctx, d.CatalogVersion).Scan(&v)
+				return map[struct{}]int64{{}: v}, err
+			}}
+	}
 	go s.batchLoop()
 	return s, nil
 }
