@@ -7,7 +7,6 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -18,7 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
@@ -159,10 +158,15 @@ func lockHolder(conn *pgx.Conn, key int64) string {
 }
 
 func open(ctx context.Context, url string, maxConns int) (*sqlstore.DB, error) {
-	db, err := sql.Open("pgx", url)
+	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
+	// The store's transactions are written for READ COMMITTED whatever the
+	// server's or role's default: under REPEATABLE READ, two processes
+	// editing different workflows would fail on the catalog counter's row.
+	cfg.RuntimeParams["default_transaction_isolation"] = "read committed"
+	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
 	if err := db.PingContext(ctx); err != nil {

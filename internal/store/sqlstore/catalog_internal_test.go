@@ -109,3 +109,41 @@ func TestCatalogLookupKeepsNewerValues(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 3, reads, "the older read of b was not kept: b was read again")
 }
+
+// TestCatalogLookupWithTheDatabaseCounter: with a counter in the
+// database, a value is kept with the counter read before it and used while
+// the counter reads the same; a counter that cannot be read keeps nothing
+// and uses nothing.
+func TestCatalogLookupWithTheDatabaseCounter(t *testing.T) {
+	ctx := context.Background()
+	var c catalogCache
+	c.enabled.Store(true)
+	counter, counterErr := int64(0), error(nil) // 0: what a failed read would give
+	c.version = &sharedReads[struct{}, int64]{read: func(context.Context, []struct{}) (map[struct{}]int64, error) {
+		return map[struct{}]int64{{}: counter}, counterErr
+	}}
+	id := uuid.New()
+	reads, value := 0, 1
+	lookup := func() int {
+		t.Helper()
+		v, err := catalogLookup(ctx, &c, &c.configs, id, func(context.Context, uuid.UUID) (int, error) {
+			reads++
+			return value, nil
+		})
+		require.NoError(t, err)
+		return v
+	}
+	require.Equal(t, 1, lookup())
+	require.Equal(t, 1, lookup())
+	require.Equal(t, 1, reads)
+
+	counterErr, value = errors.New("counter unreadable"), 2
+	require.Equal(t, 2, lookup())
+	require.Equal(t, 2, lookup())
+	require.Equal(t, 3, reads, "nothing used or kept without the counter")
+
+	counterErr, counter = nil, 8
+	require.Equal(t, 2, lookup())
+	require.Equal(t, 2, lookup())
+	require.Equal(t, 4, reads)
+}

@@ -9,16 +9,23 @@
 -- The trigger runs before each statement, so a transaction takes the
 -- counter's row lock before any row of the catalog: catalog writes queue
 -- on it, in that order, and cannot deadlock on it.
+-- The counter never goes back to a value a process may have kept values
+-- with: it is at least the time of the change in microseconds, so this
+-- table made again, or restored from an old backup, counts on from now.
+-- It names the schema of the table changed, whatever the writing
+-- session's search_path (an operator's schema-qualified SQL).
 CREATE TABLE catalog_version (
     one     boolean PRIMARY KEY DEFAULT TRUE CHECK (one),
     version bigint NOT NULL
 );
-INSERT INTO catalog_version (one, version) VALUES (TRUE, 0);
+INSERT INTO catalog_version (one, version)
+VALUES (TRUE, CAST(extract(epoch FROM clock_timestamp()) * 1000000 AS bigint));
 
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION catalog_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE catalog_version SET version = version + 1;
+    EXECUTE format('UPDATE %I.catalog_version SET version = greatest(version + 1, $1)', TG_TABLE_SCHEMA)
+        USING CAST(extract(epoch FROM clock_timestamp()) * 1000000 AS bigint);
     RETURN NULL;
 END;
 $$;
