@@ -76,18 +76,18 @@ func Open(ctx context.Context, path, synchronous string) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: %w", err)
 		}
 	}
-	real, err := realPath(path)
+	resolved, err := realPath(path)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	lock, err := lockFile(real)
+	lock, err := lockFile(resolved)
 	if inUse := (*InUseError)(nil); errors.As(err, &inUse) {
 		inUse.Path = path // as the operator wrote it
 	}
 	if err != nil {
 		return nil, err
 	}
-	s, err := open(ctx, real, synchronous)
+	s, err := open(ctx, resolved, synchronous)
 	if err != nil {
 		return nil, errors.Join(err, unlock(lock))
 	}
@@ -101,9 +101,9 @@ func Open(ctx context.Context, path, synchronous string) (*Store, error) {
 // (sqlstore.Dialect.OneProcess). A new database's directory exists
 // (Open made it); a link to nothing is refused.
 func realPath(path string) (string, error) {
-	real, err := filepath.EvalSymlinks(path)
+	resolved, err := filepath.EvalSymlinks(path)
 	if !errors.Is(err, fs.ErrNotExist) {
-		return real, err
+		return resolved, err
 	}
 	if _, lerr := os.Lstat(path); lerr == nil {
 		return "", fmt.Errorf("%s is a link to a file that does not exist", path)
