@@ -203,8 +203,8 @@ func (r *report) historyRows(t *table) {
 		return fmt.Sprintf("%s → %s (waited %.0f s)", thousands(int(h.changesSeeded)), thousands(int(h.changesLeft)),
 			h.settle.Seconds())
 	})
-	for i, name := range dashboardNames {
-		t.row("h. dashboard "+name+", p50 (p90)", fmt.Sprintf("≤ %s (over %s)", msGoal(dashboardGoal), thousands(dashboardGoalN)),
+	for i, dash := range dashboards {
+		t.row("h. dashboard "+dash.name+", p50 (p90)", fmt.Sprintf("≤ %s (over %s)", msGoal(dashboardGoal), thousands(dashboardGoalN)),
 			func(s storeResult) string {
 				if i >= len(s.history.dashboards) || s.history.dashboards[i].n == 0 {
 					return "—"

@@ -61,8 +61,7 @@ func (h historyResult) ratio() float64 {
 // dashTiming is one dashboard query timed.
 type dashTiming struct {
 	label      string
-	path       func() string // each call's
-	executions int64         // in its range, as the summary counts them
+	executions int64 // in its range, as the summary counts them
 	n          int
 	p50, p90   time.Duration
 	max        time.Duration
@@ -212,9 +211,36 @@ func settleCountChanges(ctx context.Context, label string, db *sql.DB) (before, 
 	return before, after, waited
 }
 
-// dashboardNames are the dashboards phase h times, in the report's order.
-var dashboardNames = []string{"summary, last 24 h", "summary, last 30 days", "series by hour, last 24 h",
-	"series by day, last 30 days", "summary, last 24 h until the call"}
+// dashboards are those phase h times, in the report's order: each call's
+// path, given the minute the phase began in and the call's own moment.
+var dashboards = []struct {
+	name string
+	path func(minute, call time.Time) string
+}{
+	{"summary, last 24 h", func(m, _ time.Time) string { return summaryPath + dashSpan(oneDay, m, time.RFC3339) }},
+	{"summary, last 30 days", func(m, _ time.Time) string { return summaryPath + dashSpan(thirtyDays, m, time.RFC3339) }},
+	{"series by hour, last 24 h", func(m, _ time.Time) string {
+		return seriesPath + "interval=hour&" + dashSpan(oneDay, m, time.RFC3339)
+	}},
+	{"series by day, last 30 days", func(m, _ time.Time) string {
+		return seriesPath + "interval=day&" + dashSpan(thirtyDays, m, time.RFC3339)
+	}},
+	{"summary, last 24 h until the call", func(_, call time.Time) string {
+		return summaryPath + dashSpan(oneDay, call, time.RFC3339Nano)
+	}},
+}
+
+const (
+	summaryPath        = "/v1/dashboards/executions?"
+	seriesPath         = "/v1/dashboards/executions/series?"
+	oneDay, thirtyDays = 24 * time.Hour, 30 * 24 * time.Hour
+)
+
+// dashSpan is the query of the range of length d ending at end.
+func dashSpan(d time.Duration, end time.Time, layout string) string {
+	return "startTime=" + url.QueryEscape(end.Add(-d).Format(layout)) +
+		"&endTime=" + url.QueryEscape(end.Format(layout))
+}
 
 // timeDashboards times the execution dashboards, the way a console opens
 // them: the summary and the series over the last 24 hours (by hour) and
@@ -222,24 +248,10 @@ var dashboardNames = []string{"summary, last 24 h", "summary, last 30 days", "se
 // -dash-calls times in a row after warm-ups; and the summary over the 24
 // hours up to each call's own moment, as a client asking "until now" does.
 func timeDashboards(ctx context.Context, o options, label, base string) []dashTiming {
-	span := func(d time.Duration, end time.Time, layout string) string {
-		return "startTime=" + url.QueryEscape(end.Add(-d).Format(layout)) +
-			"&endTime=" + url.QueryEscape(end.Format(layout))
-	}
-	now := time.Now().UTC().Truncate(time.Minute)
-	day, month := 24*time.Hour, 30*24*time.Hour
-	paths := []func() string{
-		func() string { return "/v1/dashboards/executions?" + span(day, now, time.RFC3339) },
-		func() string { return "/v1/dashboards/executions?" + span(month, now, time.RFC3339) },
-		func() string { return "/v1/dashboards/executions/series?interval=hour&" + span(day, now, time.RFC3339) },
-		func() string {
-			return "/v1/dashboards/executions/series?interval=day&" + span(month, now, time.RFC3339)
-		},
-		func() string { return "/v1/dashboards/executions?" + span(day, time.Now().UTC(), time.RFC3339Nano) },
-	}
-	out := make([]dashTiming, len(dashboardNames))
+	minute := time.Now().UTC().Truncate(time.Minute)
+	out := make([]dashTiming, len(dashboards))
 	for i := range out {
-		out[i] = dashTiming{label: dashboardNames[i], path: paths[i]}
+		out[i].label = dashboards[i].name
 	}
 	c := &http.Client{Timeout: 30 * time.Second}
 	defer c.CloseIdleConnections()
@@ -247,7 +259,7 @@ func timeDashboards(ctx context.Context, o options, label, base string) []dashTi
 		d := &out[i]
 		var lat []time.Duration
 		for call := range dashboardWarmups + o.dashCalls {
-			path := d.path()
+			path := dashboards[i].path(minute, time.Now().UTC())
 			start := time.Now()
 			code, raw, err := get(ctx, c, base+path)
 			took := time.Since(start)

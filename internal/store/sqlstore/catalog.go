@@ -34,8 +34,8 @@ import (
 type catalogCache struct {
 	enabled atomic.Bool                   // until the store closes (a lookup then fails, as a read)
 	version *sharedReads[struct{}, int64] // the database's counter; nil with OneProcess
-	writing atomic.Int64                  // catalog writes begun and not ended
-	gen     atomic.Uint64                 // advanced when a catalog write begins and when it ends
+	writing atomic.Int64                  // catalog writes begun and not ended (OneProcess)
+	gen     atomic.Uint64                 // advanced when a catalog write begins and when it ends (OneProcess)
 	misses  atomic.Int64                  // lookups that read (tests)
 
 	mu        sync.Mutex
@@ -104,10 +104,11 @@ func catalogLookup[K comparable, V any](ctx context.Context, c *catalogCache, m 
 
 // changingCatalog marks a catalog write begun, before its first
 // statement; the write ends at done outside a transaction, or when the
-// transaction ends (settle) inside one.
+// transaction ends (settle) inside one. Where the database counts the
+// writes itself (version), there is nothing to mark.
 func (q *queries) changingCatalog() (done func()) {
 	switch {
-	case q.catalog == nil:
+	case q.catalog == nil || q.catalog.version != nil:
 	case !q.inTx:
 		q.catalog.begin()
 		return q.catalog.end

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"unsafe"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -146,4 +147,16 @@ func TestCatalogLookupWithTheDatabaseCounter(t *testing.T) {
 	require.Equal(t, 2, lookup())
 	require.Equal(t, 2, lookup())
 	require.Equal(t, 4, reads)
+}
+
+// TestRouteKeyOwnsItsStrings: a route's key, kept as long as the process
+// runs, shares no memory with the caller's strings (a request's buffer is
+// reused once its handler returns), even for a method already upper case.
+func TestRouteKeyOwnsItsStrings(t *testing.T) {
+	method, path := []byte("POST"), []byte("/in")
+	k, ok := routeKeyOf(unsafe.String(&method[0], len(method)), unsafe.String(&path[0], len(path)))
+	require.True(t, ok)
+	copy(method, "GETX")
+	copy(path, "/xx")
+	require.Equal(t, routeKey{"POST", "/in"}, k)
 }

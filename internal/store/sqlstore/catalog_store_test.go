@@ -28,12 +28,7 @@ func TestCatalogLookupsFromMemory(t *testing.T) {
 	ctx := context.Background()
 	// Lookups racing for the first read may each read; after that, none.
 	lookups := func(t *testing.T, s *sqlstore.DB) (int64, uuid.UUID) {
-		c := storetest.NewClock()
-		w := storetest.Workflow("from-memory", c.Now())
-		p := storetest.ProviderConfig("from-memory", "tracer", c.Now())
-		require.NoError(t, s.CreateWorkflow(ctx, w))
-		require.NoError(t, s.CreateProviderConfig(ctx, p))
-		require.NoError(t, s.ReplaceWebhookRoutes(ctx, w.ID, []flow.WebhookRoute{{Method: "POST", Path: "/in", NodeID: "t"}}))
+		w, p := storetest.CatalogFixture(t, s, "from-memory", "/in")
 		before := sqlstore.CatalogMisses(s)
 		var wg sync.WaitGroup
 		for range 8 {
@@ -107,12 +102,7 @@ func TestCatalogLookupsSeeOtherWriters(t *testing.T) {
 	require.NoError(t, err)
 	defer raw.Close()
 
-	c := storetest.NewClock()
-	w := storetest.Workflow("other-writers", c.Now())
-	p := storetest.ProviderConfig("other-writers", "tracer", c.Now())
-	require.NoError(t, other.CreateWorkflow(ctx, w))
-	require.NoError(t, other.CreateProviderConfig(ctx, p))
-	require.NoError(t, other.ReplaceWebhookRoutes(ctx, w.ID, []flow.WebhookRoute{{Method: "POST", Path: "/a", NodeID: "t"}}))
+	w, p := storetest.CatalogFixture(t, other, "other-writers", "/a")
 	revision := func() int {
 		t.Helper()
 		rev, err := mine.WorkflowRevision(ctx, w.ID)

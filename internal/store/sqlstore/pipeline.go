@@ -141,7 +141,7 @@ func (s *DB) runPipelined(ctx context.Context, reqs []*batchReq) (results []erro
 	}
 	p := &pipeConn{conn: conn{db: raw, d: s.d, bound: ctx}, raw: raw, send: s.d.Pipeline}
 	committed := false
-	q := &queries{r: p, w: p, d: s.d, inTx: true, catalog: &s.catalog}
+	q := s.inTxOn(p)
 	defer func() {
 		if !committed {
 			p.rollback()

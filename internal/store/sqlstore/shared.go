@@ -213,7 +213,8 @@ func routeKeyOf(method, path string) (routeKey, bool) {
 	if !storable(method, path) {
 		return routeKey{}, false
 	}
-	return routeKey{strings.ToUpper(method), strings.Clone(path)}, true
+	// ToUpper returns an upper-case method as it is: clone it first.
+	return routeKey{strings.ToUpper(strings.Clone(method)), strings.Clone(path)}, true
 }
 
 // sharedRoutes reads webhook routes through db, shared (sharedReads).

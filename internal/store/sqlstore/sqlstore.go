@@ -238,7 +238,12 @@ func (s *DB) FindWebhookRoute(ctx context.Context, method, path string) (*flow.W
 // txQueries runs the shared SQL in tx; bound is the group commit's
 // context (see conn).
 func (s *DB) txQueries(bound context.Context, tx *sql.Tx) *queries {
-	c := &conn{db: tx, d: s.d, bound: bound, stmts: s.stmts.w}
+	return s.inTxOn(&conn{db: tx, d: s.d, bound: bound, stmts: s.stmts.w})
+}
+
+// inTxOn is a transaction's queries over c; the runner of the transaction
+// calls settle once it committed or rolled back.
+func (s *DB) inTxOn(c execer) *queries {
 	return &queries{r: c, w: c, d: s.d, inTx: true, catalog: &s.catalog}
 }
 

@@ -15,6 +15,20 @@ import (
 	"flowker/internal/store"
 )
 
+// CatalogFixture stores what an execution looks up: a workflow, a
+// provider configuration, and a POST route at path to the workflow.
+func CatalogFixture(t testing.TB, s store.Store, name, path string) (*flow.Workflow, *flow.ProviderConfig) {
+	t.Helper()
+	ctx := context.Background()
+	c := NewClock()
+	w := Workflow(name, c.Now())
+	p := ProviderConfig(name, "tracer", c.Now())
+	require.NoError(t, s.CreateWorkflow(ctx, w))
+	require.NoError(t, s.CreateProviderConfig(ctx, p))
+	require.NoError(t, s.ReplaceWebhookRoutes(ctx, w.ID, []flow.WebhookRoute{{Method: "POST", Path: path, NodeID: "t"}}))
+	return w, p
+}
+
 // testCatalogLookupsSeeChanges: the lookups every execution makes (a
 // workflow's revision, a provider configuration's, a webhook route) see a
 // change as soon as the write that made it returns, however it was made
@@ -23,12 +37,7 @@ import (
 // before the change, so a store that keeps answers has one to keep.
 func testCatalogLookupsSeeChanges(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	c := NewClock()
-	w := Workflow("catalog", c.Now())
-	p := ProviderConfig("catalog", "tracer", c.Now())
-	require.NoError(t, s.CreateWorkflow(ctx, w))
-	require.NoError(t, s.CreateProviderConfig(ctx, p))
-	require.NoError(t, s.ReplaceWebhookRoutes(ctx, w.ID, []flow.WebhookRoute{{Method: "POST", Path: "/a", NodeID: "t"}}))
+	w, p := CatalogFixture(t, s, "catalog", "/a")
 	workflowRev := func() int {
 		t.Helper()
 		rev, err := s.WorkflowRevision(ctx, w.ID)
