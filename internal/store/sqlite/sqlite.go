@@ -181,16 +181,17 @@ func open(ctx context.Context, path, synchronous string) (*sqlstore.DB, error) {
 	rdb.SetMaxOpenConns(readers)
 	rdb.SetMaxIdleConns(readers) // kept open: a new connection opens the file and prepares every statement again
 	s, err := sqlstore.Open(ctx, wdb, rdb, sqlstore.Dialect{
-		Name:              "sqlite",
-		Goose:             goose.DialectSQLite3,
-		Migrations:        migrations,
-		IsUniqueViolation: isUniqueViolation,
-		IsUnavailable:     isUnavailable,
-		RefusedValue:      refusedValue,
-		UnixSeconds:       func(col string) string { return "unixepoch(" + col + ")" }, // parses timeArg's text
-		CacheStatements:   true,                                                        // the driver parses every statement it runs
-		AnonymousParams:   true,
-		OneProcess:        true, // Open holds the file's lock
+		Name:                      "sqlite",
+		Goose:                     goose.DialectSQLite3,
+		Migrations:                migrations,
+		IsUniqueViolation:         isUniqueViolation,
+		IsUnavailable:             isUnavailable,
+		RefusedValue:              refusedValue,
+		UnixSeconds:               func(col string) string { return "unixepoch(" + col + ")" }, // parses timeArg's text
+		CacheStatements:           true,                                                        // the driver parses every statement it runs
+		AnonymousParams:           true,
+		OneProcess:                true, // Open holds the file's lock
+		DeadlineBetweenStatements: true, // a goroutine per statement otherwise; none waits for a lock
 	})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite %s: %w", path, err), rdb.Close(), wdb.Close())

@@ -36,7 +36,8 @@ type execer interface {
 // conn runs statements on a pool or a transaction and is the store's
 // error boundary: every driver error leaves through classify. Inside a
 // group commit, bound is the batch's context: each statement ends when it
-// does, and only then. The caller's own cancellation is ignored there: a
+// does (or is refused once it has: Dialect.DeadlineBetweenStatements), and
+// only then. The caller's own cancellation is ignored there: a
 // statement cancelled half-way aborts the shared transaction (pgx may even
 // close its connection), which would fail every other caller in the batch.
 type conn struct {
@@ -66,12 +67,20 @@ func (c *conn) prepared(ctx context.Context, query string) *sql.Stmt {
 func nop() {}
 
 // bind returns ctx, also ended (with the batch's cause) when the batch's
-// context ends, and the function that releases it.
+// context ends — or, with Dialect.DeadlineBetweenStatements, already ended
+// if it has, and never otherwise — and the function that releases it.
 func (c *conn) bind(ctx context.Context) (context.Context, func()) {
 	if c.bound == nil {
 		return ctx, nop
 	}
+	if c.d.DeadlineBetweenStatements && c.bound.Err() == nil {
+		return context.WithoutCancel(ctx), nop // no Done channel: nothing for the driver to watch
+	}
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	if c.d.DeadlineBetweenStatements { // the batch has ended
+		cancel(context.Cause(c.bound))
+		return ctx, nop
+	}
 	stop := context.AfterFunc(c.bound, func() { cancel(context.Cause(c.bound)) })
 	return ctx, func() { stop(); cancel(nil) }
 }

@@ -70,6 +70,14 @@ type Dialect struct {
 	// advances (PostgreSQL's catalog_version), so catalog lookups may be
 	// answered from memory while it stays the same (catalogCache).
 	CatalogVersion string
+	// DeadlineBetweenStatements: a group commit's statements run with a
+	// context that never ends, and each is refused once the batch's
+	// deadline has passed, instead of being interrupted when it passes
+	// (SQLite: its driver starts a goroutine per statement to watch a
+	// context that can end, and inside the writer's BEGIN IMMEDIATE a
+	// statement never waits for a lock; the transaction's own context,
+	// which COMMIT honours, still ends with the batch).
+	DeadlineBetweenStatements bool
 
 	closed <-chan struct{}  // the store's, set by Open: errors after Close are ErrUnavailable
 	params *anonymousParams // set by Open when AnonymousParams
