@@ -46,3 +46,50 @@ func TestRunningProgressTouchesNoIndex(t *testing.T) {
 	require.Zero(t, indexWork(sqlstore.RunningUpdate, 9))
 	require.Positive(t, indexWork(sqlstore.ProgressUpdate, 10))
 }
+
+// The hand-back at shutdown and the queue depth read the unfinished rows
+// only (two short ranges of the status index, or the claim's partial
+// index), now that no index on the lease owner is kept: each execution
+// wrote and deleted an entry in it. A plan that scanned the table would
+// read the whole history. SQLite plans these the same with or without
+// statistics (the store never runs ANALYZE).
+func TestUnfinishedQueriesReadUnfinishedRowsOnly(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "flowker.db")
+	s, err := sqlite.Open(context.Background(), path, "NORMAL") // migrated
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+
+	var indexes []string
+	rows, err := db.QueryContext(context.Background(), `SELECT name FROM sqlite_master WHERE tbl_name = 'executions' AND type = 'index'`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var name string
+		require.NoError(t, rows.Scan(&name))
+		indexes = append(indexes, name)
+	}
+	require.NoError(t, rows.Err())
+	require.NotContains(t, indexes, "executions_owner")
+
+	for _, q := range []struct {
+		sql    string
+		params int
+	}{{sqlstore.ReleaseLeasesSQL, 2}, {sqlstore.CountUnfinishedSQL, 0}} {
+		var plan []string
+		rows, err := db.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q.sql, make([]any, q.params)...)
+		require.NoError(t, err)
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+			plan = append(plan, detail)
+		}
+		require.NoError(t, rows.Err())
+		require.Len(t, plan, 1, q.sql)
+		require.Regexp(t, `^SEARCH executions USING (COVERING )?INDEX `+
+			`(executions_unfinished_started|executions_status_started \(status=\?\))$`, plan[0], q.sql)
+	}
+}
