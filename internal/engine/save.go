@@ -58,12 +58,34 @@ func (r *run) save(ctx context.Context, event *audit.Event, then ...func(store.T
 	r.ex.CurrentStep = max(r.ex.CurrentStep, r.g.step)
 	until := r.e.LeaseUntil(r.ex.UpdatedAt)
 	r.ex.LeaseExpiresAt = &until
-	snapshot, steps := *r.ex, r.pending
+	// Encoded here, on the run's goroutine: the writer every write waits for
+	// only runs the statements (and every attempt runs the same ones).
+	progress, err := r.e.store.EncodeProgress(r.e.opts.Owner, r.ex, r.pending)
 	var cancel bool
-	var err error
+	if err == nil { // else refused by the encoding: nothing to retry
+		cancel, err = r.commitProgress(ctx, progress, event, then)
+	}
+	if err != nil {
+		r.e.log.Warn("cannot persist execution progress", r.logFields(ctx, zap.String("error.message", err.Error()))...)
+		return err
+	}
+	r.pending, r.w.opened, r.w.events, r.w.resolved = nil, nil, nil, nil
+	r.releaseHeld() // the calls whose steps this wrote
+	if cancel && !r.ex.Status.Terminal() {
+		r.ex.CancelRequested = true
+		r.g.fail(outcome{kind: outcomeCancelled, reason: "cancelled"})
+	}
+	return nil
+}
+
+// commitProgress group-commits an encoded progress write with its waits,
+// event and then, retrying transient errors with backoff while ctx lasts.
+// It reports whether a cancel was requested.
+func (r *run) commitProgress(ctx context.Context, progress store.Progress, event *audit.Event,
+	then []func(store.Tx) error) (cancel bool, err error) {
 	for attempt := range saveAttempts {
 		err = r.e.store.Batch(ctx, func(tx store.Tx) error {
-			if err := tx.SaveProgress(ctx, r.e.opts.Owner, &snapshot, steps, &cancel); err != nil {
+			if err := tx.SaveEncodedProgress(ctx, progress, &cancel); err != nil {
 				return err
 			}
 			if err := r.saveWaits(ctx, tx); err != nil {
@@ -83,23 +105,13 @@ func (r *run) save(ctx context.Context, event *audit.Event, then ...func(store.T
 			return nil
 		})
 		if err == nil || !store.Transient(err) || attempt == saveAttempts-1 {
-			break
+			return cancel, err
 		}
 		select {
 		case <-r.e.clock.After(saveBackoff << attempt): // the database may be restarting
 		case <-ctx.Done():
-			return err
+			return cancel, err
 		}
 	}
-	if err != nil {
-		r.e.log.Warn("cannot persist execution progress", r.logFields(ctx, zap.String("error.message", err.Error()))...)
-		return err
-	}
-	r.pending, r.w.opened, r.w.events, r.w.resolved = nil, nil, nil, nil
-	r.releaseHeld() // the calls whose steps this wrote
-	if cancel && !r.ex.Status.Terminal() {
-		r.ex.CancelRequested = true
-		r.g.fail(outcome{kind: outcomeCancelled, reason: "cancelled"})
-	}
-	return nil
+	return cancel, err
 }

@@ -19,6 +19,12 @@ import (
 	"flowker/internal/flow"
 )
 
+// Progress is a progress write a store encoded (Store.EncodeProgress). It
+// holds no caller's value: any goroutine may pass it on.
+type Progress interface {
+	Execution() uuid.UUID
+}
+
 // Tx is every operation, usable inside a transaction or on its own.
 // Writes on existing rows are conditional on the revision the caller read:
 // a lost race is flow.ErrStateChanged, never a silent overwrite.
@@ -71,6 +77,9 @@ type Tx interface {
 	// pipelined batch reads it with its other results): read it after
 	// Batch returns.
 	SaveProgress(ctx context.Context, owner string, e *flow.Execution, steps []flow.Step, cancelRequested *bool) error
+	// SaveEncodedProgress is SaveProgress of a write Store.EncodeProgress
+	// encoded (by this store) beforehand.
+	SaveEncodedProgress(ctx context.Context, p Progress, cancelRequested *bool) error
 	// ClaimExecutions leases up to limit unfinished executions whose lease is
 	// absent or expired (PostgreSQL: FOR UPDATE SKIP LOCKED).
 	// With reclaimOwn, owner's own leases count as expired too: a restarted
@@ -270,6 +279,11 @@ func TransientSQLState(code string) bool {
 // returns nil; service methods put a change and its audit entry in one.
 type Store interface {
 	Tx
+	// EncodeProgress checks and encodes SaveProgress's values on the
+	// caller's goroutine, for SaveEncodedProgress: the group commit's one
+	// writer, which every write of the process waits for, then only runs
+	// the statements. A value that cannot be stored is ErrUnstorable here.
+	EncodeProgress(owner string, e *flow.Execution, steps []flow.Step) (Progress, error)
 	InTx(ctx context.Context, fn func(Tx) error) error
 	// Batch is InTx with group commit: concurrent callers share one
 	// transaction, each inside its own savepoint, so one fsync serves many.

@@ -16,6 +16,7 @@ import (
 	"context"
 	"sync"
 
+	"flowker/internal/flow"
 	"flowker/internal/store"
 )
 
@@ -195,4 +196,10 @@ func (s *Store) Driver() string {
 	default:
 	}
 	return s.s.Driver()
+}
+
+// EncodeProgress forwards to the wrapped store: it only encodes (no I/O),
+// and the write it prepares carries the "SaveProgress" faults.
+func (s *Store) EncodeProgress(owner string, e *flow.Execution, steps []flow.Step) (store.Progress, error) {
+	return s.s.EncodeProgress(owner, e, steps)
 }

@@ -210,6 +210,13 @@ func (x tx) SaveProgress(ctx context.Context, owner string, e *flow.Execution, s
 	return x.t.SaveProgress(ctx, owner, e, steps, cancelRequested)
 }
 
+func (x tx) SaveEncodedProgress(ctx context.Context, p store.Progress, cancelRequested *bool) error {
+	if err := x.f.enter(ctx, "SaveProgress"); err != nil { // the same write: faults armed for it apply
+		return err
+	}
+	return x.t.SaveEncodedProgress(ctx, p, cancelRequested)
+}
+
 func (x tx) ClaimExecutions(ctx context.Context, owner string, now, until time.Time, limit int, reclaimOwn bool) ([]uuid.UUID, error) {
 	if err := x.f.enter(ctx, "ClaimExecutions"); err != nil {
 		return nil, err

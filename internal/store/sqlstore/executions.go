@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -109,32 +110,75 @@ func (q *queries) ListSteps(ctx context.Context, executionID uuid.UUID) ([]flow.
 	return steps[executionID], err
 }
 
-// SaveProgress writes a worker's progress in one statement per row. The
-// execution update is fenced on the lease owner: a worker that lost its
-// lease (it stalled past expiry and another took over) writes nothing.
-// Every value is encoded and checked before the first statement, so a
-// value that cannot be stored leaves nothing written.
+// SaveProgress writes a worker's progress: EncodeProgress, then
+// SaveEncodedProgress.
 func (q *queries) SaveProgress(ctx context.Context, owner string, e *flow.Execution, steps []flow.Step,
 	cancelRequested *bool) error {
+	p, err := encodeProgress(owner, e, steps)
+	if err != nil {
+		return err
+	}
+	return q.SaveEncodedProgress(ctx, p, cancelRequested)
+}
+
+// encodedProgress is a progress write with every value encoded and checked:
+// the execution's update (fenced on the lease owner), then few multi-row
+// inserts of the steps (few round trips on PostgreSQL). It holds no
+// caller's value (only text and numbers), so any goroutine may run it.
+type encodedProgress struct {
+	id     uuid.UUID
+	update Pipelined // its Row handler is set by each save
+	steps  []Pipelined
+}
+
+func (p *encodedProgress) Execution() uuid.UUID { return p.id }
+
+// EncodeProgress encodes on the caller's goroutine: every progress write of
+// the process waits for the one group-commit writer, which then only runs
+// the statements. A value that cannot be stored is refused here, before
+// anything is written.
+func (s *DB) EncodeProgress(owner string, e *flow.Execution, steps []flow.Step) (store.Progress, error) {
+	return encodeProgress(owner, e, steps)
+}
+
+func encodeProgress(owner string, e *flow.Execution, steps []flow.Step) (*encodedProgress, error) {
 	out, err := nullJSON("execution output", e.Output)
 	if err == nil {
 		err = checkText("execution error message", e.ErrorMessage)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	stepRows := make([][]any, len(steps))
 	for i := range steps {
 		if stepRows[i], err = stepArgs(&steps[i]); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	update := Pipelined{SQL: progressUpdate, Args: []any{string(e.Status), nullTimeArg(e.CompletedAt),
-		out, e.ErrorMessage, e.CurrentStep, e.TotalSteps, timeArg(e.UpdatedAt), nullTimeArg(e.LeaseExpiresAt),
-		e.ID.String(), owner}}
+	p := &encodedProgress{id: e.ID, update: Pipelined{SQL: progressUpdate, Args: []any{string(e.Status),
+		nullTimeArg(e.CompletedAt), out, e.ErrorMessage, e.CurrentStep, e.TotalSteps, timeArg(e.UpdatedAt),
+		nullTimeArg(e.LeaseExpiresAt), e.ID.String(), owner}}}
 	if e.Status == flow.ExecRunning && e.CompletedAt == nil { // the same values less status and completion, then the fence
-		update = Pipelined{SQL: runningUpdate, Args: append(update.Args[2:], string(e.Status))}
+		p.update = Pipelined{SQL: runningUpdate, Args: append(p.update.Args[2:], string(e.Status))}
 	}
+	for len(stepRows) > 0 {
+		chunk := stepRows[:rowChunk(len(stepRows), stepsPerInsert)]
+		stepRows = stepRows[len(chunk):]
+		p.steps = append(p.steps, Pipelined{SQL: `INSERT INTO execution_steps (` + stepColumns + `)` +
+			valuesSQL(len(chunk), 12), Args: slices.Concat(chunk...)})
+	}
+	return p, nil
+}
+
+// SaveEncodedProgress runs an encoded progress write, one statement per
+// kind of row. The update writes nothing for a worker that lost its lease
+// (it stalled past expiry and another took over): ErrLeaseLost.
+func (q *queries) SaveEncodedProgress(ctx context.Context, progress store.Progress, cancelRequested *bool) error {
+	p, ok := progress.(*encodedProgress)
+	if !ok {
+		return fmt.Errorf("progress of execution %s was not encoded by this store", progress.Execution())
+	}
+	update := p.update
 	update.Row = func(r scanner) error {
 		var cancel bool
 		err := r.Scan(&cancel)
@@ -149,12 +193,8 @@ func (q *queries) SaveProgress(ctx context.Context, owner string, e *flow.Execut
 	if err := q.w.Later(ctx, update); err != nil {
 		return err
 	}
-	for len(stepRows) > 0 { // few statements for the steps: few round trips on PostgreSQL
-		chunk := stepRows[:rowChunk(len(stepRows), stepsPerInsert)]
-		stepRows = stepRows[len(chunk):]
-		err := q.w.Later(ctx, Pipelined{SQL: `INSERT INTO execution_steps (` + stepColumns + `)` + valuesSQL(len(chunk), 12),
-			Args: slices.Concat(chunk...)})
-		if err != nil {
+	for _, st := range p.steps {
+		if err := q.w.Later(ctx, st); err != nil {
 			return err
 		}
 	}

@@ -131,7 +131,9 @@ func testUnstorableProgress(t *testing.T, s store.Store) {
 		kyc.Number, kyc.NodeID, kyc.Name = 2, "kyc", "KYC"
 		steps := []flow.Step{good, kyc}
 		spoil(&p, steps)
-		err := s.SaveProgress(ctx, "me", &p, steps, nil)
+		_, err := s.EncodeProgress("me", &p, steps)
+		requireUnstorable(t, err, what) // refused before the group commit
+		err = s.SaveProgress(ctx, "me", &p, steps, nil)
 		requireUnstorable(t, err, what)
 		require.Zero(t, getExecution(t, s, e.ID).CurrentStep, "execution unchanged (%s)", what)
 		stored, err := s.ListSteps(ctx, e.ID)
