@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"flowker/internal/audit"
 	"flowker/internal/flow"
 	"flowker/internal/store"
 	"flowker/internal/store/sqlstore"
@@ -105,6 +106,24 @@ func TestPipelinedPoolAfterFailures(t *testing.T) {
 	})
 	t.Logf("nil event: %v", err)
 	check("nil event")
+
+	// The server refuses the events' insert, sent with COMMIT (an event id
+	// already stored): nothing of the batch is stored.
+	first := &audit.Event{ID: uuid.New(), Timestamp: now, EventType: "T", Action: "A", Result: "SUCCESS",
+		ResourceType: "r", ResourceID: "1"}
+	require.NoError(t, s.InTx(ctx, func(tx store.Tx) error { return tx.AppendAudit(ctx, first) }))
+	again := storetest.Workflow("event-refused", now)
+	err = s.Batch(ctx, func(tx store.Tx) error {
+		if err := tx.CreateWorkflow(ctx, again); err != nil {
+			return err
+		}
+		dup := *first
+		return tx.AppendAudit(ctx, &dup)
+	})
+	require.Error(t, err)
+	_, err = s.GetWorkflow(ctx, again.ID)
+	require.ErrorIs(t, err, flow.ErrWorkflowNotFound, "rolled back with the refused event")
+	check("event refused")
 
 	// The writer's backend terminated while it waits for a row lock.
 	e := storetest.Execution(uuid.New(), flow.ExecRunning, now, "me", now.Add(time.Hour))
