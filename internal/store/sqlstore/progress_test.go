@@ -12,19 +12,26 @@ import (
 	"flowker/internal/store/sqlstore"
 )
 
+// migratedReadOnly is a read-only connection to a SQLite database the store
+// has migrated, for reading compiled statements and plans.
+func migratedReadOnly(t *testing.T) *sql.DB {
+	path := filepath.Join(t.TempDir(), "flowker.db")
+	s, err := sqlite.Open(context.Background(), path, "NORMAL")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
 // A running execution's progress write, the most frequent statement,
 // changes no index entry and fires no trigger on SQLite (which rewrites
 // every index holding a column an UPDATE sets, whatever the value); the
 // terminal write does both. Read from the compiled statements.
 func TestRunningProgressTouchesNoIndex(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "flowker.db")
-	s, err := sqlite.Open(context.Background(), path, "NORMAL") // migrated
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close() })
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
+	db := migratedReadOnly(t)
 
 	indexWork := func(query string, params int) (n int) {
 		rows, err := db.QueryContext(context.Background(), "EXPLAIN "+query, make([]any, params)...)
@@ -55,13 +62,7 @@ func TestRunningProgressTouchesNoIndex(t *testing.T) {
 // statistics (the store never runs ANALYZE).
 func TestUnfinishedQueriesReadUnfinishedRowsOnly(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "flowker.db")
-	s, err := sqlite.Open(context.Background(), path, "NORMAL") // migrated
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close() })
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
+	db := migratedReadOnly(t)
 
 	var indexes []string
 	rows, err := db.QueryContext(context.Background(), `SELECT name FROM sqlite_master WHERE tbl_name = 'executions' AND type = 'index'`)
