@@ -59,21 +59,16 @@ func (c *conn) Flush(context.Context) error { return nil }
 // pipeConn is a group-commit transaction on PostgreSQL that sends its
 // writes together: Later queues a statement, and the queue is sent in one
 // round trip (pgx's batch, pipelined) when a statement whose result is
-// needed now runs, when the audit chain's head is read, and with or before
-// COMMIT. A batch of any size is then two round trips instead of several
-// per caller.
+// needed now runs, when the audit chain's head is read, and before
+// COMMIT. A batch of any size is then two or three round trips instead of
+// several per caller.
 //
-// COMMIT is sent only after every caller's statement has been read back
-// and its handler has accepted it. In the same round trip it would run
-// even when a handler rejects a result (a lease lost is no server error),
-// and even when the batch's deadline closed the connection while a
-// statement waited for a lock: the server still runs what it had received
-// once the lock is free. It travels alone, or with the audit events: the
-// chain head's read sent every caller's statement before them and ran
-// their handlers, and the events' insert waits for no lock (the audit lock
-// is held) and has no handler that refuses a result; if the server refuses
-// it, COMMIT answers ROLLBACK (committedTag). A batch with events is then
-// two round trips, not three.
+// COMMIT always travels alone, after every caller's statement has been
+// read back and its handler has accepted it. In the same round trip it
+// would run even when a handler rejects a result (a lease lost is no
+// server error), and even when the batch's deadline closed the connection
+// while a statement waited for a lock: the server still runs what it had
+// received once the lock is free.
 //
 // A queued statement's failure is known only at the flush, possibly while
 // another caller's fn runs: failed keeps it, every later statement fails
@@ -169,12 +164,10 @@ func (s *DB) runPipelined(ctx context.Context, reqs []*batchReq) (results []erro
 			return nil, errIsolate
 		}
 	}
-	audited := len(q.audit) > 0
-	err = q.flushAudit(ctx)
-	if err == nil && !audited {
+	if err = q.flushAudit(ctx); err == nil {
 		err = p.Flush(ctx) // every result checked before COMMIT is sent
 	}
-	if err == nil { // after the audit events, if any: see pipeConn
+	if err == nil {
 		_ = p.Later(ctx, Pipelined{SQL: "COMMIT", Tag: committedTag})
 		err = p.Flush(ctx)
 	}

@@ -269,6 +269,44 @@ func TestPipelinedDeadlineWithAudit(t *testing.T) {
 	requireHealthyPool(t, s, raw, app)
 }
 
+// TestPipelinedDeadlineWhileEventsWait: the audit events' insert waits too
+// (here for a SHARE lock on the table: a CREATE INDEX of a newer replica's
+// migration, an operator's LOCK TABLE) until the batch's deadline. Every
+// caller is told ErrUnavailable, and nothing commits once the lock goes: so
+// COMMIT must not travel with the events (found by a review: it did for a
+// while, and this batch committed a second after its callers were told it
+// had not).
+func TestPipelinedDeadlineWhileEventsWait(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, raw, app := pipelinedStore(t)
+	sqlstore.SetBatchTimeout(s, time.Second)
+	require.NoError(t, s.Batch(ctx, func(tx store.Tx) error { return tx.AppendAudit(ctx, pipelinedEvent(0)) }))
+	lock, err := raw.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer func() { _ = lock.Rollback() }()
+	_, err = lock.ExecContext(ctx, `LOCK TABLE audit_events IN SHARE MODE`)
+	require.NoError(t, err)
+
+	w := storetest.Workflow("events-waited", time.Now())
+	ev := pipelinedEvent(1)
+	err = s.Batch(ctx, func(tx store.Tx) error {
+		if err := tx.CreateWorkflow(ctx, w); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, ev)
+	})
+	require.ErrorIs(t, err, store.ErrUnavailable)
+	require.NoError(t, lock.Rollback())
+	time.Sleep(time.Second) // what the orphaned backend had received runs now
+	_, err = s.GetWorkflow(ctx, w.ID)
+	require.ErrorIs(t, err, flow.ErrWorkflowNotFound, "a caller told ErrUnavailable had its write committed")
+	_, err = s.GetAudit(ctx, ev.ID)
+	require.ErrorIs(t, err, store.ErrAuditNotFound)
+	verifyChain(t, s)
+	requireHealthyPool(t, s, raw, app)
+}
+
 // TestPipelinedTerminateBackend: the writer's backend is killed while a batch
 // waits for a row lock: the caller gets ErrUnavailable, nothing commits,
 // the dead connection is not reused, later batches work.
