@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -246,47 +245,6 @@ func testSaveProgress(t *testing.T, s store.Store) {
 	require.Len(t, stored, 3)
 
 	testEncodedProgress(t, s)
-}
-
-// foreignProgress is a store.Progress no store encoded.
-type foreignProgress struct{ id uuid.UUID }
-
-func (p foreignProgress) Execution() uuid.UUID { return p.id }
-
-// testEncodedProgress: a progress write encoded before the group commit
-// (the engine's way) stores what the values were when it was encoded: the
-// encoding holds none of them, so the caller may change or reuse them at
-// once. A Progress the store did not encode writes nothing.
-func testEncodedProgress(t *testing.T, s store.Store) {
-	ctx := context.Background()
-	now := queueBase
-	e := Execution(uuid.New(), flow.ExecRunning, now, "me", now.Add(time.Minute))
-	createAll(t, s, e)
-	progress := *e
-	progress.CurrentStep, progress.Output = 1, map[string]any{"seen": "at encoding"}
-	steps := []flow.Step{{ExecutionID: e.ID, Number: 1, NodeID: "kyc", Name: "KYC", Status: flow.StepCompleted,
-		Input: map[string]any{"n": float64(1)}, Output: map[string]any{"ok": true}, Attempts: 1,
-		StartedAt: now, CompletedAt: now.Add(time.Millisecond)}}
-	want := slices.Clone(steps)
-	want[0].Output = map[string]any{"ok": true}
-	encoded, err := s.EncodeProgress("me", &progress, steps)
-	require.NoError(t, err)
-	require.Equal(t, e.ID, encoded.Execution())
-	progress.CurrentStep, progress.Output["seen"] = 7, "changed after"
-	steps[0].NodeID, steps[0].Output.(map[string]any)["ok"] = "changed", false
-
-	var cancel bool
-	require.NoError(t, s.Batch(ctx, func(tx store.Tx) error { return tx.SaveEncodedProgress(ctx, encoded, &cancel) }))
-	got := getExecution(t, s, e.ID)
-	require.Equal(t, 1, got.CurrentStep)
-	require.Equal(t, map[string]any{"seen": "at encoding"}, got.Output)
-	stored, err := s.ListSteps(ctx, e.ID)
-	require.NoError(t, err)
-	require.Equal(t, want, stored)
-
-	err = s.SaveEncodedProgress(ctx, foreignProgress{e.ID}, nil)
-	require.Error(t, err)
-	require.Equal(t, 1, getExecution(t, s, e.ID).CurrentStep)
 }
 
 func stepNodes(steps []flow.Step) []string {
