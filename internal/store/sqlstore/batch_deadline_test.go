@@ -3,7 +3,6 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"flowker/internal/store"
-	"flowker/internal/store/sqlite"
 	"flowker/internal/store/sqlstore"
 	"flowker/internal/store/storetest"
 )
@@ -22,9 +20,7 @@ import (
 // on SQLite, every other writer would wait twice as long).
 func TestBatchRerunKeepsTheDeadline(t *testing.T) {
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
-	require.NoError(t, err)
-	defer func() { _ = s.Close() }()
+	s := openSQLite(t)
 	const deadline = time.Second
 	sqlstore.SetBatchTimeout(s.DB, deadline)
 
@@ -50,6 +46,6 @@ func TestBatchRerunKeepsTheDeadline(t *testing.T) {
 	requireUnavailable(t, slowErr)
 	require.ErrorContains(t, slowErr, "deadline")
 	requireUnavailable(t, failErr)
-	_, err = s.GetWorkflow(ctx, w.ID)
+	_, err := s.GetWorkflow(ctx, w.ID)
 	require.Error(t, err, "nothing of the expired batch committed")
 }

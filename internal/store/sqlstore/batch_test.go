@@ -277,9 +277,7 @@ func TestBatchIgnoresACallersCancel(t *testing.T) {
 func TestBatchSurvivesACallersPanic(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
-	require.NoError(t, err)
-	defer s.Close()
+	s := openSQLite(t)
 	var wg sync.WaitGroup
 	errs := make([]error, 8)
 	for i := range errs {

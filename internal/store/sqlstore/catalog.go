@@ -108,7 +108,7 @@ func catalogLookup[K comparable, V any](ctx context.Context, c *catalogCache, m 
 // writes itself (version), there is nothing to mark.
 func (q *queries) changingCatalog() (done func()) {
 	switch {
-	case q.catalog == nil || q.catalog.version != nil:
+	case q.catalog.version != nil:
 	case !q.inTx:
 		q.catalog.begin()
 		return q.catalog.end

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -14,8 +13,6 @@ import (
 
 	"flowker/internal/flow"
 	"flowker/internal/store"
-	"flowker/internal/store/postgres"
-	"flowker/internal/store/sqlite"
 	"flowker/internal/store/sqlstore"
 	"flowker/internal/store/storetest"
 )
@@ -65,20 +62,16 @@ func TestCatalogLookupsFromMemory(t *testing.T) {
 	}
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
-		s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
-		require.NoError(t, err)
-		defer func() { _ = s.Close() }()
+		s := openSQLite(t)
 		misses, id := lookups(t, s.DB)
 		require.LessOrEqual(t, misses, int64(3*8))
 		require.NoError(t, s.Close())
-		_, err = s.WorkflowRevision(ctx, id)
+		_, err := s.WorkflowRevision(ctx, id)
 		require.ErrorIs(t, err, store.ErrUnavailable, "closed: answers nothing, kept or not")
 	})
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
-		s, err := postgres.Open(ctx, storetest.PostgresURL(t), 8)
-		require.NoError(t, err)
-		defer func() { _ = s.Close() }()
+		s := openPostgres(t, storetest.PostgresURL(t), 8)
 		misses, _ := lookups(t, s.DB)
 		require.LessOrEqual(t, misses, int64(3*8))
 	})
@@ -91,13 +84,7 @@ func TestCatalogLookupsSeeOtherWriters(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	url := storetest.PostgresURL(t)
-	open := func() *postgres.Store {
-		s, err := postgres.Open(ctx, url, 4)
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	}
-	mine, other := open(), open()
+	mine, other := openPostgres(t, url, 4), openPostgres(t, url, 4)
 	raw, err := sql.Open("pgx", url)
 	require.NoError(t, err)
 	defer raw.Close()

@@ -34,19 +34,29 @@ func onBothStores(t *testing.T, test func(t *testing.T, s store.Store)) {
 
 func bothStores() map[string]func(t *testing.T) store.Store {
 	return map[string]func(t *testing.T) store.Store{
-		"sqlite": func(t *testing.T) store.Store {
-			s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
-			require.NoError(t, err)
-			t.Cleanup(func() { _ = s.Close() })
-			return s
-		},
-		"postgres": func(t *testing.T) store.Store {
-			s, err := postgres.Open(context.Background(), storetest.PostgresURL(t), 8)
-			require.NoError(t, err)
-			t.Cleanup(func() { _ = s.Close() })
-			return s
-		},
+		"sqlite":   func(t *testing.T) store.Store { return openSQLite(t) },
+		"postgres": func(t *testing.T) store.Store { return openPostgres(t, storetest.PostgresURL(t), 8) },
 	}
+}
+
+// openSQLite is a store on a fresh SQLite database (synchronous NORMAL),
+// closed when the test ends.
+func openSQLite(t *testing.T) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// openPostgres is a store with a pool of conns on url, closed when the
+// test ends (several on one url are several processes).
+func openPostgres(t *testing.T, url string, conns int) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), url, conns)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
 }
 
 // TestSharedRoutesOddKeys: many concurrent lookups of distinct
@@ -121,12 +131,10 @@ func TestSharedReadsAfterClose(t *testing.T) {
 	t.Parallel()
 	url := storetest.PostgresURL(t)
 	ctx := context.Background()
-	s, err := postgres.Open(ctx, url, 4)
-	require.NoError(t, err)
-	defer func() { _ = s.Close() }()
+	s := openPostgres(t, url, 4)
 	p := storetest.ProviderConfig("close-while-reading", "tracer", storetest.NewClock().Now())
 	require.NoError(t, s.CreateProviderConfig(ctx, p))
-	_, err = s.ProviderConfigRevision(ctx, p.ID)
+	_, err := s.ProviderConfigRevision(ctx, p.ID)
 	require.NoError(t, err)
 
 	raw, err := sql.Open("pgx", url)
