@@ -164,8 +164,7 @@ func encodeProgress(owner string, e *flow.Execution, steps []flow.Step) (*encode
 	for len(stepRows) > 0 {
 		chunk := stepRows[:rowChunk(len(stepRows), stepsPerInsert)]
 		stepRows = stepRows[len(chunk):]
-		p.steps = append(p.steps, Pipelined{SQL: `INSERT INTO execution_steps (` + stepColumns + `)` +
-			valuesSQL(len(chunk), 12), Args: slices.Concat(chunk...)})
+		p.steps = append(p.steps, insertRows(`INSERT INTO execution_steps (`+stepColumns+`)`, 12, slices.Concat(chunk...)))
 	}
 	return p, nil
 }

@@ -24,6 +24,11 @@ type Pipelined struct {
 	Row  func(scanner) error
 	Rows func(rows) error
 	Tag  func(tag string) error
+	// Into, set by insertRows, is the head of a multi-row INSERT with no
+	// handler ("INSERT INTO t (c1, …)"), Cols its columns: a pipelined
+	// batch may send its rows with other callers' as one statement.
+	Into string
+	Cols int
 }
 
 // later is how the hot writes are issued: a statement whose outcome the
@@ -79,7 +84,9 @@ type pipeConn struct {
 	raw  *sql.Conn
 	send func(context.Context, *sql.Conn, []Pipelined) error
 
+	caller int // the caller whose fn runs now; -1 outside them
 	queued []Pipelined
+	owners []int // queued[i] was queued by caller owners[i]
 	failed error
 }
 
@@ -88,6 +95,7 @@ func (p *pipeConn) Later(_ context.Context, st Pipelined) error {
 		return p.failed
 	}
 	p.queued = append(p.queued, st)
+	p.owners = append(p.owners, p.caller)
 	return nil
 }
 
@@ -95,8 +103,8 @@ func (p *pipeConn) Flush(ctx context.Context) error {
 	if p.failed != nil || len(p.queued) == 0 {
 		return p.failed
 	}
-	queued := p.queued
-	p.queued = nil
+	queued := coalesce(p.queued, p.owners)
+	p.queued, p.owners = nil, nil
 	ctx, done := p.bind(ctx)
 	defer done()
 	if err := p.send(ctx, p.raw, queued); err != nil {
@@ -139,7 +147,7 @@ func (s *DB) runPipelined(ctx context.Context, reqs []*batchReq) (results []erro
 	if err != nil {
 		return nil, s.d.classify(err)
 	}
-	p := &pipeConn{conn: conn{db: raw, d: s.d, bound: ctx}, raw: raw, send: s.d.Pipeline}
+	p := &pipeConn{conn: conn{db: raw, d: s.d, bound: ctx}, raw: raw, send: s.d.Pipeline, caller: -1}
 	committed := false
 	q := s.inTxOn(p)
 	defer func() {
@@ -152,6 +160,7 @@ func (s *DB) runPipelined(ctx context.Context, reqs []*batchReq) (results []erro
 	_ = p.Later(ctx, Pipelined{SQL: "BEGIN"})
 	results = make([]error, len(reqs))
 	for i, r := range reqs {
+		p.caller = i
 		if results[i] = callSafely(r.fn, q); results[i] == nil && p.failed == nil {
 			continue
 		}
@@ -164,6 +173,7 @@ func (s *DB) runPipelined(ctx context.Context, reqs []*batchReq) (results []erro
 			return nil, errIsolate
 		}
 	}
+	p.caller = -1
 	if err = q.flushAudit(ctx); err == nil {
 		err = p.Flush(ctx) // every result checked before COMMIT is sent
 	}

@@ -18,6 +18,12 @@ func rowChunk(n, maxRows int) int {
 	return 1 << (bits.Len(uint(min(n, maxRows))) - 1)
 }
 
+// insertRows is the INSERT of args, rows of cols values, after into
+// ("INSERT INTO t (c1, …)").
+func insertRows(into string, cols int, args []any) Pipelined {
+	return Pipelined{SQL: into + valuesSQL(len(args)/cols, cols), Args: args, Into: into, Cols: cols}
+}
+
 // valuesSQL is " VALUES ($1, …), (…)" for rows rows of cols parameters.
 func valuesSQL(rows, cols int) string {
 	var b strings.Builder

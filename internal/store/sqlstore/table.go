@@ -70,8 +70,7 @@ func (t *table[T]) insert(ctx context.Context, q *queries, v *T) error {
 	}
 	// Later: in a pipelined batch a refused insert fails the batch, which
 	// runs again statement by statement and then translates the error here.
-	err = q.w.Later(ctx, Pipelined{SQL: "INSERT INTO " + t.name + " (" + strings.Join(t.columns, ", ") + ")" +
-		valuesSQL(1, len(args)), Args: args})
+	err = q.w.Later(ctx, insertRows("INSERT INTO "+t.name+" ("+strings.Join(t.columns, ", ")+")", len(args), args))
 	return t.translate(q, err)
 }
 

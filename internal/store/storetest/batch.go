@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"flowker/internal/audit"
@@ -21,6 +22,7 @@ import (
 func runBatch(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("BatchAuditChain", func(t *testing.T) { t.Parallel(); testBatchAuditChain(t, open(t)) })
 	t.Run("BatchManySteps", func(t *testing.T) { t.Parallel(); testBatchManySteps(t, open(t)) })
+	t.Run("BatchStepsOfManyCallers", func(t *testing.T) { t.Parallel(); testBatchStepsOfManyCallers(t, open(t)) })
 	t.Run("AuditEventChangedAfterAppend", func(t *testing.T) { t.Parallel(); testAuditChangedAfterAppend(t, open(t)) })
 	t.Run("BatchOutcomesPerCaller", func(t *testing.T) { t.Parallel(); testBatchOutcomesPerCaller(t, open(t)) })
 }
@@ -233,4 +235,43 @@ func testBatchManySteps(t *testing.T, s store.Store) {
 	stored, err := s.ListSteps(ctx, e.ID)
 	require.NoError(t, err)
 	require.Equal(t, steps, stored)
+}
+
+// testBatchStepsOfManyCallers: callers sharing group commits, each with
+// its own steps (on PostgreSQL sent together as few multi-row statements,
+// more rows than one holds), each store exactly their own, in order.
+func testBatchStepsOfManyCallers(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	now := queueBase
+	const callers, perCaller = 48, 9
+	es := make([]*flow.Execution, callers)
+	for i := range es {
+		es[i] = Execution(uuid.New(), flow.ExecRunning, now, "me", now.Add(time.Hour))
+	}
+	createAll(t, s, es...)
+	want := make([][]flow.Step, callers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, e := range es {
+		for n := range perCaller {
+			want[i] = append(want[i], flow.Step{ExecutionID: e.ID, Number: n + 1, NodeID: fmt.Sprintf("n%d", n),
+				Name: "node", Status: flow.StepCompleted, Input: map[string]any{"caller": float64(i), "n": float64(n)},
+				Output: map[string]any{"ok": i%2 == 0}, Attempts: 1, StartedAt: now, CompletedAt: now})
+		}
+		progress := *e
+		progress.CurrentStep = perCaller
+		wg.Go(func() {
+			<-start
+			assert.NoError(t, s.Batch(ctx, func(tx store.Tx) error {
+				return tx.SaveProgress(ctx, "me", &progress, want[i], nil)
+			}))
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, e := range es {
+		stored, err := s.ListSteps(ctx, e.ID)
+		require.NoError(t, err)
+		require.Equal(t, want[i], stored, "caller %d", i)
+	}
 }

@@ -1,0 +1,83 @@
+package sqlstore
+
+import "slices"
+
+// maxCoalescedRows bounds one coalesced INSERT (PostgreSQL takes at most
+// 65,535 parameters a statement; the steps' 12 columns make 3,072 here).
+const maxCoalescedRows = 256
+
+// coalesce is the queue a pipelined flush sends. Each caller's last queued
+// statement, when it is a multi-row INSERT with no handler (insertRows),
+// is taken out, and the rows of those into the same table and columns are
+// sent as few statements (chunks of powers of two) after the rest of the
+// queue. PostgreSQL then starts one statement — its plan, the table and
+// each of its indexes opened, its triggers' bookkeeping — where it started
+// one per caller: the writer's batch is that one backend's work, statement
+// after statement.
+//
+// The order that can matter is kept. A caller's statements may depend on
+// each other (the fenced update before the steps it protects), never on
+// another caller's, and only a caller's last statement moves, past other
+// callers' statements. A coalesced statement's failure is no one caller's:
+// the batch then runs again with a savepoint per caller (errIsolate), which
+// finds whose rows failed. queued is not changed, nor any statement's Args
+// (an encoded progress write is sent again as it is on a retry).
+func coalesce(queued []Pipelined, owners []int) []Pipelined {
+	last := make(map[int]int, len(queued))
+	for i, o := range owners {
+		last[o] = i
+	}
+	movable := func(i int) bool {
+		st := &queued[i]
+		return st.Into != "" && st.Row == nil && st.Rows == nil && st.Tag == nil &&
+			owners[i] >= 0 && last[owners[i]] == i
+	}
+	type group struct {
+		into  string
+		cols  int
+		count int // statements
+		args  int // values
+	}
+	var groups []group
+	for i := range queued {
+		if !movable(i) {
+			continue
+		}
+		st := &queued[i]
+		g := slices.IndexFunc(groups, func(g group) bool { return g.into == st.Into && g.cols == st.Cols })
+		if g < 0 {
+			g, groups = len(groups), append(groups, group{into: st.Into, cols: st.Cols})
+		}
+		groups[g].count++
+		groups[g].args += len(st.Args)
+	}
+	groups = slices.DeleteFunc(groups, func(g group) bool { return g.count < 2 }) // nothing to share
+	if len(groups) == 0 {
+		return queued
+	}
+	merged := make([][]any, len(groups))
+	out := make([]Pipelined, 0, len(queued))
+	for i, st := range queued {
+		g := -1
+		if movable(i) {
+			g = slices.IndexFunc(groups, func(g group) bool { return g.into == st.Into && g.cols == st.Cols })
+		}
+		if g < 0 {
+			out = append(out, st)
+			continue
+		}
+		if merged[g] == nil {
+			merged[g] = make([]any, 0, groups[g].args)
+		}
+		merged[g] = append(merged[g], st.Args...)
+	}
+	for g, args := range merged {
+		cols := groups[g].cols
+		for len(args) > 0 {
+			n := rowChunk(len(args)/cols, maxCoalescedRows) * cols
+			out = append(out, insertRows(groups[g].into, cols, args[:n:n]))
+			args = args[n:]
+		}
+	}
+	return out
+}
