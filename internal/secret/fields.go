@@ -30,6 +30,18 @@ type walker struct {
 	blind bool              // classify nothing (Open)
 	root  string
 	keys  []string // the place being walked: keys, "" for an array element
+	// noPath: the leaf does not read its path (Redact, on every string of
+	// every call a step makes): the path is not built for it.
+	noPath bool
+}
+
+// leafHere calls the leaf for v, at the place being walked.
+func (w *walker) leafHere(v, stored any, r reason) (any, bool, error) {
+	path := ""
+	if !w.noPath {
+		path = w.path()
+	}
+	return w.leaf(path, v, stored, r)
 }
 
 func (w *walker) path() string {
@@ -72,7 +84,7 @@ func (w *walker) classify(key string, v any, node *schemaNode, declared, header 
 // header map.
 func (w *walker) value(key string, v, stored any, node *schemaNode, declared, header bool) (any, bool, error) {
 	if r := w.classify(key, v, node, declared, header); r != notSecret && v != nil {
-		return w.leaf(w.path(), v, stored, r)
+		return w.leafHere(v, stored, r)
 	}
 	switch t := v.(type) {
 	case map[string]any:
@@ -85,7 +97,7 @@ func (w *walker) value(key string, v, stored any, node *schemaNode, declared, he
 		if w.visit != nil && !w.visit(t) {
 			return v, false, nil
 		}
-		return w.leaf(w.path(), v, stored, notSecret)
+		return w.leafHere(v, stored, notSecret)
 	}
 	if m, ok := jsonShape(v); ok { // url.Values, http.Header: always rebuilt
 		out, _, err := w.object(m, nil, node, !w.blind && isHeaders(key))

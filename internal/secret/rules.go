@@ -227,9 +227,15 @@ func hideCallbackTokens(v any) (any, bool) {
 	return v, false
 }
 
+// containsFold reports whether s holds lower (lower-case ASCII) in any
+// case. Its first letter folds only to its upper case (it is not k or s,
+// which Unicode folds with K and ſ too), so only that byte, in either
+// case, can start a match: every other byte is passed over without
+// EqualFold. This runs on every string a step sends, logs or traces.
 func containsFold(s, lower string) bool {
+	first := lower[0]
 	for i := 0; i+len(lower) <= len(s); i++ {
-		if strings.EqualFold(s[i:i+len(lower)], lower) {
+		if s[i]|0x20 == first && strings.EqualFold(s[i:i+len(lower)], lower) {
 			return true
 		}
 	}
@@ -242,7 +248,7 @@ func containsFold(s, lower string) bool {
 // and, in every other string, what RedactText hides. url.Values and
 // http.Header are accepted too (as their JSON form).
 func Redact(v any) any {
-	w := walker{leaf: redactLeaf}
+	w := walker{leaf: redactLeaf, noPath: true}
 	out, _, _ := w.value("", v, nil, nil, false, false)
 	return out // the leaf never fails
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -137,4 +138,21 @@ func TestKeys(t *testing.T) {
 	info, err := os.Stat(path)
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+}
+
+// TestRedactAllocatesPerChangeNotPerString: a value with nothing to hide
+// costs Redact the same few allocations with 10 strings or 200 (it runs
+// on the call details of every step).
+func TestRedactAllocatesPerChangeNotPerString(t *testing.T) {
+	strs := func(n int) map[string]any {
+		m := map[string]any{}
+		for i := range n {
+			m["f"+strconv.Itoa(i)] = map[string]any{"v": "plain text"}
+		}
+		return m
+	}
+	few, many := strs(10), strs(200)
+	a := testing.AllocsPerRun(50, func() { _ = secret.Redact(few) })
+	b := testing.AllocsPerRun(50, func() { _ = secret.Redact(many) })
+	require.Equal(t, a, b, "allocations with 10 strings and with 200")
 }
