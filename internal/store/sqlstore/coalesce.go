@@ -9,19 +9,23 @@ const maxCoalescedRows = 256
 // coalesce is the queue a pipelined flush sends. Each caller's last queued
 // statement, when it is a multi-row INSERT with no handler (insertRows),
 // is taken out, and the rows of those into the same table and columns are
-// sent as few statements (chunks of powers of two) after the rest of the
-// queue. PostgreSQL then starts one statement — its plan, the table and
-// each of its indexes opened, its triggers' bookkeeping — where it started
-// one per caller: the writer's batch is that one backend's work, statement
+// sent as few statements (chunks of powers of two) where the last of them
+// was. PostgreSQL then starts one statement — its plan, the table and each
+// of its indexes opened, its triggers' bookkeeping — where it started one
+// per caller: the writer's batch is that one backend's work, statement
 // after statement.
 //
 // The order that can matter is kept. A caller's statements may depend on
 // each other (the fenced update before the steps it protects), never on
-// another caller's, and only a caller's last statement moves, past other
-// callers' statements. A coalesced statement's failure is no one caller's:
-// the batch then runs again with a savepoint per caller (errIsolate), which
-// finds whose rows failed. queued is not changed, nor any statement's Args
-// (an encoded progress write is sent again as it is on a retry).
+// another caller's, and only a caller's last statement moves, later, past
+// other callers' statements only: never past the batch's own that follow
+// the callers' (the audit lock, taken after every insert by every writer;
+// an insert waiting on another process's uncommitted key while holding it
+// deadlocks with that process, TestCoalescedInsertLockOrder). A coalesced
+// statement's failure is no one caller's: the batch then runs again with a
+// savepoint per caller (errIsolate), which finds whose rows failed. queued
+// is not changed, nor any statement's Args (an encoded progress write is
+// sent again as it is on a retry).
 func coalesce(queued []Pipelined, owners []int) []Pipelined {
 	last := make(map[int]int, len(queued))
 	for i, o := range owners {
@@ -37,19 +41,24 @@ func coalesce(queued []Pipelined, owners []int) []Pipelined {
 		cols  int
 		count int // statements
 		args  int // values
+		last  int // where the last of them is queued
 	}
 	var groups []group
+	find := func(st *Pipelined) int {
+		return slices.IndexFunc(groups, func(g group) bool { return g.into == st.Into && g.cols == st.Cols })
+	}
 	for i := range queued {
 		if !movable(i) {
 			continue
 		}
 		st := &queued[i]
-		g := slices.IndexFunc(groups, func(g group) bool { return g.into == st.Into && g.cols == st.Cols })
+		g := find(st)
 		if g < 0 {
 			g, groups = len(groups), append(groups, group{into: st.Into, cols: st.Cols})
 		}
 		groups[g].count++
 		groups[g].args += len(st.Args)
+		groups[g].last = i
 	}
 	groups = slices.DeleteFunc(groups, func(g group) bool { return g.count < 2 }) // nothing to share
 	if len(groups) == 0 {
@@ -60,7 +69,7 @@ func coalesce(queued []Pipelined, owners []int) []Pipelined {
 	for i, st := range queued {
 		g := -1
 		if movable(i) {
-			g = slices.IndexFunc(groups, func(g group) bool { return g.into == st.Into && g.cols == st.Cols })
+			g = find(&st)
 		}
 		if g < 0 {
 			out = append(out, st)
@@ -70,10 +79,10 @@ func coalesce(queued []Pipelined, owners []int) []Pipelined {
 			merged[g] = make([]any, 0, groups[g].args)
 		}
 		merged[g] = append(merged[g], st.Args...)
-	}
-	for g, args := range merged {
-		cols := groups[g].cols
-		for len(args) > 0 {
+		if i != groups[g].last {
+			continue
+		}
+		for args, cols := merged[g], groups[g].cols; len(args) > 0; {
 			n := rowChunk(len(args)/cols, maxCoalescedRows) * cols
 			out = append(out, insertRows(groups[g].into, cols, args[:n:n]))
 			args = args[n:]

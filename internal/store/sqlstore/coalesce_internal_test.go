@@ -26,8 +26,10 @@ func sqls(queue []Pipelined) []string {
 
 // TestCoalesce: only a caller's last statement moves, only handler-less
 // inserts of callers (not the batch's own statements), only where two or
-// more share a table and columns; their rows keep the callers' order, and
-// no statement given is changed.
+// more share a table and columns, and only as far as the last of them:
+// never past the batch's statements that follow the callers' (the audit
+// lock). Their rows keep the callers' order, and no statement given is
+// changed.
 func TestCoalesce(t *testing.T) {
 	queue := []Pipelined{
 		{SQL: "BEGIN"},
@@ -45,18 +47,19 @@ func TestCoalesce(t *testing.T) {
 
 	out := coalesce(queue, owners)
 	require.Equal(t, []string{"BEGIN", queue[1].SQL, intoRuns + valuesSQL(1, 1), queue[4].SQL, queue[5].SQL,
-		intoRuns + valuesSQL(1, 1), intoSteps + valuesSQL(1, 2), intoSteps + valuesSQL(2, 2), intoSteps + valuesSQL(1, 2)},
+		intoSteps + valuesSQL(2, 2), intoSteps + valuesSQL(1, 2), intoRuns + valuesSQL(1, 1), intoSteps + valuesSQL(1, 2)},
 		sqls(out))
 	require.Equal(t, []any{"x"}, out[2].Args, "caller 1's insert stays where it was")
-	require.Equal(t, []any{"y"}, out[5].Args, "one insert of its kind stays where it was")
-	require.Equal(t, []any{"z", 9}, out[6].Args, "the batch's own statement stays where it was")
-	require.Equal(t, []any{"a", 1, "a", 2}, out[7].Args, "callers 0 and 2's steps, in order, as powers of two")
-	require.Equal(t, []any{"c", 1}, out[8].Args)
+	require.Equal(t, []any{"a", 1, "a", 2}, out[5].Args, "callers 0 and 2's steps, in order, as powers of two, "+
+		"where caller 2's were")
+	require.Equal(t, []any{"c", 1}, out[6].Args)
+	require.Equal(t, []any{"y"}, out[7].Args, "one insert of its kind stays where it was")
+	require.Equal(t, []any{"z", 9}, out[8].Args, "the batch's own statement stays last")
 	require.NotNil(t, out[1].Row)
 	for i, st := range queue {
 		require.Equal(t, before[i], st.Args, "statement %d's values", i)
 	}
-	out[7].Args[0] = "changed"
+	out[5].Args[0] = "changed"
 	require.Equal(t, "a", queue[2].Args[0], "coalesced values are copies")
 
 	single := []Pipelined{update("a"), insertRows(intoSteps, 2, []any{"a", 1})}
