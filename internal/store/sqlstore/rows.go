@@ -4,6 +4,7 @@ import (
 	"math/bits"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Multi-row statements: one round trip for many rows on PostgreSQL. Their
@@ -24,8 +25,27 @@ func insertRows(into string, cols int, args []any) Pipelined {
 	return Pipelined{SQL: into + valuesSQL(len(args)/cols, cols), Args: args, Into: into, Cols: cols}
 }
 
-// valuesSQL is " VALUES ($1, …), (…)" for rows rows of cols parameters.
+// valuesSQL is " VALUES ($1, …), (…)" for rows rows of cols parameters;
+// built once per shape: every hot write has one (a few shapes, as above).
 func valuesSQL(rows, cols int) string {
+	if rows > maxCachedRows || rows&(rows-1) != 0 {
+		return buildValuesSQL(rows, cols)
+	}
+	key := [2]int{rows, cols}
+	if v, ok := valuesShapes.Load(key); ok {
+		return v.(string)
+	}
+	v, _ := valuesShapes.LoadOrStore(key, buildValuesSQL(rows, cols))
+	return v.(string)
+}
+
+// valuesShapes holds valuesSQL's texts of up to maxCachedRows rows, a
+// power of two: bounded by the code's tables and its chunk sizes.
+var valuesShapes sync.Map
+
+const maxCachedRows = 256
+
+func buildValuesSQL(rows, cols int) string {
 	var b strings.Builder
 	b.WriteString(" VALUES ")
 	for i := range rows {

@@ -40,3 +40,21 @@ func TestInListShapes(t *testing.T) {
 		t.Fatalf("%d shapes", len(shapes))
 	}
 }
+
+// valuesSQL's texts are the same built or cached, for every shape, and a
+// write of a cached shape builds nothing.
+func TestValuesSQL(t *testing.T) {
+	if got := valuesSQL(2, 3); got != " VALUES ($1, $2, $3), ($4, $5, $6)" {
+		t.Fatalf("valuesSQL(2, 3) = %q", got)
+	}
+	for _, rows := range []int{1, 2, 3, 4, 7, 64, 256, 300} {
+		for _, cols := range []int{1, 12, 19} {
+			if got, want := valuesSQL(rows, cols), buildValuesSQL(rows, cols); got != want {
+				t.Fatalf("valuesSQL(%d, %d) = %q, want %q", rows, cols, got, want)
+			}
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = valuesSQL(64, 12) }); n > 0 {
+		t.Fatalf("a cached shape allocated %v times", n)
+	}
+}
