@@ -207,13 +207,18 @@ func (q *queries) SaveEncodedProgress(ctx context.Context, progress store.Progre
 // (seven indexes here, and the dashboard trigger), and PostgreSQL can then
 // update the row in place. It is fenced on the status too: a row an owner
 // holds unfinished is running, and one that is not is not silently kept.
+// The fence compares status joined to an empty text, which no index
+// holds: a plan PostgreSQL made on a small table (and keeps for the
+// connection's life) otherwise read the status index's every 'running'
+// entry, live or dead, instead of the row by its id
+// (TestWritesByIDFindTheRowByID).
 const (
 	progressUpdate = `UPDATE executions SET status = $1, completed_at = $2, output = $3, error_message = $4,
 		current_step = $5, total_steps = $6, updated_at = $7, lease_expires_at = $8
 		WHERE id = $9 AND lease_owner = $10 RETURNING cancel_requested`
 	runningUpdate = `UPDATE executions SET output = $1, error_message = $2,
 		current_step = $3, total_steps = $4, updated_at = $5, lease_expires_at = $6
-		WHERE id = $7 AND lease_owner = $8 AND status = $9 RETURNING cancel_requested`
+		WHERE id = $7 AND lease_owner = $8 AND status || '' = $9 RETURNING cancel_requested`
 )
 
 // stepsPerInsert bounds one multi-row INSERT (12 parameters a row).

@@ -50,6 +50,8 @@ var MarshalJSON = marshalJSON
 // The two statements SaveProgress chooses between.
 const ProgressUpdate, RunningUpdate = progressUpdate, runningUpdate
 
+const ResolveWaitSQL, ParkExecutionSQL, WakeExecutionSQL = resolveWait, parkExecution, wakeExecution
+
 const ReleaseLeasesSQL, CountUnfinishedSQL = releaseLeases, countUnfinished
 
 // FoldChanges is the fold's statement, for its plan.

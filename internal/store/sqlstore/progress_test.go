@@ -4,12 +4,17 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"flowker/internal/flow"
 	"flowker/internal/store/sqlite"
 	"flowker/internal/store/sqlstore"
+	"flowker/internal/store/storetest"
 )
 
 // migratedReadOnly is a read-only connection to a SQLite database the store
@@ -95,5 +100,62 @@ func TestUnfinishedQueriesReadUnfinishedRowsOnly(t *testing.T) {
 		require.Len(t, plan, 1, q.sql)
 		require.Regexp(t, `^SEARCH executions USING (COVERING )?INDEX `+
 			`(executions_unfinished_started|executions_status_started \(status=\?\))$`, plan[0], q.sql)
+	}
+}
+
+// On PostgreSQL pgx prepares each statement once per connection, and after
+// five runs the server may keep one plan for all parameters (a generic
+// plan) for the connection's life. Planned while the table was small (a
+// new deployment, or a connection's first writes), the running progress
+// write chose the index led by status over the primary key: its range of
+// 'running' entries holds one for every execution that ever ran (until
+// vacuum), so each write read more than the last, and phase a of
+// `make bench` slowed by a quarter after its sync phase had planned it.
+// Every write of one execution or wait by its id finds its row by id.
+func TestWritesByIDFindTheRowByID(t *testing.T) {
+	t.Parallel()
+	url := storetest.PostgresURL(t)
+	s := openPostgres(t, url, 2)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	for range 16 { // a new deployment's tables, never analyzed
+		e := storetest.Execution(uuid.New(), flow.ExecRunning, now, "me", now.Add(time.Hour))
+		require.NoError(t, s.CreateExecution(ctx, e))
+		require.NoError(t, s.SaveWaits(ctx, []flow.Wait{{ID: uuid.New(), ExecutionID: e.ID, WorkflowID: e.WorkflowID,
+			NodeID: "delay", Kind: flow.NodeDelay, Status: flow.WaitOpen, CreatedAt: now}}))
+	}
+	db, err := sql.Open("pgx", url)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	conn, err := db.Conn(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	_, err = conn.ExecContext(ctx, "SET plan_cache_mode = force_generic_plan")
+	require.NoError(t, err)
+
+	id := uuid.NewString()
+	for name, q := range map[string]struct{ sql, args string }{
+		"running":  {sqlstore.RunningUpdate, `(NULL, '', 1, 3, now(), now(), '` + id + `', 'me', 'running')`},
+		"terminal": {sqlstore.ProgressUpdate, `('completed', now(), NULL, '', 3, 3, now(), NULL, '` + id + `', 'me')`},
+		"park":     {sqlstore.ParkExecutionSQL, `('` + id + `', 'me', now())`},
+		"wake":     {sqlstore.WakeExecutionSQL, `('` + id + `', 'running', 'me', now(), now())`},
+		"resolve":  {sqlstore.ResolveWaitSQL, `('` + id + `', 'resolved', NULL, '', now())`},
+	} {
+		table := "executions"
+		if name == "resolve" {
+			table = "execution_waits"
+		}
+		_, err := conn.ExecContext(ctx, "PREPARE "+name+" AS "+q.sql)
+		require.NoError(t, err)
+		rows, err := conn.QueryContext(ctx, "EXPLAIN EXECUTE "+name+q.args)
+		require.NoError(t, err)
+		var plan []string
+		for rows.Next() {
+			var line string
+			require.NoError(t, rows.Scan(&line))
+			plan = append(plan, line)
+		}
+		require.NoError(t, rows.Err())
+		require.Contains(t, strings.Join(plan, "\n"), "Index Scan using "+table+"_pkey", "%s:\n%s", name, strings.Join(plan, "\n"))
 	}
 }

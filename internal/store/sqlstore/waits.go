@@ -172,6 +172,18 @@ func (q *queries) loadDecisions(ctx context.Context, db execer, ws []flow.Wait) 
 	return rows.Err()
 }
 
+// The writes of one wait or one execution by its id. Each status fence
+// compares status joined to an empty text, which no index holds, so the
+// row is found by its primary key in every plan: see runningUpdate.
+const (
+	resolveWait = `UPDATE execution_waits SET status = $2, output = $3, handle = $4, resolved_at = $5
+		WHERE id = $1 AND status || '' = 'open'`
+	parkExecution = `UPDATE executions SET status = 'waiting', lease_owner = '', lease_expires_at = NULL,
+		updated_at = $3 WHERE id = $1 AND lease_owner = $2 AND status || '' = 'running'`
+	wakeExecution = `UPDATE executions SET status = $2, lease_owner = $3, lease_expires_at = $4,
+		updated_at = $5 WHERE id = $1 AND status || '' = 'waiting'`
+)
+
 func (q *queries) ResolveWait(ctx context.Context, w *flow.Wait) (bool, error) {
 	out, err := marshalJSON("wait output "+w.NodeID, w.Output, "null")
 	if err == nil {
@@ -180,8 +192,7 @@ func (q *queries) ResolveWait(ctx context.Context, w *flow.Wait) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	n, err := q.execCount(ctx, `UPDATE execution_waits SET status = $2, output = $3, handle = $4, resolved_at = $5
-		WHERE id = $1 AND status = 'open'`, w.ID.String(), string(w.Status), out, w.Handle, nullTimeArg(w.ResolvedAt))
+	n, err := q.execCount(ctx, resolveWait, w.ID.String(), string(w.Status), out, w.Handle, nullTimeArg(w.ResolvedAt))
 	return n == 1, err
 }
 
@@ -246,8 +257,7 @@ func (q *queries) LockExecution(ctx context.Context, id uuid.UUID, skipLocked bo
 }
 
 func (q *queries) ParkExecution(ctx context.Context, owner string, id uuid.UUID, now time.Time) error {
-	res, err := q.w.ExecContext(ctx, `UPDATE executions SET status = 'waiting', lease_owner = '', lease_expires_at = NULL,
-		updated_at = $3 WHERE id = $1 AND lease_owner = $2 AND status = 'running'`, id.String(), owner, timeArg(now))
+	res, err := q.w.ExecContext(ctx, parkExecution, id.String(), owner, timeArg(now))
 	if err != nil {
 		return err
 	}
@@ -262,8 +272,7 @@ func (q *queries) WakeExecution(ctx context.Context, id uuid.UUID, owner string,
 	if owner == "" { // no capacity here: any process's rescuer takes it
 		status, lease = "pending", nil
 	}
-	n, err := q.execCount(ctx, `UPDATE executions SET status = $2, lease_owner = $3, lease_expires_at = $4,
-		updated_at = $5 WHERE id = $1 AND status = 'waiting'`, id.String(), status, owner, lease, timeArg(now))
+	n, err := q.execCount(ctx, wakeExecution, id.String(), status, owner, lease, timeArg(now))
 	return n == 1, err
 }
 
