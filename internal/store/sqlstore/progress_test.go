@@ -147,15 +147,21 @@ func TestWritesByIDFindTheRowByID(t *testing.T) {
 		}
 		_, err := conn.ExecContext(ctx, "PREPARE "+name+" AS "+q.sql)
 		require.NoError(t, err)
-		rows, err := conn.QueryContext(ctx, "EXPLAIN EXECUTE "+name+q.args)
-		require.NoError(t, err)
-		var plan []string
-		for rows.Next() {
-			var line string
-			require.NoError(t, rows.Scan(&line))
-			plan = append(plan, line)
-		}
-		require.NoError(t, rows.Err())
+		plan := explain(t, conn, "EXPLAIN EXECUTE "+name+q.args)
 		require.Contains(t, strings.Join(plan, "\n"), "Index Scan using "+table+"_pkey", "%s:\n%s", name, strings.Join(plan, "\n"))
 	}
+}
+
+// explain is the plan query prints, a line each.
+func explain(t *testing.T, conn *sql.Conn, query string) (plan []string) {
+	rows, err := conn.QueryContext(context.Background(), query)
+	require.NoError(t, err)
+	defer rows.Close()
+	for rows.Next() {
+		var line string
+		require.NoError(t, rows.Scan(&line))
+		plan = append(plan, line)
+	}
+	require.NoError(t, rows.Err())
+	return plan
 }
