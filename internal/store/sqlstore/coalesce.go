@@ -37,15 +37,20 @@ func coalesce(queued []Pipelined, owners []int) []Pipelined {
 			owners[i] >= 0 && last[owners[i]] == i
 	}
 	type group struct {
-		into  string
-		cols  int
-		count int // statements
-		args  int // values
-		last  int // where the last of them is queued
+		into string
+		cols int
+		n    int   // statements
+		last int   // where the last of them is queued
+		args []any // their values, gathered as the queue is rewritten
 	}
-	var groups []group
-	find := func(st *Pipelined) int {
-		return slices.IndexFunc(groups, func(g group) bool { return g.into == st.Into && g.cols == st.Cols })
+	var groups []*group
+	find := func(st *Pipelined) *group {
+		for _, g := range groups {
+			if g.into == st.Into { // a table and its columns: the same count of them
+				return g
+			}
+		}
+		return nil
 	}
 	for i := range queued {
 		if !movable(i) {
@@ -53,38 +58,34 @@ func coalesce(queued []Pipelined, owners []int) []Pipelined {
 		}
 		st := &queued[i]
 		g := find(st)
-		if g < 0 {
-			g, groups = len(groups), append(groups, group{into: st.Into, cols: st.Cols})
+		if g == nil {
+			g = &group{into: st.Into, cols: st.Cols}
+			groups = append(groups, g)
 		}
-		groups[g].count++
-		groups[g].args += len(st.Args)
-		groups[g].last = i
+		g.n++
+		g.last = i
 	}
-	groups = slices.DeleteFunc(groups, func(g group) bool { return g.count < 2 }) // nothing to share
+	groups = slices.DeleteFunc(groups, func(g *group) bool { return g.n < 2 }) // nothing to share
 	if len(groups) == 0 {
 		return queued
 	}
-	merged := make([][]any, len(groups))
 	out := make([]Pipelined, 0, len(queued))
 	for i, st := range queued {
-		g := -1
+		var g *group
 		if movable(i) {
 			g = find(&st)
 		}
-		if g < 0 {
+		if g == nil {
 			out = append(out, st)
 			continue
 		}
-		if merged[g] == nil {
-			merged[g] = make([]any, 0, groups[g].args)
-		}
-		merged[g] = append(merged[g], st.Args...)
-		if i != groups[g].last {
+		g.args = append(g.args, st.Args...) // a copy: the first append is to nil
+		if i != g.last {
 			continue
 		}
-		for args, cols := merged[g], groups[g].cols; len(args) > 0; {
-			n := rowChunk(len(args)/cols, maxCoalescedRows) * cols
-			out = append(out, insertRows(groups[g].into, cols, args[:n:n]))
+		for args := g.args; len(args) > 0; {
+			n := rowChunk(len(args)/g.cols, maxCoalescedRows) * g.cols
+			out = append(out, insertRows(g.into, g.cols, args[:n:n]))
 			args = args[n:]
 		}
 	}

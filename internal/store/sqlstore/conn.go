@@ -73,14 +73,15 @@ func (c *conn) bind(ctx context.Context) (context.Context, func()) {
 	if c.bound == nil {
 		return ctx, nop
 	}
-	if c.d.DeadlineBetweenStatements && c.bound.Err() == nil {
-		return context.WithoutCancel(ctx), nop // no Done channel: nothing for the driver to watch
+	if c.d.DeadlineBetweenStatements {
+		if c.bound.Err() == nil {
+			return context.WithoutCancel(ctx), nop // no Done channel: nothing for the driver to watch
+		}
+		ended, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+		cancel(context.Cause(c.bound)) // the batch has ended: refused
+		return ended, nop
 	}
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	if c.d.DeadlineBetweenStatements { // the batch has ended
-		cancel(context.Cause(c.bound))
-		return ctx, nop
-	}
 	stop := context.AfterFunc(c.bound, func() { cancel(context.Cause(c.bound)) })
 	return ctx, func() { stop(); cancel(nil) }
 }

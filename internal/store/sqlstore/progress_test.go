@@ -69,26 +69,7 @@ func TestUnfinishedQueriesReadUnfinishedRowsOnly(t *testing.T) {
 	t.Parallel()
 	db := migratedReadOnly(t)
 
-	// texts reads the last column of every row, as text.
-	texts := func(query string, args ...any) (out []string) {
-		rows, err := db.QueryContext(context.Background(), query, args...)
-		require.NoError(t, err)
-		defer rows.Close()
-		columns, err := rows.Columns()
-		require.NoError(t, err)
-		for rows.Next() {
-			values := make([]any, len(columns))
-			var last string
-			for i := range values[:len(values)-1] {
-				values[i] = new(any)
-			}
-			values[len(values)-1] = &last
-			require.NoError(t, rows.Scan(values...))
-			out = append(out, last)
-		}
-		require.NoError(t, rows.Err())
-		return out
-	}
+	texts := func(query string, args ...any) []string { return lastColumn(t, db, query, args...) }
 	require.NotContains(t, texts(`SELECT name FROM sqlite_master WHERE tbl_name = 'executions' AND type = 'index'`),
 		"executions_owner")
 
@@ -147,21 +128,31 @@ func TestWritesByIDFindTheRowByID(t *testing.T) {
 		}
 		_, err := conn.ExecContext(ctx, "PREPARE "+name+" AS "+q.sql)
 		require.NoError(t, err)
-		plan := explain(t, conn, "EXPLAIN EXECUTE "+name+q.args)
+		plan := lastColumn(t, conn, "EXPLAIN EXECUTE "+name+q.args)
 		require.Contains(t, strings.Join(plan, "\n"), "Index Scan using "+table+"_pkey", "%s:\n%s", name, strings.Join(plan, "\n"))
 	}
 }
 
-// explain is the plan query prints, a line each.
-func explain(t *testing.T, conn *sql.Conn, query string) (plan []string) {
-	rows, err := conn.QueryContext(context.Background(), query)
+// lastColumn reads the last column of every row query returns, as text
+// (a plan's lines).
+func lastColumn(t *testing.T, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, args ...any) (out []string) {
+	rows, err := db.QueryContext(context.Background(), query, args...)
 	require.NoError(t, err)
 	defer rows.Close()
+	columns, err := rows.Columns()
+	require.NoError(t, err)
 	for rows.Next() {
-		var line string
-		require.NoError(t, rows.Scan(&line))
-		plan = append(plan, line)
+		values := make([]any, len(columns))
+		var last string
+		for i := range values[:len(values)-1] {
+			values[i] = new(any)
+		}
+		values[len(values)-1] = &last
+		require.NoError(t, rows.Scan(values...))
+		out = append(out, last)
 	}
 	require.NoError(t, rows.Err())
-	return plan
+	return out
 }
