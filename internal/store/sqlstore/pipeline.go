@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"flowker/internal/store"
@@ -64,16 +65,12 @@ func (c *conn) Flush(context.Context) error { return nil }
 // pipeConn is a group-commit transaction on PostgreSQL that sends its
 // writes together: Later queues a statement, and the queue is sent in one
 // round trip (pgx's batch, pipelined) when a statement whose result is
-// needed now runs, when the audit chain's head is read, and before
-// COMMIT. A batch of any size is then two or three round trips instead of
-// several per caller.
+// needed now runs, when the audit chain's head is read, and before or
+// with COMMIT. A batch of any size is then two round trips, with or
+// without audit events, instead of several per caller.
 //
-// COMMIT always travels alone, after every caller's statement has been
-// read back and its handler has accepted it. In the same round trip it
-// would run even when a handler rejects a result (a lease lost is no
-// server error), and even when the batch's deadline closed the connection
-// while a statement waited for a lock: the server still runs what it had
-// received once the lock is free.
+// COMMIT is sent after every caller's statement has been read back and
+// its handler has accepted it (see commit).
 //
 // A queued statement's failure is known only at the flush, possibly while
 // another caller's fn runs: failed keeps it, every later statement fails
@@ -174,12 +171,9 @@ func (s *DB) runPipelined(ctx context.Context, reqs []*batchReq) (results []erro
 		}
 	}
 	p.caller = -1
+	events := len(q.audit) > 0
 	if err = q.flushAudit(ctx); err == nil {
-		err = p.Flush(ctx) // every result checked before COMMIT is sent
-	}
-	if err == nil {
-		_ = p.Later(ctx, Pipelined{SQL: "COMMIT", Tag: committedTag})
-		err = p.Flush(ctx)
+		err = p.commit(ctx, events)
 	}
 	if err != nil {
 		if ctx.Err() != nil || errors.Is(err, store.ErrUnavailable) {
@@ -190,6 +184,57 @@ func (s *DB) runPipelined(ctx context.Context, reqs []*batchReq) (results []erro
 	committed = true
 	return results, nil
 }
+
+// commit sends COMMIT once every caller's statement has been read back
+// and its handler has accepted it: in the same round trip COMMIT would run
+// even when a handler rejects a result (a lease lost is no server error).
+//
+// It may travel with the audit events' insert (events: flushAudit just
+// queued it, and nothing else): the chain head's read sent every caller's
+// statement before it and ran their handlers, the insert has no handler
+// that refuses a result, and if the server refuses it COMMIT is never run
+// (or answers ROLLBACK: committedTag). That saves a round trip per batch
+// with events. But the insert can wait for a lock (a CREATE INDEX on
+// audit_events during a rolling deploy, an operator's LOCK TABLE, another
+// transaction inserting the same event id): were the batch's deadline to
+// close the connection then, the server would still run the insert and
+// COMMIT once the lock went, after every caller was told the batch failed.
+// So the transaction's lock waits are first bounded to half the time left
+// (lock_timeout, local to the transaction, unless the session's own is
+// shorter): the server gives up well before the deadline. With less than
+// minLockWait to wait, COMMIT travels alone.
+func (p *pipeConn) commit(ctx context.Context, events bool) error {
+	if !events || !p.boundLockWaits() {
+		if err := p.Flush(ctx); err != nil {
+			return err
+		}
+	}
+	_ = p.Later(ctx, Pipelined{SQL: "COMMIT", Tag: committedTag})
+	return p.Flush(ctx)
+}
+
+// minLockWait: below it, a lock wait bounded to half the batch's time left
+// might end too close to its deadline to be told apart from it.
+const minLockWait = 50 * time.Millisecond
+
+// boundLockWaits puts a lock_timeout of half the batch's time left before
+// what is queued, if that is at least minLockWait.
+func (p *pipeConn) boundLockWaits() bool {
+	deadline, ok := p.bound.Deadline()
+	wait := time.Until(deadline) / 2
+	if !ok || wait < minLockWait || p.failed != nil {
+		return false
+	}
+	set := Pipelined{SQL: boundLockWaitsSQL, Args: []any{strconv.FormatInt(wait.Milliseconds(), 10) + "ms"}}
+	p.queued = append([]Pipelined{set}, p.queued...)
+	p.owners = append([]int{-1}, p.owners...)
+	return true
+}
+
+// boundLockWaitsSQL sets lock_timeout to $1 for the transaction, unless
+// the session's is shorter (and not 0, which waits forever).
+const boundLockWaitsSQL = `SELECT set_config('lock_timeout', CASE WHEN t > interval '0' AND t < $1::text::interval
+	THEN current_setting('lock_timeout') ELSE $1::text END, true) FROM CAST(current_setting('lock_timeout') AS interval) t`
 
 // rollback ends a transaction that did not commit. A connection that
 // cannot even roll back (lost, or cancelled half-way by the deadline) is

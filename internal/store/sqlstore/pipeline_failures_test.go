@@ -307,6 +307,42 @@ func TestPipelinedDeadlineWhileEventsWait(t *testing.T) {
 	requireHealthyPool(t, s, raw, app)
 }
 
+// TestPipelinedEventsKeepTheSessionsLockTimeout: the bound put on the
+// events' lock waits (half the batch's time left, here 5 s) never lengthens
+// a shorter lock_timeout the operator set on the connections (here 300 ms):
+// the batch fails when that one ends, with a transient ErrUnavailable, and
+// nothing commits.
+func TestPipelinedEventsKeepTheSessionsLockTimeout(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, raw, app := pipelinedStore(t, "lock_timeout", "300")
+	sqlstore.SetBatchTimeout(s, 10*time.Second)
+	// The events' insert prepared first: preparing it takes the table's lock
+	// too, before any statement of the round trip runs.
+	require.NoError(t, s.Batch(ctx, func(tx store.Tx) error { return tx.AppendAudit(ctx, pipelinedEvent(0)) }))
+	lock, err := raw.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer func() { _ = lock.Rollback() }()
+	_, err = lock.ExecContext(ctx, `LOCK TABLE audit_events IN SHARE MODE`)
+	require.NoError(t, err)
+
+	w := storetest.Workflow("events-lock-timeout", time.Now())
+	start := time.Now()
+	err = s.Batch(ctx, func(tx store.Tx) error {
+		if err := tx.CreateWorkflow(ctx, w); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, pipelinedEvent(1))
+	})
+	waited := time.Since(start)
+	require.ErrorIs(t, err, store.ErrUnavailable)
+	require.Less(t, waited, 4*time.Second, "the session's 300 ms lock_timeout was lengthened to the batch's bound")
+	require.NoError(t, lock.Rollback())
+	_, err = s.GetWorkflow(ctx, w.ID)
+	require.ErrorIs(t, err, flow.ErrWorkflowNotFound)
+	requireHealthyPool(t, s, raw, app)
+}
+
 // TestPipelinedTerminateBackend: the writer's backend is killed while a batch
 // waits for a row lock: the caller gets ErrUnavailable, nothing commits,
 // the dead connection is not reused, later batches work.
