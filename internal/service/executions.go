@@ -233,11 +233,7 @@ func (s *Service) ExecutionResults(ctx context.Context, id uuid.UUID) (r *Result
 }
 
 func (s *Service) results(ctx context.Context, id uuid.UUID) (*Results, error) {
-	ex, err := s.store.GetExecution(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	steps, err := s.store.ListSteps(ctx, id)
+	ex, steps, err := s.store.ExecutionWithSteps(ctx, id)
 	if err != nil {
 		return nil, err
 	}

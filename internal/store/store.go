@@ -282,6 +282,9 @@ func TransientSQLState(code string) bool {
 // returns nil; service methods put a change and its audit entry in one.
 type Store interface {
 	Tx
+	// ExecutionWithSteps is GetExecution and ListSteps as of one moment
+	// (one read-only transaction; on PostgreSQL one round trip).
+	ExecutionWithSteps(ctx context.Context, id uuid.UUID) (*flow.Execution, []flow.Step, error)
 	// EncodeProgress checks and encodes SaveProgress's values on the
 	// caller's goroutine, for SaveEncodedProgress: the group commit's one
 	// writer, which every write of the process waits for, then only runs

@@ -16,6 +16,8 @@ import (
 	"context"
 	"sync"
 
+	"github.com/google/uuid"
+
 	"flowker/internal/flow"
 	"flowker/internal/store"
 )
@@ -196,6 +198,14 @@ func (s *Store) Driver() string {
 	default:
 	}
 	return s.s.Driver()
+}
+
+// ExecutionWithSteps carries the "ExecutionWithSteps" faults.
+func (s *Store) ExecutionWithSteps(ctx context.Context, id uuid.UUID) (*flow.Execution, []flow.Step, error) {
+	if err := s.enter(ctx, "ExecutionWithSteps"); err != nil {
+		return nil, nil, err
+	}
+	return s.s.ExecutionWithSteps(ctx, id)
 }
 
 // EncodeProgress forwards to the wrapped store: it only encodes (no I/O),

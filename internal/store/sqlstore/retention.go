@@ -136,6 +136,11 @@ func (q *queries) stepsOf(ctx context.Context, in string, args []any) (map[uuid.
 		return nil, err
 	}
 	defer rows.Close()
+	return scanSteps(rows)
+}
+
+// scanSteps reads stepColumns rows, by execution.
+func scanSteps(rows rows) (map[uuid.UUID][]flow.Step, error) {
 	out := map[uuid.UUID][]flow.Step{}
 	for rows.Next() {
 		var st flow.Step

@@ -119,3 +119,57 @@ func testEncodedProgress(t *testing.T, s store.Store) {
 	require.Error(t, err)
 	require.Equal(t, 1, getExecution(t, s, e.ID).CurrentStep)
 }
+
+// testExecutionWithSteps: an execution and its steps as GetExecution and
+// ListSteps return them, an unknown id is not found, and the two are read
+// as of one moment: while progress writes add step n and set CurrentStep
+// to n, every read sees as many steps as CurrentStep counts (two separate
+// reads would see a write land between them).
+func testExecutionWithSteps(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	now := time.Date(2026, 7, 2, 10, 0, 0, 0, time.UTC)
+	e := Execution(uuid.New(), flow.ExecRunning, now, "me", now.Add(time.Hour))
+	createAll(t, s, e)
+	_, _, err := s.ExecutionWithSteps(ctx, uuid.New())
+	require.ErrorIs(t, err, flow.ErrExecutionNotFound)
+	got, steps, err := s.ExecutionWithSteps(ctx, e.ID)
+	require.NoError(t, err)
+	require.Equal(t, getExecution(t, s, e.ID), got)
+	require.Empty(t, steps)
+
+	const writes = 60
+	done := make(chan error, 1)
+	go func() {
+		defer close(done)
+		for n := 1; n <= writes; n++ {
+			p := *e
+			p.CurrentStep, p.TotalSteps, p.UpdatedAt = n, writes, now.Add(time.Duration(n)*time.Millisecond)
+			st := flow.Step{ExecutionID: e.ID, Number: n, NodeID: "node", Name: "Node", Status: flow.StepCompleted,
+				Output: map[string]any{"n": float64(n)}, Attempts: 1, StartedAt: p.UpdatedAt, CompletedAt: p.UpdatedAt}
+			if err := s.Batch(ctx, func(tx store.Tx) error {
+				return tx.SaveProgress(ctx, "me", &p, []flow.Step{st}, nil)
+			}); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	reads := 0
+	for finished := false; !finished; reads++ {
+		select {
+		case err, more := <-done:
+			require.NoError(t, err)
+			finished = !more
+		default:
+		}
+		got, steps, err := s.ExecutionWithSteps(ctx, e.ID)
+		require.NoError(t, err)
+		require.Len(t, steps, got.CurrentStep, "read %d: the row and its steps from different moments", reads)
+	}
+	want, err := s.ListSteps(ctx, e.ID)
+	require.NoError(t, err)
+	_, steps, err = s.ExecutionWithSteps(ctx, e.ID)
+	require.NoError(t, err)
+	require.Len(t, steps, writes)
+	require.Equal(t, want, steps)
+}

@@ -1,0 +1,80 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/google/uuid"
+
+	"flowker/internal/flow"
+)
+
+// ExecutionWithSteps reads an execution and its steps as of one moment.
+// Two reads could see a progress write land between them: steps the
+// execution's row does not count yet, or a finished row with its last
+// step missing.
+func (s *DB) ExecutionWithSteps(ctx context.Context, id uuid.UUID) (*flow.Execution, []flow.Step, error) {
+	var e *flow.Execution
+	var steps map[uuid.UUID][]flow.Step
+	err := s.readTogether(ctx,
+		Pipelined{SQL: executions.selectSQL() + " WHERE id = $1", Args: []any{id.String()},
+			Row: func(r scanner) (err error) {
+				if e, err = executions.scan(r); errors.Is(err, sql.ErrNoRows) {
+					return nil // the steps' read still runs, and the transaction ends as usual
+				}
+				return err
+			}},
+		Pipelined{SQL: `SELECT ` + stepColumns + ` FROM execution_steps WHERE execution_id = $1 ORDER BY step_number`,
+			Args: []any{id.String()},
+			Rows: func(r rows) (err error) {
+				steps, err = scanSteps(r)
+				return err
+			}})
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case e == nil:
+		return nil, nil, flow.ErrExecutionNotFound
+	}
+	return e, steps[id], nil
+}
+
+// readTogether runs reads in one read-only transaction, so that they see
+// the database as of one moment. On PostgreSQL (Dialect.Pipeline) it is
+// one round trip, BEGIN to COMMIT, at REPEATABLE READ: at READ COMMITTED
+// each statement would see its own moment. Elsewhere (SQLite) it is a
+// transaction of the read pool, whose first read fixes what the others
+// see.
+func (s *DB) readTogether(ctx context.Context, reads ...Pipelined) error {
+	if s.d.Pipeline == nil {
+		tx, err := s.rdb.BeginTx(ctx, nil)
+		if err != nil {
+			return s.d.classify(err)
+		}
+		defer func() { _ = tx.Rollback() }() // after Commit, a no-op
+		c := &conn{db: tx, d: s.d, stmts: s.stmts.r}
+		for _, r := range reads {
+			if err := c.Later(ctx, r); err != nil {
+				return err
+			}
+		}
+		return s.d.classify(tx.Commit())
+	}
+	raw, err := s.rdb.Conn(ctx)
+	if err != nil {
+		return s.d.classify(err)
+	}
+	defer func() { _ = raw.Close() }()
+	p := &pipeConn{conn: conn{db: raw, d: s.d}, raw: raw, send: s.d.Pipeline, caller: -1}
+	_ = p.Later(ctx, Pipelined{SQL: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"})
+	for _, r := range reads {
+		_ = p.Later(ctx, r)
+	}
+	_ = p.Later(ctx, Pipelined{SQL: "COMMIT", Tag: committedTag})
+	if err := p.Flush(ctx); err != nil {
+		p.rollback() // if COMMIT did not run; a connection that cannot roll back is dropped
+		return err
+	}
+	return nil
+}
