@@ -78,8 +78,10 @@ type WebhookRequest struct {
 
 // StartWebhook resolves the route from the database (so every replica
 // serves every route), checks the token in constant time, and starts the
-// execution at the trigger that matched.
+// execution at the trigger that matched. The route and the workflow's
+// revision are looked up as of the call's arrival (store.WithCatalogView).
 func (s *Service) StartWebhook(ctx context.Context, req WebhookRequest) (*StartResult, error) {
+	ctx = store.WithCatalogView(ctx)
 	route, err := s.store.FindWebhookRoute(ctx, req.Method, NormalizeWebhookPath(req.Path))
 	if err != nil {
 		return nil, err

@@ -121,3 +121,40 @@ func TestCatalogEditsUnderRepeatableReadDefault(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestCatalogViewReadsTheCounterOnce: the lookups under one
+// store.WithCatalogView share the first one's read of the catalog counter.
+// They see every change committed before it (here a workflow edited in
+// another session), and none after it, which a lookup under no view sees.
+func TestCatalogViewReadsTheCounterOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	u := storetest.PostgresURL(t)
+	s, err := postgres.Open(ctx, u, 4)
+	require.NoError(t, err)
+	defer s.Close()
+	raw, err := sql.Open("pgx", u)
+	require.NoError(t, err)
+	defer raw.Close()
+	w := storetest.Workflow("viewed", storetest.NewClock().Now())
+	require.NoError(t, s.CreateWorkflow(ctx, w))
+	revision := func(ctx context.Context) int {
+		t.Helper()
+		rev, err := s.WorkflowRevision(ctx, w.ID)
+		require.NoError(t, err)
+		return rev
+	}
+	edit := func() {
+		t.Helper()
+		_, err := raw.ExecContext(ctx, "UPDATE workflows SET revision = revision + 1 WHERE id = $1", w.ID)
+		require.NoError(t, err)
+	}
+	require.Equal(t, 1, revision(ctx)) // kept
+	edit()
+	view := store.WithCatalogView(ctx)
+	require.Equal(t, 2, revision(view), "an edit committed before the view's first lookup is seen")
+	edit()
+	require.Equal(t, 2, revision(view), "the view's lookups share its first read of the counter")
+	require.Equal(t, 3, revision(ctx))
+	require.Equal(t, 3, revision(store.WithCatalogView(ctx)))
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"flowker/internal/flow"
+	"flowker/internal/store"
 )
 
 // catalogCache answers the catalog lookups every execution makes — its
@@ -30,7 +31,8 @@ import (
 // Elsewhere (PostgreSQL) it is a counter in the database that every
 // catalog write advances in its own transaction (a trigger, so any
 // writer's), read by each lookup: one shared read of one row for all
-// lookups of every kind.
+// lookups of every kind, and one for all the lookups of a
+// store.WithCatalogView.
 type catalogCache struct {
 	enabled atomic.Bool                   // until the store closes (a lookup then fails, as a read)
 	version *sharedReads[struct{}, int64] // the database's counter; nil with OneProcess
@@ -59,8 +61,14 @@ func (c *catalogCache) now(ctx context.Context) (uint64, bool) {
 	case !c.enabled.Load() || ctx.Err() != nil:
 		return 0, false
 	case c.version != nil:
-		v, err := c.version.get(ctx, struct{}{})
-		return uint64(v), err == nil //nolint:gosec // the counter starts at 0 and only grows
+		read := func() (uint64, bool) {
+			v, err := c.version.get(ctx, struct{}{})
+			return uint64(v), err == nil //nolint:gosec // the counter starts at 0 and only grows
+		}
+		if view := store.CatalogViewOf(ctx); view != nil {
+			return view.Generation(read) // read once for all the view's lookups
+		}
+		return read()
 	case c.writing.Load() > 0:
 		return 0, false
 	}
