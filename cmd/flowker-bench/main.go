@@ -24,9 +24,10 @@
 //	   review (webhook → review → Tracer on approve), RSS idle / peak /
 //	   settled with all of them waiting, the review inbox's latency, and
 //	   -wait-resume of them approved and timed to completion (waiting.go);
-//	t. telemetry: a's load on a server exporting traces, metrics and logs
+//	t. telemetry: a's load on servers exporting traces, metrics and logs
 //	   over OTLP to a real OpenTelemetry Collector (-otelcol-bin), as a
-//	   ratio to a's throughput with telemetry off (telemetry.go);
+//	   ratio to the same load with telemetry off, run side by side: off,
+//	   on, on, off (telemetry.go);
 //	h. history (not in the default -phases): a's load on an empty database,
 //	   then again with -history-n past executions seeded with SQL, and the
 //	   dashboards' latency over them (history.go, seed.go).

@@ -44,8 +44,9 @@ type storeResult struct {
 	// f. waiting executions (waiting.go)
 	wait waitResult
 
-	// t. telemetry on (telemetry.go); its "off" is tp, or telemetryOff
-	// when a did not run
+	// t. telemetry off and on (telemetry.go): each run in telemetryOrder,
+	// and the runs of each side added up
+	telemetryRuns             [len(telemetryOrder)]throughput
 	telemetryOn, telemetryOff throughput
 	collectorCPUPerExec       time.Duration
 	collectorSpans            int64 // spans the collector accepted during the run

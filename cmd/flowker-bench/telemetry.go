@@ -16,10 +16,10 @@ import (
 	"time"
 )
 
-// Phase t: the cost of telemetry. Phase a's load runs on a server exporting
+// Phase t: the cost of telemetry. Phase a's load runs on servers exporting
 // traces, metrics and logs over OTLP/gRPC to a real OpenTelemetry Collector
-// on loopback, and its throughput is compared with a's (telemetry off, the
-// default). The collector is the one the end-to-end telemetry test uses
+// on loopback, and its throughput is compared with the same load on
+// servers with telemetry off (the default), run side by side. The collector is the one the end-to-end telemetry test uses
 // (../shared/tools/otelcol/build.sh), given a config of its own: the OTLP
 // receiver and the debug exporter with its output at warn, so it decodes
 // everything and writes nothing; its own metrics, read over Prometheus on
@@ -52,18 +52,17 @@ func isExecutable(p string) bool {
 	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
 }
 
-// measureTelemetry runs phase t on st: off is a's run when there was one,
-// else a run on a fresh server; on is a fresh server exporting to a fresh
-// collector.
+// measureTelemetry runs phase t on st: a's load on four fresh servers,
+// telemetry off, on, on, off, the two "on" exporting to one fresh
+// collector. Compared side by side in that order, a drift of the machine
+// over the four runs weighs on both sides alike; a's own run, minutes
+// earlier, is not compared (this machine swings by a fifth within the
+// hour).
 func measureTelemetry(ctx context.Context, o options, f *fake, st *benchStore, work string, res *storeResult) {
 	if o.otelcolBin == "" || !isExecutable(o.otelcolBin) {
 		res.telemetryErr = errors.New("no OpenTelemetry Collector: build it with bash ../shared/tools/otelcol/build.sh " +
 			"(cached in ~/.cache/flowker-otelcol) or pass -otelcol-bin / FLOWKER_OTELCOL_BIN")
 		return
-	}
-	if !res.tp.measured() {
-		progress("%s: telemetry off, %d async webhook calls from %d clients", st.label, o.n, o.c)
-		res.telemetryOff = loadFreshServer(ctx, o, f, st, filepath.Join(work, "telemetry-off"), st.label+" telemetry off")
 	}
 	col, err := startCollector(ctx, o.otelcolBin, filepath.Join(work, "otelcol"))
 	if err != nil {
@@ -71,25 +70,27 @@ func measureTelemetry(ctx context.Context, o options, f *fake, st *benchStore, w
 		return
 	}
 	defer col.stop()
-	progress("%s: telemetry on (OTLP to the collector on %s), %d async webhook calls from %d clients",
-		st.label, col.grpcAddr, o.n, o.c)
-	srv, hook, db, err := bootServer(ctx, o, st, filepath.Join(work, "telemetry-on"), referenceWorkflow(f), loadQueue(o),
-		"ENABLE_TELEMETRY=true", "OTEL_EXPORTER_OTLP_ENDPOINT="+col.grpcAddr,
-		"OTEL_METRIC_EXPORT_INTERVAL="+telemetryMetricInterval)
-	if err != nil {
-		res.telemetryErr = err
-		return
-	}
-	defer srv.stop()
-	defer db.Close()
 	spans0, _ := col.accepted(ctx, "spans")
-	cpu0, _ := cpuTime(col.pid())
-	res.telemetryOn = runLoad(ctx, o, st.label+" telemetry on", srv.pid(), allExecutions(db), hook)
-	cpu1, _ := cpuTime(col.pid())
-	if n := res.telemetryOn.completed + res.telemetryOn.failed; n > 0 {
-		res.collectorCPUPerExec = (cpu1 - cpu0) / time.Duration(n)
+	var collectorCPU time.Duration
+	for i, on := range telemetryOrder {
+		dir := filepath.Join(work, fmt.Sprintf("telemetry-%d", i))
+		if !on {
+			progress("%s: telemetry off, %d async webhook calls from %d clients", st.label, o.n, o.c)
+			res.telemetryRuns[i] = loadFreshServer(ctx, o, f, st, dir, st.label+" telemetry off")
+			continue
+		}
+		progress("%s: telemetry on (OTLP to the collector on %s), %d async webhook calls from %d clients",
+			st.label, col.grpcAddr, o.n, o.c)
+		cpu0, _ := cpuTime(col.pid())
+		res.telemetryRuns[i] = loadFreshServer(ctx, o, f, st, dir, st.label+" telemetry on", "ENABLE_TELEMETRY=true",
+			"OTEL_EXPORTER_OTLP_ENDPOINT="+col.grpcAddr, "OTEL_METRIC_EXPORT_INTERVAL="+telemetryMetricInterval)
+		cpu1, _ := cpuTime(col.pid()) // the server has stopped: what it buffered is flushed
+		collectorCPU += cpu1 - cpu0
 	}
-	srv.stop() // flushes what is still buffered
+	res.telemetryOff, res.telemetryOn = res.telemetrySide(false), res.telemetrySide(true)
+	if n := res.telemetryOn.completed + res.telemetryOn.failed; n > 0 {
+		res.collectorCPUPerExec = collectorCPU / time.Duration(n)
+	}
 	spans1, err := col.accepted(ctx, "spans")
 	if err != nil {
 		res.telemetryErr = fmt.Errorf("reading the collector's metrics: %w", err)
@@ -103,16 +104,46 @@ func measureTelemetry(ctx context.Context, o options, f *fake, st *benchStore, w
 		thousands(int(res.collectorSpans)))
 }
 
+// telemetryOrder is phase t's runs: telemetry on or off.
+var telemetryOrder = [4]bool{false, true, true, false}
+
+// telemetrySide adds up phase t's runs with telemetry on, or off: their
+// executions over their time, their CPU over their executions.
+func (s *storeResult) telemetrySide(on bool) throughput {
+	var sum throughput
+	var cpu time.Duration
+	var errs []error
+	for i, t := range s.telemetryRuns {
+		if telemetryOrder[i] != on {
+			continue
+		}
+		done := t.completed + t.failed
+		sum.completed += t.completed
+		sum.failed += t.failed
+		sum.elapsed += t.elapsed
+		sum.retries503 += t.retries503
+		sum.timedOut = sum.timedOut || t.timedOut
+		sum.rssAfter = max(sum.rssAfter, t.rssAfter)
+		cpu += t.cpuPerExec * time.Duration(done)
+		errs = append(errs, t.err)
+		if !t.measured() {
+			sum.err = errors.New("a run was not measured")
+		}
+	}
+	sum.err = errors.Join(append(errs, sum.err)...)
+	if done := sum.completed + sum.failed; done > 0 && sum.elapsed > 0 && sum.err == nil {
+		sum.perSec = float64(done) / sum.elapsed.Seconds()
+		sum.cpuPerExec = cpu / time.Duration(done)
+	}
+	return sum
+}
+
 // telemetryRatio is throughput with telemetry on ÷ off (0: not measured).
-func telemetryRatio(s storeResult) (ratio float64, off throughput) {
-	off = s.tp
-	if !off.measured() {
-		off = s.telemetryOff
+func telemetryRatio(s storeResult) float64 {
+	if !s.telemetryOff.measured() || !s.telemetryOn.measured() {
+		return 0
 	}
-	if !off.measured() || !s.telemetryOn.measured() {
-		return 0, off
-	}
-	return s.telemetryOn.perSec / off.perSec, off
+	return s.telemetryOn.perSec / s.telemetryOff.perSec
 }
 
 // loadFreshServer boots a server in dir, runs phase a's load on it and
