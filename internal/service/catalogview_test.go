@@ -1,9 +1,7 @@
 package service_test
 
 import (
-	"bytes"
 	"context"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -11,10 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"flowker/internal/flow"
-	"flowker/internal/secret"
 	"flowker/internal/service"
 	"flowker/internal/store"
-	"flowker/internal/store/sqlite"
 )
 
 // viewStore records the catalog view each lookup was made under.
@@ -46,13 +42,8 @@ func (s *viewStore) WorkflowRevision(ctx context.Context, id uuid.UUID) (int, er
 func TestWebhookLookupsShareAView(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	box, err := secret.NewBox(bytes.Repeat([]byte{7}, secret.KeySize))
-	require.NoError(t, err)
-	vs := &viewStore{Store: st, views: map[string]*store.CatalogView{}}
-	svc := service.New(vs, box)
+	vs := &viewStore{Store: openSQLite(t), views: map[string]*store.CatalogView{}}
+	svc := newTestService(t, vs)
 	w, err := svc.CreateWorkflow(ctx, flow.Definition{Name: "viewed", Nodes: []flow.Node{{ID: "hook",
 		Type: flow.NodeTrigger, Data: map[string]any{"triggerType": "webhook", "method": "POST", "path": "/viewed"}}}})
 	require.NoError(t, err)

@@ -8,9 +8,7 @@ package service_test
 // conditional one (If-Match) fails its precondition.
 
 import (
-	"bytes"
 	"context"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -18,10 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"flowker/internal/flow"
-	"flowker/internal/secret"
 	"flowker/internal/service"
 	"flowker/internal/store"
-	"flowker/internal/store/sqlite"
 )
 
 // racingStore makes the next `lose` conditional writes fail as lost races.
@@ -68,13 +64,8 @@ func (t racingTx) UpdateProviderConfig(ctx context.Context, p *flow.ProviderConf
 
 func newRacing(t *testing.T) (*service.Service, *racingStore) {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	box, err := secret.NewBox(bytes.Repeat([]byte{7}, secret.KeySize))
-	require.NoError(t, err)
-	rs := &racingStore{Store: st}
-	return service.New(rs, box), rs
+	rs := &racingStore{Store: openSQLite(t)}
+	return newTestService(t, rs), rs
 }
 
 func requireCode(t *testing.T, err error, kind flow.Kind, code string) {

@@ -2,7 +2,6 @@ package service_test
 
 import (
 	"bufio"
-	"bytes"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
@@ -20,11 +19,9 @@ import (
 
 	"flowker/internal/audit"
 	"flowker/internal/flow"
-	"flowker/internal/secret"
 	"flowker/internal/service"
 	"flowker/internal/store"
 	"flowker/internal/store/faultstore" //nolint:depguard // faults in the store, to stop a batch half-way
-	"flowker/internal/store/sqlite"
 )
 
 // retentionNow is the service's clock in these tests.
@@ -32,17 +29,7 @@ var retentionNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 
 func newRetention(t *testing.T, st store.Store) *service.Service {
 	t.Helper()
-	box, err := secret.NewBox(bytes.Repeat([]byte{7}, secret.KeySize))
-	require.NoError(t, err)
-	return service.New(st, box, service.WithClock(func() time.Time { return retentionNow }))
-}
-
-func openSQLite(t *testing.T) store.Store {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	return st
+	return newTestService(t, st, service.WithClock(func() time.Time { return retentionNow }))
 }
 
 // history is a database with executions of every kind, old and recent.

@@ -129,13 +129,7 @@ func TestCatalogEditsUnderRepeatableReadDefault(t *testing.T) {
 func TestCatalogViewReadsTheCounterOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	u := storetest.PostgresURL(t)
-	s, err := postgres.Open(ctx, u, 4)
-	require.NoError(t, err)
-	defer s.Close()
-	raw, err := sql.Open("pgx", u)
-	require.NoError(t, err)
-	defer raw.Close()
+	s, raw := openWithRaw(t, 4)
 	w := storetest.Workflow("viewed", storetest.NewClock().Now())
 	require.NoError(t, s.CreateWorkflow(ctx, w))
 	revision := func(ctx context.Context) int {

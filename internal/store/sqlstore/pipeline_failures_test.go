@@ -269,6 +269,22 @@ func TestPipelinedDeadlineWithAudit(t *testing.T) {
 	requireHealthyPool(t, s, raw, app)
 }
 
+// lockAuditEvents takes a SHARE lock on audit_events in a transaction of
+// raw, as a CREATE INDEX or an operator's LOCK TABLE would: the events'
+// insert waits for it. The insert is prepared on s's writer first (one
+// batch with an event): preparing it takes the table's lock too, before
+// any statement of the round trip runs.
+func lockAuditEvents(t *testing.T, s *sqlstore.DB, raw *sql.DB) *sql.Tx {
+	t.Helper()
+	ctx := context.Background()
+	require.NoError(t, s.Batch(ctx, func(tx store.Tx) error { return tx.AppendAudit(ctx, pipelinedEvent(0)) }))
+	lock, err := raw.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	_, err = lock.ExecContext(ctx, `LOCK TABLE audit_events IN SHARE MODE`)
+	require.NoError(t, err)
+	return lock
+}
+
 // TestPipelinedDeadlineWhileEventsWait: the audit events' insert waits too
 // (here for a SHARE lock on the table: a CREATE INDEX of a newer replica's
 // migration, an operator's LOCK TABLE) until the batch's deadline. Every
@@ -281,16 +297,12 @@ func TestPipelinedDeadlineWhileEventsWait(t *testing.T) {
 	ctx := context.Background()
 	s, raw, app := pipelinedStore(t)
 	sqlstore.SetBatchTimeout(s, time.Second)
-	require.NoError(t, s.Batch(ctx, func(tx store.Tx) error { return tx.AppendAudit(ctx, pipelinedEvent(0)) }))
-	lock, err := raw.BeginTx(ctx, nil)
-	require.NoError(t, err)
+	lock := lockAuditEvents(t, s, raw)
 	defer func() { _ = lock.Rollback() }()
-	_, err = lock.ExecContext(ctx, `LOCK TABLE audit_events IN SHARE MODE`)
-	require.NoError(t, err)
 
 	w := storetest.Workflow("events-waited", time.Now())
 	ev := pipelinedEvent(1)
-	err = s.Batch(ctx, func(tx store.Tx) error {
+	err := s.Batch(ctx, func(tx store.Tx) error {
 		if err := tx.CreateWorkflow(ctx, w); err != nil {
 			return err
 		}
@@ -317,18 +329,12 @@ func TestPipelinedEventsKeepTheSessionsLockTimeout(t *testing.T) {
 	ctx := context.Background()
 	s, raw, app := pipelinedStore(t, "lock_timeout", "300")
 	sqlstore.SetBatchTimeout(s, 10*time.Second)
-	// The events' insert prepared first: preparing it takes the table's lock
-	// too, before any statement of the round trip runs.
-	require.NoError(t, s.Batch(ctx, func(tx store.Tx) error { return tx.AppendAudit(ctx, pipelinedEvent(0)) }))
-	lock, err := raw.BeginTx(ctx, nil)
-	require.NoError(t, err)
+	lock := lockAuditEvents(t, s, raw)
 	defer func() { _ = lock.Rollback() }()
-	_, err = lock.ExecContext(ctx, `LOCK TABLE audit_events IN SHARE MODE`)
-	require.NoError(t, err)
 
 	w := storetest.Workflow("events-lock-timeout", time.Now())
 	start := time.Now()
-	err = s.Batch(ctx, func(tx store.Tx) error {
+	err := s.Batch(ctx, func(tx store.Tx) error {
 		if err := tx.CreateWorkflow(ctx, w); err != nil {
 			return err
 		}

@@ -1,0 +1,32 @@
+package service_test
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"flowker/internal/secret"
+	"flowker/internal/service"
+	"flowker/internal/store"
+	"flowker/internal/store/sqlite"
+)
+
+// newTestService is a service on st, sealing with a fixed test key.
+func newTestService(t *testing.T, st store.Store, opts ...service.Option) *service.Service {
+	t.Helper()
+	box, err := secret.NewBox(bytes.Repeat([]byte{7}, secret.KeySize))
+	require.NoError(t, err)
+	return service.New(st, box, opts...)
+}
+
+// openSQLite opens a fresh SQLite store, closed when the test ends.
+func openSQLite(t *testing.T) store.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
