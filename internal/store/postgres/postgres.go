@@ -201,11 +201,28 @@ func dialect(locker goose.ProviderOption) sqlstore.Dialect {
 		IsUnavailable:     isUnavailable,
 		RefusedValue:      refusedValue,
 		Pipeline:          pipeline,
+		FenceLease:        fenceLease,
+		IsLeaseLost:       isLeaseLost,
 		CatalogVersion:    "SELECT version FROM catalog_version",
 		UnixSeconds: func(col string) string {
 			return "CAST(floor(extract(epoch FROM " + col + ")) AS bigint)"
 		},
 	}
+}
+
+// fenceLease makes a progress write fail when it updates no row (the
+// worker lost its lease): the count of rows it updated, cast to the domain
+// execution_lease_held (migration 00010), fails its CHECK unless it is 1.
+// It still answers the one column cancel_requested.
+func fenceLease(update string) string {
+	return `WITH u AS (` + update + `) SELECT CASE WHEN CAST(count(*) = 1 AS execution_lease_held)
+		THEN bool_or(cancel_requested) END FROM u`
+}
+
+// isLeaseLost: the failure fenceLease's statement gives a lost lease.
+func isLeaseLost(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && e.Code == "23514" && e.DataTypeName == "execution_lease_held"
 }
 
 func isUniqueViolation(err error) bool {

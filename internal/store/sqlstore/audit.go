@@ -124,7 +124,7 @@ func (q *queries) insertAuditRows(ctx context.Context, events []*audit.Event, me
 	}
 	return q.w.Later(ctx, Pipelined{SQL: `INSERT INTO audit_events (event_id, occurred_at, event_type, action, result,
 		resource_type, resource_id, actor_type, actor_id, actor_ip, request_id, trace_id, metadata, previous_hash, hash)` +
-		valuesSQL(len(events), 15) + ` RETURNING event_id, seq`, Args: args,
+		valuesSQL(len(events), 15) + ` RETURNING event_id, seq`, Args: args, Checked: true, // sets seq, refuses nothing
 		Rows: func(rows rows) error {
 			for rows.Next() {
 				var id uuid.UUID

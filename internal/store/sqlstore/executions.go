@@ -171,17 +171,21 @@ func encodeProgress(owner string, e *flow.Execution, steps []flow.Step) (*encode
 
 // SaveEncodedProgress runs an encoded progress write, one statement per
 // kind of row. The update writes nothing for a worker that lost its lease
-// (it stalled past expiry and another took over): ErrLeaseLost.
+// (it stalled past expiry and another took over): ErrLeaseLost. Where the
+// dialect fences leases (Dialect.FenceLease), the server fails it then.
 func (q *queries) SaveEncodedProgress(ctx context.Context, progress store.Progress, cancelRequested *bool) error {
 	p, ok := progress.(*encodedProgress)
 	if !ok {
 		return fmt.Errorf("progress of execution %s was not encoded by this store", progress.Execution())
 	}
 	update := p.update
+	if fenced, ok := q.d.fenced[update.SQL]; ok {
+		update.SQL, update.Checked = fenced, true
+	}
 	update.Row = func(r scanner) error {
 		var cancel bool
 		err := r.Scan(&cancel)
-		if errors.Is(err, sql.ErrNoRows) {
+		if errors.Is(err, sql.ErrNoRows) || (q.d.IsLeaseLost != nil && q.d.IsLeaseLost(err)) {
 			return store.ErrLeaseLost
 		}
 		if err == nil && cancelRequested != nil {

@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -30,6 +31,10 @@ type Pipelined struct {
 	// batch may send its rows with other callers' as one statement.
 	Into string
 	Cols int
+	// Checked: its handler refuses nothing the server accepted (the server
+	// itself fails what must not commit), so COMMIT may travel with it.
+	// A statement with no handler needs no mark.
+	Checked bool
 }
 
 // later is how the hot writes are issued: a statement whose outcome the
@@ -171,9 +176,8 @@ func (s *DB) runPipelined(ctx context.Context, reqs []*batchReq) (results []erro
 		}
 	}
 	p.caller = -1
-	events := len(q.audit) > 0
 	if err = q.flushAudit(ctx); err == nil {
-		err = p.commit(ctx, events)
+		err = p.commit(ctx)
 	}
 	if err != nil {
 		if ctx.Err() != nil || errors.Is(err, store.ErrUnavailable) {
@@ -187,24 +191,25 @@ func (s *DB) runPipelined(ctx context.Context, reqs []*batchReq) (results []erro
 
 // commit sends COMMIT once every caller's statement has been read back
 // and its handler has accepted it: in the same round trip COMMIT would run
-// even when a handler rejects a result (a lease lost is no server error).
+// even when a handler refuses a result the server accepted.
 //
-// It may travel with the audit events' insert (events: flushAudit just
-// queued it, and nothing else): the chain head's read sent every caller's
-// statement before it and ran their handlers, the insert has no handler
-// that refuses a result, and if the server refuses it COMMIT is never run
-// (or answers ROLLBACK: committedTag). That saves a round trip per batch
-// with events. But the insert can wait for a lock (a CREATE INDEX on
-// audit_events during a rolling deploy, an operator's LOCK TABLE, another
-// transaction inserting the same event id): were the batch's deadline to
-// close the connection then, the server would still run the insert and
-// COMMIT once the lock went, after every caller was told the batch failed.
-// So the transaction's lock waits are first bounded to half the time left
-// (lock_timeout, local to the transaction, unless the session's own is
-// shorter): the server gives up well before the deadline. With less than
-// minLockWait to wait, COMMIT travels alone.
-func (p *pipeConn) commit(ctx context.Context, events bool) error {
-	if !events || !p.boundLockWaits() {
+// It travels with the statements still queued when none of them has a
+// handler that could refuse (Pipelined.Checked): the audit events' insert
+// (flushAudit queues it after the chain head's read, which sent every
+// statement before it and ran their handlers), a progress write whose
+// lease the server itself checks (Dialect.FenceLease), inserts. If the
+// server refuses one of them, COMMIT is not run (or answers ROLLBACK:
+// committedTag). That saves a round trip per batch. But a statement can
+// wait for a lock (a row another transaction holds, a CREATE INDEX on
+// audit_events during a rolling deploy, an operator's LOCK TABLE): were
+// the batch's deadline to close the connection then, the server would
+// still run the rest and COMMIT once the lock went, after every caller was
+// told the batch failed. So the transaction's lock waits are first bounded
+// to half the time left (lock_timeout, local to the transaction, unless
+// the session's own is shorter): the server gives up well before the
+// deadline. With less than minLockWait to wait, COMMIT travels alone.
+func (p *pipeConn) commit(ctx context.Context) error {
+	if !p.allChecked() || !p.boundLockWaits() {
 		if err := p.Flush(ctx); err != nil {
 			return err
 		}
@@ -213,12 +218,24 @@ func (p *pipeConn) commit(ctx context.Context, events bool) error {
 	return p.Flush(ctx)
 }
 
+// allChecked: something is queued, and no queued statement has a handler
+// that could refuse its result.
+func (p *pipeConn) allChecked() bool {
+	for _, st := range p.queued {
+		if (st.Row != nil || st.Rows != nil || st.Tag != nil) && !st.Checked {
+			return false
+		}
+	}
+	return len(p.queued) > 0
+}
+
 // minLockWait: below it, a lock wait bounded to half the batch's time left
 // might end too close to its deadline to be told apart from it.
 const minLockWait = 50 * time.Millisecond
 
 // boundLockWaits puts a lock_timeout of half the batch's time left before
-// what is queued, if that is at least minLockWait.
+// what is queued (after its BEGIN, if it has one), if that is at least
+// minLockWait.
 func (p *pipeConn) boundLockWaits() bool {
 	deadline, ok := p.bound.Deadline()
 	wait := time.Until(deadline) / 2
@@ -226,8 +243,12 @@ func (p *pipeConn) boundLockWaits() bool {
 		return false
 	}
 	set := Pipelined{SQL: boundLockWaitsSQL, Args: []any{strconv.FormatInt(wait.Milliseconds(), 10) + "ms"}}
-	p.queued = append([]Pipelined{set}, p.queued...)
-	p.owners = append([]int{-1}, p.owners...)
+	at := 0
+	if len(p.queued) > 0 && p.queued[0].SQL == "BEGIN" {
+		at = 1
+	}
+	p.queued = slices.Insert(p.queued, at, set)
+	p.owners = slices.Insert(p.owners, at, -1)
 	return true
 }
 

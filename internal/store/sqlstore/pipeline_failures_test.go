@@ -229,6 +229,35 @@ func TestPipelinedDeadlineNeverCommitsLater(t *testing.T) {
 	require.Empty(t, steps)
 }
 
+// TestPipelinedProgressAloneNeverCommitsLater: a progress write alone is
+// sent with COMMIT in one round trip (the server checks its lease). Blocked
+// on its row, held elsewhere, it fails before the batch's deadline (the
+// round trip bounds its lock waits) with ErrUnavailable, and stays
+// uncommitted once the lock is released.
+func TestPipelinedProgressAloneNeverCommitsLater(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, raw, app := pipelinedStore(t)
+	sqlstore.SetBatchTimeout(s, time.Second)
+	e := pipelinedExec(t, s, "me")
+	lock := lockExecution(t, raw, e.ID)
+	progress := *e
+	progress.CurrentStep = 7
+	err := s.Batch(ctx, func(tx store.Tx) error {
+		return tx.SaveProgress(ctx, "me", &progress, []flow.Step{pipelinedStep(e, 1)}, nil)
+	})
+	require.ErrorIs(t, err, store.ErrUnavailable)
+	require.NoError(t, lock.Rollback())
+	time.Sleep(time.Second) // what an orphaned backend had received runs now
+	steps, err := s.ListSteps(ctx, e.ID)
+	require.NoError(t, err)
+	require.Empty(t, steps, "a caller told ErrUnavailable had its write committed")
+	got, err := s.GetExecution(ctx, e.ID)
+	require.NoError(t, err)
+	require.Zero(t, got.CurrentStep)
+	requireHealthyPool(t, s, raw, app)
+}
+
 // TestPipelinedDeadlineWithAudit: the same with an audit event: the first flush
 // ends at the head read (no COMMIT in it), so nothing may commit; the
 // connection is dropped, and later batches work and the chain verifies.

@@ -58,6 +58,12 @@ type Dialect struct {
 	// Pipeline, if set, sends stmts on c in one round trip, in order, and
 	// runs their handlers; group commits then use it (pipeConn).
 	Pipeline func(ctx context.Context, c *sql.Conn, stmts []Pipelined) error
+	// FenceLease, if set, wraps a progress write (UPDATE … RETURNING
+	// cancel_requested, fenced on the lease) so that the server fails it
+	// when it updates no row, with an error IsLeaseLost reports: no handler
+	// then has to refuse the result before COMMIT (pipeConn.commit).
+	FenceLease  func(update string) string
+	IsLeaseLost func(error) bool
 
 	// AnonymousParams sends statements whose $N appear in order, once
 	// each, with ? instead (anonymousParams; SQLite binds those faster).
@@ -79,8 +85,9 @@ type Dialect struct {
 	// which COMMIT honours, still ends with the batch).
 	DeadlineBetweenStatements bool
 
-	closed <-chan struct{}  // the store's, set by Open: errors after Close are ErrUnavailable
-	params *anonymousParams // set by Open when AnonymousParams
+	closed <-chan struct{}   // the store's, set by Open: errors after Close are ErrUnavailable
+	fenced map[string]string // progress writes as FenceLease wraps them, set by Open
+	params *anonymousParams  // set by Open when AnonymousParams
 }
 
 // queries runs the shared SQL. Reads go to r and writes to w; outside a
@@ -135,6 +142,10 @@ func Open(ctx context.Context, wdb, rdb *sql.DB, d Dialect) (*DB, error) {
 	s.dialect.closed = s.closed
 	if d.AnonymousParams {
 		s.dialect.params = &anonymousParams{}
+	}
+	if d.FenceLease != nil {
+		s.dialect.fenced = map[string]string{progressUpdate: d.FenceLease(progressUpdate),
+			runningUpdate: d.FenceLease(runningUpdate)}
 	}
 	if d.CacheStatements {
 		s.stmts.w, s.stmts.r = newStmtCache(), newStmtCache()
