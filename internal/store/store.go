@@ -260,8 +260,7 @@ func Transient(err error) bool {
 
 // TransientSQLState reports whether a PostgreSQL SQLSTATE is worth a retry:
 // classes 08 (connection exception), 40 (serialization failure, deadlock)
-// and 53 (insufficient resources), 55P03 (a lock wait that outlasted the
-// transaction's lock_timeout) and 57P01, 57P02, 57P03, 57P05 (admin
+// and 53 (insufficient resources), and 57P01, 57P02, 57P03, 57P05 (admin
 // shutdown, crash shutdown, cannot connect now, idle session timeout).
 func TransientSQLState(code string) bool {
 	if len(code) != 5 {
@@ -270,8 +269,6 @@ func TransientSQLState(code string) bool {
 	switch code[:2] {
 	case "08", "40", "53":
 		return true
-	case "55":
-		return code == "55P03"
 	case "57":
 		return code == "57P01" || code == "57P02" || code == "57P03" || code == "57P05"
 	}

@@ -61,8 +61,6 @@ func TestTransient(t *testing.T) {
 		{sqlState("53100"), true},  // disk full
 		{sqlState("57P01"), true},  // admin shutdown
 		{sqlState("57P03"), true},  // cannot connect now
-		{sqlState("55P03"), true},  // lock_timeout
-		{sqlState("55006"), false}, // object in use
 		{sqlState("57014"), false}, // query cancelled (by the caller)
 		{sqlState("23505"), false}, // unique violation
 		{sqlState("22P05"), false}, // untranslatable character

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -35,9 +36,55 @@ func pipeline(ctx context.Context, c *sql.Conn, stmts []sqlstore.Pipelined) erro
 				qq.Exec(func(ct pgconn.CommandTag) error { return st.Tag(ct.String()) })
 			}
 		}
+		if len(stmts) > 0 && stmts[len(stmts)-1].SQL == "COMMIT" {
+			return sendCommitting(ctx, dc.Conn(), b)
+		}
 		return dc.Conn().SendBatch(ctx, b).Close()
 	})
 }
+
+// sendCommitting sends a batch that ends with COMMIT, and is not abandoned
+// when ctx ends: the server would go on running what it had received (a
+// statement waiting for a lock runs once the lock goes, then COMMIT) after
+// every caller was told the batch failed. Instead the server is asked to
+// cancel what it runs then (a cancel request), and the batch's answer is
+// read: a statement cancelled (or a prepare, which can wait for a table's
+// lock too) aborts the transaction and COMMIT is never run; a COMMIT that
+// ran first is reported as run. Only a server that answers nothing within
+// commitGrace more is abandoned, its outcome unknown, as for any COMMIT
+// whose answer is lost. A connection a cancel request was sent on is
+// closed after: the request could reach it late and cancel its next
+// statement.
+func sendCommitting(ctx context.Context, conn *pgx.Conn, b *pgx.Batch) error {
+	if err := ctx.Err(); err != nil {
+		return context.Cause(ctx)
+	}
+	run := context.WithoutCancel(ctx)
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		run, cancel = context.WithDeadline(run, deadline.Add(commitGrace))
+		defer cancel()
+	}
+	cancelled := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(cancelled)
+		cctx, cancel := context.WithTimeout(context.Background(), commitGrace)
+		defer cancel()
+		_ = conn.PgConn().CancelRequest(cctx)
+	})
+	err := conn.SendBatch(run, b).Close()
+	if !stop() { // the cancel request was sent, or is on its way
+		<-cancelled
+		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = conn.Close(cctx) // database/sql drops a closed connection (stdlib.Conn.IsValid)
+	}
+	return err
+}
+
+// commitGrace is how long a batch carrying COMMIT waits for the server's
+// answer after its deadline, once it asked it to cancel.
+const commitGrace = 5 * time.Second
 
 // rowsOf gives pgx.Rows the Close of database/sql's rows.
 type rowsOf struct{ pgx.Rows }

@@ -91,10 +91,9 @@ func requireUnavailable(t *testing.T, err error) {
 }
 
 // TestBatchDeadline: a batch whose statement hangs (a row lock held by
-// another session) ends by the batch deadline; every caller in that batch
+// another session) ends at the batch deadline; every caller in that batch
 // gets ErrUnavailable and none of their writes commit; callers queued
-// behind it proceed. (Here every statement travels with COMMIT, so the
-// server gives up first, at the bound it was sent: half the time left.)
+// behind it proceed.
 func TestBatchDeadline(t *testing.T) {
 	t.Parallel()
 	s, e, _, _, release := hungPostgres(t)
@@ -121,11 +120,11 @@ func TestBatchDeadline(t *testing.T) {
 	close(gate)
 	wg.Wait()
 	elapsed := time.Since(start)
-	require.Less(t, elapsed, deadline+3*time.Second, "callers answered by the deadline")
-	require.GreaterOrEqual(t, elapsed, deadline/4, "the statement waited for its lock")
+	require.Less(t, elapsed, deadline+3*time.Second, "callers answered at the deadline")
+	require.GreaterOrEqual(t, elapsed, deadline/2)
 	for _, err := range errs {
 		requireUnavailable(t, err)
-		require.ErrorContains(t, err, "lock timeout")
+		require.ErrorContains(t, err, "deadline")
 	}
 	for _, w := range neighbours {
 		_, err := s.GetWorkflow(context.Background(), w.ID)

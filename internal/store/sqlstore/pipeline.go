@@ -6,8 +6,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"slices"
-	"strconv"
 	"time"
 
 	"flowker/internal/store"
@@ -199,17 +197,13 @@ func (s *DB) runPipelined(ctx context.Context, reqs []*batchReq) (results []erro
 // statement before it and ran their handlers), a progress write whose
 // lease the server itself checks (Dialect.FenceLease), inserts. If the
 // server refuses one of them, COMMIT is not run (or answers ROLLBACK:
-// committedTag). That saves a round trip per batch. But a statement can
-// wait for a lock (a row another transaction holds, a CREATE INDEX on
-// audit_events during a rolling deploy, an operator's LOCK TABLE): were
-// the batch's deadline to close the connection then, the server would
-// still run the rest and COMMIT once the lock went, after every caller was
-// told the batch failed. So the transaction's lock waits are first bounded
-// to half the time left (lock_timeout, local to the transaction, unless
-// the session's own is shorter): the server gives up well before the
-// deadline. With less than minLockWait to wait, COMMIT travels alone.
+// committedTag). That saves a round trip per batch. A statement sent with
+// COMMIT can wait for a lock past the batch's deadline (a row another
+// transaction holds, a CREATE INDEX on audit_events during a rolling
+// deploy); Dialect.Pipeline then has the server cancel it rather than
+// leave it to run, and COMMIT after it, once the lock goes.
 func (p *pipeConn) commit(ctx context.Context) error {
-	if !p.allChecked() || !p.boundLockWaits() {
+	if !p.allChecked() {
 		if err := p.Flush(ctx); err != nil {
 			return err
 		}
@@ -218,44 +212,16 @@ func (p *pipeConn) commit(ctx context.Context) error {
 	return p.Flush(ctx)
 }
 
-// allChecked: something is queued, and no queued statement has a handler
-// that could refuse its result.
+// allChecked: no queued statement has a handler that could refuse its
+// result.
 func (p *pipeConn) allChecked() bool {
 	for _, st := range p.queued {
 		if (st.Row != nil || st.Rows != nil || st.Tag != nil) && !st.Checked {
 			return false
 		}
 	}
-	return len(p.queued) > 0
-}
-
-// minLockWait: below it, a lock wait bounded to half the batch's time left
-// might end too close to its deadline to be told apart from it.
-const minLockWait = 50 * time.Millisecond
-
-// boundLockWaits puts a lock_timeout of half the batch's time left before
-// what is queued (after its BEGIN, if it has one), if that is at least
-// minLockWait.
-func (p *pipeConn) boundLockWaits() bool {
-	deadline, ok := p.bound.Deadline()
-	wait := time.Until(deadline) / 2
-	if !ok || wait < minLockWait || p.failed != nil {
-		return false
-	}
-	set := Pipelined{SQL: boundLockWaitsSQL, Args: []any{strconv.FormatInt(wait.Milliseconds(), 10) + "ms"}}
-	at := 0
-	if len(p.queued) > 0 && p.queued[0].SQL == "BEGIN" {
-		at = 1
-	}
-	p.queued = slices.Insert(p.queued, at, set)
-	p.owners = slices.Insert(p.owners, at, -1)
 	return true
 }
-
-// boundLockWaitsSQL sets lock_timeout to $1 for the transaction, unless
-// the session's is shorter (and not 0, which waits forever).
-const boundLockWaitsSQL = `SELECT set_config('lock_timeout', CASE WHEN t > interval '0' AND t < $1::text::interval
-	THEN current_setting('lock_timeout') ELSE $1::text END, true) FROM CAST(current_setting('lock_timeout') AS interval) t`
 
 // rollback ends a transaction that did not commit. A connection that
 // cannot even roll back (lost, or cancelled half-way by the deadline) is

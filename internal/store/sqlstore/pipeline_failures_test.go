@@ -231,9 +231,9 @@ func TestPipelinedDeadlineNeverCommitsLater(t *testing.T) {
 
 // TestPipelinedProgressAloneNeverCommitsLater: a progress write alone is
 // sent with COMMIT in one round trip (the server checks its lease). Blocked
-// on its row, held elsewhere, it fails before the batch's deadline (the
-// round trip bounds its lock waits) with ErrUnavailable, and stays
-// uncommitted once the lock is released.
+// on its row, held elsewhere, past the batch's deadline, it is cancelled on
+// the server: the caller gets ErrUnavailable, and nothing commits once the
+// lock is released.
 func TestPipelinedProgressAloneNeverCommitsLater(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -255,6 +255,89 @@ func TestPipelinedProgressAloneNeverCommitsLater(t *testing.T) {
 	got, err := s.GetExecution(ctx, e.ID)
 	require.NoError(t, err)
 	require.Zero(t, got.CurrentStep)
+	requireHealthyPool(t, s, raw, app)
+}
+
+// TestPipelinedCommitWaitsPrepared: the events' insert is not prepared on
+// the writer's connection yet, and preparing it waits for a table lock (a
+// CREATE INDEX, a LOCK TABLE) for most of the batch's time; executing it
+// then waits for another lock (the sequence's, an ALTER SEQUENCE in an open
+// transaction) released just after the deadline. The round trip carries
+// COMMIT, so it is cancelled on the server, not abandoned: the caller gets
+// ErrUnavailable and nothing commits (found by a review, with the lock
+// bound computed before the prepare that an earlier version sent).
+func TestPipelinedCommitWaitsPrepared(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, raw, app := pipelinedStore(t)
+	const deadline = 2 * time.Second
+	sqlstore.SetBatchTimeout(s, deadline)
+	seq, err := raw.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer func() { _ = seq.Rollback() }()
+	_, err = seq.ExecContext(ctx, `ALTER SEQUENCE audit_events_seq_seq CACHE 1`)
+	require.NoError(t, err)
+	table, err := raw.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer func() { _ = table.Rollback() }()
+	_, err = table.ExecContext(ctx, `LOCK TABLE audit_events IN SHARE MODE`)
+	require.NoError(t, err)
+
+	w := storetest.Workflow("prepared-late", time.Now())
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Batch(ctx, func(tx store.Tx) error {
+			if err := tx.CreateWorkflow(ctx, w); err != nil {
+				return err
+			}
+			return tx.AppendAudit(ctx, pipelinedEvent(7))
+		})
+	}()
+	time.Sleep(time.Until(start.Add(deadline * 7 / 10)))
+	require.NoError(t, table.Rollback())
+	err = <-done
+	require.NoError(t, seq.Rollback())
+	require.ErrorIs(t, err, store.ErrUnavailable)
+	time.Sleep(500 * time.Millisecond) // what an orphaned backend had received would run now
+	_, err = s.GetWorkflow(ctx, w.ID)
+	require.ErrorIs(t, err, flow.ErrWorkflowNotFound, "a caller told ErrUnavailable had its write committed")
+	requireHealthyPool(t, s, raw, app)
+}
+
+// TestPipelinedProgressWaitsPrepared: the same for a progress write alone
+// (sent with COMMIT): executions is SHARE-locked while its statements are
+// prepared, and its row held by another transaction until just after the
+// deadline.
+func TestPipelinedProgressWaitsPrepared(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, raw, app := pipelinedStore(t)
+	const deadline = 2 * time.Second
+	sqlstore.SetBatchTimeout(s, deadline)
+	e := pipelinedExec(t, s, "me")
+	row := lockExecution(t, raw, e.ID)
+	table, err := raw.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer func() { _ = table.Rollback() }()
+	_, err = table.ExecContext(ctx, `LOCK TABLE executions IN SHARE MODE`)
+	require.NoError(t, err)
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Batch(ctx, func(tx store.Tx) error {
+			return tx.SaveProgress(ctx, "me", e, []flow.Step{pipelinedStep(e, 1)}, nil)
+		})
+	}()
+	time.Sleep(time.Until(start.Add(deadline * 7 / 10)))
+	require.NoError(t, table.Rollback())
+	err = <-done
+	require.NoError(t, row.Rollback())
+	require.ErrorIs(t, err, store.ErrUnavailable)
+	time.Sleep(500 * time.Millisecond)
+	steps, err := s.ListSteps(ctx, e.ID)
+	require.NoError(t, err)
+	require.Empty(t, steps, "a caller told ErrUnavailable had its progress committed")
 	requireHealthyPool(t, s, raw, app)
 }
 
@@ -345,36 +428,6 @@ func TestPipelinedDeadlineWhileEventsWait(t *testing.T) {
 	_, err = s.GetAudit(ctx, ev.ID)
 	require.ErrorIs(t, err, store.ErrAuditNotFound)
 	verifyChain(t, s)
-	requireHealthyPool(t, s, raw, app)
-}
-
-// TestPipelinedEventsKeepTheSessionsLockTimeout: the bound put on the
-// events' lock waits (half the batch's time left, here 5 s) never lengthens
-// a shorter lock_timeout the operator set on the connections (here 300 ms):
-// the batch fails when that one ends, with a transient ErrUnavailable, and
-// nothing commits.
-func TestPipelinedEventsKeepTheSessionsLockTimeout(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s, raw, app := pipelinedStore(t, "lock_timeout", "300")
-	sqlstore.SetBatchTimeout(s, 10*time.Second)
-	lock := lockAuditEvents(t, s, raw)
-	defer func() { _ = lock.Rollback() }()
-
-	w := storetest.Workflow("events-lock-timeout", time.Now())
-	start := time.Now()
-	err := s.Batch(ctx, func(tx store.Tx) error {
-		if err := tx.CreateWorkflow(ctx, w); err != nil {
-			return err
-		}
-		return tx.AppendAudit(ctx, pipelinedEvent(1))
-	})
-	waited := time.Since(start)
-	require.ErrorIs(t, err, store.ErrUnavailable)
-	require.Less(t, waited, 4*time.Second, "the session's 300 ms lock_timeout was lengthened to the batch's bound")
-	require.NoError(t, lock.Rollback())
-	_, err = s.GetWorkflow(ctx, w.ID)
-	require.ErrorIs(t, err, flow.ErrWorkflowNotFound)
 	requireHealthyPool(t, s, raw, app)
 }
 

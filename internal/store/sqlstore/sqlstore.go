@@ -56,7 +56,10 @@ type Dialect struct {
 	// a driver that does not (modernc SQLite; pgx has its own cache).
 	CacheStatements bool
 	// Pipeline, if set, sends stmts on c in one round trip, in order, and
-	// runs their handlers; group commits then use it (pipeConn).
+	// runs their handlers; group commits then use it (pipeConn). When stmts
+	// end with COMMIT it must not give up on the round trip when ctx ends
+	// while the server may still run it: it asks the server to cancel, and
+	// reports the server's answer (pipeConn.commit).
 	Pipeline func(ctx context.Context, c *sql.Conn, stmts []Pipelined) error
 	// FenceLease, if set, wraps a progress write (UPDATE … RETURNING
 	// cancel_requested, fenced on the lease) so that the server fails it
