@@ -293,9 +293,11 @@ type Store interface {
 	// fn's error rolls back only fn's own writes. fn may be run again if
 	// the shared commit fails, so it must not act outside the transaction.
 	// The shared transaction has a deadline: past it, every caller in it
-	// gets an error wrapping ErrUnavailable and its writes are rolled back
-	// (unless the deadline struck during the commit itself: then, as with
-	// any connection lost while committing, the outcome is unknown).
+	// gets an error wrapping ErrUnavailable and its writes are rolled back.
+	// If COMMIT was already sent, the database is asked to cancel, and its
+	// answer decides (a COMMIT that ran is reported committed, a little
+	// after the deadline); only an answer lost altogether leaves the
+	// outcome unknown, as with any connection lost while committing.
 	Batch(ctx context.Context, fn func(Tx) error) error
 	// FoldExecutionCounts moves up to limit pending dashboard count changes
 	// into the rollups, in a transaction of its own, and returns how many it
