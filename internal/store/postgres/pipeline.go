@@ -59,15 +59,12 @@ func sendCommitting(ctx context.Context, conn *pgx.Conn, b *pgx.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return context.Cause(ctx)
 	}
-	run := context.WithoutCancel(ctx)
-	if deadline, ok := ctx.Deadline(); ok {
-		var cancel context.CancelFunc
-		run, cancel = context.WithDeadline(run, deadline.Add(commitGrace))
-		defer cancel()
-	}
+	run, giveUp := context.WithCancel(context.WithoutCancel(ctx))
+	defer giveUp()
 	cancelled := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		defer close(cancelled)
+		time.AfterFunc(commitGrace, giveUp) // no answer at all: the outcome is unknown
 		cctx, cancel := context.WithTimeout(context.Background(), commitGrace)
 		defer cancel()
 		_ = conn.PgConn().CancelRequest(cctx)

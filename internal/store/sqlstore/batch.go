@@ -156,7 +156,9 @@ var errIsolate = errors.New("a batched request failed: run the batch again with 
 func (s *DB) runBatch(ctx context.Context, reqs []*batchReq, savepoints bool) (results []error, err error) {
 	defer func() {
 		if err != nil && !errors.Is(err, errIsolate) && ctx.Err() != nil { // whatever failed, the deadline or Close is why
-			err = store.Unavailable(fmt.Errorf("%w (%w)", context.Cause(ctx), err))
+			// The failure is only told (%v): one caller's (a lease lost,
+			// answered after the deadline) must not match for every caller.
+			err = store.Unavailable(fmt.Errorf("%w (%v)", context.Cause(ctx), err)) //nolint:errorlint // see above
 		}
 	}()
 	if !savepoints && s.d.Pipeline != nil {

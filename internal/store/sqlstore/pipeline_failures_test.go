@@ -267,7 +267,8 @@ func TestPipelinedProgressAloneNeverCommitsLater(t *testing.T) {
 // ErrUnavailable and nothing commits (found by a review, with the lock
 // bound computed before the prepare that an earlier version sent).
 func TestPipelinedCommitWaitsPrepared(t *testing.T) {
-	t.Parallel()
+	// Not parallel: its batch holds the audit lock (one key for the
+	// database) until its deadline, which would fail other tests' batches.
 	ctx := context.Background()
 	s, raw, app := pipelinedStore(t)
 	const deadline = 2 * time.Second
@@ -405,7 +406,8 @@ func lockAuditEvents(t *testing.T, s *sqlstore.DB, raw *sql.DB) *sql.Tx {
 // while, and this batch committed a second after its callers were told it
 // had not).
 func TestPipelinedDeadlineWhileEventsWait(t *testing.T) {
-	t.Parallel()
+	// Not parallel: its batch holds the audit lock (one key for the
+	// database) until its deadline, which would fail other tests' batches.
 	ctx := context.Background()
 	s, raw, app := pipelinedStore(t)
 	sqlstore.SetBatchTimeout(s, time.Second)

@@ -42,7 +42,7 @@ func (s *DB) ExecutionWithSteps(ctx context.Context, id uuid.UUID) (*flow.Execut
 
 // readTogether runs reads in one read-only transaction, so that they see
 // the database as of one moment. On PostgreSQL (Dialect.Pipeline) it is
-// one round trip, BEGIN to COMMIT, at REPEATABLE READ: at READ COMMITTED
+// one round trip, BEGIN to ROLLBACK, at REPEATABLE READ: at READ COMMITTED
 // each statement would see its own moment. Elsewhere (SQLite) it is a
 // transaction of the read pool, whose first read fixes what the others
 // see.
@@ -71,9 +71,11 @@ func (s *DB) readTogether(ctx context.Context, reads ...Pipelined) error {
 	for _, r := range reads {
 		_ = p.Later(ctx, r)
 	}
-	_ = p.Later(ctx, Pipelined{SQL: "COMMIT", Tag: committedTag})
+	// Ended with ROLLBACK: it wrote nothing, and a round trip carrying
+	// COMMIT is one Dialect.Pipeline does not give up on when ctx ends.
+	_ = p.Later(ctx, Pipelined{SQL: "ROLLBACK"})
 	if err := p.Flush(ctx); err != nil {
-		p.rollback() // if COMMIT did not run; a connection that cannot roll back is dropped
+		p.rollback() // if ROLLBACK did not run; a connection that cannot roll back is dropped
 		return err
 	}
 	return nil
