@@ -50,6 +50,14 @@ var MarshalJSON = marshalJSON
 // The two statements SaveProgress chooses between.
 const ProgressUpdate, RunningUpdate = progressUpdate, runningUpdate
 
+// Fenced is how s's dialect sends a progress write (Dialect.FenceLease).
+func Fenced(s *DB, update string) string {
+	if f, ok := s.dialect.fenced[update]; ok {
+		return f
+	}
+	return update
+}
+
 const ResolveWaitSQL, ParkExecutionSQL, WakeExecutionSQL = resolveWait, parkExecution, wakeExecution
 
 const ReleaseLeasesSQL, CountUnfinishedSQL = releaseLeases, countUnfinished

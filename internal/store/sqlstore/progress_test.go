@@ -116,8 +116,8 @@ func TestWritesByIDFindTheRowByID(t *testing.T) {
 
 	id := uuid.NewString()
 	for name, q := range map[string]struct{ sql, args string }{
-		"running":  {sqlstore.RunningUpdate, `(NULL, '', 1, 3, now(), now(), '` + id + `', 'me', 'running')`},
-		"terminal": {sqlstore.ProgressUpdate, `('completed', now(), NULL, '', 3, 3, now(), NULL, '` + id + `', 'me')`},
+		"running":  {sqlstore.Fenced(s.DB, sqlstore.RunningUpdate), `(NULL, '', 1, 3, now(), now(), '` + id + `', 'me', 'running')`},
+		"terminal": {sqlstore.Fenced(s.DB, sqlstore.ProgressUpdate), `('completed', now(), NULL, '', 3, 3, now(), NULL, '` + id + `', 'me')`},
 		"park":     {sqlstore.ParkExecutionSQL, `('` + id + `', 'me', now())`},
 		"wake":     {sqlstore.WakeExecutionSQL, `('` + id + `', 'running', 'me', now(), now())`},
 		"resolve":  {sqlstore.ResolveWaitSQL, `('` + id + `', 'resolved', NULL, '', now())`},
