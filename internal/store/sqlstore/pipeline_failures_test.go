@@ -192,70 +192,45 @@ func TestPipelinedLeaseLostNeighboursCommit(t *testing.T) {
 
 // TestPipelinedDeadlineNeverCommitsLater: a batch blocked on a row lock
 // held elsewhere ends at its deadline with ErrUnavailable for every
-// caller, and stays uncommitted once the lock is released: the server
-// runs what it had received, so COMMIT must not have been among it.
+// caller, and stays uncommitted once the lock is released. Its statements
+// travel with COMMIT (a progress write alone is one round trip, BEGIN to
+// COMMIT), and the server would run what it had received: the round trip
+// is cancelled on the server, not abandoned.
 func TestPipelinedDeadlineNeverCommitsLater(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	s, raw, app := pipelinedStore(t)
-	sqlstore.SetBatchTimeout(s, time.Second)
-	e := pipelinedExec(t, s, "me")
-	lock := lockExecution(t, raw, e.ID)
+	for _, withWorkflow := range []bool{false, true} {
+		t.Run(map[bool]string{false: "progress alone", true: "with a workflow"}[withWorkflow], func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			s, raw, app := pipelinedStore(t)
+			sqlstore.SetBatchTimeout(s, time.Second)
+			e := pipelinedExec(t, s, "me")
+			lock := lockExecution(t, raw, e.ID)
 
-	w := storetest.Workflow("told-unavailable", time.Now())
-	progress := *e
-	progress.CurrentStep = 7
-	err := s.Batch(ctx, func(tx store.Tx) error {
-		if err := tx.SaveProgress(ctx, "me", &progress, []flow.Step{pipelinedStep(e, 1)}, nil); err != nil {
-			return err
-		}
-		return tx.CreateWorkflow(ctx, w)
-	})
-	require.ErrorIs(t, err, store.ErrUnavailable)
-	require.NoError(t, lock.Rollback())
-	// Give the orphaned backend up to 3 s to run what it had received.
-	var getErr error
-	for range 30 {
-		if _, getErr = s.GetWorkflow(ctx, w.ID); getErr == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
+			w := storetest.Workflow("told-unavailable", time.Now())
+			progress := *e
+			progress.CurrentStep = 7
+			err := s.Batch(ctx, func(tx store.Tx) error {
+				if err := tx.SaveProgress(ctx, "me", &progress, []flow.Step{pipelinedStep(e, 1)}, nil); err != nil ||
+					!withWorkflow {
+					return err
+				}
+				return tx.CreateWorkflow(ctx, w)
+			})
+			require.ErrorIs(t, err, store.ErrUnavailable)
+			require.NoError(t, lock.Rollback())
+			time.Sleep(time.Second) // what an orphaned backend had received would run now
+			_, getErr := s.GetWorkflow(ctx, w.ID)
+			require.ErrorIs(t, getErr, flow.ErrWorkflowNotFound, "a caller told ErrUnavailable had its write committed")
+			steps, err := s.ListSteps(ctx, e.ID)
+			require.NoError(t, err)
+			require.Empty(t, steps, "a caller told ErrUnavailable had its write committed")
+			got, err := s.GetExecution(ctx, e.ID)
+			require.NoError(t, err)
+			require.Zero(t, got.CurrentStep)
+			requireHealthyPool(t, s, raw, app)
+		})
 	}
-	steps, _ := s.ListSteps(ctx, e.ID)
-	got, _ := s.GetExecution(ctx, e.ID)
-	t.Logf("after the deadline: workflow err=%v, steps=%d, current_step=%d, inTx=%d",
-		getErr, len(steps), got.CurrentStep, sessionsInTx(t, raw, app))
-	require.ErrorIs(t, getErr, flow.ErrWorkflowNotFound, "a caller told ErrUnavailable had its write committed")
-	require.Empty(t, steps)
-}
-
-// TestPipelinedProgressAloneNeverCommitsLater: a progress write alone is
-// sent with COMMIT in one round trip (the server checks its lease). Blocked
-// on its row, held elsewhere, past the batch's deadline, it is cancelled on
-// the server: the caller gets ErrUnavailable, and nothing commits once the
-// lock is released.
-func TestPipelinedProgressAloneNeverCommitsLater(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s, raw, app := pipelinedStore(t)
-	sqlstore.SetBatchTimeout(s, time.Second)
-	e := pipelinedExec(t, s, "me")
-	lock := lockExecution(t, raw, e.ID)
-	progress := *e
-	progress.CurrentStep = 7
-	err := s.Batch(ctx, func(tx store.Tx) error {
-		return tx.SaveProgress(ctx, "me", &progress, []flow.Step{pipelinedStep(e, 1)}, nil)
-	})
-	require.ErrorIs(t, err, store.ErrUnavailable)
-	require.NoError(t, lock.Rollback())
-	time.Sleep(time.Second) // what an orphaned backend had received runs now
-	steps, err := s.ListSteps(ctx, e.ID)
-	require.NoError(t, err)
-	require.Empty(t, steps, "a caller told ErrUnavailable had its write committed")
-	got, err := s.GetExecution(ctx, e.ID)
-	require.NoError(t, err)
-	require.Zero(t, got.CurrentStep)
-	requireHealthyPool(t, s, raw, app)
 }
 
 // TestPipelinedCommitWaitsPrepared: the events' insert is not prepared on
