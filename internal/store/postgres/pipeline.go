@@ -80,7 +80,8 @@ func sendCommitting(ctx context.Context, conn *pgx.Conn, b *pgx.Batch) error {
 }
 
 // commitGrace is how long a batch carrying COMMIT waits for the server's
-// answer after its deadline, once it asked it to cancel.
+// answer once its context ended (deadline or Close) and it asked the
+// server to cancel.
 const commitGrace = 5 * time.Second
 
 // rowsOf gives pgx.Rows the Close of database/sql's rows.
