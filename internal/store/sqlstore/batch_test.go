@@ -303,3 +303,40 @@ func TestBatchSurvivesACallersPanic(t *testing.T) {
 	require.Len(t, page.Items, 7)
 	require.NoError(t, createWorkflow(s, storetest.Workflow("after", time.Now())), "the writer goes on")
 }
+
+// TestBatchDeadlineNamesNoCallersError: when a batch fails by its deadline,
+// every caller is told the deadline; one caller's own error (here a lease
+// lost, found after the deadline passed) is mentioned, but does not match
+// for the others, who would otherwise take their executions for lost.
+func TestBatchDeadlineNamesNoCallersError(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
+	require.NoError(t, err)
+	defer s.Close()
+	const deadline = 300 * time.Millisecond
+	sqlstore.SetBatchTimeout(s.DB, deadline)
+
+	gate, entered := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = s.Batch(ctx, func(store.Tx) error { close(entered); <-gate; return nil }) })
+	<-entered
+	errs := make([]error, 2)
+	wg.Go(func() {
+		errs[0] = s.Batch(ctx, func(store.Tx) error {
+			time.Sleep(2 * deadline) // past the deadline, then its own failure
+			return store.ErrLeaseLost
+		})
+	})
+	require.Eventually(t, func() bool { return sqlstore.Queued(s.DB) == 1 }, 5*time.Second, time.Millisecond)
+	wg.Go(func() { errs[1] = s.Batch(ctx, func(store.Tx) error { return nil }) })
+	require.Eventually(t, func() bool { return sqlstore.Queued(s.DB) == 2 }, 5*time.Second, time.Millisecond)
+	close(gate)
+	wg.Wait()
+	for _, err := range errs {
+		requireUnavailable(t, err)
+		require.ErrorContains(t, err, "deadline")
+		require.NotErrorIs(t, err, store.ErrLeaseLost)
+	}
+	require.ErrorContains(t, errs[1], store.ErrLeaseLost.Error(), "what failed is still told")
+}
