@@ -2,10 +2,8 @@ package postgres_test
 
 import (
 	"context"
-	"io"
 	"net"
 	"net/url"
-	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -43,15 +41,15 @@ func TestServerGoesAway(t *testing.T) {
 	ctx := context.Background()
 	u, err := url.Parse(storetest.PostgresURL(t))
 	require.NoError(t, err)
-	p := startProxy(t, u.Host)
-	u.Host = p.addr
+	p := storetest.StartProxy(t, u.Host)
+	u.Host = p.Addr
 	s, err := postgres.Open(ctx, u.String(), 4)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	w := storetest.Workflow("before", storetest.NewClock().Now())
 	require.NoError(t, s.CreateWorkflow(ctx, w))
 
-	p.stop()
+	p.Cut()
 	calls := []struct {
 		name string
 		call func() error
@@ -100,60 +98,4 @@ func TestDataException(t *testing.T) {
 	require.False(t, store.Transient(err))
 	require.ErrorContains(t, err, "the database refused a value")
 	require.ErrorContains(t, err, "SQLSTATE 22021")
-}
-
-// proxy forwards TCP to a target until stop cuts every connection and
-// refuses new ones: the database going away, as seen from the store.
-type proxy struct {
-	ln      net.Listener
-	addr    string
-	target  string
-	mu      sync.Mutex
-	conns   []net.Conn
-	stopped bool
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &proxy{ln: ln, addr: ln.Addr().String(), target: target}
-	go p.serve()
-	t.Cleanup(p.stop)
-	return p
-}
-
-func (p *proxy) serve() {
-	var d net.Dialer
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := d.DialContext(context.Background(), "tcp", p.target)
-		if err != nil {
-			_ = c.Close()
-			continue
-		}
-		p.mu.Lock()
-		if p.stopped {
-			_, _ = c.Close(), up.Close()
-			p.mu.Unlock()
-			return
-		}
-		p.conns = append(p.conns, c, up)
-		p.mu.Unlock()
-		go func() { _, _ = io.Copy(up, c); _ = up.Close() }()
-		go func() { _, _ = io.Copy(c, up); _ = c.Close() }()
-	}
-}
-
-func (p *proxy) stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.stopped = true
-	_ = p.ln.Close()
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-	p.conns = nil
 }
