@@ -127,10 +127,10 @@ func (s *storeResult) telemetrySide(on bool) throughput {
 		cpu += t.cpuPerExec * time.Duration(done)
 		errs = append(errs, t.err)
 		if !t.measured() {
-			sum.err = errors.New("a run was not measured")
+			errs = append(errs, errors.New("a run was not measured"))
 		}
 	}
-	sum.err = errors.Join(append(errs, sum.err)...)
+	sum.err = errors.Join(errs...)
 	if done := sum.completed + sum.failed; done > 0 && sum.elapsed > 0 && sum.err == nil {
 		sum.perSec = float64(done) / sum.elapsed.Seconds()
 		sum.cpuPerExec = cpu / time.Duration(done)

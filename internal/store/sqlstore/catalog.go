@@ -61,18 +61,20 @@ func (c *catalogCache) now(ctx context.Context) (uint64, bool) {
 	case !c.enabled.Load() || ctx.Err() != nil:
 		return 0, false
 	case c.version != nil:
-		read := func() (uint64, bool) {
-			v, err := c.version.get(ctx, struct{}{})
-			return uint64(v), err == nil //nolint:gosec // the counter starts at 0 and only grows
-		}
 		if view := store.CatalogViewOf(ctx); view != nil {
-			return view.Generation(read) // read once for all the view's lookups
+			return view.Generation(func() (uint64, bool) { return c.readVersion(ctx) }) // once for the view's lookups
 		}
-		return read()
+		return c.readVersion(ctx)
 	case c.writing.Load() > 0:
 		return 0, false
 	}
 	return c.gen.Load(), true
+}
+
+// readVersion reads the database's counter (a shared read).
+func (c *catalogCache) readVersion(ctx context.Context) (uint64, bool) {
+	v, err := c.version.get(ctx, struct{}{})
+	return uint64(v), err == nil //nolint:gosec // the counter starts at 0 and only grows
 }
 
 // catalogLookup returns m's value for key if it is still what the

@@ -114,7 +114,7 @@ func (q *queries) ListSteps(ctx context.Context, executionID uuid.UUID) ([]flow.
 // SaveEncodedProgress.
 func (q *queries) SaveProgress(ctx context.Context, owner string, e *flow.Execution, steps []flow.Step,
 	cancelRequested *bool) error {
-	p, err := encodeProgress(owner, e, steps)
+	p, err := encodeProgress(q.d, owner, e, steps)
 	if err != nil {
 		return err
 	}
@@ -138,10 +138,10 @@ func (p *encodedProgress) Execution() uuid.UUID { return p.id }
 // the statements. A value that cannot be stored is refused here, before
 // anything is written.
 func (s *DB) EncodeProgress(owner string, e *flow.Execution, steps []flow.Step) (store.Progress, error) {
-	return encodeProgress(owner, e, steps)
+	return encodeProgress(s.d, owner, e, steps)
 }
 
-func encodeProgress(owner string, e *flow.Execution, steps []flow.Step) (*encodedProgress, error) {
+func encodeProgress(d *Dialect, owner string, e *flow.Execution, steps []flow.Step) (*encodedProgress, error) {
 	out, err := nullJSON("execution output", e.Output)
 	if err == nil {
 		err = checkText("execution error message", e.ErrorMessage)
@@ -161,6 +161,9 @@ func encodeProgress(owner string, e *flow.Execution, steps []flow.Step) (*encode
 	if e.Status == flow.ExecRunning && e.CompletedAt == nil { // the same values less status and completion, then the fence
 		p.update = Pipelined{SQL: runningUpdate, Args: append(p.update.Args[2:], string(e.Status))}
 	}
+	if fenced, ok := d.fenced[p.update.SQL]; ok { // the server checks the lease itself
+		p.update.SQL, p.update.Checked = fenced, true
+	}
 	for len(stepRows) > 0 {
 		chunk := stepRows[:rowChunk(len(stepRows), stepsPerInsert)]
 		stepRows = stepRows[len(chunk):]
@@ -179,9 +182,6 @@ func (q *queries) SaveEncodedProgress(ctx context.Context, progress store.Progre
 		return fmt.Errorf("progress of execution %s was not encoded by this store", progress.Execution())
 	}
 	update := p.update
-	if fenced, ok := q.d.fenced[update.SQL]; ok {
-		update.SQL, update.Checked = fenced, true
-	}
 	update.Row = func(r scanner) error {
 		var cancel bool
 		err := r.Scan(&cancel)

@@ -69,8 +69,8 @@ func (c *conn) Flush(context.Context) error { return nil }
 // writes together: Later queues a statement, and the queue is sent in one
 // round trip (pgx's batch, pipelined) when a statement whose result is
 // needed now runs, when the audit chain's head is read, and before or
-// with COMMIT. A batch of any size is then two round trips, with or
-// without audit events, instead of several per caller.
+// with COMMIT. A batch of any size is then one or two round trips
+// instead of several per caller.
 //
 // COMMIT is sent after every caller's statement has been read back and
 // its handler has accepted it (see commit).
@@ -88,6 +88,11 @@ type pipeConn struct {
 	queued []Pipelined
 	owners []int // queued[i] was queued by caller owners[i]
 	failed error
+}
+
+// pipeOn is a pipelined connection on raw, bound to no group commit.
+func (s *DB) pipeOn(raw *sql.Conn) *pipeConn {
+	return &pipeConn{conn: conn{db: raw, d: s.d}, raw: raw, send: s.d.Pipeline, caller: -1}
 }
 
 func (p *pipeConn) Later(_ context.Context, st Pipelined) error {
@@ -147,7 +152,8 @@ func (s *DB) runPipelined(ctx context.Context, reqs []*batchReq) (results []erro
 	if err != nil {
 		return nil, s.d.classify(err)
 	}
-	p := &pipeConn{conn: conn{db: raw, d: s.d, bound: ctx}, raw: raw, send: s.d.Pipeline, caller: -1}
+	p := s.pipeOn(raw)
+	p.bound = ctx
 	committed := false
 	q := s.inTxOn(p)
 	defer func() {

@@ -43,7 +43,7 @@ func valuesSQL(rows, cols int) string {
 // power of two: bounded by the code's tables and its chunk sizes.
 var valuesShapes sync.Map
 
-const maxCachedRows = 256
+const maxCachedRows = maxCoalescedRows // every chunk a write sends
 
 func buildValuesSQL(rows, cols int) string {
 	var b strings.Builder

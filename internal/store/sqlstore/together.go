@@ -66,7 +66,7 @@ func (s *DB) readTogether(ctx context.Context, reads ...Pipelined) error {
 		return s.d.classify(err)
 	}
 	defer func() { _ = raw.Close() }()
-	p := &pipeConn{conn: conn{db: raw, d: s.d}, raw: raw, send: s.d.Pipeline, caller: -1}
+	p := s.pipeOn(raw)
 	_ = p.Later(ctx, Pipelined{SQL: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"})
 	for _, r := range reads {
 		_ = p.Later(ctx, r)
