@@ -75,6 +75,12 @@ func sendCommitting(ctx context.Context, conn *pgx.Conn, b *pgx.Batch) error {
 		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_ = conn.Close(cctx) // database/sql drops a closed connection (stdlib.Conn.IsValid)
+		if err != nil {
+			// ctx ending is the cause. The failure is only told (%v): a
+			// handler's own error (a lease lost) must not match for every
+			// caller of a group commit.
+			err = fmt.Errorf("%w (%v)", context.Cause(ctx), err) //nolint:errorlint // see above
+		}
 	}
 	return err
 }

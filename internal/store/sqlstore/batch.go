@@ -158,22 +158,22 @@ func (s *DB) runBatch(ctx context.Context, reqs []*batchReq, savepoints bool) (r
 		if err != nil && !errors.Is(err, errIsolate) && ctx.Err() != nil { // whatever failed, the deadline or Close is why
 			// The failure is only told (%v): one caller's (a lease lost,
 			// answered after the deadline) must not match for every caller.
-			err = store.Unavailable(fmt.Errorf("%w (%v)", context.Cause(ctx), err)) //nolint:errorlint // see above
+			if cause := context.Cause(ctx); !errors.Is(err, cause) {
+				err = fmt.Errorf("%w (%v)", cause, err) //nolint:errorlint // see above
+			}
+			err = store.Unavailable(err)
 		}
 	}()
 	if !savepoints && s.d.Pipeline != nil {
 		return s.runPipelined(ctx, reqs)
 	}
-	tx, err := s.wdb.BeginTx(ctx, nil)
+	tx, err := s.beginWrite(ctx, ctx)
 	if err != nil {
-		return nil, s.d.classify(err)
+		return nil, err
 	}
-	committed := false
-	q := s.txQueries(ctx, tx)
+	q := s.inTxOn(tx)
 	defer func() {
-		if !committed {
-			_ = tx.Rollback()
-		}
+		tx.end()
 		q.settle()
 	}()
 	results = make([]error, len(reqs))
@@ -207,10 +207,9 @@ func (s *DB) runBatch(ctx context.Context, reqs []*batchReq, savepoints bool) (r
 	if err = q.flushAudit(ctx); err != nil {
 		return nil, err
 	}
-	if err = tx.Commit(); err != nil {
-		return nil, s.d.classify(err)
+	if err = tx.commit(ctx); err != nil {
+		return nil, err
 	}
-	committed = true
 	return results, nil
 }
 

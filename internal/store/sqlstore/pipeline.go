@@ -88,6 +88,11 @@ type pipeConn struct {
 	queued []Pipelined
 	owners []int // queued[i] was queued by caller owners[i]
 	failed error
+
+	// immediate: Later runs a statement at once (a writeTx); only BEGIN
+	// and COMMIT are queued.
+	immediate bool
+	committed bool
 }
 
 // pipeOn is a pipelined connection on raw, bound to no group commit.
@@ -95,9 +100,28 @@ func (s *DB) pipeOn(raw *sql.Conn) *pipeConn {
 	return &pipeConn{conn: conn{db: raw, d: s.d}, raw: raw, send: s.d.Pipeline, caller: -1}
 }
 
-func (p *pipeConn) Later(_ context.Context, st Pipelined) error {
+// beginPipe begins a transaction on a writer connection of its own; its
+// BEGIN is sent with the first round trip. end gives the connection back.
+func (s *DB) beginPipe(ctx, bound context.Context) (*pipeConn, error) {
+	raw, err := s.wdb.Conn(ctx)
+	if err != nil {
+		return nil, s.d.classify(err)
+	}
+	p := s.pipeOn(raw)
+	p.bound = bound
+	_ = p.Later(ctx, Pipelined{SQL: "BEGIN"})
+	return p, nil
+}
+
+func (p *pipeConn) Later(ctx context.Context, st Pipelined) error {
 	if p.failed != nil {
 		return p.failed
+	}
+	if p.immediate {
+		if err := p.Flush(ctx); err != nil { // BEGIN
+			return err
+		}
+		return p.conn.Later(ctx, st)
 	}
 	p.queued = append(p.queued, st)
 	p.owners = append(p.owners, p.caller)
@@ -148,22 +172,15 @@ func (r errRow) Scan(...any) error { return r.err }
 // own error is its outcome; a failure with more, or any failure of a
 // queued statement (whose caller may have moved on), is errIsolate.
 func (s *DB) runPipelined(ctx context.Context, reqs []*batchReq) (results []error, err error) {
-	raw, err := s.wdb.Conn(ctx)
+	p, err := s.beginPipe(ctx, ctx)
 	if err != nil {
-		return nil, s.d.classify(err)
+		return nil, err
 	}
-	p := s.pipeOn(raw)
-	p.bound = ctx
-	committed := false
 	q := s.inTxOn(p)
 	defer func() {
-		if !committed {
-			p.rollback()
-		}
+		p.end()
 		q.settle()
-		_ = raw.Close()
 	}()
-	_ = p.Later(ctx, Pipelined{SQL: "BEGIN"})
 	results = make([]error, len(reqs))
 	for i, r := range reqs {
 		p.caller = i
@@ -189,7 +206,6 @@ func (s *DB) runPipelined(ctx context.Context, reqs []*batchReq) (results []erro
 		}
 		return nil, errIsolate
 	}
-	committed = true
 	return results, nil
 }
 
@@ -214,8 +230,22 @@ func (p *pipeConn) commit(ctx context.Context) error {
 			return err
 		}
 	}
-	_ = p.Later(ctx, Pipelined{SQL: "COMMIT", Tag: committedTag})
-	return p.Flush(ctx)
+	p.queued = append(p.queued, Pipelined{SQL: "COMMIT", Tag: committedTag})
+	p.owners = append(p.owners, -1)
+	if err := p.Flush(ctx); err != nil {
+		return err
+	}
+	p.committed = true
+	return nil
+}
+
+// end rolls back unless the transaction committed, and gives the
+// connection back.
+func (p *pipeConn) end() {
+	if !p.committed {
+		p.rollback()
+	}
+	_ = p.raw.Close()
 }
 
 // allChecked: no queued statement has a handler that could refuse its

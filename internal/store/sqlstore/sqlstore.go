@@ -197,16 +197,14 @@ func migrate(ctx context.Context, db *sql.DB, d Dialect) error {
 
 // InTx runs fn in a transaction on the writer pool.
 func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
-	tx, err := s.wdb.BeginTx(ctx, nil)
+	tx, err := s.beginWrite(ctx, nil) // no batch context: InTx runs on the caller's
 	if err != nil {
-		return fmt.Errorf("begin: %w", s.d.classify(err))
+		return fmt.Errorf("begin: %w", err)
 	}
-	q := s.txQueries(nil, tx) //nolint:staticcheck // no batch context: InTx runs on the caller's
+	q := s.inTxOn(tx)
 	defer func() {
 		p := recover() // a panic in fn ends the transaction too, then goes on up
-		if err != nil || p != nil {
-			_ = tx.Rollback() // the original error matters more than a rollback failure
-		}
+		tx.end()       // rolled back unless committed
 		q.settle()
 		if p != nil {
 			panic(p)
@@ -218,8 +216,8 @@ func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
 	if err = q.flushAudit(ctx); err != nil {
 		return err
 	}
-	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", s.d.classify(err))
+	if err = tx.commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
 	}
 	s.stmts.w.prepareWanted(s.wdb)
 	return nil
@@ -255,12 +253,6 @@ func (s *DB) FindWebhookRoute(ctx context.Context, method, path string) (*flow.W
 		return nil, err
 	}
 	return &r, nil
-}
-
-// txQueries runs the shared SQL in tx; bound is the group commit's
-// context (see conn).
-func (s *DB) txQueries(bound context.Context, tx *sql.Tx) *queries {
-	return s.inTxOn(&conn{db: tx, d: s.d, bound: bound, stmts: s.stmts.w})
 }
 
 // inTxOn is a transaction's queries over c; the runner of the transaction
