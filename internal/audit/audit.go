@@ -105,21 +105,31 @@ func hashWith(e *Event, meta string) string {
 	if prev == "" {
 		prev = Genesis
 	}
-	fields := [...]string{prev, e.ID.String(), e.Timestamp.UTC().Format(timeLayout), e.EventType, e.Action,
-		e.Result, e.ResourceType, e.ResourceID, e.Actor.Type, e.Actor.ID, e.Actor.IP, e.RequestID, e.TraceID, meta}
-	size := 0
-	for _, f := range fields {
-		size += len(f) + 8
-	}
-	b := make([]byte, 0, size)
+	b := appendFields(make([]byte, 0, 512), prev, e.ID.String(), e.Timestamp.UTC().Format(timeLayout))
+	sum := sha256.Sum256(appendTail(b, e, meta))
+	return hex.EncodeToString(sum[:])
+}
+
+// HashTail is the end of what ComputeHash hashes: every field after the
+// timestamp, which neither the previous event nor the chain's head
+// changes. A store that chains events on the server sends it, and the
+// server hashes the previous hash, the ID and the timestamp followed by it.
+func HashTail(e *Event, meta string) []byte { return appendTail(nil, e, meta) }
+
+func appendTail(b []byte, e *Event, meta string) []byte {
+	return appendFields(b, e.EventType, e.Action, e.Result, e.ResourceType, e.ResourceID, e.Actor.Type, e.Actor.ID,
+		e.Actor.IP, e.RequestID, e.TraceID, meta)
+}
+
+// appendFields appends each field length-prefixed and '|'-terminated.
+func appendFields(b []byte, fields ...string) []byte {
 	for _, f := range fields {
 		b = strconv.AppendInt(b, int64(len(f)), 10)
 		b = append(b, ':')
 		b = append(b, f...)
 		b = append(b, '|')
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	return b
 }
 
 // Seal links e after prev (the hash of the last event, "" for none).

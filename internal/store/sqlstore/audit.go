@@ -75,6 +75,9 @@ func (q *queries) insertAudit(ctx context.Context, events []*audit.Event) error 
 			return err
 		}
 	}
+	if q.d.AuditAppend != "" {
+		return q.appendAuditOnServer(ctx, events)
+	}
 	var prev string
 	var head time.Time
 	err := q.w.Later(ctx, Pipelined{SQL: `SELECT hash, occurred_at FROM audit_events ORDER BY seq DESC LIMIT 1`,
@@ -134,6 +137,48 @@ func (q *queries) insertAuditRows(ctx context.Context, events []*audit.Event, me
 				}
 				if e := byID[id]; e != nil {
 					e.Seq = seq
+				}
+			}
+			return rows.Err()
+		}})
+}
+
+// appendAuditOnServer is insertAudit where the server chains the events
+// (Dialect.AuditAppend): the head is read there, under the lock already
+// queued, and the events are sealed as audit.SealEncoded would. The
+// statement refuses nothing the server accepted (Pipelined.Checked), so
+// COMMIT travels with it: a batch with events is one round trip.
+func (q *queries) appendAuditOnServer(ctx context.Context, events []*audit.Event) error {
+	n := len(events)
+	ids, times := make([]string, n), make([]time.Time, n)
+	texts := make([][]string, 11) // event type … metadata, as audit.HashTail lists them
+	for i := range texts {
+		texts[i] = make([]string, n)
+	}
+	tails := make([][]byte, n)
+	for i, e := range events {
+		meta, err := canonicalJSON("audit metadata", e.Metadata, "{}") // what is stored is what is hashed
+		if err != nil {
+			return err
+		}
+		ids[i], times[i] = e.ID.String(), e.Timestamp.UTC().Truncate(time.Microsecond)
+		for j, v := range [...]string{e.EventType, e.Action, e.Result, e.ResourceType, e.ResourceID, e.Actor.Type,
+			e.Actor.ID, e.Actor.IP, e.RequestID, e.TraceID, meta} {
+			texts[j][i] = v
+		}
+		tails[i] = audit.HashTail(e, meta)
+	}
+	args := []any{ids, times}
+	for _, t := range texts {
+		args = append(args, t)
+	}
+	args = append(args, tails)
+	return q.w.Later(ctx, Pipelined{SQL: q.d.AuditAppend, Args: args, Checked: true, // sets what the server decided
+		Rows: func(rows rows) error {
+			for i := 0; rows.Next() && i < n; i++ {
+				e := events[i]
+				if err := rows.Scan(&e.Seq, dbTime{&e.Timestamp}, &e.PreviousHash, &e.Hash); err != nil {
+					return err
 				}
 			}
 			return rows.Err()

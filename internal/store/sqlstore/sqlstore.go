@@ -40,6 +40,13 @@ type Dialect struct {
 	// AuditLock serialises audit appends across processes until commit
 	// (PostgreSQL: a transaction advisory lock; SQLite: its single writer).
 	AuditLock string
+	// AuditAppend, when set, chains and inserts a transaction's audit
+	// events on the server (PostgreSQL: flowker_audit_append, migration
+	// 00011) under AuditLock, so the chain's head needs no round trip of its
+	// own and the events travel with COMMIT. Its 14 parameters are arrays,
+	// one element an event (see appendAuditOnServer); it returns each
+	// event's seq, timestamp, previous hash and hash, in order.
+	AuditAppend string
 	// IsUnavailable reports a database's own "retry later" errors beyond
 	// the generic ones store.Transient knows (PostgreSQL: a failed
 	// connection attempt; SQLite: BUSY, LOCKED, FULL). They reach callers

@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("TxRollback", func(t *testing.T) { t.Parallel(); testTxRollback(t, open(t)) })
 	t.Run("Ping", func(t *testing.T) { t.Parallel(); require.NoError(t, open(t).Ping(context.Background())) })
 	t.Run("AuditTimestampsMonotonic", func(t *testing.T) { t.Parallel(); testAuditMonotonic(t, open(t)) })
+	t.Run("AuditHashesAnyText", func(t *testing.T) { t.Parallel(); testAuditAnyText(t, open(t)) })
 	runQueue(t, open)
 	runBatch(t, open)
 	runValues(t, open)
