@@ -183,7 +183,9 @@ func (d *Dialect) classify(err error) error {
 	}
 	select {
 	case <-d.closed:
-		return store.Unavailable(fmt.Errorf("%w: %w", errStoreClosed, err))
+		// Only told (%v): in a group commit it may be one caller's own
+		// failure (a lease lost), and every caller gets this error.
+		return store.Unavailable(fmt.Errorf("%w: %v", errStoreClosed, err)) //nolint:errorlint // see above
 	default:
 	}
 	if d.RefusedValue != nil {
