@@ -198,7 +198,7 @@ func dialect(locker goose.ProviderOption) sqlstore.Dialect {
 		SkipLocked:        " FOR UPDATE SKIP LOCKED",
 		ForUpdate:         " FOR UPDATE",
 		AuditLock:         "SELECT pg_advisory_xact_lock(7346127001)", // any fixed key, used only for this
-		AuditAppend: `SELECT out_seq, out_occurred_at, out_previous_hash, out_hash FROM flowker_audit_append(
+		AuditAppend: `SELECT out_seq, out_occurred_us, out_previous_hash, out_hash FROM flowker_audit_append(
 			$1::text[]::uuid[], $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		IsUnavailable:  isUnavailable,
 		RefusedValue:   refusedValue,

@@ -177,9 +177,11 @@ func (q *queries) appendAuditOnServer(ctx context.Context, events []*audit.Event
 		Rows: func(rows rows) error {
 			for i := 0; rows.Next() && i < n; i++ {
 				e := events[i]
-				if err := rows.Scan(&e.Seq, dbTime{&e.Timestamp}, &e.PreviousHash, &e.Hash); err != nil {
+				var us int64
+				if err := rows.Scan(&e.Seq, &us, &e.PreviousHash, &e.Hash); err != nil {
 					return err
 				}
+				e.Timestamp = time.UnixMicro(us).UTC()
 			}
 			return rows.Err()
 		}})

@@ -214,9 +214,9 @@ func (s *DB) runPipelined(ctx context.Context, reqs []*batchReq) (results []erro
 // even when a handler refuses a result the server accepted.
 //
 // It travels with the statements still queued when none of them has a
-// handler that could refuse (Pipelined.Checked): the audit events' insert
-// (flushAudit queues it after the chain head's read, which sent every
-// statement before it and ran their handlers), a progress write whose
+// handler that could refuse (Pipelined.Checked): the audit events chained
+// on the server (their handler only records what the server decided), a
+// progress write whose
 // lease the server itself checks (Dialect.FenceLease), inserts. If the
 // server refuses one of them, COMMIT is not run (or answers ROLLBACK:
 // committedTag). That saves a round trip per batch. A statement sent with

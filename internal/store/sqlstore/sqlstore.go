@@ -45,7 +45,8 @@ type Dialect struct {
 	// 00011) under AuditLock, so the chain's head needs no round trip of its
 	// own and the events travel with COMMIT. Its 14 parameters are arrays,
 	// one element an event (see appendAuditOnServer); it returns each
-	// event's seq, timestamp, previous hash and hash, in order.
+	// event's seq, timestamp (Unix microseconds), previous hash and hash,
+	// in order.
 	AuditAppend string
 	// IsUnavailable reports a database's own "retry later" errors beyond
 	// the generic ones store.Transient knows (PostgreSQL: a failed

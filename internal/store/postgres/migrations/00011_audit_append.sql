@@ -10,13 +10,16 @@
 -- each length-prefixed and '|'-terminated. The caller sends the fields that
 -- do not depend on the head, encoded (tails); the head supplies the
 -- previous hash (GENESIS for none) and raises an earlier timestamp to its
--- own, which is then formatted as Go's timeLayout (UTC, microseconds).
--- Rows come back in the events' order with what the server decided.
+-- own (an empty chain's head is year 1, as Go's zero time: no timestamp
+-- before it), which is then formatted as Go's timeLayout (UTC,
+-- microseconds). Rows come back in the events' order with what the server
+-- decided; the time as Unix microseconds, which no session setting
+-- (DateStyle) formats.
 -- +goose StatementBegin
 CREATE FUNCTION flowker_audit_append(ids uuid[], occurred timestamptz[], event_types text[], actions text[],
     results text[], resource_types text[], resource_ids text[], actor_types text[], actor_ids text[],
     actor_ips text[], request_ids text[], trace_ids text[], metadatas text[], tails bytea[])
-RETURNS TABLE (out_seq bigint, out_occurred_at timestamptz, out_previous_hash text, out_hash text)
+RETURNS TABLE (out_seq bigint, out_occurred_us bigint, out_previous_hash text, out_hash text)
 LANGUAGE plpgsql AS $$
 DECLARE
     prev text;
@@ -28,9 +31,10 @@ DECLARE
 BEGIN
     SELECT a.hash, a.occurred_at INTO prev, head FROM audit_events a ORDER BY a.seq DESC LIMIT 1;
     prev := coalesce(prev, '');
+    head := coalesce(head, '0001-01-01 00:00:00+00');
     FOR i IN 1 .. coalesce(array_length(ids, 1), 0) LOOP
         ts := occurred[i];
-        IF head IS NOT NULL AND ts < head THEN
+        IF ts < head THEN
             ts := head;
         END IF;
         stamp := to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
@@ -43,7 +47,7 @@ BEGIN
         VALUES (ids[i], ts, event_types[i], actions[i], results[i], resource_types[i], resource_ids[i],
             actor_types[i], actor_ids[i], actor_ips[i], request_ids[i], trace_ids[i], metadatas[i]::jsonb, prev, h)
         RETURNING seq INTO out_seq;
-        out_occurred_at := ts;
+        out_occurred_us := CAST(extract(epoch FROM ts) * 1000000 AS bigint);
         out_previous_hash := prev;
         out_hash := h;
         RETURN NEXT;
