@@ -28,17 +28,19 @@ func storedHeader(ctx context.Context, t *testing.T, db *sql.DB, id, header stri
 // TestReplacedSecretsLeaveTheFiles: what docs/security.md ("At rest")
 // promises of SQLite. A secret's plaintext never reaches the database or
 // its WAL; when a secret is replaced, its old ciphertext is gone from both
-// files once the WAL has been checkpointed and restarted: secure_delete
-// zeroes the old row's bytes in the page that replaces it, and
-// journal_size_limit(0) truncates the WAL when it restarts.
+// files by the time the write that replaced it returns: secure_delete
+// zeroes the old row's bytes in the page that replaces it, and the write
+// is followed by a checkpoint that truncates the WAL. A reader of an older
+// snapshot holds that checkpoint off until a write after it ends.
 func TestReplacedSecretsLeaveTheFiles(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
-	// The new secret is much shorter: the new row takes only the end of the
-	// old one's space, and without secure_delete the start of the old
+	// Each new secret is much shorter: the new row takes only the end of
+	// the old one's space, and without secure_delete the start of the old
 	// ciphertext would stay behind as free space in the page.
 	first := "zq-first-header-SECRET-27182-" + strings.Repeat("x", 600)
-	const second = "zq-second-header-SECRET-16180"
+	second := "zq-second-header-SECRET-16180-" + strings.Repeat("y", 300)
+	const third = "zq-third-header-SECRET-14142"
 	id := h.createProvider(map[string]any{"name": "rotating", "providerId": "http", "config": map[string]any{
 		"base_url": "https://svc.example.com", "headers": map[string]any{"X-Auth-Token": first}}})
 
@@ -47,27 +49,37 @@ func TestReplacedSecretsLeaveTheFiles(t *testing.T) {
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	ctx := context.Background()
-	old := storedHeader(ctx, t, db, id, "X-Auth-Token")[:48] // enc:v1: and a random nonce: unique
+	stored := func() string { return storedHeader(ctx, t, db, id, "X-Auth-Token")[:48] } // enc:v1: and a random nonce: unique
+	replace := func(secret string) {
+		got := h.expect(h.do("GET", pcPath+"/"+id, nil), http.StatusOK, "")
+		cfg := got["config"].(map[string]any)
+		cfg["headers"].(map[string]any)["X-Auth-Token"] = secret
+		h.expect(h.do("PATCH", pcPath+"/"+id, map[string]any{"config": cfg}), http.StatusOK, "")
+	}
+	old := stored()
 	requireNoSecrets(t, "files", rawFiles(t, h.dbPath), []string{first})
 
-	got := h.expect(h.do("GET", pcPath+"/"+id, nil), http.StatusOK, "")
-	cfg := got["config"].(map[string]any)
-	cfg["headers"].(map[string]any)["X-Auth-Token"] = second
-	h.expect(h.do("PATCH", pcPath+"/"+id, map[string]any{"config": cfg}), http.StatusOK, "")
-	require.NotContains(t, storedHeader(ctx, t, db, id, "X-Auth-Token"), old)
-	requireNoSecrets(t, "files", rawFiles(t, h.dbPath), []string{first, second})
-	require.True(t, bytes.Contains(rawFiles(t, h.dbPath), []byte(old)),
-		"until a checkpoint, the WAL may still hold the old ciphertext (this is what the guarantee is about)")
-
-	// A checkpoint (SQLite runs one itself past 1000 WAL pages, and at
-	// shutdown), then the next write restarts the WAL.
-	var busy, logFrames, checkpointed int
-	require.NoError(t, db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &checkpointed))
-	require.Equal(t, 0, busy)
-	require.Equal(t, logFrames, checkpointed, "every frame copied back")
-	h.expect(h.do("PATCH", pcPath+"/"+id, map[string]any{"description": "rotated"}), http.StatusOK, "")
+	replace(second)
+	require.NotContains(t, stored(), old)
 	raw := rawFiles(t, h.dbPath)
-	require.True(t, bytes.Contains(raw, []byte("rotated")))
 	require.False(t, bytes.Contains(raw, []byte(old)), "the old ciphertext lingers in the database or the WAL")
 	requireNoSecrets(t, "files", raw, []string{first, second})
+
+	// A reader in the middle of a read (its snapshot older than the write)
+	// keeps the WAL's frames in use: the old ciphertext stays until a
+	// write after the read ends.
+	old = stored()
+	reader, err := db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	var n int
+	require.NoError(t, reader.QueryRowContext(ctx, "SELECT count(*) FROM provider_configurations").Scan(&n))
+	replace(third)
+	require.True(t, bytes.Contains(rawFiles(t, h.dbPath), []byte(old)),
+		"while a reader holds an older snapshot, the WAL may still hold the old ciphertext")
+	require.NoError(t, reader.Rollback())
+	h.expect(h.do("PATCH", pcPath+"/"+id, map[string]any{"description": "rotated"}), http.StatusOK, "")
+	raw = rawFiles(t, h.dbPath)
+	require.True(t, bytes.Contains(raw, []byte("rotated")))
+	require.False(t, bytes.Contains(raw, []byte(old)), "the old ciphertext lingers in the database or the WAL")
+	requireNoSecrets(t, "files", raw, []string{first, second, third})
 }

@@ -12,6 +12,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -156,14 +157,18 @@ func unlock(f *os.File) error {
 func open(ctx context.Context, path, synchronous string) (*sqlstore.DB, error) {
 	pragmas := url.Values{}
 	// secure_delete(FAST) zeroes a deleted or replaced row's bytes in the
-	// page written in its place (no extra I/O), and journal_size_limit(0)
-	// truncates the WAL when it restarts after a checkpoint: a replaced
-	// secret's old ciphertext does not outlive the next checkpoint in
-	// either file (docs/security.md, "At rest").
+	// page written in its place (no extra I/O), and a write that replaces
+	// or deletes sealed values is followed by a checkpoint that truncates
+	// the WAL (scrubWAL): a replaced secret's old ciphertext does not
+	// outlive that write in either file (docs/security.md, "At rest").
+	// Otherwise the WAL keeps its size when it restarts, up to
+	// journal_size_limit: a commit that grows the file costs a second
+	// flush, of its size.
 	// temp_store(MEMORY) keeps savepoints' sub-journals (a group commit
 	// that isolates its callers) out of temporary files.
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)",
-		"synchronous(" + synchronous + ")", "secure_delete(FAST)", "journal_size_limit(0)", "temp_store(MEMORY)"} {
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(" + strconv.Itoa(busyTimeoutMS) + ")", "foreign_keys(1)",
+		"synchronous(" + synchronous + ")", "secure_delete(FAST)", "journal_size_limit(" + strconv.Itoa(walSizeLimit) + ")",
+		"temp_store(MEMORY)"} {
 		pragmas.Add("_pragma", p)
 	}
 	dsn := "file:" + path + "?"
@@ -192,11 +197,36 @@ func open(ctx context.Context, path, synchronous string) (*sqlstore.DB, error) {
 		AnonymousParams:           true,
 		OneProcess:                true, // Open holds the file's lock
 		DeadlineBetweenStatements: true, // a goroutine per statement otherwise; none waits for a lock
+		ScrubWAL:                  scrubWAL,
 	})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite %s: %w", path, err), rdb.Close(), wdb.Close())
 	}
 	return s, nil
+}
+
+const (
+	busyTimeoutMS = 10000
+	// walSizeLimit is what the WAL is cut back to when it restarts, when a
+	// long read kept it from being checkpointed and it grew past it.
+	walSizeLimit = 64 << 20
+)
+
+// scrubWAL checkpoints the whole WAL into the database and truncates it to
+// nothing. It waits for no reader (busy_timeout 0 for the call): a reader
+// of an older snapshot makes it report not done, to be tried again.
+func scrubWAL(ctx context.Context, c *sql.Conn) (done bool, err error) {
+	if _, err = c.ExecContext(ctx, "PRAGMA busy_timeout = 0"); err != nil {
+		return false, err
+	}
+	var busy, frames, copied int
+	err = c.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &copied)
+	_, restore := c.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.Itoa(busyTimeoutMS))
+	if err = errors.Join(err, restore); err != nil {
+		_ = c.Raw(func(any) error { return driver.ErrBadConn }) // not handed on with busy_timeout 0
+		return false, err
+	}
+	return busy == 0, nil
 }
 
 // isUnavailable: the database is locked past busy_timeout, or the disk is

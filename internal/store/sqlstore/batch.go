@@ -133,6 +133,7 @@ func (s *DB) commitBatch(reqs []*batchReq) {
 		for i, r := range reqs {
 			r.done <- results[i]
 		}
+		s.scrub.ifWanted() // answered first: the callers need not wait for it
 		return
 	}
 	if len(reqs) == 1 || errors.Is(err, store.ErrUnavailable) {

@@ -39,6 +39,7 @@ var providerConfigs = &table[flow.ProviderConfig]{
 	notFound: flow.ErrProviderConfigNotFound,
 	conflict: flow.ErrProviderConfigNameUsed,
 	catalog:  true,
+	sealed:   true,
 }
 
 func (q *queries) CreateProviderConfig(ctx context.Context, p *flow.ProviderConfig) error {
@@ -98,6 +99,7 @@ var executorConfigs = &table[flow.ExecutorConfig]{
 	},
 	notFound: flow.ErrExecutorConfigNotFound,
 	conflict: flow.ErrExecutorConfigNameUsed,
+	sealed:   true, // its authentication and base URL
 }
 
 func (q *queries) CreateExecutorConfig(ctx context.Context, e *flow.ExecutorConfig) error {

@@ -409,6 +409,7 @@ func (q *queries) ReplaceWebhookRoutes(ctx context.Context, workflowID uuid.UUID
 		}
 	}
 	defer q.changingCatalog()()
+	defer q.replacingSealed()() // their verify tokens
 	if _, err := q.w.ExecContext(ctx, `DELETE FROM webhook_routes WHERE workflow_id = $1`, workflowID.String()); err != nil {
 		return err
 	}

@@ -60,6 +60,7 @@ func (q *queries) FinishedExecutionsBefore(ctx context.Context, t time.Time, lim
 // steps, waits, review decisions and signals; an unfinished one keeps
 // everything. It returns how many executions it deleted.
 func (q *queries) DeleteExecutions(ctx context.Context, ids []uuid.UUID) (int, error) {
+	defer q.replacingSealed()() // their input is sealed
 	total := 0
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), leaseChunk)]

@@ -95,6 +95,11 @@ type Dialect struct {
 	// statement never waits for a lock; the transaction's own context,
 	// which COMMIT honours, still ends with the batch).
 	DeadlineBetweenStatements bool
+	// ScrubWAL, if set, empties the write-ahead log on c, a writer
+	// connection outside any transaction, without waiting for readers
+	// (done false: one still reads an older snapshot). It runs after a
+	// transaction that replaced or deleted sealed values (walScrub).
+	ScrubWAL func(ctx context.Context, c *sql.Conn) (done bool, err error)
 
 	closed <-chan struct{}   // the store's, set by Open: errors after Close are ErrUnavailable
 	fenced map[string]string // progress writes as FenceLease wraps them, set by Open
@@ -114,6 +119,7 @@ type queries struct {
 	// catalog write (changingCatalog), ended by settle.
 	catalog      *catalogCache
 	catalogBegun bool
+	scrub        *walScrub // the store's, nil without Dialect.ScrubWAL
 }
 
 // DB is a store.Store over a writer pool and a reader pool.
@@ -165,8 +171,12 @@ func Open(ctx context.Context, wdb, rdb *sql.DB, d Dialect) (*DB, error) {
 		}
 	}
 	s.catalog.enabled.Store(d.OneProcess || d.CatalogVersion != "")
+	var scrub *walScrub
+	if d.ScrubWAL != nil {
+		scrub = &walScrub{db: wdb, run: d.ScrubWAL}
+	}
 	s.queries = queries{r: &conn{db: rdb, d: &s.dialect, stmts: s.stmts.r},
-		w: &conn{db: wdb, d: &s.dialect, stmts: s.stmts.w}, d: &s.dialect, catalog: &s.catalog}
+		w: &conn{db: wdb, d: &s.dialect, stmts: s.stmts.w}, d: &s.dialect, catalog: &s.catalog, scrub: scrub}
 	var reads context.Context
 	reads, s.endReads = context.WithCancel(context.Background())
 	s.revisions.configs = sharedRevisions(reads, providerConfigs, s.r)
@@ -214,6 +224,7 @@ func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
 		p := recover() // a panic in fn ends the transaction too, then goes on up
 		tx.end()       // rolled back unless committed
 		q.settle()
+		s.scrub.ifWanted()
 		if p != nil {
 			panic(p)
 		}
@@ -266,7 +277,7 @@ func (s *DB) FindWebhookRoute(ctx context.Context, method, path string) (*flow.W
 // inTxOn is a transaction's queries over c; the runner of the transaction
 // calls settle once it committed or rolled back.
 func (s *DB) inTxOn(c execer) *queries {
-	return &queries{r: c, w: c, d: s.d, inTx: true, catalog: &s.catalog}
+	return &queries{r: c, w: c, d: s.d, inTx: true, catalog: &s.catalog, scrub: s.scrub}
 }
 
 // execCount runs a write and returns how many rows it changed.

@@ -31,15 +31,21 @@ type table[T any] struct {
 	notFound  error
 	conflict  error // what a unique violation means (the name, or the idempotency key)
 	catalog   bool  // its rows are looked up from memory (catalogCache): writes mark it
+	sealed    bool  // its rows hold sealed values: a write may replace one (replacingSealed)
 }
 
-// changing marks a write of t's rows begun (changingCatalog) if t is in
-// the catalog; done ends it.
+// changing marks a write of t's rows begun: in the catalog
+// (changingCatalog), and replacing sealed values (replacingSealed); done
+// ends it.
 func (t *table[T]) changing(q *queries) (done func()) {
-	if !t.catalog {
-		return func() {}
+	endCatalog, endSealed := func() {}, func() {}
+	if t.catalog {
+		endCatalog = q.changingCatalog()
 	}
-	return q.changingCatalog()
+	if t.sealed {
+		endSealed = q.replacingSealed()
+	}
+	return func() { endCatalog(); endSealed() }
 }
 
 // nameTimeSorts are the sorts of resources with a name and timestamps.

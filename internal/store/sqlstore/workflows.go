@@ -39,6 +39,7 @@ var workflows = &table[flow.Workflow]{
 	notFound: flow.ErrWorkflowNotFound,
 	conflict: flow.ErrWorkflowNameUsed,
 	catalog:  true,
+	sealed:   true,
 }
 
 func (q *queries) CreateWorkflow(ctx context.Context, w *flow.Workflow) error {
