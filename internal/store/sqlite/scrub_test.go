@@ -3,8 +3,11 @@ package sqlite_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,4 +106,96 @@ func TestReplacedSealedValuesLeaveTheWAL(t *testing.T) {
 		write(func(tx store.Tx) error { return tx.ReplaceWebhookRoutes(ctx, wf, nil) })
 		gone(oldVerify)
 	}
+}
+
+// TestScrubCoversEveryWriteBeforeItReturns: writes replacing a sealed
+// value while other transactions end around them (each of which may run a
+// scrub) find its old ciphertext gone when they return, in a transaction
+// or not: a scrub counts a write only once it is in (found by a review: a
+// write outside a transaction marked the scrub wanted before its
+// statement, and another transaction's scrub could take the mark first).
+func TestScrubCoversEveryWriteBeforeItReturns(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	for _, inTx := range []bool{false, true} {
+		s, path := openScrubbed(t)
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					_ = s.Batch(ctx, func(store.Tx) error { return nil })
+				}
+			}
+		})
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					_ = s.InTx(ctx, func(store.Tx) error { time.Sleep(100 * time.Microsecond); return nil })
+				}
+			}
+		})
+		lingered := 0
+		for i := range 60 {
+			old := fmt.Sprintf("enc:v1:zq-old-token-%06d-xyzzy", i)
+			x := storetest.ExecutorConfig(fmt.Sprintf("kyc-%d", i), now)
+			x.Authentication.Config = map[string]any{"token": old}
+			require.NoError(t, s.CreateExecutorConfig(ctx, x))
+			x.Authentication.Config = map[string]any{"token": "enc:v1:new"}
+			x.Revision++
+			if inTx {
+				require.NoError(t, s.InTx(ctx, func(tx store.Tx) error { return tx.UpdateExecutorConfig(ctx, x, x.Revision-1) }))
+			} else {
+				require.NoError(t, s.UpdateExecutorConfig(ctx, x, x.Revision-1))
+			}
+			if bytes.Contains(walFiles(t, path), []byte(old)) {
+				lingered++
+			}
+		}
+		close(stop)
+		wg.Wait()
+		require.Zero(t, lingered, "in a transaction: %v: old ciphertext still in the files when the write returned", inTx)
+	}
+}
+
+// TestScrubAtOpen: a scrub wanted when the process died (a reader was in
+// the way) is in memory only; opening the files scrubs them.
+func TestScrubAtOpen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, path := openScrubbed(t)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	const old = "enc:v1:zq-old-token-crash-123456"
+	x := storetest.ExecutorConfig("kyc", now)
+	x.Authentication.Config = map[string]any{"token": old}
+	require.NoError(t, s.CreateExecutorConfig(ctx, x))
+	db, err := sql.Open("sqlite", "file:"+path)
+	require.NoError(t, err)
+	defer db.Close()
+	reader, err := db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	var n int
+	require.NoError(t, reader.QueryRowContext(ctx, "SELECT count(*) FROM executions").Scan(&n))
+	x.Authentication.Config = map[string]any{"token": "enc:v1:new"}
+	x.Revision++
+	require.NoError(t, s.InTx(ctx, func(tx store.Tx) error { return tx.UpdateExecutorConfig(ctx, x, x.Revision-1) }))
+	crashed := filepath.Join(t.TempDir(), "flowker.db") // the files as a kill -9 now would leave them
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(path + suffix)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(crashed+suffix, b, 0o600))
+	}
+	require.NoError(t, reader.Rollback())
+	require.True(t, bytes.Contains(walFiles(t, crashed), []byte(old)), "the reader kept the scrub off")
+	s2, err := sqlite.Open(ctx, crashed, "FULL")
+	require.NoError(t, err)
+	defer s2.Close()
+	require.False(t, bytes.Contains(walFiles(t, crashed), []byte(old)), "old ciphertext left after a restart")
 }

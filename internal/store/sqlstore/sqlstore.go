@@ -174,6 +174,9 @@ func Open(ctx context.Context, wdb, rdb *sql.DB, d Dialect) (*DB, error) {
 	var scrub *walScrub
 	if d.ScrubWAL != nil {
 		scrub = &walScrub{db: wdb, run: d.ScrubWAL}
+		// A crash may have left one wanted: the count is in memory only.
+		scrub.want()
+		scrub.ifWanted()
 	}
 	s.queries = queries{r: &conn{db: rdb, d: &s.dialect, stmts: s.stmts.r},
 		w: &conn{db: wdb, d: &s.dialect, stmts: s.stmts.w}, d: &s.dialect, catalog: &s.catalog, scrub: scrub}
@@ -311,6 +314,7 @@ const closeGrace = time.Second
 func (s *DB) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closed)
+		s.scrub.stop()
 		s.catalog.enabled.Store(false)
 		s.endReads()
 		if !waitFor(s.loopDone, s.closeGrace) {
