@@ -199,3 +199,43 @@ func TestScrubAtOpen(t *testing.T) {
 	defer s2.Close()
 	require.False(t, bytes.Contains(walFiles(t, crashed), []byte(old)), "old ciphertext left after a restart")
 }
+
+// TestCloseDoesNotWaitForAScrub: a retry's scrub waits for the writer
+// connection, which a long transaction holds; Close does not wait for it
+// (found by a review: stop took the scrub's lock, held for up to 5 s).
+func TestCloseDoesNotWaitForAScrub(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, path := openScrubbed(t)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	x := storetest.ExecutorConfig("kyc", now)
+	x.Authentication.Config = map[string]any{"token": "enc:v1:a"}
+	require.NoError(t, s.CreateExecutorConfig(ctx, x))
+	db, err := sql.Open("sqlite", "file:"+path)
+	require.NoError(t, err)
+	defer db.Close()
+	reader, err := db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	var n int
+	require.NoError(t, reader.QueryRowContext(ctx, "SELECT count(*) FROM executions").Scan(&n))
+	x.Authentication.Config = map[string]any{"token": "enc:v1:b"}
+	x.Revision++
+	require.NoError(t, s.UpdateExecutorConfig(ctx, x, x.Revision-1)) // the reader is in the way: a retry in 50 ms
+	require.NoError(t, reader.Rollback())
+
+	release, inTx := make(chan struct{}), make(chan struct{})
+	go func() { _ = s.InTx(ctx, func(store.Tx) error { close(inTx); <-release; return nil }) }()
+	<-inTx
+	time.Sleep(200 * time.Millisecond) // the retry fired, and waits for the writer
+	start := time.Now()
+	closed := make(chan struct{})
+	go func() { _ = s.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(3 * time.Second):
+	}
+	took := time.Since(start)
+	close(release)
+	<-closed
+	require.Less(t, took, time.Second, "Close waited for a retry's scrub")
+}

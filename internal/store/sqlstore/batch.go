@@ -130,10 +130,10 @@ func (s *DB) commitBatch(reqs []*batchReq) {
 	cancel()
 	s.stmts.w.prepareWanted(s.wdb) // outside any transaction: see stmtCache
 	if err == nil {
+		s.scrub.ifWanted() // before the answers: a write that wanted it returns once it ran (nothing, usually)
 		for i, r := range reqs {
 			r.done <- results[i]
 		}
-		s.scrub.ifWanted() // answered first: the callers need not wait for it
 		return
 	}
 	if len(reqs) == 1 || errors.Is(err, store.ErrUnavailable) {

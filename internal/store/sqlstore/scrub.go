@@ -25,12 +25,20 @@ type walScrub struct {
 
 	wanted  atomic.Uint64 // writes that wanted a scrub, counted
 	covered atomic.Uint64 // the count the last finished scrub covered
+	closed  atomic.Bool   // stop: no scrub from here on
+	abort   context.CancelFunc
+	base    context.Context // every scrub's; stop cancels it, so it never waits for one
 
 	mu      sync.Mutex // one scrub at a time; guards what follows
 	retry   *time.Timer
 	backoff time.Duration
 	tried   uint64 // the count the last scrub that could not finish covered
-	closed  bool
+}
+
+func newWALScrub(db *sql.DB, run func(context.Context, *sql.Conn) (bool, error)) *walScrub {
+	w := &walScrub{db: db, run: run}
+	w.base, w.abort = context.WithCancel(context.Background())
+	return w
 }
 
 const (
@@ -65,7 +73,7 @@ func (w *walScrub) ifWanted() {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.covered.Load() >= target || (w.retry != nil && w.tried >= target) || w.closed {
+	if w.covered.Load() >= target || (w.retry != nil && w.tried >= target) || w.closed.Load() {
 		return
 	}
 	w.scrubLocked()
@@ -75,7 +83,7 @@ func (w *walScrub) ifWanted() {
 // retry. w.mu is held.
 func (w *walScrub) scrubLocked() {
 	target := w.wanted.Load()
-	ctx, cancel := context.WithTimeout(context.Background(), scrubTimeout)
+	ctx, cancel := context.WithTimeout(w.base, scrubTimeout)
 	defer cancel()
 	done := false
 	if c, err := w.db.Conn(ctx); err == nil {
@@ -93,28 +101,35 @@ func (w *walScrub) scrubLocked() {
 		return
 	}
 	w.tried = target
-	if w.retry != nil {
+	if w.retry != nil || w.closed.Load() {
 		return // the pending retry will try again
 	}
 	w.backoff = min(max(2*w.backoff, firstRetry), lastRetry)
-	w.retry = time.AfterFunc(w.backoff, func() {
+	var t *time.Timer
+	t = time.AfterFunc(w.backoff, func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
+		if w.retry != t {
+			return // stopped, or replaced, while this one waited for the lock
+		}
 		w.retry = nil
-		if !w.closed && w.covered.Load() < w.wanted.Load() {
+		if !w.closed.Load() && w.covered.Load() < w.wanted.Load() {
 			w.scrubLocked()
 		}
 	})
+	w.retry = t // before the callback can take the lock
 }
 
-// stop ends the retries (Close), after a scrub in flight.
+// stop ends the retries (Close). It does not wait for a scrub in flight,
+// which may be waiting for the writer connection: that wait is cancelled.
 func (w *walScrub) stop() {
 	if w == nil {
 		return
 	}
+	w.closed.Store(true)
+	w.abort()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.closed = true
 	if w.retry != nil {
 		w.retry.Stop()
 		w.retry = nil

@@ -173,7 +173,7 @@ func Open(ctx context.Context, wdb, rdb *sql.DB, d Dialect) (*DB, error) {
 	s.catalog.enabled.Store(d.OneProcess || d.CatalogVersion != "")
 	var scrub *walScrub
 	if d.ScrubWAL != nil {
-		scrub = &walScrub{db: wdb, run: d.ScrubWAL}
+		scrub = newWALScrub(wdb, d.ScrubWAL)
 		// A crash may have left one wanted: the count is in memory only.
 		scrub.want()
 		scrub.ifWanted()
