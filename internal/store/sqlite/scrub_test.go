@@ -165,15 +165,14 @@ func TestScrubCoversEveryWriteBeforeItReturns(t *testing.T) {
 	}
 }
 
-// TestScrubAtOpen: a scrub wanted when the process died (a reader was in
-// the way) is in memory only; opening the files scrubs them.
-func TestScrubAtOpen(t *testing.T) {
-	t.Parallel()
+// replaceWhileReading stores an executor configuration whose token is old,
+// then replaces it while a reader of the files is in the middle of a read,
+// so the write's scrub cannot finish. atRead runs while the read is open;
+// the read ends after it.
+func replaceWhileReading(t *testing.T, s *sqlite.Store, path, old string, atRead func()) {
+	t.Helper()
 	ctx := context.Background()
-	s, path := openScrubbed(t)
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	const old = "enc:v1:zq-old-token-crash-123456"
-	x := storetest.ExecutorConfig("kyc", now)
+	x := storetest.ExecutorConfig("kyc", time.Now().UTC().Truncate(time.Microsecond))
 	x.Authentication.Config = map[string]any{"token": old}
 	require.NoError(t, s.CreateExecutorConfig(ctx, x))
 	db, err := sql.Open("sqlite", "file:"+path)
@@ -181,20 +180,31 @@ func TestScrubAtOpen(t *testing.T) {
 	defer db.Close()
 	reader, err := db.BeginTx(ctx, nil)
 	require.NoError(t, err)
+	defer func() { require.NoError(t, reader.Rollback()) }()
 	var n int
 	require.NoError(t, reader.QueryRowContext(ctx, "SELECT count(*) FROM executions").Scan(&n))
 	x.Authentication.Config = map[string]any{"token": "enc:v1:new"}
 	x.Revision++
 	require.NoError(t, s.InTx(ctx, func(tx store.Tx) error { return tx.UpdateExecutorConfig(ctx, x, x.Revision-1) }))
-	crashed := filepath.Join(t.TempDir(), "flowker.db") // the files as a kill -9 now would leave them
-	for _, suffix := range []string{"", "-wal"} {
-		b, err := os.ReadFile(path + suffix)
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(crashed+suffix, b, 0o600))
-	}
-	require.NoError(t, reader.Rollback())
+	atRead()
+}
+
+// TestScrubAtOpen: a scrub wanted when the process died (a reader was in
+// the way) is in memory only; opening the files scrubs them.
+func TestScrubAtOpen(t *testing.T) {
+	t.Parallel()
+	s, path := openScrubbed(t)
+	const old = "enc:v1:zq-old-token-crash-123456"
+	crashed := filepath.Join(t.TempDir(), "flowker.db")
+	replaceWhileReading(t, s, path, old, func() { // the files as a kill -9 now would leave them
+		for _, suffix := range []string{"", "-wal"} {
+			b, err := os.ReadFile(path + suffix)
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(crashed+suffix, b, 0o600))
+		}
+	})
 	require.True(t, bytes.Contains(walFiles(t, crashed), []byte(old)), "the reader kept the scrub off")
-	s2, err := sqlite.Open(ctx, crashed, "FULL")
+	s2, err := sqlite.Open(context.Background(), crashed, "FULL")
 	require.NoError(t, err)
 	defer s2.Close()
 	require.False(t, bytes.Contains(walFiles(t, crashed), []byte(old)), "old ciphertext left after a restart")
@@ -207,21 +217,7 @@ func TestCloseDoesNotWaitForAScrub(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, path := openScrubbed(t)
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	x := storetest.ExecutorConfig("kyc", now)
-	x.Authentication.Config = map[string]any{"token": "enc:v1:a"}
-	require.NoError(t, s.CreateExecutorConfig(ctx, x))
-	db, err := sql.Open("sqlite", "file:"+path)
-	require.NoError(t, err)
-	defer db.Close()
-	reader, err := db.BeginTx(ctx, nil)
-	require.NoError(t, err)
-	var n int
-	require.NoError(t, reader.QueryRowContext(ctx, "SELECT count(*) FROM executions").Scan(&n))
-	x.Authentication.Config = map[string]any{"token": "enc:v1:b"}
-	x.Revision++
-	require.NoError(t, s.UpdateExecutorConfig(ctx, x, x.Revision-1)) // the reader is in the way: a retry in 50 ms
-	require.NoError(t, reader.Rollback())
+	replaceWhileReading(t, s, path, "enc:v1:a", func() {}) // a retry in 50 ms
 
 	release, inTx := make(chan struct{}), make(chan struct{})
 	go func() { _ = s.InTx(ctx, func(store.Tx) error { close(inTx); <-release; return nil }) }()
