@@ -106,20 +106,25 @@ func hashWith(e *Event, meta string) string {
 		prev = Genesis
 	}
 	b := appendFields(make([]byte, 0, 512), prev, e.ID.String(), e.Timestamp.UTC().Format(timeLayout))
-	sum := sha256.Sum256(appendTail(b, e, meta))
+	tail := TailFields(e, meta)
+	sum := sha256.Sum256(appendFields(b, tail[:]...))
 	return hex.EncodeToString(sum[:])
 }
 
-// HashTail is the end of what ComputeHash hashes: every field after the
-// timestamp, which neither the previous event nor the chain's head
-// changes. A store that chains events on the server sends it, and the
-// server hashes the previous hash, the ID and the timestamp followed by it.
-func HashTail(e *Event, meta string) []byte { return appendTail(nil, e, meta) }
+// Tail is the fields ComputeHash hashes after the timestamp, in order:
+// neither the previous event nor the chain's head changes them.
+type Tail [11]string
 
-func appendTail(b []byte, e *Event, meta string) []byte {
-	return appendFields(b, e.EventType, e.Action, e.Result, e.ResourceType, e.ResourceID, e.Actor.Type, e.Actor.ID,
-		e.Actor.IP, e.RequestID, e.TraceID, meta)
+// TailFields is e's Tail, meta being its metadata's canonical JSON.
+func TailFields(e *Event, meta string) Tail {
+	return Tail{e.EventType, e.Action, e.Result, e.ResourceType, e.ResourceID, e.Actor.Type, e.Actor.ID,
+		e.Actor.IP, e.RequestID, e.TraceID, meta}
 }
+
+// Encoded is the end of what ComputeHash hashes. A store that chains
+// events on the server sends it, and the server hashes the previous hash,
+// the ID and the timestamp followed by it.
+func (t Tail) Encoded() []byte { return appendFields(nil, t[:]...) }
 
 // appendFields appends each field length-prefixed and '|'-terminated.
 func appendFields(b []byte, fields ...string) []byte {

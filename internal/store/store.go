@@ -294,11 +294,10 @@ type Store interface {
 	// the shared commit fails, so it must not act outside the transaction.
 	// The shared transaction has a deadline: past it, every caller in it
 	// gets an error wrapping ErrUnavailable and its writes are rolled back.
-	// On PostgreSQL, a round trip that carries COMMIT with other statements
-	// is not given up then: the database is asked to cancel, and its answer
-	// decides (a COMMIT that ran is reported committed, a little after the
-	// deadline). A deadline that strikes during a COMMIT sent alone, or an
-	// answer lost altogether, leaves the outcome unknown, as with any
+	// On PostgreSQL, a round trip that carries COMMIT is not given up then:
+	// the database is asked to cancel, and its answer decides (a COMMIT
+	// that ran is reported committed, a little after the deadline). Only
+	// an answer lost altogether leaves the outcome unknown, as with any
 	// connection lost while committing.
 	Batch(ctx context.Context, fn func(Tx) error) error
 	// FoldExecutionCounts moves up to limit pending dashboard count changes

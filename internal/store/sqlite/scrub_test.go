@@ -43,6 +43,21 @@ func openScrubbed(t *testing.T) (*sqlite.Store, string) {
 	return s, path
 }
 
+// tokenToReplace stores an executor configuration whose token is old and
+// returns the update that replaces it, for a store or a transaction.
+func tokenToReplace(t *testing.T, s *sqlite.Store, name, old string) (replace func(store.Tx) error) {
+	t.Helper()
+	ctx := context.Background()
+	x := storetest.ExecutorConfig(name, time.Now().UTC().Truncate(time.Microsecond))
+	x.Authentication.Config = map[string]any{"token": old}
+	require.NoError(t, s.CreateExecutorConfig(ctx, x))
+	return func(tx store.Tx) error {
+		x.Authentication.Config = map[string]any{"token": "enc:v1:new"}
+		x.Revision++
+		return tx.UpdateExecutorConfig(ctx, x, x.Revision-1)
+	}
+}
+
 // TestDeletedExecutionsLeaveTheWAL: retention deletes finished executions,
 // whose input is sealed; once the transaction deleting them has ended, the
 // WAL is checkpointed and truncated, so their old rows' bytes are in
@@ -74,7 +89,6 @@ func TestDeletedExecutionsLeaveTheWAL(t *testing.T) {
 func TestReplacedSealedValuesLeaveTheWAL(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	now := time.Now().UTC().Truncate(time.Microsecond)
 	for _, inTx := range []bool{false, true} {
 		s, path := openScrubbed(t)
 		write := func(fn func(tx store.Tx) error) {
@@ -91,12 +105,7 @@ func TestReplacedSealedValuesLeaveTheWAL(t *testing.T) {
 		}
 
 		const oldToken = "enc:v1:zq-old-executor-token-27182"
-		x := storetest.ExecutorConfig("kyc", now)
-		x.Authentication.Config = map[string]any{"token": oldToken}
-		require.NoError(t, s.CreateExecutorConfig(ctx, x))
-		x.Authentication.Config = map[string]any{"token": "enc:v1:new"}
-		x.Revision++
-		write(func(tx store.Tx) error { return tx.UpdateExecutorConfig(ctx, x, x.Revision-1) })
+		write(tokenToReplace(t, s, "kyc", oldToken))
 		gone(oldToken)
 
 		const oldVerify = "enc:v1:zq-old-verify-token-16180"
@@ -117,43 +126,35 @@ func TestReplacedSealedValuesLeaveTheWAL(t *testing.T) {
 func TestScrubCoversEveryWriteBeforeItReturns(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	now := time.Now().UTC().Truncate(time.Microsecond)
 	for _, inTx := range []bool{false, true} {
 		s, path := openScrubbed(t)
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-					_ = s.Batch(ctx, func(store.Tx) error { return nil })
+		for _, write := range []func() error{ // a group commit's end, and InTx's, each may run a scrub
+			func() error { return s.Batch(ctx, func(store.Tx) error { return nil }) },
+			func() error {
+				return s.InTx(ctx, func(store.Tx) error { time.Sleep(100 * time.Microsecond); return nil })
+			},
+		} {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						_ = write()
+					}
 				}
-			}
-		})
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-					_ = s.InTx(ctx, func(store.Tx) error { time.Sleep(100 * time.Microsecond); return nil })
-				}
-			}
-		})
+			})
+		}
 		lingered := 0
 		for i := range 60 {
 			old := fmt.Sprintf("enc:v1:zq-old-token-%06d-xyzzy", i)
-			x := storetest.ExecutorConfig(fmt.Sprintf("kyc-%d", i), now)
-			x.Authentication.Config = map[string]any{"token": old}
-			require.NoError(t, s.CreateExecutorConfig(ctx, x))
-			x.Authentication.Config = map[string]any{"token": "enc:v1:new"}
-			x.Revision++
+			replace := tokenToReplace(t, s, fmt.Sprintf("kyc-%d", i), old)
 			if inTx {
-				require.NoError(t, s.InTx(ctx, func(tx store.Tx) error { return tx.UpdateExecutorConfig(ctx, x, x.Revision-1) }))
+				require.NoError(t, s.InTx(ctx, replace))
 			} else {
-				require.NoError(t, s.UpdateExecutorConfig(ctx, x, x.Revision-1))
+				require.NoError(t, replace(s))
 			}
 			if bytes.Contains(walFiles(t, path), []byte(old)) {
 				lingered++
@@ -172,9 +173,7 @@ func TestScrubCoversEveryWriteBeforeItReturns(t *testing.T) {
 func replaceWhileReading(t *testing.T, s *sqlite.Store, path, old string, atRead func()) {
 	t.Helper()
 	ctx := context.Background()
-	x := storetest.ExecutorConfig("kyc", time.Now().UTC().Truncate(time.Microsecond))
-	x.Authentication.Config = map[string]any{"token": old}
-	require.NoError(t, s.CreateExecutorConfig(ctx, x))
+	replace := tokenToReplace(t, s, "kyc", old)
 	db, err := sql.Open("sqlite", "file:"+path)
 	require.NoError(t, err)
 	defer db.Close()
@@ -183,9 +182,7 @@ func replaceWhileReading(t *testing.T, s *sqlite.Store, path, old string, atRead
 	defer func() { require.NoError(t, reader.Rollback()) }()
 	var n int
 	require.NoError(t, reader.QueryRowContext(ctx, "SELECT count(*) FROM executions").Scan(&n))
-	x.Authentication.Config = map[string]any{"token": "enc:v1:new"}
-	x.Revision++
-	require.NoError(t, s.InTx(ctx, func(tx store.Tx) error { return tx.UpdateExecutorConfig(ctx, x, x.Revision-1) }))
+	require.NoError(t, s.InTx(ctx, replace))
 	atRead()
 }
 

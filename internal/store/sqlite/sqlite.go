@@ -213,8 +213,8 @@ const (
 )
 
 // scrubWAL checkpoints the whole WAL into the database and truncates it to
-// nothing. It waits for no reader (busy_timeout 0 for the call): a reader
-// of an older snapshot makes it report not done, to be tried again.
+// nothing. It waits for no reader (busy_timeout 0 for the call): any read
+// in progress makes it report not done, to be tried again.
 func scrubWAL(ctx context.Context, c *sql.Conn) (done bool, err error) {
 	if _, err = c.ExecContext(ctx, "PRAGMA busy_timeout = 0"); err != nil {
 		return false, err

@@ -151,7 +151,7 @@ func (q *queries) insertAuditRows(ctx context.Context, events []*audit.Event, me
 func (q *queries) appendAuditOnServer(ctx context.Context, events []*audit.Event) error {
 	n := len(events)
 	ids, times := make([]string, n), make([]time.Time, n)
-	texts := make([][]string, 11) // event type … metadata, as audit.HashTail lists them
+	var texts [len(audit.Tail{})][]string // a column of each
 	for i := range texts {
 		texts[i] = make([]string, n)
 	}
@@ -162,11 +162,11 @@ func (q *queries) appendAuditOnServer(ctx context.Context, events []*audit.Event
 			return err
 		}
 		ids[i], times[i] = e.ID.String(), e.Timestamp.UTC().Truncate(time.Microsecond)
-		for j, v := range [...]string{e.EventType, e.Action, e.Result, e.ResourceType, e.ResourceID, e.Actor.Type,
-			e.Actor.ID, e.Actor.IP, e.RequestID, e.TraceID, meta} {
+		tail := audit.TailFields(e, meta)
+		for j, v := range tail {
 			texts[j][i] = v
 		}
-		tails[i] = audit.HashTail(e, meta)
+		tails[i] = tail.Encoded()
 	}
 	args := []any{ids, times}
 	for _, t := range texts {

@@ -159,9 +159,9 @@ func (s *DB) runBatch(ctx context.Context, reqs []*batchReq, savepoints bool) (r
 		if err != nil && !errors.Is(err, errIsolate) && ctx.Err() != nil { // whatever failed, the deadline or Close is why
 			// The failure is only told (%v): one caller's (a lease lost,
 			// answered after the deadline) must not match for every caller.
-			// Not wrapped again when it is sendCommitting's own
-			// "cause (failure)", already told that way.
-			if cause := context.Cause(ctx); errors.Unwrap(err) != cause { //nolint:errorlint // that one form only
+			// One that carries the cause already (sendCommitting's, or
+			// classify's once the store is closed) tells its failure so.
+			if cause := context.Cause(ctx); !errors.Is(err, cause) {
 				err = fmt.Errorf("%w (%v)", cause, err) //nolint:errorlint // see above
 			}
 			err = store.Unavailable(err)

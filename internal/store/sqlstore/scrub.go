@@ -23,11 +23,10 @@ type walScrub struct {
 	db  *sql.DB
 	run func(context.Context, *sql.Conn) (done bool, err error)
 
-	wanted  atomic.Uint64 // writes that wanted a scrub, counted
-	covered atomic.Uint64 // the count the last finished scrub covered
-	closed  atomic.Bool   // stop: no scrub from here on
-	abort   context.CancelFunc
-	base    context.Context // every scrub's; stop cancels it, so it never waits for one
+	wanted  atomic.Uint64   // writes that wanted a scrub, counted
+	covered atomic.Uint64   // the count the last finished scrub covered
+	base    context.Context // every scrub's; stop ends it: no scrub from then on, none waited for
+	stopped context.CancelFunc
 
 	mu      sync.Mutex // one scrub at a time; guards what follows
 	retry   *time.Timer
@@ -37,7 +36,7 @@ type walScrub struct {
 
 func newWALScrub(db *sql.DB, run func(context.Context, *sql.Conn) (bool, error)) *walScrub {
 	w := &walScrub{db: db, run: run}
-	w.base, w.abort = context.WithCancel(context.Background())
+	w.base, w.stopped = context.WithCancel(context.Background())
 	return w
 }
 
@@ -73,7 +72,7 @@ func (w *walScrub) ifWanted() {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.covered.Load() >= target || (w.retry != nil && w.tried >= target) || w.closed.Load() {
+	if w.covered.Load() >= target || (w.retry != nil && w.tried >= target) || w.base.Err() != nil {
 		return
 	}
 	w.scrubLocked()
@@ -101,7 +100,7 @@ func (w *walScrub) scrubLocked() {
 		return
 	}
 	w.tried = target
-	if w.retry != nil || w.closed.Load() {
+	if w.retry != nil || w.base.Err() != nil {
 		return // the pending retry will try again
 	}
 	w.backoff = min(max(2*w.backoff, firstRetry), lastRetry)
@@ -113,7 +112,7 @@ func (w *walScrub) scrubLocked() {
 			return // stopped, or replaced, while this one waited for the lock
 		}
 		w.retry = nil
-		if !w.closed.Load() && w.covered.Load() < w.wanted.Load() {
+		if w.base.Err() == nil && w.covered.Load() < w.wanted.Load() {
 			w.scrubLocked()
 		}
 	})
@@ -126,8 +125,7 @@ func (w *walScrub) stop() {
 	if w == nil {
 		return
 	}
-	w.closed.Store(true)
-	w.abort()
+	w.stopped()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.retry != nil {

@@ -97,7 +97,7 @@ type Dialect struct {
 	DeadlineBetweenStatements bool
 	// ScrubWAL, if set, empties the write-ahead log on c, a writer
 	// connection outside any transaction, without waiting for readers
-	// (done false: one still reads an older snapshot). It runs after a
+	// (done false: a read was in progress). It runs after a
 	// transaction that replaced or deleted sealed values (walScrub).
 	ScrubWAL func(ctx context.Context, c *sql.Conn) (done bool, err error)
 

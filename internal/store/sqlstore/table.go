@@ -38,14 +38,16 @@ type table[T any] struct {
 // (changingCatalog), and replacing sealed values (replacingSealed); done
 // ends it.
 func (t *table[T]) changing(q *queries) (done func()) {
-	endCatalog, endSealed := func() {}, func() {}
-	if t.catalog {
-		endCatalog = q.changingCatalog()
+	switch {
+	case t.catalog && t.sealed:
+		endCatalog, endSealed := q.changingCatalog(), q.replacingSealed()
+		return func() { endCatalog(); endSealed() }
+	case t.catalog:
+		return q.changingCatalog()
+	case t.sealed:
+		return q.replacingSealed()
 	}
-	if t.sealed {
-		endSealed = q.replacingSealed()
-	}
-	return func() { endCatalog(); endSealed() }
+	return nop // executions, waits: the hot path allocates nothing here
 }
 
 // nameTimeSorts are the sorts of resources with a name and timestamps.
