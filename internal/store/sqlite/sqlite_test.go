@@ -126,6 +126,12 @@ func BenchmarkAuditAppend32(b *testing.B) {
 	storetest.BenchAuditAppend(b, s, 32)
 }
 
+// go test ./internal/store/sqlite -run '^$' -bench ExecutionWithSteps
+func BenchmarkExecutionWithSteps(b *testing.B) {
+	s, _ := openBench(b)
+	storetest.BenchExecutionWithSteps(b, s)
+}
+
 // go test ./internal/store/sqlite -run '^$' -bench Dashboard1M -benchtime 20x
 func BenchmarkDashboard1M(b *testing.B) {
 	s, raw := openBench(b)

@@ -8,8 +8,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"flowker/internal/flow"
 	"flowker/internal/store/sqlite"
 	"flowker/internal/store/sqlstore"
 	"flowker/internal/store/storetest"
@@ -54,6 +56,25 @@ func TestStatementCacheSQLite(t *testing.T) {
 	require.Zero(t, w3+r3)
 	_, err = s.GetWorkflow(ctx, first.ID)
 	require.Error(t, err)
+}
+
+// Reads that must see one moment run in a transaction of the reader pool;
+// their statements are prepared too, not parsed again on every call (a
+// synchronous call's answer is such a read).
+func TestReadTogetherPrepared(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "flowker.db"), "FULL")
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	_, before := sqlstore.CachedStatements(s.DB)
+	_, _, err = s.ExecutionWithSteps(ctx, uuid.New())
+	require.ErrorIs(t, err, flow.ErrExecutionNotFound)
+	_, after := sqlstore.CachedStatements(s.DB)
+	require.Equal(t, before+2, after, "the row's and the steps' reads are prepared")
+	_, _, err = s.ExecutionWithSteps(ctx, uuid.New())
+	require.ErrorIs(t, err, flow.ErrExecutionNotFound)
+	_, again := sqlstore.CachedStatements(s.DB)
+	require.Equal(t, after, again)
 }
 
 // TestSQLiteReadersStayOpen: concurrent reads keep their connections. A

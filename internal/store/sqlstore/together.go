@@ -48,6 +48,12 @@ func (s *DB) ExecutionWithSteps(ctx context.Context, id uuid.UUID) (*flow.Execut
 // see.
 func (s *DB) readTogether(ctx context.Context, reads ...Pipelined) error {
 	if s.d.Pipeline == nil {
+		// Prepared on the pool before the transaction holds a connection
+		// (see stmtCache): a statement first met inside one would
+		// otherwise be parsed anew on every read.
+		for _, r := range reads {
+			s.stmts.r.stmt(ctx, s.rdb, s.d.params.rewrite(r.SQL))
+		}
 		tx, err := s.rdb.BeginTx(ctx, nil)
 		if err != nil {
 			return s.d.classify(err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"flowker/internal/flow"
 	"flowker/internal/store"
 )
 
@@ -97,4 +98,32 @@ func BenchDashboard(b *testing.B, s store.Store) {
 			}
 		}
 	})
+}
+
+// BenchExecutionWithSteps measures the read that answers a synchronous
+// call: an execution and its three steps, as of one moment.
+func BenchExecutionWithSteps(b *testing.B, s store.Store) {
+	ctx, cancel := context.WithCancel(context.Background()) // a request's: it can end
+	defer cancel()
+	now := time.Date(2026, 7, 2, 10, 0, 0, 0, time.UTC)
+	e := Execution(uuid.New(), flow.ExecRunning, now, "me", now.Add(time.Hour))
+	if err := s.CreateExecution(ctx, e); err != nil {
+		b.Fatal(err)
+	}
+	e.Status, e.CurrentStep, e.TotalSteps, e.CompletedAt = flow.ExecCompleted, 3, 3, &now
+	steps := make([]flow.Step, 3)
+	for i := range steps {
+		steps[i] = flow.Step{ExecutionID: e.ID, Number: i + 1, NodeID: "node", Name: "Node", Status: flow.StepCompleted,
+			Input: map[string]any{"amount": "125.50"}, Output: map[string]any{"decision": "ALLOW", "riskScore": float64(12)},
+			Attempts: 1, StartedAt: now, CompletedAt: now}
+	}
+	if err := s.Batch(ctx, func(tx store.Tx) error { return tx.SaveProgress(ctx, "me", e, steps, nil) }); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, got, err := s.ExecutionWithSteps(ctx, e.ID); err != nil || len(got) != 3 {
+			b.Fatal(err, len(got))
+		}
+	}
 }
