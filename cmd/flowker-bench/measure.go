@@ -36,6 +36,7 @@ type storeResult struct {
 	syncN, syncErrors int
 	providerP50       time.Duration // time in the fake per execution, p50
 	overheadP50       time.Duration // per step
+	syncCPU           time.Duration // the server's CPU (user+sys) per measured call
 	syncErr           error
 
 	// d. memory: all running at once, then (d′) with bounded concurrency
@@ -108,7 +109,7 @@ func measureMain(ctx context.Context, o options, f *fake, st *benchStore, work s
 	defer db.Close()
 	if o.has('b') || o.has('c') {
 		progress("%s: sync mode, %d calls after %d warm-up, one client", st.label, o.syncN, o.syncWarmup)
-		measureSync(ctx, o, f, hook, res)
+		measureSync(ctx, o, f, srv.pid(), hook, res)
 	}
 	if o.has('a') {
 		progress("%s: throughput, %d async webhook calls from %d clients", st.label, o.n, o.c)
@@ -261,17 +262,22 @@ func transaction(i int) []byte {
 }
 
 // measureSync: one client, ?wait=5s, back to back (b and c).
-func measureSync(ctx context.Context, o options, f *fake, hook string, res *storeResult) {
+func measureSync(ctx context.Context, o options, f *fake, pid int, hook string, res *storeResult) {
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2}}
 	defer c.CloseIdleConnections()
 	f.record.Store(true)
 	defer f.record.Store(false)
 	deadline := time.Now().Add(o.phaseTimeout)
 	var lat, prov, over []time.Duration
+	var cpu0 time.Duration
+	var cpuErr error
 	for i := range o.syncWarmup + o.syncN {
 		if ctx.Err() != nil || time.Now().After(deadline) {
 			res.syncErr = fmt.Errorf("stopped after %d calls", len(lat))
 			break
+		}
+		if i == o.syncWarmup {
+			cpu0, cpuErr = cpuTime(pid)
 		}
 		body := transaction(i)
 		start := time.Now()
@@ -309,10 +315,13 @@ func measureSync(ctx context.Context, o options, f *fake, hook string, res *stor
 		res.syncErr = nil
 	}
 	res.syncN = len(lat)
+	if cpu1, err := cpuTime(pid); err == nil && cpuErr == nil {
+		res.syncCPU = (cpu1 - cpu0) / time.Duration(len(lat))
+	}
 	res.syncP50, res.syncP90, res.syncP99, res.syncMax = pct(lat, 0.5), pct(lat, 0.9), pct(lat, 0.99), pct(lat, 1)
 	res.providerP50, res.overheadP50 = pct(prov, 0.5), pct(over, 0.5)
-	progress("%s: sync p50 %s p99 %s, provider p50 %s, overhead/step p50 %s (%d errors)", res.label,
-		ms(res.syncP50), ms(res.syncP99), ms(res.providerP50), ms(res.overheadP50), res.syncErrors)
+	progress("%s: sync p50 %s p99 %s, provider p50 %s, overhead/step p50 %s, CPU/call %s (%d errors)", res.label,
+		ms(res.syncP50), ms(res.syncP99), ms(res.providerP50), ms(res.overheadP50), ms(res.syncCPU), res.syncErrors)
 }
 
 // memResult is one memory measurement (d).

@@ -54,7 +54,20 @@ func (s *DB) readTogether(ctx context.Context, reads ...Pipelined) error {
 		for _, r := range reads {
 			s.stmts.r.stmt(ctx, s.rdb, s.d.params.rewrite(r.SQL))
 		}
-		tx, err := s.rdb.BeginTx(ctx, nil)
+	}
+	raw, err := s.rdb.Conn(ctx) // waiting for a reader honours ctx
+	if err != nil {
+		return s.d.classify(err)
+	}
+	defer func() { _ = raw.Close() }()
+	if s.d.Pipeline == nil {
+		// The reads are short (one execution's row and steps) and, in WAL
+		// mode, do not wait for the writer: they run without ctx's
+		// cancellation, for which database/sql and the driver would start
+		// a goroutine per statement (and one for the transaction) to watch
+		// it, waking an idle processor for each.
+		ctx = context.WithoutCancel(ctx)
+		tx, err := raw.BeginTx(ctx, nil)
 		if err != nil {
 			return s.d.classify(err)
 		}
@@ -67,11 +80,6 @@ func (s *DB) readTogether(ctx context.Context, reads ...Pipelined) error {
 		}
 		return s.d.classify(tx.Commit())
 	}
-	raw, err := s.rdb.Conn(ctx)
-	if err != nil {
-		return s.d.classify(err)
-	}
-	defer func() { _ = raw.Close() }()
 	p := s.pipeOn(raw)
 	_ = p.Later(ctx, Pipelined{SQL: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"})
 	for _, r := range reads {
