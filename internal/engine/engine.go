@@ -116,13 +116,13 @@ type Engine struct {
 // localExec is what this process knows of one execution. Guarded by
 // Engine.mu; a worker reads it only through the Engine's methods.
 type localExec struct {
-	queued          bool                    // dispatched here and not finished: never claimed twice
-	fresh           *flow.Execution         // handed over by DispatchNew: the engine's own deep copy
-	cancel          context.CancelCauseFunc // while a worker runs it
-	cancelRequested bool                    // cancel asked while it waited for a worker
-	waiters         []chan struct{}         // synchronous callers
-	retries         int                     // transient failures in a row, for the backoff
-	dispatches      int                     // Dispatch calls: a run ends only the record of its own dispatch
+	queued          bool                           // dispatched here and not finished: never claimed twice
+	fresh           *flow.Execution                // handed over by DispatchNew: the engine's own deep copy
+	cancel          context.CancelCauseFunc        // while a worker runs it
+	cancelRequested bool                           // cancel asked while it waited for a worker
+	waiters         []chan *store.ExecutionResults // synchronous callers: see Wait
+	retries         int                            // transient failures in a row, for the backoff
+	dispatches      int                            // Dispatch calls: a run ends only the record of its own dispatch
 }
 
 // New builds an engine; Start runs it.
@@ -238,9 +238,11 @@ func (e *Engine) running(id uuid.UUID, cancel context.CancelCauseFunc) (*flow.Ex
 	return ex, rec.dispatches
 }
 
-// Wait returns a channel closed when the execution finishes here.
-func (e *Engine) Wait(id uuid.UUID) (<-chan struct{}, func()) {
-	ch := make(chan struct{})
+// Wait returns a channel that yields once when the execution finishes
+// here: what its terminal write read back (store.Tx.ReadBackExecution),
+// or nil, when the caller reads the results itself.
+func (e *Engine) Wait(id uuid.UUID) (<-chan *store.ExecutionResults, func()) {
+	ch := make(chan *store.ExecutionResults, 1)
 	e.mu.Lock()
 	rec := e.record(id)
 	rec.waiters = append(rec.waiters, ch)
@@ -259,6 +261,15 @@ func (e *Engine) Wait(id uuid.UUID) (<-chan struct{}, func()) {
 			delete(e.execs, id)
 		}
 	}
+}
+
+// waited reports whether a synchronous caller waits for id: its terminal
+// write then reads the results back.
+func (e *Engine) waited(id uuid.UUID) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	rec, ok := e.execs[id]
+	return ok && len(rec.waiters) > 0
 }
 
 // Cancel stops a running local execution at once (its worker then records
@@ -462,15 +473,17 @@ func (e *Engine) retryLater(id uuid.UUID) {
 	})
 }
 
-// finished wakes synchronous waiters and forgets the execution — unless
-// it was dispatched again since this run began: a run that parked can be
-// woken and dispatched before its worker gets here, and the record (the
-// lease the heartbeat extends, the cancel) is then the next run's.
-func (e *Engine) finished(id uuid.UUID, dispatch int) {
+// finished wakes synchronous waiters, with results the run read back
+// (nil: none), and forgets the execution — unless it was dispatched again
+// since this run began: a run that parked can be woken and dispatched
+// before its worker gets here, and the record (the lease the heartbeat
+// extends, the cancel) is then the next run's.
+func (e *Engine) finished(id uuid.UUID, dispatch int, results *store.ExecutionResults) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if rec, ok := e.execs[id]; ok && rec.dispatches == dispatch {
 		for _, ch := range rec.waiters {
+			ch <- results // buffered: each waiter's own, sent once
 			close(ch)
 		}
 		delete(e.execs, id)

@@ -49,6 +49,7 @@ type run struct {
 	shelf     shelf
 	end       func(verdict) // what the engine does once the attempt is over
 	closed    bool
+	results   *store.ExecutionResults // the terminal write's read back, for synchronous callers
 }
 
 type nodeResult struct {
@@ -65,17 +66,17 @@ type nodeResult struct {
 func (e *Engine) runOne(loopCtx context.Context, id uuid.UUID) {
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(loopCtx))
 	fresh, dispatch := e.running(id, cancel)
+	var r *run
 	end := func(v verdict) {
 		if v == verdictRetry {
 			e.retryLater(id)
 		} else {
-			e.finished(id, dispatch)
+			e.finished(id, dispatch, r.answer())
 		}
 		cancel(nil)
 		e.inFlight.Add(-1)
 		e.freePlace()
 	}
-	var r *run
 	v, suspended := e.guard(ctx, id, func() (verdict, bool) {
 		var err error
 		if r, err = e.load(ctx, id, fresh); err != nil {
@@ -375,7 +376,16 @@ func (r *run) finish(ctx context.Context) verdict {
 	// The terminal write must not inherit an expired or cancelled context:
 	// the reference lost exactly this write on timeout.
 	ctx = context.WithoutCancel(ctx)
-	err := r.save(ctx, event, r.closeWaits)
+	then := []func(store.Tx) error{r.closeWaits}
+	var back *store.ExecutionResults
+	if r.e.waited(r.ex.ID) { // a synchronous caller's answer, read with the write where that is free
+		back = new(store.ExecutionResults)
+		then = append(then, func(tx store.Tx) error { return tx.ReadBackExecution(ctx, r.ex.ID, back) })
+	}
+	err := r.save(ctx, event, then...)
+	if err == nil && back != nil && back.Execution != nil {
+		r.results = back
+	}
 	if err != nil && !errors.Is(err, store.ErrLeaseLost) && !store.Transient(err) {
 		// The store refused what the steps hold: record the failure without it.
 		r.ex.Status, r.ex.Output = flow.ExecFailed, nil
@@ -391,6 +401,15 @@ func (r *run) finish(ctx context.Context) verdict {
 		return verdictDone
 	}
 	return verdictRetry
+}
+
+// answer is what the terminal write read back for synchronous
+// callers, or nil.
+func (r *run) answer() *store.ExecutionResults {
+	if r == nil {
+		return nil
+	}
+	return r.results
 }
 
 // finished reports a terminal state that was written.

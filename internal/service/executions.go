@@ -27,7 +27,7 @@ type Dispatcher interface {
 	Release()
 	Dispatch(id uuid.UUID)
 	DispatchNew(ex *flow.Execution)
-	Wait(id uuid.UUID) (<-chan struct{}, func())
+	Wait(id uuid.UUID) (<-chan *store.ExecutionResults, func())
 	Cancel(id uuid.UUID) bool
 	// Wake records a change that may resolve a wait and wakes the
 	// execution in the same transaction (docs/waiting.md).
@@ -59,10 +59,7 @@ type StartResult struct {
 }
 
 // Results is an execution with its steps, for the results endpoint.
-type Results struct {
-	Execution *flow.Execution
-	Steps     []flow.Step
-}
+type Results = store.ExecutionResults
 
 func executionAttr(id uuid.UUID) trace.SpanStartOption {
 	return trace.WithAttributes(attribute.String("execution.id", id.String()))
@@ -112,7 +109,7 @@ func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *St
 	if ex.Input == nil {
 		ex.Input = map[string]any{}
 	}
-	var done <-chan struct{}
+	var done <-chan *store.ExecutionResults
 	if req.Wait > 0 {
 		var stop func()
 		done, stop = s.engine.Wait(ex.ID)
@@ -173,23 +170,26 @@ func (s *Service) replay(ctx context.Context, req StartRequest, hash string) (*S
 	return res, nil
 }
 
-// waitFor waits for a local execution to finish and returns its results,
-// or nil when it did not finish in time, with the execution as last read:
-// one that reached a review, callback or delay stopped running and is
-// answered as waiting.
-func (s *Service) waitFor(ctx context.Context, ex *flow.Execution, done <-chan struct{}, d time.Duration) (*Results, *flow.Execution) {
+// waitFor waits for a local execution to finish and returns its results
+// (as its terminal write read them back, or read now), or nil when it did
+// not finish in time, with the execution as last read: one that reached a
+// review, callback or delay stopped running and is answered as waiting.
+func (s *Service) waitFor(ctx context.Context, ex *flow.Execution, done <-chan *store.ExecutionResults, d time.Duration) (*Results, *flow.Execution) {
 	t := time.NewTimer(d)
 	defer t.Stop()
+	var r *Results
 	select {
-	case <-done:
+	case r = <-done:
 	case <-t.C:
 		return nil, ex
 	case <-ctx.Done():
 		return nil, ex
 	}
-	r, err := s.results(ctx, ex.ID)
-	if err != nil {
-		return nil, ex
+	if r == nil {
+		var err error
+		if r, err = s.results(ctx, ex.ID); err != nil {
+			return nil, ex
+		}
 	}
 	if !r.Execution.Status.Terminal() {
 		return nil, r.Execution

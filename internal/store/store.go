@@ -69,6 +69,15 @@ type Tx interface {
 	ListExecutions(ctx context.Context, f flow.ExecutionFilter) (flow.Page[flow.Execution], error)
 	// ListSteps returns an execution's steps in step-number order.
 	ListSteps(ctx context.Context, executionID uuid.UUID) ([]flow.Step, error)
+	// ReadBackExecution reads the execution and its steps as this
+	// transaction leaves them into got, where that costs no round trip of
+	// its own: on PostgreSQL with a group commit's last statements and
+	// COMMIT. got is what was committed only once the transaction has;
+	// a store that does not read back (SQLite, whose reads cost no round
+	// trip and would only lengthen its one writer's work), or stored JSON
+	// that does not decode, leaves it empty: read it then
+	// (ExecutionWithSteps). It fails only with the transaction.
+	ReadBackExecution(ctx context.Context, id uuid.UUID, got *ExecutionResults) error
 
 	// SaveProgress is a worker's write: new steps and the execution's
 	// progress columns, fenced on the lease (ErrLeaseLost if another worker
@@ -273,6 +282,12 @@ func TransientSQLState(code string) bool {
 		return code == "57P01" || code == "57P02" || code == "57P03" || code == "57P05"
 	}
 	return false
+}
+
+// ExecutionResults is an execution with its steps, as of one moment.
+type ExecutionResults struct {
+	Execution *flow.Execution
+	Steps     []flow.Step
 }
 
 // Store is a database. InTx runs fn in one transaction, committed when fn

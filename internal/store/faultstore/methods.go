@@ -203,6 +203,13 @@ func (x tx) ListSteps(ctx context.Context, executionID uuid.UUID) ([]flow.Step, 
 	return x.t.ListSteps(ctx, executionID)
 }
 
+func (x tx) ReadBackExecution(ctx context.Context, id uuid.UUID, got *store.ExecutionResults) error {
+	if err := x.f.enter(ctx, "ReadBackExecution"); err != nil {
+		return err
+	}
+	return x.t.ReadBackExecution(ctx, id, got)
+}
+
 func (x tx) SaveProgress(ctx context.Context, owner string, e *flow.Execution, steps []flow.Step, cancelRequested *bool) error {
 	if err := x.f.enter(ctx, "SaveProgress"); err != nil {
 		return err

@@ -82,6 +82,33 @@ func TestGroupCommitRoundTrips(t *testing.T) {
 	require.Contains(t, sent[0][1], "UPDATE executions")
 	require.Equal(t, "COMMIT", sent[0][3])
 
+	// The terminal write of an execution a synchronous caller waits for
+	// reads it back in the same round trip, before COMMIT: what committed.
+	mu.Lock()
+	sent = nil
+	mu.Unlock()
+	var got store.ExecutionResults
+	finished := *lone
+	finished.Status, finished.CompletedAt = flow.ExecCompleted, &now
+	require.NoError(t, s.Batch(ctx, func(tx store.Tx) error {
+		st := flow.Step{ExecutionID: lone.ID, Number: 3, NodeID: "ledger", Name: "Ledger", Status: flow.StepCompleted,
+			Attempts: 1, StartedAt: now, CompletedAt: now}
+		if err := tx.SaveProgress(ctx, "me", &finished, []flow.Step{st}, nil); err != nil {
+			return err
+		}
+		return tx.ReadBackExecution(ctx, lone.ID, &got)
+	}))
+	require.Len(t, sent, 1, "%q", sent)
+	require.Len(t, sent[0], 6, "%q", sent[0])
+	require.Contains(t, sent[0][3], "FROM executions")
+	require.Contains(t, sent[0][4], "FROM execution_steps")
+	require.Equal(t, "COMMIT", sent[0][5])
+	want, steps, err := s.ExecutionWithSteps(ctx, lone.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.ExecutionResults{Execution: want, Steps: steps}, got)
+	require.Equal(t, flow.ExecCompleted, got.Execution.Status)
+	require.Len(t, got.Steps, 3)
+
 	const callers = 64
 	es := make([]*flow.Execution, callers)
 	for i := range es {
@@ -118,4 +145,40 @@ func TestGroupCommitRoundTrips(t *testing.T) {
 	}
 	require.Equal(t, callers, saved)
 	require.Less(t, len(sent), callers, "callers shared batches")
+}
+
+// A read back whose stored JSON does not decode (a number jsonb keeps and
+// Go cannot, written by someone else's SQL) leaves the caller to read:
+// the write it travelled with still commits, and is not reported failed.
+func TestReadBackThatDoesNotDecodeCommits(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := storetest.PostgresURL(t)
+	s, err := Open(ctx, url, 4)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	e := storetest.Execution(uuid.New(), flow.ExecRunning, now, "me", now.Add(time.Hour))
+	require.NoError(t, s.CreateExecution(ctx, e))
+	raw, err := sql.Open("pgx", url) // the same schema
+	require.NoError(t, err)
+	defer raw.Close()
+	_, err = raw.ExecContext(ctx, `INSERT INTO execution_steps (execution_id, step_number, node_id, name, status, output, attempts, started_at, completed_at)
+		VALUES ($1, 1, 'n', 'N', 'completed', '{"n": 1e400}', 1, now(), now())`, e.ID)
+	require.NoError(t, err)
+	got := store.ExecutionResults{Execution: e} // emptied by the read back
+	finished := *e
+	finished.Status, finished.CompletedAt = flow.ExecCompleted, &now
+	require.NoError(t, s.Batch(ctx, func(tx store.Tx) error {
+		if err := tx.SaveProgress(ctx, "me", &finished, nil, nil); err != nil {
+			return err
+		}
+		return tx.ReadBackExecution(ctx, e.ID, &got)
+	}))
+	require.Nil(t, got.Execution)
+	stored, err := s.GetExecution(ctx, e.ID)
+	require.NoError(t, err)
+	require.Equal(t, flow.ExecCompleted, stored.Status)
+	_, _, err = s.ExecutionWithSteps(ctx, e.ID)
+	require.ErrorContains(t, err, "stored JSON", "a read of its own still reports it")
 }

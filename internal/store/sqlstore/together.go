@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"flowker/internal/flow"
+	"flowker/internal/store"
 )
 
 // ExecutionWithSteps reads an execution and its steps as of one moment.
@@ -15,29 +16,65 @@ import (
 // execution's row does not count yet, or a finished row with its last
 // step missing.
 func (s *DB) ExecutionWithSteps(ctx context.Context, id uuid.UUID) (*flow.Execution, []flow.Step, error) {
+	var got store.ExecutionResults
+	err := s.readTogether(ctx, resultReads(id, &got, false)...)
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case got.Execution == nil:
+		return nil, nil, flow.ErrExecutionNotFound
+	}
+	return got.Execution, got.Steps, nil
+}
+
+// ReadBackExecution: see store.Tx. Where the dialect pipelines its group
+// commits (PostgreSQL) the two reads are queued in the transaction, so
+// they travel with COMMIT and see exactly what it commits; their handlers
+// refuse nothing the server accepted (Pipelined.Checked).
+func (q *queries) ReadBackExecution(ctx context.Context, id uuid.UUID, got *store.ExecutionResults) error {
+	*got = store.ExecutionResults{}
+	if q.d.Pipeline == nil {
+		return nil
+	}
+	for _, r := range resultReads(id, got, true) {
+		if err := q.w.Later(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resultReads are the reads of an execution and its steps into got, in
+// that order: got is set by the second, and left empty when the
+// execution is not found. lenient: stored JSON that does not decode
+// leaves got empty instead of failing the read (the server's own errors
+// still fail it).
+func resultReads(id uuid.UUID, got *store.ExecutionResults, lenient bool) []Pipelined {
 	var e *flow.Execution
-	var steps map[uuid.UUID][]flow.Step
-	err := s.readTogether(ctx,
-		Pipelined{SQL: executions.selectSQL() + " WHERE id = $1", Args: []any{id.String()},
+	undecoded := func(err error) bool { return lenient && errors.Is(err, errStoredJSON) }
+	return []Pipelined{
+		{SQL: executions.selectSQL() + " WHERE id = $1", Args: []any{id.String()}, Checked: lenient,
 			Row: func(r scanner) (err error) {
-				if e, err = executions.scan(r); errors.Is(err, sql.ErrNoRows) {
+				switch e, err = executions.scan(r); {
+				case errors.Is(err, sql.ErrNoRows) || undecoded(err):
+					e = nil
 					return nil // the steps' read still runs, and the transaction ends as usual
 				}
 				return err
 			}},
-		Pipelined{SQL: `SELECT ` + stepColumns + ` FROM execution_steps WHERE execution_id = $1 ORDER BY step_number`,
-			Args: []any{id.String()},
-			Rows: func(r rows) (err error) {
-				steps, err = scanSteps(r)
+		{SQL: `SELECT ` + stepColumns + ` FROM execution_steps WHERE execution_id = $1 ORDER BY step_number`,
+			Args: []any{id.String()}, Checked: lenient,
+			Rows: func(r rows) error {
+				steps, err := scanSteps(r)
+				switch {
+				case undecoded(err):
+					return nil
+				case err == nil && e != nil:
+					*got = store.ExecutionResults{Execution: e, Steps: steps[id]}
+				}
 				return err
-			}})
-	switch {
-	case err != nil:
-		return nil, nil, err
-	case e == nil:
-		return nil, nil, flow.ErrExecutionNotFound
+			}},
 	}
-	return e, steps[id], nil
 }
 
 // readTogether runs reads in one read-only transaction, so that they see

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -176,4 +177,53 @@ func testExecutionWithSteps(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 	require.Len(t, steps, writes)
 	require.Equal(t, want, steps)
+}
+
+// testReadBackExecution: a group commit's read of an execution it wrote
+// (a synchronous caller's answer) sees the transaction's own writes, its
+// steps included, while other callers' writes share the batch (PostgreSQL
+// sends some of their inserts later, together); it is what a read after
+// the commit finds. A store reads back for every caller or for none.
+func testReadBackExecution(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	now := time.Date(2026, 7, 3, 10, 0, 0, 0, time.UTC)
+	const callers = 32
+	es := make([]*flow.Execution, callers)
+	for i := range es {
+		es[i] = Execution(uuid.New(), flow.ExecRunning, now, "me", now.Add(time.Hour))
+	}
+	createAll(t, s, es...)
+	got := make([]store.ExecutionResults, callers)
+	errs := make([]error, callers)
+	var wg sync.WaitGroup
+	for i, e := range es {
+		wg.Go(func() {
+			done := *e
+			done.Status, done.CompletedAt, done.CurrentStep, done.TotalSteps = flow.ExecCompleted, &now, 1, 1
+			st := flow.Step{ExecutionID: e.ID, Number: 1, NodeID: "n", Name: "N", Status: flow.StepCompleted,
+				Output: map[string]any{"caller": float64(i)}, Attempts: 1, StartedAt: now, CompletedAt: now}
+			errs[i] = s.Batch(ctx, func(tx store.Tx) error {
+				if err := tx.SaveProgress(ctx, "me", &done, []flow.Step{st}, nil); err != nil || i%2 == 0 {
+					return err // an even caller reads nothing back: its steps' insert may be sent later
+				}
+				return tx.ReadBackExecution(ctx, e.ID, &got[i])
+			})
+		})
+	}
+	wg.Wait()
+	read := 0
+	for i, e := range es {
+		require.NoError(t, errs[i])
+		if got[i].Execution == nil {
+			continue
+		}
+		read++
+		want, steps, err := s.ExecutionWithSteps(ctx, e.ID)
+		require.NoError(t, err)
+		require.Equal(t, store.ExecutionResults{Execution: want, Steps: steps}, got[i])
+		require.Equal(t, flow.ExecCompleted, got[i].Execution.Status)
+		require.Len(t, got[i].Steps, 1)
+		require.Equal(t, map[string]any{"caller": float64(i)}, got[i].Steps[0].Output)
+	}
+	require.Contains(t, []int{0, callers / 2}, read)
 }
