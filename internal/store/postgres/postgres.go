@@ -201,6 +201,7 @@ func dialect(locker goose.ProviderOption) sqlstore.Dialect {
 		AuditAppend: `SELECT out_seq, out_occurred_us, out_previous_hash, out_hash FROM flowker_audit_append(
 			$1::text[]::uuid[], $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		IsUnavailable:  isUnavailable,
+		IsServerError:  isServerError,
 		RefusedValue:   refusedValue,
 		Pipeline:       pipeline,
 		FenceLease:     fenceLease,
@@ -225,6 +226,12 @@ func fenceLease(update string) string {
 func isLeaseLost(err error) bool {
 	var e *pgconn.PgError
 	return errors.As(err, &e) && e.Code == "23514" && e.DataTypeName == "execution_lease_held"
+}
+
+// isServerError: an error response of the server's.
+func isServerError(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e)
 }
 
 func isUniqueViolation(err error) bool {

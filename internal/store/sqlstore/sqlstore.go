@@ -53,6 +53,11 @@ type Dialect struct {
 	// connection attempt; SQLite: BUSY, LOCKED, FULL). They reach callers
 	// as store.ErrUnavailable.
 	IsUnavailable func(error) bool
+	// IsServerError reports an error the database itself answered a
+	// statement with (PostgreSQL: an error response), as apart from the
+	// store's own failure to convert or decode what the server returned:
+	// the only errors a read back passes on (ReadBackExecution).
+	IsServerError func(error) bool
 	// RefusedValue reports whether the database refused a value as data
 	// (PostgreSQL: SQLSTATE class 22; SQLite: TOOBIG), and why. It reaches
 	// callers as store.ErrUnstorable.

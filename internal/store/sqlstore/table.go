@@ -274,9 +274,6 @@ func nextCursor(id uuid.UUID, value string, p flow.PageRequest) flow.Cursor {
 	return c
 }
 
-// errStoredJSON: a stored JSON column that does not decode.
-var errStoredJSON = errors.New("stored JSON")
-
 // unmarshalJSON decodes several stored JSON columns, naming the row on failure.
 func unmarshalJSON(what string, pairs ...any) error {
 	var errs []error
@@ -284,7 +281,7 @@ func unmarshalJSON(what string, pairs ...any) error {
 		errs = append(errs, json.Unmarshal(pairs[i].([]byte), pairs[i+1]))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("%s: %w: %w", what, errStoredJSON, err)
+		return fmt.Errorf("%s: stored JSON: %w", what, err)
 	}
 	return nil
 }

@@ -17,7 +17,7 @@ import (
 // step missing.
 func (s *DB) ExecutionWithSteps(ctx context.Context, id uuid.UUID) (*flow.Execution, []flow.Step, error) {
 	var got store.ExecutionResults
-	err := s.readTogether(ctx, resultReads(id, &got, false)...)
+	err := s.readTogether(ctx, resultReads(id, &got, nil)...)
 	switch {
 	case err != nil:
 		return nil, nil, err
@@ -29,14 +29,21 @@ func (s *DB) ExecutionWithSteps(ctx context.Context, id uuid.UUID) (*flow.Execut
 
 // ReadBackExecution: see store.Tx. Where the dialect pipelines its group
 // commits (PostgreSQL) the two reads are queued in the transaction, so
-// they travel with COMMIT and see exactly what it commits; their handlers
-// refuse nothing the server accepted (Pipelined.Checked).
+// they travel with COMMIT and see exactly what it commits. Their handlers
+// refuse nothing the server accepted (Pipelined.Checked): they pass on
+// the server's errors only (the transaction is aborted then anyway), and
+// a row they cannot convert or decode leaves got empty instead of failing
+// a write the server committed.
 func (q *queries) ReadBackExecution(ctx context.Context, id uuid.UUID, got *store.ExecutionResults) error {
 	*got = store.ExecutionResults{}
 	if q.d.Pipeline == nil {
 		return nil
 	}
-	for _, r := range resultReads(id, got, true) {
+	serverError := q.d.IsServerError
+	if serverError == nil {
+		serverError = func(error) bool { return false }
+	}
+	for _, r := range resultReads(id, got, serverError) {
 		if err := q.w.Later(ctx, r); err != nil {
 			return err
 		}
@@ -45,31 +52,32 @@ func (q *queries) ReadBackExecution(ctx context.Context, id uuid.UUID, got *stor
 }
 
 // resultReads are the reads of an execution and its steps into got, in
-// that order: got is set by the second, and left empty when the
-// execution is not found. lenient: stored JSON that does not decode
-// leaves got empty instead of failing the read (the server's own errors
-// still fail it).
-func resultReads(id uuid.UUID, got *store.ExecutionResults, lenient bool) []Pipelined {
+// that order: got is set by the second, and left empty when the execution
+// is not found. With pass set, they are Checked: they return only the
+// errors pass reports, and any other leaves got empty.
+func resultReads(id uuid.UUID, got *store.ExecutionResults, pass func(error) bool) []Pipelined {
 	var e *flow.Execution
-	undecoded := func(err error) bool { return lenient && errors.Is(err, errStoredJSON) }
+	failed := false
+	outcome := func(err error) error {
+		if err == nil || pass == nil || pass(err) {
+			return err
+		}
+		failed = true
+		return nil
+	}
 	return []Pipelined{
-		{SQL: executions.selectSQL() + " WHERE id = $1", Args: []any{id.String()}, Checked: lenient,
+		{SQL: executions.selectSQL() + " WHERE id = $1", Args: []any{id.String()}, Checked: pass != nil,
 			Row: func(r scanner) (err error) {
-				switch e, err = executions.scan(r); {
-				case errors.Is(err, sql.ErrNoRows) || undecoded(err):
-					e = nil
+				if e, err = executions.scan(r); errors.Is(err, sql.ErrNoRows) {
 					return nil // the steps' read still runs, and the transaction ends as usual
 				}
-				return err
+				return outcome(err)
 			}},
 		{SQL: `SELECT ` + stepColumns + ` FROM execution_steps WHERE execution_id = $1 ORDER BY step_number`,
-			Args: []any{id.String()}, Checked: lenient,
+			Args: []any{id.String()}, Checked: pass != nil,
 			Rows: func(r rows) error {
 				steps, err := scanSteps(r)
-				switch {
-				case undecoded(err):
-					return nil
-				case err == nil && e != nil:
+				if err = outcome(err); err == nil && !failed && e != nil {
 					*got = store.ExecutionResults{Execution: e, Steps: steps[id]}
 				}
 				return err
