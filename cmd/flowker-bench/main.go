@@ -11,7 +11,8 @@
 //	a. completed executions per second: -n async webhook calls from -c
 //	   clients, timed from the first call until the database counts them
 //	   all finished;
-//	b. synchronous mode p50/p99: -sync-n calls from one client with ?wait=5s;
+//	b. synchronous mode p50/p99: -sync-n calls from one client with ?wait=5s,
+//	   and the server's CPU (user+sys) per call;
 //	c. engine overhead per step at p50: (end-to-end latency − time spent in
 //	   the fake, as the fake measures it) / steps of the execution;
 //	d. peak RSS (VmHWM) with -rss-n executions in flight while the fake
