@@ -64,20 +64,27 @@ func measureCeiling(ctx context.Context, o options, f *fake, st *benchStore, wor
 		return
 	}
 	if o.has('b') {
-		sr.ceilingSyncP50, sr.ceilingSyncP99 = ceilingSync(ctx, o, c, hook)
-		progress("%s ceiling: sync p50 %s p99 %s", st.label, ms(sr.ceilingSyncP50), ms(sr.ceilingSyncP99))
+		sr.ceilingSyncP50, sr.ceilingSyncP99, sr.ceilingSyncCPU = ceilingSync(ctx, o, c, srv.pid(), hook)
+		progress("%s ceiling: sync p50 %s p99 %s, CPU/call %s", st.label, ms(sr.ceilingSyncP50), ms(sr.ceilingSyncP99),
+			ms(sr.ceilingSyncCPU))
 	}
 	*res = runLoad(ctx, o, st.label+" ceiling", srv.pid(), allExecutions(db), hook)
 }
 
 // ceilingSync: -sync-n calls with ?wait=5s from one client after the
-// warm-up, as b measures Flowker; only completed executions count.
-func ceilingSync(ctx context.Context, o options, c *http.Client, hook string) (p50, p99 time.Duration) {
+// warm-up, as b measures Flowker; only completed executions count. cpu is
+// the ceiling's CPU per measured call.
+func ceilingSync(ctx context.Context, o options, c *http.Client, pid int, hook string) (p50, p99, cpu time.Duration) {
 	deadline := time.Now().Add(o.phaseTimeout)
 	var lat []time.Duration
+	var cpu0 time.Duration
+	var cpuErr error
 	for i := range o.syncWarmup + o.syncN {
 		if ctx.Err() != nil || time.Now().After(deadline) {
 			break
+		}
+		if i == o.syncWarmup {
+			cpu0, cpuErr = cpuTime(pid)
 		}
 		start := time.Now()
 		code, raw, err := post(ctx, c, hook+"?wait=5s", transaction(i))
@@ -86,7 +93,10 @@ func ceilingSync(ctx context.Context, o options, c *http.Client, hook string) (p
 			lat = append(lat, took)
 		}
 	}
-	return pct(lat, 0.5), pct(lat, 0.99)
+	if cpu1, err := cpuTime(pid); err == nil && cpuErr == nil && len(lat) > 0 {
+		cpu = (cpu1 - cpu0) / time.Duration(len(lat))
+	}
+	return pct(lat, 0.5), pct(lat, 0.99), cpu
 }
 
 // ceilingRatios are Flowker's throughput ÷ the ceiling's and the ceiling's

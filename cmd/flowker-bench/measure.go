@@ -29,6 +29,7 @@ type storeResult struct {
 	// the ceiling's synchronous latency when b runs
 	tp, ceiling                    throughput
 	ceilingSyncP50, ceilingSyncP99 time.Duration
+	ceilingSyncCPU                 time.Duration // per call
 
 	// b/c. synchronous mode
 	syncP50, syncP90  time.Duration

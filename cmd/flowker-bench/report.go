@@ -208,7 +208,9 @@ func (r *report) mainMarkdown(b *strings.Builder) {
 			return msOrDash(s.overheadP50) + markIf(s.syncN > 0, s.overheadP50 <= goalsFor(s.key).overhead)
 		})
 	row("   time inside the fake per execution, p50", "", func(s storeResult) string { return msOrDash(s.providerP50) })
-	row("   flowker CPU per synchronous call", "", func(s storeResult) string { return msOrDash(s.syncCPU) })
+	row("   flowker / ceiling CPU per synchronous call", "", func(s storeResult) string {
+		return msOrDash(s.syncCPU) + " / " + msOrDash(s.ceilingSyncCPU)
+	})
 	memRows := func(label string, pick func(storeResult) memResult, goal bool) {
 		have := false
 		for _, s := range r.stores {
