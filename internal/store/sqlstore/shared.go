@@ -26,16 +26,12 @@ import (
 // running, so its answer was read after it asked: it sees every change
 // committed before it asked, as a read of its own would.
 //
-// A caller who finds no statement running reads its key alone, on its own
-// goroutine and under its own context (a synchronous call's lookups, one
-// at a time, then cost no hand-off to a reader and back). Callers who ask
-// meanwhile wait for a reader goroutine, which runs while anyone waits.
-// Keys are read oldest first, at most maxSharedKeys a statement, so a
-// flood of distinct keys (webhook paths come from outside) cannot starve
-// one asked for earlier; a caller that gives up takes its key back. A
-// shared statement runs under a context of its own, not any one caller's,
-// whose cancellation returns only that caller. Every statement ends with
-// base (Close) and after readTimeout.
+// A reader goroutine runs while anyone waits. Keys are read oldest first,
+// at most maxSharedKeys a statement, so a flood of distinct keys (webhook
+// paths come from outside) cannot starve one asked for earlier; a caller
+// that gives up takes its key back. The statement runs under a context of
+// its own — base, ended by Close, and readTimeout — not any one caller's,
+// whose cancellation returns only that caller.
 type sharedReads[K comparable, V any] struct {
 	read     func(ctx context.Context, keys []K) (map[K]V, error)
 	notFound error           // the answer for a key read finds no row of
@@ -66,13 +62,8 @@ func (r *sharedReads[K, V]) get(ctx context.Context, key K) (V, error) {
 	if err := firstErr(ctx.Err(), r.closed()); err != nil {
 		return zero, err
 	}
-	r.mu.Lock()
-	if !r.reading {
-		r.reading = true
-		r.mu.Unlock()
-		return r.readAlone(ctx, key)
-	}
 	ch := make(chan sharedRead[V], 1)
+	r.mu.Lock()
 	if r.waiting == nil {
 		r.waiting = map[K][]chan<- sharedRead[V]{}
 	}
@@ -80,7 +71,12 @@ func (r *sharedReads[K, V]) get(ctx context.Context, key K) (V, error) {
 		r.order = append(r.order, key)
 	}
 	r.waiting[key] = append(r.waiting[key], ch)
+	start := !r.reading
+	r.reading = true
 	r.mu.Unlock()
+	if start {
+		go r.loop()
+	}
 	select {
 	case res := <-ch:
 		return res.v, res.err
@@ -88,27 +84,6 @@ func (r *sharedReads[K, V]) get(ctx context.Context, key K) (V, error) {
 		r.forget(key, ch)
 		return zero, ctx.Err()
 	}
-}
-
-// readAlone runs the statement of a caller who found none running, then
-// hands those who asked meanwhile to a reader goroutine.
-func (r *sharedReads[K, V]) readAlone(ctx context.Context, key K) (V, error) {
-	vals, err := r.readSafely(ctx, []K{key})
-	r.mu.Lock()
-	if len(r.order) > 0 {
-		go r.loop()
-	} else {
-		r.waiting, r.order, r.reading = nil, nil, false
-	}
-	r.mu.Unlock()
-	v, found := vals[key]
-	switch {
-	case ctx.Err() != nil:
-		return v, ctx.Err()
-	case err == nil && !found:
-		err = r.notFound
-	}
-	return v, err
 }
 
 // closed is the error of a read asked for after the store closed.
@@ -158,7 +133,7 @@ func (r *sharedReads[K, V]) loop() {
 		}
 		r.mu.Unlock()
 
-		vals, err := r.readSafely(context.Background(), keys)
+		vals, err := r.readSafely(keys)
 		for k, chs := range batch {
 			v, found := vals[k]
 			res := sharedRead[V]{v: v, err: err}
@@ -172,27 +147,25 @@ func (r *sharedReads[K, V]) loop() {
 	}
 }
 
-// readSafely runs one statement under parent, base (Close) and
-// readTimeout: a panic in it is its callers' error, not the end of the
-// process (a shared one runs on no caller's goroutine), and its deadline
-// is told apart from a caller's own.
-func (r *sharedReads[K, V]) readSafely(parent context.Context, keys []K) (vals map[K]V, err error) {
+// readSafely runs one statement: a panic in it is its callers' error, not
+// the end of the process (it runs on no caller's goroutine), and its
+// deadline is told apart from a caller's own.
+func (r *sharedReads[K, V]) readSafely(keys []K) (vals map[K]V, err error) {
+	base := r.base
+	if base == nil {
+		base = context.Background()
+	}
 	timeout := r.timeout
 	if timeout == 0 {
 		timeout = readTimeout
 	}
-	ctx, end := context.WithCancelCause(parent)
-	defer end(nil)
-	if r.base != nil {
-		defer context.AfterFunc(r.base, func() { end(context.Cause(r.base)) })()
-	}
-	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errSharedReadTimeout)
+	ctx, cancel := context.WithTimeoutCause(base, timeout, errSharedReadTimeout)
 	defer cancel()
 	defer func() {
 		if p := recover(); p != nil {
 			vals, err = nil, fmt.Errorf("panic in a shared read: %v\n%s", p, debug.Stack())
 		}
-		if err != nil && ctx.Err() != nil && parent.Err() == nil { // the deadline or Close, whatever failed
+		if err != nil && ctx.Err() != nil { // the deadline or Close, whatever failed
 			err = store.Unavailable(fmt.Errorf("%w (%w)", context.Cause(ctx), err))
 		}
 	}()

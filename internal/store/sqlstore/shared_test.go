@@ -100,39 +100,3 @@ func TestSharedReadDeadline(t *testing.T) {
 	require.ErrorIs(t, err, errSharedReadTimeout)
 	require.NoError(t, mine.Err())
 }
-
-// TestSharedReadAloneIsTheCallers: a caller who finds no statement
-// running reads on its own goroutine, under its own context: when it gives
-// up, its statement ends too (a shared one would run on for the others),
-// and the next caller starts afresh.
-func TestSharedReadAloneIsTheCallers(t *testing.T) {
-	t.Parallel()
-	ended := make(chan error, 1)
-	var statements atomic.Int32
-	r := &sharedReads[int, int]{notFound: errors.New("not found"),
-		read: func(ctx context.Context, _ []int) (map[int]int, error) {
-			if statements.Add(1) > 1 {
-				return map[int]int{1: 7}, nil
-			}
-			<-ctx.Done()
-			ended <- context.Cause(ctx)
-			return nil, ctx.Err()
-		}}
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(20*time.Millisecond, cancel)
-	_, err := r.get(ctx, 1)
-	require.ErrorIs(t, err, context.Canceled)
-	select {
-	case cause := <-ended:
-		require.ErrorIs(t, cause, context.Canceled)
-	case <-time.After(2 * time.Second):
-		t.Fatal("the statement ran on after its only caller gave up")
-	}
-	v, err := r.get(context.Background(), 1)
-	require.NoError(t, err)
-	require.Equal(t, 7, v)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	require.False(t, r.reading)
-	require.Empty(t, r.waiting)
-}
