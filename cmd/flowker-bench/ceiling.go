@@ -77,14 +77,13 @@ func measureCeiling(ctx context.Context, o options, f *fake, st *benchStore, wor
 func ceilingSync(ctx context.Context, o options, c *http.Client, pid int, hook string) (p50, p99, cpu time.Duration) {
 	deadline := time.Now().Add(o.phaseTimeout)
 	var lat []time.Duration
-	var cpu0 time.Duration
-	var cpuErr error
+	var meter cpuMeter
 	for i := range o.syncWarmup + o.syncN {
 		if ctx.Err() != nil || time.Now().After(deadline) {
 			break
 		}
 		if i == o.syncWarmup {
-			cpu0, cpuErr = cpuTime(pid)
+			meter = startCPU(pid)
 		}
 		start := time.Now()
 		code, raw, err := post(ctx, c, hook+"?wait=5s", transaction(i))
@@ -93,10 +92,7 @@ func ceilingSync(ctx context.Context, o options, c *http.Client, pid int, hook s
 			lat = append(lat, took)
 		}
 	}
-	if cpu1, err := cpuTime(pid); err == nil && cpuErr == nil && len(lat) > 0 {
-		cpu = (cpu1 - cpu0) / time.Duration(len(lat))
-	}
-	return pct(lat, 0.5), pct(lat, 0.99), cpu
+	return pct(lat, 0.5), pct(lat, 0.99), meter.per(len(lat))
 }
 
 // ceilingRatios are Flowker's throughput ÷ the ceiling's and the ceiling's

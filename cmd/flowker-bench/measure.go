@@ -270,15 +270,14 @@ func measureSync(ctx context.Context, o options, f *fake, pid int, hook string, 
 	defer f.record.Store(false)
 	deadline := time.Now().Add(o.phaseTimeout)
 	var lat, prov, over []time.Duration
-	var cpu0 time.Duration
-	var cpuErr error
+	var cpu cpuMeter
 	for i := range o.syncWarmup + o.syncN {
 		if ctx.Err() != nil || time.Now().After(deadline) {
 			res.syncErr = fmt.Errorf("stopped after %d calls", len(lat))
 			break
 		}
 		if i == o.syncWarmup {
-			cpu0, cpuErr = cpuTime(pid)
+			cpu = startCPU(pid)
 		}
 		body := transaction(i)
 		start := time.Now()
@@ -316,9 +315,7 @@ func measureSync(ctx context.Context, o options, f *fake, pid int, hook string, 
 		res.syncErr = nil
 	}
 	res.syncN = len(lat)
-	if cpu1, err := cpuTime(pid); err == nil && cpuErr == nil {
-		res.syncCPU = (cpu1 - cpu0) / time.Duration(len(lat))
-	}
+	res.syncCPU = cpu.per(len(lat))
 	res.syncP50, res.syncP90, res.syncP99, res.syncMax = pct(lat, 0.5), pct(lat, 0.9), pct(lat, 0.99), pct(lat, 1)
 	res.providerP50, res.overheadP50 = pct(prov, 0.5), pct(over, 0.5)
 	progress("%s: sync p50 %s p99 %s, provider p50 %s, overhead/step p50 %s, CPU/call %s (%d errors)", res.label,

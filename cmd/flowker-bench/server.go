@@ -134,6 +134,29 @@ func memKiB(pid int, field string) (int64, error) {
 	return 0, fmt.Errorf("%s not in /proc/%d/status", field, pid)
 }
 
+// cpuMeter is pid's CPU time from a start, to be shared out over the work
+// done since.
+type cpuMeter struct {
+	pid   int
+	start time.Duration
+	err   error
+}
+
+func startCPU(pid int) cpuMeter {
+	t, err := cpuTime(pid)
+	return cpuMeter{pid: pid, start: t, err: err}
+}
+
+// per is the CPU used since the start per one of n units of work; 0 when
+// n is 0 or either reading failed (a zero cpuMeter: never started).
+func (m cpuMeter) per(n int) time.Duration {
+	now, err := cpuTime(m.pid)
+	if m.pid == 0 || m.err != nil || err != nil || n <= 0 {
+		return 0
+	}
+	return (now - m.start) / time.Duration(n)
+}
+
 // cpuTime is the user+system CPU time pid has used so far.
 func cpuTime(pid int) (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

@@ -152,7 +152,7 @@ func runLoad(ctx context.Context, o options, label string, pid int, count counte
 		res.err = err
 		return res
 	}
-	cpu0, _ := cpuTime(pid)
+	cpu := startCPU(pid)
 	deadline := time.Now().Add(o.phaseTimeout)
 	sctx, cancel := context.WithDeadline(ctx, deadline)
 	sub := submit(sctx, hook, o.n, o.c)
@@ -162,15 +162,12 @@ func runLoad(ctx context.Context, o options, label string, pid int, count counte
 		res.acceptPerSec = float64(sub.accepted) / sub.last.Sub(sub.first).Seconds()
 	}
 	final, end, ok := pollFinished(ctx, count, base, sub.accepted, deadline)
-	cpu1, _ := cpuTime(pid)
+	res.cpuPerExec = cpu.per(final.finished() - base.finished())
 	res.elapsed = end.Sub(sub.first)
 	res.completed = final.completed - base.completed
 	res.failed = final.failed + final.cancelled - base.failed - base.cancelled
 	res.timedOut = !ok
 	res.perSec = float64(final.finished()-base.finished()) / res.elapsed.Seconds()
-	if done := final.finished() - base.finished(); done > 0 {
-		res.cpuPerExec = (cpu1 - cpu0) / time.Duration(done)
-	}
 	res.rssAfter, _ = memKiB(pid, "VmHWM")
 	if sub.errors > 0 {
 		res.err = fmt.Errorf("%d submissions failed, first: %s", sub.errors, sub.firstErr)

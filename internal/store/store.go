@@ -74,9 +74,10 @@ type Tx interface {
 	// its own: on PostgreSQL with a group commit's last statements and
 	// COMMIT. got is what was committed only once the transaction has;
 	// a store that does not read back (SQLite, whose reads cost no round
-	// trip and would only lengthen its one writer's work), or stored JSON
-	// that does not decode, leaves it empty: read it then
-	// (ExecutionWithSteps). It fails only with the transaction.
+	// trip and would only lengthen its one writer's work), or a row it
+	// cannot convert or decode, leaves it empty: read it then
+	// (ExecutionWithSteps). It fails only with the transaction (the
+	// server's own errors).
 	ReadBackExecution(ctx context.Context, id uuid.UUID, got *ExecutionResults) error
 
 	// SaveProgress is a worker's write: new steps and the execution's
