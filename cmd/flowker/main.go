@@ -133,7 +133,7 @@ func run() int {
 		return 1
 	}
 	served := make(chan error, 1)
-	go func() { served <- app.Listener(ln) }()
+	go func() { served <- httpapi.Serve(app, ln) }()
 	log.Info("flowker started", zap.String("operation", "startup"), zap.String("address", ln.Addr().String()),
 		zap.String("database", st.Driver()), zap.String("version", cfg.Version),
 		zap.Duration("startup", time.Since(start)))

@@ -108,7 +108,7 @@ func newHarnessLog(t *testing.T, env map[string]string, tune func(*engine.Option
 	// A real listener, so framework refusals (body limit) take the real path.
 	ln, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	go func() { _ = h.app.Listener(ln) }()
+	go func() { _ = httpapi.Serve(h.app, ln) }()
 	t.Cleanup(func() { _ = h.app.Shutdown() })
 	h.base = "http://" + ln.Addr().String()
 	return h

@@ -66,7 +66,7 @@ func newServer(t *testing.T, env map[string]string) *server {
 	app := httpapi.New(svc, cfg, zap.NewNop(), &atomic.Bool{})
 	ln, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	go func() { _ = app.Listener(ln) }()
+	go func() { _ = httpapi.Serve(app, ln) }()
 	t.Cleanup(func() { _ = app.Shutdown() })
 	return &server{t: t, base: "http://" + ln.Addr().String(), key: env["API_KEY"]}
 }
