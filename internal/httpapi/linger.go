@@ -3,6 +3,7 @@ package httpapi
 import (
 	"io"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,12 +39,25 @@ func (l lingeringListener) Accept() (net.Conn, error) {
 	return c, err
 }
 
-// lingeringConn is a TCP connection whose Close lingers. After Close the
-// server owns nothing of it: the draining goroutine alone reads it, then
-// closes it.
+// lingeringConn is a TCP connection whose Close lingers. Close may come
+// from another goroutine while the server's is blocked reading the next
+// request (Shutdown closing idle connections): that Read is ended at once,
+// and the draining goroutine reads only after it returned. After Close the
+// server owns nothing of the connection: the draining goroutine alone reads
+// it, then closes it.
 type lingeringConn struct {
 	*net.TCPConn
-	closed atomic.Bool
+	reading sync.Mutex // held by each Read and by the drain
+	closed  atomic.Bool
+}
+
+func (c *lingeringConn) Read(p []byte) (int, error) {
+	if c.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	c.reading.Lock()
+	defer c.reading.Unlock()
+	return c.TCPConn.Read(p)
 }
 
 func (c *lingeringConn) Close() error {
@@ -53,11 +67,14 @@ func (c *lingeringConn) Close() error {
 	if err := c.CloseWrite(); err != nil { // the peer is gone already
 		return c.TCPConn.Close()
 	}
+	_ = c.SetReadDeadline(time.Now()) // a Read in progress returns now
 	go c.drain()
 	return nil
 }
 
 func (c *lingeringConn) drain() {
+	c.reading.Lock() // once no Read is in progress
+	defer c.reading.Unlock()
 	_ = c.SetReadDeadline(time.Now().Add(lingerFor))
 	_, _ = io.CopyN(io.Discard, c.TCPConn, lingerBytes)
 	_ = c.TCPConn.Close()

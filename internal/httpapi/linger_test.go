@@ -1,9 +1,12 @@
 package httpapi_test
 
 import (
+	"bufio"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -25,4 +28,24 @@ func TestRefusalsReachClientsStillSending(t *testing.T) {
 		require.Equal(t, http.StatusRequestEntityTooLarge, r.status, "%s", r.body)
 	}
 	require.Empty(t, h.expect(h.do("GET", "/v1/workflows", nil), http.StatusOK, "")["items"], "nothing was created")
+}
+
+// Shutdown closes idle keep-alive connections while their server goroutine
+// is blocked reading the next request; the lingering close must not leave it
+// blocked (nor two readers on one socket) until the client hangs up. This
+// client never does: shutdown is still prompt.
+func TestShutdownClosesIdleConnectionsAtOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	c, err := net.Dial("tcp", strings.TrimPrefix(h.base, "http://"))
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Write([]byte("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n"))
+	require.NoError(t, err)
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	began := time.Now()
+	require.NoError(t, h.app.ShutdownWithTimeout(3*time.Second))
+	require.Less(t, time.Since(began), time.Second)
 }
