@@ -132,7 +132,7 @@ func (s *Store) LockOwner(ctx context.Context, owner string) error {
 		select {
 		case <-time.After(ownerLockRetry):
 		case <-ctx.Done():
-			inUse := &OwnerInUseError{Owner: owner, Holder: lockHolder(conn, key)}
+			inUse := &OwnerInUseError{Owner: owner, Holder: lockHolder(cfg, conn, key)}
 			return errors.Join(inUse, conn.Close(context.Background()))
 		}
 	}
@@ -140,10 +140,21 @@ func (s *Store) LockOwner(ctx context.Context, owner string) error {
 }
 
 // lockHolder names the session holding the advisory lock key, when this
-// role may see it ("" otherwise).
-func lockHolder(conn *pgx.Conn, key int64) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+// role may see it ("" otherwise). It asks on conn, or on a session of its
+// own when conn is closed: a wait whose ctx ended while a try was in
+// flight leaves conn closed (pgx ends a connection whose statement's ctx
+// is done), and the refusal must still name the holder.
+func lockHolder(cfg *pgx.ConnConfig, conn *pgx.Conn, key int64) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if conn.IsClosed() {
+		fresh, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			return ""
+		}
+		defer func() { _ = fresh.Close(context.Background()) }()
+		conn = fresh
+	}
 	var name *string
 	// A bigint advisory key is stored as classid (high half) and objid (low half).
 	_ = conn.QueryRow(ctx, `SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid

@@ -3,6 +3,8 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	neturl "net/url"
 	"os"
 	"strconv"
 	"testing"
@@ -128,4 +130,68 @@ func BenchmarkDashboard1M(b *testing.B) {
 		FROM generate_series(1, 20000) AS i`)
 	storetest.SeedExecutions(b, raw, `ANALYZE executions`)
 	storetest.BenchDashboard(b, s)
+}
+
+// TestLockOwnerRefusedMidStatement: a wait for a held worker id that ends
+// while one of its tries is in flight still names the holder. pgx closes
+// a connection whose statement's ctx ends, so the holder is asked on a
+// session of its own (CI saw "in use by another Flowker process" without
+// the holder, cmd/flowker TestWorkerIDInUse under load). Not parallel: it
+// finds its own waiting session by this process's application_name.
+func TestLockOwnerRefusedMidStatement(t *testing.T) {
+	ctx := context.Background()
+	url := storetest.PostgresURL(t)
+	open := func(url string) *postgres.Store {
+		s, err := postgres.Open(ctx, url, 2)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	a := open(url)
+	require.NoError(t, a.LockOwner(ctx, "worker-0"))
+
+	u, err := neturl.Parse(url)
+	require.NoError(t, err)
+	p := storetest.StartProxy(t, u.Host)
+	u.Host = p.Addr
+	b := open(u.String())
+	wait, cancelWait := context.WithCancel(ctx)
+	defer cancelWait()
+	refused := make(chan error, 1)
+	go func() { refused <- b.LockOwner(wait, "worker-0") }()
+
+	// b's session has tried (and waits to try again): it has been idle
+	// after a try for a while (not just between preparing the try and
+	// running it), and it holds no advisory lock (a's session, named
+	// alike, holds one).
+	host, _ := os.Hostname()
+	name := fmt.Sprintf("flowker host=%s pid=%d", host, os.Getpid())
+	name = name[:min(len(name), 63)]
+	raw, err := sql.Open("pgx", url)
+	require.NoError(t, err)
+	defer func() { _ = raw.Close() }()
+	require.Eventually(t, func() bool {
+		var n int
+		err := raw.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE application_name = $1 AND query LIKE 'SELECT pg_try_advisory_lock%'
+			AND state = 'idle' AND state_change < clock_timestamp() - interval '100 milliseconds'
+			AND pid NOT IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted)`, name).Scan(&n)
+		return err == nil && n == 1
+	}, 30*time.Second, 10*time.Millisecond, "b's session tried once")
+
+	// The next try's answer is held; the wait ends meanwhile; pgx ends the
+	// session; only then does the answer go on.
+	p.HoldReplies()
+	within, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	require.True(t, p.WaitFor(within, func(held, _ int) bool { return held > 0 }), "a try in flight")
+	cancelWait()
+	require.True(t, p.WaitFor(within, func(_, hungUp int) bool { return hungUp > 0 }), "the session ended")
+	p.ReleaseReplies()
+
+	err = <-refused
+	var inUse *postgres.OwnerInUseError
+	require.ErrorAs(t, err, &inUse)
+	require.Contains(t, err.Error(), `worker id "worker-0" is in use by another Flowker process (flowker host=`)
+	require.Contains(t, err.Error(), "pid="+strconv.Itoa(os.Getpid()))
 }
