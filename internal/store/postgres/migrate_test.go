@@ -4,10 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"os"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	"github.com/stretchr/testify/require"
 
 	"flowker/internal/flow"
@@ -56,4 +59,60 @@ func TestMigration5KeepsExecutions(t *testing.T) {
 	_, err = db.ExecContext(ctx, `INSERT INTO execution_steps (execution_id, step_number, node_id, name, status, started_at, completed_at)
 		VALUES ($1, 1, 'n', 'N', 'completed', now(), now())`, uuid.New())
 	require.ErrorContains(t, err, "foreign key")
+}
+
+// TestMigrationLockIsPerSchema: a migration elsewhere in the database —
+// here a session holding goose's default lock key, as another goose user
+// or a Flowker of another schema before the lock was per schema would
+// while migrating — does not hold up opening a fresh schema. (Every test
+// schema's migration waited for every other one's, 1 s poll by 1 s poll:
+// with a dozen parallel opens some took 9 s, and cmd/flowker's process
+// starts timed out under load.)
+func TestMigrationLockIsPerSchema(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := storetest.PostgresURL(t)
+	raw, err := sql.Open("pgx", url)
+	require.NoError(t, err)
+	defer func() { _ = raw.Close() }()
+	other, err := raw.Conn(ctx)
+	require.NoError(t, err)
+	defer func() { _ = other.Close() }()
+	var locked bool
+	require.NoError(t, other.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", lock.DefaultLockID).Scan(&locked))
+	if !locked {
+		t.Skip("goose's default lock key is held by something else on this database")
+	}
+	defer func() { _, _ = other.ExecContext(ctx, "SELECT pg_advisory_unlock($1)", lock.DefaultLockID) }()
+
+	within, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	s, err := postgres.Open(within, url, 2)
+	require.NoError(t, err, "a fresh schema migrates while another migration holds goose's key")
+	require.NoError(t, s.Close())
+}
+
+// TestReplicasMigrateTogether: stores opening one fresh schema at once
+// (replicas starting together) still take turns: every one opens, on the
+// same migrated schema.
+func TestReplicasMigrateTogether(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := storetest.PostgresURL(t)
+	const n = 4
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			s, err := postgres.Open(ctx, url, 2)
+			if err == nil {
+				err = s.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		require.NoError(t, err, "replica %d", i)
+	}
 }

@@ -186,8 +186,20 @@ func open(ctx context.Context, url string, maxConns int) (*sqlstore.DB, error) {
 		}
 		return nil, errors.Join(fmt.Errorf("postgres: %w", err), db.Close())
 	}
-	// Replicas starting together wait for the first one to migrate; poll each second, up to 5 minutes.
-	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
+	// Replicas starting together wait for the first one to migrate; poll
+	// each second, up to 5 minutes. The lock is this schema's (as the owner
+	// lock is): goose's default key is one per database, shared by every
+	// other schema's Flowker and every other goose user there, and waiting
+	// out their migrations 1 s poll by 1 s poll stalled starts for seconds.
+	var lockID int64
+	if err := db.QueryRowContext(ctx,
+		"SELECT hashtextextended('flowker.migrate:' || coalesce(current_schema(), ''), 0)").Scan(&lockID); err != nil {
+		if isUnavailable(err) || store.Transient(err) {
+			err = store.Unavailable(err)
+		}
+		return nil, errors.Join(fmt.Errorf("postgres: %w", err), db.Close())
+	}
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300), lock.WithLockID(lockID))
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("postgres: %w", err), db.Close())
 	}
