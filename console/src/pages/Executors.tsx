@@ -107,7 +107,8 @@ export function ExecutorDetail({ id }: { id: string }) {
           </div>
         )}
       </DetailHeader>
-      <ErrorBox error={actError} />
+      {/* an action's failure, else a failed reload: what is shown may be stale */}
+      <ErrorBox error={actError ?? error} />
       <Lifecycle status={e.status} />
       <div className="two-col">
         <div className="panel" data-testid="executor-details">

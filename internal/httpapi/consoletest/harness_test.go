@@ -25,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"flowker/internal/catalog"
 	"flowker/internal/config"
@@ -57,18 +58,51 @@ func newServer(t *testing.T, env map[string]string) *server {
 	box, err := secret.NewBox(bytes.Repeat([]byte{7}, secret.KeySize))
 	require.NoError(t, err)
 	client := provider.New(provider.Options{AllowPrivate: true})
-	eng := engine.New(st, box, catalog.Default(), client, zap.NewNop(), nil, engine.Options{
+	log := failureLog(t)
+	eng := engine.New(st, box, catalog.Default(), client, log, nil, engine.Options{
 		Concurrency: 8, QueueSize: 64, LeaseDuration: 2 * time.Second, RescueInterval: 100 * time.Millisecond,
 		Retry: engine.RetryPolicy{Base: time.Millisecond, Max: 5 * time.Millisecond}})
 	require.NoError(t, eng.Start(context.Background()))
 	t.Cleanup(func() { eng.Stop(time.Second) })
 	svc := service.New(st, box, service.WithHTTPClient(client), service.WithDispatcher(eng))
-	app := httpapi.New(svc, cfg, zap.NewNop(), &atomic.Bool{})
+	app := httpapi.New(svc, cfg, log, &atomic.Bool{})
 	ln, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	go func() { _ = httpapi.Serve(app, ln) }()
 	t.Cleanup(func() { _ = app.Shutdown() })
 	return &server{t: t, base: "http://" + ln.Addr().String(), key: env["API_KEY"]}
+}
+
+// failureLog keeps the server's warnings and errors and prints them if the
+// test fails: a page showing stale data after a failed request says why.
+// (Not the test's own log: the engine may still write after the test.)
+func failureLog(t *testing.T) *zap.Logger {
+	var buf lockedBuffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log (warnings and errors):\n%s", buf.String())
+		}
+	})
+	return zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), &buf, zap.WarnLevel))
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) Sync() error { return nil }
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // do calls the API and decodes a JSON answer, requiring status want.
@@ -267,7 +301,7 @@ func (b *browser) waitText(sel, want string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	b.t.Fatalf("%s: text %q does not contain %q", sel, got, want)
+	b.t.Fatalf("%s: text %q does not contain %q; page text:\n%s", sel, got, want, b.bodyText())
 }
 
 // eval evaluates JavaScript and returns its result (chromedp.EvalAwaitPromise
