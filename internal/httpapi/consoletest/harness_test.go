@@ -25,7 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"flowker/internal/catalog"
 	"flowker/internal/config"
@@ -77,32 +77,15 @@ func newServer(t *testing.T, env map[string]string) *server {
 // test fails: a page showing stale data after a failed request says why.
 // (Not the test's own log: the engine may still write after the test.)
 func failureLog(t *testing.T) *zap.Logger {
-	var buf lockedBuffer
+	core, logs := observer.New(zap.WarnLevel)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("server log (warnings and errors):\n%s", buf.String())
+			for _, e := range logs.All() {
+				t.Logf("server %s: %s %v", e.Level, e.Message, e.ContextMap())
+			}
 		}
 	})
-	return zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), &buf, zap.WarnLevel))
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) Sync() error { return nil }
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	return zap.New(core)
 }
 
 // do calls the API and decodes a JSON answer, requiring status want.

@@ -35,13 +35,7 @@ func TestLockOwner(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	url := storetest.PostgresURL(t)
-	open := func(url string) *postgres.Store {
-		s, err := postgres.Open(ctx, url, 2)
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	}
-	a, b := open(url), open(url)
+	a, b := openStore(t, url), openStore(t, url)
 	require.NoError(t, a.LockOwner(ctx, "worker-0"))
 
 	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
@@ -56,9 +50,9 @@ func TestLockOwner(t *testing.T) {
 	require.Contains(t, err.Error(), "pid="+strconv.Itoa(os.Getpid()))
 
 	require.NoError(t, b.LockOwner(ctx, "worker-1"), "other ids are free")
-	require.NoError(t, open(storetest.PostgresURL(t)).LockOwner(ctx, "worker-0"),
+	require.NoError(t, openStore(t, storetest.PostgresURL(t)).LockOwner(ctx, "worker-0"),
 		"the same id in another schema is another deployment")
-	c := open(url)
+	c := openStore(t, url)
 	time.AfterFunc(300*time.Millisecond, func() { _ = a.Close() })
 	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -141,20 +135,14 @@ func BenchmarkDashboard1M(b *testing.B) {
 func TestLockOwnerRefusedMidStatement(t *testing.T) {
 	ctx := context.Background()
 	url := storetest.PostgresURL(t)
-	open := func(url string) *postgres.Store {
-		s, err := postgres.Open(ctx, url, 2)
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	}
-	a := open(url)
+	a := openStore(t, url)
 	require.NoError(t, a.LockOwner(ctx, "worker-0"))
 
 	u, err := neturl.Parse(url)
 	require.NoError(t, err)
 	p := storetest.StartProxy(t, u.Host)
 	u.Host = p.Addr
-	b := open(u.String())
+	b := openStore(t, u.String())
 	wait, cancelWait := context.WithCancel(ctx)
 	defer cancelWait()
 	refused := make(chan error, 1)
@@ -194,4 +182,13 @@ func TestLockOwnerRefusedMidStatement(t *testing.T) {
 	require.ErrorAs(t, err, &inUse)
 	require.Contains(t, err.Error(), `worker id "worker-0" is in use by another Flowker process (flowker host=`)
 	require.Contains(t, err.Error(), "pid="+strconv.Itoa(os.Getpid()))
+}
+
+// openStore opens a store on url, closed when the test ends.
+func openStore(t *testing.T, url string) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), url, 2)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
 }
