@@ -483,7 +483,7 @@ func (e *Engine) finished(id uuid.UUID, dispatch int, results *store.ExecutionRe
 	defer e.mu.Unlock()
 	if rec, ok := e.execs[id]; ok && rec.dispatches == dispatch {
 		for _, ch := range rec.waiters {
-			ch <- results // buffered: each waiter's own, sent once
+			ch <- results // buffered, sent once; waiters share results and only read them
 			close(ch)
 		}
 		delete(e.execs, id)

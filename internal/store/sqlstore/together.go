@@ -39,11 +39,7 @@ func (q *queries) ReadBackExecution(ctx context.Context, id uuid.UUID, got *stor
 	if q.d.Pipeline == nil {
 		return nil
 	}
-	serverError := q.d.IsServerError
-	if serverError == nil {
-		serverError = func(error) bool { return false }
-	}
-	for _, r := range resultReads(id, got, serverError) {
+	for _, r := range resultReads(id, got, q.d.IsServerError) {
 		if err := q.w.Later(ctx, r); err != nil {
 			return err
 		}

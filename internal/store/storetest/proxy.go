@@ -132,6 +132,11 @@ func (p *Proxy) HoldReplies() {
 func (p *Proxy) ReleaseReplies() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.releaseLocked()
+}
+
+// releaseLocked ends a hold; p.mu is held.
+func (p *Proxy) releaseLocked() {
 	if p.hold != nil {
 		close(p.hold)
 		p.hold = nil
@@ -164,10 +169,7 @@ func (p *Proxy) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cut = true
-	if p.hold != nil {
-		close(p.hold)
-		p.hold = nil
-	}
+	p.releaseLocked()
 	_ = p.ln.Close()
 	for _, c := range p.conns {
 		_ = c.Close()
