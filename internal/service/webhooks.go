@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -80,8 +81,25 @@ type WebhookRequest struct {
 // serves every route), checks the token in constant time, and starts the
 // execution at the trigger that matched. The route and the workflow's
 // revision are looked up as of the call's arrival (store.WithCatalogView).
+//
+// First under a guarded view: where the store would ask the database
+// whether the catalog changed (PostgreSQL), it takes the catalog as last
+// seen and the execution's insert is conditional on it, in the insert's
+// round trip. An attempt that fails for any reason (the catalog moved, or
+// an answer such as 404 or 401 it may have decided on a stale catalog) is
+// served again with the catalog's counter read.
 func (s *Service) StartWebhook(ctx context.Context, req WebhookRequest) (*StartResult, error) {
-	ctx = store.WithCatalogView(ctx)
+	guarded := store.WithGuardedCatalogView(ctx)
+	res, err := s.startWebhook(guarded, req)
+	if _, unverified := store.CatalogViewOf(guarded).Unverified(); err != nil && unverified {
+		return s.startWebhook(store.WithCatalogView(ctx), req)
+	}
+	return res, err
+}
+
+// startWebhook is one attempt of StartWebhook, under ctx's catalog view.
+// It leaves req as it is.
+func (s *Service) startWebhook(ctx context.Context, req WebhookRequest) (*StartResult, error) {
 	route, err := s.store.FindWebhookRoute(ctx, req.Method, NormalizeWebhookPath(req.Path))
 	if err != nil {
 		return nil, err
@@ -96,7 +114,7 @@ func (s *Service) StartWebhook(ctx context.Context, req WebhookRequest) (*StartR
 			return nil, flow.ErrWebhookToken
 		}
 	}
-	input := req.Body
+	input := maps.Clone(req.Body) // gets _webhook below
 	if input == nil {
 		input = map[string]any{}
 	}

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"sync"
+
+	"flowker/internal/flow"
 )
 
 // WithCatalogView returns ctx with a catalog view: the catalog lookups
@@ -20,12 +22,34 @@ func WithCatalogView(ctx context.Context) context.Context {
 	return context.WithValue(ctx, catalogViewKey{}, &CatalogView{})
 }
 
+// WithGuardedCatalogView is WithCatalogView for a request whose only
+// write is the execution it starts: where the store would ask the
+// database, the view does not ask; it takes the catalog as the store last
+// saw it, and the store makes the execution's insert fail with
+// ErrCatalogMoved if the catalog has changed since (a guard in the same
+// transaction: no round trip of its own). An answer such a view led to is
+// right only if that insert committed: a caller whose request failed for
+// any reason while the view was Unverified must serve it again under
+// WithCatalogView.
+func WithGuardedCatalogView(ctx context.Context) context.Context {
+	return context.WithValue(ctx, catalogViewKey{}, &CatalogView{guarded: true})
+}
+
+// ErrCatalogMoved: a write under a guarded catalog view found the catalog
+// changed since the generation the view's lookups answered with; nothing
+// of the transaction was stored. The caller serves the request again; were
+// it to reach a client, it is the 409 of any concurrent change.
+var ErrCatalogMoved = &flow.Error{Kind: flow.KindConflict, Code: flow.CodeStateChanged,
+	Message: "the catalog changed since the lookups made for this request; retry"}
+
 // CatalogView is the catalog's generation the lookups under one context
 // share. Safe for concurrent use.
 type CatalogView struct {
-	mu  sync.Mutex
-	gen uint64
-	set bool
+	mu       sync.Mutex
+	gen      uint64
+	set      bool
+	guarded  bool // may take a recalled generation instead of reading one
+	recalled bool // it did: Unverified
 }
 
 type catalogViewKey struct{}
@@ -36,13 +60,31 @@ func CatalogViewOf(ctx context.Context) *CatalogView {
 	return v
 }
 
-// Generation returns the view's generation, read with read by the first
-// caller that gets one (false: not read; the next caller tries again).
-func (v *CatalogView) Generation(read func() (uint64, bool)) (uint64, bool) {
+// Generation returns the view's generation, set by the first caller that
+// gets one: on a guarded view, what recall gives (the generation the store
+// last read) when it knows one; otherwise what read gives (false: not
+// read; the next caller tries again). recall may be nil.
+func (v *CatalogView) Generation(read, recall func() (uint64, bool)) (uint64, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if !v.set && v.guarded && recall != nil {
+		v.gen, v.set = recall()
+		v.recalled = v.set
+	}
 	if !v.set {
 		v.gen, v.set = read()
 	}
 	return v.gen, v.set
+}
+
+// Unverified returns the generation a guarded view answered with without
+// reading it (false for a nil view, or one that read): a write under the
+// view must be conditional on the catalog still being at it.
+func (v *CatalogView) Unverified() (uint64, bool) {
+	if v == nil {
+		return 0, false
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.gen, v.recalled
 }

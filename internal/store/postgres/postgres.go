@@ -230,6 +230,8 @@ func dialect(locker goose.ProviderOption) sqlstore.Dialect {
 		FenceLease:     fenceLease,
 		IsLeaseLost:    isLeaseLost,
 		CatalogVersion: "SELECT version FROM catalog_version",
+		CatalogGuard:   "SELECT CAST((SELECT version FROM catalog_version) IS NOT DISTINCT FROM $1 AS catalog_unchanged)",
+		IsCatalogMoved: func(err error) bool { return isCheckOf(err, "catalog_unchanged") },
 		UnixSeconds: func(col string) string {
 			return "CAST(floor(extract(epoch FROM " + col + ")) AS bigint)"
 		},
@@ -246,9 +248,12 @@ func fenceLease(update string) string {
 }
 
 // isLeaseLost: the failure fenceLease's statement gives a lost lease.
-func isLeaseLost(err error) bool {
+func isLeaseLost(err error) bool { return isCheckOf(err, "execution_lease_held") }
+
+// isCheckOf: a value cast to the domain failed its CHECK.
+func isCheckOf(err error, domain string) bool {
 	var e *pgconn.PgError
-	return errors.As(err, &e) && e.Code == "23514" && e.DataTypeName == "execution_lease_held"
+	return errors.As(err, &e) && e.Code == "23514" && e.DataTypeName == domain
 }
 
 // isServerError: an error response of the server's.

@@ -39,6 +39,8 @@ type catalogCache struct {
 	writing atomic.Int64                  // catalog writes begun and not ended (OneProcess)
 	gen     atomic.Uint64                 // advanced when a catalog write begins and when it ends (OneProcess)
 	misses  atomic.Int64                  // lookups that read (tests)
+	seen    atomic.Uint64                 // the highest counter value read (version): a guarded view's
+	guards  bool                          // a guarded view may take seen (Dialect.CatalogGuard)
 
 	mu        sync.Mutex
 	tag       uint64 // the generation the values below were read at
@@ -62,7 +64,11 @@ func (c *catalogCache) now(ctx context.Context) (uint64, bool) {
 		return 0, false
 	case c.version != nil:
 		if view := store.CatalogViewOf(ctx); view != nil {
-			return view.Generation(func() (uint64, bool) { return c.readVersion(ctx) }) // once for the view's lookups
+			var recall func() (uint64, bool)
+			if c.guards {
+				recall = c.recall
+			}
+			return view.Generation(func() (uint64, bool) { return c.readVersion(ctx) }, recall) // once for the view's lookups
 		}
 		return c.readVersion(ctx)
 	case c.writing.Load() > 0:
@@ -74,7 +80,26 @@ func (c *catalogCache) now(ctx context.Context) (uint64, bool) {
 // readVersion reads the database's counter (a shared read).
 func (c *catalogCache) readVersion(ctx context.Context) (uint64, bool) {
 	v, err := c.version.get(ctx, struct{}{})
-	return uint64(v), err == nil //nolint:gosec // the counter starts at 0 and only grows
+	if err != nil {
+		return 0, false
+	}
+	gen := uint64(v) //nolint:gosec // the counter starts above 0 and only grows
+	for {
+		seen := c.seen.Load()
+		if gen <= seen || c.seen.CompareAndSwap(seen, gen) {
+			return gen, true
+		}
+	}
+}
+
+// recall is the counter as last read, for a guarded view (false: never
+// read). Values a lookup reads under it are kept with it: if the counter
+// has moved on since, they are newer than that generation's, which a
+// lookup may always be answered with (it sees at least every change
+// committed before it asked).
+func (c *catalogCache) recall() (uint64, bool) {
+	seen := c.seen.Load()
+	return seen, seen > 0
 }
 
 // catalogLookup returns m's value for key if it is still what the
@@ -136,4 +161,21 @@ func (q *queries) settle() {
 		q.catalogBegun = false
 		q.catalog.end()
 	}
+}
+
+// guardCatalog adds to the transaction the guard of ctx's catalog view,
+// when its lookups answered with a generation they did not read
+// (store.WithGuardedCatalogView): the transaction then fails with
+// store.ErrCatalogMoved if the counter has moved since. It is queued with
+// the transaction's writes (Later), costing no round trip of its own.
+func (q *queries) guardCatalog(ctx context.Context) error {
+	gen, ok := store.CatalogViewOf(ctx).Unverified()
+	if !ok {
+		return nil
+	}
+	err := q.w.Later(ctx, Pipelined{SQL: q.d.CatalogGuard, Args: []any{int64(gen)}}) //nolint:gosec // a counter value read from a bigint
+	if err != nil && q.d.IsCatalogMoved(err) {
+		return store.ErrCatalogMoved
+	}
+	return err
 }

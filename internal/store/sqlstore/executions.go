@@ -73,7 +73,12 @@ func nullJSON(what string, v map[string]any) (any, error) {
 	return marshalJSON(what, v, "{}")
 }
 
+// CreateExecution inserts the execution; under a guarded catalog view, on
+// the condition that the catalog has not changed since its lookups.
 func (q *queries) CreateExecution(ctx context.Context, e *flow.Execution) error {
+	if err := q.guardCatalog(ctx); err != nil {
+		return err
+	}
 	return executions.insert(ctx, q, e)
 }
 

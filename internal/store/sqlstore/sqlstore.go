@@ -93,6 +93,12 @@ type Dialect struct {
 	// advances (PostgreSQL's catalog_version), so catalog lookups may be
 	// answered from memory while it stays the same (catalogCache).
 	CatalogVersion string
+	// CatalogGuard, with CatalogVersion, is a statement ($1: a counter
+	// value) that fails, with an error IsCatalogMoved reports, when the
+	// counter is not at $1: the guard of an execution created under a
+	// store.WithGuardedCatalogView, sent with the insert.
+	CatalogGuard   string
+	IsCatalogMoved func(error) bool
 	// DeadlineBetweenStatements: a group commit's statements run with a
 	// context that never ends, and each is refused once the batch's
 	// deadline has passed, instead of being interrupted when it passes
@@ -192,6 +198,7 @@ func Open(ctx context.Context, wdb, rdb *sql.DB, d Dialect) (*DB, error) {
 	s.revisions.workflows = sharedRevisions(reads, workflows, s.r)
 	s.routes = sharedRoutes(reads, s.r)
 	if d.CatalogVersion != "" && !d.OneProcess {
+		s.catalog.guards = d.CatalogGuard != ""
 		s.catalog.version = &sharedReads[struct{}, int64]{base: reads,
 			read: func(ctx context.Context, _ []struct{}) (map[struct{}]int64, error) {
 				var v int64

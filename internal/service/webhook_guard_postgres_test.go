@@ -1,0 +1,77 @@
+package service_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"flowker/internal/flow"
+	"flowker/internal/service"
+	"flowker/internal/store"
+	"flowker/internal/store/postgres"  //nolint:depguard // two processes on one PostgreSQL database
+	"flowker/internal/store/storetest" //nolint:depguard // a fresh PostgreSQL schema for the test
+)
+
+// acceptAll is an engine that takes every execution and runs none.
+type acceptAll struct{}
+
+func (acceptAll) Owner() string                                           { return "replica-a" }
+func (acceptAll) LeaseUntil(now time.Time) time.Time                      { return now.Add(time.Minute) }
+func (acceptAll) Reserve() bool                                           { return true }
+func (acceptAll) Release()                                                {}
+func (acceptAll) Dispatch(uuid.UUID)                                      {}
+func (acceptAll) DispatchNew(*flow.Execution)                             {}
+func (acceptAll) Cancel(uuid.UUID) bool                                   { return false }
+func (acceptAll) Wait(uuid.UUID) (<-chan *store.ExecutionResults, func()) { return nil, func() {} }
+func (acceptAll) Wake(context.Context, func(store.Tx, time.Time) (uuid.UUID, bool, error)) error {
+	return nil
+}
+
+// TestWebhookStartsSeeAnotherReplicasCatalog: a webhook call's lookups
+// are answered from what this replica last saw of the catalog (a guarded
+// view), yet its answer is the catalog's as of the call: a workflow
+// another replica just activated starts (this replica remembered it
+// inactive), and one it just deactivated does not (this replica
+// remembered its route).
+func TestWebhookStartsSeeAnotherReplicasCatalog(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := storetest.PostgresURL(t)
+	open := func() *postgres.Store {
+		s, err := postgres.Open(ctx, url, 4)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	a, b := newTestService(t, open(), service.WithDispatcher(acceptAll{})), newTestService(t, open())
+	w, err := b.CreateWorkflow(ctx, flow.Definition{Name: "replicated", Nodes: []flow.Node{{ID: "hook",
+		Type: flow.NodeTrigger, Data: map[string]any{"triggerType": "webhook", "method": "POST", "path": "/replicated"}}}})
+	require.NoError(t, err)
+	started := func() int {
+		t.Helper()
+		p, err := a.ListExecutions(ctx, flow.ExecutionFilter{WorkflowID: w.ID, Page: flow.PageRequest{Limit: 100, SortBy: "startedAt"}})
+		require.NoError(t, err)
+		return len(p.Items)
+	}
+	call := func() error {
+		_, err := a.StartWebhook(ctx, service.WebhookRequest{Method: "POST", Path: "/replicated",
+			Body: map[string]any{"n": uuid.NewString()}})
+		return err
+	}
+
+	_, err = a.StartExecution(ctx, service.StartRequest{WorkflowID: w.ID})
+	require.ErrorIs(t, err, flow.ErrWorkflowNotActive) // a keeps the draft's revision
+	_, err = b.ActivateWorkflow(ctx, w.ID)
+	require.NoError(t, err)
+	require.NoError(t, call(), "activated on the other replica: started, though remembered inactive")
+	require.NoError(t, call())
+	require.Equal(t, 2, started())
+
+	_, err = b.DeactivateWorkflow(ctx, w.ID)
+	require.NoError(t, err)
+	require.ErrorIs(t, call(), flow.ErrWebhookNotFound, "deactivated on the other replica: its route is gone")
+	require.Equal(t, 2, started(), "nothing started from the remembered route")
+}
