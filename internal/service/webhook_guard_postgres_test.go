@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -74,4 +75,52 @@ func TestWebhookStartsSeeAnotherReplicasCatalog(t *testing.T) {
 	require.NoError(t, err)
 	require.ErrorIs(t, call(), flow.ErrWebhookNotFound, "deactivated on the other replica: its route is gone")
 	require.Equal(t, 2, started(), "nothing started from the remembered route")
+}
+
+// refuseAll is an engine whose queue is always full.
+type refuseAll struct{ acceptAll }
+
+func (refuseAll) Reserve() bool { return false }
+
+// routeCounter counts route lookups.
+type routeCounter struct {
+	store.Store
+	lookups atomic.Int64
+}
+
+func (s *routeCounter) FindWebhookRoute(ctx context.Context, method, path string) (*flow.WebhookRoute, error) {
+	s.lookups.Add(1)
+	return s.Store.FindWebhookRoute(ctx, method, path)
+}
+
+// TestWebhookRefusedForCapacityOnce: a call refused for want of capacity
+// (503, the queue full) under a guarded view is not served again: no
+// catalog decides that, and an overloaded server would do its lookups
+// twice. A call that failed otherwise (404) is.
+func TestWebhookRefusedForCapacityOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, storetest.PostgresURL(t), 4)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	counted := &routeCounter{Store: st}
+	svc := newTestService(t, counted, service.WithDispatcher(refuseAll{}))
+	w, err := svc.CreateWorkflow(ctx, flow.Definition{Name: "full", Nodes: []flow.Node{{ID: "hook",
+		Type: flow.NodeTrigger, Data: map[string]any{"triggerType": "webhook", "method": "POST", "path": "/full"}}}})
+	require.NoError(t, err)
+	_, err = svc.ActivateWorkflow(ctx, w.ID)
+	require.NoError(t, err)
+	call := func(path string) (int64, error) {
+		before := counted.lookups.Load()
+		_, err := svc.StartWebhook(ctx, service.WebhookRequest{Method: "POST", Path: path})
+		return counted.lookups.Load() - before, err
+	}
+	_, err = call("/full") // reads the catalog counter: later calls recall it
+	require.ErrorIs(t, err, flow.ErrQueueFull)
+	n, err := call("/full")
+	require.ErrorIs(t, err, flow.ErrQueueFull)
+	require.Equal(t, int64(1), n, "refused for capacity: not served again")
+	n, err = call("/unknown")
+	require.ErrorIs(t, err, flow.ErrWebhookNotFound)
+	require.Equal(t, int64(2), n, "not found from a catalog not read: served again with it read")
 }

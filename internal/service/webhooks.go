@@ -85,13 +85,17 @@ type WebhookRequest struct {
 // First under a guarded view: where the store would ask the database
 // whether the catalog changed (PostgreSQL), it takes the catalog as last
 // seen and the execution's insert is conditional on it, in the insert's
-// round trip. An attempt that fails for any reason (the catalog moved, or
-// an answer such as 404 or 401 it may have decided on a stale catalog) is
-// served again with the catalog's counter read.
+// round trip. An attempt that failed (the catalog moved, or an answer such
+// as 404 or 401 it may have decided on a stale catalog) is served again
+// with the catalog's counter read — unless it failed for want of capacity
+// (503: the queue full, the database unavailable) or because the caller
+// left, which no catalog decides: a retry would only double the work of
+// an overloaded server.
 func (s *Service) StartWebhook(ctx context.Context, req WebhookRequest) (*StartResult, error) {
 	guarded := store.WithGuardedCatalogView(ctx)
 	res, err := s.startWebhook(guarded, req)
-	if _, unverified := store.CatalogViewOf(guarded).Unverified(); err != nil && unverified {
+	_, unverified := store.CatalogViewOf(guarded).Unverified()
+	if err != nil && unverified && flow.KindOf(err) != flow.KindUnavailable && ctx.Err() == nil {
 		return s.startWebhook(store.WithCatalogView(ctx), req)
 	}
 	return res, err
