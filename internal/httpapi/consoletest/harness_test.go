@@ -287,6 +287,15 @@ func (b *browser) waitText(sel, want string) {
 	b.t.Fatalf("%s: text %q does not contain %q; page text:\n%s", sel, got, want, b.bodyText())
 }
 
+// waitExactText waits until the element's text, trimmed, is want: for a
+// state whose name is part of another's ("configured" is in
+// "unconfigured"), where waitText would return at once, before the change.
+func (b *browser) waitExactText(sel, want string) {
+	b.t.Helper()
+	b.waitFor(fmt.Sprintf("%s to read %q", sel, want),
+		"((document.querySelector("+jsString(sel)+") || {}).innerText || '').trim() === "+jsString(want))
+}
+
 // eval evaluates JavaScript and returns its result (chromedp.EvalAwaitPromise
 // to wait for a promise's).
 func eval[T any](b *browser, js string, opts ...chromedp.EvaluateOption) T {

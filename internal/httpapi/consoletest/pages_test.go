@@ -38,13 +38,15 @@ func TestConsoleConfigurationsAndCatalog(t *testing.T) {
 	b.waitText("[data-testid=executor-details]", "****ef12")
 	require.NotContains(t, b.bodyText(), "kyc_live_abcdef12", "a secret is never shown")
 	// Lifecycle from the console: configure, test (passes: tested), activate.
+	// Exact text: "unconfigured" contains "configured", and a test run
+	// before the configure committed leaves the executor untested.
 	b.click("[data-testid=executor-configure]")
-	b.waitText("[data-testid=lifecycle] .current", "configured")
+	b.waitExactText("[data-testid=lifecycle] .current", "configured")
 	b.click("[data-testid=run-test]")
 	b.waitFor("three passed stages", `document.querySelectorAll("[data-testid=test-result] .stage[data-status=passed]").length === 3`)
-	b.waitText("[data-testid=lifecycle] .current", "tested")
+	b.waitExactText("[data-testid=lifecycle] .current", "tested")
 	b.click("[data-testid=executor-activate]")
-	b.waitText("[data-testid=lifecycle] .current", "active")
+	b.waitExactText("[data-testid=lifecycle] .current", "active")
 	require.Equal(t, "active", f.do("GET", "/v1/executors/"+kyc, nil, http.StatusOK)["status"])
 	b.shot("12-executor")
 	b.open("/console/executors", "[data-testid=executors-table]")
