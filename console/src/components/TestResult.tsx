@@ -6,7 +6,9 @@ const STAGE_NAMES: Record<string, string> = { connectivity: "Connectivity", auth
 
 // ConnectivityTest runs POST {path} (a provider or executor configuration's
 // /test) and lists its stages: each one's result, message or error, and time.
-export function ConnectivityTest({ path, onDone }: { path: string; onDone?: (r: TestResult) => void }) {
+// disabled holds the button while the page changes the configuration: a test
+// started meanwhile would test it as it was.
+export function ConnectivityTest({ path, onDone, disabled }: { path: string; onDone?: (r: TestResult) => void; disabled?: boolean }) {
   const [result, setResult] = useState<TestResult | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -27,7 +29,7 @@ export function ConnectivityTest({ path, onDone }: { path: string; onDone?: (r: 
     <div className="panel" data-testid="connectivity-test">
       <div className="panel-head">
         <h3>Connectivity test</h3>
-        <button className="primary" data-testid="run-test" disabled={busy} onClick={() => void run()}>
+        <button className="primary" data-testid="run-test" disabled={busy || disabled} onClick={() => void run()}>
           {busy ? "Testing…" : result ? "Test again" : "Test connectivity"}
         </button>
       </div>

@@ -153,7 +153,7 @@ export function ExecutorDetail({ id }: { id: string }) {
           )}
         </div>
         {manage ? (
-          <ConnectivityTest path={`${path}/test`} onDone={() => void reload()} />
+          <ConnectivityTest path={`${path}/test`} onDone={() => void reload()} disabled={busy} />
         ) : (
           <div className="panel muted small">Testing connectivity needs the permission executor-configurations:manage.</div>
         )}

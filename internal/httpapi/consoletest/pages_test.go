@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
 	"flowker/internal/provider/providertest"
@@ -40,7 +41,15 @@ func TestConsoleConfigurationsAndCatalog(t *testing.T) {
 	// Lifecycle from the console: configure, test (passes: tested), activate.
 	// Exact text: "unconfigured" contains "configured", and a test run
 	// before the configure committed leaves the executor untested.
-	b.click("[data-testid=executor-configure]")
+	// The test button waits while an action is in flight: a test started
+	// then would test the configuration as it was. (React renders the
+	// click's state in a microtask; the action's answer, network I/O,
+	// cannot arrive before the microtasks that follow it.)
+	require.True(t, eval[bool](b, `(async () => {
+		document.querySelector("[data-testid=executor-configure]").click();
+		await Promise.resolve(); await Promise.resolve();
+		return document.querySelector("[data-testid=run-test]").disabled })()`,
+		chromedp.EvalAwaitPromise), "test button held during an action")
 	b.waitExactText("[data-testid=lifecycle] .current", "configured")
 	b.click("[data-testid=run-test]")
 	b.waitFor("three passed stages", `document.querySelectorAll("[data-testid=test-result] .stage[data-status=passed]").length === 3`)
