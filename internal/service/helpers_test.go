@@ -11,6 +11,7 @@ import (
 	"flowker/internal/secret"
 	"flowker/internal/service"
 	"flowker/internal/store"
+	"flowker/internal/store/postgres" //nolint:depguard // processes sharing one PostgreSQL database
 	"flowker/internal/store/sqlite"
 )
 
@@ -26,6 +27,17 @@ func newTestService(t *testing.T, st store.Store, opts ...service.Option) *servi
 func openSQLite(t *testing.T) store.Store {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+// openPostgres opens a store on url (storetest.PostgresURL: a fresh
+// schema), closed when the test ends; several on one url are several
+// processes.
+func openPostgres(t *testing.T, url string) *postgres.Store {
+	t.Helper()
+	st, err := postgres.Open(context.Background(), url, 4)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
 	return st

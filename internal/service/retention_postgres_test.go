@@ -10,7 +10,6 @@ import (
 	"flowker/internal/audit"
 	"flowker/internal/service"
 	"flowker/internal/store/faultstore" //nolint:depguard // a batch held half-way
-	"flowker/internal/store/postgres"   //nolint:depguard // two processes' retention on one PostgreSQL database
 	"flowker/internal/store/storetest"  //nolint:depguard // a fresh PostgreSQL schema for the test
 )
 
@@ -23,13 +22,7 @@ func TestArchiveConcurrentPostgres(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	url := storetest.PostgresURL(t)
-	open := func() *postgres.Store {
-		s, err := postgres.Open(ctx, url, 4)
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	}
-	a, b := faultstore.Wrap(open()), open()
+	a, b := faultstore.Wrap(openPostgres(t, url)), openPostgres(t, url)
 	p := policy(t, 3)
 	var mu sync.Mutex
 	var files []string

@@ -12,7 +12,6 @@ import (
 	"flowker/internal/flow"
 	"flowker/internal/service"
 	"flowker/internal/store"
-	"flowker/internal/store/postgres"  //nolint:depguard // two processes on one PostgreSQL database
 	"flowker/internal/store/storetest" //nolint:depguard // a fresh PostgreSQL schema for the test
 )
 
@@ -41,13 +40,7 @@ func TestWebhookStartsSeeAnotherReplicasCatalog(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	url := storetest.PostgresURL(t)
-	open := func() *postgres.Store {
-		s, err := postgres.Open(ctx, url, 4)
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	}
-	a, b := newTestService(t, open(), service.WithDispatcher(acceptAll{})), newTestService(t, open())
+	a, b := newTestService(t, openPostgres(t, url), service.WithDispatcher(acceptAll{})), newTestService(t, openPostgres(t, url))
 	w, err := b.CreateWorkflow(ctx, flow.Definition{Name: "replicated", Nodes: []flow.Node{{ID: "hook",
 		Type: flow.NodeTrigger, Data: map[string]any{"triggerType": "webhook", "method": "POST", "path": "/replicated"}}}})
 	require.NoError(t, err)
@@ -100,10 +93,7 @@ func (s *routeCounter) FindWebhookRoute(ctx context.Context, method, path string
 func TestWebhookRefusedForCapacityOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := postgres.Open(ctx, storetest.PostgresURL(t), 4)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	counted := &routeCounter{Store: st}
+	counted := &routeCounter{Store: openPostgres(t, storetest.PostgresURL(t))}
 	svc := newTestService(t, counted, service.WithDispatcher(refuseAll{}))
 	w, err := svc.CreateWorkflow(ctx, flow.Definition{Name: "full", Nodes: []flow.Node{{ID: "hook",
 		Type: flow.NodeTrigger, Data: map[string]any{"triggerType": "webhook", "method": "POST", "path": "/full"}}}})
