@@ -156,6 +156,12 @@ func (s *Service) replay(ctx context.Context, req StartRequest, hash string) (*S
 	if err != nil {
 		return nil, err
 	}
+	// A replay writes nothing, so no insert's guard verifies the lookups
+	// that led here (a route or token already changed elsewhere): under a
+	// guarded view the call is served again with the catalog read.
+	if _, unverified := store.CatalogViewOf(ctx).Unverified(); unverified {
+		return nil, store.ErrCatalogMoved
+	}
 	if ex.RequestHash != hash {
 		return nil, flow.ErrIdempotencyReused
 	}

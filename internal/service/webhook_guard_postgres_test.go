@@ -114,3 +114,55 @@ func TestWebhookRefusedForCapacityOnce(t *testing.T) {
 	require.ErrorIs(t, err, flow.ErrWebhookNotFound)
 	require.Equal(t, int64(2), n, "not found from a catalog not read: served again with it read")
 }
+
+// TestWebhookReplayVerifiesTheCatalog: an idempotent replay writes
+// nothing, so no guard verifies the route it was answered from. A token
+// rotated on another replica refuses the old token's replay here too, as a
+// route read from the database would, though this replica remembers the
+// route with the old token.
+func TestWebhookReplayVerifiesTheCatalog(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := storetest.PostgresURL(t)
+	open := func() *postgres.Store {
+		s, err := postgres.Open(ctx, url, 4)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	a, b := newTestService(t, open(), service.WithDispatcher(acceptAll{})), newTestService(t, open())
+	def := func(token string) flow.Definition {
+		return flow.Definition{Name: "rotated-" + token, Nodes: []flow.Node{{ID: "hook", Type: flow.NodeTrigger,
+			Data: map[string]any{"triggerType": "webhook", "method": "POST", "path": "/rotated", "verify_token": token}}}}
+	}
+	w, err := b.CreateWorkflow(ctx, def("old"))
+	require.NoError(t, err)
+	_, err = b.ActivateWorkflow(ctx, w.ID)
+	require.NoError(t, err)
+	call := func() (*service.StartResult, error) {
+		return a.StartWebhook(ctx, service.WebhookRequest{Method: "POST", Path: "/rotated", Token: "old",
+			IdempotencyKey: "k", Body: map[string]any{"n": 1}})
+	}
+	res, err := call()
+	require.NoError(t, err)
+	require.False(t, res.Replayed)
+	res, err = call()
+	require.NoError(t, err)
+	require.True(t, res.Replayed, "the same call again: replayed")
+
+	// On the other replica, the path moves to another workflow with another
+	// token; this replica remembers the first workflow's route.
+	_, err = b.DeactivateWorkflow(ctx, w.ID)
+	require.NoError(t, err)
+	w2, err := b.CreateWorkflow(ctx, def("new"))
+	require.NoError(t, err)
+	_, err = b.ActivateWorkflow(ctx, w2.ID)
+	require.NoError(t, err)
+	_, err = call()
+	require.ErrorIs(t, err, flow.ErrWebhookToken, "the route's token changed before the call: not a replay")
+
+	_, err = b.DeactivateWorkflow(ctx, w2.ID)
+	require.NoError(t, err)
+	_, err = call()
+	require.ErrorIs(t, err, flow.ErrWebhookNotFound, "the route is gone before the call: not a replay")
+}
