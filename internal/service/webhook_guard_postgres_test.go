@@ -124,13 +124,7 @@ func TestWebhookReplayVerifiesTheCatalog(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	url := storetest.PostgresURL(t)
-	open := func() *postgres.Store {
-		s, err := postgres.Open(ctx, url, 4)
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	}
-	a, b := newTestService(t, open(), service.WithDispatcher(acceptAll{})), newTestService(t, open())
+	a, b := newTestService(t, openPostgres(t, url), service.WithDispatcher(acceptAll{})), newTestService(t, openPostgres(t, url))
 	def := func(token string) flow.Definition {
 		return flow.Definition{Name: "rotated-" + token, Nodes: []flow.Node{{ID: "hook", Type: flow.NodeTrigger,
 			Data: map[string]any{"triggerType": "webhook", "method": "POST", "path": "/rotated", "verify_token": token}}}}
