@@ -32,14 +32,16 @@ import (
 // catalog write advances in its own transaction (a trigger, so any
 // writer's), read by each lookup: one shared read of one row for all
 // lookups of every kind, and one for all the lookups of a
-// store.WithCatalogView.
+// store.WithCatalogView. The lookups of a store.WithGuardedCatalogView read
+// none: they take the counter as last read, and the execution created
+// under the view is guarded on it (guardCatalog).
 type catalogCache struct {
 	enabled atomic.Bool                   // until the store closes (a lookup then fails, as a read)
 	version *sharedReads[struct{}, int64] // the database's counter; nil with OneProcess
 	writing atomic.Int64                  // catalog writes begun and not ended (OneProcess)
 	gen     atomic.Uint64                 // advanced when a catalog write begins and when it ends (OneProcess)
 	misses  atomic.Int64                  // lookups that read (tests)
-	seen    atomic.Uint64                 // the highest counter value read (version): a guarded view's
+	seen    atomic.Uint64                 // the highest counter value read (version): a guarded view's generation
 	guards  bool                          // a guarded view may take seen (Dialect.CatalogGuard)
 
 	mu        sync.Mutex
