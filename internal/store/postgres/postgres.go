@@ -180,17 +180,13 @@ func open(ctx context.Context, url string, maxConns int) (*sqlstore.DB, error) {
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
-	if err := db.PingContext(ctx); err != nil {
-		if isUnavailable(err) || store.Transient(err) {
-			err = store.Unavailable(err)
-		}
-		return nil, errors.Join(fmt.Errorf("postgres: %w", err), db.Close())
-	}
 	// Replicas starting together wait for the first one to migrate; poll
 	// each second, up to 5 minutes. The lock is this schema's (as the owner
 	// lock is): goose's default key is one per database, shared by every
 	// other schema's Flowker and every other goose user there, and waiting
 	// out their migrations 1 s poll by 1 s poll stalled starts for seconds.
+	// Reading the key is also the first contact with the server: a server
+	// that cannot be reached is store.ErrUnavailable.
 	var lockID int64
 	if err := db.QueryRowContext(ctx,
 		"SELECT hashtextextended('flowker.migrate:' || coalesce(current_schema(), ''), 0)").Scan(&lockID); err != nil {
