@@ -70,14 +70,14 @@ type Tx interface {
 	// ListSteps returns an execution's steps in step-number order.
 	ListSteps(ctx context.Context, executionID uuid.UUID) ([]flow.Step, error)
 	// ReadBackExecution reads the execution and its steps as this
-	// transaction leaves them into got, where that costs no round trip of
-	// its own: on PostgreSQL with a group commit's last statements and
-	// COMMIT. got is what was committed only once the transaction has;
-	// a store that does not read back (SQLite, whose reads cost no round
-	// trip and would only lengthen its one writer's work), or a row it
+	// transaction leaves them into got, cheaper than a read of its own:
+	// on PostgreSQL with a group commit's last statements and COMMIT, in
+	// its round trip; on SQLite from the writer's cache, which holds the
+	// pages just written. got is what was committed only once the
+	// transaction has; a store that does not read back, or a row it
 	// cannot convert or decode, leaves it empty: read it then
 	// (ExecutionWithSteps). It fails only with the transaction (the
-	// server's own errors).
+	// database's own errors).
 	ReadBackExecution(ctx context.Context, id uuid.UUID, got *ExecutionResults) error
 
 	// SaveProgress is a worker's write: new steps and the execution's

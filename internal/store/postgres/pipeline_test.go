@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"math/bits"
 	"strings"
 	"sync"
@@ -149,10 +148,7 @@ func TestGroupCommitRoundTrips(t *testing.T) {
 }
 
 // A read back of rows the store cannot take in (a number jsonb keeps and
-// Go cannot, a time of 'infinity': someone else's SQL) leaves the caller
-// to read: the write it travelled with still commits and is reported
-// committed, in a batch of its own or run again with savepoints because
-// another caller of its batch failed.
+// Go cannot, a time of 'infinity') leaves the caller to read.
 func TestReadBackOfRowsNotTakenInCommits(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -163,48 +159,13 @@ func TestReadBackOfRowsNotTakenInCommits(t *testing.T) {
 	raw, err := sql.Open("pgx", url) // the same schema
 	require.NoError(t, err)
 	defer raw.Close()
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	refused := errors.New("this caller's own failure")
-	const readers = 16
-	for _, step := range []string{
+	steps := []string{
 		`'{"n": 1e400}', now()`, // output, started_at
 		`'{"n": 1}', 'infinity'`,
-	} {
-		es := make([]*flow.Execution, readers)
-		for i := range es {
-			es[i] = storetest.Execution(uuid.New(), flow.ExecRunning, now, "me", now.Add(time.Hour))
-			require.NoError(t, s.CreateExecution(ctx, es[i]))
-			_, err = raw.ExecContext(ctx, `INSERT INTO execution_steps (execution_id, step_number, node_id, name, status,
-				output, started_at, attempts, completed_at) VALUES ($1, 1, 'n', 'N', 'completed', `+step+`, 1, now())`, es[i].ID)
-			require.NoError(t, err)
-		}
-		var wg sync.WaitGroup
-		errs, got := make([]error, readers), make([]store.ExecutionResults, readers)
-		for i, e := range es {
-			got[i].Execution = e // emptied by the read back
-			wg.Go(func() {
-				finished := *e
-				finished.Status, finished.CompletedAt = flow.ExecCompleted, &now
-				errs[i] = s.Batch(ctx, func(tx store.Tx) error {
-					if err := tx.SaveProgress(ctx, "me", &finished, nil, nil); err != nil {
-						return err
-					}
-					return tx.ReadBackExecution(ctx, e.ID, &got[i])
-				})
-			})
-			wg.Go(func() { // fails, so that batches run again with savepoints
-				require.ErrorIs(t, s.Batch(ctx, func(store.Tx) error { return refused }), refused)
-			})
-		}
-		wg.Wait()
-		for i, e := range es {
-			require.NoError(t, errs[i], step)
-			require.Nil(t, got[i].Execution, step)
-			stored, err := s.GetExecution(ctx, e.ID)
-			require.NoError(t, err)
-			require.Equal(t, flow.ExecCompleted, stored.Status, step)
-		}
-		_, _, err = s.ExecutionWithSteps(ctx, es[0].ID)
-		require.Error(t, err, "a read of its own still reports it")
 	}
+	storetest.RunReadBackOfRowsNotTakenIn(t, s, len(steps), func(t *testing.T, v int, id uuid.UUID) {
+		_, err := raw.ExecContext(ctx, `INSERT INTO execution_steps (execution_id, step_number, node_id, name, status,
+			output, started_at, attempts, completed_at) VALUES ($1, 1, 'n', 'N', 'completed', `+steps[v]+`, 1, now())`, id)
+		require.NoError(t, err)
+	})
 }

@@ -191,6 +191,7 @@ func open(ctx context.Context, path, synchronous string) (*sqlstore.DB, error) {
 		Migrations:                migrations,
 		IsUniqueViolation:         isUniqueViolation,
 		IsUnavailable:             isUnavailable,
+		IsServerError:             isSQLiteError,
 		RefusedValue:              refusedValue,
 		UnixSeconds:               func(col string) string { return "unixepoch(" + col + ")" }, // parses timeArg's text
 		CacheStatements:           true,                                                        // the driver parses every statement it runs
@@ -241,6 +242,13 @@ func isUnavailable(err error) bool {
 		return true
 	}
 	return false
+}
+
+// isSQLiteError: an error SQLite returned (a result code), as apart from
+// a value the store could not convert or decode.
+func isSQLiteError(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e)
 }
 
 // refusedValue: a string or blob over SQLite's size limit.

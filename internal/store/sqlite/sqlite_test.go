@@ -8,9 +8,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"flowker/internal/flow"
 	"flowker/internal/store"
 	"flowker/internal/store/sqlite"
 	"flowker/internal/store/storetest"
@@ -149,4 +152,53 @@ func BenchmarkDashboard1M(b *testing.B) {
 			strftime('%Y-%m-%dT%H:%M:%f000Z', `+storetest.BusyEdgeStart+`, '+' || (i * 0.02) || ' seconds'),
 			'2026-01-01T00:00:00.000000Z' FROM n`)
 	storetest.BenchDashboard(b, s)
+}
+
+// A read back, run in the writer's transaction, of a row the store cannot
+// take in (JSON that does not parse, a time that is not one) leaves the
+// caller to read, and the write commits.
+func TestReadBackOfRowsNotTakenInCommits(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "flowker.db")
+	s, err := sqlite.Open(ctx, path, "NORMAL")
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	require.NoError(t, err)
+	defer raw.Close()
+	steps := []string{
+		`'{"n": ', '2026-07-03T10:00:00Z'`, // output, started_at
+		`'{"n": 1}', 'yesterday'`,
+	}
+	storetest.RunReadBackOfRowsNotTakenIn(t, s, len(steps), func(t *testing.T, v int, id uuid.UUID) {
+		_, err := raw.ExecContext(ctx, `INSERT INTO execution_steps (execution_id, step_number, node_id, name, status,
+			output, started_at, attempts, completed_at) VALUES (?, 1, 'n', 'N', 'completed', `+steps[v]+`, 1, '2026-07-03T10:00:01Z')`, id.String())
+		require.NoError(t, err)
+	})
+}
+
+// TestReadsBackInTheWriter: a synchronous caller's answer is read in the
+// terminal write's transaction, from the writer's cache, and not again
+// by a reader (store.Tx.ReadBackExecution).
+func TestReadsBackInTheWriter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	e := storetest.Execution(uuid.New(), flow.ExecRunning, now, "me", now.Add(time.Hour))
+	require.NoError(t, s.CreateExecution(ctx, e))
+	var got store.ExecutionResults
+	require.NoError(t, s.Batch(ctx, func(tx store.Tx) error {
+		done := *e
+		done.Status, done.CompletedAt = flow.ExecCompleted, &now
+		if err := tx.SaveProgress(ctx, "me", &done, nil, nil); err != nil {
+			return err
+		}
+		return tx.ReadBackExecution(ctx, e.ID, &got)
+	}))
+	require.NotNil(t, got.Execution)
+	require.Equal(t, flow.ExecCompleted, got.Execution.Status, "as the transaction left it")
 }

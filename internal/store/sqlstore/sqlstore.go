@@ -54,10 +54,10 @@ type Dialect struct {
 	// as store.ErrUnavailable.
 	IsUnavailable func(error) bool
 	// IsServerError reports an error the database itself answered a
-	// statement with (PostgreSQL: an error response), as apart from the
-	// store's own failure to convert or decode what the server returned:
-	// the only errors a read back passes on (ReadBackExecution). Required
-	// with Pipeline.
+	// statement with (PostgreSQL: an error response; SQLite: a result
+	// code), as apart from the store's own failure to convert or decode
+	// what it returned: the only errors a read back passes on
+	// (ReadBackExecution).
 	IsServerError func(error) bool
 	// RefusedValue reports whether the database refused a value as data
 	// (PostgreSQL: SQLSTATE class 22; SQLite: TOOBIG), and why. It reaches

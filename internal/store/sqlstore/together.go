@@ -27,18 +27,18 @@ func (s *DB) ExecutionWithSteps(ctx context.Context, id uuid.UUID) (*flow.Execut
 	return got.Execution, got.Steps, nil
 }
 
-// ReadBackExecution: see store.Tx. Where the dialect pipelines its group
-// commits (PostgreSQL) the two reads are queued in the transaction, so
-// they travel with COMMIT and see exactly what it commits. Their handlers
-// refuse nothing the server accepted (Pipelined.Checked): they pass on
-// the server's errors only (the transaction is aborted then anyway), and
-// a row they cannot convert or decode leaves got empty instead of failing
-// a write the server committed.
+// ReadBackExecution: see store.Tx. The two reads run in the transaction,
+// after its writes, so they see exactly what it commits. Where the dialect
+// pipelines its group commits (PostgreSQL) they are queued, and travel
+// with COMMIT; on SQLite they run at once on the writer's connection,
+// whose cache holds the pages just written, where a read of its own would
+// take a reader, start a transaction and read those pages again from the
+// file. Their handlers refuse nothing the database accepted
+// (Pipelined.Checked): they pass on its own errors only (the transaction
+// fails then anyway), and a row they cannot convert or decode leaves got
+// empty instead of failing a write that commits.
 func (q *queries) ReadBackExecution(ctx context.Context, id uuid.UUID, got *store.ExecutionResults) error {
 	*got = store.ExecutionResults{}
-	if q.d.Pipeline == nil {
-		return nil
-	}
 	for _, r := range resultReads(id, got, q.d.IsServerError) {
 		if err := q.w.Later(ctx, r); err != nil {
 			return err
