@@ -67,3 +67,13 @@ const FoldChanges = foldChanges
 
 // CatalogMisses is how many catalog lookups read the database.
 func CatalogMisses(s *DB) int64 { return s.catalog.misses.Load() }
+
+// Closing reports whether Close has begun.
+func Closing(s *DB) bool {
+	select {
+	case <-s.closed:
+		return true
+	default:
+		return false
+	}
+}
