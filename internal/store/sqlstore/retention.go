@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -137,12 +138,18 @@ func (q *queries) stepsOf(ctx context.Context, in string, args []any) (map[uuid.
 		return nil, err
 	}
 	defer rows.Close()
-	return scanSteps(rows)
+	return scanSteps(rows, 0)
 }
 
-// scanSteps reads stepColumns rows, by execution.
-func scanSteps(rows rows) (map[uuid.UUID][]flow.Step, error) {
+// errOverBudget: the steps' stored JSON exceeds what the reader wanted to
+// decode (scanSteps' budget).
+var errOverBudget = errors.New("the steps' stored JSON exceeds the read's budget")
+
+// scanSteps reads stepColumns rows, by execution. With a budget (> 0) it
+// decodes no more than that many bytes of stored JSON: errOverBudget.
+func scanSteps(rows rows, budget int) (map[uuid.UUID][]flow.Step, error) {
 	out := map[uuid.UUID][]flow.Step{}
+	stored := 0
 	for rows.Next() {
 		var st flow.Step
 		var status string
@@ -152,6 +159,9 @@ func scanSteps(rows rows) (map[uuid.UUID][]flow.Step, error) {
 			return nil, err
 		}
 		st.Status = flow.StepStatus(status)
+		if stored += len(input) + len(output) + len(details); budget > 0 && stored > budget {
+			return nil, errOverBudget
+		}
 		for _, b := range []*[]byte{&input, &output, &details} {
 			if len(*b) == 0 {
 				*b = []byte("null")

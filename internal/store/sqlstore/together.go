@@ -17,7 +17,7 @@ import (
 // step missing.
 func (s *DB) ExecutionWithSteps(ctx context.Context, id uuid.UUID) (*flow.Execution, []flow.Step, error) {
 	var got store.ExecutionResults
-	err := s.readTogether(ctx, resultReads(id, &got, nil)...)
+	err := s.readTogether(ctx, resultReads(id, &got, nil, 0)...)
 	switch {
 	case err != nil:
 		return nil, nil, err
@@ -52,7 +52,7 @@ func (q *queries) ReadBackExecution(ctx context.Context, id uuid.UUID, got *stor
 				errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 		}
 	}
-	for _, r := range resultReads(id, got, pass) {
+	for _, r := range resultReads(id, got, pass, readBackBudget) {
 		if err := q.w.Later(ctx, r); err != nil {
 			return err
 		}
@@ -60,11 +60,18 @@ func (q *queries) ReadBackExecution(ctx context.Context, id uuid.UUID, got *stor
 	return nil
 }
 
+// readBackBudget bounds the steps' stored JSON a read back decodes. Its
+// handlers run on the group commit's one writer, which every other write
+// waits for meanwhile; a larger answer (steps of a megabyte each) is left
+// to the caller to read, as on a reader of its own.
+const readBackBudget = 256 << 10
+
 // resultReads are the reads of an execution and its steps into got, in
 // that order: got is set by the second, and left empty when the execution
 // is not found. With pass set, they are Checked: they return only the
-// errors pass reports, and any other leaves got empty.
-func resultReads(id uuid.UUID, got *store.ExecutionResults, pass func(error) bool) []Pipelined {
+// errors pass reports, and any other leaves got empty. With a budget
+// (> 0), steps whose stored JSON exceeds it leave got empty too.
+func resultReads(id uuid.UUID, got *store.ExecutionResults, pass func(error) bool, budget int) []Pipelined {
 	var e *flow.Execution
 	failed := false
 	outcome := func(err error) error {
@@ -85,7 +92,7 @@ func resultReads(id uuid.UUID, got *store.ExecutionResults, pass func(error) boo
 		{SQL: `SELECT ` + stepColumns + ` FROM execution_steps WHERE execution_id = $1 ORDER BY step_number`,
 			Args: []any{id.String()}, Checked: pass != nil,
 			Rows: func(r rows) error {
-				steps, err := scanSteps(r)
+				steps, err := scanSteps(r, budget)
 				if err = outcome(err); err == nil && !failed && e != nil {
 					*got = store.ExecutionResults{Execution: e, Steps: steps[id]}
 				}

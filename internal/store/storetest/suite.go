@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("ExecutionTimeRange", func(t *testing.T) { t.Parallel(); testExecutionTimeRange(t, open(t)) })
 	t.Run("ExecutionWithSteps", func(t *testing.T) { t.Parallel(); testExecutionWithSteps(t, open(t)) })
 	t.Run("ReadBackExecution", func(t *testing.T) { t.Parallel(); testReadBackExecution(t, open(t)) })
+	t.Run("ReadBackOverBudget", func(t *testing.T) { t.Parallel(); testReadBackOverBudget(t, open(t)) })
 	t.Run("Dashboards", func(t *testing.T) { t.Parallel(); testDashboards(t, open(t)) })
 	t.Run("ExecutionSlots", func(t *testing.T) { t.Parallel(); testExecutionSlots(t, open(t)) })
 	t.Run("TxRollback", func(t *testing.T) { t.Parallel(); testTxRollback(t, open(t)) })
