@@ -8,12 +8,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"flowker/internal/flow"
 	"flowker/internal/store"
 	"flowker/internal/store/sqlite"
 	"flowker/internal/store/storetest"
@@ -176,29 +174,4 @@ func TestReadBackOfRowsNotTakenInCommits(t *testing.T) {
 			output, started_at, attempts, completed_at) VALUES (?, 1, 'n', 'N', 'completed', `+steps[v]+`, 1, '2026-07-03T10:00:01Z')`, id.String())
 		require.NoError(t, err)
 	})
-}
-
-// TestReadsBackInTheWriter: a synchronous caller's answer is read in the
-// terminal write's transaction, from the writer's cache, and not again
-// by a reader (store.Tx.ReadBackExecution).
-func TestReadsBackInTheWriter(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	e := storetest.Execution(uuid.New(), flow.ExecRunning, now, "me", now.Add(time.Hour))
-	require.NoError(t, s.CreateExecution(ctx, e))
-	var got store.ExecutionResults
-	require.NoError(t, s.Batch(ctx, func(tx store.Tx) error {
-		done := *e
-		done.Status, done.CompletedAt = flow.ExecCompleted, &now
-		if err := tx.SaveProgress(ctx, "me", &done, nil, nil); err != nil {
-			return err
-		}
-		return tx.ReadBackExecution(ctx, e.ID, &got)
-	}))
-	require.NotNil(t, got.Execution)
-	require.Equal(t, flow.ExecCompleted, got.Execution.Status, "as the transaction left it")
 }

@@ -183,7 +183,7 @@ func testExecutionWithSteps(t *testing.T, s store.Store) {
 // (a synchronous caller's answer) sees the transaction's own writes, its
 // steps included, while other callers' writes share the batch (PostgreSQL
 // sends some of their inserts later, together); it is what a read after
-// the commit finds. A store reads back for every caller or for none.
+// the commit finds.
 func testReadBackExecution(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	now := time.Date(2026, 7, 3, 10, 0, 0, 0, time.UTC)
@@ -211,13 +211,12 @@ func testReadBackExecution(t *testing.T, s store.Store) {
 		})
 	}
 	wg.Wait()
-	read := 0
 	for i, e := range es {
 		require.NoError(t, errs[i])
-		if got[i].Execution == nil {
+		if i%2 == 0 {
+			require.Nil(t, got[i].Execution)
 			continue
 		}
-		read++
 		want, steps, err := s.ExecutionWithSteps(ctx, e.ID)
 		require.NoError(t, err)
 		require.Equal(t, store.ExecutionResults{Execution: want, Steps: steps}, got[i])
@@ -225,5 +224,4 @@ func testReadBackExecution(t *testing.T, s store.Store) {
 		require.Len(t, got[i].Steps, 1)
 		require.Equal(t, map[string]any{"caller": float64(i)}, got[i].Steps[0].Output)
 	}
-	require.Contains(t, []int{0, callers / 2}, read)
 }
