@@ -136,7 +136,8 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 		errs []error
 	)
 	for name, stop := range map[string]func(context.Context) error{
-		"traces": t.traces.Shutdown, "metrics": t.metrics.Shutdown, "logs": t.logs.Shutdown,
+		"traces": t.traces.Shutdown, "metrics": func(ctx context.Context) error { return stopMetrics(ctx, t.metrics) },
+		"logs": t.logs.Shutdown,
 	} {
 		wg.Go(func() {
 			if err := stop(ctx); err != nil {
@@ -148,6 +149,15 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// stopMetrics flushes, then shuts down. The periodic reader's Shutdown
+// cancels an export it finds in flight, which the SDK reports as an export
+// problem (and with delta temporality that interval's data is lost);
+// ForceFlush waits for it instead, then exports, and restarts the interval,
+// so Shutdown right after finds no export running.
+func stopMetrics(ctx context.Context, mp *sdkmetric.MeterProvider) error {
+	return errors.Join(mp.ForceFlush(ctx), mp.Shutdown(ctx))
 }
 
 // endpoint is OTEL_EXPORTER_OTLP_ENDPOINT taken apart.
