@@ -155,9 +155,19 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 // cancels an export it finds in flight, which the SDK reports as an export
 // problem (and with delta temporality that interval's data is lost);
 // ForceFlush waits for it instead, then exports, and restarts the interval,
-// so Shutdown right after finds no export running.
+// so Shutdown right after finds no export running. ForceFlush gets half of
+// ctx's time: an export stuck in its retry backoff is then cancelled by
+// Shutdown, whose final export (cumulative: everything) keeps the rest.
+// Its error is Shutdown's to report: that export is the one that counts.
 func stopMetrics(ctx context.Context, mp *sdkmetric.MeterProvider) error {
-	return errors.Join(mp.ForceFlush(ctx), mp.Shutdown(ctx))
+	flush := ctx
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		flush, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(deadline)/2))
+		defer cancel()
+	}
+	_ = mp.ForceFlush(flush)
+	return mp.Shutdown(ctx)
 }
 
 // endpoint is OTEL_EXPORTER_OTLP_ENDPOINT taken apart.
