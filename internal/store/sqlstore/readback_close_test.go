@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -42,12 +43,7 @@ func runReadBackIOError(t *testing.T, closing bool) {
 	path := filepath.Join(t.TempDir(), "flowker.db")
 	s, err := sqlite.Open(ctx, path, "NORMAL")
 	require.NoError(t, err)
-	closed := false
-	t.Cleanup(func() {
-		if !closed {
-			_ = s.Close()
-		}
-	})
+	t.Cleanup(func() { _ = s.Close() }) // a second Close is a no-op
 	sqlstore.SetCloseGrace(s.DB, 30*time.Second)
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	big := strings.Repeat("x", 400_000) // the read back loads ~100 overflow pages
@@ -85,14 +81,17 @@ func runReadBackIOError(t *testing.T, closing bool) {
 					return err
 				}
 			}
-			var lim syscall.Rlimit
-			require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_FSIZE, &lim))
+			var lim syscall.Rlimit // not require: this is the writer's goroutine
+			if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
+				return err
+			}
 			low := lim
 			low.Cur = 0
-			require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &low))
+			if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &low); err != nil {
+				return err
+			}
 			readErr = tx.ReadBackExecution(ctx, a.ID, &got)
-			require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim))
-			return readErr
+			return errors.Join(readErr, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim))
 		})
 	})
 	require.Eventually(t, func() bool { return sqlstore.Queued(s.DB) == 1 }, 5*time.Second, time.Millisecond)
@@ -110,17 +109,13 @@ func runReadBackIOError(t *testing.T, closing bool) {
 	if closing {
 		closeWG.Go(func() { _ = s.Close() })
 		require.Eventually(t, func() bool { return sqlstore.Closing(s.DB) }, 5*time.Second, time.Millisecond)
-		closed = true // Close waits for the batch in flight
 	}
 	close(aGo)
 	wg.Wait()
 	closeWG.Wait()
 	require.Error(t, readErr, "SQLite's own failure is passed on")
 	require.Nil(t, got.Execution)
-	if !closed {
-		require.NoError(t, s.Close())
-		closed = true
-	}
+	require.NoError(t, s.Close())
 	s2, err := sqlite.Open(ctx, path, "NORMAL")
 	require.NoError(t, err)
 	defer s2.Close()

@@ -17,7 +17,7 @@ import (
 // step missing.
 func (s *DB) ExecutionWithSteps(ctx context.Context, id uuid.UUID) (*flow.Execution, []flow.Step, error) {
 	var got store.ExecutionResults
-	err := s.readTogether(ctx, resultReads(id, &got, nil, 0)...)
+	err := s.readTogether(ctx, resultReads(id, &got, nil)...)
 	switch {
 	case err != nil:
 		return nil, nil, err
@@ -52,7 +52,7 @@ func (q *queries) ReadBackExecution(ctx context.Context, id uuid.UUID, got *stor
 				errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 		}
 	}
-	for _, r := range resultReads(id, got, pass, readBackBudget) {
+	for _, r := range resultReads(id, got, pass) {
 		if err := q.w.Later(ctx, r); err != nil {
 			return err
 		}
@@ -68,10 +68,14 @@ const readBackBudget = 256 << 10
 
 // resultReads are the reads of an execution and its steps into got, in
 // that order: got is set by the second, and left empty when the execution
-// is not found. With pass set, they are Checked: they return only the
-// errors pass reports, and any other leaves got empty. With a budget
-// (> 0), steps whose stored JSON exceeds it leave got empty too.
-func resultReads(id uuid.UUID, got *store.ExecutionResults, pass func(error) bool, budget int) []Pipelined {
+// is not found. With pass set they are a read back: Checked, they return
+// only the errors pass reports, and any other leaves got empty, as do
+// steps of more stored JSON than readBackBudget.
+func resultReads(id uuid.UUID, got *store.ExecutionResults, pass func(error) bool) []Pipelined {
+	budget := 0
+	if pass != nil {
+		budget = readBackBudget
+	}
 	var e *flow.Execution
 	failed := false
 	outcome := func(err error) error {
