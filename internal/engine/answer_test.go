@@ -49,7 +49,7 @@ func TestWaitersGetTheTerminalWritesReadBack(t *testing.T) {
 				if failOnce { // the read fails the terminal write's first attempt
 					env.st.Fail("ReadBackExecution", faultstore.Once, errDown)
 				}
-				env.eng.DispatchNew(ex)
+				env.eng.DispatchNew(ex, nil)
 				if failOnce {
 					env.clock.waitTimers(t, idleTimers+1, "the save backoff")
 					env.clock.Advance(time.Second)
@@ -76,7 +76,7 @@ func TestRefusedTerminalWriteHandsNoAnswer(t *testing.T) {
 			done, stop := env.eng.Wait(ex.ID)
 			defer stop()
 			env.st.Fail("SaveProgress", faultstore.Once, store.Unstorable(nil, "step output contains a NUL character"))
-			env.eng.DispatchNew(ex)
+			env.eng.DispatchNew(ex, nil)
 			require.Nil(t, answer(t, done))
 			stored, _ := env.await(ex.ID)
 			require.Equal(t, flow.ExecFailed, stored.Status)

@@ -79,6 +79,8 @@ func (r *run) releaseShelved() {
 // withdrawn (the nodes never ran, so they record no step).
 func (r *run) startCalls(ctx context.Context) (nodeResult, bool) {
 	c := &r.calls
+	view := r.view // for the calls that start now only: see Options.CatalogViewMaxAge
+	r.view = nil
 	if len(c.waiting) == 0 {
 		return nodeResult{}, false
 	}
@@ -97,6 +99,9 @@ func (r *run) startCalls(ctx context.Context) (nodeResult, bool) {
 	}
 	clear(c.waiting[len(queued):]) // no stale references to started calls
 	c.waiting = queued
+	if view != nil && view.FilledWithin(r.e.opts.CatalogViewMaxAge) {
+		ctx = view.Context(ctx)
+	}
 	if len(granted) == 1 && c.inFlight == 0 && len(c.waiting) == 0 {
 		// The slot is kept until the step is written (releaseHeld): with a
 		// slow database, calls wait for slots (shelved, cheap) instead of

@@ -50,6 +50,13 @@ type Options struct {
 	// (PUBLIC_URL); default http://localhost:4021.
 	CallbackBaseURL string
 	TimerInterval   time.Duration // how often due timers and deadlines are looked for (default 250ms)
+	// CatalogViewMaxAge bounds how old the catalog a step's lookups use may
+	// be when the write before the step read it (store.Tx.ReadCatalogView)
+	// instead of the lookups asking when the step starts (default 10ms).
+	// The read came after that write was asked for, and serves only calls
+	// that start as soon as the write returns; a step that waited (for a
+	// worker, a provider slot, a slow commit) reads the catalog itself.
+	CatalogViewMaxAge time.Duration
 }
 
 func (o *Options) defaults() {
@@ -65,6 +72,7 @@ func (o *Options) defaults() {
 	setDefault(&o.ExecutionTimeout, 5*time.Minute)
 	setDefault(&o.CallbackBaseURL, "http://localhost:4021")
 	setDefault(&o.TimerInterval, 250*time.Millisecond)
+	setDefault(&o.CatalogViewMaxAge, 10*time.Millisecond)
 	if o.Clock == nil {
 		o.Clock = realClock{}
 	}
@@ -118,6 +126,7 @@ type Engine struct {
 type localExec struct {
 	queued          bool                           // dispatched here and not finished: never claimed twice
 	fresh           *flow.Execution                // handed over by DispatchNew: the engine's own deep copy
+	view            *store.CatalogView             // the catalog as the insert read it (DispatchNew)
 	cancel          context.CancelCauseFunc        // while a worker runs it
 	cancelRequested bool                           // cancel asked while it waited for a worker
 	waiters         []chan *store.ExecutionResults // synchronous callers: see Wait
@@ -205,13 +214,16 @@ func (e *Engine) Dispatch(id uuid.UUID) {
 // its input in plaintext, so its worker starts without reading the row back
 // and opening it. The engine keeps its own deep copy: the caller's maps may
 // change once this returns (the strings are already the caller's own:
-// request values are copies, see docs/engine.md).
-func (e *Engine) DispatchNew(ex *flow.Execution) {
+// request values are copies, see docs/engine.md). view, if not nil, is what
+// the insert's transaction filled (store.Tx.ReadCatalogView): the first
+// steps' lookups use it if they start at once (run.startCalls).
+func (e *Engine) DispatchNew(ex *flow.Execution, view *store.CatalogView) {
 	c := *ex
 	c.Input, _ = expr.DeepCopy(ex.Input).(map[string]any)
 	dropUnused(&c)
 	e.mu.Lock()
-	e.record(ex.ID).fresh = &c
+	rec := e.record(ex.ID)
+	rec.fresh, rec.view = &c, view
 	e.mu.Unlock()
 	e.Dispatch(ex.ID)
 }
@@ -222,20 +234,20 @@ func dropUnused(ex *flow.Execution) {
 	ex.IdempotencyKey, ex.RequestHash = "", ""
 }
 
-// running marks id as run by a worker and returns the handed-over copy,
-// if any (once), with a cancel that was requested while it was queued,
-// and the dispatch this run serves (for finished).
-func (e *Engine) running(id uuid.UUID, cancel context.CancelCauseFunc) (*flow.Execution, int) {
+// running marks id as run by a worker and returns the handed-over copy
+// and catalog view, if any (once), with a cancel that was requested while
+// it was queued, and the dispatch this run serves (for finished).
+func (e *Engine) running(id uuid.UUID, cancel context.CancelCauseFunc) (*flow.Execution, *store.CatalogView, int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	rec := e.record(id)
 	rec.cancel = cancel
-	ex := rec.fresh
-	rec.fresh = nil
+	ex, view := rec.fresh, rec.view
+	rec.fresh, rec.view = nil, nil
 	if ex != nil && rec.cancelRequested {
 		ex.CancelRequested = true
 	}
-	return ex, rec.dispatches
+	return ex, view, rec.dispatches
 }
 
 // Wait returns a channel that yields once when the execution finishes

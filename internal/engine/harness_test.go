@@ -207,7 +207,7 @@ func (env *testEnv) insertRevision(workflowID uuid.UUID, revision int, input map
 // start inserts and hands over an execution the way the service does.
 func (env *testEnv) start(workflowID uuid.UUID, input map[string]any) uuid.UUID {
 	ex := env.insert(workflowID, input)
-	env.eng.DispatchNew(ex)
+	env.eng.DispatchNew(ex, nil)
 	return ex.ID
 }
 

@@ -50,6 +50,7 @@ type run struct {
 	end       func(verdict) // what the engine does once the attempt is over
 	closed    bool
 	results   *store.ExecutionResults // the terminal write's read back, for synchronous callers
+	view      *store.CatalogView      // filled by the write before the next calls, for their lookups (startCalls)
 }
 
 type nodeResult struct {
@@ -65,7 +66,7 @@ type nodeResult struct {
 // panic fails that execution, never the process.
 func (e *Engine) runOne(loopCtx context.Context, id uuid.UUID) {
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(loopCtx))
-	fresh, dispatch := e.running(id, cancel)
+	fresh, view, dispatch := e.running(id, cancel)
 	var r *run
 	end := func(v verdict) {
 		if v == verdictRetry {
@@ -87,7 +88,7 @@ func (e *Engine) runOne(loopCtx context.Context, id uuid.UUID) {
 		if r == nil {
 			return verdictDone, false
 		}
-		r.base, r.end = ctx, end
+		r.base, r.end, r.view = ctx, end, view
 		return r.start()
 	})
 	if suspended {
@@ -247,12 +248,14 @@ func (r *run) drive() (verdict, bool) {
 			// Persist what was decided before starting calls that depend on it
 			// (nothing to persist right after a fresh start: the row is durable).
 			if len(r.pending) > 0 || len(r.w.opened) > 0 { // a wait reached is shown (a review in its inbox) before calls that may be slow
-				if err := r.save(ctx, nil); err != nil {
+				view := store.NewCatalogView() // the catalog for the calls' lookups, read with the write
+				if err := r.save(ctx, nil, func(tx store.Tx) error { return tx.ReadCatalogView(ctx, view) }); err != nil {
 					if v, stop := r.saveFailed(ctx, err); stop {
 						return v, false // running calls report into the buffer, unread
 					}
 					continue
 				}
+				r.view = view
 			}
 			if r.g.failure.none() { // the save may have seen a cancel requested elsewhere
 				r.queueCalls(r.g.takeReady())

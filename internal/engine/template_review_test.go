@@ -37,7 +37,7 @@ func TestKYCAMLReviewTemplate(t *testing.T) {
 		LeaseOwner: env.eng.Owner(), LeaseExpiresAt: &until, StartedAt: now, UpdatedAt: now}
 	require.NoError(t, env.raw.CreateExecution(context.Background(), ex))
 	require.True(t, env.eng.Reserve())
-	env.eng.DispatchNew(ex)
+	env.eng.DispatchNew(ex, nil)
 	env.awaitStatus(ex.ID, flow.ExecWaiting) // for the KYC callback
 
 	reqs := env.fake.RequestsTo("/kyc/checks")

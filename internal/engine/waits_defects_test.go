@@ -111,7 +111,7 @@ func TestWakeWhileTheParkingWorkerEnds(t *testing.T) {
 	}
 	ex := env.insert(wf, nil)
 	id = ex.ID
-	env.eng.DispatchNew(ex)
+	env.eng.DispatchNew(ex, nil)
 	env.awaitCalls("/after", 1)
 	require.Eventually(t, func() bool { return env.eng.inFlight.Load() == 1 }, waitLimit, 2*time.Millisecond,
 		"the parking worker ended")
@@ -167,7 +167,7 @@ func TestCancelFromElsewhereBeforeThePark(t *testing.T) {
 	}
 	ex := env.insert(wf, nil)
 	id = ex.ID
-	env.eng.DispatchNew(ex)
+	env.eng.DispatchNew(ex, nil)
 	done, _ := env.await(id)
 	require.Equal(t, flow.ExecCancelled, done.Status)
 	require.Empty(t, env.openWaits(id), "the review is not left open in the inbox")

@@ -26,7 +26,9 @@ type Dispatcher interface {
 	Reserve() bool
 	Release()
 	Dispatch(id uuid.UUID)
-	DispatchNew(ex *flow.Execution)
+	// DispatchNew hands over an execution just inserted, with the catalog
+	// view its insert filled (store.Tx.ReadCatalogView).
+	DispatchNew(ex *flow.Execution, view *store.CatalogView)
 	Wait(id uuid.UUID) (<-chan *store.ExecutionResults, func())
 	Cancel(id uuid.UUID) bool
 	// Wake records a change that may resolve a wait and wakes the
@@ -117,11 +119,15 @@ func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *St
 	}
 	started := s.auditEvent(ctx, "EXECUTION_STARTED", "EXECUTE", "SUCCESS", resExecution, ex.ID.String(),
 		map[string]any{"workflow.id": req.WorkflowID.String(), "workflow.revision": w.revision})
+	view := store.NewCatalogView() // for the first steps' lookups: see Dispatcher.DispatchNew
 	err = s.store.Batch(ctx, func(tx store.Tx) error {
 		if err := tx.CreateExecution(ctx, ex); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, started)
+		if err := tx.AppendAudit(ctx, started); err != nil {
+			return err
+		}
+		return tx.ReadCatalogView(ctx, view)
 	})
 	if errors.Is(err, store.ErrDuplicateIdempotencyKey) { // a concurrent request with the same key won
 		s.engine.Release()
@@ -140,7 +146,7 @@ func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *St
 	if handed.Input == nil {
 		handed.Input = map[string]any{}
 	}
-	s.engine.DispatchNew(&handed)
+	s.engine.DispatchNew(&handed, view)
 	res = &StartResult{Execution: ex}
 	if done != nil {
 		res.Results, res.Execution = s.waitFor(ctx, ex, done, req.Wait)

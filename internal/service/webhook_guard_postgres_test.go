@@ -23,7 +23,7 @@ func (acceptAll) LeaseUntil(now time.Time) time.Time                      { retu
 func (acceptAll) Reserve() bool                                           { return true }
 func (acceptAll) Release()                                                {}
 func (acceptAll) Dispatch(uuid.UUID)                                      {}
-func (acceptAll) DispatchNew(*flow.Execution)                             {}
+func (acceptAll) DispatchNew(*flow.Execution, *store.CatalogView)         {}
 func (acceptAll) Cancel(uuid.UUID) bool                                   { return false }
 func (acceptAll) Wait(uuid.UUID) (<-chan *store.ExecutionResults, func()) { return nil, func() {} }
 func (acceptAll) Wake(context.Context, func(store.Tx, time.Time) (uuid.UUID, bool, error)) error {
@@ -159,4 +159,34 @@ func TestWebhookReplayVerifiesTheCatalog(t *testing.T) {
 	require.NoError(t, err)
 	_, err = call()
 	require.ErrorIs(t, err, flow.ErrWebhookNotFound, "the route is gone before the call: not a replay")
+}
+
+// viewKeeper is acceptAll keeping the catalog views it is handed.
+type viewKeeper struct {
+	acceptAll
+	views chan *store.CatalogView
+}
+
+func (k viewKeeper) DispatchNew(_ *flow.Execution, v *store.CatalogView) { k.views <- v }
+
+// TestStartHandsOverTheInsertsCatalogView: on PostgreSQL the engine gets
+// an execution with the catalog as its insert's transaction read it, for
+// its first steps' lookups (store.Tx.ReadCatalogView).
+func TestStartHandsOverTheInsertsCatalogView(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	k := viewKeeper{views: make(chan *store.CatalogView, 2)}
+	s := newTestService(t, openPostgres(t, storetest.PostgresURL(t)), service.WithDispatcher(k))
+	w, err := s.CreateWorkflow(ctx, flow.Definition{Name: "handed-view", Nodes: []flow.Node{{ID: "hook",
+		Type: flow.NodeTrigger, Data: map[string]any{"triggerType": "webhook", "method": "POST", "path": "/handed-view"}}}})
+	require.NoError(t, err)
+	_, err = s.ActivateWorkflow(ctx, w.ID)
+	require.NoError(t, err)
+	_, err = s.StartExecution(ctx, service.StartRequest{WorkflowID: w.ID})
+	require.NoError(t, err)
+	_, err = s.StartWebhook(ctx, service.WebhookRequest{Method: "POST", Path: "/handed-view"})
+	require.NoError(t, err)
+	for range 2 {
+		require.True(t, (<-k.views).FilledWithin(time.Minute))
+	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"sync"
+	"time"
 
 	"flowker/internal/flow"
 )
@@ -19,7 +20,20 @@ import (
 // for an execution's steps, each of which must see the configuration as
 // it is when it starts (a disable applies to the next step).
 func WithCatalogView(ctx context.Context) context.Context {
-	return context.WithValue(ctx, catalogViewKey{}, &CatalogView{})
+	return NewCatalogView().Context(ctx)
+}
+
+// NewCatalogView returns a view for the lookups of an execution's steps
+// that start as soon as a write of it commits (its insert, or the progress
+// write before them): the write's transaction may fill it (Tx.ReadCatalogView)
+// with the catalog as it read it, after the write was asked for, so those
+// lookups ask the database nothing. Left unfilled, its first lookup reads,
+// as WithCatalogView's. Put it in a context with Context.
+func NewCatalogView() *CatalogView { return &CatalogView{} }
+
+// Context returns ctx with v as its catalog view.
+func (v *CatalogView) Context(ctx context.Context) context.Context {
+	return context.WithValue(ctx, catalogViewKey{}, v)
 }
 
 // WithGuardedCatalogView is WithCatalogView for a request whose only
@@ -48,8 +62,9 @@ type CatalogView struct {
 	mu       sync.Mutex
 	gen      uint64
 	set      bool
-	guarded  bool // may take a recalled generation instead of reading one
-	recalled bool // it did: Unverified
+	filledAt time.Time // Fill's: when the read that filled it was queued
+	guarded  bool      // may take a recalled generation instead of reading one
+	recalled bool      // it did: Unverified
 }
 
 type catalogViewKey struct{}
@@ -75,6 +90,23 @@ func (v *CatalogView) Generation(read, recall func() (uint64, bool)) (uint64, bo
 		v.gen, v.set = read()
 	}
 	return v.gen, v.set
+}
+
+// Fill sets the view's generation to gen, as a transaction read it; the
+// read was queued at queued (it ran no earlier). For stores: see
+// Tx.ReadCatalogView.
+func (v *CatalogView) Fill(gen uint64, queued time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.gen, v.set, v.filledAt = gen, true, queued
+}
+
+// FilledWithin reports whether Fill set the view from a read queued less
+// than maxAge ago.
+func (v *CatalogView) FilledWithin(maxAge time.Duration) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return !v.filledAt.IsZero() && time.Since(v.filledAt) < maxAge
 }
 
 // Unverified returns the generation a guarded view answered with without

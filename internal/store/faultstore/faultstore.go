@@ -48,6 +48,7 @@ type Store struct {
 	faults  map[string]*fault
 	calls   map[string]int
 	signals map[string]chan struct{}
+	watches map[string]func(context.Context)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -61,7 +62,8 @@ type fault struct {
 // Wrap returns a store.Store that forwards every call to s, except the
 // faults armed with Fail.
 func Wrap(s store.Store) *Store {
-	f := &Store{s: s, faults: map[string]*fault{}, calls: map[string]int{}, signals: map[string]chan struct{}{}}
+	f := &Store{s: s, faults: map[string]*fault{}, calls: map[string]int{}, signals: map[string]chan struct{}{},
+		watches: map[string]func(context.Context){}}
 	f.tx = tx{f: f, t: s}
 	return f
 }
@@ -109,6 +111,15 @@ func (s *Store) Called(method string) <-chan struct{} {
 	return s.signal(method)
 }
 
+// Watch has fn called with the caller's context on every call to method
+// from now on (before any fault acts): what a caller passed along with it,
+// such as a catalog view. It replaces any earlier watch of method.
+func (s *Store) Watch(method string, fn func(context.Context)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.watches[method] = fn
+}
+
 func (s *Store) signal(method string) chan struct{} {
 	ch, ok := s.signals[method]
 	if !ok {
@@ -124,6 +135,7 @@ func (s *Store) enter(ctx context.Context, method string) error {
 	s.mu.Lock()
 	s.calls[method]++
 	ch := s.signal(method)
+	watch := s.watches[method]
 	var err error
 	var release chan struct{}
 	if f := s.faults[method]; f != nil {
@@ -138,6 +150,9 @@ func (s *Store) enter(ctx context.Context, method string) error {
 		}
 	}
 	s.mu.Unlock()
+	if watch != nil {
+		watch(ctx)
+	}
 	select {
 	case ch <- struct{}{}:
 	default:

@@ -210,6 +210,13 @@ func (x tx) ReadBackExecution(ctx context.Context, id uuid.UUID, got *store.Exec
 	return x.t.ReadBackExecution(ctx, id, got)
 }
 
+func (x tx) ReadCatalogView(ctx context.Context, view *store.CatalogView) error {
+	if err := x.f.enter(ctx, "ReadCatalogView"); err != nil {
+		return err
+	}
+	return x.t.ReadCatalogView(ctx, view)
+}
+
 func (x tx) SaveProgress(ctx context.Context, owner string, e *flow.Execution, steps []flow.Step, cancelRequested *bool) error {
 	if err := x.f.enter(ctx, "SaveProgress"); err != nil {
 		return err

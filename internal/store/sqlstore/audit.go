@@ -53,6 +53,16 @@ func (q *queries) AppendAudit(ctx context.Context, e *audit.Event) error {
 	return q.insertAudit(ctx, []*audit.Event{e})
 }
 
+// beforeCommit queues what a transaction sends after its callers'
+// statements: the read that fills their catalog views, then their audit
+// events.
+func (q *queries) beforeCommit(ctx context.Context) error {
+	if err := q.readCatalog(ctx); err != nil {
+		return err
+	}
+	return q.flushAudit(ctx)
+}
+
 // flushAudit inserts the events appended in this transaction; the caller
 // commits right after.
 func (q *queries) flushAudit(ctx context.Context) error {

@@ -207,7 +207,7 @@ func (s *DB) runBatch(ctx context.Context, reqs []*batchReq, savepoints bool) (r
 			return nil, err
 		}
 	}
-	if err = q.flushAudit(ctx); err != nil {
+	if err = q.beforeCommit(ctx); err != nil {
 		return nil, err
 	}
 	if err = tx.commit(ctx); err != nil {

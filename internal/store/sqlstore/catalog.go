@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -41,6 +42,7 @@ type catalogCache struct {
 	writing atomic.Int64                  // catalog writes begun and not ended (OneProcess)
 	gen     atomic.Uint64                 // advanced when a catalog write begins and when it ends (OneProcess)
 	misses  atomic.Int64                  // lookups that read (tests)
+	reads   atomic.Int64                  // reads of the database's counter, shared or with a write (tests)
 	seen    atomic.Uint64                 // the highest counter value read (version): a guarded view's generation
 	guards  bool                          // a guarded view may take seen (Dialect.CatalogGuard)
 
@@ -85,11 +87,17 @@ func (c *catalogCache) readVersion(ctx context.Context) (uint64, bool) {
 	if err != nil {
 		return 0, false
 	}
+	return c.observe(v), true
+}
+
+// observe notes a counter value read from the database (the highest is
+// what a guarded view recalls) and returns it as a generation.
+func (c *catalogCache) observe(v int64) uint64 {
 	gen := uint64(v) //nolint:gosec // the counter starts above 0 and only grows
 	for {
 		seen := c.seen.Load()
 		if gen <= seen || c.seen.CompareAndSwap(seen, gen) {
-			return gen, true
+			return gen
 		}
 	}
 }
@@ -144,6 +152,9 @@ func catalogLookup[K comparable, V any](ctx context.Context, c *catalogCache, m 
 // transaction ends (settle) inside one. Where the database counts the
 // writes itself (version), there is nothing to mark.
 func (q *queries) changingCatalog() (done func()) {
+	if q.inTx {
+		q.catalogChanged = true
+	}
 	switch {
 	case q.catalog.version != nil:
 	case !q.inTx:
@@ -180,4 +191,47 @@ func (q *queries) guardCatalog(ctx context.Context) error {
 		return store.ErrCatalogMoved
 	}
 	return err
+}
+
+// ReadCatalogView: see store.Tx. The view waits for the transaction's
+// end: one read of the counter, after every caller's statements and
+// before the audit events and COMMIT (readCatalog), fills every view a
+// caller of the transaction asked for. Each of them asked for its write
+// before the transaction began, so the read comes after that.
+func (q *queries) ReadCatalogView(_ context.Context, view *store.CatalogView) error {
+	if q.catalog.version != nil && q.inTx {
+		q.catalogViews = append(q.catalogViews, view)
+	}
+	return nil
+}
+
+// readCatalog queues the read that fills the transaction's views, if
+// any: with its last writes and, where they are pipelined, with COMMIT.
+// A transaction that changed the catalog leaves them unfilled: it would
+// read a counter it moved, not committed and perhaps never. The handler
+// refuses nothing the database accepted (Checked): it passes on the
+// database's own errors only, and a value it cannot scan leaves the views
+// unfilled.
+func (q *queries) readCatalog(ctx context.Context) error {
+	views := q.catalogViews
+	q.catalogViews = nil
+	if len(views) == 0 || q.catalogChanged {
+		return nil
+	}
+	q.catalog.reads.Add(1)
+	queued := time.Now()
+	return q.w.Later(ctx, Pipelined{SQL: q.d.CatalogVersion, Checked: true, Row: func(r scanner) error {
+		var v int64
+		if err := r.Scan(&v); err != nil {
+			if q.d.IsServerError(err) {
+				return err
+			}
+			return nil
+		}
+		gen := q.catalog.observe(v)
+		for _, view := range views {
+			view.Fill(gen, queued)
+		}
+		return nil
+	}})
 }

@@ -68,6 +68,10 @@ const FoldChanges = foldChanges
 // CatalogMisses is how many catalog lookups read the database.
 func CatalogMisses(s *DB) int64 { return s.catalog.misses.Load() }
 
+// CatalogCounterReads counts the reads of the catalog counter (PostgreSQL),
+// shared or travelling with a write (ReadCatalogView).
+func CatalogCounterReads(s *DB) int64 { return s.catalog.reads.Load() }
+
 // Closing reports whether Close has begun.
 func Closing(s *DB) bool {
 	select {

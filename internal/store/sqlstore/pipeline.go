@@ -197,7 +197,7 @@ func (s *DB) runPipelined(ctx context.Context, reqs []*batchReq) (results []erro
 		}
 	}
 	p.caller = -1
-	if err = q.flushAudit(ctx); err == nil {
+	if err = q.beforeCommit(ctx); err == nil {
 		err = p.commit(ctx)
 	}
 	if err != nil {

@@ -131,7 +131,12 @@ type queries struct {
 	// catalog write (changingCatalog), ended by settle.
 	catalog      *catalogCache
 	catalogBegun bool
-	scrub        *walScrub // the store's, nil without Dialect.ScrubWAL
+	// catalogChanged: this transaction wrote the catalog (changingCatalog);
+	// catalogViews: what its callers asked ReadCatalogView to fill. Only
+	// used when inTx.
+	catalogChanged bool
+	catalogViews   []*store.CatalogView
+	scrub          *walScrub // the store's, nil without Dialect.ScrubWAL
 }
 
 // DB is a store.Store over a writer pool and a reader pool.
@@ -202,6 +207,7 @@ func Open(ctx context.Context, wdb, rdb *sql.DB, d Dialect) (*DB, error) {
 		s.catalog.version = &sharedReads[struct{}, int64]{base: reads,
 			read: func(ctx context.Context, _ []struct{}) (map[struct{}]int64, error) {
 				var v int64
+				s.catalog.reads.Add(1)
 				err := s.r.QueryRowContext(ctx, d.CatalogVersion).Scan(&v)
 				return map[struct{}]int64{{}: v}, err
 			}}
@@ -248,7 +254,7 @@ func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
 	if err = fn(q); err != nil {
 		return err
 	}
-	if err = q.flushAudit(ctx); err != nil {
+	if err = q.beforeCommit(ctx); err != nil {
 		return err
 	}
 	if err = tx.commit(ctx); err != nil {
