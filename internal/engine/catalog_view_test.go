@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"flowker/internal/flow"
@@ -21,43 +22,88 @@ import (
 // commits are slow).
 func TestStepLookupsUseTheCatalogReadWithTheirWrite(t *testing.T) {
 	env := newPostgresEnv(t, func(o *Options) { o.CatalogViewMaxAge = time.Minute })
-	ctx := context.Background()
 	wf := env.workflow([]flow.Node{trig("t"), env.callNode("a", "/a", nil), env.callNode("b", "/b", nil)},
 		linkTA, link("a", "b"))
-	var mu sync.Mutex
-	var viewed []bool // per lookup: made under a catalog view
-	env.st.Watch("ProviderConfigRevision", func(ctx context.Context) {
-		mu.Lock()
-		defer mu.Unlock()
-		viewed = append(viewed, store.CatalogViewOf(ctx) != nil)
-	})
+	viewed := env.watchViews()
 	run := func(view *store.CatalogView) []bool {
 		t.Helper()
-		mu.Lock()
-		viewed = nil
-		mu.Unlock()
+		viewed() // from this run on
 		ex := env.insert(wf, nil)
 		env.eng.DispatchNew(ex, view)
 		got, _ := env.await(ex.ID)
 		require.Equal(t, flow.ExecCompleted, got.Status, got.ErrorMessage)
-		mu.Lock()
-		defer mu.Unlock()
-		return viewed
-	}
-	filled := func(queued time.Time) *store.CatalogView {
-		t.Helper()
-		read := store.NewCatalogView()
-		require.NoError(t, env.raw.Batch(ctx, func(tx store.Tx) error { return tx.ReadCatalogView(ctx, read) }))
-		require.True(t, read.FilledWithin(time.Minute), "PostgreSQL fills the view")
-		gen, _ := read.Generation(nil, nil)
-		view := store.NewCatalogView()
-		view.Fill(gen, queued)
-		return view
+		return viewed()
 	}
 
 	require.Equal(t, []bool{false, true}, run(nil), "the second step uses the progress write's read")
-	require.Equal(t, []bool{true, true}, run(filled(time.Now())), "the first, the insert's")
-	require.Equal(t, []bool{false, true}, run(filled(time.Now().Add(-time.Hour))), "not one too old")
+	require.Equal(t, []bool{true, true}, run(env.filledView(time.Now())), "the first, the insert's")
+	require.Equal(t, []bool{false, true}, run(env.filledView(time.Now().Add(-time.Hour))), "not one too old")
+}
+
+// A view serves only the calls that start in the turn its write returned:
+// a first step that waited for a provider slot looks the catalog up anew
+// when its turn comes.
+func TestStepLookupsAfterASlotWaitRead(t *testing.T) {
+	env := newPostgresEnv(t, func(o *Options) { o.CatalogViewMaxAge = time.Minute; o.ProviderConcurrency = 1 })
+	release := env.held("/hold")
+	holder := env.start(env.workflow([]flow.Node{trig("t"), env.callNode("h", "/hold", nil)}, link("t", "h")), nil)
+	env.awaitRequests("/hold", 1) // the one slot is taken
+	viewed := env.watchViews()
+	ex := env.insert(env.workflow([]flow.Node{trig("t"), env.callNode("a", "/a", nil)}, linkTA), nil)
+	env.eng.DispatchNew(ex, env.filledView(time.Now()))
+	target := "provider_config:" + env.pc.String()
+	require.Eventually(t, func() bool { return env.eng.slots.queued(target) == 1 }, waitLimit, time.Millisecond)
+	release()
+	for _, id := range []uuid.UUID{holder, ex.ID} {
+		got, _ := env.await(id)
+		require.Equal(t, flow.ExecCompleted, got.Status, got.ErrorMessage)
+	}
+	require.Equal(t, []bool{false}, viewed())
+}
+
+// watchViews records, for each provider configuration lookup from now on,
+// whether it was made under a filled catalog view; the function returns
+// those recorded since its last call.
+func (env *testEnv) watchViews() func() []bool {
+	var mu sync.Mutex
+	var viewed []bool
+	env.st.Watch("ProviderConfigRevision", func(ctx context.Context) {
+		mu.Lock()
+		defer mu.Unlock()
+		v := store.CatalogViewOf(ctx)
+		viewed = append(viewed, v != nil && v.FilledWithin(time.Hour))
+	})
+	return func() []bool {
+		mu.Lock()
+		defer mu.Unlock()
+		got := viewed
+		viewed = nil
+		return got
+	}
+}
+
+// filledView is a view with the catalog's generation read now, as if the
+// read had been queued at queued.
+func (env *testEnv) filledView(queued time.Time) *store.CatalogView {
+	env.t.Helper()
+	ctx := context.Background()
+	read := store.NewCatalogView()
+	require.NoError(env.t, env.raw.Batch(ctx, func(tx store.Tx) error { return tx.ReadCatalogView(ctx, read) }))
+	require.True(env.t, read.FilledWithin(time.Minute), "PostgreSQL fills the view")
+	gen, _ := read.Generation(nil, nil)
+	view := store.NewCatalogView()
+	view.Fill(gen, queued)
+	return view
+}
+
+// queued is how many tickets wait for a slot at key.
+func (s *targetSlots) queued(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if q := s.targets[key]; q != nil {
+		return q.waiting.Len()
+	}
+	return 0
 }
 
 // The read that travels with a step's write comes after it: a

@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"database/sql"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -171,12 +172,17 @@ func (k viewKeeper) DispatchNew(_ *flow.Execution, v *store.CatalogView) { k.vie
 
 // TestStartHandsOverTheInsertsCatalogView: on PostgreSQL the engine gets
 // an execution with the catalog as its insert's transaction read it, for
-// its first steps' lookups (store.Tx.ReadCatalogView).
+// its first steps' lookups (store.Tx.ReadCatalogView): the counter as it
+// stands, nothing having changed since.
 func TestStartHandsOverTheInsertsCatalogView(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	k := viewKeeper{views: make(chan *store.CatalogView, 2)}
-	s := newTestService(t, openPostgres(t, storetest.PostgresURL(t)), service.WithDispatcher(k))
+	url := storetest.PostgresURL(t)
+	s := newTestService(t, openPostgres(t, url), service.WithDispatcher(k))
+	raw, err := sql.Open("pgx", url)
+	require.NoError(t, err)
+	defer raw.Close()
 	w, err := s.CreateWorkflow(ctx, flow.Definition{Name: "handed-view", Nodes: []flow.Node{{ID: "hook",
 		Type: flow.NodeTrigger, Data: map[string]any{"triggerType": "webhook", "method": "POST", "path": "/handed-view"}}}})
 	require.NoError(t, err)
@@ -186,7 +192,16 @@ func TestStartHandsOverTheInsertsCatalogView(t *testing.T) {
 	require.NoError(t, err)
 	_, err = s.StartWebhook(ctx, service.WebhookRequest{Method: "POST", Path: "/handed-view"})
 	require.NoError(t, err)
+	var counter uint64
+	require.NoError(t, raw.QueryRowContext(ctx, "SELECT version FROM catalog_version").Scan(&counter))
 	for range 2 {
-		require.True(t, (<-k.views).FilledWithin(time.Minute))
+		select {
+		case v := <-k.views:
+			require.True(t, v.FilledWithin(time.Minute))
+			gen, _ := v.Generation(func() (uint64, bool) { t.Fatal("a filled view reads"); return 0, false }, nil)
+			require.Equal(t, counter, gen)
+		case <-time.After(10 * time.Second):
+			t.Fatal("no execution handed over")
+		}
 	}
 }

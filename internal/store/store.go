@@ -79,15 +79,16 @@ type Tx interface {
 	// (ExecutionWithSteps). It fails only with the transaction (the
 	// database's own errors).
 	ReadBackExecution(ctx context.Context, id uuid.UUID, got *ExecutionResults) error
-	// ReadCatalogView fills view (NewCatalogView) with the catalog's
-	// generation as this transaction reads it, after the writes queued
-	// before it: on PostgreSQL a read of the catalog counter that travels
-	// with them (one per transaction, shared by every caller of a group
-	// commit), so that the lookups of the steps that start once the write
-	// commits need no round trip of their own. A store whose lookups ask
-	// the database nothing (SQLite), or a transaction that changed the
-	// catalog, leaves view unfilled: its lookups then read. It fails only
-	// with the transaction (the database's own errors).
+	// ReadCatalogView fills view (NewCatalogView), once this transaction
+	// has committed, with the catalog's generation as it read it after
+	// its writes: on PostgreSQL a read of the catalog counter that
+	// travels with them (one per transaction, shared by every caller of a
+	// group commit), so that the lookups of the steps that start once the
+	// write commits need no round trip of their own. A store whose lookups
+	// ask the database nothing (SQLite), a transaction that changed the
+	// catalog, and one that did not commit leave view as it was: unfilled,
+	// its lookups read. It fails only with the transaction (the database's
+	// own errors).
 	ReadCatalogView(ctx context.Context, view *CatalogView) error
 
 	// SaveProgress is a worker's write: new steps and the execution's

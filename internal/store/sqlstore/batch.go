@@ -213,6 +213,7 @@ func (s *DB) runBatch(ctx context.Context, reqs []*batchReq, savepoints bool) (r
 	if err = tx.commit(ctx); err != nil {
 		return nil, err
 	}
+	q.committed()
 	return results, nil
 }
 

@@ -196,8 +196,9 @@ func (q *queries) guardCatalog(ctx context.Context) error {
 // ReadCatalogView: see store.Tx. The view waits for the transaction's
 // end: one read of the counter, after every caller's statements and
 // before the audit events and COMMIT (readCatalog), fills every view a
-// caller of the transaction asked for. Each of them asked for its write
-// before the transaction began, so the read comes after that.
+// caller of the transaction asked for, once it committed. Each of them
+// asked for its write before the transaction began, so the read comes
+// after that.
 func (q *queries) ReadCatalogView(_ context.Context, view *store.CatalogView) error {
 	if q.catalog.version != nil && q.inTx {
 		q.catalogViews = append(q.catalogViews, view)
@@ -205,13 +206,13 @@ func (q *queries) ReadCatalogView(_ context.Context, view *store.CatalogView) er
 	return nil
 }
 
-// readCatalog queues the read that fills the transaction's views, if
-// any: with its last writes and, where they are pipelined, with COMMIT.
-// A transaction that changed the catalog leaves them unfilled: it would
-// read a counter it moved, not committed and perhaps never. The handler
-// refuses nothing the database accepted (Checked): it passes on the
-// database's own errors only, and a value it cannot scan leaves the views
-// unfilled.
+// readCatalog queues the read that fills the transaction's views once it
+// has committed (committed), if any: with its last writes and, where they
+// are pipelined, with COMMIT. A transaction that changed the catalog
+// leaves them unfilled: it would read a counter it moved, not committed
+// and perhaps never. The handler refuses nothing the database accepted
+// (Checked): it passes on the database's own errors only, and a value it
+// cannot scan leaves the views unfilled.
 func (q *queries) readCatalog(ctx context.Context) error {
 	views := q.catalogViews
 	q.catalogViews = nil
@@ -229,9 +230,22 @@ func (q *queries) readCatalog(ctx context.Context) error {
 			return nil
 		}
 		gen := q.catalog.observe(v)
-		for _, view := range views {
-			view.Fill(gen, queued)
+		q.catalogFill = func() { // only once the transaction committed: see committed
+			for _, view := range views {
+				view.Fill(gen, queued)
+			}
 		}
 		return nil
 	}})
+}
+
+// committed fills the views of a transaction that committed. A transaction
+// that did not leaves them as they were: its callers get an error, or run
+// again (commitBatch's reruns, commitProgress's attempts) in a transaction
+// of their own, which fills them only if it reads.
+func (q *queries) committed() {
+	if fill := q.catalogFill; fill != nil {
+		q.catalogFill = nil
+		fill()
+	}
 }

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"sync"
 	"testing"
@@ -21,8 +22,8 @@ import (
 // and sees every catalog change committed before the write was asked for
 // (here by another process). The callers of one transaction share one
 // read. A transaction that changed the catalog leaves its views unfilled
-// (its counter is not committed), as does SQLite, whose lookups ask
-// nothing, and a call outside a transaction.
+// (its counter is not committed), as do one that did not commit, SQLite,
+// whose lookups ask nothing, and a call outside a transaction.
 func TestReadCatalogViewWithAWrite(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -104,6 +105,27 @@ func TestReadCatalogViewWithAWrite(t *testing.T) {
 	outside := store.NewCatalogView()
 	require.NoError(t, mine.ReadCatalogView(ctx, outside))
 	require.False(t, outside.FilledWithin(time.Minute), "outside a transaction there is no write to travel with")
+
+	// A transaction that did not commit leaves its views unfilled: one
+	// that fails at COMMIT, after the read (a deferred trigger raising a
+	// serialization failure), is retried by its caller, perhaps in a
+	// transaction that fills nothing.
+	raw, err := sql.Open("pgx", url)
+	require.NoError(t, err)
+	defer raw.Close()
+	_, err = raw.ExecContext(ctx, `CREATE FUNCTION fail_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'injected commit failure' USING ERRCODE = '40001'; END $$`)
+	require.NoError(t, err)
+	_, err = raw.ExecContext(ctx, `CREATE CONSTRAINT TRIGGER fail_commit AFTER INSERT ON executions
+		DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_commit()`)
+	require.NoError(t, err)
+	failed := store.NewCatalogView()
+	e := storetest.Execution(w.ID, flow.ExecRunning, now, "worker-1", now.Add(time.Minute))
+	err = mine.Batch(ctx, func(tx store.Tx) error {
+		return errors.Join(tx.CreateExecution(ctx, e), tx.ReadCatalogView(ctx, failed))
+	})
+	require.ErrorIs(t, err, store.ErrUnavailable, "COMMIT failed")
+	require.False(t, failed.FilledWithin(time.Minute), "not filled by a transaction that did not commit")
 
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()

@@ -206,6 +206,7 @@ func (s *DB) runPipelined(ctx context.Context, reqs []*batchReq) (results []erro
 		}
 		return nil, errIsolate
 	}
+	q.committed()
 	return results, nil
 }
 

@@ -136,6 +136,7 @@ type queries struct {
 	// used when inTx.
 	catalogChanged bool
 	catalogViews   []*store.CatalogView
+	catalogFill    func()    // readCatalog's, run by committed
 	scrub          *walScrub // the store's, nil without Dialect.ScrubWAL
 }
 
@@ -260,6 +261,7 @@ func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
 	if err = tx.commit(ctx); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	q.committed()
 	s.stmts.w.prepareWanted(s.wdb)
 	return nil
 }
