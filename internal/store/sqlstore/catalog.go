@@ -214,9 +214,7 @@ func (q *queries) ReadCatalogView(_ context.Context, view *store.CatalogView) er
 // (Checked): it passes on the database's own errors only, and a value it
 // cannot scan leaves the views unfilled.
 func (q *queries) readCatalog(ctx context.Context) error {
-	views := q.catalogViews
-	q.catalogViews = nil
-	if len(views) == 0 || q.catalogChanged {
+	if len(q.catalogViews) == 0 || q.catalogChanged {
 		return nil
 	}
 	q.catalog.reads.Add(1)
@@ -229,23 +227,28 @@ func (q *queries) readCatalog(ctx context.Context) error {
 			}
 			return nil
 		}
-		gen := q.catalog.observe(v)
-		q.catalogFill = func() { // only once the transaction committed: see committed
-			for _, view := range views {
-				view.Fill(gen, queued)
-			}
-		}
+		q.catalogRead = catalogRead{gen: q.catalog.observe(v), queued: queued}
 		return nil
 	}})
 }
 
-// committed fills the views of a transaction that committed. A transaction
-// that did not leaves them as they were: its callers get an error, or run
-// again (commitBatch's reruns, commitProgress's attempts) in a transaction
-// of their own, which fills them only if it reads.
+// catalogRead is what readCatalog's read found (gen 0: nothing; the
+// counter starts above 0), and when it was queued.
+type catalogRead struct {
+	gen    uint64
+	queued time.Time
+}
+
+// committed fills the views of a transaction that committed, if its read
+// found the counter. A transaction that did not commit leaves them as they
+// were: its callers get an error, or run again (commitBatch's reruns,
+// commitProgress's attempts) in a transaction of their own, which fills
+// them only if it reads.
 func (q *queries) committed() {
-	if fill := q.catalogFill; fill != nil {
-		q.catalogFill = nil
-		fill()
+	if q.catalogRead.gen == 0 {
+		return
+	}
+	for _, view := range q.catalogViews {
+		view.Fill(q.catalogRead.gen, q.catalogRead.queued)
 	}
 }

@@ -132,11 +132,11 @@ type queries struct {
 	catalog      *catalogCache
 	catalogBegun bool
 	// catalogChanged: this transaction wrote the catalog (changingCatalog);
-	// catalogViews: what its callers asked ReadCatalogView to fill. Only
-	// used when inTx.
+	// catalogViews: what its callers asked ReadCatalogView to fill, with
+	// what readCatalog read once it commits. Only used when inTx.
 	catalogChanged bool
 	catalogViews   []*store.CatalogView
-	catalogFill    func()    // readCatalog's, run by committed
+	catalogRead    catalogRead
 	scrub          *walScrub // the store's, nil without Dialect.ScrubWAL
 }
 
