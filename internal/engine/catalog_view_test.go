@@ -129,3 +129,29 @@ func TestStepLookupsSeeACatalogChangeBeforeTheirWrite(t *testing.T) {
 	require.Contains(t, steps[1].ErrorMessage, "only an active one may run")
 	require.Len(t, env.fake.RequestsTo("/b"), 0)
 }
+
+// Many executions at once, each with two calls in parallel after its
+// first step: their progress writes share group commits, and both calls
+// of each, on goroutines of their own, use the view their write filled.
+func TestStepLookupsShareViewsUnderLoad(t *testing.T) {
+	env := newPostgresEnv(t, func(o *Options) { o.CatalogViewMaxAge = time.Minute })
+	wf := env.workflow([]flow.Node{trig("t"), env.callNode("x", "/x", nil), env.callNode("a", "/a", nil),
+		env.callNode("b", "/b", nil)}, link("t", "x"), link("x", "a"), link("x", "b"))
+	viewed := env.watchViews()
+	const n = 16
+	ids := make([]uuid.UUID, n)
+	for i := range ids {
+		ids[i] = env.start(wf, nil)
+	}
+	for _, id := range ids {
+		got, steps := env.await(id)
+		require.Equal(t, flow.ExecCompleted, got.Status, got.ErrorMessage)
+		require.Len(t, steps, 3)
+	}
+	count := map[bool]int{}
+	for _, v := range viewed() {
+		count[v]++
+	}
+	require.Equal(t, map[bool]int{false: n, true: 2 * n}, count,
+		"the first step of each reads; the two after it use its progress write's view")
+}
