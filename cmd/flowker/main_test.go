@@ -93,15 +93,47 @@ type proc struct {
 	client *http.Client
 }
 
-// freeAddr returns a 127.0.0.1 address with a port nobody listened on a moment ago.
+// freeAddr returns a 127.0.0.1 address free a moment ago, for a flowker
+// process to listen on. The port is closed before the process binds it,
+// so it is taken below the kernel's ephemeral range: a port from that
+// range could meanwhile go to a listener on port 0 (a parallel test's fake
+// provider, which then answered this test's requests) or to an outgoing
+// connection. Each port is handed out once per test binary; the starting
+// point differs between binaries, which go test may run at once.
 func freeAddr(t *testing.T) string {
 	t.Helper()
+	freePorts.Lock()
+	defer freePorts.Unlock()
+	low := ephemeralLow()
+	if freePorts.next == 0 {
+		freePorts.next = low/2 + os.Getpid()%(low/4)
+	}
 	var lc net.ListenConfig
-	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
+	for ; freePorts.next < low; freePorts.next++ {
+		addr := fmt.Sprintf("127.0.0.1:%d", freePorts.next)
+		if ln, err := lc.Listen(t.Context(), "tcp", addr); err == nil {
+			require.NoError(t, ln.Close())
+			freePorts.next++
+			return addr
+		}
+	}
+	t.Fatalf("no free port below the ephemeral range (%d)", low)
+	return ""
+}
+
+var freePorts struct {
+	sync.Mutex
+	next int
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux's
+// ip_local_port_range; its default elsewhere).
+func ephemeralLow() int {
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		_, _ = fmt.Sscan(string(b), &low)
+	}
+	return low
 }
 
 // start runs flowker in a fresh directory with PATH, HOME and env only.
