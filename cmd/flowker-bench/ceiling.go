@@ -68,7 +68,7 @@ func measureCeiling(ctx context.Context, o options, f *fake, st *benchStore, wor
 		progress("%s ceiling: sync p50 %s p99 %s, CPU/call %s", st.label, ms(sr.ceilingSyncP50), ms(sr.ceilingSyncP99),
 			ms(sr.ceilingSyncCPU))
 	}
-	*res = runLoad(ctx, o, st.label+" ceiling", srv.pid(), allExecutions(db), hook)
+	*res = runLoad(ctx, o, st.label+" ceiling", srv.pid(), allExecutions(db), st.pgDB(db), hook)
 }
 
 // ceilingSync: -sync-n calls with ?wait=5s from one client after the

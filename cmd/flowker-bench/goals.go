@@ -125,6 +125,12 @@ func (r *report) throughputRows(t *table) {
 		}
 		return perSec(s.ceiling.perSec) + " / " + msOrDash(s.ceiling.cpuPerExec)
 	})
+	t.row("   PostgreSQL's own CPU / WAL per execution: flowker's, the ceiling's", "", func(s storeResult) string {
+		if s.tp.pg == nil && s.ceiling.pg == nil {
+			return "—"
+		}
+		return s.tp.pg.text() + "; " + s.ceiling.pg.text()
+	})
 	aim := fmt.Sprintf("≥ %.1f (aim)", ceilingAim)
 	t.row("a. throughput ÷ ceiling's", aim, func(s storeResult) string {
 		tp, _ := ceilingRatios(s)

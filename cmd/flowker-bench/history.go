@@ -99,7 +99,7 @@ func measureHistory(ctx context.Context, o options, f *fake, st *benchStore, wor
 		res.err = err
 		return res
 	}
-	res.empty = runLoad(ctx, o, st.label+" empty database", srv.pid(), executionsSince(db, hst), hook)
+	res.empty = runLoad(ctx, o, st.label+" empty database", srv.pid(), executionsSince(db, hst), nil, hook)
 	var workflow string
 	var revision int
 	var before int64
@@ -148,7 +148,7 @@ func measureHistory(ctx context.Context, o options, f *fake, st *benchStore, wor
 	res.flush = flushSeeding(ctx, st.label, hst, db)
 	progress("%s: history, %s executions stored (%.1f GiB): %d async webhook calls from %d clients", st.label,
 		thousands(int(res.stored)), float64(res.storeBytes)/(1<<30), o.n, o.c)
-	res.full = runLoad(ctx, o, st.label+" with history", srv.pid(), executionsSince(db, hst), srv.base+webhookPath)
+	res.full = runLoad(ctx, o, st.label+" with history", srv.pid(), executionsSince(db, hst), nil, srv.base+webhookPath)
 	if ctx.Err() == nil {
 		res.dashboards = timeDashboards(ctx, o, st.label, srv.base)
 	}

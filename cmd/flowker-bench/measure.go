@@ -114,7 +114,7 @@ func measureMain(ctx context.Context, o options, f *fake, st *benchStore, work s
 	}
 	if o.has('a') {
 		progress("%s: throughput, %d async webhook calls from %d clients", st.label, o.n, o.c)
-		res.tp = runLoad(ctx, o, st.label, srv.pid(), allExecutions(db), hook)
+		res.tp = runLoad(ctx, o, st.label, srv.pid(), allExecutions(db), st.pgDB(db), hook)
 	}
 }
 

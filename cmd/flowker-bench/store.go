@@ -29,6 +29,14 @@ type benchStore struct {
 	cleanup func()
 }
 
+// pgDB is db when the store is PostgreSQL, else nil (see pgWork).
+func (st *benchStore) pgDB(db *sql.DB) *sql.DB {
+	if st.key != "postgres" {
+		return nil
+	}
+	return db
+}
+
 func storeFor(ctx context.Context, key string, o options) (*benchStore, error) {
 	sqlite := func(sync string) *benchStore {
 		return &benchStore{

@@ -155,7 +155,7 @@ func loadFreshServer(ctx context.Context, o options, f *fake, st *benchStore, di
 	}
 	defer srv.stop()
 	defer db.Close()
-	return runLoad(ctx, o, label, srv.pid(), allExecutions(db), hook)
+	return runLoad(ctx, o, label, srv.pid(), allExecutions(db), nil, hook)
 }
 
 // collector is an OpenTelemetry Collector process started by the bench.

@@ -135,7 +135,8 @@ type throughput struct {
 	retries503        int
 	timedOut          bool
 	err               error
-	rssAfter          int64 // KiB, VmHWM of the server after the run
+	rssAfter          int64   // KiB, VmHWM of the server after the run
+	pg                *pgWork // PostgreSQL's own work per execution; nil on SQLite
 }
 
 func (t throughput) measured() bool { return t.perSec > 0 }
@@ -144,15 +145,17 @@ func (t throughput) measured() bool { return t.perSec > 0 }
 func (t throughput) ok() bool { return t.measured() && !t.timedOut && t.failed == 0 && t.err == nil }
 
 // runLoad sends phase a's load to hook and times it; pid is the server's
-// process (its CPU and peak RSS are read), count counts its executions.
-func runLoad(ctx context.Context, o options, label string, pid int, count counter, hook string) throughput {
+// process (its CPU and peak RSS are read), count counts its executions,
+// pg (nil on SQLite) is a connection to its PostgreSQL database, whose own
+// work is read too.
+func runLoad(ctx context.Context, o options, label string, pid int, count counter, pg *sql.DB, hook string) throughput {
 	var res throughput
 	base, err := count(ctx)
 	if err != nil {
 		res.err = err
 		return res
 	}
-	cpu := startCPU(pid)
+	cpu, pgStart := startCPU(pid), readPGWork(ctx, pg)
 	deadline := time.Now().Add(o.phaseTimeout)
 	sctx, cancel := context.WithDeadline(ctx, deadline)
 	sub := submit(sctx, hook, o.n, o.c)
@@ -163,6 +166,7 @@ func runLoad(ctx context.Context, o options, label string, pid int, count counte
 	}
 	final, end, ok := pollFinished(ctx, count, base, sub.accepted, deadline)
 	res.cpuPerExec = cpu.per(final.finished() - base.finished())
+	res.pg = readPGWork(ctx, pg).since(ctx, pgStart, final.finished()-base.finished())
 	res.elapsed = end.Sub(sub.first)
 	res.completed = final.completed - base.completed
 	res.failed = final.failed + final.cancelled - base.failed - base.cancelled
@@ -175,5 +179,8 @@ func runLoad(ctx context.Context, o options, label string, pid int, count counte
 	progress("%s: %d accepted at %.0f/s (%d× 503), %d completed, %d failed in %s: %.0f/s, CPU %s/execution",
 		label, sub.accepted, res.acceptPerSec, sub.retries503, res.completed, res.failed,
 		res.elapsed.Round(time.Millisecond), res.perSec, ms(res.cpuPerExec))
+	if res.pg != nil {
+		progress("%s: PostgreSQL's CPU / WAL per execution: %s", label, res.pg.text())
+	}
 	return res
 }

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// PostgreSQL's own work over a load run, beside the server's CPU: on two
+// cores the database competes with Flowker for the same CPU, and work moved
+// from Flowker into SQL (audit events chained on the server, say) would
+// otherwise lower Flowker's CPU per execution and show nowhere. Read the
+// same way for Flowker and the ceiling:
+//   - CPU: user+system time of the database's processes, from /proc: the
+//     backends of the bench's database and the server's own processes (no
+//     database: checkpointer, WAL writer, background writer, autovacuum
+//     launcher). A process that exits during the run (an autovacuum worker)
+//     takes its time with it, so this is a lower bound. Only when the server
+//     runs on this machine (its processes are named postgres here).
+//   - WAL: bytes written, the difference of pg_current_wal_lsn (the whole
+//     cluster's: nothing else should write to it during a bench), exact at
+//     once where pg_stat_wal lags by up to a second.
+
+type pgWork struct {
+	cpu        time.Duration
+	walLSN     string // at a reading; since: walBytes
+	walBytes   int64
+	cpuOK      bool
+	walOK      bool
+	pids       map[int]time.Duration // CPU so far of each process counted
+	cpuPerExec time.Duration
+	walPerExec float64
+	db         *sql.DB // the reading's connection, to subtract LSNs
+}
+
+// readPGWork takes a reading on db, a connection to the bench's database;
+// nil for a database that is not PostgreSQL.
+func readPGWork(ctx context.Context, db *sql.DB) *pgWork {
+	if db == nil {
+		return nil
+	}
+	w := &pgWork{pids: map[int]time.Duration{}, db: db}
+	w.walOK = db.QueryRowContext(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&w.walLSN) == nil
+	rows, err := db.QueryContext(ctx,
+		`SELECT pid FROM pg_stat_activity WHERE datname = current_database() OR datname IS NULL`)
+	if err != nil {
+		return w
+	}
+	defer rows.Close()
+	w.cpuOK = true
+	for rows.Next() {
+		var pid int
+		if rows.Scan(&pid) != nil {
+			continue
+		}
+		switch comm := processName(pid); {
+		case comm == "": // gone since the query (or on another machine: then none is found)
+			continue
+		case !strings.HasPrefix(comm, "postgres"):
+			w.cpuOK = false // the server's pid is another process here: the server is elsewhere
+			continue
+		}
+		if t, err := cpuTime(pid); err == nil {
+			w.pids[pid] = t
+		}
+	}
+	if rows.Err() != nil || len(w.pids) == 0 {
+		w.cpuOK = false
+	}
+	return w
+}
+
+// processName is pid's command name on this machine, "" for none.
+func processName(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// since is the work between start and w, per one of n executions: each
+// process's CPU since start, or all of it for one started since.
+func (w *pgWork) since(ctx context.Context, start *pgWork, n int) *pgWork {
+	if w == nil || start == nil || n <= 0 {
+		return nil
+	}
+	out := &pgWork{cpuOK: w.cpuOK && start.cpuOK, walOK: w.walOK && start.walOK}
+	if out.cpuOK {
+		for pid, t := range w.pids {
+			out.cpu += t - start.pids[pid]
+		}
+		out.cpuPerExec = out.cpu / time.Duration(n)
+	}
+	if out.walOK {
+		out.walOK = w.db.QueryRowContext(ctx, `SELECT CAST(pg_wal_lsn_diff($1::pg_lsn, $2::pg_lsn) AS bigint)`,
+			w.walLSN, start.walLSN).Scan(&out.walBytes) == nil
+		out.walPerExec = float64(out.walBytes) / float64(n)
+	}
+	return out
+}
+
+// text is the report's cell: CPU per execution / WAL per execution.
+func (w *pgWork) text() string {
+	if w == nil || (!w.cpuOK && !w.walOK) {
+		return "—"
+	}
+	cpu, wal := "—", "—"
+	if w.cpuOK {
+		cpu = ms(w.cpuPerExec)
+	}
+	if w.walOK {
+		wal = fmt.Sprintf("%.1f KB", w.walPerExec/1000)
+	}
+	return cpu + " / " + wal
+}
