@@ -10,9 +10,10 @@
 # bench (about 15 minutes on 2 cores), prints the Markdown report and adds it
 # to docs/benchmarks.md (its own section there). Figures: completed
 # executions/s and CPU per execution, also as ratios to the ceiling
-# (cmd/flowker-ceiling: the same I/O and nothing else), sync p50/p99, engine
-# overhead per step, peak RSS with 10,000 in flight, ready time, throughput
-# with telemetry on vs off.
+# (cmd/flowker-ceiling: the same I/O and nothing else), PostgreSQL's own CPU
+# and WAL per execution (when the server runs on this machine), sync
+# p50/p99, engine overhead per step, peak RSS with 10,000 in flight, ready
+# time, throughput with telemetry on vs off.
 #
 # Telemetry (phase t) exports to a real OpenTelemetry Collector: the one of
 # the end-to-end telemetry test, built by ../shared/tools/otelcol/build.sh

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -80,6 +81,12 @@ func (r *report) phaseNotes(b *strings.Builder) {
 			"database of the same store, under a's load right after Flowker's (with b, after its own sync calls, " +
 			"timed as b times Flowker's). Ratios: Flowker's throughput ÷ the ceiling's, and the ceiling's CPU per " +
 			"execution ÷ Flowker's (aim ≥ 0.6).\n")
+	}
+	if o.has('a') && slices.ContainsFunc(r.stores, func(s storeResult) bool { return s.key == "postgres" }) {
+		b.WriteString("- PostgreSQL's own work in a (the database shares the two cores): CPU of the server's processes " +
+			"behind the bench's database and of its writer processes (`/proc`, a lower bound: a process that exits " +
+			"takes its time along), and WAL written (`pg_current_wal_lsn`, the whole cluster's), per execution, " +
+			"for Flowker's run and the ceiling's.\n")
 	}
 	if o.has('t') {
 		b.WriteString("- t: a's load on four fresh servers, one after the other: telemetry off, on, on, off. \"On\" is " +
