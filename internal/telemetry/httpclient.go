@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -56,6 +57,7 @@ var clientDurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25
 
 type clientTransport struct {
 	base     http.RoundTripper
+	netHTTP  bool // base is net/http's Transport, whose httptrace hooks sentInMemory relies on
 	prop     propagation.TextMapPropagator
 	duration metric.Float64Histogram
 	bodySize metric.Int64Histogram
@@ -72,7 +74,8 @@ func newClientTransport(base http.RoundTripper, mp metric.MeterProvider, prop pr
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	t := &clientTransport{base: base, prop: prop}
+	_, netHTTP := base.(*http.Transport)
+	t := &clientTransport{base: base, netHTTP: netHTTP, prop: prop}
 	meter := mp.Meter(otelhttpScope, metric.WithInstrumentationVersion(otelhttpVersion))
 	// The semantic conventions' own constructors: names, units and
 	// descriptions are theirs, as otelhttp's are. An instrument returned
@@ -104,11 +107,16 @@ func (t *clientTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	parent := r.Context()
 	ctx, span := t.tracerFor(parent).Start(parent, clientSpanName(r.Method), clientSpanStart...)
 	call := &clientCall{t: t, span: span, ctx: ctx}
-	out := r.WithContext(ctx) // a copy: the caller's request is not modified
-	out.Header = call.headers.clone(r.Header)
-	if r.Body != nil && r.Body != http.NoBody {
-		call.trackBody(out)
+	var out *http.Request // a copy: the caller's request is not modified
+	if mem, ok := t.bodyInMemory(r); ok {
+		out = call.sendInMemory(r, ctx, mem)
+	} else {
+		out = r.WithContext(ctx)
+		if r.Body != nil && r.Body != http.NoBody {
+			call.trackBody(out)
+		}
 	}
+	out.Header = call.headers.clone(r.Header)
 	host, port := requestHostPort(r)
 	buf := clientSpanAttrsPool.Get().(*clientSpanAttrs)
 	attrs := appendRequestAttrs(buf.kv[:0], r, host, port)
@@ -129,7 +137,7 @@ func (t *clientTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	} else {
 		labels.errType = reflect.TypeOf(err)
 	}
-	call.publish(elapsed, t.measurement(labels))
+	call.publish(elapsed, t.measurement(labels), err)
 
 	if err != nil {
 		span.SetAttributes(append(attrs, semconv.ErrorType(err))...)
@@ -225,14 +233,16 @@ type clientCall struct {
 	ctx  context.Context
 
 	headers outgoingHeaders
-	first   sentBody // the request's body
+	first   sentBody // the request's body, counted as read
+	mem     memBody  // or the request's body in memory, handed over as is
+	trace   httptrace.ClientTrace
 	getBody func() (io.ReadCloser, error)
 
-	// The metrics are recorded once RoundTrip returned and the body last
-	// handed to the transport is closed (it may be closed later, on
+	// The metrics are recorded once RoundTrip returned and the transport
+	// is done with the body last handed to it (it may be done later, on
 	// another goroutine); a body that failed to rewind records 0 bytes.
 	mu        sync.Mutex
-	body      *sentBody
+	body      sentTracker
 	published bool
 	recorded  bool
 	elapsed   time.Duration
@@ -270,9 +280,12 @@ func (c *clientCall) rewind() (io.ReadCloser, error) {
 	return sent, nil
 }
 
-func (c *clientCall) publish(elapsed time.Duration, opts measurementOpts) {
+func (c *clientCall) publish(elapsed time.Duration, opts measurementOpts, err error) {
 	c.mu.Lock()
 	c.elapsed, c.opts, c.published = elapsed, opts, true
+	if err != nil && c.body == &c.mem && !c.mem.writing.Load() {
+		c.mem.done.Store(true) // never written, and never will be: see sendInMemory
+	}
 	c.mu.Unlock()
 	c.maybeRecord()
 }
@@ -280,7 +293,7 @@ func (c *clientCall) publish(elapsed time.Duration, opts measurementOpts) {
 func (c *clientCall) maybeRecord() {
 	c.mu.Lock()
 	body := c.body
-	record := c.published && !c.recorded && (body == nil || body.closed.Load())
+	record := c.published && !c.recorded && (body == nil || body.finished())
 	c.recorded = c.recorded || record
 	c.mu.Unlock()
 	if !record {
@@ -288,10 +301,17 @@ func (c *clientCall) maybeRecord() {
 	}
 	var size int64
 	if body != nil {
-		size = body.read.Load()
+		size = body.bytesRead()
 	}
 	c.t.bodySize.Record(c.ctx, size, c.opts.record...)
 	c.t.duration.Record(c.ctx, float64(c.elapsed)/float64(time.Second), c.opts.record...)
+}
+
+// sentTracker is what the transport read of a request body, and whether
+// it is done with it.
+type sentTracker interface {
+	finished() bool
+	bytesRead() int64
 }
 
 // sentBody counts what the transport reads of a request body.
@@ -301,6 +321,9 @@ type sentBody struct {
 	read   atomic.Int64
 	closed atomic.Bool
 }
+
+func (b *sentBody) finished() bool   { return b.closed.Load() }
+func (b *sentBody) bytesRead() int64 { return b.read.Load() }
 
 func (b *sentBody) Read(p []byte) (int, error) {
 	n, err := b.body.Read(p)

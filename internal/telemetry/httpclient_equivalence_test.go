@@ -40,15 +40,16 @@ func TestClientTelemetryEmitsWhatOtelhttpEmitted(t *testing.T) { // not parallel
 	require.Equal(t, otelhttp.ScopeName, otelhttpScope, "the scope is otelhttp's")
 	require.Equal(t, otelhttp.Version, otelhttpVersion, "go.mod moved otelhttp: compare again, then update the version")
 	for _, v := range []struct {
-		name string
-		view sdkmetric.View
-	}{{"Setup's view", view}, {"no view", nil}} {
+		name   string
+		view   sdkmetric.View
+		direct bool
+	}{{"Setup's view", view, false}, {"no view", nil, false}, {"net/http's transport, bodies in memory as is", view, true}} {
 		t.Run(v.name, func(t *testing.T) {
 			server := newClientTestServer(t)
-			reference := runClientScript(t, server, v.view, func(base http.RoundTripper, mp metric.MeterProvider) http.RoundTripper {
+			reference := runClientScript(t, server, v.view, v.direct, func(base http.RoundTripper, mp metric.MeterProvider) http.RoundTripper {
 				return otelhttp.NewTransport(base, otelhttp.WithMeterProvider(mp), otelhttp.WithPropagators(Propagator()))
 			})
-			lean := runClientScript(t, server, v.view, func(base http.RoundTripper, mp metric.MeterProvider) http.RoundTripper {
+			lean := runClientScript(t, server, v.view, v.direct, func(base http.RoundTripper, mp metric.MeterProvider) http.RoundTripper {
 				return newClientTransport(base, mp, Propagator())
 			})
 			require.Equal(t, reference.log, lean.log, "what callers and servers saw")
@@ -126,8 +127,10 @@ func (s *clientTestServer) drain() []string {
 // runClientScript sends the script's requests through the transport build
 // makes, on fresh SDK providers installed as the globals (otelhttp, as
 // Flowker used it, takes the tracer from the caller's span or the global
-// provider).
-func runClientScript(t *testing.T, server *clientTestServer, v sdkmetric.View,
+// provider). direct: the real server's requests go to net/http's
+// Transport itself, as the provider client's do (bodies in memory are then
+// handed over as is: sendInMemory), not through bodyClosedFirst.
+func runClientScript(t *testing.T, server *clientTestServer, v sdkmetric.View, direct bool,
 	build func(http.RoundTripper, metric.MeterProvider) http.RoundTripper,
 ) clientRun {
 	t.Helper()
@@ -149,6 +152,9 @@ func runClientScript(t *testing.T, server *clientTestServer, v sdkmetric.View,
 	network := &http.Transport{DisableKeepAlives: true} // no stale-connection retries
 	t.Cleanup(network.CloseIdleConnections)
 	rt, stubRT := build(bodyClosedFirst{network}, mp), build(stub, mp)
+	if direct {
+		rt = build(network, mp)
+	}
 	run := clientRun{}
 	logf := func(format string, args ...any) { run.log = append(run.log, fmt.Sprintf(format, args...)) }
 	ended := func() int { return len(recorder.Ended()) } // when spans end is compared too
