@@ -57,7 +57,7 @@ var clientDurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25
 
 type clientTransport struct {
 	base     http.RoundTripper
-	netHTTP  bool // base is net/http's Transport, whose httptrace hooks sentInMemory relies on
+	plainH1  bool // base is net/http's Transport, without HTTP/2 in the clear: see bodyInMemory
 	prop     propagation.TextMapPropagator
 	duration metric.Float64Histogram
 	bodySize metric.Int64Histogram
@@ -74,8 +74,7 @@ func newClientTransport(base http.RoundTripper, mp metric.MeterProvider, prop pr
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	_, netHTTP := base.(*http.Transport)
-	t := &clientTransport{base: base, netHTTP: netHTTP, prop: prop}
+	t := &clientTransport{base: base, plainH1: plainHTTP1(base), prop: prop}
 	meter := mp.Meter(otelhttpScope, metric.WithInstrumentationVersion(otelhttpVersion))
 	// The semantic conventions' own constructors: names, units and
 	// descriptions are theirs, as otelhttp's are. An instrument returned

@@ -12,25 +12,31 @@ import (
 )
 
 // A request body in memory (what http.NewRequest makes of a bytes.Reader,
-// a bytes.Buffer or a strings.Reader, the provider client's case) is handed
-// to net/http's Transport as is. Wrapped to be counted, as sentBody does,
-// net/http can no longer tell it is in memory: it flushes the headers and
-// then copies the body, two writes and two packets for every provider call,
-// a quarter of what telemetry added to an execution (docs/telemetry.md,
-// "What telemetry costs"). What the transport read of it is then the
-// reader's progress, read where the transport is done with it: in
-// httptrace's WroteRequest, which net/http calls on the goroutine that
-// wrote the request, once the body is written (or failed) and closed, for
-// HTTP/1 and HTTP/2 alike, whenever it began writing the request. The
-// metrics still wait for it, as they wait for sentBody's Close.
+// a bytes.Buffer or a strings.Reader, the provider client's case) sent over
+// HTTP/1 in the clear is handed to net/http's Transport as is. Wrapped to
+// be counted, as sentBody does, net/http can no longer tell it is in
+// memory: it flushes the headers and then copies the body, two writes and
+// two packets for every provider call, a quarter of what telemetry added to
+// an execution (docs/telemetry.md, "What telemetry costs").
 //
-// A round trip that failed before the request's headers were written
+// What the transport read of it is then the reader's progress, read where
+// the transport is done with it: in httptrace's WroteRequest, which
+// net/http's HTTP/1 transport calls on its writing goroutine once it wrote
+// (or failed to write) the request and closed the body, whenever it began
+// writing it. The metrics still wait for it, as they wait for sentBody's
+// Close. A round trip that failed before the headers were written
 // (WroteHeaders, which precedes any read of the body) read nothing of it
-// and never will: net/http's HTTP/1 transport returns an error only after
-// its writer is done, or before one had the request, and its HTTP/2
-// transport reads the body only after the headers. Only for net/http's
-// Transport (clientTransport.netHTTP): another RoundTripper may never call
-// the hooks.
+// and never will: the HTTP/1 transport returns an error only once its
+// writer is done (mapRoundTripError waits for it; the response header
+// timer starts after the write), or before a writer had the request.
+//
+// Not over HTTP/2, which frames headers and body apart anyway: its
+// transport can write the headers and then fail, or be cancelled while the
+// body's write is stuck, without calling WroteRequest, and a round trip
+// that failed may still read the body afterwards (found by review: the
+// metrics were lost, TestClientRecordsFailedHTTP2Calls). A request that
+// may go over HTTP/2 (https, where the provider chooses in the handshake,
+// or a transport allowing HTTP/2 in the clear) keeps the wrapper.
 
 // memBody is a request body in memory and what the transport read of it.
 type memBody struct {
@@ -84,12 +90,19 @@ func (c *clientCall) handedOver() bool {
 	return c.body == &c.mem
 }
 
+// plainHTTP1 reports whether base is net/http's Transport and sends
+// http:// requests over HTTP/1 only.
+func plainHTTP1(base http.RoundTripper) bool {
+	t, ok := base.(*http.Transport)
+	return ok && (t.Protocols == nil || !t.Protocols.UnencryptedHTTP2())
+}
+
 // bodyInMemory returns the reader of r's body when it is handed over as
-// is: net/http's Transport, a length known, and a body net/http knows is
-// in memory (and writes with the headers), io.NopCloser unwrapped as
-// net/http does.
+// is: HTTP/1 in the clear on net/http's Transport, a length known, and a
+// body net/http knows is in memory (and writes with the headers),
+// io.NopCloser unwrapped as net/http does.
 func (t *clientTransport) bodyInMemory(r *http.Request) (interface{ Len() int }, bool) {
-	if !t.netHTTP || r.ContentLength <= 0 || r.Body == nil {
+	if !t.plainH1 || r.URL == nil || r.URL.Scheme != "http" || r.ContentLength <= 0 || r.Body == nil {
 		return nil, false
 	}
 	var body io.Reader = r.Body

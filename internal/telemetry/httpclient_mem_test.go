@@ -3,11 +3,13 @@ package telemetry
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -94,4 +96,117 @@ func TestClientSendsABodyInMemoryWithItsHeaders(t *testing.T) {
 		}
 		return false
 	}, 5*time.Second, 10*time.Millisecond, "four bodies of %d bytes recorded", len(payload))
+}
+
+// h2Conn is a client connection whose writes, once armed, fail (stall:
+// false) or, after pass more writes, block until it is closed (a peer that
+// stopped reading).
+type h2Conn struct {
+	net.Conn
+	armed, stall atomic.Bool
+	pass         atomic.Int64
+	closed       chan struct{}
+	once         sync.Once
+}
+
+func (c *h2Conn) Write(p []byte) (int, error) {
+	if !c.armed.Load() {
+		return c.Conn.Write(p)
+	}
+	if !c.stall.Load() {
+		return 0, errors.New("test: write refused")
+	}
+	if c.pass.Add(-1) < 0 {
+		<-c.closed
+		return 0, net.ErrClosed
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *h2Conn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+// Over HTTP/2 the transport may write a request's headers and then fail,
+// or give up on a body whose write is stuck, without ever calling
+// WroteRequest: a body in memory is counted by its wrapper there, and such
+// a failed call is recorded when RoundTrip returns, as otelhttp records it
+// (found by review: these calls' metrics were lost).
+func TestClientRecordsFailedHTTP2Calls(t *testing.T) {
+	t.Parallel()
+	for _, stall := range []bool{false, true} {
+		t.Run(map[bool]string{false: "headers written, then the connection fails", true: "body write stuck, caller gives up"}[stall], func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+			}))
+			srv.EnableHTTP2 = true
+			srv.StartTLS()
+			t.Cleanup(srv.Close)
+			var last atomic.Pointer[h2Conn]
+			dialer := &net.Dialer{}
+			base := &http.Transport{
+				ForceAttemptHTTP2: true,
+				TLSClientConfig:   srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone(),
+				DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+					c, err := dialer.DialContext(ctx, network, addr)
+					if err != nil {
+						return nil, err
+					}
+					h := &h2Conn{Conn: c, closed: make(chan struct{})}
+					last.Store(h)
+					return h, nil
+				},
+			}
+			t.Cleanup(func() {
+				if c := last.Load(); c != nil {
+					_ = c.Close()
+				}
+				base.CloseIdleConnections()
+			})
+			reader := sdkmetric.NewManualReader()
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+			t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+			rt := newClientTransport(base, mp, Propagator())
+
+			warm, err := http.NewRequest(http.MethodGet, srv.URL, nil) // one HTTP/2 connection, idle
+			require.NoError(t, err)
+			res, err := rt.RoundTrip(warm)
+			require.NoError(t, err)
+			require.Equal(t, 2, res.ProtoMajor)
+			_, _ = io.Copy(io.Discard, res.Body)
+			require.NoError(t, res.Body.Close())
+
+			c := last.Load()
+			c.stall.Store(stall)
+			c.pass.Store(1) // stall: the HEADERS frame goes out, the DATA frame's write blocks
+			c.armed.Store(true)
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, bytes.NewReader(bytes.Repeat([]byte("x"), 1000)))
+			require.NoError(t, err)
+			_, err = rt.RoundTrip(req)
+			require.Error(t, err)
+			require.Eventually(t, func() bool { return bodySizeCount(t, reader) == 2 }, 3*time.Second, 10*time.Millisecond,
+				"the warm-up and the failed POST recorded")
+		})
+	}
+}
+
+// bodySizeCount is how many http.client.request.body.size measurements
+// reader holds.
+func bodySizeCount(t *testing.T, reader *sdkmetric.ManualReader) (n uint64) {
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(context.Background(), &rm))
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if h, ok := m.Data.(metricdata.Histogram[int64]); ok && m.Name == "http.client.request.body.size" {
+				for _, p := range h.DataPoints {
+					n += p.Count
+				}
+			}
+		}
+	}
+	return n
 }
