@@ -108,7 +108,7 @@ func (t *clientTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	call := &clientCall{t: t, span: span, ctx: ctx}
 	var out *http.Request // a copy: the caller's request is not modified
 	if mem, ok := t.bodyInMemory(r); ok {
-		out = call.sendInMemory(r, ctx, mem)
+		out = call.sendInMemory(ctx, r, mem)
 	} else {
 		out = r.WithContext(ctx)
 		if r.Body != nil && r.Body != http.NoBody {

@@ -54,7 +54,7 @@ func (m *memBody) bytesRead() int64 { return m.read.Load() }
 // and the hooks that tell when the transport is done with it. A body the
 // transport asks for again (GetBody, to retry) is counted as sentBody
 // counts: it is rare, and the hooks would not tell the attempts apart.
-func (c *clientCall) sendInMemory(r *http.Request, ctx context.Context, mem interface{ Len() int }) *http.Request {
+func (c *clientCall) sendInMemory(ctx context.Context, r *http.Request, mem interface{ Len() int }) *http.Request {
 	c.mem.r, c.mem.start = mem, mem.Len()
 	c.body = &c.mem
 	c.trace.WroteHeaders, c.trace.WroteRequest = c.wroteHeaders, c.wroteRequest

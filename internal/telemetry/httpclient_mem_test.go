@@ -170,7 +170,7 @@ func TestClientRecordsFailedHTTP2Calls(t *testing.T) {
 			t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 			rt := newClientTransport(base, mp, Propagator())
 
-			warm, err := http.NewRequest(http.MethodGet, srv.URL, nil) // one HTTP/2 connection, idle
+			warm, err := http.NewRequestWithContext(context.Background(), http.MethodGet, srv.URL, nil) // one HTTP/2 connection, idle
 			require.NoError(t, err)
 			res, err := rt.RoundTrip(warm)
 			require.NoError(t, err)
@@ -186,7 +186,10 @@ func TestClientRecordsFailedHTTP2Calls(t *testing.T) {
 			defer cancel()
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, bytes.NewReader(bytes.Repeat([]byte("x"), 1000)))
 			require.NoError(t, err)
-			_, err = rt.RoundTrip(req)
+			res, err = rt.RoundTrip(req)
+			if err == nil {
+				_ = res.Body.Close()
+			}
 			require.Error(t, err)
 			require.Eventually(t, func() bool { return bodySizeCount(t, reader) == 2 }, 3*time.Second, 10*time.Millisecond,
 				"the warm-up and the failed POST recorded")
