@@ -80,21 +80,8 @@ func TestClientSendsABodyInMemoryWithItsHeaders(t *testing.T) {
 
 	want := int64(4 * len(payload))
 	require.Eventually(t, func() bool { // recorded once the writer is done with the body, maybe after the response
-		var rm metricdata.ResourceMetrics
-		require.NoError(t, reader.Collect(context.Background(), &rm))
-		for _, sm := range rm.ScopeMetrics {
-			for _, m := range sm.Metrics {
-				if h, ok := m.Data.(metricdata.Histogram[int64]); ok && m.Name == "http.client.request.body.size" {
-					var n uint64
-					var sum int64
-					for _, p := range h.DataPoints {
-						n, sum = n+p.Count, sum+p.Sum
-					}
-					return n == 4 && sum == want
-				}
-			}
-		}
-		return false
+		n, sum := bodySizes(t, reader)
+		return n == 4 && sum == want
 	}, 5*time.Second, 10*time.Millisecond, "four bodies of %d bytes recorded", len(payload))
 }
 
@@ -191,25 +178,25 @@ func TestClientRecordsFailedHTTP2Calls(t *testing.T) {
 				_ = res.Body.Close()
 			}
 			require.Error(t, err)
-			require.Eventually(t, func() bool { return bodySizeCount(t, reader) == 2 }, 3*time.Second, 10*time.Millisecond,
+			require.Eventually(t, func() bool { n, _ := bodySizes(t, reader); return n == 2 }, 3*time.Second, 10*time.Millisecond,
 				"the warm-up and the failed POST recorded")
 		})
 	}
 }
 
-// bodySizeCount is how many http.client.request.body.size measurements
-// reader holds.
-func bodySizeCount(t *testing.T, reader *sdkmetric.ManualReader) (n uint64) {
+// bodySizes is how many http.client.request.body.size measurements reader
+// holds, and their sum.
+func bodySizes(t *testing.T, reader *sdkmetric.ManualReader) (n uint64, sum int64) {
 	var rm metricdata.ResourceMetrics
 	require.NoError(t, reader.Collect(context.Background(), &rm))
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
 			if h, ok := m.Data.(metricdata.Histogram[int64]); ok && m.Name == "http.client.request.body.size" {
 				for _, p := range h.DataPoints {
-					n += p.Count
+					n, sum = n+p.Count, sum+p.Sum
 				}
 			}
 		}
 	}
-	return n
+	return n, sum
 }
