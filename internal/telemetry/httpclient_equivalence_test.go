@@ -207,6 +207,10 @@ func runClientScript(t *testing.T, server *clientTestServer, v sdkmetric.View, d
 	unsampled, end := withParent(trace.ContextWithRemoteSpanContext(bg, remote.WithTraceFlags(0)), "unsampled")
 	send("unsampled parent", rt, newReq(unsampled, http.MethodGet, server.url+"/ok", nil), "all")
 	end()
+	if direct { // recorded once net/http's writer is done with a body, maybe after the response: wait for all 14
+		require.Eventually(t, func() bool { n, _ := bodySizes(t, reader); return n == 14 }, 5*time.Second, time.Millisecond,
+			"the real server's round trips measured before the stub's snapshots")
+	}
 
 	// The stub: what a real server cannot easily produce.
 	ctx, end = withParent(bg, "stubbed")
