@@ -91,16 +91,17 @@ func (c *clientCall) handedOver() bool {
 }
 
 // plainHTTP1 reports whether base is net/http's Transport and sends
-// http:// requests over HTTP/1 only.
+// http:// requests over HTTP/1 only: no HTTP/2 in the clear, and no proxy
+// (an https:// proxy may speak HTTP/2).
 func plainHTTP1(base http.RoundTripper) bool {
 	t, ok := base.(*http.Transport)
-	return ok && (t.Protocols == nil || !t.Protocols.UnencryptedHTTP2())
+	return ok && t.Proxy == nil && (t.Protocols == nil || !t.Protocols.UnencryptedHTTP2())
 }
 
 // bodyInMemory returns the reader of r's body when it is handed over as
-// is: HTTP/1 in the clear on net/http's Transport, a length known, and a
-// body net/http knows is in memory (and writes with the headers),
-// io.NopCloser unwrapped as net/http does.
+// is: HTTP/1 in the clear on net/http's Transport, a body net/http knows
+// is in memory (and writes with the headers; io.NopCloser unwrapped as
+// net/http does), holding exactly the length announced.
 func (t *clientTransport) bodyInMemory(r *http.Request) (interface{ Len() int }, bool) {
 	if !t.plainH1 || r.URL == nil || r.URL.Scheme != "http" || r.ContentLength <= 0 || r.Body == nil {
 		return nil, false
@@ -110,15 +111,22 @@ func (t *clientTransport) bodyInMemory(r *http.Request) (interface{ Len() int },
 	case nopCloserType, nopCloserWriterToType:
 		body = reflect.ValueOf(body).Field(0).Interface().(io.Reader)
 	}
+	var mem interface{ Len() int }
 	switch b := body.(type) {
 	case *bytes.Reader:
-		return b, true
+		mem = b
 	case *bytes.Buffer:
-		return b, true
+		mem = b
 	case *strings.Reader:
-		return b, true
+		mem = b
+	default:
+		return nil, false
 	}
-	return nil, false
+	// Read already, or not the length announced (a request sent twice): net/http
+	// fails it before sending anything, where the wrapper's flushed headers made
+	// it a broken connection, and a kept-alive connection would retry it (found
+	// by review). Such a body keeps the wrapper.
+	return mem, int64(mem.Len()) == r.ContentLength
 }
 
 var (

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -199,4 +201,91 @@ func bodySizes(t *testing.T, reader *sdkmetric.ManualReader) (n uint64, sum int6
 		}
 	}
 	return n, sum
+}
+
+// A body in memory that is not the length its request announces (read
+// already, a request sent twice, a ContentLength set by hand) keeps the
+// wrapper: handed over as is, net/http fails it before sending anything,
+// and retries it on a kept-alive connection, where otelhttp's flushed
+// headers made it a broken connection (found by review). Compared with
+// otelhttp on the same scenarios.
+func TestClientBodyNotOfItsAnnouncedLength(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(srv.Close)
+	do := func(rt http.RoundTripper, method string, body io.Reader, shape func(*http.Request)) string {
+		req, err := http.NewRequestWithContext(context.Background(), method, srv.URL, body)
+		require.NoError(t, err)
+		shape(req)
+		res, err := rt.RoundTrip(req)
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		_ = res.Body.Close()
+		return fmt.Sprint("status ", res.StatusCode)
+	}
+	none := func(*http.Request) {}
+	partlyRead := func(r *bytes.Reader) func(*http.Request) {
+		return func(*http.Request) { _, _ = r.Read(make([]byte, 3)) }
+	}
+	scenarios := []struct {
+		name string
+		run  func(rt http.RoundTripper) []string
+	}{
+		{"read in part, new connection", func(rt http.RoundTripper) []string {
+			r := bytes.NewReader([]byte("hello world"))
+			return []string{do(rt, http.MethodPost, r, partlyRead(r))}
+		}},
+		{"read in part, kept-alive connection", func(rt http.RoundTripper) []string {
+			r := bytes.NewReader([]byte("hello world"))
+			return []string{do(rt, http.MethodGet, nil, none), do(rt, http.MethodPost, r, partlyRead(r))}
+		}},
+		{"ContentLength below the body", func(rt http.RoundTripper) []string {
+			return []string{do(rt, http.MethodPost, strings.NewReader("hello world"), func(r *http.Request) { r.ContentLength = 3 })}
+		}},
+		{"the same request twice, kept-alive connection", func(rt http.RoundTripper) []string {
+			req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, srv.URL, bytes.NewReader([]byte("hello world")))
+			require.NoError(t, err)
+			var out []string
+			for range 2 {
+				res, err := rt.RoundTrip(req)
+				if err != nil {
+					out = append(out, "error: "+err.Error())
+					continue
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				_ = res.Body.Close()
+				out = append(out, fmt.Sprint("status ", res.StatusCode))
+			}
+			return out
+		}},
+	}
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			run := func(build func(http.RoundTripper, *sdkmetric.MeterProvider) http.RoundTripper) string {
+				base := &http.Transport{}
+				defer base.CloseIdleConnections()
+				reader := sdkmetric.NewManualReader()
+				mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+				defer func() { _ = mp.Shutdown(context.Background()) }()
+				out := sc.run(build(base, mp))
+				var n uint64
+				var sum int64
+				require.Eventually(t, func() bool { n, sum = bodySizes(t, reader); return n == uint64(len(out)) },
+					5*time.Second, time.Millisecond, "one measurement per round trip")
+				return fmt.Sprintf("%s; %d bytes", strings.Join(out, "; "), sum)
+			}
+			want := run(func(base http.RoundTripper, mp *sdkmetric.MeterProvider) http.RoundTripper {
+				return otelhttp.NewTransport(base, otelhttp.WithMeterProvider(mp), otelhttp.WithPropagators(Propagator()))
+			})
+			got := run(func(base http.RoundTripper, mp *sdkmetric.MeterProvider) http.RoundTripper {
+				return newClientTransport(base, mp, Propagator())
+			})
+			require.Equal(t, want, got, "otelhttp, then this transport")
+		})
+	}
 }
