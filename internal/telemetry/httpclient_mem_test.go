@@ -39,11 +39,7 @@ func (c writeCounter) Write(p []byte) (int, error) {
 // counted as it reads it.
 func TestClientSendsABodyInMemoryWithItsHeaders(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.WriteHeader(http.StatusCreated)
-	}))
-	t.Cleanup(srv.Close)
+	srv := createdServer(t)
 	var writes atomic.Int64
 	dialer := &net.Dialer{}
 	base := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -211,11 +207,7 @@ func bodySizes(t *testing.T, reader *sdkmetric.ManualReader) (n uint64, sum int6
 // otelhttp on the same scenarios.
 func TestClientBodyNotOfItsAnnouncedLength(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.WriteHeader(http.StatusCreated)
-	}))
-	t.Cleanup(srv.Close)
+	srv := createdServer(t)
 	do := func(rt http.RoundTripper, method string, body io.Reader, shape func(*http.Request)) string {
 		req, err := http.NewRequestWithContext(context.Background(), method, srv.URL, body)
 		require.NoError(t, err)
@@ -288,4 +280,14 @@ func TestClientBodyNotOfItsAnnouncedLength(t *testing.T) {
 			require.Equal(t, want, got, "otelhttp, then this transport")
 		})
 	}
+}
+
+// createdServer answers 201 once it has read the request's body.
+func createdServer(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
 }
