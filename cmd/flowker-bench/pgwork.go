@@ -24,16 +24,16 @@ import (
 //     cluster's: nothing else should write to it during a bench), exact at
 //     once where pg_stat_wal lags by up to a second.
 
+// pgWork is a reading (readPGWork: cpu and walBytes so far, pids) or the
+// work between two (since: the differences, and per execution).
 type pgWork struct {
 	cpu        time.Duration
-	walLSN     string // at a reading; since: walBytes
-	walBytes   int64
+	walBytes   int64 // a reading: the WAL's position in bytes
 	cpuOK      bool
 	walOK      bool
-	pids       map[int]time.Duration // CPU so far of each process counted
+	pids       map[int]time.Duration // a reading: CPU so far of each process counted
 	cpuPerExec time.Duration
 	walPerExec float64
-	db         *sql.DB // the reading's connection, to subtract LSNs
 }
 
 // readPGWork takes a reading on db, a connection to the bench's database;
@@ -42,8 +42,9 @@ func readPGWork(ctx context.Context, db *sql.DB) *pgWork {
 	if db == nil {
 		return nil
 	}
-	w := &pgWork{pids: map[int]time.Duration{}, db: db}
-	w.walOK = db.QueryRowContext(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&w.walLSN) == nil
+	w := &pgWork{pids: map[int]time.Duration{}}
+	w.walOK = db.QueryRowContext(ctx, `SELECT CAST(pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') AS bigint)`).
+		Scan(&w.walBytes) == nil
 	rows, err := db.QueryContext(ctx,
 		`SELECT pid FROM pg_stat_activity WHERE datname = current_database() OR datname IS NULL`)
 	if err != nil {
@@ -84,7 +85,7 @@ func processName(pid int) string {
 
 // since is the work between start and w, per one of n executions: each
 // process's CPU since start, or all of it for one started since.
-func (w *pgWork) since(ctx context.Context, start *pgWork, n int) *pgWork {
+func (w *pgWork) since(start *pgWork, n int) *pgWork {
 	if w == nil || start == nil || n <= 0 {
 		return nil
 	}
@@ -96,8 +97,7 @@ func (w *pgWork) since(ctx context.Context, start *pgWork, n int) *pgWork {
 		out.cpuPerExec = out.cpu / time.Duration(n)
 	}
 	if out.walOK {
-		out.walOK = w.db.QueryRowContext(ctx, `SELECT CAST(pg_wal_lsn_diff($1::pg_lsn, $2::pg_lsn) AS bigint)`,
-			w.walLSN, start.walLSN).Scan(&out.walBytes) == nil
+		out.walBytes = w.walBytes - start.walBytes
 		out.walPerExec = float64(out.walBytes) / float64(n)
 	}
 	return out

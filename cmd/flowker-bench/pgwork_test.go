@@ -29,7 +29,7 @@ func TestPGWorkReadsTheServersCPUAndWAL(t *testing.T) {
 	_, err = db.ExecContext(ctx, `INSERT INTO pgwork SELECT g, md5(g::text) FROM generate_series(1, 200000) AS g`)
 	require.NoError(t, err)
 
-	w := readPGWork(ctx, db).since(ctx, start, 4)
+	w := readPGWork(ctx, db).since(start, 4)
 	require.True(t, w.cpuOK && w.walOK)
 	require.Positive(t, w.cpu, "the backend's CPU for the statement")
 	require.Greater(t, w.walBytes, int64(1<<20), "200,000 rows of WAL")
@@ -39,5 +39,5 @@ func TestPGWorkReadsTheServersCPUAndWAL(t *testing.T) {
 
 	require.Nil(t, readPGWork(ctx, nil), "SQLite: nothing to read")
 	require.Equal(t, "—", (*pgWork)(nil).text())
-	require.Nil(t, w.since(ctx, start, 0), "no executions: no figure")
+	require.Nil(t, w.since(start, 0), "no executions: no figure")
 }

@@ -166,7 +166,7 @@ func runLoad(ctx context.Context, o options, label string, pid int, count counte
 	}
 	final, end, ok := pollFinished(ctx, count, base, sub.accepted, deadline)
 	res.cpuPerExec = cpu.per(final.finished() - base.finished())
-	res.pg = readPGWork(ctx, pg).since(ctx, pgStart, final.finished()-base.finished())
+	res.pg = readPGWork(ctx, pg).since(pgStart, final.finished()-base.finished())
 	res.elapsed = end.Sub(sub.first)
 	res.completed = final.completed - base.completed
 	res.failed = final.failed + final.cancelled - base.failed - base.cancelled
