@@ -291,3 +291,45 @@ func createdServer(t *testing.T) *httptest.Server {
 	t.Cleanup(srv.Close)
 	return srv
 }
+
+// Which bodies are handed over as is (bodyInMemory): HTTP/1 in the clear
+// on net/http's Transport, a body in memory of the length announced.
+func TestClientHandsOverOnlyPlainHTTP1BodiesInMemory(t *testing.T) {
+	t.Parallel()
+	h2c := &http.Protocols{}
+	h2c.SetHTTP1(true)
+	h2c.SetUnencryptedHTTP2(true)
+	plain := &http.Transport{}
+	for _, c := range []struct {
+		name   string
+		base   http.RoundTripper
+		url    string
+		body   func() io.Reader
+		shape  func(*http.Request)
+		asIsOK bool
+	}{
+		{"http, bytes.Reader", plain, "http://127.0.0.1/", func() io.Reader { return bytes.NewReader([]byte("abc")) }, nil, true},
+		{"http, strings.Reader", plain, "http://127.0.0.1/", func() io.Reader { return strings.NewReader("abc") }, nil, true},
+		{"https: HTTP/2 may be chosen", plain, "https://127.0.0.1/", func() io.Reader { return strings.NewReader("abc") }, nil, false},
+		{"a proxy", &http.Transport{Proxy: http.ProxyFromEnvironment}, "http://127.0.0.1/",
+			func() io.Reader { return strings.NewReader("abc") }, nil, false},
+		{"HTTP/2 in the clear allowed", &http.Transport{Protocols: h2c}, "http://127.0.0.1/",
+			func() io.Reader { return strings.NewReader("abc") }, nil, false},
+		{"another RoundTripper", &captureTransport{}, "http://127.0.0.1/", func() io.Reader { return strings.NewReader("abc") }, nil, false},
+		{"a body streamed", plain, "http://127.0.0.1/", func() io.Reader { return io.MultiReader(strings.NewReader("abc")) },
+			func(r *http.Request) { r.ContentLength = 3 }, false},
+		{"not the length announced", plain, "http://127.0.0.1/", func() io.Reader { return strings.NewReader("abc") },
+			func(r *http.Request) { r.ContentLength = 2 }, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, c.url, c.body())
+			require.NoError(t, err)
+			if c.shape != nil {
+				c.shape(req)
+			}
+			rt := newClientTransport(c.base, sdkmetric.NewMeterProvider(), Propagator())
+			_, asIs := rt.bodyInMemory(req)
+			require.Equal(t, c.asIsOK, asIs)
+		})
+	}
+}
