@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/google/uuid"
+	segjson "github.com/segmentio/encoding/json"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 
@@ -20,6 +21,13 @@ import (
 	"flowker/internal/service"
 	"flowker/internal/telemetry"
 )
+
+// encodeJSON writes every JSON answer (c.JSON): encoding/json's text, byte
+// for byte (sorted keys, its escapes and errors; TestAnswersAreEncodingJSON),
+// at about a third of its time: a synchronous call's answer carries every
+// step's input and output. Request bodies and providers' answers, which are
+// hostile input, are still decoded by encoding/json.
+var encodeJSON = segjson.Marshal
 
 type api struct {
 	svc      *service.Service
@@ -48,6 +56,7 @@ func New(svc *service.Service, cfg config.Config, log *zap.Logger, draining *ato
 		WriteTimeout:          cfg.HTTP.WriteTimeout,
 		IdleTimeout:           cfg.HTTP.IdleTimeout,
 		ErrorHandler:          a.handleError,
+		JSONEncoder:           encodeJSON,
 	})
 	panics := recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: a.logPanic})
 	app.Use(panics) // outermost: a panic in the telemetry middleware or the error handler
