@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -64,19 +65,27 @@ func measureCeiling(ctx context.Context, o options, f *fake, st *benchStore, wor
 		return
 	}
 	if o.has('b') {
-		sr.ceilingSyncP50, sr.ceilingSyncP99, sr.ceilingSyncCPU = ceilingSync(ctx, o, c, srv.pid(), hook)
-		progress("%s ceiling: sync p50 %s p99 %s, CPU/call %s", st.label, ms(sr.ceilingSyncP50), ms(sr.ceilingSyncP99),
-			ms(sr.ceilingSyncCPU))
+		ceilingSync(ctx, o, f, c, srv.pid(), hook, sr)
+		progress("%s ceiling: sync p50 %s p99 %s, overhead/step p50 %s, CPU/call %s", st.label, ms(sr.ceilingSyncP50),
+			ms(sr.ceilingSyncP99), ms(sr.ceilingOverheadP50), ms(sr.ceilingSyncCPU))
 	}
 	*res = runLoad(ctx, o, st.label+" ceiling", srv.pid(), allExecutions(db), st.pgDB(db), hook)
 }
 
+// referenceSteps is how many steps Flowker records for the reference
+// workflow (Tracer, the condition, Midaz): the ceiling's overhead per step
+// divides by it, as c divides Flowker's by the steps it answers with.
+const referenceSteps = 3
+
 // ceilingSync: -sync-n calls with ?wait=5s from one client after the
-// warm-up, as b measures Flowker; only completed executions count. cpu is
-// the ceiling's CPU per measured call.
-func ceilingSync(ctx context.Context, o options, c *http.Client, pid int, hook string) (p50, p99, cpu time.Duration) {
+// warm-up, as b and c measure Flowker; only completed executions count.
+// The ceiling's overhead per step is c's, for the same I/O and nothing
+// else: the floor its commits and calls put under Flowker's.
+func ceilingSync(ctx context.Context, o options, f *fake, c *http.Client, pid int, hook string, sr *storeResult) {
+	f.record.Store(true)
+	defer f.record.Store(false)
 	deadline := time.Now().Add(o.phaseTimeout)
-	var lat []time.Duration
+	var lat, over []time.Duration
 	var meter cpuMeter
 	for i := range o.syncWarmup + o.syncN {
 		if ctx.Err() != nil || time.Now().After(deadline) {
@@ -88,11 +97,17 @@ func ceilingSync(ctx context.Context, o options, c *http.Client, pid int, hook s
 		start := time.Now()
 		code, raw, err := post(ctx, c, hook+"?wait=5s", transaction(i))
 		took := time.Since(start)
-		if err == nil && code == http.StatusOK && bytes.Contains(raw, []byte(`"status":"completed"`)) && i >= o.syncWarmup {
-			lat = append(lat, took)
+		var answer struct{ ExecutionID, Status string }
+		if err != nil || code != http.StatusOK || json.Unmarshal(raw, &answer) != nil || answer.Status != "completed" {
+			continue
+		}
+		spent := f.take(answer.ExecutionID)
+		if i >= o.syncWarmup {
+			lat, over = append(lat, took), append(over, (took-spent)/referenceSteps)
 		}
 	}
-	return pct(lat, 0.5), pct(lat, 0.99), meter.per(len(lat))
+	sr.ceilingSyncP50, sr.ceilingSyncP99, sr.ceilingSyncCPU = pct(lat, 0.5), pct(lat, 0.99), meter.per(len(lat))
+	sr.ceilingOverheadP50 = pct(over, 0.5)
 }
 
 // ceilingRatios are Flowker's throughput ÷ the ceiling's and the ceiling's

@@ -30,6 +30,7 @@ type storeResult struct {
 	tp, ceiling                    throughput
 	ceilingSyncP50, ceilingSyncP99 time.Duration
 	ceilingSyncCPU                 time.Duration // per call
+	ceilingOverheadP50             time.Duration // per step, as c
 
 	// b/c. synchronous mode
 	syncP50, syncP90  time.Duration

@@ -165,7 +165,8 @@ func (r *report) mainMarkdown(b *strings.Builder) {
 		"in the bench process answering at once with small JSON (ALLOW, 201).\n")
 	fmt.Fprintf(b, "- a: %s async webhook calls from %d clients, timed from the first call until the database "+
 		"counts all of them finished. b/c: %s synchronous calls (`?wait=5s`) from one client after %d warm-up; "+
-		"overhead per step = (end-to-end − time inside the fake, per execution) / steps, at p50. "+
+		"overhead per step = (end-to-end − time inside the fake, per execution) / steps, at p50 (the ceiling's: "+
+		"the same over its 3 steps, the floor its commits and calls set). "+
 		"d: %s executions in flight at once (`ENGINE_CONCURRENCY=%d`; accepted and unfinished together, "+
 		"calling the provider as many at once as its limit `ENGINE_PROVIDER_CONCURRENCY` lets): the fake "+
 		"answers after %s and holds its answers until all have reached it (at most 20 s); drain = release "+
@@ -207,6 +208,7 @@ func (r *report) mainMarkdown(b *strings.Builder) {
 		func(s storeResult) string {
 			return msOrDash(s.overheadP50) + markIf(s.syncN > 0, s.overheadP50 <= goalsFor(s.key).overhead)
 		})
+	row("   ceiling: overhead per step, p50", "", func(s storeResult) string { return msOrDash(s.ceilingOverheadP50) })
 	row("   time inside the fake per execution, p50", "", func(s storeResult) string { return msOrDash(s.providerP50) })
 	row("   flowker / ceiling CPU per synchronous call", "", func(s storeResult) string {
 		return msOrDash(s.syncCPU) + " / " + msOrDash(s.ceilingSyncCPU)
