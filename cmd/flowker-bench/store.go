@@ -143,12 +143,18 @@ func countExecutions(ctx context.Context, db *sql.DB) (counts, error) {
 }
 
 // countExecutionsSince counts the executions started at or after since (a
-// timeArg), on the started_at index: on a database holding millions of past
-// executions, counting them all every 20 ms would be the heaviest load on
-// the machine.
+// timeArg) with one seek per status into the (status, started_at) index: on
+// a database holding millions of past executions, counting them all every
+// 20 ms would be the heaviest load on the machine. Every status is named:
+// with started_at alone, SQLite scanned that covering index whole (5,000,000
+// entries a poll; TestCountSinceSeeksEachStatus).
 func countExecutionsSince(ctx context.Context, db *sql.DB, since any) (counts, error) {
-	return countExecutionsBy(ctx, db, `SELECT status, count(*) FROM executions WHERE started_at >= $1 GROUP BY status`, since)
+	return countExecutionsBy(ctx, db, countSinceQuery, since)
 }
+
+const countSinceQuery = `SELECT status, count(*) FROM executions
+	WHERE status IN ('pending', 'running', 'waiting', 'completed', 'failed', 'cancelled') AND started_at >= $1
+	GROUP BY status`
 
 // countExecutionsBy runs query, which yields status, count rows.
 func countExecutionsBy(ctx context.Context, db *sql.DB, query string, args ...any) (counts, error) {
