@@ -50,6 +50,7 @@ func TestCountSinceSeeksEachStatus(t *testing.T) {
 
 	rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+countSinceQuery, since)
 	require.NoError(t, err)
+	defer rows.Close()
 	var plan []string
 	for rows.Next() {
 		var id, parent, unused int
@@ -58,7 +59,6 @@ func TestCountSinceSeeksEachStatus(t *testing.T) {
 		plan = append(plan, detail)
 	}
 	require.NoError(t, rows.Err())
-	require.NoError(t, rows.Close())
 	require.Equal(t, []string{"SEARCH executions USING COVERING INDEX executions_status_started (status=? AND started_at>?)"},
 		plan, strings.Join(plan, "; "))
 }
