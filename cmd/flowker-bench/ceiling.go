@@ -77,37 +77,18 @@ func measureCeiling(ctx context.Context, o options, f *fake, st *benchStore, wor
 // divides by it, as c divides Flowker's by the steps it answers with.
 const referenceSteps = 3
 
-// ceilingSync: -sync-n calls with ?wait=5s from one client after the
-// warm-up, as b and c measure Flowker; only completed executions count.
-// The ceiling's overhead per step is c's, for the same I/O and nothing
-// else: the floor its commits and calls put under Flowker's.
+// ceilingSync times the ceiling's synchronous mode as b and c time
+// Flowker's; only completed executions count. Its overhead per step is
+// c's, for the same I/O and nothing else: the floor its commits and calls
+// put under Flowker's.
 func ceilingSync(ctx context.Context, o options, f *fake, c *http.Client, pid int, hook string, sr *storeResult) {
-	f.record.Store(true)
-	defer f.record.Store(false)
-	deadline := time.Now().Add(o.phaseTimeout)
-	var lat, over []time.Duration
-	var meter cpuMeter
-	for i := range o.syncWarmup + o.syncN {
-		if ctx.Err() != nil || time.Now().After(deadline) {
-			break
-		}
-		if i == o.syncWarmup {
-			meter = startCPU(pid)
-		}
-		start := time.Now()
-		code, raw, err := post(ctx, c, hook+"?wait=5s", transaction(i))
-		took := time.Since(start)
+	s := timeSyncCalls(ctx, o, f, c, pid, hook, func(raw []byte) (string, int, bool) {
 		var answer struct{ ExecutionID, Status string }
-		if err != nil || code != http.StatusOK || json.Unmarshal(raw, &answer) != nil || answer.Status != "completed" {
-			continue
-		}
-		spent := f.take(answer.ExecutionID)
-		if i >= o.syncWarmup {
-			lat, over = append(lat, took), append(over, (took-spent)/referenceSteps)
-		}
-	}
-	sr.ceilingSyncP50, sr.ceilingSyncP99, sr.ceilingSyncCPU = pct(lat, 0.5), pct(lat, 0.99), meter.per(len(lat))
-	sr.ceilingOverheadP50 = pct(over, 0.5)
+		ok := json.Unmarshal(raw, &answer) == nil && answer.Status == "completed"
+		return answer.ExecutionID, referenceSteps, ok
+	})
+	sr.ceilingSyncP50, sr.ceilingSyncP99, sr.ceilingSyncCPU = pct(s.lat, 0.5), pct(s.lat, 0.99), s.cpu
+	sr.ceilingOverheadP50 = pct(s.over, 0.5)
 }
 
 // ceilingRatios are Flowker's throughput ÷ the ceiling's and the ceiling's

@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -239,20 +238,6 @@ func activateAndRun(ctx context.Context, c *http.Client, base string, wf map[str
 	return hook, r, nil
 }
 
-// checkResults wants a completed execution whose three steps completed.
-func checkResults(r map[string]any) error {
-	steps, _ := r["stepResults"].([]any)
-	if r["status"] != "completed" || len(steps) != 3 {
-		return fmt.Errorf("want a completed execution with 3 steps, got status %v with %d steps: %v", r["status"], len(steps), r)
-	}
-	for _, s := range steps {
-		if m, _ := s.(map[string]any); m["status"] != "completed" {
-			return fmt.Errorf("step %v is %v", m["nodeId"], m["status"])
-		}
-	}
-	return nil
-}
-
 var txSeq atomic.Int64
 
 // transaction is a webhook body like the reference's: about 300 bytes.
@@ -261,66 +246,6 @@ func transaction(i int) []byte {
 	return fmt.Appendf(nil, `{"requestId":"req-%d-%d","transactionType":"PIX","amount":"125.50","currency":"BRL",`+
 		`"transactionTimestamp":"2026-11-24T10:00:00Z","account":{"accountId":"acc-%d","type":"checking","status":"active"},`+
 		`"transaction":{"asset":"BRL","value":"125.50"},"transactionDescription":"bench %d"}`, n, i, i%1000, i)
-}
-
-// measureSync: one client, ?wait=5s, back to back (b and c).
-func measureSync(ctx context.Context, o options, f *fake, pid int, hook string, res *storeResult) {
-	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2}}
-	defer c.CloseIdleConnections()
-	f.record.Store(true)
-	defer f.record.Store(false)
-	deadline := time.Now().Add(o.phaseTimeout)
-	var lat, prov, over []time.Duration
-	var cpu cpuMeter
-	for i := range o.syncWarmup + o.syncN {
-		if ctx.Err() != nil || time.Now().After(deadline) {
-			res.syncErr = fmt.Errorf("stopped after %d calls", len(lat))
-			break
-		}
-		if i == o.syncWarmup {
-			cpu = startCPU(pid)
-		}
-		body := transaction(i)
-		start := time.Now()
-		code, raw, err := post(ctx, c, hook+"?wait=5s", body)
-		d := time.Since(start)
-		if err != nil || code != http.StatusOK {
-			res.syncErrors++
-			if res.syncErr == nil && err != nil {
-				res.syncErr = fmt.Errorf("synchronous call: %w", err)
-			} else if res.syncErr == nil {
-				res.syncErr = fmt.Errorf("synchronous call: status %d: %.200s", code, raw)
-			}
-			continue
-		}
-		var r map[string]any
-		if err := json.Unmarshal(raw, &r); err != nil || checkResults(r) != nil {
-			res.syncErrors++
-			continue
-		}
-		steps := len(r["stepResults"].([]any))
-		spent := f.take(fmt.Sprint(r["executionId"]))
-		if i < o.syncWarmup {
-			continue
-		}
-		lat, prov = append(lat, d), append(prov, spent)
-		over = append(over, (d-spent)/time.Duration(steps))
-	}
-	if len(lat) == 0 {
-		if res.syncErr == nil {
-			res.syncErr = errors.New("no successful call")
-		}
-		return
-	}
-	if res.syncErrors == 0 {
-		res.syncErr = nil
-	}
-	res.syncN = len(lat)
-	res.syncCPU = cpu.per(len(lat))
-	res.syncP50, res.syncP90, res.syncP99, res.syncMax = pct(lat, 0.5), pct(lat, 0.9), pct(lat, 0.99), pct(lat, 1)
-	res.providerP50, res.overheadP50 = pct(prov, 0.5), pct(over, 0.5)
-	progress("%s: sync p50 %s p99 %s, provider p50 %s, overhead/step p50 %s, CPU/call %s (%d errors)", res.label,
-		ms(res.syncP50), ms(res.syncP99), ms(res.providerP50), ms(res.overheadP50), ms(res.syncCPU), res.syncErrors)
 }
 
 // memResult is one memory measurement (d).

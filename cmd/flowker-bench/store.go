@@ -31,7 +31,7 @@ type benchStore struct {
 
 // pgDB is db when the store is PostgreSQL, else nil (see pgWork).
 func (st *benchStore) pgDB(db *sql.DB) *sql.DB {
-	if st.key != "postgres" {
+	if !st.postgres() {
 		return nil
 	}
 	return db

@@ -38,11 +38,14 @@ import (
 // may go over HTTP/2 (https, where the provider chooses in the handshake,
 // or a transport allowing HTTP/2 in the clear) keeps the wrapper.
 
+// inMemory is a body net/http knows is in memory: Len is what is left unread.
+type inMemory interface{ Len() int }
+
 // memBody is a request body in memory and what the transport read of it.
 type memBody struct {
-	r       interface{ Len() int } // the reader: Len is what is left unread
-	start   int                    // Len when handed over
-	writing atomic.Bool            // the request's headers are written: the body is being, or was, read
+	r       inMemory
+	start   int         // Len when handed over
+	writing atomic.Bool // the request's headers are written: the body is being, or was, read
 	read    atomic.Int64
 	done    atomic.Bool
 }
@@ -54,7 +57,7 @@ func (m *memBody) bytesRead() int64 { return m.read.Load() }
 // and the hooks that tell when the transport is done with it. A body the
 // transport asks for again (GetBody, to retry) is counted as sentBody
 // counts: it is rare, and the hooks would not tell the attempts apart.
-func (c *clientCall) sendInMemory(ctx context.Context, r *http.Request, mem interface{ Len() int }) *http.Request {
+func (c *clientCall) sendInMemory(ctx context.Context, r *http.Request, mem inMemory) *http.Request {
 	c.mem.r, c.mem.start = mem, mem.Len()
 	c.body = &c.mem
 	c.trace.WroteHeaders, c.trace.WroteRequest = c.wroteHeaders, c.wroteRequest
@@ -102,7 +105,7 @@ func plainHTTP1(base http.RoundTripper) bool {
 // is: HTTP/1 in the clear on net/http's Transport, a body net/http knows
 // is in memory (and writes with the headers; io.NopCloser unwrapped as
 // net/http does), holding exactly the length announced.
-func (t *clientTransport) bodyInMemory(r *http.Request) (interface{ Len() int }, bool) {
+func (t *clientTransport) bodyInMemory(r *http.Request) (inMemory, bool) {
 	if !t.plainH1 || r.URL == nil || r.URL.Scheme != "http" || r.ContentLength <= 0 || r.Body == nil {
 		return nil, false
 	}
@@ -111,7 +114,7 @@ func (t *clientTransport) bodyInMemory(r *http.Request) (interface{ Len() int },
 	case nopCloserType, nopCloserWriterToType:
 		body = reflect.ValueOf(body).Field(0).Interface().(io.Reader)
 	}
-	var mem interface{ Len() int }
+	var mem inMemory
 	switch b := body.(type) {
 	case *bytes.Reader:
 		mem = b
