@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	segjson "github.com/segmentio/encoding/json"
@@ -67,19 +68,38 @@ var escapedNUL = []byte(`\u0000`)
 // the same escapes; its UnsupportedValueError is encoding/json's) at about
 // a third of the time and one allocation, and the writer encodes every
 // step it stores. What is hashed uses canonicalJSON instead.
+//
+// It encodes into a pooled buffer and copies the text out once, as the
+// string the driver binds (segjson.Marshal would copy it to a new slice
+// first, and string() again).
 func marshalJSON(what string, v any, empty string) (string, error) {
-	return encodeJSON(what, v, empty, segjson.Marshal)
+	buf := jsonBuffers.Get().(*[]byte)
+	b, err := segjson.Append((*buf)[:0], v, segjson.EscapeHTML|segjson.SortMapKeys) // Marshal's flags
+	s, err := storedJSON(what, b, err, empty)
+	if cap(b) <= maxPooledJSON {
+		*buf = b
+		jsonBuffers.Put(buf)
+	}
+	return s, err
 }
+
+// jsonBuffers holds marshalJSON's buffers; one grown past maxPooledJSON
+// (a large input or answer) is left to the GC rather than kept.
+var jsonBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledJSON = 64 << 10
 
 // canonicalJSON is marshalJSON with encoding/json itself, for text that is
 // hashed (audit metadata, audit.EncodeMetadata's): a chain must verify with
 // the encoder that sealed it.
 func canonicalJSON(what string, v any, empty string) (string, error) {
-	return encodeJSON(what, v, empty, json.Marshal)
+	b, err := json.Marshal(v)
+	return storedJSON(what, b, err, empty)
 }
 
-func encodeJSON(what string, v any, empty string, marshal func(any) ([]byte, error)) (string, error) {
-	b, err := marshal(v)
+// storedJSON checks encoded text (b, or the encoder's err) and returns it as
+// the string to store.
+func storedJSON(what string, b []byte, err error, empty string) (string, error) {
 	if err != nil {
 		var uv *json.UnsupportedValueError
 		if errors.As(err, &uv) {

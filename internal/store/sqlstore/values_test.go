@@ -57,7 +57,14 @@ func TestMarshalJSONIsEncodingJSON(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, string(want), got)
 	}
-	_, err := sqlstore.MarshalJSON("value", map[string]any{"a\x00": 1}, "{}")
+	// The text returned is its own: encoders reuse buffers, a stored value
+	// must not change when the next one is encoded.
+	first, err := sqlstore.MarshalJSON("value", map[string]any{"a": "first"}, "{}")
+	require.NoError(t, err)
+	_, err = sqlstore.MarshalJSON("value", map[string]any{"a": "other"}, "{}")
+	require.NoError(t, err)
+	require.Equal(t, `{"a":"first"}`, first)
+	_, err = sqlstore.MarshalJSON("value", map[string]any{"a\x00": 1}, "{}")
 	require.ErrorIs(t, err, store.ErrUnstorable)
 	for _, bad := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
 		_, err := sqlstore.MarshalJSON("value", map[string]any{"n": bad}, "{}")
