@@ -21,6 +21,7 @@ import (
 
 	"flowker/internal/catalog"
 	"flowker/internal/flow"
+	"flowker/internal/jsonenc"
 	"flowker/internal/plan"
 	"flowker/internal/provider"
 	"flowker/internal/secret"
@@ -296,7 +297,7 @@ func buildRequest(t target, n *plan.Node, body map[string]any) (provider.Request
 			sent["query"] = req.Query
 		}
 	default:
-		raw, err := json.Marshal(body)
+		raw, err := jsonenc.Marshal(body)
 		if err != nil {
 			return req, nil, err
 		}

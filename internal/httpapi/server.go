@@ -13,21 +13,20 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/google/uuid"
-	segjson "github.com/segmentio/encoding/json"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 
 	"flowker/internal/config"
+	"flowker/internal/jsonenc"
 	"flowker/internal/service"
 	"flowker/internal/telemetry"
 )
 
 // encodeJSON writes every JSON answer (c.JSON): encoding/json's text, byte
-// for byte (sorted keys, its escapes and errors; TestAnswersAreEncodingJSON),
-// at about a third of its time: a synchronous call's answer carries every
-// step's input and output. Request bodies and providers' answers, which are
-// hostile input, are still decoded by encoding/json.
-var encodeJSON = segjson.Marshal
+// for byte (TestAnswersAreEncodingJSON holds the answers' shapes), at about
+// a third of its time: a synchronous call's answer carries every step's
+// input and output.
+var encodeJSON = jsonenc.Marshal
 
 type api struct {
 	svc      *service.Service

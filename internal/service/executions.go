@@ -8,12 +8,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	segjson "github.com/segmentio/encoding/json"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"flowker/internal/flow"
+	"flowker/internal/jsonenc"
 	"flowker/internal/secret"
 	"flowker/internal/store"
 )
@@ -212,11 +212,10 @@ func (s *Service) waitFor(ctx context.Context, ex *flow.Execution, done <-chan *
 // requestHash fingerprints a start request for idempotent replays.
 //
 // The text hashed is encoding/json's (map keys sorted: a canonical encoding
-// of JSON values), written by segmentio's encoder, which writes the same
-// bytes for every value decoded from JSON (TestRequestHashIsEncodingJSONs)
-// in a third of the time: hashes stored before it still match.
+// of JSON values), written by jsonenc: fingerprints stored before it still
+// match (TestRequestHashIsEncodingJSONs).
 func requestHash(identity any, trigger string) string {
-	b, _ := segjson.Marshal(identity)
+	b, _ := jsonenc.Marshal(identity)
 	sum := sha256.Sum256(append(b, trigger...))
 	return hex.EncodeToString(sum[:])
 }

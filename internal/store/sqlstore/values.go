@@ -9,8 +9,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	segjson "github.com/segmentio/encoding/json"
-
+	"flowker/internal/jsonenc"
 	"flowker/internal/store"
 )
 
@@ -64,17 +63,13 @@ var escapedNUL = []byte(`\u0000`)
 // literal so a read returns [] or {} rather than null. A NUL anywhere (a
 // value or a key) and a value JSON cannot hold (NaN, ±Inf) are refused.
 //
-// The encoder is segmentio's: the same text as encoding/json (sorted keys,
-// the same escapes; its UnsupportedValueError is encoding/json's) at about
-// a third of the time and one allocation, and the writer encodes every
-// step it stores. What is hashed uses canonicalJSON instead.
-//
-// It encodes into a pooled buffer and copies the text out once, as the
-// string the driver binds (segjson.Marshal would copy it to a new slice
-// first, and string() again).
+// The text is jsonenc's (encoding/json's, at a third of the time), and the
+// writer encodes every step it stores; what is hashed uses canonicalJSON
+// instead. It is appended to a pooled buffer and copied out once, as the
+// string the driver binds.
 func marshalJSON(what string, v any, empty string) (string, error) {
 	buf := jsonBuffers.Get().(*[]byte)
-	b, err := segjson.Append((*buf)[:0], v, segjson.EscapeHTML|segjson.SortMapKeys) // Marshal's flags
+	b, err := jsonenc.Append((*buf)[:0], v)
 	s, err := storedJSON(what, b, err, empty)
 	if cap(b) <= maxPooledJSON {
 		*buf = b
