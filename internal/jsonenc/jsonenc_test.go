@@ -1,6 +1,7 @@
 package jsonenc_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"testing"
@@ -54,4 +55,38 @@ func TestEncodingJSONsErrors(t *testing.T) {
 		require.EqualError(t, err, want.Error())
 		require.Equal(t, "kept", string(dst))
 	}
+}
+
+// FuzzSameTextAsEncodingJSON: any JSON document, decoded as Flowker decodes
+// (numbers as float64, or as json.Number), is written as encoding/json
+// writes it. Stored request fingerprints depend on it.
+func FuzzSameTextAsEncodingJSON(f *testing.F) {
+	for _, seed := range []string{`{}`, `[]`, `null`, `{"a":[1,2.5,-0,1e21,1e-7,"<&>"],"b":{"\u2028":true}}`,
+		`{"big":12345678901234567890123,"s":"\ud800\udc00\ud800 \u0000\t\"\\"}`, `"\xff\xfe"`, `[1.7976931348623157e308,5e-324]`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		var plain any
+		if json.Unmarshal(doc, &plain) == nil {
+			requireSameText(t, plain)
+		}
+		d := json.NewDecoder(bytes.NewReader(doc))
+		d.UseNumber()
+		var numbers any
+		if d.Decode(&numbers) == nil {
+			requireSameText(t, numbers)
+		}
+	})
+}
+
+func requireSameText(t *testing.T, v any) {
+	t.Helper()
+	want, wantErr := json.Marshal(v)
+	got, err := jsonenc.Marshal(v)
+	if wantErr != nil {
+		require.EqualError(t, err, wantErr.Error())
+		return
+	}
+	require.NoError(t, err)
+	require.Equal(t, string(want), string(got))
 }
