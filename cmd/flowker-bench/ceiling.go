@@ -13,43 +13,46 @@ import (
 // The ceiling (cmd/flowker-ceiling) does the reference workflow's I/O and
 // nothing else: the webhook, the two provider calls against the same fake,
 // and the minimum durable writes, group-committed, on the same kind of
-// store. Phase a's load is run against it right after Flowker's, and the
-// report gives Flowker's throughput and CPU per execution as a ratio to it.
+// store. Phase a's load is run against it before and after Flowker's (two
+// fresh servers, added up: a machine whose speed drifts weighs on both
+// sides alike), and the report gives Flowker's throughput and CPU per
+// execution as a ratio to it.
 
 // ceilingAim is the ratio to the ceiling the issue aims at, for throughput
 // (Flowker ÷ ceiling) and CPU per execution (ceiling ÷ Flowker).
 const ceilingAim = 0.6
 
-// measureCeiling starts the ceiling on a fresh database of st's kind (a new
+// ceilingRun starts the ceiling on a fresh database of st's kind (a new
 // SQLite file with the same synchronous setting, or a new PostgreSQL
-// schema), times its synchronous mode as b does Flowker's (when b is
-// asked for), and runs phase a's load against it.
-func measureCeiling(ctx context.Context, o options, f *fake, st *benchStore, work string, sr *storeResult) {
-	res := &sr.ceiling
+// schema), times its synchronous mode as b does Flowker's (when sync), and
+// runs phase a's load against it; name tells the runs apart.
+func ceilingRun(ctx context.Context, o options, f *fake, st *benchStore, work, name string, sync bool,
+	sr *storeResult) (res throughput) {
 	cst, err := storeFor(ctx, st.key, o)
 	if err != nil {
 		res.err = err
-		return
+		return res
 	}
 	defer cst.cleanup()
-	dir := filepath.Join(work, "ceiling")
+	dir := filepath.Join(work, "ceiling-"+name)
 	env := []string{"CEILING_TRACER_URL=" + f.url, "CEILING_MIDAZ_URL=" + f.url}
 	if cst.postgres() {
 		env = append(env, "CEILING_STORE="+cst.dsn)
 	} else {
 		env = append(env, "CEILING_STORE=sqlite:"+sqlitePath(dir), "CEILING_SYNCHRONOUS="+cst.synchronous)
 	}
-	progress("%s: ceiling (%s), %d async webhook calls from %d clients", st.label, o.ceilingBin, o.n, o.c)
+	progress("%s: ceiling %s Flowker's (%s), %d async webhook calls from %d clients", st.label, name, o.ceilingBin,
+		o.n, o.c)
 	srv, err := startServer(ctx, o.ceilingBin, dir, env...) // serves /health/ready and takes SERVER_ADDRESS like flowker
 	if err != nil {
 		res.err = fmt.Errorf("ceiling: %w", err)
-		return
+		return res
 	}
 	defer srv.stop()
 	db, err := cst.open(dir)
 	if err != nil {
 		res.err = err
-		return
+		return res
 	}
 	defer db.Close()
 	hook := srv.base + "/v1/webhooks/bench"
@@ -59,17 +62,17 @@ func measureCeiling(ctx context.Context, o options, f *fake, st *benchStore, wor
 	defer c.CloseIdleConnections()
 	if _, raw, err := post(ctx, c, hook+"?wait=5s", transaction(0)); err != nil {
 		res.err = fmt.Errorf("ceiling: first call: %w", err)
-		return
+		return res
 	} else if want := `"status":"completed"`; !bytes.Contains(raw, []byte(want)) {
 		res.err = fmt.Errorf("ceiling: first call: want %s, got %.200s", want, raw)
-		return
+		return res
 	}
-	if o.has('b') {
+	if sync {
 		ceilingSync(ctx, o, f, c, srv.pid(), hook, sr)
 		progress("%s ceiling: sync p50 %s p99 %s, overhead/step p50 %s, CPU/call %s", st.label, ms(sr.ceilingSyncP50),
 			ms(sr.ceilingSyncP99), ms(sr.ceilingOverheadP50), ms(sr.ceilingSyncCPU))
 	}
-	*res = runLoad(ctx, o, st.label+" ceiling", srv.pid(), allExecutions(db), st.pgDB(db), hook)
+	return runLoad(ctx, o, st.label+" ceiling "+name, srv.pid(), allExecutions(db), st.pgDB(db), hook)
 }
 
 // referenceSteps is how many steps Flowker records for the reference

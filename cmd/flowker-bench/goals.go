@@ -78,8 +78,9 @@ func (r *report) phaseNotes(b *strings.Builder) {
 			"Tracer then, on ALLOW, Midaz, same requests, same fake; the input, Tracer's answer and the result " +
 			"each committed before going on, through one group-commit writer: one SQLite connection with the same " +
 			"`synchronous`, or one PostgreSQL connection sending a group as one pipelined batch), on a fresh " +
-			"database of the same store, under a's load right after Flowker's (with b, after its own sync calls, " +
-			"timed as b times Flowker's). Ratios: Flowker's throughput ÷ the ceiling's, and the ceiling's CPU per " +
+			"database of the same store each time, under a's load right before Flowker's run and right after it " +
+			"(the second with b first, after its own sync calls, timed as b times Flowker's), the two runs added up " +
+			"as t adds its runs. Ratios: Flowker's throughput ÷ the ceiling's, and the ceiling's CPU per " +
 			"execution ÷ Flowker's (aim ≥ 0.6).\n")
 	}
 	if o.has('a') && slices.ContainsFunc(r.stores, func(s storeResult) bool { return s.key == "postgres" }) {
@@ -131,6 +132,12 @@ func (r *report) throughputRows(t *table) {
 			return "—"
 		}
 		return perSec(s.ceiling.perSec) + " / " + msOrDash(s.ceiling.cpuPerExec)
+	})
+	t.row("   ceiling: each run, before / after Flowker's", "", func(s storeResult) string {
+		if !s.ceiling.measured() {
+			return "—"
+		}
+		return perSec(s.ceilingRuns[0].perSec) + " / " + perSec(s.ceilingRuns[1].perSec)
 	})
 	t.row("   PostgreSQL's own CPU / WAL per execution: flowker's, the ceiling's", "", func(s storeResult) string {
 		if s.tp.pg == nil && s.ceiling.pg == nil {

@@ -24,9 +24,11 @@ import (
 type storeResult struct {
 	key, label string
 
-	// a. throughput, and the same load on the ceiling (ceiling.go), with
-	// the ceiling's synchronous latency when b runs
+	// a. throughput, and the same load on the ceiling (ceiling.go): run
+	// before and after Flowker's, and the two added up; with the ceiling's
+	// synchronous latency when b runs
 	tp, ceiling                    throughput
+	ceilingRuns                    [2]throughput
 	ceilingSyncP50, ceilingSyncP99 time.Duration
 	ceilingSyncCPU                 time.Duration // per call
 	ceilingOverheadP50             time.Duration // per step, as c
@@ -70,11 +72,16 @@ func measureStore(ctx context.Context, o options, f *fake, st *benchStore) store
 	}
 	defer os.RemoveAll(work)
 
-	if o.has('a') || o.has('b') || o.has('c') {
+	ceiling := o.has('a') && o.ceiling
+	if ceiling {
+		res.ceilingRuns[0] = ceilingRun(ctx, o, f, st, work, "before", false, &res)
+	}
+	if ctx.Err() == nil && (o.has('a') || o.has('b') || o.has('c')) {
 		measureMain(ctx, o, f, st, work, &res)
 	}
-	if ctx.Err() == nil && o.has('a') && o.ceiling {
-		measureCeiling(ctx, o, f, st, work, &res)
+	if ctx.Err() == nil && ceiling {
+		res.ceilingRuns[1] = ceilingRun(ctx, o, f, st, work, "after", o.has('b'), &res)
+		res.ceiling = sumRuns(res.ceilingRuns[:]...)
 	}
 	if ctx.Err() == nil && o.has('t') {
 		measureTelemetry(ctx, o, f, st, work, &res)

@@ -103,6 +103,24 @@ func (w *pgWork) since(start *pgWork, n int) *pgWork {
 	return out
 }
 
+// plus is a sum's work (w: nil, or one plus made) with a run's added; perExec
+// then divides it by the runs' executions. The run's own is not changed.
+func (w *pgWork) plus(run *pgWork) *pgWork {
+	if run == nil {
+		return w
+	}
+	if w == nil {
+		w = &pgWork{cpuOK: true, walOK: true}
+	}
+	return &pgWork{cpuOK: w.cpuOK && run.cpuOK, walOK: w.walOK && run.walOK, cpu: w.cpu + run.cpu,
+		walBytes: w.walBytes + run.walBytes}
+}
+
+func (w *pgWork) perExec(n int) {
+	w.cpuPerExec = w.cpu / time.Duration(n)
+	w.walPerExec = float64(w.walBytes) / float64(n)
+}
+
 // text is the report's cell: CPU per execution / WAL per execution.
 func (w *pgWork) text() string {
 	if w == nil || (!w.cpuOK && !w.walOK) {

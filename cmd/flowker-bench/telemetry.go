@@ -107,35 +107,15 @@ func measureTelemetry(ctx context.Context, o options, f *fake, st *benchStore, w
 // telemetryOrder is phase t's runs: telemetry on or off.
 var telemetryOrder = [4]bool{false, true, true, false}
 
-// telemetrySide adds up phase t's runs with telemetry on, or off: their
-// executions over their time, their CPU over their executions.
+// telemetrySide adds up phase t's runs with telemetry on, or off.
 func (s *storeResult) telemetrySide(on bool) throughput {
-	var sum throughput
-	var cpu time.Duration
-	var errs []error
+	var runs []throughput
 	for i, t := range s.telemetryRuns {
-		if telemetryOrder[i] != on {
-			continue
-		}
-		done := t.completed + t.failed
-		sum.completed += t.completed
-		sum.failed += t.failed
-		sum.elapsed += t.elapsed
-		sum.retries503 += t.retries503
-		sum.timedOut = sum.timedOut || t.timedOut
-		sum.rssAfter = max(sum.rssAfter, t.rssAfter)
-		cpu += t.cpuPerExec * time.Duration(done)
-		errs = append(errs, t.err)
-		if !t.measured() {
-			errs = append(errs, errors.New("a run was not measured"))
+		if telemetryOrder[i] == on {
+			runs = append(runs, t)
 		}
 	}
-	sum.err = errors.Join(errs...)
-	if done := sum.completed + sum.failed; done > 0 && sum.elapsed > 0 && sum.err == nil {
-		sum.perSec = float64(done) / sum.elapsed.Seconds()
-		sum.cpuPerExec = cpu / time.Duration(done)
-	}
-	return sum
+	return sumRuns(runs...)
 }
 
 // telemetryRatio is throughput with telemetry on ÷ off (0: not measured).

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -143,6 +144,40 @@ func (t throughput) measured() bool { return t.perSec > 0 }
 
 // ok: every call accepted, every execution finished and completed.
 func (t throughput) ok() bool { return t.measured() && !t.timedOut && t.failed == 0 && t.err == nil }
+
+// sumRuns adds up runs of the same load, taken around another so that a
+// machine whose speed drifts weighs on both alike: their executions over
+// their time, their CPU and PostgreSQL's work over their executions.
+func sumRuns(runs ...throughput) throughput {
+	var sum throughput
+	var cpu time.Duration
+	var errs []error
+	for _, t := range runs {
+		done := t.completed + t.failed
+		sum.completed += t.completed
+		sum.failed += t.failed
+		sum.elapsed += t.elapsed
+		sum.retries503 += t.retries503
+		sum.timedOut = sum.timedOut || t.timedOut
+		sum.rssAfter = max(sum.rssAfter, t.rssAfter)
+		cpu += t.cpuPerExec * time.Duration(done)
+		sum.pg = sum.pg.plus(t.pg)
+		errs = append(errs, t.err)
+		if !t.measured() {
+			errs = append(errs, errors.New("a run was not measured"))
+		}
+	}
+	sum.err = errors.Join(errs...)
+	if done := sum.completed + sum.failed; done > 0 && sum.elapsed > 0 && sum.err == nil {
+		sum.perSec = float64(done) / sum.elapsed.Seconds()
+		sum.cpuPerExec = cpu / time.Duration(done)
+		sum.acceptPerSec = 0 // per run only
+		if sum.pg != nil {
+			sum.pg.perExec(done)
+		}
+	}
+	return sum
+}
 
 // runLoad sends phase a's load to hook and times it; pid is the server's
 // process (its CPU and peak RSS are read), count counts its executions,
