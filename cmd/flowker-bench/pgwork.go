@@ -94,12 +94,11 @@ func (w *pgWork) since(start *pgWork, n int) *pgWork {
 		for pid, t := range w.pids {
 			out.cpu += t - start.pids[pid]
 		}
-		out.cpuPerExec = out.cpu / time.Duration(n)
 	}
 	if out.walOK {
 		out.walBytes = w.walBytes - start.walBytes
-		out.walPerExec = float64(out.walBytes) / float64(n)
 	}
+	out.perExec(n)
 	return out
 }
 
@@ -109,13 +108,15 @@ func (w *pgWork) plus(run *pgWork) *pgWork {
 	if run == nil {
 		return w
 	}
-	if w == nil {
-		w = &pgWork{cpuOK: true, walOK: true}
+	sum := pgWork{cpuOK: true, walOK: true}
+	if w != nil {
+		sum = *w
 	}
-	return &pgWork{cpuOK: w.cpuOK && run.cpuOK, walOK: w.walOK && run.walOK, cpu: w.cpu + run.cpu,
-		walBytes: w.walBytes + run.walBytes}
+	return &pgWork{cpuOK: sum.cpuOK && run.cpuOK, walOK: sum.walOK && run.walOK, cpu: sum.cpu + run.cpu,
+		walBytes: sum.walBytes + run.walBytes}
 }
 
+// perExec sets the work per execution, of n.
 func (w *pgWork) perExec(n int) {
 	w.cpuPerExec = w.cpu / time.Duration(n)
 	w.walPerExec = float64(w.walBytes) / float64(n)

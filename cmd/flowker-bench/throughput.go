@@ -171,7 +171,6 @@ func sumRuns(runs ...throughput) throughput {
 	if done := sum.completed + sum.failed; done > 0 && sum.elapsed > 0 && sum.err == nil {
 		sum.perSec = float64(done) / sum.elapsed.Seconds()
 		sum.cpuPerExec = cpu / time.Duration(done)
-		sum.acceptPerSec = 0 // per run only
 		if sum.pg != nil {
 			sum.pg.perExec(done)
 		}

@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -28,14 +29,11 @@ func (s ExecutionStatus) Terminal() bool {
 	return s == ExecCompleted || s == ExecFailed || s == ExecCancelled
 }
 
+// ExecutionStatuses are every status, in lifecycle order.
+var ExecutionStatuses = []ExecutionStatus{ExecPending, ExecRunning, ExecWaiting, ExecCompleted, ExecFailed, ExecCancelled}
+
 // Valid reports whether s is a known status.
-func (s ExecutionStatus) Valid() bool {
-	switch s {
-	case ExecPending, ExecRunning, ExecCompleted, ExecFailed, ExecCancelled, ExecWaiting:
-		return true
-	}
-	return false
-}
+func (s ExecutionStatus) Valid() bool { return slices.Contains(ExecutionStatuses, s) }
 
 // Execution is one run. It pins the workflow revision it started on; the
 // table is the queue: a worker holds a lease (LeaseOwner until

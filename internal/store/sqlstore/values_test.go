@@ -3,6 +3,8 @@ package sqlstore_test
 import (
 	"encoding/json"
 	"math"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -70,4 +72,25 @@ func TestMarshalJSONIsEncodingJSON(t *testing.T) {
 		_, err := sqlstore.MarshalJSON("value", map[string]any{"n": bad}, "{}")
 		require.ErrorIs(t, err, store.ErrUnstorable, "%v", bad)
 	}
+}
+
+// TestMarshalJSONConcurrent: callers on many goroutines at once (the
+// writer's and the engine's) each get their own value's text, although
+// the encoder's buffers are shared through a pool (run with -race).
+func TestMarshalJSONConcurrent(t *testing.T) {
+	t.Parallel()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				v := map[string]any{"g": float64(g), "i": float64(i), "pad": strings.Repeat("x", i*37)}
+				want, err := json.Marshal(v)
+				require.NoError(t, err)
+				got, err := sqlstore.MarshalJSON("value", v, "{}")
+				require.NoError(t, err)
+				require.Equal(t, string(want), got)
+			}
+		})
+	}
+	wg.Wait()
 }
