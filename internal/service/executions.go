@@ -111,6 +111,13 @@ func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *St
 	if ex.Input == nil {
 		ex.Input = map[string]any{}
 	}
+	// Encoded here, on the request's goroutine: the group commit's one
+	// writer, which every start and step waits for, only runs the insert.
+	insert, err := s.store.EncodeExecution(ex)
+	if err != nil {
+		s.engine.Release()
+		return nil, err
+	}
 	var done <-chan *store.ExecutionResults
 	if req.Wait > 0 {
 		var stop func()
@@ -121,7 +128,7 @@ func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *St
 		map[string]any{"workflow.id": req.WorkflowID.String(), "workflow.revision": w.revision})
 	view := store.NewCatalogView() // for the first steps' lookups: see Dispatcher.DispatchNew
 	err = s.store.Batch(ctx, func(tx store.Tx) error {
-		if err := tx.CreateExecution(ctx, ex); err != nil {
+		if err := tx.CreateEncodedExecution(ctx, insert); err != nil {
 			return err
 		}
 		if err := tx.AppendAudit(ctx, started); err != nil {

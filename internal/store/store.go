@@ -25,6 +25,12 @@ type Progress interface {
 	Execution() uuid.UUID
 }
 
+// NewExecution is an execution's insert a store encoded
+// (Store.EncodeExecution). Like Progress, it holds no caller's value.
+type NewExecution interface {
+	Execution() uuid.UUID
+}
+
 // Tx is every operation, usable inside a transaction or on its own.
 // Writes on existing rows are conditional on the revision the caller read:
 // a lost race is flow.ErrStateChanged, never a silent overwrite.
@@ -64,6 +70,9 @@ type Tx interface {
 	// CreateExecution inserts a new execution; a key already used for the
 	// workflow is ErrDuplicateIdempotencyKey.
 	CreateExecution(ctx context.Context, e *flow.Execution) error
+	// CreateEncodedExecution is CreateExecution of an insert
+	// Store.EncodeExecution encoded (by this store) beforehand.
+	CreateEncodedExecution(ctx context.Context, e NewExecution) error
 	GetExecution(ctx context.Context, id uuid.UUID) (*flow.Execution, error)
 	FindExecutionByKey(ctx context.Context, workflowID uuid.UUID, key string) (*flow.Execution, error)
 	ListExecutions(ctx context.Context, f flow.ExecutionFilter) (flow.Page[flow.Execution], error)
@@ -314,6 +323,10 @@ type Store interface {
 	// writer, which every write of the process waits for, then only runs
 	// the statements. A value that cannot be stored is ErrUnstorable here.
 	EncodeProgress(owner string, e *flow.Execution, steps []flow.Step) (Progress, error)
+	// EncodeExecution is EncodeProgress for CreateEncodedExecution: the
+	// new execution's values (its input above all) checked and encoded
+	// on the caller's goroutine.
+	EncodeExecution(e *flow.Execution) (NewExecution, error)
 	InTx(ctx context.Context, fn func(Tx) error) error
 	// Batch is InTx with group commit: concurrent callers share one
 	// transaction, each inside its own savepoint, so one fsync serves many.

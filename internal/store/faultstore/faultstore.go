@@ -223,6 +223,12 @@ func (s *Store) ExecutionWithSteps(ctx context.Context, id uuid.UUID) (*flow.Exe
 	return s.s.ExecutionWithSteps(ctx, id)
 }
 
+// EncodeExecution forwards to the wrapped store: it only encodes (no I/O),
+// and the insert it prepares carries the "CreateExecution" faults.
+func (s *Store) EncodeExecution(e *flow.Execution) (store.NewExecution, error) {
+	return s.s.EncodeExecution(e)
+}
+
 // EncodeProgress forwards to the wrapped store: it only encodes (no I/O),
 // and the write it prepares carries the "SaveProgress" faults.
 func (s *Store) EncodeProgress(owner string, e *flow.Execution, steps []flow.Step) (store.Progress, error) {

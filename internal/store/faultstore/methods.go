@@ -175,6 +175,13 @@ func (x tx) CreateExecution(ctx context.Context, e *flow.Execution) error {
 	return x.t.CreateExecution(ctx, e)
 }
 
+func (x tx) CreateEncodedExecution(ctx context.Context, e store.NewExecution) error {
+	if err := x.f.enter(ctx, "CreateExecution"); err != nil { // the same insert: faults armed for it apply
+		return err
+	}
+	return x.t.CreateEncodedExecution(ctx, e)
+}
+
 func (x tx) GetExecution(ctx context.Context, id uuid.UUID) (*flow.Execution, error) {
 	if err := x.f.enter(ctx, "GetExecution"); err != nil {
 		return nil, err

@@ -73,13 +73,55 @@ func nullJSON(what string, v map[string]any) (any, error) {
 	return marshalJSON(what, v, "{}")
 }
 
-// CreateExecution inserts the execution; under a guarded catalog view, on
-// the condition that the catalog has not changed since its lookups.
+// CreateExecution inserts the execution: EncodeExecution, then
+// CreateEncodedExecution.
 func (q *queries) CreateExecution(ctx context.Context, e *flow.Execution) error {
+	enc, err := encodeExecution(e)
+	if err != nil {
+		return err
+	}
+	return q.CreateEncodedExecution(ctx, enc)
+}
+
+// encodedExecution is an execution's insert with every value encoded and
+// checked: only text and numbers, so any goroutine may run it, and every
+// attempt of a batch runs the same statement.
+type encodedExecution struct {
+	id     uuid.UUID
+	insert Pipelined
+}
+
+func (e *encodedExecution) Execution() uuid.UUID { return e.id }
+
+// EncodeExecution encodes on the caller's goroutine, as EncodeProgress does:
+// the input's JSON is the largest value a start writes, and the one
+// group-commit writer every write waits for then only runs the statement.
+func (s *DB) EncodeExecution(e *flow.Execution) (store.NewExecution, error) {
+	return encodeExecution(e)
+}
+
+func encodeExecution(e *flow.Execution) (*encodedExecution, error) {
+	insert, err := executions.insertStatement(e)
+	if err != nil {
+		return nil, err
+	}
+	return &encodedExecution{id: e.ID, insert: insert}, nil
+}
+
+// CreateEncodedExecution inserts an encoded execution; under a guarded
+// catalog view, on the condition that the catalog has not changed since
+// its lookups.
+func (q *queries) CreateEncodedExecution(ctx context.Context, ne store.NewExecution) error {
+	e, ok := ne.(*encodedExecution)
+	if !ok {
+		return fmt.Errorf("execution %s was not encoded by this store", ne.Execution())
+	}
 	if err := q.guardCatalog(ctx); err != nil {
 		return err
 	}
-	return executions.insert(ctx, q, e)
+	// Later: in a pipelined batch a refused insert fails the batch, which
+	// runs again statement by statement and then translates the error here.
+	return executions.translate(q, q.w.Later(ctx, e.insert))
 }
 
 func (q *queries) GetExecution(ctx context.Context, id uuid.UUID) (*flow.Execution, error) {

@@ -72,14 +72,22 @@ func (t *table[T]) selectSQL() string {
 
 func (t *table[T]) insert(ctx context.Context, q *queries, v *T) error {
 	defer t.changing(q)()
-	args, err := t.args(v)
+	insert, err := t.insertStatement(v)
 	if err != nil {
 		return err
 	}
 	// Later: in a pipelined batch a refused insert fails the batch, which
 	// runs again statement by statement and then translates the error here.
-	err = q.w.Later(ctx, insertRows("INSERT INTO "+t.name+" ("+strings.Join(t.columns, ", ")+")", len(args), args))
-	return t.translate(q, err)
+	return t.translate(q, q.w.Later(ctx, insert))
+}
+
+// insertStatement is v's INSERT, its values encoded and checked.
+func (t *table[T]) insertStatement(v *T) (Pipelined, error) {
+	args, err := t.args(v)
+	if err != nil {
+		return Pipelined{}, err
+	}
+	return insertRows("INSERT INTO "+t.name+" ("+strings.Join(t.columns, ", ")+")", len(args), args), nil
 }
 
 // update writes every mutable column if the stored revision is still prev.

@@ -121,6 +121,49 @@ func testEncodedProgress(t *testing.T, s store.Store) {
 	require.Equal(t, 1, getExecution(t, s, e.ID).CurrentStep)
 }
 
+// foreignExecution is a store.NewExecution no store encoded.
+type foreignExecution struct{ id uuid.UUID }
+
+func (e foreignExecution) Execution() uuid.UUID { return e.id }
+
+// testEncodedExecution: an execution's insert encoded before the group
+// commit (a start's way) stores the values as they were when encoded: the
+// encoding holds none of them, so the caller may change them at once. A
+// key already used is still ErrDuplicateIdempotencyKey, in a batch or not,
+// and a NewExecution the store did not encode writes nothing.
+func testEncodedExecution(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	e := Execution(uuid.New(), flow.ExecRunning, queueBase, "me", queueBase.Add(time.Minute))
+	e.IdempotencyKey = "encoded-once"
+	e.Input = map[string]any{"seen": "at encoding", "nested": map[string]any{"n": float64(1)}}
+	encoded, err := s.EncodeExecution(e)
+	require.NoError(t, err)
+	require.Equal(t, e.ID, encoded.Execution())
+	e.Input["seen"], e.Input["nested"].(map[string]any)["n"] = "changed after", float64(2)
+	e.TriggerNodeID, e.IdempotencyKey = "changed-after", "changed-after"
+
+	require.NoError(t, s.Batch(ctx, func(tx store.Tx) error { return tx.CreateEncodedExecution(ctx, encoded) }))
+	got := getExecution(t, s, e.ID)
+	require.Equal(t, map[string]any{"seen": "at encoding", "nested": map[string]any{"n": float64(1)}}, got.Input)
+	require.Equal(t, "trigger-1", got.TriggerNodeID)
+	require.Equal(t, "encoded-once", got.IdempotencyKey)
+
+	again := Execution(e.WorkflowID, flow.ExecRunning, queueBase, "me", queueBase.Add(time.Minute))
+	again.IdempotencyKey = "encoded-once"
+	reused, err := s.EncodeExecution(again)
+	require.NoError(t, err)
+	err = s.Batch(ctx, func(tx store.Tx) error { return tx.CreateEncodedExecution(ctx, reused) })
+	require.ErrorIs(t, err, store.ErrDuplicateIdempotencyKey)
+	require.ErrorIs(t, s.CreateEncodedExecution(ctx, reused), store.ErrDuplicateIdempotencyKey)
+
+	stray := uuid.New()
+	require.Error(t, s.CreateEncodedExecution(ctx, foreignExecution{stray}))
+	_, err = s.GetExecution(ctx, stray)
+	require.ErrorIs(t, err, flow.ErrExecutionNotFound)
+	_, err = s.GetExecution(ctx, again.ID)
+	require.ErrorIs(t, err, flow.ErrExecutionNotFound)
+}
+
 // testExecutionWithSteps: an execution and its steps as GetExecution and
 // ListSteps return them, an unknown id is not found, and the two are read
 // as of one moment: while progress writes add step n and set CurrentStep

@@ -245,6 +245,7 @@ func testSaveProgress(t *testing.T, s store.Store) {
 	require.Len(t, stored, 3)
 
 	testEncodedProgress(t, s)
+	testEncodedExecution(t, s)
 }
 
 func stepNodes(steps []flow.Step) []string {

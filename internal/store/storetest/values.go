@@ -96,7 +96,9 @@ func testUnstorableExecution(t *testing.T, s store.Store) {
 		e := Execution(wf, flow.ExecPending, queueBase, "", time.Time{})
 		tc.spoil(e)
 		requireUnstorable(t, s.CreateExecution(ctx, e), tc.what)
-		_, err := s.GetExecution(ctx, e.ID)
+		_, err := s.EncodeExecution(e) // a start's way: refused before the group commit
+		requireUnstorable(t, err, tc.what)
+		_, err = s.GetExecution(ctx, e.ID)
 		require.ErrorIs(t, err, flow.ErrExecutionNotFound, "nothing written (%s)", tc.what)
 	}
 	n, err := s.CountUnfinished(ctx)
