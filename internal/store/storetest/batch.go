@@ -90,8 +90,14 @@ func testBatchOutcomesPerCaller(t *testing.T, s store.Store) {
 		dup := Execution(wf, flow.ExecPending, now, "", now)
 		dup.IdempotencyKey = used.IdempotencyKey
 		fresh := Execution(wf, flow.ExecPending, now, "", now)
+		// Encoded beforehand, as a start does, and the input changed since:
+		// every run of the batch (the rerun that finds the reused key
+		// included) inserts the values as they were encoded.
+		encodedFresh, err := s.EncodeExecution(fresh)
+		require.NoError(t, err)
+		fresh.Input["amount"] = "changed after encoding"
 		call(savers, func(tx store.Tx, _ *bool) error { return tx.CreateExecution(ctx, dup) })
-		call(savers+1, func(tx store.Tx, _ *bool) error { return tx.CreateExecution(ctx, fresh) })
+		call(savers+1, func(tx store.Tx, _ *bool) error { return tx.CreateEncodedExecution(ctx, encodedFresh) })
 		call(savers+2, func(store.Tx, *bool) error { return nil })
 		close(start)
 		wg.Wait()
@@ -123,8 +129,9 @@ func testBatchOutcomesPerCaller(t *testing.T, s store.Store) {
 		require.Empty(t, steps, "the lost lease's steps")
 		_, err = s.GetExecution(ctx, dup.ID)
 		require.Equal(t, flow.KindNotFound, flow.KindOf(err))
-		_, err = s.GetExecution(ctx, fresh.ID)
+		got, err := s.GetExecution(ctx, fresh.ID)
 		require.NoError(t, err)
+		require.Equal(t, map[string]any{"amount": float64(10)}, got.Input)
 	}
 	v := verifyAll(t, s)
 	require.True(t, v.Valid, v.Reason)
