@@ -51,8 +51,16 @@ build() {
 	(cd "$src" && go build -o "$work/$1/flowker" ./cmd/flowker)
 	echo "==> $1: $(git -C "$src" describe --always --dirty)" >&2
 }
-build base "$(git rev-parse --verify "$1^{commit}")"
-build new "$([[ $# -eq 2 ]] && git rev-parse --verify "$2^{commit}")"
+# Resolved first, in assignments: a revision that does not resolve stops
+# the script here, where inside build's argument it would have built the
+# work tree in its place.
+base_rev=$(git rev-parse --verify --quiet "$1^{commit}") || { echo "bench-ab.sh: no commit $1" >&2; exit 2; }
+new_rev=""
+if [[ $# -eq 2 ]]; then
+	new_rev=$(git rev-parse --verify --quiet "$2^{commit}") || { echo "bench-ab.sh: no commit $2" >&2; exit 2; }
+fi
+build base "$base_rev"
+build new "$new_rev"
 go build -o "$work/flowker-bench" ./cmd/flowker-bench
 
 pg_url=${BENCH_DATABASE_URL:-}
