@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"net/http"
 	"strconv"
 	"strings"
@@ -140,7 +141,8 @@ func waitPreference(c *fiber.Ctx) (time.Duration, error) {
 }
 
 func (a *api) startExecution(c *fiber.Ctx) error {
-	if len(c.Body()) > executionBodyLimit {
+	raw := c.Body() // once: each call copies it
+	if len(raw) > executionBodyLimit {
 		return &flow.Error{Kind: flow.KindTooLarge, Code: "FLK-0506", Message: "execution request body exceeds 1 MiB"}
 	}
 	id, err := parseID(c, "id", "workflow")
@@ -152,7 +154,7 @@ func (a *api) startExecution(c *fiber.Ctx) error {
 	}
 	// A misspelt field ("input") must not start a transaction with an
 	// empty input: unknown fields are refused here (docs/decisions.md).
-	if err := parseBodyOnly(c, &req, "inputData"); err != nil {
+	if err := decodeBody(c, raw, &req, []string{"inputData"}); err != nil {
 		return err
 	}
 	key := strings.TrimSpace(c.Get(headerIdempotencyKey))
@@ -281,12 +283,13 @@ func (a *api) retryExecution(c *fiber.Ctx) error {
 
 // webhook serves /v1/webhooks/{path…} for any method, from stored routes.
 func (a *api) webhook(c *fiber.Ctx) error {
-	if len(c.Body()) > executionBodyLimit {
+	raw := c.Body() // once: each call copies it
+	if len(raw) > executionBodyLimit {
 		return &flow.Error{Kind: flow.KindTooLarge, Code: "FLK-0363", Message: "webhook body exceeds 1 MiB"}
 	}
 	var body map[string]any
-	if len(strings.TrimSpace(string(c.Body()))) > 0 {
-		if err := parseBody(c, &body); err != nil {
+	if len(bytes.TrimSpace(raw)) > 0 {
+		if err := decodeBody(c, raw, &body, nil); err != nil {
 			return err
 		}
 	}
@@ -313,7 +316,7 @@ func (a *api) webhook(c *fiber.Ctx) error {
 // keeps (_webhook.headers): a name or value with a NUL character or invalid
 // UTF-8 is refused, naming the header, as body fields are.
 func webhookHeaders(c *fiber.Ctx) (map[string]string, error) {
-	headers := map[string]string{}
+	headers := make(map[string]string, c.Request().Header.Len())
 	var err error
 	c.Request().Header.VisitAll(func(k, v []byte) {
 		if err != nil {

@@ -31,20 +31,24 @@ const (
 // accepted; a literal null is an empty object; unknown fields are ignored
 // (the reference's contract), wrong types are named. A NUL character or
 // invalid UTF-8 in any key or string is refused, naming the field.
-func parseBody(c *fiber.Ctx, dst any) error { return decodeBody(c, dst, nil) }
+func parseBody(c *fiber.Ctx, dst any) error { return decodeBody(c, c.Body(), dst, nil) }
 
 // parseBodyOnly is parseBody for a route that refuses unknown top-level
 // fields (matched case-insensitively, as decoding does): a misspelt field
 // there would silently do the wrong thing.
-func parseBodyOnly(c *fiber.Ctx, dst any, fields ...string) error { return decodeBody(c, dst, fields) }
+func parseBodyOnly(c *fiber.Ctx, dst any, fields ...string) error {
+	return decodeBody(c, c.Body(), dst, fields)
+}
 
-func decodeBody(c *fiber.Ctx, dst any, only []string) error {
+// decodeBody is parseBody of body, the request's c.Body() read once by the
+// caller: each call of c.Body() copies the body (the app is Immutable) and
+// a string of every header's name.
+func decodeBody(c *fiber.Ctx, body []byte, dst any, only []string) error {
 	mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
 	if err != nil || !strings.HasSuffix(mt, "json") {
 		return flow.Invalidf(flow.CodeInvalidBody, "invalid request body: Content-Type must be application/json")
 	}
-	body := c.Body()
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return flow.Invalidf(flow.CodeInvalidBody, "invalid request body: body is empty")
 	}
 	if err := checkJSONText(body); err != nil {

@@ -225,11 +225,12 @@ func (a *api) signal(c *fiber.Ctx) error {
 // parsePayload reads the body of a callback or signal: any JSON value,
 // which becomes the wait_for_callback node's output; an empty body is null.
 func parsePayload(c *fiber.Ctx) (any, error) {
-	if len(bytes.TrimSpace(c.Body())) == 0 {
+	body := c.Body()
+	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, nil
 	}
 	var v any
-	if err := decodeBody(c, &v, nil); err != nil {
+	if err := decodeBody(c, body, &v, nil); err != nil {
 		return nil, err
 	}
 	return v, nil

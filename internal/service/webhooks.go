@@ -118,17 +118,17 @@ func (s *Service) startWebhook(ctx context.Context, req WebhookRequest) (*StartR
 			return nil, flow.ErrWebhookToken
 		}
 	}
-	input := maps.Clone(req.Body) // gets _webhook below
-	if input == nil {
-		input = map[string]any{}
-	}
-	headers := map[string]any{}
+	// Sized for what they get: a map grown entry by entry is copied each
+	// time it doubles.
+	input := make(map[string]any, len(req.Body)+1) // and _webhook below
+	maps.Copy(input, req.Body)
+	headers := make(map[string]any, len(req.Headers))
 	for k, v := range req.Headers {
 		if !sensitiveHeader(k) {
 			headers[k] = v
 		}
 	}
-	query := map[string]any{}
+	query := make(map[string]any, len(req.Query))
 	for k, v := range req.Query {
 		query[k] = v
 	}
