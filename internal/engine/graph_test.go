@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -206,8 +207,13 @@ func TestStorable(t *testing.T) {
 	require.True(t, changed)
 	require.Equal(t, 3, depth)
 	require.Equal(t, map[string]any{"a\uFFFD": []any{"ok", "bad\uFFFD", map[string]any{"n": 1.0}}}, out)
-	_, changed, _ = storable(map[string]any{"fine": "é€"})
+	require.Equal(t, "bad\xff", v["a\x00"].([]any)[1], "the answer itself is left as it was")
+	clean := map[string]any{"fine": "é€", "deep": []any{map[string]any{"n": 1.0}}}
+	out, changed, depth = storable(clean)
 	require.False(t, changed)
+	require.Equal(t, 3, depth)
+	require.Equal(t, reflect.ValueOf(clean).Pointer(), reflect.ValueOf(out).Pointer(),
+		"an answer with nothing to replace is kept, not copied")
 	require.Equal(t, "x\uFFFDy", storableText("x\x00y"))
 	require.False(t, strings.ContainsRune(storableText(string([]byte{0xc3})), 0))
 }

@@ -52,8 +52,41 @@ const maxDepth = 64
 
 // storable makes a value from outside Flowker (a provider's answer)
 // storable on every store: NUL and invalid UTF-8 become U+FFFD. It reports
-// whether anything was replaced, and the value's depth.
+// whether anything was replaced, and the value's depth. A value with
+// nothing to replace (the usual answer) is returned as is, not copied:
+// the caller decoded it for this call and holds it alone.
 func storable(v any) (out any, changed bool, depth int) {
+	if depth, clean := inspect(v); clean {
+		return v, false, depth
+	}
+	return sanitized(v)
+}
+
+// inspect reports v's depth and whether every key and string in it is
+// storable as it is.
+func inspect(v any) (depth int, clean bool) {
+	clean = true
+	switch x := v.(type) {
+	case string:
+		return 0, storableAsIs(x)
+	case map[string]any:
+		for k, e := range x {
+			d, c := inspect(e)
+			clean, depth = clean && c && storableAsIs(k), max(depth, d)
+		}
+		return depth + 1, clean
+	case []any:
+		for _, e := range x {
+			d, c := inspect(e)
+			clean, depth = clean && c, max(depth, d)
+		}
+		return depth + 1, clean
+	}
+	return 0, true
+}
+
+// sanitized is storable's copy of v, every key and string made storable.
+func sanitized(v any) (out any, changed bool, depth int) {
 	switch x := v.(type) {
 	case string:
 		s := storableText(x)
@@ -62,7 +95,7 @@ func storable(v any) (out any, changed bool, depth int) {
 		m := make(map[string]any, len(x))
 		for k, e := range x {
 			sk := storableText(k)
-			se, c, d := storable(e)
+			se, c, d := sanitized(e)
 			m[sk] = se
 			changed, depth = changed || c || sk != k, max(depth, d)
 		}
@@ -70,7 +103,7 @@ func storable(v any) (out any, changed bool, depth int) {
 	case []any:
 		l := make([]any, len(x))
 		for i, e := range x {
-			se, c, d := storable(e)
+			se, c, d := sanitized(e)
 			l[i], changed, depth = se, changed || c, max(depth, d)
 		}
 		return l, changed, depth + 1
@@ -80,8 +113,11 @@ func storable(v any) (out any, changed bool, depth int) {
 
 // storableText replaces NUL and invalid UTF-8 with U+FFFD.
 func storableText(s string) string {
-	if utf8.ValidString(s) && !strings.Contains(s, "\x00") {
+	if storableAsIs(s) {
 		return s
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
+
+// storableAsIs reports whether s holds neither NUL nor invalid UTF-8.
+func storableAsIs(s string) bool { return utf8.ValidString(s) && !strings.Contains(s, "\x00") }
