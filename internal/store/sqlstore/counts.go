@@ -263,10 +263,13 @@ func (q *queries) foldCounts(ctx context.Context, limit int) (int, error) {
 		deltas[r] = map[countKey]*statusCounts{}
 	}
 	n := 0
+	// Scanned into the same variables row after row: each escapes once, not
+	// once a row; and most rows name a workflow the row before named.
+	var started time.Time
+	var workflow, named uuid.UUID
+	var from, to *string
+	var name string
 	for rows.Next() {
-		var started time.Time
-		var workflow uuid.UUID
-		var from, to *string
 		if err := rows.Scan(dbTime{&started}, dbUUID{&workflow}, &from, &to); err != nil {
 			return 0, err
 		}
@@ -275,10 +278,13 @@ func (q *queries) foldCounts(ctx context.Context, limit int) (int, error) {
 		if err := errors.Join(change.count(from, -1), change.count(to, 1)); err != nil {
 			return 0, err
 		}
+		if name == "" || workflow != named {
+			named, name = workflow, workflow.String()
+		}
 		for _, r := range rollups {
 			key := countKey{unit: r.unitOf(started)}
 			if r.byWorkflow {
-				key.workflow = workflow.String()
+				key.workflow = name
 			}
 			if deltas[r][key] == nil {
 				deltas[r][key] = &statusCounts{}
