@@ -179,12 +179,25 @@ func (s *Service) replay(ctx context.Context, req StartRequest, hash string) (*S
 		return nil, flow.ErrIdempotencyReused
 	}
 	res := &StartResult{Execution: ex, Replayed: true}
-	if req.Wait > 0 && !ex.Status.Terminal() {
+	switch {
+	case req.Wait <= 0:
+	case ex.Status.Terminal():
+		res.Results, _ = s.results(ctx, ex.ID)
+	default:
+		// The wait is registered before the execution is read again: a run
+		// that finished, or stopped to wait, between the lookup above and
+		// the registration tells no one, and the caller would wait in vain.
 		done, stop := s.engine.Wait(ex.ID)
 		defer stop()
-		res.Results, res.Execution = s.waitFor(ctx, ex, done, req.Wait)
-	} else if ex.Status.Terminal() && req.Wait > 0 {
-		res.Results, _ = s.results(ctx, ex.ID)
+		r, err := s.results(ctx, ex.ID)
+		switch {
+		case err != nil || r.Execution.Status == flow.ExecPending || r.Execution.Status == flow.ExecRunning:
+			res.Results, res.Execution = s.waitFor(ctx, ex, done, req.Wait)
+		case r.Execution.Status.Terminal():
+			res.Results, res.Execution = r, r.Execution
+		default: // waiting (a review, a callback, a delay): answered as a start that reached one is
+			res.Execution = r.Execution
+		}
 	}
 	return res, nil
 }

@@ -1,0 +1,85 @@
+package service_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"flowker/internal/engine"
+	"flowker/internal/flow"
+	"flowker/internal/service"
+	"flowker/internal/store"
+)
+
+// changesBeforeWait is an engine whose execution changes status — its
+// write commits, and the run tells its waiters, of which there are none
+// yet — in the window between a replay's lookup by key and its
+// Engine.Wait. Wait is then the real engine's: for an execution it no
+// longer runs, it makes a record that no run will ever answer.
+type changesBeforeWait struct {
+	acceptAll
+	st  store.Store
+	eng *engine.Engine
+	to  flow.ExecutionStatus
+	t   *testing.T
+}
+
+func (f changesBeforeWait) Wait(id uuid.UUID) (<-chan *store.ExecutionResults, func()) {
+	ctx := context.Background()
+	ex, err := f.st.GetExecution(ctx, id)
+	require.NoError(f.t, err)
+	if ex.Status != f.to {
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		ex.Status, ex.UpdatedAt = f.to, now
+		if f.to.Terminal() {
+			ex.CompletedAt, ex.Output = &now, map[string]any{"done": true}
+		}
+		require.NoError(f.t, f.st.Batch(ctx, func(tx store.Tx) error {
+			return tx.SaveProgress(ctx, f.acceptAll.Owner(), ex, nil, nil)
+		}))
+	}
+	return f.eng.Wait(id)
+}
+
+// TestReplayWaitSeesAChangeJustBefore: a synchronous idempotent replay of
+// an execution that was running when the replay looked it up, and finished
+// (or stopped at a review) before the replay began to wait, is answered at
+// once with what is stored — not as still running, after the whole wait.
+func TestReplayWaitSeesAChangeJustBefore(t *testing.T) {
+	for _, to := range []flow.ExecutionStatus{flow.ExecCompleted, flow.ExecWaiting} {
+		t.Run(string(to), func(t *testing.T) {
+			ctx := context.Background()
+			st := openSQLite(t)
+			eng := engine.New(st, nil, nil, nil, zap.NewNop(), nil, engine.Options{})
+			s := newTestService(t, st, service.WithDispatcher(changesBeforeWait{st: st, eng: eng, to: to, t: t}))
+			w, err := s.CreateWorkflow(ctx, flow.Definition{Name: "replay-wait", Nodes: []flow.Node{{ID: "hook",
+				Type: flow.NodeTrigger, Data: map[string]any{"triggerType": "webhook", "method": "POST", "path": "/replay-wait"}}}})
+			require.NoError(t, err)
+			_, err = s.ActivateWorkflow(ctx, w.ID)
+			require.NoError(t, err)
+			first, err := s.StartExecution(ctx, service.StartRequest{WorkflowID: w.ID, IdempotencyKey: "k",
+				Input: map[string]any{"n": 1.0}})
+			require.NoError(t, err)
+			require.Equal(t, flow.ExecRunning, first.Execution.Status)
+
+			const wait = 5 * time.Second
+			began := time.Now()
+			res, err := s.StartExecution(ctx, service.StartRequest{WorkflowID: w.ID, IdempotencyKey: "k",
+				Input: map[string]any{"n": 1.0}, Wait: wait})
+			require.NoError(t, err)
+			require.True(t, res.Replayed)
+			require.Less(t, time.Since(began), wait/2, "answered at once, not after the whole wait")
+			require.Equal(t, to, res.Execution.Status)
+			if to.Terminal() {
+				require.NotNil(t, res.Results, "a finished execution's replay answers with its results")
+				require.Equal(t, map[string]any{"done": true}, res.Results.Execution.Output)
+			} else {
+				require.Nil(t, res.Results)
+			}
+		})
+	}
+}
