@@ -5,27 +5,23 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
-
-	"flowker/internal/engine"
 	"flowker/internal/flow"
 	"flowker/internal/service"
 	"flowker/internal/store"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
 )
 
 // changesBeforeWait is an engine whose execution changes status — its
 // write commits, and the run tells its waiters, of which there are none
-// yet — in the window between a replay's lookup by key and its
-// Engine.Wait. Wait is then the real engine's: for an execution it no
-// longer runs, it makes a record that no run will ever answer.
+// yet — in the window between a replay's lookup by key and its Wait. The
+// wait registered then is never answered: the run that would have is over,
+// as the engine's Wait for an execution it no longer runs.
 type changesBeforeWait struct {
 	acceptAll
-	st  store.Store
-	eng *engine.Engine
-	to  flow.ExecutionStatus
-	t   *testing.T
+	st store.Store
+	to flow.ExecutionStatus
+	t  *testing.T
 }
 
 func (f changesBeforeWait) Wait(id uuid.UUID) (<-chan *store.ExecutionResults, func()) {
@@ -39,10 +35,10 @@ func (f changesBeforeWait) Wait(id uuid.UUID) (<-chan *store.ExecutionResults, f
 			ex.CompletedAt, ex.Output = &now, map[string]any{"done": true}
 		}
 		require.NoError(f.t, f.st.Batch(ctx, func(tx store.Tx) error {
-			return tx.SaveProgress(ctx, f.acceptAll.Owner(), ex, nil, nil)
+			return tx.SaveProgress(ctx, f.Owner(), ex, nil, nil)
 		}))
 	}
-	return f.eng.Wait(id)
+	return make(chan *store.ExecutionResults), func() {}
 }
 
 // TestReplayWaitSeesAChangeJustBefore: a synchronous idempotent replay of
@@ -54,8 +50,7 @@ func TestReplayWaitSeesAChangeJustBefore(t *testing.T) {
 		t.Run(string(to), func(t *testing.T) {
 			ctx := context.Background()
 			st := openSQLite(t)
-			eng := engine.New(st, nil, nil, nil, zap.NewNop(), nil, engine.Options{})
-			s := newTestService(t, st, service.WithDispatcher(changesBeforeWait{st: st, eng: eng, to: to, t: t}))
+			s := newTestService(t, st, service.WithDispatcher(changesBeforeWait{st: st, to: to, t: t}))
 			w, err := s.CreateWorkflow(ctx, flow.Definition{Name: "replay-wait", Nodes: []flow.Node{{ID: "hook",
 				Type: flow.NodeTrigger, Data: map[string]any{"triggerType": "webhook", "method": "POST", "path": "/replay-wait"}}}})
 			require.NoError(t, err)
