@@ -5,11 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
 	"flowker/internal/flow"
 	"flowker/internal/service"
 	"flowker/internal/store"
-	"github.com/google/uuid"
-	"github.com/stretchr/testify/require"
 )
 
 // changesBeforeWait is an engine whose execution changes status — its
