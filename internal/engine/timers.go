@@ -102,25 +102,31 @@ func (e *Engine) fireTimers(ctx context.Context) {
 func (e *Engine) fire(ctx context.Context, due flow.Wait) (fired bool, err error) {
 	err = e.Wake(ctx, func(tx store.Tx, now time.Time) (uuid.UUID, bool, error) {
 		fired = false
-		w := due // a copy per attempt: fn may run again
-		ex, err := tx.LockExecution(ctx, w.ExecutionID, true)
+		ex, err := tx.LockExecution(ctx, due.ExecutionID, true)
 		if err != nil || ex == nil {
 			return uuid.Nil, false, err // ex nil: held by a decision or a worker right now, next pass
 		}
+		// Read again under the execution's lock: what was found due was read
+		// before, and a decision committed since (a four-eyes vote) belongs in
+		// the expired review's output.
+		w, err := tx.GetWait(ctx, due.ID)
+		if err != nil || !w.Open() {
+			return uuid.Nil, false, err // resolved meanwhile: nothing to fire
+		}
 		if ex.Status.Terminal() { // cannot happen (waits close with their execution); never claim it again
 			w.Status, w.ResolvedAt = flow.WaitCancelled, &now
-			_, err := tx.ResolveWait(ctx, &w)
+			_, err := tx.ResolveWait(ctx, w)
 			return uuid.Nil, false, err
 		}
-		waits.Expire(&w, now)
-		if ok, err := tx.ResolveWait(ctx, &w); err != nil || !ok {
+		waits.Expire(w, now)
+		if ok, err := tx.ResolveWait(ctx, w); err != nil || !ok {
 			return uuid.Nil, false, err
 		}
 		eventType := "WAIT_FIRED"
 		if w.Status == flow.WaitExpired {
 			eventType = "WAIT_EXPIRED"
 		}
-		if err := tx.AppendAudit(ctx, waits.Event(ctx, now, eventType, "EXPIRE", &w, nil)); err != nil {
+		if err := tx.AppendAudit(ctx, waits.Event(ctx, now, eventType, "EXPIRE", w, nil)); err != nil {
 			return uuid.Nil, false, err
 		}
 		fired = true

@@ -82,7 +82,7 @@ func (s *Service) Decide(ctx context.Context, req DecideRequest) (w *flow.Wait, 
 		if w, err = tx.GetWait(ctx, req.ReviewID); err != nil { // again, under the execution's lock
 			return uuid.Nil, false, err
 		}
-		if !w.Open() || ex.Status.Terminal() {
+		if !w.OpenAt(now) || ex.Status.Terminal() {
 			return uuid.Nil, false, flow.ErrReviewClosed
 		}
 		d := flow.Decision{Decision: req.Decision, Comment: req.Comment, ActorType: actor.Type, ActorID: actor.ID, DecidedAt: now}
@@ -185,11 +185,11 @@ func (s *Service) signal(ctx context.Context, ex *flow.Execution, p *plan.Plan, 
 		for i := range all {
 			switch w := &all[i]; {
 			case w.NodeID != n.ID || w.Status == flow.WaitCancelled:
-			case w.Open():
+			case w.OpenAt(now):
 				open = w
 			case w.Status == flow.WaitResolved: // by this signal, delivered before
 				return uuid.Nil, false, flow.ErrSignalUsed
-			default: // its timeout already passed
+			default: // its timeout passed: expired, or due and not fired yet
 				return uuid.Nil, false, flow.ErrSignalLate
 			}
 		}
