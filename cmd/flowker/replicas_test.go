@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -211,4 +212,43 @@ func TestCancelAcrossProcesses(t *testing.T) {
 	})
 	require.Equal(t, "cancelled", ex["status"], "%v", ex)
 	require.Empty(t, fake.RequestsTo("/b"), "nothing is called once the cancel is seen")
+}
+
+// TestReplayWaitAcrossProcesses: a synchronous replay served by B of an
+// execution A runs. The run ends well within the wait; B answers with its
+// results (200), not 202 "running" after the whole wait: only the engine
+// running an execution is told it ended, so a waiting caller also reads it
+// (found by a defect hunt).
+func TestReplayWaitAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	url := storetest.PostgresURL(t)
+	fake := providertest.New(t)
+	release := make(chan struct{})
+	fake.Hold("/post", release)
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free)
+	a := start(t, "DATABASE_URL="+url, testSecretKey, "SSRF_ALLOW_PRIVATE=true")
+	a.waitReady()
+	b := start(t, "DATABASE_URL="+url, testSecretKey, "SSRF_ALLOW_PRIVATE=true")
+	b.waitReady()
+
+	wfID := a.callWorkflow(fake.URL, "post")
+	key := uuid.NewString()
+	req := map[string]any{"inputData": map[string]any{"amount": 10}}
+	code, _, body := a.send("POST", "/v1/workflows/"+wfID+"/executions", req, "Idempotency-Key", key)
+	require.Equal(t, http.StatusCreated, code, "%v", body)
+	execID := body["executionId"].(string)
+	a.poll("the call to reach the provider", func() bool { return len(fake.RequestsTo("/post")) == 1 })
+
+	time.AfterFunc(300*time.Millisecond, free) // A's run ends 300 ms into B's replay
+	began := time.Now()
+	code, header, body := b.send("POST", "/v1/workflows/"+wfID+"/executions?wait=10s", req, "Idempotency-Key", key)
+	took := time.Since(began)
+	require.Equal(t, http.StatusOK, code, "answered after %s: %v", took, body)
+	require.Equal(t, "true", header.Get("Idempotent-Replayed"))
+	require.Equal(t, execID, body["executionId"])
+	require.Equal(t, "completed", body["status"], "%v", body)
+	require.Less(t, took, 5*time.Second, "answered once the run ended, not at the end of the wait")
+	require.Len(t, fake.RequestsTo("/post"), 1, "the replay called nothing")
 }

@@ -157,12 +157,12 @@ func (a *api) startExecution(c *fiber.Ctx) error {
 	if err := decodeBody(c, raw, &req, []string{"inputData"}); err != nil {
 		return err
 	}
-	key := strings.TrimSpace(c.Get(headerIdempotencyKey))
+	key, err := idempotencyKey(c)
+	if err != nil {
+		return err
+	}
 	if key == "" {
 		return flow.ErrIdempotencyMissing
-	}
-	if len(key) > 255 {
-		return flow.Invalidf(codeIdempotencyKey, "Idempotency-Key cannot exceed 255 characters")
 	}
 	wait, err := waitPreference(c)
 	if err != nil {
@@ -301,9 +301,15 @@ func (a *api) webhook(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	key, err := idempotencyKey(c)
+	if err != nil {
+		return err
+	}
+	query := c.Queries()
+	delete(query, "wait") // how the caller is answered (waitPreference), not what it delivers
 	res, err := a.svc.StartWebhook(c.UserContext(), service.WebhookRequest{
 		Method: c.Method(), Path: "/" + c.Params("*"), Token: c.Get("X-Webhook-Token"), Body: body,
-		Headers: headers, Query: c.Queries(), IdempotencyKey: strings.TrimSpace(c.Get(headerIdempotencyKey)), Wait: wait})
+		Headers: headers, Query: query, IdempotencyKey: key, Wait: wait})
 	if err != nil {
 		return err
 	}

@@ -392,6 +392,17 @@ func checkRequestText(c *fiber.Ctx) error {
 	return nil
 }
 
+// idempotencyKey is the request's Idempotency-Key, trimmed ("" when none):
+// at most 255 characters on every route that takes one, so that no store's
+// unique index refuses it (PostgreSQL's b-tree holds about 2,700 bytes).
+func idempotencyKey(c *fiber.Ctx) (string, error) {
+	key := strings.TrimSpace(c.Get(headerIdempotencyKey))
+	if len(key) > 255 {
+		return "", flow.Invalidf(codeIdempotencyKey, "Idempotency-Key cannot exceed 255 characters")
+	}
+	return key, nil
+}
+
 // strictInput is the middleware form of checkRequestText.
 func (a *api) strictInput(c *fiber.Ctx) error {
 	if err := checkRequestText(c); err != nil {

@@ -156,7 +156,7 @@ func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *St
 	s.engine.DispatchNew(&handed, view)
 	res = &StartResult{Execution: ex}
 	if done != nil {
-		res.Results, res.Execution = s.waitFor(ctx, ex, done, req.Wait)
+		res.Results, res.Execution = s.waitFor(ctx, ex, done, req.Wait, false)
 	}
 	return res, nil
 }
@@ -179,44 +179,61 @@ func (s *Service) replay(ctx context.Context, req StartRequest, hash string) (*S
 		return nil, flow.ErrIdempotencyReused
 	}
 	res := &StartResult{Execution: ex, Replayed: true}
-	switch {
-	case req.Wait <= 0:
-	case ex.Status.Terminal():
-		res.Results, _ = s.results(ctx, ex.ID)
-	default:
-		// The wait is registered before the execution is read again: a run
-		// that finished, or stopped to wait, between the lookup above and
-		// the registration tells no one, and the caller would wait in vain.
+	if req.Wait > 0 {
+		// The wait is registered before the execution is read again, and
+		// what is read then decides: a run that ended, or stopped to wait,
+		// between the lookup above and the registration tells no one, and a
+		// finished execution may have been retried since.
 		done, stop := s.engine.Wait(ex.ID)
 		defer stop()
-		r, err := s.results(ctx, ex.ID)
-		switch {
-		case err != nil || r.Execution.Status == flow.ExecPending || r.Execution.Status == flow.ExecRunning:
-			res.Results, res.Execution = s.waitFor(ctx, ex, done, req.Wait)
-		case r.Execution.Status.Terminal():
-			res.Results, res.Execution = r, r.Execution
-		default: // waiting (a review, a callback, a delay): answered as a start that reached one is
-			res.Execution = r.Execution
-		}
+		res.Results, res.Execution = s.waitFor(ctx, ex, done, req.Wait, true)
 	}
 	return res, nil
 }
 
-// waitFor waits for a local execution to finish and returns its results
-// (as its terminal write read them back, or read now), or nil when it did
-// not finish in time, with the execution as last read: one that reached a
-// review, callback or delay stopped running and is answered as waiting.
-func (s *Service) waitFor(ctx context.Context, ex *flow.Execution, done <-chan *store.ExecutionResults, d time.Duration) (*Results, *flow.Execution) {
+// waitPoll is how often a synchronous caller reads the execution while it
+// waits: the engine tells it when the execution ends here, not when it
+// ends in another process (a replay served by another replica).
+const waitPoll = 200 * time.Millisecond
+
+// waitFor waits, at most d, for an execution to end or to stop at a review,
+// callback or delay, and returns its results (nil unless it ended) with the
+// execution as last read. done says when it ends here (what its terminal
+// write read back, or nil: read it); it is also read every waitPoll, for
+// one that ends elsewhere, and at once when readFirst (a replay's: it may
+// have ended before done was registered).
+func (s *Service) waitFor(ctx context.Context, ex *flow.Execution, done <-chan *store.ExecutionResults, d time.Duration,
+	readFirst bool) (*Results, *flow.Execution) {
 	t := time.NewTimer(d)
 	defer t.Stop()
-	var r *Results
-	select {
-	case r = <-done:
-	case <-t.C:
-		return nil, ex
-	case <-ctx.Done():
-		return nil, ex
+	poll := time.NewTicker(waitPoll)
+	defer poll.Stop()
+	read := readFirst
+	for {
+		if read {
+			if now, err := s.store.GetExecution(ctx, ex.ID); err == nil {
+				ex = now
+				if ex.Status != flow.ExecPending && ex.Status != flow.ExecRunning {
+					return s.answer(ctx, ex, nil)
+				}
+			}
+		}
+		select {
+		case r := <-done:
+			return s.answer(ctx, ex, r)
+		case <-poll.C:
+			read = true
+		case <-t.C:
+			return nil, ex
+		case <-ctx.Done():
+			return nil, ex
+		}
 	}
+}
+
+// answer is waitFor's once the execution ended or stopped: r, or its
+// results read now; nil results unless it ended.
+func (s *Service) answer(ctx context.Context, ex *flow.Execution, r *Results) (*Results, *flow.Execution) {
 	if r == nil {
 		var err error
 		if r, err = s.results(ctx, ex.ID); err != nil {
