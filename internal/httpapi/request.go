@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"mime"
 	"slices"
 	"strconv"
@@ -287,11 +288,14 @@ type jsonFrame struct {
 }
 
 // checkJSONText refuses a NUL character or invalid UTF-8 in any key or
-// string of a JSON body, naming the field. Decoding would turn invalid
-// UTF-8 into U+FFFD silently, so each string's raw bytes are checked. Most
-// bodies have neither and are not walked at all.
+// string of a JSON body, and a number a float64 cannot hold as written,
+// naming the field. Decoding would turn invalid UTF-8 into U+FFFD and
+// 9007199254740993 into 9007199254740992 silently (an amount changed, and
+// two requests taken for one), so each string's raw bytes and each long
+// number's digits are checked. Most bodies have none of these and are not
+// walked at all.
 func checkJSONText(body []byte) error {
-	if utf8.Valid(body) && !bytes.Contains(body, []byte(`\u0000`)) {
+	if utf8.Valid(body) && !bytes.Contains(body, []byte(`\u0000`)) && !hasLongDigitRun(body) {
 		return nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -313,6 +317,12 @@ func checkJSONText(body []byte) error {
 				continue // its parent moves on when it closes
 			}
 			stack = stack[:top]
+		case json.Number:
+			if !exactNumber(t) {
+				return flow.Invalidf(flow.CodeInvalidBody,
+					"invalid request body: field %q is %s, more digits than a number keeps (15 are always kept): send it as a string",
+					jsonPath(stack), t)
+			}
 		case string:
 			problem := textProblem(t)
 			if !utf8.Valid(raw) {
@@ -338,6 +348,47 @@ func checkJSONText(body []byte) error {
 			}
 		}
 	}
+}
+
+// hasLongDigitRun reports whether body holds 16 digits or more in a run of
+// digits and points: a number that may have more significant digits than
+// a float64 keeps (it holds any 15), or a long string of digits.
+func hasLongDigitRun(body []byte) bool {
+	digits := 0
+	for _, c := range body {
+		switch {
+		case '0' <= c && c <= '9':
+			if digits++; digits >= 16 {
+				return true
+			}
+		case c != '.':
+			digits = 0
+		}
+	}
+	return false
+}
+
+// exactNumber reports whether a float64 holds n as written: whether n and
+// the shortest decimal that reads back as the same float64 are one number
+// (0.1 and 1.0 are; 9007199254740993 is not). One out of range is left to
+// decoding, which refuses it.
+func exactNumber(n json.Number) bool {
+	f, err := strconv.ParseFloat(string(n), 64)
+	if err != nil {
+		return true
+	}
+	shortest := strconv.FormatFloat(f, 'g', -1, 64)
+	if shortest == string(n) {
+		return true
+	}
+	var written, kept big.Rat
+	if _, ok := written.SetString(string(n)); !ok {
+		return true
+	}
+	if _, ok := kept.SetString(shortest); !ok {
+		return true
+	}
+	return written.Cmp(&kept) == 0
 }
 
 // jsonPath names the current value: nodes[0].data.path.
