@@ -132,6 +132,7 @@ type localExec struct {
 	waiters         []chan *store.ExecutionResults // synchronous callers: see Wait
 	retries         int                            // transient failures in a row, for the backoff
 	dispatches      int                            // Dispatch calls: a run ends only the record of its own dispatch
+	driving         chan struct{}                  // closed when the run under way here ends (drive)
 }
 
 // New builds an engine; Start runs it.
@@ -232,6 +233,39 @@ func (e *Engine) DispatchNew(ex *flow.Execution, view *store.CatalogView) {
 // carries status, output and timings): thousands of runs are held at once.
 func dropUnused(ex *flow.Execution) {
 	ex.IdempotencyKey, ex.RequestHash = "", ""
+}
+
+// drive waits until no other run of id is under way in this process, marks
+// this one's, and returns the function that ends the mark (false: ctx ended
+// first). Two runs of one execution must never overlap, and the lease's
+// fence names the process, not the run: after a write whose answer was lost
+// (it did commit: a park), the run that wrote it carries on while a wake may
+// have leased the execution to this process again and dispatched it.
+func (e *Engine) drive(ctx context.Context, id uuid.UUID) (func(), bool) {
+	for {
+		e.mu.Lock()
+		rec := e.record(id)
+		busy := rec.driving
+		if busy == nil {
+			mine := make(chan struct{})
+			rec.driving = mine
+			e.mu.Unlock()
+			return func() {
+				e.mu.Lock()
+				if rec, ok := e.execs[id]; ok && rec.driving == mine {
+					rec.driving = nil
+				}
+				e.mu.Unlock()
+				close(mine)
+			}, true
+		}
+		e.mu.Unlock()
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return nil, false
+		}
+	}
 }
 
 // running marks id as run by a worker and returns the handed-over copy

@@ -65,6 +65,12 @@ type nodeResult struct {
 // is handed back, or fails transiently (then it runs again here later). A
 // panic fails that execution, never the process.
 func (e *Engine) runOne(loopCtx context.Context, id uuid.UUID) {
+	driven, ok := e.drive(loopCtx, id)
+	if !ok { // stopping while another run of it went on here: Stop releases it
+		e.inFlight.Add(-1)
+		e.freePlace()
+		return
+	}
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(loopCtx))
 	fresh, view, dispatch := e.running(id, cancel)
 	var r *run
@@ -74,6 +80,7 @@ func (e *Engine) runOne(loopCtx context.Context, id uuid.UUID) {
 		} else {
 			e.finished(id, dispatch, r.answer())
 		}
+		driven()
 		cancel(nil)
 		e.inFlight.Add(-1)
 		e.freePlace()
