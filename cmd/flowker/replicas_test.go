@@ -181,21 +181,30 @@ func TestWebhookRoutesAcrossProcesses(t *testing.T) {
 	require.Equal(t, "FLK-0361", body["code"])
 }
 
+// twoProcessesHolding starts two processes on one PostgreSQL (skipped
+// without one) and a fake provider whose calls to path wait until free.
+func twoProcessesHolding(t *testing.T, path string) (a, b *proc, fake *providertest.Server, free func()) {
+	t.Helper()
+	url := storetest.PostgresURL(t)
+	fake = providertest.New(t)
+	release := make(chan struct{})
+	fake.Hold(path, release)
+	var once sync.Once
+	free = func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free)
+	a = start(t, "DATABASE_URL="+url, testSecretKey, "SSRF_ALLOW_PRIVATE=true")
+	a.waitReady()
+	b = start(t, "DATABASE_URL="+url, testSecretKey, "SSRF_ALLOW_PRIVATE=true")
+	b.waitReady()
+	return a, b, fake, free
+}
+
 // TestCancelAcrossProcesses: an execution runs on A, its first call held at
 // the provider; the cancel goes to B. A sees it when it next writes progress
 // and calls nothing more.
 func TestCancelAcrossProcesses(t *testing.T) {
 	t.Parallel()
-	url := storetest.PostgresURL(t)
-	fake := providertest.New(t)
-	release := make(chan struct{})
-	fake.Hold("/a", release)
-	var once sync.Once
-	t.Cleanup(func() { once.Do(func() { close(release) }) })
-	a := start(t, "DATABASE_URL="+url, testSecretKey, "SSRF_ALLOW_PRIVATE=true")
-	a.waitReady()
-	b := start(t, "DATABASE_URL="+url, testSecretKey, "SSRF_ALLOW_PRIVATE=true")
-	b.waitReady()
+	a, b, fake, free := twoProcessesHolding(t, "/a")
 
 	execID := a.startExecution(a.callWorkflow(fake.URL, "a", "b"))
 	a.poll("the first call to reach the provider", func() bool { return len(fake.RequestsTo("/a")) == 1 })
@@ -203,7 +212,7 @@ func TestCancelAcrossProcesses(t *testing.T) {
 	code, _, body := b.send("POST", "/v1/executions/"+execID+"/cancel", nil)
 	require.Equal(t, http.StatusOK, code, "%v", body)
 	require.Equal(t, true, body["cancelRequested"])
-	once.Do(func() { close(release) })
+	free()
 
 	var ex map[string]any
 	a.poll("the execution to be cancelled", func() bool {
@@ -221,17 +230,7 @@ func TestCancelAcrossProcesses(t *testing.T) {
 // (found by a defect hunt).
 func TestReplayWaitAcrossProcesses(t *testing.T) {
 	t.Parallel()
-	url := storetest.PostgresURL(t)
-	fake := providertest.New(t)
-	release := make(chan struct{})
-	fake.Hold("/post", release)
-	var once sync.Once
-	free := func() { once.Do(func() { close(release) }) }
-	t.Cleanup(free)
-	a := start(t, "DATABASE_URL="+url, testSecretKey, "SSRF_ALLOW_PRIVATE=true")
-	a.waitReady()
-	b := start(t, "DATABASE_URL="+url, testSecretKey, "SSRF_ALLOW_PRIVATE=true")
-	b.waitReady()
+	a, b, fake, free := twoProcessesHolding(t, "/post")
 
 	wfID := a.callWorkflow(fake.URL, "post")
 	key := uuid.NewString()

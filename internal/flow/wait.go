@@ -60,7 +60,9 @@ func (w *Wait) Open() bool { return w.Status == WaitOpen }
 // and its deadline or timeout not passed. A wait past its due time that the
 // timers have not resolved yet is theirs — its default decision or its
 // timeout edge — not a late arrival's.
-func (w *Wait) OpenAt(now time.Time) bool { return w.Open() && (w.DueAt == nil || now.Before(*w.DueAt)) }
+func (w *Wait) OpenAt(now time.Time) bool {
+	return w.Open() && (w.DueAt == nil || now.Before(*w.DueAt))
+}
 
 // ReviewTask is what a review node asks of analysts.
 type ReviewTask struct {

@@ -45,14 +45,7 @@ func TestReplayWaitOfAnExecutionRetried(t *testing.T) {
 		_, err := s.RetryExecution(ctx, id)
 		require.NoError(t, err)
 	}
-	w, err := s.CreateWorkflow(ctx, flow.Definition{Name: "replay-retry", Nodes: []flow.Node{{ID: "hook",
-		Type: flow.NodeTrigger, Data: map[string]any{"triggerType": "webhook", "method": "POST", "path": "/replay-retry"}}}})
-	require.NoError(t, err)
-	_, err = s.ActivateWorkflow(ctx, w.ID)
-	require.NoError(t, err)
-	first, err := s.StartExecution(ctx, service.StartRequest{WorkflowID: w.ID, IdempotencyKey: "k",
-		Input: map[string]any{"n": 1.0}})
-	require.NoError(t, err)
+	req, first := startReplayable(ctx, t, s)
 	failed := *first.Execution
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	failed.Status, failed.CompletedAt, failed.UpdatedAt, failed.ErrorMessage = flow.ExecFailed, &now, now, "ledger down"
@@ -61,8 +54,8 @@ func TestReplayWaitOfAnExecutionRetried(t *testing.T) {
 	}))
 
 	st.armed.Store(true)
-	res, err := s.StartExecution(ctx, service.StartRequest{WorkflowID: w.ID, IdempotencyKey: "k",
-		Input: map[string]any{"n": 1.0}, Wait: 300 * time.Millisecond})
+	req.Wait = 300 * time.Millisecond
+	res, err := s.StartExecution(ctx, req)
 	require.NoError(t, err)
 	require.True(t, res.Replayed)
 	require.False(t, st.armed.Load(), "the retry ran in the window")

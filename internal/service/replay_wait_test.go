@@ -52,20 +52,13 @@ func TestReplayWaitSeesAChangeJustBefore(t *testing.T) {
 			ctx := context.Background()
 			st := openSQLite(t)
 			s := newTestService(t, st, service.WithDispatcher(changesBeforeWait{st: st, to: to, t: t}))
-			w, err := s.CreateWorkflow(ctx, flow.Definition{Name: "replay-wait", Nodes: []flow.Node{{ID: "hook",
-				Type: flow.NodeTrigger, Data: map[string]any{"triggerType": "webhook", "method": "POST", "path": "/replay-wait"}}}})
-			require.NoError(t, err)
-			_, err = s.ActivateWorkflow(ctx, w.ID)
-			require.NoError(t, err)
-			first, err := s.StartExecution(ctx, service.StartRequest{WorkflowID: w.ID, IdempotencyKey: "k",
-				Input: map[string]any{"n": 1.0}})
-			require.NoError(t, err)
+			req, first := startReplayable(ctx, t, s)
 			require.Equal(t, flow.ExecRunning, first.Execution.Status)
 
 			const wait = 5 * time.Second
 			began := time.Now()
-			res, err := s.StartExecution(ctx, service.StartRequest{WorkflowID: w.ID, IdempotencyKey: "k",
-				Input: map[string]any{"n": 1.0}, Wait: wait})
+			req.Wait = wait
+			res, err := s.StartExecution(ctx, req)
 			require.NoError(t, err)
 			require.True(t, res.Replayed)
 			require.Less(t, time.Since(began), wait/2, "answered at once, not after the whole wait")
@@ -78,4 +71,19 @@ func TestReplayWaitSeesAChangeJustBefore(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startReplayable activates a workflow of one webhook trigger on s and
+// starts it under an Idempotency-Key: the request, to be sent again.
+func startReplayable(ctx context.Context, t *testing.T, s *service.Service) (service.StartRequest, *service.StartResult) {
+	t.Helper()
+	w, err := s.CreateWorkflow(ctx, flow.Definition{Name: "replay", Nodes: []flow.Node{{ID: "hook",
+		Type: flow.NodeTrigger, Data: map[string]any{"triggerType": "webhook", "method": "POST", "path": "/replay"}}}})
+	require.NoError(t, err)
+	_, err = s.ActivateWorkflow(ctx, w.ID)
+	require.NoError(t, err)
+	req := service.StartRequest{WorkflowID: w.ID, IdempotencyKey: "k", Input: map[string]any{"n": 1.0}}
+	first, err := s.StartExecution(ctx, req)
+	require.NoError(t, err)
+	return req, first
 }
