@@ -21,11 +21,32 @@ func TestExactNumber(t *testing.T) {
 	}
 }
 
-// TestLongDigitRuns: only a run of 16 digits or more, points within it
-// not counting, sends a body to the walk.
-func TestLongDigitRuns(t *testing.T) {
-	require.False(t, hasLongDigitRun([]byte(`{"a":123456789012345,"b":"2026-12-05T23:10:00.123456Z"}`)))
-	require.True(t, hasLongDigitRun([]byte(`{"a":1234567890123456}`)))
-	require.True(t, hasLongDigitRun([]byte(`{"a":12345678.90123456}`)))
-	require.False(t, hasLongDigitRun([]byte(`{"a":12345678,"b":90123456}`)))
+// TestMayChangeANumber: a body is walked when, outside its strings, it
+// holds a run of 16 digits or more (points within it not counting) or an
+// exponent; digits in strings are text.
+func TestMayChangeANumber(t *testing.T) {
+	for body, walked := range map[string]bool{
+		`{"a":123456789012345,"b":"2026-12-05T23:10:00.123456Z"}`: false,
+		`{"a":12345678,"b":90123456}`:                             false,
+		`{"card":"4111111111111111","id":"3f2e9c1e-4e5f-8d2e"}`:   false,
+		`{"a":"say \"1234567890123456\" twice"}`:                  false,
+		`{"a":1234567890123456}`:                                  true,
+		`{"a":12345678.90123456}`:                                 true,
+		`{"a":1e-400}`:                                            true,
+		`{"a":"x\\","b":5E3}`:                                     true,
+	} {
+		require.Equal(t, walked, mayChangeANumber([]byte(body)), body)
+	}
+}
+
+// TestNumbersOutsideTheNormalRangeAreNotChanged: below 2.2e-308 a float64
+// keeps fewer than 15 digits, and below 4.9e-324 none (1e-400 decodes as
+// 0, without an error): such a number is refused too (found by a review:
+// the first version let short ones through unwalked).
+func TestNumbersOutsideTheNormalRangeAreNotChanged(t *testing.T) {
+	for _, n := range []string{"1e-400", "4.9e-324", "123456789012345e-330"} {
+		require.False(t, exactNumber(json.Number(n)), n)
+		require.Error(t, checkJSONText([]byte(`{"inputData":{"amount":`+n+`}}`)), n)
+	}
+	require.NoError(t, checkJSONText([]byte(`{"inputData":{"amount":1.5e3,"rate":2E-7}}`)))
 }

@@ -292,10 +292,10 @@ type jsonFrame struct {
 // naming the field. Decoding would turn invalid UTF-8 into U+FFFD and
 // 9007199254740993 into 9007199254740992 silently (an amount changed, and
 // two requests taken for one), so each string's raw bytes and each long
-// number's digits are checked. Most bodies have none of these and are not
+// or scaled number are checked. Most bodies have none of these and are not
 // walked at all.
 func checkJSONText(body []byte) error {
-	if utf8.Valid(body) && !bytes.Contains(body, []byte(`\u0000`)) && !hasLongDigitRun(body) {
+	if utf8.Valid(body) && !bytes.Contains(body, []byte(`\u0000`)) && !mayChangeANumber(body) {
 		return nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -350,17 +350,27 @@ func checkJSONText(body []byte) error {
 	}
 }
 
-// hasLongDigitRun reports whether body holds 16 digits or more in a run of
-// digits and points: a number that may have more significant digits than
-// a float64 keeps (it holds any 15), or a long string of digits.
-func hasLongDigitRun(body []byte) bool {
-	digits := 0
-	for _, c := range body {
+// mayChangeANumber reports whether body may hold a number a float64 would
+// change: outside strings, 16 digits or more in a run of digits and points
+// (a float64 keeps any 15 significant digits), or an exponent (below
+// 2.2e-308 it keeps fewer, and 1e-400 becomes 0). Strings are skipped: an
+// id or a card number in one is text, kept as sent.
+func mayChangeANumber(body []byte) bool {
+	digits, inString := 0, false
+	for i := 0; i < len(body); i++ {
+		c := body[i]
 		switch {
+		case inString && c == '\\':
+			i++ // the escaped byte
+		case c == '"':
+			inString, digits = !inString, 0
+		case inString:
 		case '0' <= c && c <= '9':
 			if digits++; digits >= 16 {
 				return true
 			}
+		case (c == 'e' || c == 'E') && digits > 0:
+			return true
 		case c != '.':
 			digits = 0
 		}
