@@ -223,11 +223,11 @@ func TestCancelAcrossProcesses(t *testing.T) {
 	require.Empty(t, fake.RequestsTo("/b"), "nothing is called once the cancel is seen")
 }
 
-// TestReplayWaitAcrossProcesses: a synchronous replay served by B of an
-// execution A runs. The run ends well within the wait; B answers with its
-// results (200), not 202 "running" after the whole wait: only the engine
-// running an execution is told it ended, so a waiting caller also reads it
-// (found by a defect hunt).
+// TestReplayWaitAcrossProcesses: synchronous replays, from several clients
+// at once, served by B of an execution A runs. The run ends well within
+// the wait; B answers each with its results (200), not 202 "running" after
+// the whole wait: only the engine running an execution is told it ended,
+// so a waiting caller also reads it (found by a defect hunt).
 func TestReplayWaitAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	a, b, fake, free := twoProcessesHolding(t, "/post")
@@ -240,14 +240,33 @@ func TestReplayWaitAcrossProcesses(t *testing.T) {
 	execID := body["executionId"].(string)
 	a.poll("the call to reach the provider", func() bool { return len(fake.RequestsTo("/post")) == 1 })
 
-	time.AfterFunc(300*time.Millisecond, free) // A's run ends 300 ms into B's replay
-	began := time.Now()
-	code, header, body := b.send("POST", "/v1/workflows/"+wfID+"/executions?wait=10s", req, "Idempotency-Key", key)
-	took := time.Since(began)
-	require.Equal(t, http.StatusOK, code, "answered after %s: %v", took, body)
-	require.Equal(t, "true", header.Get("Idempotent-Replayed"))
-	require.Equal(t, execID, body["executionId"])
-	require.Equal(t, "completed", body["status"], "%v", body)
-	require.Less(t, took, 5*time.Second, "answered once the run ended, not at the end of the wait")
-	require.Len(t, fake.RequestsTo("/post"), 1, "the replay called nothing")
+	// Several clients replay at once on B; A's run ends 300 ms into their wait.
+	type answer struct {
+		code   int
+		header http.Header
+		body   map[string]any
+		took   time.Duration
+		err    error
+	}
+	answers := make([]answer, 8)
+	var wg sync.WaitGroup
+	time.AfterFunc(300*time.Millisecond, free)
+	for i := range answers {
+		wg.Go(func() {
+			began := time.Now()
+			code, header, body, err := b.sendJSON("POST", "/v1/workflows/"+wfID+"/executions?wait=8s", req,
+				"Idempotency-Key", key)
+			answers[i] = answer{code, header, body, time.Since(began), err}
+		})
+	}
+	wg.Wait()
+	for _, r := range answers {
+		require.NoError(t, r.err)
+		require.Equal(t, http.StatusOK, r.code, "answered after %s: %v", r.took, r.body)
+		require.Equal(t, "true", r.header.Get("Idempotent-Replayed"))
+		require.Equal(t, execID, r.body["executionId"])
+		require.Equal(t, "completed", r.body["status"], "%v", r.body)
+		require.Less(t, r.took, 5*time.Second, "answered once the run ended, not at the end of the wait")
+	}
+	require.Len(t, fake.RequestsTo("/post"), 1, "the replays called nothing")
 }

@@ -56,10 +56,11 @@ const maxDepth = 64
 // nothing to replace (the usual answer) is returned as is, not copied:
 // the caller decoded it for this call and holds it alone.
 func storable(v any) (out any, changed bool, depth int) {
-	if depth, clean := inspect(v); clean {
+	depth, clean := inspect(v)
+	if clean {
 		return v, false, depth
 	}
-	return sanitized(v)
+	return sanitized(v), true, depth
 }
 
 // inspect reports v's depth and whether every key and string in it is
@@ -85,30 +86,25 @@ func inspect(v any) (depth int, clean bool) {
 	return 0, true
 }
 
-// sanitized is storable's copy of v, every key and string made storable.
-func sanitized(v any) (out any, changed bool, depth int) {
+// sanitized is a copy of v with every key and string made storable.
+func sanitized(v any) any {
 	switch x := v.(type) {
 	case string:
-		s := storableText(x)
-		return s, s != x, 0
+		return storableText(x)
 	case map[string]any:
 		m := make(map[string]any, len(x))
 		for k, e := range x {
-			sk := storableText(k)
-			se, c, d := sanitized(e)
-			m[sk] = se
-			changed, depth = changed || c || sk != k, max(depth, d)
+			m[storableText(k)] = sanitized(e)
 		}
-		return m, changed, depth + 1
+		return m
 	case []any:
 		l := make([]any, len(x))
 		for i, e := range x {
-			se, c, d := sanitized(e)
-			l[i], changed, depth = se, changed || c, max(depth, d)
+			l[i] = sanitized(e)
 		}
-		return l, changed, depth + 1
+		return l
 	}
-	return v, false, 0
+	return v
 }
 
 // storableText replaces NUL and invalid UTF-8 with U+FFFD.

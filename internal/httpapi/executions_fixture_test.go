@@ -51,6 +51,12 @@ func httpProviderBody(baseURL string) map[string]any {
 
 func triggerNode(id string) map[string]any { return map[string]any{"id": id, "type": "trigger"} }
 
+// webhookNode is a trigger node "hook" serving POST /v1/webhooks<path>.
+func webhookNode(path string) map[string]any {
+	return map[string]any{"id": "hook", "type": "trigger",
+		"data": map[string]any{"triggerType": "webhook", "path": path, "method": "POST"}}
+}
+
 // callNode is an http.request executor node calling method path on the
 // fake; extra data (body, query, inputMapping, …) is merged in.
 func (e *flowEnv) callNode(id, path string, extra ...map[string]any) map[string]any {

@@ -40,10 +40,7 @@ func TestNumbersAreKeptAsSent(t *testing.T) {
 	require.JSONEq(t, `{"amount":1}`, string(calls[0].Body))
 	require.True(t, strings.Contains(string(calls[1].Body), `"9007199254740993"`), "%s", calls[1].Body)
 
-	hook := env.do("POST", "/v1/workflows", map[string]any{"name": "numbers-hook", "nodes": []map[string]any{
-		{"id": "hook", "type": "trigger", "data": map[string]any{"triggerType": "webhook", "path": "/numbers", "method": "POST"}}}})
-	env.expect(hook, http.StatusCreated, "")
-	env.expect(env.do("POST", "/v1/workflows/"+hook.json(t)["workflowId"].(string)+"/activate", nil), http.StatusOK, "")
+	env.activate([]map[string]any{webhookNode("/numbers")}, nil)
 	r := env.do("POST", "/v1/webhooks/numbers", `{"order":{"amount":123456789012345678}}`)
 	env.expect(r, http.StatusBadRequest, "FLK-0001")
 	require.Len(t, env.fake.RequestsTo("/ledger"), 2, "nothing refused was called")

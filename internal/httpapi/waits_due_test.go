@@ -7,30 +7,13 @@ package httpapi_test
 
 import (
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
 
 	"flowker/internal/engine"
-	"flowker/internal/provider/providertest"
 )
-
-// newTunedFlowEnv is newKeyedFlowEnv with the engine tuned.
-func newTunedFlowEnv(t *testing.T, ids []string, tune func(*engine.Options)) *flowEnv {
-	t.Helper()
-	keys := []string{"ops:" + keyOf("ops")}
-	for _, id := range ids {
-		keys = append(keys, id+":"+keyOf(id))
-	}
-	env := map[string]string{"SSRF_ALLOW_PRIVATE": "true", "API_KEY_ENABLED": "true", "API_KEYS": strings.Join(keys, ",")}
-	h := newHarnessLog(t, env, tune, zap.NewNop())
-	h.headers = []string{"X-API-Key", keyOf("ops")}
-	fake := providertest.New(t)
-	return &flowEnv{harness: h, fake: fake, pc: h.createProvider(httpProviderBody(fake.URL))}
-}
 
 // noTimerPass: the timer pass does not run during the test.
 func noTimerPass(o *engine.Options) { o.TimerInterval = time.Hour }
@@ -40,7 +23,7 @@ func noTimerPass(o *engine.Options) { o.TimerInterval = time.Hour }
 // edge is the wait's, not the late callback's.
 func TestCallbackAfterTimeoutIsLate(t *testing.T) {
 	t.Parallel()
-	e := newTunedFlowEnv(t, nil, noTimerPass)
+	e := newTunedKeyedFlowEnv(t, nil, nil, "", noTimerPass)
 	nodes, edges := e.callbackFlow(map[string]any{"timeout": "1s"})
 	nodes = append(nodes, outputNode("gave-up", map[string]any{"timedOut": true}))
 	edges = append(edges, edge("wait", "gave-up", "timeout"))
@@ -59,7 +42,7 @@ func TestCallbackAfterTimeoutIsLate(t *testing.T) {
 // expired the review, is refused, and the payment does not run on it.
 func TestDecisionAfterDeadlineIsRefused(t *testing.T) {
 	t.Parallel()
-	e := newTunedFlowEnv(t, []string{"alice"}, noTimerPass)
+	e := newTunedKeyedFlowEnv(t, nil, []string{"alice"}, "", noTimerPass)
 	id := e.startAsync(e.activate(e.reviewFlow(map[string]any{"deadline": "1s", "defaultDecision": "reject"})), nil)
 	rev := e.openReview(id)["id"].(string)
 	e.awaitStatus(id, "waiting")

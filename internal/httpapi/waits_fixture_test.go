@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
+	"flowker/internal/engine"
 	"flowker/internal/provider/providertest"
 )
 
@@ -26,6 +27,13 @@ func keyOf(id string) string { return "key-" + id + "-0123456789abcdef" }
 // none) receives the API's and the engine's logs.
 func newKeyedFlowEnv(t *testing.T, log *zap.Logger, ids []string, perms string) *flowEnv {
 	t.Helper()
+	return newTunedKeyedFlowEnv(t, log, ids, perms, nil)
+}
+
+// newTunedKeyedFlowEnv is newKeyedFlowEnv with the engine's options changed
+// by tune (nil: unchanged).
+func newTunedKeyedFlowEnv(t *testing.T, log *zap.Logger, ids []string, perms string, tune func(*engine.Options)) *flowEnv {
+	t.Helper()
 	keys := []string{"ops:" + keyOf("ops")}
 	for _, id := range ids {
 		keys = append(keys, id+":"+keyOf(id))
@@ -37,7 +45,7 @@ func newKeyedFlowEnv(t *testing.T, log *zap.Logger, ids []string, perms string) 
 	if log == nil {
 		log = zap.NewNop()
 	}
-	h := newHarnessLog(t, env, nil, log)
+	h := newHarnessLog(t, env, tune, log)
 	h.headers = []string{"X-API-Key", keyOf("ops")}
 	fake := providertest.New(t)
 	return &flowEnv{harness: h, fake: fake, pc: h.createProvider(httpProviderBody(fake.URL))}

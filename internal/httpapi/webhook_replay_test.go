@@ -22,9 +22,8 @@ func TestWebhookWaitIsNotPartOfTheFingerprint(t *testing.T) {
 	t.Parallel()
 	env := newFlowEnv(t, nil)
 	env.fake.Respond("/ledger", providertest.Response{Body: `{"posted":true}`})
-	trigger := map[string]any{"id": "hook", "type": "trigger",
-		"data": map[string]any{"triggerType": "webhook", "path": "/replay-wait", "method": "POST"}}
-	env.activate([]map[string]any{trigger, env.callNode("post", "/ledger")}, []map[string]any{edge("hook", "post")})
+	env.activate([]map[string]any{webhookNode("/replay-wait"), env.callNode("post", "/ledger")},
+		[]map[string]any{edge("hook", "post")})
 
 	body := map[string]any{"amount": 10}
 	for _, c := range []struct{ name, first, again string }{
@@ -61,9 +60,8 @@ func TestWebhookWaitIsNotPartOfTheFingerprint(t *testing.T) {
 func TestWebhookIdempotencyKeyIsBounded(t *testing.T) {
 	t.Parallel()
 	env := newFlowEnv(t, nil)
-	trigger := map[string]any{"id": "hook", "type": "trigger",
-		"data": map[string]any{"triggerType": "webhook", "path": "/long-key", "method": "POST"}}
-	env.activate([]map[string]any{trigger, outputNode("out", map[string]any{"ok": true})}, []map[string]any{edge("hook", "out")})
+	env.activate([]map[string]any{webhookNode("/long-key"), outputNode("out", map[string]any{"ok": true})},
+		[]map[string]any{edge("hook", "out")})
 	r := env.do("POST", "/v1/webhooks/long-key", map[string]any{"n": 1}, "Idempotency-Key", strings.Repeat("k", 256))
 	env.expect(r, http.StatusBadRequest, "FLK-0509")
 	list := env.do("GET", "/v1/executions", nil)
