@@ -104,7 +104,10 @@ func (r *run) commitProgress(ctx context.Context, progress store.Progress, event
 			}
 			return nil
 		})
-		if err == nil || !store.Transient(err) || attempt == saveAttempts-1 {
+		// A write whose answer was lost may have committed: sent again, its
+		// rows would meet themselves. The attempt ends instead, and the run
+		// goes on later from what is durable.
+		if err == nil || !store.Transient(err) || errors.Is(err, store.ErrOutcomeUnknown) || attempt == saveAttempts-1 {
 			return cancel, err
 		}
 		select {

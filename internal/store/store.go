@@ -230,6 +230,12 @@ var (
 	// connections, lock or deadline timeout). Transient: retry later.
 	ErrUnavailable = &flow.Error{Kind: flow.KindUnavailable, Code: CodeUnavailable,
 		Message: "the database is unavailable; retry later"}
+	// ErrOutcomeUnknown: a write's COMMIT was sent and its answer lost (the
+	// connection dropped, the server went silent), so it may have
+	// committed. It also matches ErrUnavailable. Sending the same writes
+	// again is not safe — an insert would meet its own row, an audit event
+	// could be chained twice: read back what is durable instead.
+	ErrOutcomeUnknown = errors.New("the write's outcome is unknown: its COMMIT was sent and the answer lost")
 )
 
 // CodeUnavailable is ErrUnavailable's code: the next free code of the
@@ -245,6 +251,14 @@ func Unavailable(cause error) error {
 		return cause
 	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, cause)
+}
+
+// OutcomeUnknown wraps cause as ErrOutcomeUnknown (and ErrUnavailable).
+func OutcomeUnknown(cause error) error {
+	if errors.Is(cause, ErrOutcomeUnknown) {
+		return cause
+	}
+	return fmt.Errorf("%w: %w", ErrOutcomeUnknown, Unavailable(cause))
 }
 
 // Unstorable is an ErrUnstorable whose message says what was refused and

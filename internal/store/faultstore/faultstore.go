@@ -34,6 +34,10 @@ const (
 	// returns context.Cause(ctx)) or Clear is called (the call then goes
 	// through to the wrapped store).
 	Hang
+	// LostAnswer, for Batch and InTx, lets the next call go through —
+	// its transaction commits — then answers it the fault's error, and
+	// disarms: a COMMIT whose answer was lost.
+	LostAnswer
 )
 
 // signalBuffer is how many unread Called signals a method keeps.
@@ -132,16 +136,25 @@ func (s *Store) signal(method string) chan struct{} {
 // enter counts and signals a call to method and applies its fault: it
 // returns the error the call must fail with, or nil to go through.
 func (s *Store) enter(ctx context.Context, method string) error {
+	err, _ := s.enterLosing(ctx, method)
+	return err
+}
+
+// enterLosing is enter that also returns the error to answer once the
+// call went through (LostAnswer).
+func (s *Store) enterLosing(ctx context.Context, method string) (err, lost error) {
 	s.mu.Lock()
 	s.calls[method]++
 	ch := s.signal(method)
 	watch := s.watches[method]
-	var err error
 	var release chan struct{}
 	if f := s.faults[method]; f != nil {
 		switch f.mode {
 		case Once:
 			err = f.err
+			delete(s.faults, method)
+		case LostAnswer:
+			lost = f.err
 			delete(s.faults, method)
 		case Always:
 			err = f.err
@@ -160,29 +173,40 @@ func (s *Store) enter(ctx context.Context, method string) error {
 	if release != nil {
 		select {
 		case <-ctx.Done():
-			return context.Cause(ctx)
+			return context.Cause(ctx), nil
 		case <-release:
 		}
 	}
-	return err
+	return err, lost
 }
 
 // InTx runs fn in a transaction of the wrapped store, with a Tx whose
 // methods carry the armed faults.
 func (s *Store) InTx(ctx context.Context, fn func(store.Tx) error) error {
-	if err := s.enter(ctx, "InTx"); err != nil {
+	err, lost := s.enterLosing(ctx, "InTx")
+	if err != nil {
 		return err
 	}
-	return s.s.InTx(ctx, func(t store.Tx) error { return fn(tx{f: s, t: t}) })
+	return answer(s.s.InTx(ctx, func(t store.Tx) error { return fn(tx{f: s, t: t}) }), lost)
 }
 
 // Batch is the wrapped store's group commit, with a Tx whose methods
 // carry the armed faults.
 func (s *Store) Batch(ctx context.Context, fn func(store.Tx) error) error {
-	if err := s.enter(ctx, "Batch"); err != nil {
+	err, lost := s.enterLosing(ctx, "Batch")
+	if err != nil {
 		return err
 	}
-	return s.s.Batch(ctx, func(t store.Tx) error { return fn(tx{f: s, t: t}) })
+	return answer(s.s.Batch(ctx, func(t store.Tx) error { return fn(tx{f: s, t: t}) }), lost)
+}
+
+// answer is what a transaction's caller is told: its error, or lost if it
+// committed and a LostAnswer fault was armed.
+func answer(err, lost error) error {
+	if err == nil {
+		return lost
+	}
+	return err
 }
 
 // Ping forwards to the wrapped store.

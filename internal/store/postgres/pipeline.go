@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"flowker/internal/store"
 	"flowker/internal/store/sqlstore"
 )
 
@@ -70,6 +72,7 @@ func sendCommitting(ctx context.Context, conn *pgx.Conn, b *pgx.Batch) error {
 		_ = conn.PgConn().CancelRequest(cctx)
 	})
 	err := conn.SendBatch(run, b).Close()
+	lost := err != nil && answerLost(conn, err)
 	if !stop() { // the cancel request was sent, or is on its way
 		<-cancelled
 		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -82,7 +85,24 @@ func sendCommitting(ctx context.Context, conn *pgx.Conn, b *pgx.Batch) error {
 			err = fmt.Errorf("%w (%v)", context.Cause(ctx), err) //nolint:errorlint // see above
 		}
 	}
+	if lost {
+		return store.OutcomeUnknown(err)
+	}
 	return err
+}
+
+// answerLost tells a batch carrying COMMIT that failed with no answer from
+// the server (the connection dropped, or the server stayed silent past
+// commitGrace) after its statements may have been sent: then COMMIT may
+// have run. A server's error, or a handler's on a connection still open,
+// is an answer; an error pgconn knows struck before anything was sent is
+// not a lost one.
+func answerLost(conn *pgx.Conn, err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) || pgconn.SafeToRetry(err) {
+		return false
+	}
+	return conn.PgConn().IsClosed()
 }
 
 // commitGrace is how long a batch carrying COMMIT waits for the server's

@@ -161,7 +161,9 @@ func (s *DB) runBatch(ctx context.Context, reqs []*batchReq, savepoints bool) (r
 			// answered after the deadline) must not match for every caller.
 			// One that carries the cause already (sendCommitting's, or
 			// classify's once the store is closed) tells its failure so.
-			if cause := context.Cause(ctx); !errors.Is(err, cause) {
+			// An outcome unknown is told as it is: its writes must not be
+			// sent again.
+			if cause := context.Cause(ctx); !errors.Is(err, cause) && !errors.Is(err, store.ErrOutcomeUnknown) {
 				err = fmt.Errorf("%w (%v)", cause, err) //nolint:errorlint // see above
 			}
 			err = store.Unavailable(err)

@@ -17,9 +17,10 @@ import (
 
 // TestPipelinedFrozenServer: a progress write alone travels with COMMIT;
 // the server stops answering as it is sent (and its cancel request is lost
-// too). The caller is answered ErrUnavailable soon after the batch's
-// deadline and the grace a round trip carrying COMMIT is given (not never:
-// found by a review, when the grace did not apply), and Close returns.
+// too). The caller is answered ErrUnavailable, its outcome unknown, soon
+// after the batch's deadline and the grace a round trip carrying COMMIT is
+// given (not never: found by a review, when the grace did not apply), and
+// Close returns.
 func TestPipelinedFrozenServer(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -49,6 +50,7 @@ func TestPipelinedFrozenServer(t *testing.T) {
 	select {
 	case err := <-done:
 		require.ErrorIs(t, err, store.ErrUnavailable)
+		require.ErrorIs(t, err, store.ErrOutcomeUnknown, "its COMMIT went out: it may have run")
 	case <-time.After(deadline + 15*time.Second):
 		t.Fatal("a batch whose server stopped answering was never answered")
 	}
@@ -60,4 +62,58 @@ func TestPipelinedFrozenServer(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close blocked")
 	}
+}
+
+// TestLostCommitAnswerIsTold: a batch's COMMIT runs on the server and the
+// connection drops before its answer arrives. The caller cannot know it
+// committed, and is told so — ErrOutcomeUnknown, also ErrUnavailable —
+// rather than a plain unavailable database, after which the same writes
+// look safe to send again (they are not: the step's row is there).
+func TestLostCommitAnswerIsTold(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	u, err := url.Parse(storetest.PostgresURL(t))
+	require.NoError(t, err)
+	direct, err := postgres.Open(ctx, u.String(), 1)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = direct.Close() })
+	proxy := storetest.StartProxy(t, u.Host)
+	u.Host = proxy.Addr
+	ps, err := postgres.Open(ctx, u.String(), 1)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ps.Close() })
+	s := ps.DB
+	warm := pipelinedExec(t, s, "me") // its statements prepared: the batch below is one round trip
+	require.NoError(t, s.Batch(ctx, func(tx store.Tx) error {
+		return tx.SaveProgress(ctx, "me", warm, []flow.Step{pipelinedStep(warm, 1)}, nil)
+	}))
+	e := pipelinedExec(t, s, "me")
+
+	proxy.HoldReplies()
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Batch(ctx, func(tx store.Tx) error {
+			return tx.SaveProgress(ctx, "me", e, []flow.Step{pipelinedStep(e, 1)}, nil)
+		})
+	}()
+	require.Eventually(t, func() bool { // committed, as seen by another connection
+		steps, err := direct.ListSteps(ctx, e.ID)
+		return err == nil && len(steps) == 1
+	}, 10*time.Second, 5*time.Millisecond)
+	proxy.Drop()
+	proxy.ReleaseReplies()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, store.ErrOutcomeUnknown)
+		require.ErrorIs(t, err, store.ErrUnavailable)
+	case <-time.After(15 * time.Second):
+		t.Fatal("a batch whose connection dropped was never answered")
+	}
+
+	// An answer that arrives is no unknown outcome, even a refusal.
+	err = s.Batch(ctx, func(tx store.Tx) error {
+		return tx.SaveProgress(ctx, "someone else", e, nil, nil)
+	})
+	require.ErrorIs(t, err, store.ErrLeaseLost)
+	require.NotErrorIs(t, err, store.ErrOutcomeUnknown)
 }

@@ -9,10 +9,11 @@ import (
 
 // Proxy forwards TCP connections to a database server, for tests of what
 // lies between: Cut ends every connection and refuses new ones (the
-// database gone away); Freeze forwards nothing more, either way, but keeps
-// every connection open (a black-holed network, a paused server host);
-// HoldReplies delays what the server sends until ReleaseReplies (a slow
-// answer), and counts what it holds and the clients that hung up.
+// database gone away); Drop ends every connection open now; Freeze
+// forwards nothing more, either way, but keeps every connection open (a
+// black-holed network, a paused server host); HoldReplies delays what the
+// server sends until ReleaseReplies (a slow answer), and counts what it
+// holds and the clients that hung up.
 type Proxy struct {
 	Addr   string // where to connect instead of the server
 	ln     net.Listener
@@ -163,6 +164,17 @@ func (p *Proxy) WaitFor(ctx context.Context, cond func(held, hungUp int) bool) b
 
 // Freeze stops forwarding; connections stay open until Cut.
 func (p *Proxy) Freeze() { p.freeze.Do(func() { close(p.frozen) }) }
+
+// Drop closes every connection open now and goes on serving new ones: a
+// network blip, or a server that restarted.
+func (p *Proxy) Drop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		_ = c.Close()
+	}
+	p.conns = nil
+}
 
 // Cut closes every connection and refuses new ones.
 func (p *Proxy) Cut() {
