@@ -281,7 +281,8 @@ func reviewTask(n *plan.Node, vars map[string]any) (*flow.ReviewTask, error) {
 	return task, nil
 }
 
-// untilTime reads a delay's until value: an RFC 3339 time.
+// untilTime reads a delay's until value: an RFC 3339 time in UTC years
+// 0001–9999 (flow.ParseInstant: later ones SQLite would sort as past).
 func untilTime(n *plan.Node, vars map[string]any) (time.Time, error) {
 	out, err := n.Wait.Until.Apply(vars)
 	if err != nil {
@@ -289,9 +290,9 @@ func untilTime(n *plan.Node, vars map[string]any) (time.Time, error) {
 	}
 	m, _ := out.(map[string]any)
 	s, _ := m["until"].(string)
-	t, err := time.Parse(time.RFC3339Nano, s)
+	t, err := flow.ParseInstant(s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("until: %#v is not an RFC 3339 time", m["until"])
+		return time.Time{}, fmt.Errorf("until: %#v is not an RFC 3339 time between years 0001 and 9999 (UTC)", m["until"])
 	}
 	return t.UTC().Truncate(time.Microsecond), nil
 }

@@ -301,8 +301,9 @@ func TestParkRacesSignalsAcrossProcesses(t *testing.T) {
 	require.Len(t, a.fake.RequestsTo("/after"), n, "each execution went on once")
 }
 
-// A delay's until: in the past it fires at once (no wait row); missing or
-// not an RFC 3339 time fails the node with the reason, not the process.
+// A delay's until: in the past it fires at once (no wait row); missing,
+// not an RFC 3339 time or past the year 9999 fails the node with the
+// reason, not the process.
 // A review context naming a node that never ran opens the review, the
 // value null (as an optional inputMapping source).
 func TestDelayUntilAndReviewContextEdges(t *testing.T) {
@@ -319,6 +320,8 @@ func TestDelayUntilAndReviewContextEdges(t *testing.T) {
 		"not time":  {map[string]any{"at": "tomorrow"}, flow.ExecFailed, "is not an RFC 3339 time"},
 		"a number":  {map[string]any{"at": 12}, flow.ExecFailed, "is not an RFC 3339 time"},
 		"an object": {map[string]any{"at": map[string]any{"x": 1}}, flow.ExecFailed, "is not an RFC 3339 time"},
+		// Year 10000 in UTC: SQLite would sort its due time as the past.
+		"past 9999": {map[string]any{"at": "9999-12-31T23:59:59-03:00"}, flow.ExecFailed, "between years 0001 and 9999"},
 	} {
 		id := env.start(delay, tc.input)
 		ex, steps := env.await(id)

@@ -190,16 +190,18 @@ func parseSortOrder(c *fiber.Ctx) (string, error) {
 // parseTimeRange reads two optional RFC 3339 query parameters bounding an
 // inclusive time range, the same way on every list that has one (audit
 // dateFrom/dateTo, executions startedFrom/startedTo): 400 FLK-0305 for a
-// bad format, FLK-0308 when from is after to.
+// bad format or a time outside UTC years 0001–9999 (flow.ParseInstant),
+// FLK-0308 when from is after to.
 func parseTimeRange(c *fiber.Ctx, fromName, toName string) (from, to *time.Time, err error) {
 	for _, p := range []struct {
 		name string
 		dst  **time.Time
 	}{{fromName, &from}, {toName, &to}} {
 		if v := c.Query(p.name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
+			t, err := flow.ParseInstant(v)
 			if err != nil {
-				return nil, nil, flow.Invalidf("FLK-0305", "invalid %s format, expected RFC3339", p.name)
+				return nil, nil, flow.Invalidf("FLK-0305",
+					"invalid %s format, expected RFC3339 between years 0001 and 9999 (UTC)", p.name)
 			}
 			*p.dst = &t
 		}

@@ -236,10 +236,10 @@ func (q *queries) ListAudit(ctx context.Context, f audit.Filter) ([]audit.Event,
 		}
 	}
 	if f.From != nil {
-		where = append(where, "occurred_at >= "+arg(timeArg(*f.From)))
+		where = append(where, "occurred_at >= "+arg(boundArg(">=", *f.From)))
 	}
 	if f.To != nil {
-		where = append(where, "occurred_at <= "+arg(timeArg(*f.To)))
+		where = append(where, "occurred_at <= "+arg(boundArg("<=", *f.To)))
 	}
 	order, cmp := "DESC", "<"
 	if f.Ascending {

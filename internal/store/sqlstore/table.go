@@ -168,7 +168,18 @@ func timeBound(column, op string, t *time.Time) filter {
 	if t == nil {
 		return filter{column: column}
 	}
-	return filter{column: column, value: timeArg(*t), op: op}
+	return filter{column: column, value: boundArg(op, *t), op: op}
+}
+
+// boundArg is t as the bound of a comparison with a stored time, at the
+// stored precision (microseconds): rounded up for >= and < (ceilMicro),
+// down for <= and >, so a bound between two microseconds takes in exactly
+// the times on its side.
+func boundArg(op string, t time.Time) string {
+	if op == ">=" || op == "<" {
+		t = ceilMicro(t)
+	}
+	return timeArg(t)
 }
 
 // list returns one keyset page ordered by (sort column, id).
@@ -267,7 +278,7 @@ func cursorValue(c *flow.Cursor, col string) (string, error) {
 		}
 		return c.SortValue, nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, c.SortValue)
+	t, err := flow.ParseInstant(c.SortValue)
 	if err != nil {
 		return "", &flow.Error{Kind: flow.KindInvalid, Code: flow.CodeInvalidCursor, Message: "invalid cursor sort value"}
 	}
