@@ -200,8 +200,9 @@ const waitPoll = 200 * time.Millisecond
 // callback or delay, and returns its results (nil unless it ended) with the
 // execution as last read. done says when it ends here (what its terminal
 // write read back, or nil: read it); it is also read every waitPoll, for
-// one that ends elsewhere, and at once when readFirst (a replay's: it may
-// have ended before done was registered).
+// one that ends elsewhere or whose results could not be read, and at once
+// when readFirst (a replay's: it may have ended before done was
+// registered).
 func (s *Service) waitFor(ctx context.Context, ex *flow.Execution, done <-chan *store.ExecutionResults, d time.Duration,
 	readFirst bool) (*Results, *flow.Execution) {
 	t := time.NewTimer(d)
@@ -214,13 +215,18 @@ func (s *Service) waitFor(ctx context.Context, ex *flow.Execution, done <-chan *
 			if now, err := s.store.GetExecution(ctx, ex.ID); err == nil {
 				ex = now
 				if ex.Status != flow.ExecPending && ex.Status != flow.ExecRunning {
-					return s.answer(ctx, ex, nil)
+					if r, now, ok := s.answer(ctx, ex, nil); ok {
+						return r, now
+					}
 				}
 			}
 		}
 		select {
 		case r := <-done:
-			return s.answer(ctx, ex, r)
+			if r, now, ok := s.answer(ctx, ex, r); ok {
+				return r, now
+			}
+			read = true // its results could not be read: again at the next poll
 		case <-poll.C:
 			read = true
 		case <-t.C:
@@ -232,18 +238,19 @@ func (s *Service) waitFor(ctx context.Context, ex *flow.Execution, done <-chan *
 }
 
 // answer is waitFor's once the execution ended or stopped: r, or its
-// results read now; nil results unless it ended.
-func (s *Service) answer(ctx context.Context, ex *flow.Execution, r *Results) (*Results, *flow.Execution) {
+// results read now (ok false if they could not be), and the execution as
+// they give it; nil results unless it ended.
+func (s *Service) answer(ctx context.Context, ex *flow.Execution, r *Results) (*Results, *flow.Execution, bool) {
 	if r == nil {
 		var err error
 		if r, err = s.results(ctx, ex.ID); err != nil {
-			return nil, ex
+			return nil, ex, false
 		}
 	}
 	if !r.Execution.Status.Terminal() {
-		return nil, r.Execution
+		return nil, r.Execution, true
 	}
-	return r, r.Execution
+	return r, r.Execution, true
 }
 
 // requestHash fingerprints a start request for idempotent replays.

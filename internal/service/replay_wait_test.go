@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"flowker/internal/flow"
 	"flowker/internal/service"
 	"flowker/internal/store"
+	"flowker/internal/store/faultstore"
 )
 
 // changesBeforeWait is an engine whose execution changes status — its
@@ -86,4 +88,25 @@ func startReplayable(ctx context.Context, t *testing.T, s *service.Service) (ser
 	first, err := s.StartExecution(ctx, req)
 	require.NoError(t, err)
 	return req, first
+}
+
+// TestReplayWaitReadsResultsAgain: a synchronous replay sees the execution
+// ended, and the read of its results fails once (the database restarting):
+// it reads them again at the next poll and answers with them, not 202 with
+// a completed status and no results.
+func TestReplayWaitReadsResultsAgain(t *testing.T) {
+	ctx := context.Background()
+	raw := openSQLite(t)
+	st := faultstore.Wrap(raw)
+	s := newTestService(t, st, service.WithDispatcher(changesBeforeWait{st: raw, to: flow.ExecCompleted, t: t}))
+	req, _ := startReplayable(ctx, t, s)
+
+	st.Fail("ExecutionWithSteps", faultstore.Once, store.Unavailable(errors.New("connection refused")))
+	req.Wait = 5 * time.Second
+	res, err := s.StartExecution(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, 2, st.Calls("ExecutionWithSteps"), "read again after the failure")
+	require.Equal(t, flow.ExecCompleted, res.Execution.Status)
+	require.NotNil(t, res.Results, "answered with the results")
+	require.Equal(t, map[string]any{"done": true}, res.Results.Execution.Output)
 }
