@@ -71,6 +71,13 @@ func (b *breakers) get(key string) *breaker {
 			var te *transientError
 			return !errors.As(err, &te) // only transient failures count against a target
 		},
+		// A call its own execution cut short (cancel, deadline) says nothing
+		// of the target: as a success, a half-open trial that never got an
+		// answer would close the breaker.
+		IsExcluded: func(err error) bool {
+			var cs *cutShortError
+			return errors.As(err, &cs)
+		},
 	})
 	b.m[key] = cb
 	return cb
@@ -84,6 +91,13 @@ type transientError struct {
 
 func (e *transientError) Error() string { return e.err.Error() }
 func (e *transientError) Unwrap() error { return e.err }
+
+// cutShortError is a call ended by its execution's own context, before
+// the target answered.
+type cutShortError struct{ err error }
+
+func (e *cutShortError) Error() string { return e.err.Error() }
+func (e *cutShortError) Unwrap() error { return e.err }
 
 // callWithRetry makes up to MaxAttempts attempts through t's breaker.
 func (e *Engine) callWithRetry(ctx context.Context, t target, req provider.Request) (*provider.Response, int, error) {
@@ -142,7 +156,7 @@ func (e *Engine) attempt(ctx context.Context, t target, req provider.Request) (*
 			return nil, err
 		case ctx.Err() != nil:
 			outcome = "timeout"
-			return nil, err
+			return nil, &cutShortError{err: err}
 		}
 		outcome = "transport_error"
 		return nil, &transientError{err: err}
