@@ -109,6 +109,11 @@ func (r *run) call(ctx context.Context, n *plan.Node, vars map[string]any, key s
 	if resp != nil {
 		st.CallDetails["statusCode"], st.CallDetails["durationMs"] = resp.StatusCode, resp.Duration.Milliseconds()
 	}
+	if err == nil && resp.Truncated { // part of an answer could read as another answer: a REJECT as no decision
+		st.CallDetails["responseTruncated"] = true
+		err = fmt.Errorf("provider answered %d with a body over the response limit (%d bytes): not read in part",
+			resp.StatusCode, len(resp.Body))
+	}
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
 		if resp != nil {
