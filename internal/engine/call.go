@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 
 	"fmt"
 	"maps"
@@ -10,6 +12,7 @@ import (
 	"net/url"
 	"regexp"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -381,17 +384,18 @@ func flatHeaders(h http.Header) map[string]any {
 
 // decodeBody parses JSON bodies (any +json type), else keeps the text.
 // What a provider answers is made storable (see storable): NUL and invalid
-// UTF-8 become U+FFFD and JSON nested deeper than maxDepth stays text;
+// UTF-8 become U+FFFD, JSON nested deeper than maxDepth stays text, and a
+// number a float64 would change is kept as its text (exactNumbers);
 // sanitized says whether anything had to change.
 func decodeBody(resp *provider.Response) (body any, sanitized bool) {
 	if len(resp.Body) == 0 {
 		return nil, false
 	}
 	if ct := resp.Header.Get("Content-Type"); strings.Contains(ct, "json") {
-		var v any
-		if json.Unmarshal(resp.Body, &v) == nil {
+		v, inexact, err := decodeJSON(resp.Body)
+		if err == nil {
 			if out, changed, depth := storable(v); depth <= maxDepth {
-				return out, changed
+				return out, changed || inexact
 			}
 			text := storableText(string(resp.Body))
 			return text, true
@@ -409,3 +413,47 @@ func truncate(s string, n int) string {
 }
 
 var placeholder = regexp.MustCompile(`\{[A-Za-z0-9_]+\}`)
+
+// decodeJSON decodes a provider's JSON as encoding/json does, except that
+// a number a float64 would change (an id of 19 digits, an amount of 17
+// significant digits) is kept as its exact text, a string: read as a
+// float64 it would reach the ledger, or a comparison, changed by a unit.
+// inexact says whether one was.
+func decodeJSON(body []byte) (v any, inexact bool, err error) {
+	if !jsonenc.MayChangeANumber(body) {
+		err = json.Unmarshal(body, &v)
+		return v, false, err
+	}
+	if !json.Valid(body) { // one value and nothing after it, as Unmarshal wants
+		return nil, false, errors.New("invalid JSON")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err = dec.Decode(&v); err != nil {
+		return nil, false, err
+	}
+	v = exactNumbers(v, &inexact)
+	return v, inexact, nil
+}
+
+// exactNumbers replaces, in v (just decoded: the caller's own), each
+// json.Number by its float64 when that holds it exactly, else by its text.
+func exactNumbers(v any, inexact *bool) any {
+	switch x := v.(type) {
+	case json.Number:
+		if f, err := strconv.ParseFloat(string(x), 64); err == nil && jsonenc.ExactNumber(x) {
+			return f
+		}
+		*inexact = true
+		return string(x)
+	case map[string]any:
+		for k, e := range x {
+			x[k] = exactNumbers(e, inexact)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = exactNumbers(e, inexact)
+		}
+	}
+	return v
+}
