@@ -226,7 +226,7 @@ func (s *Service) waitFor(ctx context.Context, ex *flow.Execution, done <-chan *
 			if r, now, ok := s.answer(ctx, ex, r); ok {
 				return r, now
 			}
-			read = true // its results could not be read: again at the next poll
+			done = nil // told once (then closed): its results are read again at the next poll
 		case <-poll.C:
 			read = true
 		case <-t.C:

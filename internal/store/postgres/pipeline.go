@@ -95,11 +95,13 @@ func sendCommitting(ctx context.Context, conn *pgx.Conn, b *pgx.Batch) error {
 // the server (the connection dropped, or the server stayed silent past
 // commitGrace) after its statements may have been sent: then COMMIT may
 // have run. A server's error, or a handler's on a connection still open,
-// is an answer; an error pgconn knows struck before anything was sent is
-// not a lost one.
+// is an answer; an error that struck before the statements were sent
+// (pgconn's safe-to-retry, or while the batch's statements were prepared)
+// is not a lost one.
 func answerLost(conn *pgx.Conn, err error) bool {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) || pgconn.SafeToRetry(err) {
+	var preparing pgx.ErrPreprocessingBatch // the batch's prepares, answered before anything else is sent
+	if errors.As(err, &pgErr) || errors.As(err, &preparing) || pgconn.SafeToRetry(err) {
 		return false
 	}
 	return conn.PgConn().IsClosed()
