@@ -8,6 +8,10 @@ import (
 // ErrInstantRange: a time outside UTC years 0001 to 9999.
 var ErrInstantRange = errors.New("must be between years 0001 and 9999 in UTC")
 
+// MaxInstant is the last time a store keeps in order, at its precision
+// (microseconds): rounded up, a later one would be year 10000.
+var MaxInstant = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
+
 // ParseInstant reads an RFC 3339 time that a client or a workflow gave, in
 // the range every store keeps in order: UTC years 0001 to 9999. SQLite
 // compares times as fixed-width text, where "10000-…" sorts before
@@ -18,7 +22,7 @@ func ParseInstant(s string) (time.Time, error) {
 	if err != nil {
 		return t, err
 	}
-	if y := t.UTC().Year(); y < 1 || y > 9999 {
+	if t.UTC().Year() < 1 || t.After(MaxInstant) {
 		return t, ErrInstantRange
 	}
 	return t, nil

@@ -23,7 +23,8 @@ import (
 func TestTimeBoundsOutsideYears1To9999AreRefused(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
-	for _, at := range []string{"9999-12-31T23:59:59-03:00", "0000-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00"} {
+	for _, at := range []string{"9999-12-31T23:59:59-03:00", "0000-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00",
+		"9999-12-31T23:59:59.9999995Z"} { // the last: rounded up to the stored microsecond, year 10000
 		v := url.QueryEscape(at)
 		for path, code := range map[string]string{"/v1/executions?startedTo=" + v: "FLK-0305",
 			"/v1/executions?startedFrom=" + v: "FLK-0305", "/v1/audit-events?dateFrom=" + v: "FLK-0305",
@@ -34,9 +35,19 @@ func TestTimeBoundsOutsideYears1To9999AreRefused(t *testing.T) {
 		h.expect(h.do("GET", "/v1/executions?cursor="+url.QueryEscape(cur.Encode()), nil),
 			http.StatusBadRequest, flow.CodeInvalidCursor)
 	}
-	// The range's very ends are kept.
-	h.expect(h.do("GET", "/v1/executions?startedTo="+url.QueryEscape("9999-12-31T23:59:59.999999Z"), nil), http.StatusOK, "")
-	h.expect(h.do("GET", "/v1/executions?startedFrom=0001-01-01T00:00:00Z", nil), http.StatusOK, "")
+	// The range's very ends are kept, and bound what they say (found by a
+	// review: rounded up, or made exclusive by a microsecond more, they
+	// became year 10000, which SQLite sorted before 2026).
+	db, err := sql.Open("sqlite", "file:"+h.dbPath+"?_pragma=busy_timeout(10000)")
+	require.NoError(t, err)
+	defer db.Close()
+	seedExecution(t, db, uuid.NewString(), "2026-10-24T12:00:00Z", "completed")
+	last, first := url.QueryEscape(flow.MaxInstant.Format(time.RFC3339Nano)), "0001-01-01T00:00:00Z"
+	require.Len(t, h.expect(h.do("GET", "/v1/executions?startedTo="+last+"&startedFrom="+first, nil), http.StatusOK, "")["items"], 1)
+	require.Empty(t, h.expect(h.do("GET", "/v1/executions?startedFrom="+last, nil), http.StatusOK, "")["items"])
+	require.Empty(t, h.expect(h.do("GET", "/v1/audit-events?dateFrom="+last, nil), http.StatusOK, "")["items"])
+	summary := h.expect(h.do("GET", "/v1/dashboards/executions?startTime=2026-01-01T00:00:00Z&endTime="+last, nil), http.StatusOK, "")
+	require.Equal(t, float64(1), summary["total"])
 }
 
 // An inclusive lower bound between two microseconds (times are stored to
