@@ -57,9 +57,20 @@ const blindWriteAttempts = 16
 //     against what it now replaces (a status that moved meanwhile refuses it);
 //   - a conditional write that lost it fails its precondition (412), as it
 //     would on SQLite after the other write.
+//
+// Every such write is a catalog write, and first takes the catalog's lock
+// (store.Tx.LockCatalog): its checks of other catalog rows (configurations
+// an activation's nodes name, active workflows naming a configuration to
+// delete) then cannot pass together with a concurrent change they forbid.
 func (s *Service) writeTx(ctx context.Context, what string, fn func(store.Tx) error) error {
+	locked := func(tx store.Tx) error {
+		if err := tx.LockCatalog(ctx); err != nil {
+			return err
+		}
+		return fn(tx)
+	}
 	for attempt := 1; ; attempt++ {
-		err := s.store.InTx(ctx, fn)
+		err := s.store.InTx(ctx, locked)
 		if !errors.Is(err, flow.ErrStateChanged) {
 			return err
 		}

@@ -99,6 +99,15 @@ type Tx interface {
 	// its lookups read. It fails only with the transaction (the database's
 	// own errors).
 	ReadCatalogView(ctx context.Context, view *CatalogView) error
+	// LockCatalog takes, before a transaction's checks, the lock every
+	// catalog write takes at its first write (PostgreSQL: the catalog
+	// counter's row), held until the transaction ends. Checks that read
+	// other catalog rows — an activation reading the configurations its
+	// nodes name, a delete reading the active workflows — then see every
+	// catalog change committed before them, and none commits in between:
+	// without it, both could pass their checks and commit. Nothing on
+	// SQLite, whose write transactions run one at a time.
+	LockCatalog(ctx context.Context) error
 
 	// SaveProgress is a worker's write: new steps and the execution's
 	// progress columns, fenced on the lease (ErrLeaseLost if another worker

@@ -224,6 +224,13 @@ func (x tx) ReadCatalogView(ctx context.Context, view *store.CatalogView) error 
 	return x.t.ReadCatalogView(ctx, view)
 }
 
+func (x tx) LockCatalog(ctx context.Context) error {
+	if err := x.f.enter(ctx, "LockCatalog"); err != nil {
+		return err
+	}
+	return x.t.LockCatalog(ctx)
+}
+
 func (x tx) SaveProgress(ctx context.Context, owner string, e *flow.Execution, steps []flow.Step, cancelRequested *bool) error {
 	if err := x.f.enter(ctx, "SaveProgress"); err != nil {
 		return err

@@ -206,6 +206,15 @@ func (q *queries) ReadCatalogView(_ context.Context, view *store.CatalogView) er
 	return nil
 }
 
+// LockCatalog: see store.Tx.
+func (q *queries) LockCatalog(ctx context.Context) error {
+	if q.d.CatalogVersion == "" {
+		return nil // one process, one write transaction at a time
+	}
+	var v int64
+	return q.d.classify(q.w.QueryRowContext(ctx, q.d.CatalogVersion+q.d.ForUpdate).Scan(&v))
+}
+
 // readCatalog queues the read that fills the transaction's views once it
 // has committed (committed), if any: with its last writes and, where they
 // are pipelined, with COMMIT. A transaction that changed the catalog
