@@ -37,7 +37,7 @@ func TestBreakerTrialCutShortKeepsItOpen(t *testing.T) {
 
 	trial := env.start(hanging, nil) // the half-open trial call
 	env.awaitRequests("/hang", 1)
-	require.Eventually(t, func() bool { return env.eng.Cancel(trial) }, waitLimit, time.Millisecond)
+	require.Eventually(t, func() bool { return env.cancel(trial) }, waitLimit, time.Millisecond)
 	ex, _ = env.await(trial)
 	require.Equal(t, flow.ExecCancelled, ex.Status)
 

@@ -225,6 +225,19 @@ func (env *testEnv) await(id uuid.UUID) (*flow.Execution, []flow.Step) {
 	return ex, steps
 }
 
+// cancel requests a cancel as the service does: committed in the store,
+// then told to the engine (which honours only a cancel still stored). It
+// reports Engine.Cancel's answer.
+func (env *testEnv) cancel(id uuid.UUID) bool {
+	env.t.Helper()
+	ctx := context.Background()
+	require.NoError(env.t, env.raw.Batch(ctx, func(tx store.Tx) error {
+		_, _, err := tx.RequestCancel(ctx, id, env.eng.now())
+		return err
+	}))
+	return env.eng.Cancel(id)
+}
+
 // signal waits for ch to fire.
 func signal(t *testing.T, ch <-chan struct{}, what string) {
 	t.Helper()

@@ -368,6 +368,9 @@ func (r *run) finish(ctx context.Context) verdict {
 	if errors.Is(context.Cause(ctx), errHandedBack) {
 		return verdictDone // resumed from its last persisted step by the next owner
 	}
+	if errors.Is(context.Cause(ctx), errCancelled) && !r.ex.CancelRequested && !r.cancelStored(ctx) {
+		return verdictRetry // not this run's cancel: it runs on from what is durable
+	}
 	o := r.g.failure
 	switch cause := context.Cause(ctx); {
 	case errors.Is(cause, errCancelled) || r.ex.CancelRequested:
@@ -411,6 +414,17 @@ func (r *run) finish(ctx context.Context) verdict {
 		return verdictDone
 	}
 	return verdictRetry
+}
+
+// cancelStored reports whether the cancel that stopped this run is still
+// requested in the store. Engine.Cancel comes after the request's commit,
+// and may come late: after the run it was meant for ended and a retry
+// (which clears the request) started this one. Unsure (the read failed),
+// it says no: the run goes on later from what is durable, and a cancel
+// still requested then ends it.
+func (r *run) cancelStored(ctx context.Context) bool {
+	ex, err := r.e.store.GetExecution(context.WithoutCancel(ctx), r.id)
+	return err == nil && ex.CancelRequested
 }
 
 // answer is what the terminal write read back for synchronous

@@ -167,7 +167,7 @@ func TestCancelWhileWaitingForASlot(t *testing.T) {
 	// Cancel reports true once a worker runs it; asked before that, the
 	// cancel is noted and applied when it starts (then Cancel finds it gone).
 	require.Eventually(t, func() bool {
-		if env.eng.Cancel(waiting) {
+		if env.cancel(waiting) {
 			return true
 		}
 		ex, err := env.raw.GetExecution(context.Background(), waiting)

@@ -12,7 +12,7 @@ import (
 	"flowker/internal/flow"
 	"flowker/internal/service"
 	"flowker/internal/store"
-	"flowker/internal/store/faultstore"
+	"flowker/internal/store/faultstore" //nolint:depguard // a results read that fails
 )
 
 // changesBeforeWait is an engine whose execution changes status — its

@@ -11,7 +11,7 @@ import (
 
 	"flowker/internal/service"
 	"flowker/internal/store"
-	"flowker/internal/store/faultstore"
+	"flowker/internal/store/faultstore" //nolint:depguard // a results read that fails
 )
 
 // endsWithoutReadBack is an engine whose run ends here at once and tells
