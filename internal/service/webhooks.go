@@ -14,17 +14,27 @@ import (
 	"flowker/internal/store"
 )
 
+// webhookRoute is the route a node declares (ok false: not a webhook
+// trigger), as it is registered.
+func webhookRoute(n *flow.Node) (method, path string, ok bool) {
+	if n.Type != flow.NodeTrigger || n.Data["triggerType"] != "webhook" {
+		return "", "", false
+	}
+	method, _ = n.Data["method"].(string)
+	path, _ = n.Data["path"].(string)
+	return strings.ToUpper(method), NormalizeWebhookPath(path), true
+}
+
 // webhookRoutes lists the webhook routes a workflow's triggers declare.
 func (s *Service) webhookRoutes(w *flow.Workflow) ([]flow.WebhookRoute, error) {
 	var routes []flow.WebhookRoute
-	for _, n := range w.Nodes {
-		if n.Type != flow.NodeTrigger || n.Data["triggerType"] != "webhook" {
+	for i := range w.Nodes {
+		n := &w.Nodes[i]
+		method, path, ok := webhookRoute(n)
+		if !ok {
 			continue
 		}
-		method, _ := n.Data["method"].(string)
-		path, _ := n.Data["path"].(string)
-		r := flow.WebhookRoute{Method: strings.ToUpper(method), Path: NormalizeWebhookPath(path),
-			WorkflowID: w.ID, NodeID: n.ID}
+		r := flow.WebhookRoute{Method: method, Path: path, WorkflowID: w.ID, NodeID: n.ID}
 		if tok, _ := n.Data["verify_token"].(string); tok != "" {
 			sealed, err := s.box.Seal(map[string]any{"verify_token": tok}, "webhook", secret.Policy{})
 			if err != nil {

@@ -273,10 +273,12 @@ func isUnavailable(err error) bool {
 
 // refusedValue: SQLSTATE class 22, "data exception" — the server refused a
 // value (22P05 untranslatable character: U+0000 in jsonb; 22021 character
-// not in repertoire: a NUL byte or invalid UTF-8 in text; 22001 too long…).
+// not in repertoire: a NUL byte or invalid UTF-8 in text; 22001 too long…),
+// and 54000 "program limit exceeded": a value too large for an index entry
+// (a B-tree's is about 2.7 KB).
 func refusedValue(err error) (string, bool) {
 	var e *pgconn.PgError
-	if errors.As(err, &e) && strings.HasPrefix(e.Code, "22") {
+	if errors.As(err, &e) && (strings.HasPrefix(e.Code, "22") || e.Code == "54000") { // 54000: too large for an index
 		return e.Message + " (SQLSTATE " + e.Code + ")", true
 	}
 	return "", false

@@ -4,14 +4,17 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/rand/v2"
 	neturl "net/url"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"flowker/internal/flow"
 	"flowker/internal/store"
 	"flowker/internal/store/postgres"
 	"flowker/internal/store/storetest"
@@ -191,4 +194,26 @@ func openStore(t *testing.T, url string) *postgres.Store {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	return s
+}
+
+// TestValueTooLargeForAnIndexIsRefused: a value too large for a B-tree
+// entry (about 2.7 KB: SQLSTATE 54000) is a refused value, as a NUL is —
+// not an internal error (found by a defect hunt: a webhook route of 3 KB
+// answered 500; the API now refuses paths over 1,024 characters first).
+func TestValueTooLargeForAnIndexIsRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, storetest.PostgresURL(t), 2)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	w := storetest.Workflow("long-route", time.Now().UTC().Truncate(time.Microsecond))
+	require.NoError(t, s.CreateWorkflow(ctx, w))
+	var b strings.Builder // random: a repeated text would be compressed below the limit
+	for b.Len() < 3000 {
+		b.WriteString(strconv.FormatUint(rand.Uint64(), 36))
+	}
+	long := "/" + b.String()
+	err = s.ReplaceWebhookRoutes(ctx, w.ID, []flow.WebhookRoute{{Method: "POST", Path: long, NodeID: "t"}})
+	require.ErrorIs(t, err, store.ErrUnstorable)
+	require.Contains(t, err.Error(), "54000")
 }
