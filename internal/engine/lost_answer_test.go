@@ -71,3 +71,21 @@ func lostAnswerWorkflow(env *testEnv) uuid.UUID {
 	return env.workflow([]flow.Node{trig("t"), env.callNode("a", "/a", nil), env.callNode("b", "/b", nil)},
 		linkTA, link("a", "b"))
 }
+
+// A decision whose commit landed and whose answer was lost: the caller is
+// told the outcome is unknown, and the execution, leased to this process
+// by that commit, runs on at once — it waited for its lease to lapse and a
+// rescuer (30 s by default) (found by a review).
+func TestLostAnswerOfAWakeStillRunsTheExecution(t *testing.T) {
+	env := newTestEnv(t, nil)
+	wf := env.workflow([]flow.Node{trig("t"), waitNode("r", flow.NodeReview, map[string]any{"title": "Check",
+		"decisions": []any{"approve", "reject"}}), output("ok", map[string]any{"result": "approved"})},
+		link("t", "r"), link("r", "ok", "approve"))
+	id := env.start(wf, nil)
+	env.awaitStatus(id, flow.ExecWaiting)
+	env.st.Fail("Batch", faultstore.LostAnswer, store.OutcomeUnknown(errors.New("connection reset by peer")))
+	require.ErrorIs(t, env.tryDecide(id, "alice", "approve"), store.ErrOutcomeUnknown)
+	ex, _ := env.await(id) // no rescue runs here (RescueInterval: an hour)
+	require.Equal(t, flow.ExecCompleted, ex.Status, ex.ErrorMessage)
+	require.Equal(t, map[string]any{"result": "approved"}, ex.Output)
+}

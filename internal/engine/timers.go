@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,9 +48,11 @@ func (e *Engine) Wake(ctx context.Context, change func(tx store.Tx, now time.Tim
 		}
 		return err
 	})
-	if err == nil && woken != uuid.Nil {
+	// A commit whose answer was lost may have leased the execution here:
+	// it is run, and its load finds whether it was (status and lease).
+	if woken != uuid.Nil && (err == nil || errors.Is(err, store.ErrOutcomeUnknown)) {
 		e.Dispatch(woken)
-		return nil
+		return err
 	}
 	if reserved {
 		e.Release()

@@ -76,7 +76,12 @@ func (env *testEnv) deliver(execID uuid.UUID, name string, payload any) {
 // decide records a review decision by who the way the service does.
 func (env *testEnv) decide(execID uuid.UUID, who, decision string) {
 	env.t.Helper()
-	env.resolve(execID, func(tx store.Tx, now time.Time, ws []flow.Wait) (bool, error) {
+	require.NoError(env.t, env.tryDecide(execID, who, decision))
+}
+
+// tryDecide is decide, returning Engine.Wake's error.
+func (env *testEnv) tryDecide(execID uuid.UUID, who, decision string) error {
+	return env.wake(execID, func(tx store.Tx, now time.Time, ws []flow.Wait) (bool, error) {
 		for i := range ws {
 			w := &ws[i]
 			if !w.Open() || w.Kind != flow.NodeReview {
@@ -100,8 +105,13 @@ func (env *testEnv) decide(execID uuid.UUID, who, decision string) {
 // and its waits read.
 func (env *testEnv) resolve(execID uuid.UUID, change func(tx store.Tx, now time.Time, ws []flow.Wait) (bool, error)) {
 	env.t.Helper()
+	require.NoError(env.t, env.wake(execID, change))
+}
+
+// wake is resolve, returning Engine.Wake's error.
+func (env *testEnv) wake(execID uuid.UUID, change func(tx store.Tx, now time.Time, ws []flow.Wait) (bool, error)) error {
 	ctx := context.Background()
-	require.NoError(env.t, env.eng.Wake(ctx, func(tx store.Tx, now time.Time) (uuid.UUID, bool, error) {
+	return env.eng.Wake(ctx, func(tx store.Tx, now time.Time) (uuid.UUID, bool, error) {
 		if _, err := tx.LockExecution(ctx, execID, false); err != nil {
 			return uuid.Nil, false, err
 		}
@@ -111,7 +121,7 @@ func (env *testEnv) resolve(execID uuid.UUID, change func(tx store.Tx, now time.
 		}
 		resolved, err := change(tx, now, ws)
 		return execID, resolved, err
-	}))
+	})
 }
 
 func TestDelayFiresOnItsTimer(t *testing.T) {
