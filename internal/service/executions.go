@@ -144,6 +144,13 @@ func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *St
 		}
 		return res, err
 	}
+	if errors.Is(err, store.ErrOutcomeUnknown) {
+		// Its insert may have landed, leased to this process: it is run
+		// from what is stored (nothing, if it did not), not left to be
+		// rescued when the lease lapses.
+		s.engine.Dispatch(ex.ID)
+		return nil, err
+	}
 	if err != nil {
 		s.engine.Release()
 		return nil, err

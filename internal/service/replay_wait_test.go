@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,4 +110,43 @@ func TestReplayWaitReadsResultsAgain(t *testing.T) {
 	require.Equal(t, flow.ExecCompleted, res.Execution.Status)
 	require.NotNil(t, res.Results, "answered with the results")
 	require.Equal(t, map[string]any{"done": true}, res.Results.Execution.Output)
+}
+
+// dispatches is a dispatcher that notes what it is asked to run.
+type dispatches struct {
+	acceptAll
+	mu       sync.Mutex
+	released int
+	handed   []uuid.UUID
+}
+
+func (d *dispatches) Dispatch(id uuid.UUID) {
+	d.mu.Lock()
+	d.handed = append(d.handed, id)
+	d.mu.Unlock()
+}
+func (d *dispatches) Release() { d.mu.Lock(); d.released++; d.mu.Unlock() }
+
+// TestStartWithALostAnswerIsStillRun: a start whose insert committed and
+// whose answer was lost is answered with the outcome unknown (a 503), and
+// the execution, which may be stored leased to this process, is handed to
+// the engine to read back: it waited for its lease to lapse and a rescuer
+// (found by a review).
+func TestStartWithALostAnswerIsStillRun(t *testing.T) {
+	ctx := context.Background()
+	raw := openSQLite(t)
+	st := faultstore.Wrap(raw)
+	d := &dispatches{}
+	s := newTestService(t, st, service.WithDispatcher(d))
+	req, _ := startReplayable(ctx, t, s)
+	st.Fail("Batch", faultstore.LostAnswer, store.OutcomeUnknown(errors.New("connection reset by peer")))
+	req.IdempotencyKey = "another"
+	_, err := s.StartExecution(ctx, req)
+	require.ErrorIs(t, err, store.ErrOutcomeUnknown)
+	stored, err := raw.FindExecutionByKey(ctx, req.WorkflowID, "another")
+	require.NoError(t, err)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	require.Equal(t, []uuid.UUID{stored.ID}, d.handed, "handed to the engine to read back")
+	require.Zero(t, d.released, "its place is the run's")
 }
