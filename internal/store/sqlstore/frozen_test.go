@@ -24,19 +24,14 @@ import (
 func TestPipelinedFrozenServer(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	u, err := url.Parse(storetest.PostgresURL(t))
-	require.NoError(t, err)
-	migrated, err := postgres.Open(ctx, u.String(), 1)
-	require.NoError(t, err)
-	require.NoError(t, migrated.Close())
-	proxy := storetest.StartProxy(t, u.Host)
-	u.Host = proxy.Addr
-	ps, err := postgres.Open(ctx, u.String(), 3)
-	require.NoError(t, err)
-	s := ps.DB
+	_, proxy, s := proxiedStore(t)
 	const deadline = time.Second
 	sqlstore.SetBatchTimeout(s, deadline)
 	sqlstore.SetCloseGrace(s, 200*time.Millisecond)
+	warm := pipelinedExec(t, s, "me") // its statements prepared: COMMIT goes out with the batch's first round trip
+	require.NoError(t, s.Batch(ctx, func(tx store.Tx) error {
+		return tx.SaveProgress(ctx, "me", warm, []flow.Step{pipelinedStep(warm, 1)}, nil)
+	}))
 	e := pipelinedExec(t, s, "me")
 
 	start := time.Now()
@@ -56,7 +51,7 @@ func TestPipelinedFrozenServer(t *testing.T) {
 	}
 	require.Less(t, time.Since(start), deadline+10*time.Second)
 	closed := make(chan struct{})
-	go func() { _ = ps.Close(); close(closed) }()
+	go func() { _ = s.Close(); close(closed) }()
 	select {
 	case <-closed:
 	case <-time.After(5 * time.Second):
@@ -72,17 +67,7 @@ func TestPipelinedFrozenServer(t *testing.T) {
 func TestLostCommitAnswerIsTold(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	u, err := url.Parse(storetest.PostgresURL(t))
-	require.NoError(t, err)
-	direct, err := postgres.Open(ctx, u.String(), 1)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = direct.Close() })
-	proxy := storetest.StartProxy(t, u.Host)
-	u.Host = proxy.Addr
-	ps, err := postgres.Open(ctx, u.String(), 1)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ps.Close() })
-	s := ps.DB
+	direct, proxy, s := proxiedStore(t)
 	warm := pipelinedExec(t, s, "me") // its statements prepared: the batch below is one round trip
 	require.NoError(t, s.Batch(ctx, func(tx store.Tx) error {
 		return tx.SaveProgress(ctx, "me", warm, []flow.Step{pipelinedStep(warm, 1)}, nil)
@@ -111,9 +96,27 @@ func TestLostCommitAnswerIsTold(t *testing.T) {
 	}
 
 	// An answer that arrives is no unknown outcome, even a refusal.
-	err = s.Batch(ctx, func(tx store.Tx) error {
+	err := s.Batch(ctx, func(tx store.Tx) error {
 		return tx.SaveProgress(ctx, "someone else", e, nil, nil)
 	})
 	require.ErrorIs(t, err, store.ErrLeaseLost)
 	require.NotErrorIs(t, err, store.ErrOutcomeUnknown)
+}
+
+// proxiedStore opens a fresh PostgreSQL database twice: directly, and as a
+// store of one connection through a proxy the test controls.
+func proxiedStore(t *testing.T) (direct *postgres.Store, proxy *storetest.Proxy, s *sqlstore.DB) {
+	t.Helper()
+	ctx := context.Background()
+	u, err := url.Parse(storetest.PostgresURL(t))
+	require.NoError(t, err)
+	direct, err = postgres.Open(ctx, u.String(), 1)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = direct.Close() })
+	proxy = storetest.StartProxy(t, u.Host)
+	u.Host = proxy.Addr
+	ps, err := postgres.Open(ctx, u.String(), 1)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ps.Close() })
+	return direct, proxy, ps.DB
 }

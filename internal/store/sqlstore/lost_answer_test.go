@@ -2,7 +2,6 @@ package sqlstore_test
 
 import (
 	"context"
-	"net/url"
 	"testing"
 	"time"
 
@@ -10,8 +9,6 @@ import (
 
 	"flowker/internal/flow"
 	"flowker/internal/store"
-	"flowker/internal/store/postgres"
-	"flowker/internal/store/storetest"
 )
 
 // TestDropBeforeCommitSentIsNotUnknown: a batch whose statements are
@@ -24,17 +21,7 @@ import (
 func TestDropBeforeCommitSentIsNotUnknown(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	u, err := url.Parse(storetest.PostgresURL(t))
-	require.NoError(t, err)
-	direct, err := postgres.Open(ctx, u.String(), 1)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = direct.Close() })
-	proxy := storetest.StartProxy(t, u.Host)
-	u.Host = proxy.Addr
-	ps, err := postgres.Open(ctx, u.String(), 1)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ps.Close() })
-	s := ps.DB
+	direct, proxy, s := proxiedStore(t)
 	e := pipelinedExec(t, s, "me") // no progress write yet: its statements are not prepared
 
 	proxy.HoldReplies()
@@ -50,13 +37,13 @@ func TestDropBeforeCommitSentIsNotUnknown(t *testing.T) {
 	proxy.Drop()
 	proxy.ReleaseReplies()
 	select {
-	case err = <-done:
+	case err := <-done:
+		steps, lerr := direct.ListSteps(ctx, e.ID)
+		require.NoError(t, lerr)
+		require.Empty(t, steps, "nothing was committed (COMMIT was never sent)")
+		require.ErrorIs(t, err, store.ErrUnavailable)
+		require.NotErrorIs(t, err, store.ErrOutcomeUnknown, "COMMIT was never sent: %v", err)
 	case <-time.After(15 * time.Second):
 		t.Fatal("never answered")
 	}
-	steps, lerr := direct.ListSteps(ctx, e.ID)
-	require.NoError(t, lerr)
-	require.Empty(t, steps, "nothing was committed (COMMIT was never sent)")
-	require.ErrorIs(t, err, store.ErrUnavailable)
-	require.NotErrorIs(t, err, store.ErrOutcomeUnknown, "COMMIT was never sent: %v", err)
 }
