@@ -337,6 +337,18 @@ func (e *Engine) Cancel(id uuid.UUID) bool {
 
 var errCancelled = errors.New("cancelled")
 
+// Ended counts and logs the end of an execution that a request ended with
+// no run (a cancel of a pending or waiting one), as run.finished does a
+// run's: no run took time, so its duration is 0.
+func (e *Engine) Ended(ctx context.Context, ex *flow.Execution) {
+	e.metrics.ExecutionFinished(ctx, ex.WorkflowID.String(), string(ex.Status), 0)
+	if ce := e.log.Check(zap.InfoLevel, "Workflow execution finished"); ce != nil {
+		ce.Write(append([]zap.Field{zap.String("workflow.id", ex.WorkflowID.String()),
+			zap.String("execution.id", ex.ID.String()), zap.String("status", string(ex.Status)),
+			zap.String("error.message", ex.ErrorMessage)}, telemetry.Trace(ctx)...)...)
+	}
+}
+
 // Stop stops taking work, lets running executions finish for up to grace,
 // then hands the rest back (their leases released for other processes).
 func (e *Engine) Stop(grace time.Duration) {

@@ -29,6 +29,10 @@ func TestRetryAfterCancelOpensAFreshReview(t *testing.T) {
 	old := e.openReview(id)["id"].(string)
 	e.awaitStatus(id, "waiting")
 	e.expect(e.do("POST", "/v1/executions/"+id+"/cancel", nil), http.StatusOK, "")
+	// Ended by the request, with no run: its end is in the audit trail as a
+	// run's is (found by a defect hunt: only the request was).
+	ended := e.expect(e.do("GET", "/v1/audit-events?resourceId="+id+"&eventType=EXECUTION_CANCELLED", nil), http.StatusOK, "")
+	require.Len(t, ended["items"], 1)
 
 	e.expect(e.do("POST", "/v1/executions/"+id+"/retry", nil), http.StatusAccepted, "")
 	fresh := e.openReview(id)["id"].(string)

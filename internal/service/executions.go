@@ -31,6 +31,9 @@ type Dispatcher interface {
 	DispatchNew(ex *flow.Execution, view *store.CatalogView)
 	Wait(id uuid.UUID) (<-chan *store.ExecutionResults, func())
 	Cancel(id uuid.UUID) bool
+	// Ended counts and logs the end of an execution a request ended with
+	// no run (a cancel of a pending or waiting one), as a run's end is.
+	Ended(ctx context.Context, ex *flow.Execution)
 	// Wake records a change that may resolve a wait and wakes the
 	// execution in the same transaction (docs/waiting.md).
 	Wake(ctx context.Context, change func(tx store.Tx, now time.Time) (uuid.UUID, bool, error)) error
@@ -323,6 +326,7 @@ func (s *Service) CancelExecution(ctx context.Context, id uuid.UUID) (ex *flow.E
 	// Group-committed like every other write to an execution row, so it
 	// takes the row and audit locks in the engine's order (PostgreSQL saw
 	// deadlocks between a cancel's transaction and a batch).
+	var ended bool // by this request: the execution was pending or waiting
 	err = s.store.Batch(ctx, func(tx store.Tx) error {
 		var changed bool
 		if ex, changed, err = tx.RequestCancel(ctx, id, s.now()); err != nil || changed {
@@ -332,8 +336,15 @@ func (s *Service) CancelExecution(ctx context.Context, id uuid.UUID) (ex *flow.E
 			if err := s.cancelWaits(ctx, tx, ex); err != nil {
 				return err
 			}
-			return s.record(ctx, tx, "EXECUTION_CANCEL_REQUESTED", "CANCEL", resExecution, id.String(),
-				map[string]any{"workflow.id": ex.WorkflowID.String(), "status": string(ex.Status)})
+			meta := map[string]any{"workflow.id": ex.WorkflowID.String(), "status": string(ex.Status)}
+			if err := s.record(ctx, tx, "EXECUTION_CANCEL_REQUESTED", "CANCEL", resExecution, id.String(), meta); err != nil {
+				return err
+			}
+			if ended = ex.Status.Terminal(); ended { // its end, as a run's end is recorded
+				return s.record(ctx, tx, "EXECUTION_CANCELLED", "CANCEL", resExecution, id.String(),
+					map[string]any{"workflow.id": ex.WorkflowID.String()})
+			}
+			return nil
 		}
 		if ex.Status.Terminal() { // it finished since it was read: nothing to cancel, nothing to record
 			return flow.Errorf(flow.KindUnprocessable, "FLK-0513",
@@ -344,7 +355,11 @@ func (s *Service) CancelExecution(ctx context.Context, id uuid.UUID) (ex *flow.E
 	if err != nil {
 		return nil, err
 	}
-	if s.engine != nil {
+	switch {
+	case s.engine == nil:
+	case ended:
+		s.engine.Ended(ctx, ex)
+	default:
 		s.engine.Cancel(id)
 	}
 	return ex, nil

@@ -27,6 +27,7 @@ func (d *countingDispatcher) Reserve() bool                                   { 
 func (d *countingDispatcher) Release()                                        { d.released.Add(1) }
 func (d *countingDispatcher) Dispatch(uuid.UUID)                              {}
 func (d *countingDispatcher) Cancel(uuid.UUID) bool                           { return false }
+func (d *countingDispatcher) Ended(context.Context, *flow.Execution)          {}
 func (d *countingDispatcher) DispatchNew(*flow.Execution, *store.CatalogView) { d.dispatched.Add(1) }
 func (d *countingDispatcher) Wait(uuid.UUID) (<-chan *store.ExecutionResults, func()) {
 	return make(chan *store.ExecutionResults), func() {}

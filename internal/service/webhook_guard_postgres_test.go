@@ -26,6 +26,7 @@ func (acceptAll) Release()                                                {}
 func (acceptAll) Dispatch(uuid.UUID)                                      {}
 func (acceptAll) DispatchNew(*flow.Execution, *store.CatalogView)         {}
 func (acceptAll) Cancel(uuid.UUID) bool                                   { return false }
+func (acceptAll) Ended(context.Context, *flow.Execution)                  {}
 func (acceptAll) Wait(uuid.UUID) (<-chan *store.ExecutionResults, func()) { return nil, func() {} }
 func (acceptAll) Wake(context.Context, func(store.Tx, time.Time) (uuid.UUID, bool, error)) error {
 	return nil
