@@ -23,6 +23,7 @@ import (
 	"go.uber.org/zap"
 
 	"flowker/internal/catalog"
+	"flowker/internal/expr"
 	"flowker/internal/flow"
 	"flowker/internal/jsonenc"
 	"flowker/internal/plan"
@@ -128,7 +129,8 @@ func (r *run) call(ctx context.Context, n *plan.Node, vars map[string]any, key s
 	if sanitized {
 		st.CallDetails["responseSanitized"] = true
 	}
-	envelope := map[string]any{"status": resp.StatusCode, "headers": flatHeaders(resp.Header), "body": answer}
+	envelope := map[string]any{"status": float64(resp.StatusCode), // a JSON number, as it reads back from the store
+		"headers": flatHeaders(resp.Header), "body": answer}
 	if n.OutputMap == nil {
 		return envelope, nil
 	}
@@ -298,7 +300,7 @@ func buildRequest(t target, n *plan.Node, body map[string]any) (provider.Request
 		for k, v := range body {
 			switch v.(type) {
 			case string, float64, bool, int:
-				req.Query.Set(k, fmt.Sprint(v))
+				req.Query.Set(k, expr.Text(v))
 			}
 		}
 		if len(req.Query) > 0 {
@@ -339,8 +341,8 @@ func fillPath(path string, cfg, data map[string]any) (string, error) {
 	out := placeholder.ReplaceAllStringFunc(path, func(m string) string {
 		name := m[1 : len(m)-1]
 		for _, src := range []map[string]any{cfg, data} {
-			if v, ok := src[name]; ok && fmt.Sprint(v) != "" {
-				return url.PathEscape(fmt.Sprint(v))
+			if v, ok := src[name]; ok && expr.Text(v) != "" {
+				return url.PathEscape(expr.Text(v))
 			}
 		}
 		missing = fmt.Errorf("missing required path parameter %q", name)

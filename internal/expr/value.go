@@ -27,10 +27,26 @@ func typeName(v any) string {
 	return fmt.Sprintf("a %T", v)
 }
 
-// render is a value's text in a concatenation or UUID name: strings as they
-// are, numbers as JSON writes them, arrays as their non-null elements
-// joined (Kazaam's concat), objects as JSON, null as "".
+// render is a value's text in a concatenation or UUID name: as Text, but
+// arrays as their non-null elements joined (Kazaam's concat).
 func render(v any) string {
+	if a, ok := v.([]any); ok {
+		var b strings.Builder
+		for _, e := range a {
+			if e != nil {
+				b.WriteString(render(e))
+			}
+		}
+		return b.String()
+	}
+	return Text(v)
+}
+
+// Text is a value's text where a string is wanted — a query parameter, a
+// path placeholder, a reference inside a longer template string: strings
+// as they are, numbers as JSON writes them (2500000, not fmt's 2.5e+06),
+// objects and arrays as JSON, null as "".
+func Text(v any) string {
 	switch v := v.(type) {
 	case nil:
 		return ""
@@ -38,24 +54,15 @@ func render(v any) string {
 		return v
 	case bool:
 		return strconv.FormatBool(v)
-	case float64:
-		return formatNumber(v)
-	case []any:
-		var b strings.Builder
-		for _, e := range v {
-			if e != nil {
-				b.WriteString(render(e))
-			}
-		}
-		return b.String()
-	case map[string]any:
-		out, err := json.Marshal(v)
-		if err != nil {
-			return fmt.Sprint(v)
-		}
-		return string(out)
 	}
-	return fmt.Sprint(v)
+	if f, ok := number(v); ok {
+		return formatNumber(f)
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(out)
 }
 
 // formatNumber writes integral values without a fraction or exponent

@@ -97,10 +97,7 @@ func (t *Template) render(x any, vars map[string]any) (any, error) {
 			if err != nil && firstErr == nil {
 				firstErr = err
 			}
-			if v == nil {
-				return ""
-			}
-			return fmt.Sprint(v)
+			return expr.Text(v)
 		})
 		return s, firstErr
 	}
