@@ -65,6 +65,35 @@ var baseEnv = sync.OnceValues(func() (*cel.Env, error) {
 	)
 })
 
+// maxLiteralNesting bounds how deeply a condition nests list and map
+// literals: checking them costs about depth⁴, and 200 nested lists (a
+// 405-byte condition) took seconds of CPU at every save.
+const maxLiteralNesting = 32
+
+// literalNesting is how deeply src nests [ and {, outside string literals.
+func literalNesting(src string) int {
+	depth, deepest := 0, 0
+	var quote byte
+	for i := 0; i < len(src); i++ {
+		switch c := src[i]; {
+		case quote != 0 && c == '\\':
+			i++
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '[' || c == '{':
+			depth++
+			deepest = max(deepest, depth)
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return deepest
+}
+
 // CompileCondition parses, translates and type-checks src. nodeIDs are the
 // workflow's node ids: those that are CEL identifiers become dyn variables,
 // the others are rewritten to nodes["id"] (see the package comment).
@@ -80,6 +109,10 @@ func CompileCondition(src string, nodeIDs []string) (*Condition, error) {
 		if env, err = env.Extend(decls...); err != nil {
 			return nil, fmt.Errorf("condition environment: %w", err)
 		}
+	}
+	if d := literalNesting(src); d > maxLiteralNesting {
+		return nil, &CompileError{Message: fmt.Sprintf("lists and maps nested %d deep: at most %d", d, maxLiteralNesting),
+			Line: 1, Column: 1}
 	}
 	tr := translateDialect(src, rewriteIDs(nodeIDs))
 	checked, issues := env.Compile(tr.cel)

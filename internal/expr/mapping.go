@@ -81,6 +81,7 @@ func CompileMappings(m []FieldMapping) (*Transform, error) { return CompileMappi
 // CompileMappingsAs is CompileMappings with the field name used in errors.
 func CompileMappingsAs(field string, m []FieldMapping) (*Transform, error) {
 	shift := &mappingShiftOp{fields: make([]mappedField, 0, len(m))}
+	writes := new(int) // see spec.writes
 	t := &Transform{steps: []step{{where: field, op: shift}}}
 	for i, fm := range m {
 		where := fmt.Sprintf("%s[%d]", field, i)
@@ -90,11 +91,11 @@ func CompileMappingsAs(field string, m []FieldMapping) (*Transform, error) {
 		if fm.Target == "" {
 			return nil, &SpecError{Where: where + ".target", Message: "must be a non-empty string"}
 		}
-		source, err := spec{where: where + ".source"}.parse(fm.Source, "", readPath)
+		source, err := spec{where: where + ".source", writes: writes}.parse(fm.Source, "", readPath)
 		if err != nil {
 			return nil, err
 		}
-		target, err := spec{where: where + ".target"}.parse(fm.Target, "", targetPath)
+		target, err := spec{where: where + ".target", writes: writes}.parse(fm.Target, "", targetPath)
 		if err != nil {
 			return nil, err
 		}
@@ -113,7 +114,7 @@ func CompileMappingsAs(field string, m []FieldMapping) (*Transform, error) {
 		}
 		trWhere += " (" + fm.Transformation.Type + ")"
 		op, err := compileOperation(fm.Transformation.Type,
-			spec{where: trWhere, m: transformationSpec(fm.Target, fm.Transformation)}, false, 0)
+			spec{where: trWhere, m: transformationSpec(fm.Target, fm.Transformation), writes: writes}, false, 0)
 		if err != nil {
 			return nil, err
 		}

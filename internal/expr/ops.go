@@ -418,7 +418,7 @@ func compileNestedSteps(s spec, require bool, depth int) (operation, error) {
 		ops[i] = Operation{Operation: name, Spec: inner, Require: req}
 	}
 	where, _, _ := strings.Cut(s.where, " (")
-	inner, err := compileSteps(where+".steps", ops, depth+1)
+	inner, err := compileSteps(where+".steps", ops, depth+1, s.writes)
 	if err != nil {
 		return nil, err
 	}

@@ -44,7 +44,7 @@ func compileTimestamp(s spec, require bool) (operation, error) {
 		if !ok {
 			return nil, s.fail("spec.%s must be {inputFormat, outputFormat}", key)
 		}
-		formats := spec{where: s.where, m: entry}
+		formats := spec{where: s.where, m: entry, writes: s.writes}
 		e := timestampEntry{path: p}
 		if e.in, err = formats.str("inputFormat", true); err != nil {
 			return nil, s.fail("spec.%s.inputFormat must be a non-empty string", key)

@@ -132,17 +132,17 @@ func CompileOperations(ops []Operation) (*Transform, error) {
 
 // CompileOperationsAs is CompileOperations with the field name used in errors.
 func CompileOperationsAs(field string, ops []Operation) (*Transform, error) {
-	return compileSteps(field, ops, 0)
+	return compileSteps(field, ops, 0, new(int))
 }
 
 // maxStepsDepth bounds nested "steps" operations.
 const maxStepsDepth = 8
 
-func compileSteps(field string, ops []Operation, depth int) (*Transform, error) {
+func compileSteps(field string, ops []Operation, depth int, writes *int) (*Transform, error) {
 	t := &Transform{steps: make([]step, 0, len(ops))}
 	for i, o := range ops {
 		where := fmt.Sprintf("%s[%d] (%s)", field, i, o.Operation)
-		op, err := compileOperation(o.Operation, spec{where: where, m: o.Spec}, o.Require, depth)
+		op, err := compileOperation(o.Operation, spec{where: where, m: o.Spec, writes: writes}, o.Require, depth)
 		if err != nil {
 			return nil, err
 		}
@@ -186,8 +186,9 @@ func compileOperation(name string, s spec, require bool, depth int) (operation, 
 
 // spec reads an operation's spec and reports problems at where.
 type spec struct {
-	where string
-	m     map[string]any
+	where  string
+	m      map[string]any
+	writes *int // slots the transform's written paths may create, in all (see parse)
 }
 
 func (s spec) fail(format string, args ...any) error {
@@ -227,6 +228,9 @@ func (s spec) parse(text, name string, use pathUse) (path, error) {
 		msg = "$ can only be read"
 	case use == targetPath && p.wildcard:
 		msg = "a wildcard [*] can only be read"
+	case use != readPath && s.writes != nil && s.spend(p):
+		msg = fmt.Sprintf("the paths this transform writes index arrays %d places deep in all, more than %d: "+
+			"a write pads an array with nulls up to its index", *s.writes, maxWriteSlots)
 	default:
 		return p, nil
 	}
@@ -234,6 +238,23 @@ func (s spec) parse(text, name string, use pathUse) (path, error) {
 		msg = name + ": " + msg
 	}
 	return path{}, s.fail("%s", msg)
+}
+
+// maxWriteSlots bounds the array slots a transform's written paths may
+// create when it runs, all paths together: one a[n] pads a with up to n
+// nulls, and x[10000][10000]… (or many a1[10000], a2[10000]…) would
+// allocate gigabytes when the node runs.
+const maxWriteSlots = 100_000
+
+// spend counts p's indexes against the transform's budget and reports
+// whether it is exceeded.
+func (s spec) spend(p path) bool {
+	for _, seg := range p.segs {
+		if seg.kind == segIndex {
+			*s.writes += seg.index + 1
+		}
+	}
+	return *s.writes > maxWriteSlots
 }
 
 // pathEntry parses the path under key ("spec.path").
