@@ -104,6 +104,7 @@ type crashFake struct {
 	total atomic.Int64
 	life  atomic.Int32          // 1, 2, 3: set by the test between a kill and the next start
 	flaky func(key string) bool // nil: no call fails
+	delay atomic.Int64          // how long it takes to answer, in ns; 0: 20 to 50 ms
 
 	mu    sync.Mutex
 	calls []fakeCall
@@ -136,8 +137,12 @@ func newCrashFake(t *testing.T, flaky func(key string) bool) *crashFake {
 		f.calls = append(f.calls, fakeCall{key: key, path: r.URL.Path, body: body, life: int(f.life.Load()), failed: fail})
 		f.mu.Unlock()
 		f.total.Add(1)
+		delay := time.Duration(f.delay.Load())
+		if delay == 0 {
+			delay = time.Duration(20+rand.IntN(31)) * time.Millisecond
+		}
 		select { // answer late; stop early when the caller is gone (killed, or its execution cancelled)
-		case <-time.After(time.Duration(20+rand.IntN(31)) * time.Millisecond):
+		case <-time.After(delay):
 		case <-r.Context().Done():
 			return
 		}

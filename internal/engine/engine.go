@@ -119,6 +119,11 @@ type Engine struct {
 	stop     context.CancelFunc
 	attempts sync.WaitGroup // the dispatcher and every execution it started, until its attempt ends
 	loops    sync.WaitGroup
+	// The heartbeat outlives the other loops: runs go on through Stop's
+	// grace, and their leases must not lapse meanwhile (another process
+	// would take them over mid-call).
+	stopHeartbeat context.CancelFunc
+	heartbeats    sync.WaitGroup
 }
 
 // localExec is what this process knows of one execution. Guarded by
@@ -162,12 +167,15 @@ func (e *Engine) LeaseUntil(now time.Time) time.Time { return now.Add(e.opts.Lea
 // Start recovers incomplete executions, then runs the dispatcher, the
 // lease heartbeat and the rescuer until Stop.
 func (e *Engine) Start(ctx context.Context) error {
-	ctx, e.stop = context.WithCancel(context.WithoutCancel(ctx))
+	base := context.WithoutCancel(ctx)
+	ctx, e.stop = context.WithCancel(base)
+	beat, stopHeartbeat := context.WithCancel(base)
+	e.stopHeartbeat = stopHeartbeat
 	if err := e.recover(ctx); err != nil {
 		return err
 	}
 	e.attempts.Go(func() { e.dispatch(ctx) })
-	e.loops.Go(func() { e.every(ctx, e.opts.HeartbeatInterval, e.heartbeat) })
+	e.heartbeats.Go(func() { e.every(beat, e.opts.HeartbeatInterval, e.heartbeat) })
 	e.loops.Go(func() { e.every(ctx, e.opts.RescueInterval, func(ctx context.Context) { e.rescue(ctx, false) }) })
 	e.loops.Go(func() { e.every(ctx, e.opts.TimerInterval, e.fireTimers) })
 	if e.metrics != nil {
@@ -349,8 +357,9 @@ func (e *Engine) Ended(ctx context.Context, ex *flow.Execution) {
 	}
 }
 
-// Stop stops taking work, lets running executions finish for up to grace,
-// then hands the rest back (their leases released for other processes).
+// Stop stops taking work, lets running executions finish for up to grace
+// (their leases still renewed), then hands the rest back (their leases
+// released for other processes).
 func (e *Engine) Stop(grace time.Duration) {
 	e.mu.Lock()
 	e.stopping = true
@@ -374,6 +383,8 @@ func (e *Engine) Stop(grace time.Duration) {
 		e.mu.Unlock()
 		<-done
 	}
+	e.stopHeartbeat()
+	e.heartbeats.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := e.store.ReleaseLeases(ctx, e.opts.Owner, e.now()); err != nil {
