@@ -6,7 +6,7 @@
 # Builds the collector with ../shared/tools/otelcol/build.sh (OTLP receiver,
 # file exporter; cached under ~/.cache/flowker-otelcol after the first build,
 # which takes ~6 minutes on 2 cores with empty Go caches), then runs
-# TestTelemetryEndToEnd in cmd/flowker: flowker exports traces, metrics and
+# TestTelemetryEndToEnd and the telemetry path tests in cmd/flowker: flowker exports traces, metrics and
 # logs over OTLP/gRPC to the collector, which writes them as JSON lines, and
 # the test asserts on what arrived (docs/telemetry.md, "End-to-end test").
 # Before it, the HTTP server instrumentation is compared with otelfiber in
@@ -43,4 +43,4 @@ go test -count=1 -run '^TestServerTelemetry' ./internal/telemetry/
 export FLOWKER_OTELCOL_BIN=$bin
 export FLOWKER_OTELCOL_CONFIG=$tools/config.yaml
 export FLOWKER_REQUIRE_OTELCOL=1 # a skip is a failure here
-go test -count=1 -timeout 5m -run '^TestTelemetryEndToEnd$' -v ./cmd/flowker/
+go test -count=1 -timeout 5m -run '^(TestTelemetryEndToEnd|TestCancelledWaitingExecutionIsCounted|TestRetriedRunIsLinkedToTheRetryRequest)$' -v ./cmd/flowker/

@@ -113,8 +113,10 @@ func (c *e2eClient) call(method, path, route, op string, body any, status int) m
 	return out
 }
 
-func TestTelemetryEndToEnd(t *testing.T) {
-	t.Parallel()
+// collectorBin is the collector to export to: FLOWKER_OTELCOL_BIN, else
+// the test is skipped (a failure under FLOWKER_REQUIRE_OTELCOL=1).
+func collectorBin(t *testing.T) string {
+	t.Helper()
 	bin := os.Getenv("FLOWKER_OTELCOL_BIN")
 	if bin == "" {
 		if os.Getenv("FLOWKER_REQUIRE_OTELCOL") == "1" {
@@ -122,7 +124,12 @@ func TestTelemetryEndToEnd(t *testing.T) {
 		}
 		t.Skip("FLOWKER_OTELCOL_BIN is not set: run scripts/ci-otel-e2e.sh to build the collector and run this test")
 	}
-	col := startCollector(t, bin)
+	return bin
+}
+
+func TestTelemetryEndToEnd(t *testing.T) {
+	t.Parallel()
+	col := startCollector(t, collectorBin(t))
 
 	p := start(t, "ENABLE_TELEMETRY=true", "OTEL_EXPORTER_OTLP_ENDPOINT=127.0.0.1:"+col.grpcPort,
 		"OTEL_METRIC_EXPORT_INTERVAL=500", "LOG_LEVEL=debug", "SSRF_ALLOW_PRIVATE=true")

@@ -38,7 +38,7 @@ func TestLateCancelSparesTheRetriedRun(t *testing.T) {
 		_, err := tx.Requeue(ctx, id, env.eng.Owner(), now, env.eng.LeaseUntil(now))
 		return err
 	}))
-	env.eng.Dispatch(id)
+	env.eng.Dispatch(context.Background(), id)
 	env.awaitRequests("/b", 1)
 
 	require.True(t, env.eng.Cancel(id), "the late in-memory cancel reaches the retried run")

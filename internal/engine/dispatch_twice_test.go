@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -25,8 +26,8 @@ func TestSecondDispatchWaitsForTheRunUnderWay(t *testing.T) {
 	id := env.start(wf, nil)
 	env.awaitCalls("/slow", 1)
 	require.True(t, env.eng.Reserve())
-	env.eng.Dispatch(id)               // as Engine.Wake does
-	time.Sleep(200 * time.Millisecond) // a second run, started now, would be calling /slow again
+	env.eng.Dispatch(context.Background(), id) // as Engine.Wake does
+	time.Sleep(200 * time.Millisecond)         // a second run, started now, would be calling /slow again
 	calls := len(env.fake.RequestsTo("/slow"))
 	close(slow)
 	ex, steps := env.await(id)

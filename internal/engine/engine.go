@@ -138,6 +138,7 @@ type localExec struct {
 	retries         int                            // transient failures in a row, for the backoff
 	dispatches      int                            // Dispatch calls: a run ends only the record of its own dispatch
 	driving         chan struct{}                  // closed when the run under way here ends (drive)
+	cause           trace.SpanContext              // the request that dispatched it again (Dispatch), for the run's link
 }
 
 // New builds an engine; Start runs it.
@@ -210,11 +211,15 @@ func (e *Engine) record(id uuid.UUID) *localExec {
 }
 
 // Dispatch hands a reserved, inserted and leased execution to a worker.
-func (e *Engine) Dispatch(id uuid.UUID) {
+// The span in ctx, if any — the request that retried or woke it — is
+// linked from the run's span: the run stays in the trace of the request
+// that started the execution, and the later request's trace reaches it.
+func (e *Engine) Dispatch(ctx context.Context, id uuid.UUID) {
 	e.mu.Lock()
 	rec := e.record(id)
 	rec.queued = true
 	rec.dispatches++
+	rec.cause = trace.SpanContextFromContext(ctx)
 	e.mu.Unlock()
 	e.queue <- id // never blocks: Reserve bounded in-flight work
 }
@@ -234,7 +239,7 @@ func (e *Engine) DispatchNew(ex *flow.Execution, view *store.CatalogView) {
 	rec := e.record(ex.ID)
 	rec.fresh, rec.view = &c, view
 	e.mu.Unlock()
-	e.Dispatch(ex.ID)
+	e.Dispatch(context.Background(), ex.ID) // the run's parent is the request itself
 }
 
 // dropUnused clears what a run never reads nor writes (a progress write
@@ -276,20 +281,27 @@ func (e *Engine) drive(ctx context.Context, id uuid.UUID) (func(), bool) {
 	}
 }
 
-// running marks id as run by a worker and returns the handed-over copy
-// and catalog view, if any (once), with a cancel that was requested while
-// it was queued, and the dispatch this run serves (for finished).
-func (e *Engine) running(id uuid.UUID, cancel context.CancelCauseFunc) (*flow.Execution, *store.CatalogView, int) {
+// runningAs is what a worker takes over from the dispatch it serves.
+type runningAs struct {
+	fresh    *flow.Execution    // handed over by DispatchNew, with a cancel requested while queued
+	view     *store.CatalogView // DispatchNew's
+	dispatch int                // the dispatch this run serves (for finished)
+	cause    trace.SpanContext  // the request that dispatched it, to link
+}
+
+// running marks id as run by a worker and returns what it takes over
+// (once).
+func (e *Engine) running(id uuid.UUID, cancel context.CancelCauseFunc) runningAs {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	rec := e.record(id)
 	rec.cancel = cancel
-	ex, view := rec.fresh, rec.view
-	rec.fresh, rec.view = nil, nil
-	if ex != nil && rec.cancelRequested {
-		ex.CancelRequested = true
+	as := runningAs{fresh: rec.fresh, view: rec.view, dispatch: rec.dispatches, cause: rec.cause}
+	rec.fresh, rec.view, rec.cause = nil, nil, trace.SpanContext{}
+	if as.fresh != nil && rec.cancelRequested {
+		as.fresh.CancelRequested = true
 	}
-	return ex, view, rec.dispatches
+	return as
 }
 
 // Wait returns a channel that yields once when the execution finishes
@@ -489,7 +501,7 @@ func (e *Engine) rescue(ctx context.Context, reclaimOwn bool) int {
 			continue
 		}
 		claimed++
-		e.Dispatch(id)
+		e.Dispatch(ctx, id) // linked to the recovery's span at start-up
 	}
 	if claimed > 0 {
 		e.metrics.LeaseRescued(ctx, claimed)

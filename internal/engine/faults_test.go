@@ -113,8 +113,8 @@ func TestPanicFailsOnlyThatExecution(t *testing.T) {
 func TestUnloadableRevisionFailsWithItsCause(t *testing.T) {
 	env := newTestEnv(t, nil)
 	wf := env.workflow([]flow.Node{trig("t"), env.callNode("a", "/never", nil)}, linkTA)
-	ex := env.insertRevision(wf, 9, nil) // no such revision row
-	env.eng.Dispatch(ex.ID)              // read back from the store, as after a restart
+	ex := env.insertRevision(wf, 9, nil)          // no such revision row
+	env.eng.Dispatch(context.Background(), ex.ID) // read back from the store, as after a restart
 	got, _ := env.await(ex.ID)
 	require.Equal(t, flow.ExecFailed, got.Status)
 	require.Contains(t, got.ErrorMessage, "workflow revision")
@@ -128,7 +128,7 @@ func TestTransientLoadErrorIsRetried(t *testing.T) {
 	wf := env.workflow([]flow.Node{trig("t"), env.callNode("a", "/ok", nil)}, linkTA)
 	ex := env.insert(wf, nil)
 	env.st.Fail("GetExecution", faultstore.Once, errDown)
-	env.eng.Dispatch(ex.ID)
+	env.eng.Dispatch(context.Background(), ex.ID)
 	env.clock.waitTimers(t, idleTimers+1, "the retry backoff")
 	env.clock.Advance(retryMax)
 	got, _ := env.await(ex.ID)

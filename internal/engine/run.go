@@ -51,6 +51,7 @@ type run struct {
 	closed    bool
 	results   *store.ExecutionResults // the terminal write's read back, for synchronous callers
 	view      *store.CatalogView      // filled by the write before the next calls, for their lookups (startCalls)
+	cause     trace.SpanContext       // the request that retried or woke it, linked from its span
 }
 
 type nodeResult struct {
@@ -72,13 +73,13 @@ func (e *Engine) runOne(loopCtx context.Context, id uuid.UUID) {
 		return
 	}
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(loopCtx))
-	fresh, view, dispatch := e.running(id, cancel)
+	as := e.running(id, cancel)
 	var r *run
 	end := func(v verdict) {
 		if v == verdictRetry {
 			e.retryLater(id)
 		} else {
-			e.finished(id, dispatch, r.answer())
+			e.finished(id, as.dispatch, r.answer())
 		}
 		driven()
 		cancel(nil)
@@ -87,7 +88,7 @@ func (e *Engine) runOne(loopCtx context.Context, id uuid.UUID) {
 	}
 	v, suspended := e.guard(ctx, id, func() (verdict, bool) {
 		var err error
-		if r, err = e.load(ctx, id, fresh); err != nil {
+		if r, err = e.load(ctx, id, as.fresh); err != nil {
 			e.log.Warn("cannot load execution; retrying later", zap.String("operation", "command.execution.execute"),
 				zap.String("execution.id", id.String()), zap.String("error.message", err.Error()))
 			return verdictRetry, false
@@ -95,7 +96,7 @@ func (e *Engine) runOne(loopCtx context.Context, id uuid.UUID) {
 		if r == nil {
 			return verdictDone, false
 		}
-		r.base, r.end, r.view = ctx, end, view
+		r.base, r.end, r.view, r.cause = ctx, end, as.view, as.cause
 		return r.start()
 	})
 	if suspended {
@@ -199,7 +200,8 @@ func (r *run) start() (verdict, bool) {
 	e := r.e
 	parent := propagation.TraceContext{}.Extract(r.base, propagation.MapCarrier{"traceparent": r.ex.TraceParent})
 	ctx, span := e.tracer.Start(parent, "command.execution.execute", trace.WithAttributes(
-		attribute.String("execution.id", r.ex.ID.String()), attribute.String("workflow.id", r.ex.WorkflowID.String())))
+		attribute.String("execution.id", r.ex.ID.String()), attribute.String("workflow.id", r.ex.WorkflowID.String())),
+		trace.WithLinks(causeLinks(r.cause)...))
 	r.span, r.started = span, time.Now()
 	// Resumed, not "has steps": a run woken at a wait that was its first
 	// node has none, and must not be counted or timed as a new start.
@@ -461,4 +463,13 @@ func (r *run) auditEvent(ctx context.Context, now time.Time) *audit.Event {
 	}
 	// The worker's context carries no request: the actor is the system.
 	return audit.NewEvent(ctx, flow.NewID(), now, eventType, "EXECUTE", result, "execution", r.ex.ID.String(), meta)
+}
+
+// causeLinks links a run's span to the request that dispatched it again,
+// if there was one.
+func causeLinks(cause trace.SpanContext) []trace.Link {
+	if !cause.IsValid() {
+		return nil
+	}
+	return []trace.Link{{SpanContext: cause}}
 }

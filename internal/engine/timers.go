@@ -51,7 +51,7 @@ func (e *Engine) Wake(ctx context.Context, change func(tx store.Tx, now time.Tim
 	// A commit whose answer was lost may have leased the execution here:
 	// it is run, and its load finds whether it was (status and lease).
 	if woken != uuid.Nil && (err == nil || errors.Is(err, store.ErrOutcomeUnknown)) {
-		e.Dispatch(woken)
+		e.Dispatch(ctx, woken)
 		return err
 	}
 	if reserved {

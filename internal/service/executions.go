@@ -25,7 +25,9 @@ type Dispatcher interface {
 	LeaseUntil(now time.Time) time.Time
 	Reserve() bool
 	Release()
-	Dispatch(id uuid.UUID)
+	// Dispatch runs an execution leased here; the span in ctx (a retry's
+	// request) is linked from the run's.
+	Dispatch(ctx context.Context, id uuid.UUID)
 	// DispatchNew hands over an execution just inserted, with the catalog
 	// view its insert filled (store.Tx.ReadCatalogView).
 	DispatchNew(ex *flow.Execution, view *store.CatalogView)
@@ -151,7 +153,7 @@ func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *St
 		// Its insert may have landed, leased to this process: it is run
 		// from what is stored (nothing, if it did not), not left to be
 		// rescued when the lease lapses.
-		s.engine.Dispatch(ex.ID)
+		s.engine.Dispatch(ctx, ex.ID)
 		return nil, err
 	}
 	if err != nil {
@@ -385,6 +387,6 @@ func (s *Service) RetryExecution(ctx context.Context, id uuid.UUID) (ex *flow.Ex
 		s.engine.Release()
 		return nil, err
 	}
-	s.engine.Dispatch(id)
+	s.engine.Dispatch(ctx, id)
 	return ex, nil
 }

@@ -120,7 +120,7 @@ type dispatches struct {
 	handed   []uuid.UUID
 }
 
-func (d *dispatches) Dispatch(id uuid.UUID) {
+func (d *dispatches) Dispatch(_ context.Context, id uuid.UUID) {
 	d.mu.Lock()
 	d.handed = append(d.handed, id)
 	d.mu.Unlock()

@@ -25,7 +25,7 @@ func (d *countingDispatcher) Owner() string                                   { 
 func (d *countingDispatcher) LeaseUntil(now time.Time) time.Time              { return now.Add(time.Minute) }
 func (d *countingDispatcher) Reserve() bool                                   { d.reserved.Add(1); return true }
 func (d *countingDispatcher) Release()                                        { d.released.Add(1) }
-func (d *countingDispatcher) Dispatch(uuid.UUID)                              {}
+func (d *countingDispatcher) Dispatch(context.Context, uuid.UUID)             {}
 func (d *countingDispatcher) Cancel(uuid.UUID) bool                           { return false }
 func (d *countingDispatcher) Ended(context.Context, *flow.Execution)          {}
 func (d *countingDispatcher) DispatchNew(*flow.Execution, *store.CatalogView) { d.dispatched.Add(1) }

@@ -23,7 +23,7 @@ func (acceptAll) Owner() string                                           { retu
 func (acceptAll) LeaseUntil(now time.Time) time.Time                      { return now.Add(time.Minute) }
 func (acceptAll) Reserve() bool                                           { return true }
 func (acceptAll) Release()                                                {}
-func (acceptAll) Dispatch(uuid.UUID)                                      {}
+func (acceptAll) Dispatch(context.Context, uuid.UUID)                     {}
 func (acceptAll) DispatchNew(*flow.Execution, *store.CatalogView)         {}
 func (acceptAll) Cancel(uuid.UUID) bool                                   { return false }
 func (acceptAll) Ended(context.Context, *flow.Execution)                  {}
