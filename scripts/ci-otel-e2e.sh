@@ -43,4 +43,4 @@ go test -count=1 -run '^TestServerTelemetry' ./internal/telemetry/
 export FLOWKER_OTELCOL_BIN=$bin
 export FLOWKER_OTELCOL_CONFIG=$tools/config.yaml
 export FLOWKER_REQUIRE_OTELCOL=1 # a skip is a failure here
-go test -count=1 -timeout 5m -run '^(TestTelemetryEndToEnd|TestCancelledWaitingExecutionIsCounted|TestRetriedRunIsLinkedToTheRetryRequest)$' -v ./cmd/flowker/
+go test -count=1 -timeout 5m -run '^(TestTelemetryEndToEnd|TestCancelledWaitingExecutionIsCounted|TestRetriedRunIsLinkedToTheRetryRequest|TestExecutionCarriesTraceStateAndBaggage)$' -v ./cmd/flowker/

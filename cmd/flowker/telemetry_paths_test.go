@@ -195,3 +195,26 @@ func TestRetriedRunIsLinkedToTheRetryRequest(t *testing.T) {
 		"the retried run's command.execution.execute is neither in the retry request's trace nor linked to it; "+
 			"the provider saw traceparent %q for the retried call", calls[1].Header.Get("traceparent"))
 }
+
+// The caller's tracestate and baggage are continued into an execution's
+// run and its provider calls, like its traceparent: only the traceparent
+// was kept with the execution, so they were lost (found by a defect hunt;
+// docs/telemetry.md promised them).
+func TestExecutionCarriesTraceStateAndBaggage(t *testing.T) {
+	t.Parallel()
+	col, p := telStart(t)
+	fake := providertest.New(t)
+	fake.Respond("/check", providertest.Response{Body: `{"ok":true}`})
+	wfID := p.callWorkflow(fake.URL, "check")
+	traceID, code, _, body := telTraced(t, p, "POST", "/v1/workflows/"+wfID+"/executions?wait=10s",
+		map[string]any{"inputData": map[string]any{}}, "Idempotency-Key", uuid.NewString(),
+		"tracestate", "vendor=abc123", "baggage", "tenant=acme")
+	require.Equal(t, http.StatusOK, code, "%v", body)
+	require.Equal(t, "completed", body["status"])
+	_ = telStop(t, col, p, nil)
+	calls := fake.RequestsTo("/check")
+	require.Len(t, calls, 1)
+	require.Contains(t, calls[0].Header.Get("traceparent"), traceID, "traceparent continued")
+	require.Equal(t, "vendor=abc123", calls[0].Header.Get("tracestate"), "the caller's tracestate reaches the provider")
+	require.Contains(t, calls[0].Header.Get("baggage"), "tenant=acme", "the caller's baggage reaches the provider")
+}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
@@ -198,11 +198,15 @@ func (e *Engine) failUnrunnable(ctx context.Context, id uuid.UUID, reason string
 // drives it.
 func (r *run) start() (verdict, bool) {
 	e := r.e
-	parent := propagation.TraceContext{}.Extract(r.base, propagation.MapCarrier{"traceparent": r.ex.TraceParent})
+	parent := telemetry.ContextFromCarrier(r.base, map[string]string{"traceparent": r.ex.TraceParent,
+		"tracestate": r.ex.TraceState, "baggage": r.ex.Baggage})
 	ctx, span := e.tracer.Start(parent, "command.execution.execute", trace.WithAttributes(
 		attribute.String("execution.id", r.ex.ID.String()), attribute.String("workflow.id", r.ex.WorkflowID.String())),
 		trace.WithLinks(causeLinks(r.cause)...))
 	r.span, r.started = span, time.Now()
+	if b := baggage.FromContext(parent); b.Len() > 0 { // the caller's, sent on with every call
+		r.base = baggage.ContextWithBaggage(r.base, b)
+	}
 	// Resumed, not "has steps": a run woken at a wait that was its first
 	// node has none, and must not be counted or timed as a new start.
 	msg := "Starting workflow execution"

@@ -50,6 +50,8 @@ type Execution struct {
 	IdempotencyKey   string
 	RequestHash      string // fingerprint of the request that created it
 	TraceParent      string // W3C traceparent of the request that started it
+	TraceState       string // and its tracestate
+	Baggage          string // and its baggage
 	CurrentStep      int
 	TotalSteps       int
 	CancelRequested  bool

@@ -9,13 +9,13 @@ import (
 
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"flowker/internal/flow"
 	"flowker/internal/jsonenc"
 	"flowker/internal/secret"
 	"flowker/internal/store"
+	"flowker/internal/telemetry"
 )
 
 // Dispatcher is the engine as the service sees it: a place is reserved
@@ -109,10 +109,11 @@ func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *St
 	}
 	now := s.now()
 	until := s.engine.LeaseUntil(now)
+	trace := telemetry.TraceCarrier(ctx)
 	ex := &flow.Execution{ID: s.newID(), WorkflowID: req.WorkflowID, WorkflowRevision: w.revision, TriggerNodeID: trigger,
 		Status: flow.ExecRunning, Input: input, IdempotencyKey: req.IdempotencyKey, RequestHash: hash,
-		TraceParent: traceParent(ctx), LeaseOwner: s.engine.Owner(), LeaseExpiresAt: &until,
-		StartedAt: now, UpdatedAt: now}
+		TraceParent: trace["traceparent"], TraceState: trace["tracestate"], Baggage: trace["baggage"],
+		LeaseOwner: s.engine.Owner(), LeaseExpiresAt: &until, StartedAt: now, UpdatedAt: now}
 	if ex.Input == nil {
 		ex.Input = map[string]any{}
 	}
@@ -274,12 +275,6 @@ func requestHash(identity any, trigger string) string {
 	b, _ := jsonenc.Marshal(identity)
 	sum := sha256.Sum256(append(b, trigger...))
 	return hex.EncodeToString(sum[:])
-}
-
-func traceParent(ctx context.Context) string {
-	c := propagation.MapCarrier{}
-	propagation.TraceContext{}.Inject(ctx, c)
-	return c["traceparent"]
 }
 
 // GetExecution returns an execution's status.

@@ -74,6 +74,8 @@ type (
 		IdempotencyKey   string               `json:"idempotencyKey"`
 		RequestHash      string               `json:"requestHash"`
 		TraceParent      string               `json:"traceParent"`
+		TraceState       string               `json:"traceState,omitempty"`
+		Baggage          string               `json:"baggage,omitempty"`
 		CurrentStep      int                  `json:"currentStep"`
 		TotalSteps       int                  `json:"totalSteps"`
 		CancelRequested  bool                 `json:"cancelRequested"`

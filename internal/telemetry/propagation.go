@@ -3,7 +3,6 @@ package telemetry
 import (
 	"context"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 )
 
@@ -14,7 +13,7 @@ import (
 // span.
 func TraceCarrier(ctx context.Context) map[string]string {
 	c := propagation.MapCarrier{}
-	otel.GetTextMapPropagator().Inject(ctx, c)
+	w3c.Inject(ctx, c)
 	return c
 }
 
@@ -25,5 +24,9 @@ func ContextFromCarrier(ctx context.Context, carrier map[string]string) context.
 	if len(carrier) == 0 {
 		return ctx
 	}
-	return otel.GetTextMapPropagator().Extract(ctx, propagation.MapCarrier(carrier))
+	return w3c.Extract(ctx, propagation.MapCarrier(carrier))
 }
+
+// w3c is Propagator's, whatever is installed globally (Setup installs the
+// same): what an execution row keeps does not depend on start-up order.
+var w3c = Propagator()

@@ -18,21 +18,22 @@ import (
 var executions = &table[flow.Execution]{
 	name: "executions",
 	columns: []string{"id", "workflow_id", "workflow_revision", "trigger_node_id", "status", "input", "output",
-		"error_message", "idempotency_key", "request_hash", "trace_parent", "current_step", "total_steps",
+		"error_message", "idempotency_key", "request_hash", "trace_parent", "trace_state", "baggage", "current_step", "total_steps",
 		"cancel_requested", "lease_owner", "lease_expires_at", "started_at", "completed_at", "updated_at"},
 	args: func(e *flow.Execution) ([]any, error) {
 		in, err1 := marshalJSON("execution input", e.Input, "{}")
 		out, err2 := nullJSON("execution output", e.Output)
 		err := firstErr(checkTexts("trigger node id", e.TriggerNodeID, "execution error message", e.ErrorMessage,
-			"idempotency key", e.IdempotencyKey, "request hash", e.RequestHash, "trace parent", e.TraceParent),
+			"idempotency key", e.IdempotencyKey, "request hash", e.RequestHash, "trace parent", e.TraceParent,
+			"trace state", e.TraceState, "baggage", e.Baggage),
 			err1, err2)
 		var key any
 		if e.IdempotencyKey != "" {
 			key = e.IdempotencyKey
 		}
 		return []any{e.ID.String(), e.WorkflowID.String(), e.WorkflowRevision, e.TriggerNodeID, string(e.Status),
-			in, out, e.ErrorMessage, key, e.RequestHash, e.TraceParent, e.CurrentStep, e.TotalSteps,
-			e.CancelRequested, e.LeaseOwner, nullTimeArg(e.LeaseExpiresAt), timeArg(e.StartedAt),
+			in, out, e.ErrorMessage, key, e.RequestHash, e.TraceParent, e.TraceState, e.Baggage, e.CurrentStep,
+			e.TotalSteps, e.CancelRequested, e.LeaseOwner, nullTimeArg(e.LeaseExpiresAt), timeArg(e.StartedAt),
 			nullTimeArg(e.CompletedAt), timeArg(e.UpdatedAt)}, err
 	},
 	scan: func(s scanner) (*flow.Execution, error) {
@@ -41,8 +42,8 @@ var executions = &table[flow.Execution]{
 		var in, out []byte
 		var key sql.NullString
 		if err := s.Scan(dbUUID{&e.ID}, dbUUID{&e.WorkflowID}, &e.WorkflowRevision, &e.TriggerNodeID, &status,
-			&in, &out, &e.ErrorMessage, &key, &e.RequestHash, &e.TraceParent, &e.CurrentStep, &e.TotalSteps,
-			&e.CancelRequested, &e.LeaseOwner, dbNullTime{&e.LeaseExpiresAt}, dbTime{&e.StartedAt},
+			&in, &out, &e.ErrorMessage, &key, &e.RequestHash, &e.TraceParent, &e.TraceState, &e.Baggage,
+			&e.CurrentStep, &e.TotalSteps, &e.CancelRequested, &e.LeaseOwner, dbNullTime{&e.LeaseExpiresAt}, dbTime{&e.StartedAt},
 			dbNullTime{&e.CompletedAt}, dbTime{&e.UpdatedAt}); err != nil {
 			return nil, err
 		}

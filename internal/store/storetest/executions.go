@@ -135,6 +135,8 @@ func testEncodedExecution(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	e := Execution(uuid.New(), flow.ExecRunning, queueBase, "me", queueBase.Add(time.Minute))
 	e.IdempotencyKey = "encoded-once"
+	e.TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	e.TraceState, e.Baggage = "vendor=opaque", "tenant=acme,region=eu"
 	e.Input = map[string]any{"seen": "at encoding", "nested": map[string]any{"n": float64(1)}}
 	encoded, err := s.EncodeExecution(e)
 	require.NoError(t, err)
@@ -147,6 +149,8 @@ func testEncodedExecution(t *testing.T, s store.Store) {
 	require.Equal(t, map[string]any{"seen": "at encoding", "nested": map[string]any{"n": float64(1)}}, got.Input)
 	require.Equal(t, "trigger-1", got.TriggerNodeID)
 	require.Equal(t, "encoded-once", got.IdempotencyKey)
+	require.Equal(t, [3]string{e.TraceParent, "vendor=opaque", "tenant=acme,region=eu"},
+		[3]string{got.TraceParent, got.TraceState, got.Baggage}, "the starting request's trace context")
 
 	again := Execution(e.WorkflowID, flow.ExecRunning, queueBase, "me", queueBase.Add(time.Minute))
 	again.IdempotencyKey = "encoded-once"
