@@ -7,6 +7,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -203,7 +204,47 @@ func open(ctx context.Context, url string, maxConns int) (*sqlstore.DB, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("postgres: %w", err), db.Close())
 	}
+	if err := rebuildInvalidIndexes(ctx, db); err != nil {
+		return nil, errors.Join(fmt.Errorf("postgres: %w", err), s.Close())
+	}
 	return s, nil
+}
+
+// rebuildInvalidIndexes rebuilds this schema's INVALID indexes. A CREATE
+// INDEX CONCURRENTLY cut short on the server (a restart, a failover, a
+// cancel) leaves its index INVALID — maintained by every write, used by no
+// query — and the migration that made it, run again, skips it (IF NOT
+// EXISTS). Each is dropped and built again from its own definition, both
+// CONCURRENTLY and both safe for two processes starting together.
+func rebuildInvalidIndexes(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname),
+		pg_get_indexdef(i.indexrelid)
+		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE NOT i.indisvalid AND n.nspname = current_schema()`)
+	if err != nil {
+		return fmt.Errorf("looking for invalid indexes: %w", err)
+	}
+	defer rows.Close()
+	var names, defs []string
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			return err
+		}
+		names, defs = append(names, name), append(defs, def)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i, name := range names {
+		rebuild := strings.Replace(defs[i], " INDEX ", " INDEX CONCURRENTLY IF NOT EXISTS ", 1)
+		for _, stmt := range []string{"DROP INDEX CONCURRENTLY IF EXISTS " + name, rebuild} {
+			if _, err := db.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("rebuilding the invalid index %s: %w", name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // dialect is what PostgreSQL needs beyond the shared SQL.
