@@ -148,7 +148,22 @@ func (t *translator) step() {
 		t.replace(op, end)
 		return
 	}
+	if lit := booleanWord(src[i:end]); lit != "" && atWordStart && (end == len(src) || src[end] != '.') {
+		t.replace(lit, end)
+		return
+	}
 	t.copyTo(end)
+}
+
+// booleanWord is CEL's literal for a boolean the reference's dialect
+// spells in any case ("True", "FALSE"), else "" (also for CEL's own).
+func booleanWord(w string) string {
+	for _, lit := range []string{"true", "false"} {
+		if w != lit && strings.EqualFold(w, lit) {
+			return lit
+		}
+	}
+	return ""
 }
 
 // stringLiteralEnd reports whether a CEL string or bytes literal starts at

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -289,10 +288,14 @@ func (a *api) webhook(c *fiber.Ctx) error {
 		return &flow.Error{Kind: flow.KindTooLarge, Code: "FLK-0363", Message: "webhook body exceeds 1 MiB"}
 	}
 	var body map[string]any
-	if len(bytes.TrimSpace(raw)) > 0 {
-		if err := decodeBody(c, raw, &body, nil); err != nil {
-			return err
+	var bodyErr error
+	decoded := false
+	decode := func() (map[string]any, error) { // once, whatever the service's attempts
+		if !decoded && len(bytes.TrimSpace(raw)) > 0 {
+			bodyErr = decodeBody(c, raw, &body, nil)
 		}
+		decoded = true
+		return body, bodyErr
 	}
 	wait, err := waitPreference(c)
 	if err != nil {
@@ -309,26 +312,14 @@ func (a *api) webhook(c *fiber.Ctx) error {
 	query := c.Queries()
 	delete(query, "wait") // how the caller is answered (waitPreference), not what it delivers
 	res, err := a.svc.StartWebhook(c.UserContext(), service.WebhookRequest{
-		Method: c.Method(), Path: webhookPath(c), Token: c.Get("X-Webhook-Token"), Body: body,
-		Headers: headers, Query: query, IdempotencyKey: key, Wait: wait})
+		Method: c.Method(), Path: "/" + c.Params("*"), Token: c.Get("X-Webhook-Token"), Body: decode,
+		RemoteIP: a.auth.clientIP(c), Headers: headers, Query: query, IdempotencyKey: key, Wait: wait})
 	if err != nil {
 		return err
 	}
 	c.Set("X-Webhook-Workflow-ID", res.Execution.WorkflowID.String())
 	c.Set("X-Webhook-Execution-ID", res.Execution.ID.String())
 	return a.answerStart(c, res, wait)
-}
-
-// webhookPath is the route path a webhook call names, percent-decoded: a
-// route is registered as text ("/café", "/a b"), and a client sends it
-// encoded ("caf%C3%A9", "a%20b"); Fiber leaves the path as sent. A path
-// that does not decode is looked up as sent.
-func webhookPath(c *fiber.Ctx) string {
-	raw := "/" + c.Params("*")
-	if p, err := url.PathUnescape(raw); err == nil {
-		return p
-	}
-	return raw
 }
 
 // webhookHeaders are the request's headers, which the execution's input

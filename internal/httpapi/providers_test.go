@@ -301,16 +301,16 @@ func TestProviderConfigConnectivity(t *testing.T) {
 }
 
 // TestProviderConfigConnectivitySSRF: with the default policy a loopback
-// fake is refused at connect time, as a failed stage.
+// fake is refused at connect time: 422 FLK-0341, as the reference answers
+// (a compatibility hunt found a 200 with a failed stage).
 func TestProviderConfigConnectivitySSRF(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
 	fake := providertest.New(t)
 	id := h.createProvider(tracerBody("tracer", fake.URL, "tr-key-1234"))
-	st := testStages(t, h.expect(h.do("POST", pcPath+"/"+id+"/test", nil), http.StatusOK, ""),
-		"failed", "failed", "skipped", "skipped")
-	require.Contains(t, st[0].Error, "blocked by SSRF policy")
-	require.Contains(t, st[0].Error, "loopback")
+	// The reference's answer (flowker-api.md #23): 422, not a test result.
+	body := h.expect(h.do("POST", pcPath+"/"+id+"/test", nil), http.StatusUnprocessableEntity, "FLK-0341")
+	require.Equal(t, "provider configuration base_url targets a restricted destination", body["message"])
 	require.Empty(t, fake.Requests(), "nothing reached the fake")
 }
 

@@ -106,11 +106,14 @@ func TestStrictTextInExecutionsAndWebhooks(t *testing.T) {
 	require.GreaterOrEqual(t, status, 400, raw)
 	require.Contains(t, raw, `"code"`, raw)
 
-	// Webhooks: body, query and the headers the input keeps, refused before
-	// the token is checked (the caller here has none) and never a 500.
+	// Webhooks: the query and the headers the input keeps are refused before
+	// the token is checked (the caller here has none), the body after it,
+	// in the reference's order (404, 401, then 400 for the body); never a 500.
 	hook := "/v1/webhooks/strict"
-	h.refused(h.do("POST", hook, `{"note": "\u0000"}`), "FLK-0001", `"note"`)
-	h.refused(h.do("POST", hook, "{\"note\": \"\xfe\"}"), "FLK-0001", `"note"`)
+	token := []string{"X-Webhook-Token", "tok-123456"}
+	h.refused(h.do("POST", hook, `{"note": "\u0000"}`, token...), "FLK-0001", `"note"`)
+	h.refused(h.do("POST", hook, "{\"note\": \"\xfe\"}", token...), "FLK-0001", `"note"`)
+	h.expect(h.do("POST", hook, `{"note": "\u0000"}`), http.StatusUnauthorized, "FLK-0362")
 	h.refused(h.do("POST", hook+"?q=%00", nil), "FLK-0304", `"q"`)
 	h.refused(h.do("POST", hook+"?q=%FF", nil), "FLK-0304", `"q"`)
 	h.refused(h.do("POST", hook, nil, "X-Client", "caf\xe9"), "FLK-0001", `"X-Client"`)

@@ -29,6 +29,13 @@ func TestWebhookRoutesAreCalledEncoded(t *testing.T) {
 			h.expect(h.do("POST", call, map[string]any{"amount": 1}), http.StatusCreated, "")
 		})
 	}
+	// A route registered encoded is matched as sent first, as the reference
+	// matches every route (it decodes nothing).
+	wf := linear("registered-encoded")
+	wf["nodes"].([]map[string]any)[0]["data"] = map[string]any{"triggerType": "webhook", "path": "/pct%41", "method": "POST"}
+	id := h.expect(h.do("POST", "/v1/workflows", wf), http.StatusCreated, "")["workflowId"].(string)
+	h.expect(h.do("POST", "/v1/workflows/"+id+"/activate", nil), http.StatusOK, "")
+	h.expect(h.do("POST", "/v1/webhooks/pct%41", map[string]any{"amount": 1}), http.StatusCreated, "")
 }
 
 // Two triggers of one workflow declaring the same route (once normalised:

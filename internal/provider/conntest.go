@@ -32,10 +32,28 @@ const (
 
 // TestTarget is what a connectivity test probes.
 type TestTarget struct {
+	Of                 Subject     // what is tested: its summary names it
 	BaseURL            string      // probed with GET
 	E2EMethod, E2EPath string      // optional: the end-to-end stage uses this method+path on BaseURL (default GET BaseURL)
 	Header             http.Header // extra headers sent in auth and e2e stages
 	Auth               Auth
+}
+
+// Subject is what a test checks, named by its summary as the reference
+// names it.
+type Subject int
+
+const (
+	ProviderConfiguration Subject = iota
+	ExecutorConfiguration
+)
+
+// summaries are a subject's "all passed" and "all failed" summaries.
+var summaries = map[Subject][2]string{
+	ProviderConfiguration: {"All tests passed - provider configuration connectivity verified",
+		"All tests failed - provider configuration needs review"},
+	ExecutorConfiguration: {"All tests passed - executor configuration ready for use",
+		"All tests failed - executor configuration needs review"},
 }
 
 // StageResult is one stage of a test. A failed stage carries Error and no
@@ -47,6 +65,7 @@ type StageResult struct {
 	Message    string         `json:"message,omitempty"`
 	Details    map[string]any `json:"details,omitempty"`
 	Error      string         `json:"error,omitempty"`
+	Blocked    bool           `json:"-"` // failed because the SSRF policy refused the destination
 }
 
 // TestResult is the outcome of Client.Test. It never contains secrets.
@@ -58,6 +77,7 @@ type TestResult struct {
 	StartedAt     time.Time     `json:"startedAt"`
 	CompletedAt   time.Time     `json:"completedAt"`
 	Passed        bool          `json:"-"` // no stage failed (connectivity always runs)
+	Blocked       bool          `json:"-"` // a stage failed because the SSRF policy refused the destination
 }
 
 // Test runs the connectivity, authentication and end-to-end stages against
@@ -91,13 +111,13 @@ func (c *Client) Test(ctx context.Context, t TestTarget) TestResult {
 			sr.Details["url"] = red.apply(u)
 		}
 		if sr.Status == StatusFailed {
-			failedStage = s.name
+			failedStage, res.Blocked = s.name, sr.Blocked
 		}
 		res.Stages = append(res.Stages, sr)
 	}
 	res.CompletedAt = time.Now().UTC()
 	res.DurationMs = res.CompletedAt.Sub(res.StartedAt).Milliseconds()
-	res.OverallStatus, res.Summary = overall(res.Stages)
+	res.OverallStatus, res.Summary = overall(res.Stages, t.Of)
 	res.Passed = failedStage == ""
 	return res
 }
@@ -172,17 +192,18 @@ func stageError(err error, details map[string]any) StageResult {
 	var ae *AuthError
 	var be *BlockedError
 	msg := err.Error() // redacted by Do
+	blocked := errors.As(err, &be)
 	switch {
 	case errors.As(err, &ae), errors.Is(err, ErrInvalidAuth):
-	case errors.As(err, &be):
+	case blocked:
 		msg = be.Error()
 	default:
 		msg = "request failed: " + msg
 	}
-	return StageResult{Status: StatusFailed, Details: details, Error: msg}
+	return StageResult{Status: StatusFailed, Details: details, Error: msg, Blocked: blocked}
 }
 
-func overall(stages []StageResult) (status, summary string) {
+func overall(stages []StageResult, of Subject) (status, summary string) {
 	var passed, failed int
 	for _, s := range stages {
 		switch s.Status {
@@ -194,9 +215,9 @@ func overall(stages []StageResult) (status, summary string) {
 	}
 	switch {
 	case failed == 0:
-		return StatusPassed, "All tests passed - connectivity verified"
+		return StatusPassed, summaries[of][0]
 	case passed == 0:
-		return StatusFailed, "All tests failed - configuration needs review"
+		return StatusFailed, summaries[of][1]
 	}
 	return StatusPartial, "Some tests failed - review failed stages before use"
 }

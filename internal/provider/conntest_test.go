@@ -33,7 +33,7 @@ func TestConnectivityTest(t *testing.T) {
 				return TestTarget{BaseURL: srv.URL + "/", E2EMethod: http.MethodPost, E2EPath: "/v1/health",
 					Header: http.Header{"X-Tenant": {"t1"}}, Auth: Auth{Type: AuthBearer, Token: "t-SECRET"}}
 			},
-			overall: StatusPassed, summary: "All tests passed - connectivity verified",
+			overall: StatusPassed, summary: "All tests passed - provider configuration connectivity verified",
 			stages: []stage{
 				{StatusPassed, "Provider is reachable"}, // 401 without auth still proves reachability
 				{StatusPassed, "Authentication successful"},
@@ -61,7 +61,7 @@ func TestConnectivityTest(t *testing.T) {
 			setup: func(t *testing.T, _ *providertest.Server) TestTarget {
 				return TestTarget{BaseURL: closedPortURL(t), Auth: Auth{Type: AuthAPIKey, APIKey: "k-SECRET", Location: LocationQuery}}
 			},
-			overall: StatusFailed, summary: "All tests failed - configuration needs review",
+			overall: StatusFailed, summary: "All tests failed - provider configuration needs review",
 			stages: []stage{
 				{StatusFailed, "connection refused"},
 				{StatusSkipped, "Skipped due to connectivity failure"},
@@ -73,7 +73,7 @@ func TestConnectivityTest(t *testing.T) {
 			setup: func(_ *testing.T, srv *providertest.Server) TestTarget {
 				return TestTarget{BaseURL: srv.URL, Auth: Auth{Type: AuthBasic, Username: "u", Password: "pw-SECRET"}}
 			},
-			overall: StatusFailed, summary: "All tests failed - configuration needs review",
+			overall: StatusFailed, summary: "All tests failed - provider configuration needs review",
 			stages: []stage{
 				{StatusFailed, "blocked by SSRF policy: 127.0.0.1 resolves to 127.0.0.1 (loopback address)"},
 				{StatusSkipped, "Skipped due to connectivity failure"},
@@ -89,7 +89,7 @@ func TestConnectivityTest(t *testing.T) {
 				srv.Respond("/", providertest.Response{Status: http.StatusServiceUnavailable})
 				return TestTarget{BaseURL: srv.URL}
 			},
-			overall: StatusFailed, summary: "All tests failed - configuration needs review",
+			overall: StatusFailed, summary: "All tests failed - provider configuration needs review",
 			stages: []stage{
 				{StatusFailed, "unexpected status code: 503"},
 				{StatusSkipped, "Skipped due to connectivity failure"},
@@ -130,7 +130,7 @@ func TestConnectivityTest(t *testing.T) {
 				srv.Respond("/ok", providertest.Response{})
 				return TestTarget{BaseURL: srv.URL, E2EPath: "/ok", Auth: Auth{Type: AuthBasic, Username: "u", Password: "pw-SECRET"}}
 			},
-			overall: StatusPassed, summary: "All tests passed - connectivity verified",
+			overall: StatusPassed, summary: "All tests passed - provider configuration connectivity verified",
 			stages: []stage{
 				{StatusPassed, "Provider is reachable"},
 				{StatusPassed, "Authentication accepted (endpoint returned non-auth error)"},
@@ -142,7 +142,7 @@ func TestConnectivityTest(t *testing.T) {
 			setup: func(_ *testing.T, srv *providertest.Server) TestTarget {
 				return TestTarget{BaseURL: srv.URL}
 			},
-			overall: StatusPassed, summary: "All tests passed - connectivity verified",
+			overall: StatusPassed, summary: "All tests passed - provider configuration connectivity verified",
 			stages: []stage{
 				{StatusPassed, "Provider is reachable"},
 				{StatusSkipped, "No authentication credentials configured"},
@@ -172,7 +172,7 @@ func TestConnectivityTest(t *testing.T) {
 			setup: func(_ *testing.T, srv *providertest.Server) TestTarget {
 				return TestTarget{BaseURL: srv.URL, Auth: tokenAuths(srv)[AuthOIDCUser]}
 			},
-			overall: StatusPassed, summary: "All tests passed - connectivity verified",
+			overall: StatusPassed, summary: "All tests passed - provider configuration connectivity verified",
 			stages: []stage{
 				{StatusPassed, "Provider is reachable"},
 				{StatusPassed, "Authentication successful"},

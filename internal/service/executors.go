@@ -247,8 +247,8 @@ func (s *Service) TestExecutorConfig(ctx context.Context, id uuid.UUID) (res *Ex
 		return nil, err
 	}
 	ep := e.Endpoints[0]
-	result := s.http.Test(ctx, provider.TestTarget{BaseURL: e.BaseURL, E2EMethod: ep.Method, E2EPath: ep.Path,
-		Header: http.Header{}, Auth: auth})
+	result := s.http.Test(ctx, provider.TestTarget{Of: provider.ExecutorConfiguration, BaseURL: e.BaseURL,
+		E2EMethod: ep.Method, E2EPath: ep.Path, Header: http.Header{}, Auth: auth})
 	res = &ExecutorTestResult{ExecutorConfigID: e.ID, TestResult: result, Status: e.Status}
 	err = s.store.InTx(ctx, func(tx store.Tx) error {
 		return tx.AppendAudit(ctx, s.auditEvent(ctx, "EXECUTOR_CONFIG_TESTED", "TEST", testResult(result),

@@ -253,6 +253,10 @@ func (s *Service) TestProviderConfig(ctx context.Context, id uuid.UUID) (res *Pr
 			"provider configuration config missing required field 'base_url'")
 	}
 	res = &ProviderTestResult{ProviderConfigID: pc.ID, ProviderID: pc.ProviderID, TestResult: s.http.Test(ctx, target)}
+	if res.Blocked { // the reference's answer: no test result for a destination never tried
+		return nil, flow.Errorf(flow.KindUnprocessable, "FLK-0341",
+			"provider configuration base_url targets a restricted destination")
+	}
 	err = s.store.InTx(ctx, func(tx store.Tx) error {
 		return tx.AppendAudit(ctx, s.auditEvent(ctx, "PROVIDER_CONFIG_TESTED", "TEST", testResult(res.TestResult),
 			resProviderConfig, pc.ID.String(), map[string]any{"overallStatus": res.OverallStatus}))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"maps"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -78,9 +79,14 @@ func (s *Service) activateRuntime(ctx context.Context, tx store.Tx, w *flow.Work
 
 // WebhookRequest is an inbound webhook call.
 type WebhookRequest struct {
-	Method, Path   string
-	Token          string // X-Webhook-Token
-	Body           map[string]any
+	Method string
+	Path   string // as sent: percent-encoded
+	Token  string // X-Webhook-Token
+	// Body decodes the request's body (nil: none), called once the route
+	// and the token passed: the reference's order (404, then 401, then 400
+	// for the body).
+	Body           func() (map[string]any, error)
+	RemoteIP       string
 	Headers        map[string]string
 	Query          map[string]string
 	IdempotencyKey string
@@ -114,7 +120,7 @@ func (s *Service) StartWebhook(ctx context.Context, req WebhookRequest) (*StartR
 // startWebhook is one attempt of StartWebhook, under ctx's catalog view.
 // It leaves req as it is.
 func (s *Service) startWebhook(ctx context.Context, req WebhookRequest) (*StartResult, error) {
-	route, err := s.store.FindWebhookRoute(ctx, req.Method, NormalizeWebhookPath(req.Path))
+	route, err := s.findWebhookRoute(ctx, req.Method, req.Path)
 	if err != nil {
 		return nil, err
 	}
@@ -128,10 +134,16 @@ func (s *Service) startWebhook(ctx context.Context, req WebhookRequest) (*StartR
 			return nil, flow.ErrWebhookToken
 		}
 	}
+	var body map[string]any
+	if req.Body != nil {
+		if body, err = req.Body(); err != nil {
+			return nil, err
+		}
+	}
 	// Sized for what they get: a map grown entry by entry is copied each
 	// time it doubles.
-	input := make(map[string]any, len(req.Body)+1) // and _webhook below
-	maps.Copy(input, req.Body)
+	input := make(map[string]any, len(body)+1) // and _webhook below
+	maps.Copy(input, body)
 	headers := make(map[string]any, len(req.Headers))
 	for k, v := range req.Headers {
 		if !sensitiveHeader(k) {
@@ -147,10 +159,25 @@ func (s *Service) startWebhook(ctx context.Context, req WebhookRequest) (*StartR
 	fingerprint := requestHash(map[string]any{"method": route.Method, "path": route.Path, "query": query,
 		"body": input}, route.NodeID) // before _webhook is added to input
 	// _webhook describes the call; it replaces any client value of that key.
-	input["_webhook"] = map[string]any{"method": route.Method, "path": route.Path, "headers": headers,
-		"query": query, "receivedAt": s.now().Format(time.RFC3339Nano)}
+	// Its path as the reference gives it: without the leading slash.
+	input["_webhook"] = map[string]any{"method": route.Method, "path": strings.TrimPrefix(route.Path, "/"),
+		"headers": headers, "query": query, "remote_ip": req.RemoteIP, "receivedAt": s.now().Format(time.RFC3339Nano)}
 	return s.StartExecution(ctx, StartRequest{WorkflowID: route.WorkflowID, Input: input,
 		IdempotencyKey: req.IdempotencyKey, TriggerNodeID: route.NodeID, Wait: req.Wait, Fingerprint: fingerprint})
+}
+
+// findWebhookRoute finds the route a call names: its path as sent, as the
+// reference matches it, else percent-decoded — a route registered as text
+// ("/café", "/a b") is called encoded ("caf%C3%A9", "a%20b").
+func (s *Service) findWebhookRoute(ctx context.Context, method, sent string) (*flow.WebhookRoute, error) {
+	route, err := s.store.FindWebhookRoute(ctx, method, NormalizeWebhookPath(sent))
+	if flow.KindOf(err) != flow.KindNotFound {
+		return route, err
+	}
+	if decoded, derr := url.PathUnescape(sent); derr == nil && decoded != sent {
+		return s.store.FindWebhookRoute(ctx, method, NormalizeWebhookPath(decoded))
+	}
+	return route, err
 }
 
 // sensitiveHeader keeps credentials and cookies out of stored input.
