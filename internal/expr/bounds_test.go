@@ -36,6 +36,16 @@ func TestWrittenPathsAreBounded(t *testing.T) {
 	within = append(within, FieldMapping{Source: "workflow.a", Target: "rows[9999]"})
 	tr, err := CompileMappings(within)
 	require.NoError(t, err, "reads are not counted; 100 elements and one row at 9,999 are")
+	// An array is counted once, by its largest index: six fields of
+	// rows[9000], each upper-cased (its target parsed again), pad rows once
+	// (found by a review: each path, and each transformed target twice, paid).
+	fields := make([]FieldMapping, 6)
+	for i := range fields {
+		fields[i] = FieldMapping{Source: fmt.Sprintf("workflow.f%d", i), Target: fmt.Sprintf("rows[9000].f%d", i),
+			Transformation: &Transformation{Type: "to_uppercase"}}
+	}
+	_, err = CompileMappings(fields)
+	require.NoError(t, err)
 	out, err := tr.Apply(map[string]any{"workflow": map[string]any{"a": 1.0}})
 	require.NoError(t, err)
 	require.Len(t, out.(map[string]any)["rows"], 10_000)

@@ -81,7 +81,7 @@ func CompileMappings(m []FieldMapping) (*Transform, error) { return CompileMappi
 // CompileMappingsAs is CompileMappings with the field name used in errors.
 func CompileMappingsAs(field string, m []FieldMapping) (*Transform, error) {
 	shift := &mappingShiftOp{fields: make([]mappedField, 0, len(m))}
-	writes := new(int) // see spec.writes
+	writes := &writeBudget{} // see spec.writes
 	t := &Transform{steps: []step{{where: field, op: shift}}}
 	for i, fm := range m {
 		where := fmt.Sprintf("%s[%d]", field, i)

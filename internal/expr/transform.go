@@ -132,13 +132,13 @@ func CompileOperations(ops []Operation) (*Transform, error) {
 
 // CompileOperationsAs is CompileOperations with the field name used in errors.
 func CompileOperationsAs(field string, ops []Operation) (*Transform, error) {
-	return compileSteps(field, ops, 0, new(int))
+	return compileSteps(field, ops, 0, &writeBudget{})
 }
 
 // maxStepsDepth bounds nested "steps" operations.
 const maxStepsDepth = 8
 
-func compileSteps(field string, ops []Operation, depth int, writes *int) (*Transform, error) {
+func compileSteps(field string, ops []Operation, depth int, writes *writeBudget) (*Transform, error) {
 	t := &Transform{steps: make([]step, 0, len(ops))}
 	for i, o := range ops {
 		where := fmt.Sprintf("%s[%d] (%s)", field, i, o.Operation)
@@ -188,7 +188,7 @@ func compileOperation(name string, s spec, require bool, depth int) (operation, 
 type spec struct {
 	where  string
 	m      map[string]any
-	writes *int // slots the transform's written paths may create, in all (see parse)
+	writes *writeBudget // what the transform's written paths may make arrays grow to (see parse)
 }
 
 func (s spec) fail(format string, args ...any) error {
@@ -228,9 +228,9 @@ func (s spec) parse(text, name string, use pathUse) (path, error) {
 		msg = "$ can only be read"
 	case use == targetPath && p.wildcard:
 		msg = "a wildcard [*] can only be read"
-	case use != readPath && s.writes != nil && s.spend(p):
-		msg = fmt.Sprintf("the paths this transform writes index arrays %d places deep in all, more than %d: "+
-			"a write pads an array with nulls up to its index", *s.writes, maxWriteSlots)
+	case use != readPath && s.writes != nil && s.writes.spend(p):
+		msg = fmt.Sprintf("the paths this transform writes make arrays %d slots long in all, more than %d: "+
+			"a write pads an array with nulls up to its index", s.writes.total, maxWriteSlots)
 	default:
 		return p, nil
 	}
@@ -246,15 +246,31 @@ func (s spec) parse(text, name string, use pathUse) (path, error) {
 // allocate gigabytes when the node runs.
 const maxWriteSlots = 100_000
 
-// spend counts p's indexes against the transform's budget and reports
-// whether it is exceeded.
-func (s spec) spend(p path) bool {
-	for _, seg := range p.segs {
-		if seg.kind == segIndex {
-			*s.writes += seg.index + 1
+// writeBudget is what a transform's written paths may make the arrays they
+// index grow to: per array (the path before its index), the largest index
+// written into it plus one — six fields of rows[9000] pad rows once — and
+// all arrays together at most maxWriteSlots.
+type writeBudget struct {
+	slots map[string]int
+	total int
+}
+
+// spend counts p's indexes and reports whether the budget is exceeded.
+func (b *writeBudget) spend(p path) bool {
+	for i, seg := range p.segs {
+		if seg.kind != segIndex {
+			continue
+		}
+		if b.slots == nil {
+			b.slots = map[string]int{}
+		}
+		array := p.prefix(i)
+		if n := seg.index + 1; n > b.slots[array] {
+			b.total += n - b.slots[array]
+			b.slots[array] = n
 		}
 	}
-	return *s.writes > maxWriteSlots
+	return b.total > maxWriteSlots
 }
 
 // pathEntry parses the path under key ("spec.path").

@@ -204,23 +204,42 @@ func open(ctx context.Context, url string, maxConns int) (*sqlstore.DB, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("postgres: %w", err), db.Close())
 	}
-	if err := rebuildInvalidIndexes(ctx, db); err != nil {
+	if err := rebuildInvalidIndexes(ctx, db, lockID); err != nil {
 		return nil, errors.Join(fmt.Errorf("postgres: %w", err), s.Close())
 	}
 	return s, nil
 }
 
-// rebuildInvalidIndexes rebuilds this schema's INVALID indexes. A CREATE
-// INDEX CONCURRENTLY cut short on the server (a restart, a failover, a
-// cancel) leaves its index INVALID — maintained by every write, used by no
-// query — and the migration that made it, run again, skips it (IF NOT
+// concurrentIndexes are the indexes migrations build CONCURRENTLY (00006).
+var concurrentIndexes = []string{"executions_workflow_status_started", "executions_workflow_completed",
+	"executions_status_completed", "executions_unfinished_started", "execution_waits_reviews_workflow"}
+
+// rebuildInvalidIndexes rebuilds those of concurrentIndexes this schema has
+// INVALID. A CREATE INDEX CONCURRENTLY cut short on the server (a restart,
+// a failover, a cancel) leaves its index INVALID — maintained by every
+// write, used by no query — and the migration, run again, skips it (IF NOT
 // EXISTS). Each is dropped and built again from its own definition, both
-// CONCURRENTLY and both safe for two processes starting together.
-func rebuildInvalidIndexes(ctx context.Context, db *sql.DB) error {
-	rows, err := db.QueryContext(ctx, `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname),
+// CONCURRENTLY, by the process that holds the schema's migration lock: two
+// doing it at once deadlocked (found by a review). No other index is
+// touched (an operator's, or what an interrupted REINDEX left).
+func rebuildInvalidIndexes(ctx context.Context, db *sql.DB, lockID int64) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	// Tried, not waited for: a session waiting for the lock is a
+	// transaction a concurrent build waits for in turn (a deadlock). The
+	// process holding it migrates or rebuilds, and rebuilds after.
+	var locked bool
+	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", lockID).Scan(&locked); err != nil || !locked {
+		return err
+	}
+	defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockID) }()
+	rows, err := conn.QueryContext(ctx, `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname),
 		pg_get_indexdef(i.indexrelid)
 		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE NOT i.indisvalid AND n.nspname = current_schema()`)
+		WHERE NOT i.indisvalid AND n.nspname = current_schema() AND c.relname = ANY($1)`, concurrentIndexes)
 	if err != nil {
 		return fmt.Errorf("looking for invalid indexes: %w", err)
 	}
@@ -239,7 +258,7 @@ func rebuildInvalidIndexes(ctx context.Context, db *sql.DB) error {
 	for i, name := range names {
 		rebuild := strings.Replace(defs[i], " INDEX ", " INDEX CONCURRENTLY IF NOT EXISTS ", 1)
 		for _, stmt := range []string{"DROP INDEX CONCURRENTLY IF EXISTS " + name, rebuild} {
-			if _, err := db.ExecContext(ctx, stmt); err != nil {
+			if _, err := conn.ExecContext(ctx, stmt); err != nil {
 				return fmt.Errorf("rebuilding the invalid index %s: %w", name, err)
 			}
 		}
