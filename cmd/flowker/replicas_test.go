@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -164,7 +165,8 @@ func TestWebhookRoutesAcrossProcesses(t *testing.T) {
 		return ex["status"] == "completed"
 	})
 	_, res := a.mustGet("/v1/executions/" + execID + "/results")
-	require.Equal(t, map[string]any{"orderId": "o-1", "via": hook}, res["finalOutput"])
+	// _webhook.path as the reference gives it: without the leading slash.
+	require.Equal(t, map[string]any{"orderId": "o-1", "via": strings.TrimPrefix(hook, "/")}, res["finalOutput"])
 
 	// Synchronous mode through B.
 	code, _, body = b.send("POST", "/v1/webhooks"+hook+"?wait=5s", map[string]any{"orderId": "o-2"},
