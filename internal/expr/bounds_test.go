@@ -2,6 +2,7 @@ package expr
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -49,6 +50,20 @@ func TestWrittenPathsAreBounded(t *testing.T) {
 	out, err := tr.Apply(map[string]any{"workflow": map[string]any{"a": 1.0}})
 	require.NoError(t, err)
 	require.Len(t, out.(map[string]any)["rows"], 10_000)
+}
+
+// Counting a written path's arrays costs its length, not its square: the
+// first per-array count rendered each array's path as text, and a 700 KB
+// target of [10000]s (refused early) or of [0]s (within the budget)
+// exhausted a CI machine's memory (found by CI).
+func TestWriteBudgetIsLinear(t *testing.T) {
+	for _, target := range []string{"x" + strings.Repeat("[0]", 100_000), "x" + strings.Repeat("[10000]", 100_000)} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, _ = CompileMappings([]FieldMapping{{Source: "workflow.a", Target: target}})
+		runtime.ReadMemStats(&after)
+		require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(256<<20), "compiling a %d-byte target", len(target))
+	}
 }
 
 // A condition nesting lists or maps more than 32 deep is refused at once:

@@ -3,7 +3,9 @@ package expr
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -251,27 +253,42 @@ const maxWriteSlots = 100_000
 // written into it plus one — six fields of rows[9000] pad rows once — and
 // all arrays together at most maxWriteSlots.
 type writeBudget struct {
-	slots map[string]int
+	slots map[uint64]int // by the hash of the path before the index
 	total int
 }
 
-// spend counts p's indexes and reports whether the budget is exceeded.
+// spend counts p's indexes and reports whether the budget is exceeded. An
+// array is named by the hash of the path before its index, taken as the
+// path is walked: rendering each prefix as text cost the square of the
+// path's length (a 700 KB target exhausted the memory of a CI machine).
 func (b *writeBudget) spend(p path) bool {
-	for i, seg := range p.segs {
-		if seg.kind != segIndex {
-			continue
+	var h maphash.Hash
+	h.SetSeed(prefixSeed)
+	for _, seg := range p.segs {
+		if seg.kind == segIndex {
+			if b.slots == nil {
+				b.slots = map[uint64]int{}
+			}
+			array := h.Sum64()
+			if n := seg.index + 1; n > b.slots[array] {
+				b.total += n - b.slots[array]
+				b.slots[array] = n
+			}
+			if b.total > maxWriteSlots {
+				return true
+			}
 		}
-		if b.slots == nil {
-			b.slots = map[string]int{}
-		}
-		array := p.prefix(i)
-		if n := seg.index + 1; n > b.slots[array] {
-			b.total += n - b.slots[array]
-			b.slots[array] = n
-		}
+		_ = h.WriteByte(byte(seg.kind))
+		_, _ = h.WriteString(seg.key)
+		_, _ = h.WriteString(strconv.Itoa(seg.index))
+		_ = h.WriteByte(0)
 	}
-	return b.total > maxWriteSlots
+	return false
 }
+
+// prefixSeed seeds writeBudget's hashes: random, so no definition can aim
+// two arrays at one count.
+var prefixSeed = maphash.MakeSeed()
 
 // pathEntry parses the path under key ("spec.path").
 func (s spec) pathEntry(key string, use pathUse) (path, error) {
