@@ -449,12 +449,14 @@ func (e *Engine) every(ctx context.Context, d time.Duration, f func(context.Cont
 
 // heartbeat extends the lease of every execution this process is working
 // on (queued, running or waiting to be retried here), and of no other row:
-// one it leased but lost track of lapses and is rescued.
+// one it leased but lost track of lapses and is rescued. Once stopping,
+// only runs under way keep theirs: one still queued will not start here,
+// and its lease lapses for another process instead of lasting the grace.
 func (e *Engine) heartbeat(ctx context.Context) {
 	e.mu.Lock()
 	ids := make([]uuid.UUID, 0, len(e.execs))
 	for id, rec := range e.execs {
-		if rec.queued {
+		if rec.queued && (!e.stopping || rec.cancel != nil) {
 			ids = append(ids, id)
 		}
 	}

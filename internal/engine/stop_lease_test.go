@@ -37,3 +37,41 @@ func TestLeasesAreRenewedThroughTheGrace(t *testing.T) {
 	require.Equal(t, flow.ExecCompleted, ex.Status, ex.ErrorMessage)
 	require.Len(t, steps, 1)
 }
+
+// Once stopping, an execution still queued here (it will not start here)
+// is no longer renewed: its lease lapses for another process to take it,
+// instead of lasting the whole grace (found by a review).
+func TestQueuedLeasesLapseThroughTheGrace(t *testing.T) {
+	env := newTestEnv(t, func(o *Options) {
+		o.Concurrency, o.HeartbeatInterval, o.LeaseDuration = 1, 10*time.Second, 30*time.Second
+	})
+	release := env.held("/slow")
+	wf := env.workflow([]flow.Node{trig("t"), env.callNode("a", "/slow", nil)}, linkTA)
+	running := env.start(wf, nil)
+	env.awaitRequests("/slow", 1)
+	queued := env.start(wf, nil) // no place for it: the only one is taken
+	ctx := context.Background()
+	before, err := env.raw.GetExecution(ctx, queued)
+	require.NoError(t, err)
+	stopped := make(chan struct{})
+	go func() { env.eng.Stop(waitLimit); close(stopped) }()
+	require.Eventually(t, func() bool {
+		env.eng.mu.Lock()
+		defer env.eng.mu.Unlock()
+		return env.eng.stopping
+	}, waitLimit, time.Millisecond)
+	for range 6 {
+		env.clock.Advance(10 * time.Second)
+		now := env.clock.Now()
+		require.Eventually(t, func() bool {
+			ex, err := env.raw.GetExecution(ctx, running)
+			return err == nil && ex.LeaseExpiresAt != nil && ex.LeaseExpiresAt.After(now)
+		}, 5*time.Second, time.Millisecond, "the running execution's lease lapsed")
+	}
+	ex, err := env.raw.GetExecution(ctx, queued)
+	require.NoError(t, err)
+	require.Equal(t, before.LeaseExpiresAt, ex.LeaseExpiresAt, "the queued execution's lease was renewed")
+	require.True(t, ex.LeaseExpiresAt.Before(env.clock.Now()), "lapsed: another process may take it")
+	release()
+	<-stopped
+}
