@@ -137,7 +137,13 @@ func (c *Client) do(ctx context.Context, r Request, maxBody int64) (*Response, e
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
-			ue.URL = red.apply(ue.URL) // the URL may carry a query API key
+			// net/http drops the password, not the user name, which may be a
+			// token; the query may carry an API key.
+			if p, perr := url.Parse(ue.URL); perr == nil && p.User != nil {
+				p.User = nil
+				ue.URL = p.String()
+			}
+			ue.URL = red.apply(ue.URL)
 		}
 		return nil, red.wrap(err)
 	}

@@ -61,6 +61,9 @@ var reservedRanges = []struct {
 	{netip.MustParsePrefix("240.0.0.0/4"), "reserved range"},
 	{netip.MustParsePrefix("2001:db8::/32"), "documentation range"},
 	{netip.MustParsePrefix("100::/64"), "discard-only range"},
+	// IPv4-compatible addresses (::127.0.0.1), deprecated: no route should
+	// lead anywhere through them (found by a security hunt).
+	{netip.MustParsePrefix("::/96"), "IPv4-compatible range"},
 }
 
 // nat64 embeds an IPv4 address in its last 32 bits; a NAT64 gateway would

@@ -54,6 +54,8 @@ func TestBlockReason(t *testing.T) {
 		{"2001:db8::1", true, "documentation range"},
 		{"64:ff9b::a9fe:a9fe", true, "cloud metadata address via NAT64"},
 		{"64:ff9b::808:808", false, ""},
+		{"::127.0.0.1", true, "IPv4-compatible range"},
+		{"::a9fe:a9fe", true, "IPv4-compatible range"},
 	}
 	for _, tt := range tests {
 		require.Equal(t, tt.want, blockReason(netip.MustParseAddr(tt.ip), tt.allowPrivate), "%s allowPrivate=%v", tt.ip, tt.allowPrivate)

@@ -156,8 +156,9 @@ var (
 	queryValue = regexp.MustCompile(`([?&][^=&#\s"'?]+=)[^&#\s"']*`)
 	// Credentials after an Authorization scheme.
 	authScheme = regexp.MustCompile(`(?i)\b(bearer|basic)\s+[^\s"',;]+`)
-	// user:password@ in a URL.
-	userInfo = regexp.MustCompile(`(://)[^/@\s]+@`)
+	// user:password@ in a URL, up to the last @ before the path, as a URL
+	// parser reads it (a password may hold an @).
+	userInfo = regexp.MustCompile(`(://)[^/?#\s"']*@`)
 	// The token of a callback URL (/v1/callbacks/<token>): it is the
 	// credential a provider calls back with (docs/security.md).
 	callbackToken = regexp.MustCompile(`(?i)(/v1/+callbacks/+)[^/?#\s"']+`)
