@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"strings"
@@ -15,7 +16,7 @@ import (
 // security hunt: a failed stage's error carried it).
 func TestProviderTestHidesUserinfoToken(t *testing.T) {
 	h := newHarness(t, allowPrivate)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
