@@ -341,8 +341,10 @@ func fillPath(path string, cfg, data map[string]any) (string, error) {
 	out := placeholder.ReplaceAllStringFunc(path, func(m string) string {
 		name := m[1 : len(m)-1]
 		for _, src := range []map[string]any{cfg, data} {
-			if v, ok := src[name]; ok && expr.Text(v) != "" {
-				return url.PathEscape(expr.Text(v))
+			if v, ok := src[name]; ok {
+				if text := expr.Text(v); text != "" {
+					return url.PathEscape(text)
+				}
 			}
 		}
 		missing = fmt.Errorf("missing required path parameter %q", name)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -287,16 +288,12 @@ func (a *api) webhook(c *fiber.Ctx) error {
 	if len(raw) > executionBodyLimit {
 		return &flow.Error{Kind: flow.KindTooLarge, Code: "FLK-0363", Message: "webhook body exceeds 1 MiB"}
 	}
-	var body map[string]any
-	var bodyErr error
-	decoded := false
-	decode := func() (map[string]any, error) { // once, whatever the service's attempts
-		if !decoded && len(bytes.TrimSpace(raw)) > 0 {
-			bodyErr = decodeBody(c, raw, &body, nil)
+	decode := sync.OnceValues(func() (body map[string]any, err error) { // once, whatever the service's attempts
+		if len(bytes.TrimSpace(raw)) > 0 {
+			err = decodeBody(c, raw, &body, nil)
 		}
-		decoded = true
-		return body, bodyErr
-	}
+		return body, err
+	})
 	wait, err := waitPreference(c)
 	if err != nil {
 		return err

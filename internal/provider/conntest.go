@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -77,7 +78,12 @@ type TestResult struct {
 	StartedAt     time.Time     `json:"startedAt"`
 	CompletedAt   time.Time     `json:"completedAt"`
 	Passed        bool          `json:"-"` // no stage failed (connectivity always runs)
-	Blocked       bool          `json:"-"` // a stage failed because the SSRF policy refused the destination
+}
+
+// Blocked reports whether a stage failed because the SSRF policy refused
+// the destination: nothing was sent there.
+func (r TestResult) Blocked() bool {
+	return slices.ContainsFunc(r.Stages, func(s StageResult) bool { return s.Blocked })
 }
 
 // Test runs the connectivity, authentication and end-to-end stages against
@@ -111,7 +117,7 @@ func (c *Client) Test(ctx context.Context, t TestTarget) TestResult {
 			sr.Details["url"] = red.apply(u)
 		}
 		if sr.Status == StatusFailed {
-			failedStage, res.Blocked = s.name, sr.Blocked
+			failedStage = s.name
 		}
 		res.Stages = append(res.Stages, sr)
 	}

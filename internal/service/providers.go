@@ -253,7 +253,7 @@ func (s *Service) TestProviderConfig(ctx context.Context, id uuid.UUID) (res *Pr
 			"provider configuration config missing required field 'base_url'")
 	}
 	res = &ProviderTestResult{ProviderConfigID: pc.ID, ProviderID: pc.ProviderID, TestResult: s.http.Test(ctx, target)}
-	if res.Blocked { // the reference's answer: no test result for a destination never tried
+	if res.Blocked() { // the reference's answer: no test result for a destination never tried
 		return nil, flow.Errorf(flow.KindUnprocessable, "FLK-0341",
 			"provider configuration base_url targets a restricted destination")
 	}

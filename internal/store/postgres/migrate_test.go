@@ -99,7 +99,14 @@ func TestReplicasMigrateTogether(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	url := storetest.PostgresURL(t)
-	const n = 4
+	for i, err := range openTogether(ctx, url, 4) {
+		require.NoError(t, err, "replica %d", i)
+	}
+}
+
+// openTogether opens and closes n stores on url at once, as replicas
+// starting together do, and returns each one's error.
+func openTogether(ctx context.Context, url string, n int) []error {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -112,7 +119,5 @@ func TestReplicasMigrateTogether(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	for i, err := range errs {
-		require.NoError(t, err, "replica %d", i)
-	}
+	return errs
 }

@@ -217,34 +217,3 @@ func TestValueTooLargeForAnIndexIsRefused(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrUnstorable)
 	require.Contains(t, err.Error(), "54000")
 }
-
-// TestInvalidIndexIsRebuilt: an index a CREATE INDEX CONCURRENTLY left
-// INVALID (its build cut short on the server) is rebuilt at the next
-// start; the migration that made it, run again, skipped it (IF NOT
-// EXISTS), and no query ever used it (found by a defect hunt).
-func TestInvalidIndexIsRebuilt(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	url := storetest.PostgresURL(t)
-	s, err := postgres.Open(ctx, url, 2)
-	require.NoError(t, err)
-	db, err := sql.Open("pgx", url)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
-	valid := func() bool {
-		var ok bool
-		require.NoError(t, db.QueryRowContext(ctx, `SELECT indisvalid FROM pg_index
-			WHERE indexrelid = 'executions_workflow_status_started'::regclass`).Scan(&ok))
-		return ok
-	}
-	_, err = db.ExecContext(ctx, `UPDATE pg_index SET indisvalid = false
-		WHERE indexrelid = 'executions_workflow_status_started'::regclass`) // what an interrupted build leaves
-	require.NoError(t, err)
-	require.False(t, valid())
-	require.NoError(t, s.Close())
-
-	s, err = postgres.Open(ctx, url, 2)
-	require.NoError(t, err)
-	require.NoError(t, s.Close())
-	require.True(t, valid(), "rebuilt at the next start")
-}

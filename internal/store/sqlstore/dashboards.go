@@ -45,9 +45,11 @@ func (q *queries) CountExecutionsByStatus(ctx context.Context, from, to *time.Ti
 		t := ceilMicro(*from)
 		lo = &t
 	}
-	if t := to; t != nil && t.UTC().Truncate(time.Microsecond).Before(flow.MaxInstant) { // else nothing stored is later: no bound
-		end := t.UTC().Truncate(time.Microsecond).Add(time.Microsecond)
-		hi = &end
+	if to != nil {
+		if end := to.UTC().Truncate(time.Microsecond); end.Before(flow.MaxInstant) { // else nothing stored is later: no bound
+			end = end.Add(time.Microsecond)
+			hi = &end
+		}
 	}
 	var b countQuery
 	p := splitRange(lo, hi, true, time.Now())
