@@ -66,7 +66,7 @@ func (r *run) runExecutor(ctx context.Context, n *plan.Node, vars map[string]any
 		if p := recover(); p != nil {
 			r.e.log.Error("executor node panicked", r.logFields(ctx, zap.String("node.id", n.ID), zap.Any("panic", p),
 				zap.ByteString("stack", debug.Stack()))...)
-			st.Status, st.Output, st.ErrorMessage = flow.StepFailed, nil, storableText(fmt.Sprintf("internal error: %v", p))
+			st.Status, st.Output, st.ErrorMessage = flow.StepFailed, nil, stepError(fmt.Errorf("internal error: %v", p))
 			st.CompletedAt = r.e.now()
 			res = nodeResult{node: n, step: st}
 		}
@@ -78,7 +78,7 @@ func (r *run) runExecutor(ctx context.Context, n *plan.Node, vars map[string]any
 	out, err := r.call(ctx, n, vars, key, &st)
 	st.CompletedAt = r.e.now()
 	if err != nil {
-		st.Status, st.ErrorMessage = flow.StepFailed, storableText(secret.RedactText(err.Error()))
+		st.Status, st.ErrorMessage = flow.StepFailed, stepError(err)
 		return nodeResult{node: n, step: st}
 	}
 	st.Status, st.Output = flow.StepCompleted, out

@@ -337,7 +337,7 @@ func (g *graph) start(n *plan.Node) bool {
 		st.Input = map[string]any{"condition": n.Condition.Source()}
 		st.Output = map[string]any{"condition": n.Condition.Source(), "result": ok, "branchTaken": strconv.FormatBool(ok)}
 		if err != nil {
-			st.Status, st.Output, st.ErrorMessage = flow.StepFailed, nil, err.Error()
+			st.Status, st.Output, st.ErrorMessage = flow.StepFailed, nil, stepError(err)
 		}
 		g.cond[n.ID] = ok
 	case flow.NodeAction:
@@ -345,7 +345,7 @@ func (g *graph) start(n *plan.Node) bool {
 		if n.OutputTmpl != nil {
 			out, err := n.OutputTmpl.Render(g.vars)
 			if err != nil {
-				st.Status, st.ErrorMessage = flow.StepFailed, err.Error()
+				st.Status, st.ErrorMessage = flow.StepFailed, stepError(err)
 			} else {
 				st.Output = out
 				g.setOutput(n, out)

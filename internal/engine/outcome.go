@@ -5,6 +5,7 @@ import (
 	"unicode/utf8"
 
 	"flowker/internal/flow"
+	"flowker/internal/secret"
 )
 
 // outcomeKind is how an attempt at an execution ends, apart from success.
@@ -106,6 +107,12 @@ func sanitized(v any) any {
 	}
 	return v
 }
+
+// stepError is the text a failed step stores of its error, whatever
+// failed (a call, a condition, a template, a wait): an error may quote the
+// data it failed on — a provider's answer, a token in a URL — so it is
+// redacted with the log rules and made storable.
+func stepError(err error) string { return storableText(secret.RedactText(err.Error())) }
 
 // storableText replaces NUL and invalid UTF-8 with U+FFFD.
 func storableText(s string) string {

@@ -131,7 +131,7 @@ func (r *run) arriveAt(n *plan.Node) {
 		if n.Wait.Until != nil {
 			due, err := untilTime(n, r.g.vars)
 			if err != nil {
-				r.g.complete(n, failedStep(n, now, err.Error()), nil)
+				r.g.complete(n, failedStep(n, now, err), nil)
 				return
 			}
 			w.DueAt = &due
@@ -143,7 +143,7 @@ func (r *run) arriveAt(n *plan.Node) {
 	case flow.NodeReview:
 		task, err := reviewTask(n, r.g.vars)
 		if err != nil {
-			r.g.complete(n, failedStep(n, now, err.Error()), nil)
+			r.g.complete(n, failedStep(n, now, err), nil)
 			return
 		}
 		w.Review = task
@@ -258,8 +258,8 @@ func waitStep(n *plan.Node, w *flow.Wait, out any, now time.Time) flow.Step {
 	return st
 }
 
-func failedStep(n *plan.Node, now time.Time, msg string) flow.Step {
-	return flow.Step{NodeID: n.ID, Name: stepName(n), Status: flow.StepFailed, ErrorMessage: msg,
+func failedStep(n *plan.Node, now time.Time, err error) flow.Step {
+	return flow.Step{NodeID: n.ID, Name: stepName(n), Status: flow.StepFailed, ErrorMessage: stepError(err),
 		StartedAt: now, CompletedAt: now}
 }
 
