@@ -249,12 +249,15 @@ func dropUnused(ex *flow.Execution) {
 }
 
 // drive waits until no other run of id is under way in this process, marks
-// this one's, and returns the function that ends the mark (false: ctx ended
-// first). Two runs of one execution must never overlap, and the lease's
-// fence names the process, not the run: after a write whose answer was lost
-// (it did commit: a park), the run that wrote it carries on while a wake may
-// have leased the execution to this process again and dispatched it.
-func (e *Engine) drive(ctx context.Context, id uuid.UUID) (func(), bool) {
+// this one's, and returns the function that ends the mark and what the run
+// takes over (false: ctx ended first). Two runs of one execution must never
+// overlap, and the lease's fence names the process, not the run: after a
+// write whose answer was lost (it did commit: a park), the run that wrote it
+// carries on while a wake may have leased the execution to this process
+// again and dispatched it. The run's cancel is recorded with the mark, under
+// one lock: Stop's hand-back, Cancel and the heartbeat never see a run that
+// is under way without it.
+func (e *Engine) drive(ctx context.Context, id uuid.UUID, cancel context.CancelCauseFunc) (func(), runningAs, bool) {
 	for {
 		e.mu.Lock()
 		rec := e.record(id)
@@ -262,6 +265,7 @@ func (e *Engine) drive(ctx context.Context, id uuid.UUID) (func(), bool) {
 		if busy == nil {
 			mine := make(chan struct{})
 			rec.driving = mine
+			as := takeOver(rec, cancel)
 			e.mu.Unlock()
 			return func() {
 				e.mu.Lock()
@@ -270,13 +274,13 @@ func (e *Engine) drive(ctx context.Context, id uuid.UUID) (func(), bool) {
 				}
 				e.mu.Unlock()
 				close(mine)
-			}, true
+			}, as, true
 		}
 		e.mu.Unlock()
 		select {
 		case <-busy:
 		case <-ctx.Done():
-			return nil, false
+			return nil, runningAs{}, false
 		}
 	}
 }
@@ -289,12 +293,9 @@ type runningAs struct {
 	cause    trace.SpanContext  // the request that dispatched it, to link
 }
 
-// running marks id as run by a worker and returns what it takes over
-// (once).
-func (e *Engine) running(id uuid.UUID, cancel context.CancelCauseFunc) runningAs {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	rec := e.record(id)
+// takeOver marks rec as run by a worker and returns what it takes over
+// (once). e.mu is held.
+func takeOver(rec *localExec, cancel context.CancelCauseFunc) runningAs {
 	rec.cancel = cancel
 	as := runningAs{fresh: rec.fresh, view: rec.view, dispatch: rec.dispatches, cause: rec.cause}
 	rec.fresh, rec.view, rec.cause = nil, nil, trace.SpanContext{}
@@ -564,11 +565,16 @@ func (e *Engine) retryLater(id uuid.UUID) {
 func (e *Engine) finished(id uuid.UUID, dispatch int, results *store.ExecutionResults) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if rec, ok := e.execs[id]; ok && rec.dispatches == dispatch {
+	rec, ok := e.execs[id]
+	switch {
+	case !ok:
+	case rec.dispatches == dispatch:
 		for _, ch := range rec.waiters {
 			ch <- results // buffered, sent once; waiters share results and only read them
 			close(ch)
 		}
 		delete(e.execs, id)
+	default: // dispatched again: a cancel meanwhile is for the next run (takeOver)
+		rec.cancel = nil
 	}
 }

@@ -66,14 +66,14 @@ type nodeResult struct {
 // is handed back, or fails transiently (then it runs again here later). A
 // panic fails that execution, never the process.
 func (e *Engine) runOne(loopCtx context.Context, id uuid.UUID) {
-	driven, ok := e.drive(loopCtx, id)
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(loopCtx))
+	driven, as, ok := e.drive(loopCtx, id, cancel)
 	if !ok { // stopping while another run of it went on here: Stop releases it
+		cancel(nil)
 		e.inFlight.Add(-1)
 		e.freePlace()
 		return
 	}
-	ctx, cancel := context.WithCancelCause(context.WithoutCancel(loopCtx))
-	as := e.running(id, cancel)
 	// end outlives the load (a shelved run keeps it): it holds the dispatch
 	// number only, not what the run took over (the handed-over input, which
 	// the run lets go once used: 10,000 runs held 38 MB more with it).
