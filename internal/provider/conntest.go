@@ -141,10 +141,13 @@ func (c *Client) testConnectivity(ctx context.Context, t TestTarget) StageResult
 }
 
 func (c *Client) testAuthentication(ctx context.Context, t TestTarget) StageResult {
-	if t.Auth.typeName() == AuthNone {
+	// Static headers may carry credentials too (the reference runs this stage
+	// for them); its details name the scheme and count the headers sent.
+	if t.Auth.typeName() == AuthNone && len(t.Header) == 0 {
 		return StageResult{Status: StatusSkipped, Message: "No authentication credentials configured"}
 	}
-	d := map[string]any{"authType": t.Auth.Type}
+	d := map[string]any{"authType": t.Auth.typeName(), "hasApiKey": t.Auth.Type == AuthAPIKey && t.Auth.APIKey != "",
+		"headerCount": len(t.Header)}
 	resp, err := c.do(ctx, Request{Method: http.MethodGet, URL: t.BaseURL, Header: t.Header, Auth: t.Auth, Timeout: stageTimeout}, testMaxBody)
 	if err != nil {
 		return stageError(err, d)

@@ -50,6 +50,8 @@ func TestConnectivityTest(t *testing.T) {
 				require.Equal(t, http.StatusUnauthorized, res.Stages[0].Details["statusCode"])
 				require.Equal(t, srv.URL+"/", res.Stages[0].Details["url"])
 				require.Equal(t, AuthBearer, res.Stages[1].Details["authType"])
+				require.Equal(t, false, res.Stages[1].Details["hasApiKey"])
+				require.Equal(t, 1, res.Stages[1].Details["headerCount"])
 				require.Equal(t, http.StatusOK, res.Stages[1].Details["statusCode"])
 				require.Equal(t, len(`{"ok":true}`), res.Stages[2].Details["responseBodyLen"])
 				require.Equal(t, "application/json", res.Stages[2].Details["contentType"])
@@ -147,6 +149,42 @@ func TestConnectivityTest(t *testing.T) {
 				{StatusPassed, "Provider is reachable"},
 				{StatusSkipped, "No authentication credentials configured"},
 				{StatusPassed, "Full request/response cycle completed successfully"},
+			},
+		},
+		{
+			// Static headers can carry credentials: the reference tests them too.
+			name: "headers only", allowPrivate: true,
+			setup: func(_ *testing.T, srv *providertest.Server) TestTarget {
+				srv.RequireAPIKey("X-Partner-Key", "p-SECRET")
+				return TestTarget{BaseURL: srv.URL, Header: http.Header{"X-Partner-Key": {"p-SECRET"}}}
+			},
+			overall: StatusPassed, summary: "All tests passed - provider configuration connectivity verified",
+			stages: []stage{
+				{StatusPassed, "Provider is reachable"},
+				{StatusPassed, "Authentication successful"},
+				{StatusPassed, "Full request/response cycle completed successfully"},
+			},
+			check: func(t *testing.T, srv *providertest.Server, res TestResult) {
+				require.Equal(t, map[string]any{"authType": AuthNone, "hasApiKey": false, "headerCount": 1,
+					"statusCode": http.StatusOK, "responseTimeMs": res.Stages[1].Details["responseTimeMs"]}, res.Stages[1].Details)
+				require.Equal(t, "p-SECRET", srv.Requests()[1].Header.Get("X-Partner-Key"))
+			},
+		},
+		{
+			name: "api key", allowPrivate: true,
+			setup: func(_ *testing.T, srv *providertest.Server) TestTarget {
+				srv.RequireAPIKey("X-API-Key", "k-SECRET")
+				return TestTarget{BaseURL: srv.URL, Auth: Auth{Type: AuthAPIKey, APIKey: "k-SECRET", HeaderName: "X-API-Key"}}
+			},
+			overall: StatusPassed, summary: "All tests passed - provider configuration connectivity verified",
+			stages: []stage{
+				{StatusPassed, "Provider is reachable"},
+				{StatusPassed, "Authentication successful"},
+				{StatusPassed, "Full request/response cycle completed successfully"},
+			},
+			check: func(t *testing.T, _ *providertest.Server, res TestResult) {
+				require.Equal(t, true, res.Stages[1].Details["hasApiKey"])
+				require.Equal(t, 0, res.Stages[1].Details["headerCount"])
 			},
 		},
 		{
