@@ -150,15 +150,8 @@ func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *St
 		}
 		return res, err
 	}
-	if errors.Is(err, store.ErrOutcomeUnknown) {
-		// Its insert may have landed, leased to this process: it is run
-		// from what is stored (nothing, if it did not), not left to be
-		// rescued when the lease lapses.
-		s.engine.Dispatch(ctx, ex.ID)
-		return nil, err
-	}
 	if err != nil {
-		s.engine.Release()
+		s.giveUp(ctx, ex.ID, err)
 		return nil, err
 	}
 	handed := *ex
@@ -379,9 +372,21 @@ func (s *Service) RetryExecution(ctx context.Context, id uuid.UUID) (ex *flow.Ex
 			map[string]any{"workflow.id": ex.WorkflowID.String()})
 	})
 	if err != nil {
-		s.engine.Release()
+		s.giveUp(ctx, id, err)
 		return nil, err
 	}
 	s.engine.Dispatch(ctx, id)
 	return ex, nil
+}
+
+// giveUp ends a start or a retry whose write failed, holding an engine
+// place. A write whose answer was lost may have landed, leasing the
+// execution to this process: it is run from what is stored (nothing, if
+// the write did not land), not left to be rescued when the lease lapses.
+func (s *Service) giveUp(ctx context.Context, id uuid.UUID, err error) {
+	if errors.Is(err, store.ErrOutcomeUnknown) {
+		s.engine.Dispatch(ctx, id)
+		return
+	}
+	s.engine.Release()
 }
