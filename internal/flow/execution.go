@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"net/url"
 	"slices"
 	"time"
 
@@ -110,6 +111,23 @@ type WebhookRoute struct {
 	WorkflowID  uuid.UUID
 	NodeID      string
 	VerifyToken string // sealed at rest
+}
+
+// WebhookPathsMeet reports whether one call could reach both paths: a
+// call is matched as sent, then percent-decoded ("/pay%20in" reaches both
+// "/pay%20in" and "/pay in"), so two such routes must not both be
+// registered — the one matched as sent would take the other's calls.
+func WebhookPathsMeet(a, b string) bool {
+	return a == b || DecodedWebhookPath(a) == b || DecodedWebhookPath(b) == a
+}
+
+// unescapedPath is p percent-decoded, "" (no route) when it does not decode.
+func DecodedWebhookPath(p string) string {
+	decoded, err := url.PathUnescape(p)
+	if err != nil {
+		return ""
+	}
+	return decoded
 }
 
 // Execution errors with the reference's codes.

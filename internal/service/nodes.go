@@ -29,7 +29,7 @@ const (
 // references must exist (provider configurations active, as the reference
 // requires); at activation every referenced configuration must be active.
 func (s *Service) checkWorkflowNodes(ctx context.Context, tx store.Tx, w *flow.Workflow, activating bool) error {
-	routes := map[string]string{} // a route's method and path: the node declaring it
+	var routes []flow.WebhookRoute // declared so far (NodeID: the node declaring it)
 	for _, n := range w.Nodes {
 		var err error
 		switch n.Type {
@@ -42,11 +42,13 @@ func (s *Service) checkWorkflowNodes(ctx context.Context, tx store.Tx, w *flow.W
 			return err
 		}
 		if method, path, ok := webhookRoute(&n); ok {
-			route := method + " " + path
-			if other, taken := routes[route]; taken { // else activation finds its own route taken
-				return flow.Invalidf("FLK-0211", "nodes %q and %q declare the same webhook route %s", other, n.ID, route)
+			for _, other := range routes { // else activation finds its own route taken
+				if other.Method == method && flow.WebhookPathsMeet(other.Path, path) {
+					return flow.Invalidf("FLK-0211", "nodes %q and %q declare the same webhook route %s %s (a call to one could reach the other)",
+						other.NodeID, n.ID, method, path)
+				}
 			}
-			routes[route] = n.ID
+			routes = append(routes, flow.WebhookRoute{Method: method, Path: path, NodeID: n.ID})
 		}
 	}
 	_, err := plan.Compile(w.Definition) // conditions and mappings: FLK-0105, FLK-0140..0143

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"maps"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -174,7 +173,7 @@ func (s *Service) findWebhookRoute(ctx context.Context, method, sent string) (*f
 	if flow.KindOf(err) != flow.KindNotFound {
 		return route, err
 	}
-	if decoded, derr := url.PathUnescape(sent); derr == nil && decoded != sent {
+	if decoded := flow.DecodedWebhookPath(sent); decoded != "" && decoded != sent {
 		return s.store.FindWebhookRoute(ctx, method, NormalizeWebhookPath(decoded))
 	}
 	return route, err

@@ -461,6 +461,9 @@ func (q *queries) ReplaceWebhookRoutes(ctx context.Context, workflowID uuid.UUID
 	if _, err := q.w.ExecContext(ctx, `DELETE FROM webhook_routes WHERE workflow_id = $1`, workflowID.String()); err != nil {
 		return err
 	}
+	if err := q.checkRoutesFree(ctx, routes); err != nil {
+		return err
+	}
 	for _, r := range routes {
 		_, err := q.w.ExecContext(ctx, `INSERT INTO webhook_routes (method, path, workflow_id, node_id, verify_token)
 			VALUES ($1, $2, $3, $4, $5)`, strings.ToUpper(r.Method), r.Path, workflowID.String(), r.NodeID, r.VerifyToken)
@@ -472,6 +475,44 @@ func (q *queries) ReplaceWebhookRoutes(ctx context.Context, workflowID uuid.UUID
 		}
 	}
 	return nil
+}
+
+// checkRoutesFree refuses routes another workflow's route meets
+// (flow.WebhookPathsMeet: one call could reach both); the same text is the
+// primary key's to refuse. Catalog writes are serialised (the catalog lock
+// on PostgreSQL, one writer on SQLite), so nothing slips in between.
+func (q *queries) checkRoutesFree(ctx context.Context, routes []flow.WebhookRoute) error {
+	if len(routes) == 0 {
+		return nil
+	}
+	rows, err := q.w.QueryContext(ctx, `SELECT method, path FROM webhook_routes
+		WHERE path LIKE '%!%%' ESCAPE '!' OR path IN `+placeholders(1, len(routes)), decodedPaths(routes)...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var method, path string
+		if err := rows.Scan(&method, &path); err != nil {
+			return err
+		}
+		for _, r := range routes {
+			if strings.EqualFold(method, r.Method) && flow.WebhookPathsMeet(path, r.Path) {
+				return store.ErrWebhookRouteTaken
+			}
+		}
+	}
+	return rows.Err()
+}
+
+// decodedPaths are the routes' paths percent-decoded: the stored paths a
+// call to one of them reaches once decoded.
+func decodedPaths(routes []flow.WebhookRoute) []any {
+	out := make([]any, len(routes))
+	for i, r := range routes {
+		out[i] = flow.DecodedWebhookPath(r.Path)
+	}
+	return out
 }
 
 func (q *queries) FindWebhookRoute(ctx context.Context, method, path string) (*flow.WebhookRoute, error) {

@@ -538,6 +538,20 @@ func testWebhookRoutes(t *testing.T, s store.Store) {
 	require.NoError(t, s.ReplaceWebhookRoutes(ctx, a, nil))
 	_, err = find("PUT", "/payments/in")
 	require.ErrorIs(t, err, flow.ErrWebhookNotFound, "no routes: every route removed")
+
+	// A route one call could reach along with another workflow's is taken
+	// (flow.WebhookPathsMeet): a call is matched as sent, then decoded.
+	require.NoError(t, s.ReplaceWebhookRoutes(ctx, a, []flow.WebhookRoute{{Method: "POST", Path: "/pay in", NodeID: "h"},
+		{Method: "POST", Path: "/fee%2520x", NodeID: "g"}, {Method: "POST", Path: "/100%", NodeID: "p"}}))
+	for _, path := range []string{"/pay%20in", "/fee%20x", "/100%25"} {
+		require.ErrorIs(t, s.ReplaceWebhookRoutes(ctx, b, []flow.WebhookRoute{{Method: "POST", Path: path, NodeID: "n"}}),
+			store.ErrWebhookRouteTaken, path)
+	}
+	require.NoError(t, s.ReplaceWebhookRoutes(ctx, b, []flow.WebhookRoute{{Method: "GET", Path: "/pay%20in", NodeID: "n"},
+		{Method: "POST", Path: "/fee x", NodeID: "n2"}, {Method: "POST", Path: "/pay_in", NodeID: "n3"}}),
+		"another method, a route no call reaches along with another's, LIKE's _ taken as itself")
+	require.NoError(t, s.ReplaceWebhookRoutes(ctx, a, []flow.WebhookRoute{{Method: "POST", Path: "/pay in", NodeID: "h"}}),
+		"a workflow's own routes do not block it")
 }
 
 // testWebhookRoutesConcurrent: lookups made at once (shared between
