@@ -276,6 +276,11 @@ func keepLeaf(path string, v, stored any, r reason) (any, bool, error) {
 	if stored != nil {
 		old, isString := stored.(string)
 		if MaskValue(stored) == s || isString && HasUserinfo(old) && MaskURL(old) == s {
+			if r == notSecret && !(isString && old == s) {
+				// Secret when stored, not in the update (a header just
+				// declared safe): restoring it would show the secret.
+				return nil, false, &MaskedError{Field: strings.TrimPrefix(path, "."), NoLongerSecret: true}
+			}
 			return stored, true, nil
 		}
 	}
@@ -293,9 +298,16 @@ func looksMasked(s string) bool {
 	return ok && s[start:end] == "****"
 }
 
-// MaskedError says a masked value was sent where no matching secret is stored.
-type MaskedError struct{ Field string }
+// MaskedError says a masked value was sent where no matching secret is
+// stored, or for a secret the update no longer keeps secret.
+type MaskedError struct {
+	Field          string
+	NoLongerSecret bool // declared safe by the update: its value would be shown
+}
 
 func (e *MaskedError) Error() string {
+	if e.NoLongerSecret {
+		return e.Field + ": a masked value was sent for a secret the update no longer keeps secret (declared safe); send the value itself"
+	}
 	return e.Field + ": a masked value was sent but no matching secret is stored; send the secret itself"
 }

@@ -120,16 +120,23 @@ func TestKeepMaskedURLsAndSafeHeaders(t *testing.T) {
 	require.ErrorAs(t, err, &me)
 	require.Equal(t, "base_url", me.Field)
 
-	// A header declared safe now keeps its masked stored value rather than
-	// storing the mask literally.
+	// A header declared safe by the update while it sends the stored secret
+	// back masked is refused: restoring it would show a secret to whoever
+	// may write the configuration (found by a defect hunt). Declaring it
+	// safe takes its value sent in full; a credential's name stays secret.
 	stored["headers"].(map[string]any)["X-Region"] = "region-5555"
 	update = secret.Mask(stored, schema)
 	require.Equal(t, "****5555", update["headers"].(map[string]any)["X-Region"])
 	update["safe_headers"] = []any{"X-Tenant", "X-Region", "X-Auth-Token"}
+	_, err = secret.KeepMasked(update, stored, schema)
+	require.ErrorAs(t, err, &me)
+	require.Equal(t, "headers.X-Region", me.Field)
+	require.Contains(t, me.Error(), "no longer keeps secret")
+	update["headers"].(map[string]any)["X-Region"] = "region-5555"
 	got, err = secret.KeepMasked(update, stored, schema)
 	require.NoError(t, err)
 	shown := secret.Mask(got, schema)["headers"].(map[string]any)
-	require.Equal(t, "region-5555", shown["X-Region"], "kept, and shown now that it is declared safe")
+	require.Equal(t, "region-5555", shown["X-Region"], "sent in full, and shown now that it is declared safe")
 	require.Equal(t, "****7777", shown["X-Auth-Token"], "a credential's name cannot be declared safe")
 }
 
