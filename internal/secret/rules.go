@@ -157,8 +157,9 @@ var (
 	// Credentials after an Authorization scheme.
 	authScheme = regexp.MustCompile(`(?i)\b(bearer|basic)\s+[^\s"',;]+`)
 	// user:password@ in a URL, up to the last @ before the path, as a URL
-	// parser reads it (a password may hold an @).
-	userInfo = regexp.MustCompile(`(://)[^/?#\s"']*@`)
+	// parser reads it (a password may hold an @, and an apostrophe: a
+	// sub-delim; a double quote it may not, so quoted text ends it).
+	userInfo = regexp.MustCompile(`(://)[^/?#\s"]*@`)
 	// The token of a callback URL (/v1/callbacks/<token>): it is the
 	// credential a provider calls back with (docs/security.md).
 	callbackToken = regexp.MustCompile(`(?i)(/v1/+callbacks/+)[^/?#\s"']+`)
