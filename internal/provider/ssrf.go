@@ -64,11 +64,20 @@ var reservedRanges = []struct {
 	// IPv4-compatible addresses (::127.0.0.1), deprecated: no route should
 	// lead anywhere through them (found by a security hunt).
 	{netip.MustParsePrefix("::/96"), "IPv4-compatible range"},
+	// Local-use NAT64 (RFC 8215; where its IPv4 address sits is the
+	// operator's choice) and Teredo (an obfuscated IPv4 address): no
+	// provider is reached through them.
+	{netip.MustParsePrefix("64:ff9b:1::/48"), "local-use NAT64 range"},
+	{netip.MustParsePrefix("2001::/32"), "Teredo range"},
 }
 
-// nat64 embeds an IPv4 address in its last 32 bits; a NAT64 gateway would
-// forward to it, so the embedded address is what must be checked.
-var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+// nat64 embeds an IPv4 address in its last 32 bits, 6to4 in bits 16–48; a
+// gateway or relay would forward to it, so the embedded address is what
+// must be checked (found by defect hunts).
+var (
+	nat64  = netip.MustParsePrefix("64:ff9b::/96")
+	sixTo4 = netip.MustParsePrefix("2002::/16")
+)
 
 // blockReason says why ip may not be dialled, or "" if it may.
 func blockReason(ip netip.Addr, allowPrivate bool) string {
@@ -76,10 +85,13 @@ func blockReason(ip netip.Addr, allowPrivate bool) string {
 		return "invalid address"
 	}
 	ip = ip.Unmap().WithZone("")
-	if nat64.Contains(ip) {
-		b := ip.As16()
-		if r := blockReason(netip.AddrFrom4([4]byte(b[12:])), allowPrivate); r != "" {
-			return r + " via NAT64"
+	if nat64.Contains(ip) || sixTo4.Contains(ip) {
+		b, via, at := ip.As16(), " via NAT64", 12
+		if sixTo4.Contains(ip) {
+			via, at = " via 6to4", 2
+		}
+		if r := blockReason(netip.AddrFrom4([4]byte(b[at:at+4])), allowPrivate); r != "" {
+			return r + via
 		}
 		return ""
 	}

@@ -56,6 +56,16 @@ func TestBlockReason(t *testing.T) {
 		{"64:ff9b::808:808", false, ""},
 		{"::127.0.0.1", true, "IPv4-compatible range"},
 		{"::a9fe:a9fe", true, "IPv4-compatible range"},
+		// 6to4 carries an IPv4 address a relay forwards to; local-use NAT64
+		// and Teredo lead nowhere a provider is (found by a defect hunt).
+		{"2002:7f00:1::", false, "loopback address via 6to4"},
+		{"2002:7f00:1::", true, ""},
+		{"2002:a00:1::1", false, "private address via 6to4"},
+		{"2002:a9fe:a9fe::", true, "cloud metadata address via 6to4"},
+		{"2002:808:808::1", false, ""},
+		{"64:ff9b:1::a9fe:a9fe", true, "local-use NAT64 range"},
+		{"64:ff9b:1::7f00:1", true, "local-use NAT64 range"},
+		{"2001:0:4136:e378:8000:63bf:3fff:fdd2", true, "Teredo range"},
 	}
 	for _, tt := range tests {
 		require.Equal(t, tt.want, blockReason(netip.MustParseAddr(tt.ip), tt.allowPrivate), "%s allowPrivate=%v", tt.ip, tt.allowPrivate)
