@@ -248,7 +248,9 @@ func conditional(c *fiber.Ctx) context.Context {
 			continue
 		}
 		if len(tag) > 2 && tag[0] == '"' && tag[len(tag)-1] == '"' {
-			if n, err := strconv.Atoi(tag[1 : len(tag)-1]); err == nil && n > 0 {
+			// Strong comparison is of the text: "01" and "+1" are not "1".
+			inner := tag[1 : len(tag)-1]
+			if n, err := strconv.Atoi(inner); err == nil && n > 0 && strconv.Itoa(n) == inner {
 				p.Revisions = append(p.Revisions, n)
 			}
 		}

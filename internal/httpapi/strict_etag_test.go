@@ -60,10 +60,12 @@ func TestETagsAndIfMatch(t *testing.T) {
 	m := h.expect(put(`"1"`, "etag-lost"), http.StatusPreconditionFailed, "FLK-0013")
 	require.Contains(t, m["message"], "revision 2")
 	require.Equal(t, "etag-2", h.expect(h.do("GET", path, nil), http.StatusOK, "")["name"])
-	// A list naming the current tag, and *, match; a weak or malformed tag never does.
+	// A list naming the current tag, and *, match; a weak or malformed tag
+	// never does, nor one naming the same number in other text ("04", "+4":
+	// strong comparison is of the text; they matched, found by a defect hunt).
 	h.expect(put(`"7", "2"`, "etag-3"), http.StatusOK, "")
 	h.expect(put(`*`, "etag-4"), http.StatusOK, "")
-	for _, tag := range []string{`W/"4"`, `4`, `"abc"`} {
+	for _, tag := range []string{`W/"4"`, `4`, `"abc"`, `"04"`, `"+4"`} {
 		h.expect(put(tag, "etag-x"), http.StatusPreconditionFailed, "FLK-0013")
 	}
 	// Lifecycle actions and DELETE take If-Match too.
