@@ -182,5 +182,10 @@ func seriesBounds(from, to time.Time, interval string, zone *time.Location) []ti
 			}
 		}
 	}
+	// A bucket of 9999's last local day or hour would end in year 10000,
+	// no RFC 3339 time: the last one ends where time the API takes ends.
+	if last := len(bounds) - 1; bounds[last].After(flow.MaxInstant) {
+		bounds[last] = flow.MaxInstant
+	}
 	return bounds
 }

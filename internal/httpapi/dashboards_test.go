@@ -109,6 +109,21 @@ func TestExecutionSeries(t *testing.T) {
 			}}, got)
 	})
 
+	t.Run("the ends of time the API takes", func(t *testing.T) {
+		// The last local day or hour of 9999 ended in year 10000, no RFC
+		// 3339 time (found by defect hunts): it ends at the last instant.
+		const last = "9999-12-31T23:59:59.999999Z"
+		for query, want := range map[string]string{
+			"startTime=9999-12-30T00:00:00Z&endTime=9999-12-31T12:00:00Z":                              last,
+			"startTime=9999-12-31T22:00:00Z&endTime=9999-12-31T23:30:00Z&interval=hour":                last,
+			"startTime=9999-12-30T00:00:00Z&endTime=9999-12-31T12:00:00Z&timezone=America/Los_Angeles": last,
+			"startTime=9999-12-30T00:00:00Z&endTime=9999-12-31T00:00:00Z":                              "9999-12-31T00:00:00Z",
+		} {
+			b := series(query)["buckets"].([]any)
+			require.Equal(t, want, b[len(b)-1].(map[string]any)["end"], query)
+		}
+	})
+
 	t.Run("at most 1000 buckets", func(t *testing.T) {
 		start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 		for interval, end := range map[string]time.Time{"hour": start.Add(1000 * time.Hour), "day": start.AddDate(0, 0, 1000)} {
@@ -138,9 +153,15 @@ func TestExecutionSeries(t *testing.T) {
 			from + "&" + to + "&timezone=Local":                                  "timezone",
 			from + "&" + to + "&timezone=" + url.QueryEscape("../../etc/passwd"): "timezone",
 			from + "&" + to + "&workflowId=nope":                                 "workflowId",
+			// NUL or invalid UTF-8: the shared text check answered FLK-0304
+			// here (found by a defect hunt); every dashboard refusal is FLK-0302.
+			"startTime=%00&" + to:                "startTime",
+			from + "&" + to + "&timezone=UTC%00": "timezone",
+			from + "&" + to + "&status=%ff":      "status",
 		} {
 			body := h.expect(h.do("GET", "/v1/dashboards/executions/series?"+query, nil), http.StatusBadRequest, "FLK-0302")
 			require.Contains(t, body["message"], param, query)
 		}
+		h.expect(h.do("GET", "/v1/dashboards/executions?startTime=%00", nil), http.StatusBadRequest, "FLK-0302")
 	})
 }

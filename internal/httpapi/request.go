@@ -387,14 +387,18 @@ func checkRequestText(c *fiber.Ctx) error {
 		return flow.Invalidf(flow.CodeInvalidBody, "invalid request path: it %s", p)
 	}
 	var err error
+	code := flow.CodeInvalidQuery
+	if strings.HasPrefix(c.Path(), "/v1/dashboards/") { // the reference answers every dashboard parameter so
+		code = codeDashboardParam
+	}
 	c.Request().URI().QueryArgs().VisitAll(func(k, v []byte) {
 		if err != nil {
 			return
 		}
 		if p := textProblem(string(k)); p != "" {
-			err = flow.Invalidf(flow.CodeInvalidQuery, "invalid query parameter name: it %s", p)
+			err = flow.Invalidf(code, "invalid query parameter name: it %s", p)
 		} else if p := textProblem(string(v)); p != "" {
-			err = flow.Invalidf(flow.CodeInvalidQuery, "invalid query parameter %q: its value %s", k, p)
+			err = flow.Invalidf(code, "invalid query parameter %q: its value %s", k, p)
 		}
 	})
 	if err != nil {
