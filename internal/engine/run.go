@@ -286,6 +286,19 @@ func (r *run) drive() (verdict, bool) {
 			continue
 		}
 		outstanding := r.calls.inFlight + len(r.calls.waiting)
+		if outstanding > 0 && (len(r.w.opened) > 0 || len(r.w.resolved) > 0) && r.g.failure.none() && context.Cause(ctx) == nil {
+			// A wait reached beside calls under way, with no node to start, is
+			// written now — a review shown in its inbox while its deadline
+			// runs, a timer armed — not when the calls end. (With nothing
+			// under way the park writes it.)
+			r.pending = append(r.pending, r.g.takeRecorded()...)
+			if err := r.save(ctx, nil); err != nil {
+				if v, stop := r.saveFailed(ctx, err); stop {
+					return v, false
+				}
+			}
+			continue
+		}
 		if outstanding == 0 && len(r.w.parked) > 0 && r.g.failure.none() && context.Cause(ctx) == nil {
 			parked, err := r.park(ctx)
 			switch {

@@ -101,7 +101,10 @@ func (e *Engine) fireTimers(ctx context.Context) {
 	}
 }
 
-// fire resolves one due wait and reports whether it did.
+// fire resolves one due wait and reports whether it did: expired (a
+// review's default decision, a callback's timeout edge), fired (a delay),
+// or — a callback whose signal came before its row was written —
+// resolved with that signal.
 func (e *Engine) fire(ctx context.Context, due flow.Wait) (fired bool, err error) {
 	err = e.Wake(ctx, func(tx store.Tx, now time.Time) (uuid.UUID, bool, error) {
 		fired = false
@@ -121,19 +124,49 @@ func (e *Engine) fire(ctx context.Context, due flow.Wait) (fired bool, err error
 			_, err := tx.ResolveWait(ctx, w)
 			return uuid.Nil, false, err
 		}
-		waits.Expire(w, now)
+		// A callback's signal may be there already: accepted before the wait's
+		// row was written (its delivery found no wait to resolve), and read
+		// here under the same lock every delivery takes, so a delivery either
+		// committed before this (and wins) or comes after and finds the wait
+		// closed (409 FLK-0526).
+		sig, err := signalOf(ctx, tx, w)
+		if err != nil {
+			return uuid.Nil, false, err
+		}
+		received := waits.Fire(w, sig, now)
 		if ok, err := tx.ResolveWait(ctx, w); err != nil || !ok {
 			return uuid.Nil, false, err
 		}
-		eventType := "WAIT_FIRED"
-		if w.Status == flow.WaitExpired {
+		eventType, action, meta := "WAIT_FIRED", "EXPIRE", map[string]any(nil)
+		switch {
+		case received:
+			eventType, action, meta = "WAIT_RESOLVED", "SIGNAL", map[string]any{"signal": w.Signal, "early": true}
+		case w.Status == flow.WaitExpired:
 			eventType = "WAIT_EXPIRED"
 		}
-		if err := tx.AppendAudit(ctx, waits.Event(ctx, now, eventType, "EXPIRE", w, nil)); err != nil {
+		if err := tx.AppendAudit(ctx, waits.Event(ctx, now, eventType, action, w, meta)); err != nil {
 			return uuid.Nil, false, err
 		}
 		fired = true
 		return w.ExecutionID, true, nil
 	})
 	return fired && err == nil, err
+}
+
+// signalOf is the signal a wait_for_callback waits for, if it came; nil
+// for other waits.
+func signalOf(ctx context.Context, tx store.Tx, w *flow.Wait) (*flow.Signal, error) {
+	if w.Kind != flow.NodeWaitForCallback {
+		return nil, nil //nolint:nilnil // documented: no signal
+	}
+	sigs, err := tx.ListSignals(ctx, w.ExecutionID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range sigs {
+		if sigs[i].Name == w.Signal {
+			return &sigs[i], nil
+		}
+	}
+	return nil, nil //nolint:nilnil // documented: none came
 }

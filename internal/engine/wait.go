@@ -25,10 +25,12 @@ import (
 // persisted steps and finds the wait resolved.
 
 // waitState is what a run knows of its execution's waits, read on the
-// first wait node reached (most executions never reach one).
+// first wait node reached (most executions never reach one). The signals
+// are read again when a wait_for_callback node is reached later (see
+// arrive): a callback may come at any time before its node.
 type waitState struct {
 	loaded  bool
-	latest  map[string]*flow.Wait // per node, the newest wait
+	latest  map[string]*flow.Wait // per node, its current wait (see currentWait)
 	signals map[string]*flow.Signal
 	parked  map[string]*plan.Node
 	opened  []flow.Wait    // new waits, written with the next save
@@ -54,24 +56,18 @@ func (e *Engine) executionVars(p *plan.Plan, id uuid.UUID) map[string]any {
 	return vars
 }
 
-// loadWaits reads the execution's waits and signals once.
+// loadWaits reads the execution's waits and signals.
 func (r *run) loadWaits(ctx context.Context, tx store.Tx) error {
 	ws, err := tx.ListWaits(ctx, r.ex.ID)
 	if err != nil {
 		return err
 	}
-	sigs, err := tx.ListSignals(ctx, r.ex.ID)
-	if err != nil {
+	if err := r.loadSignals(ctx, tx); err != nil {
 		return err
 	}
-	r.w.latest, r.w.signals = map[string]*flow.Wait{}, map[string]*flow.Signal{}
-	for i := range ws { // oldest first; a node's open wait (at most one) wins over older closed ones
-		if prev := r.w.latest[ws[i].NodeID]; prev == nil || !prev.Open() {
-			r.w.latest[ws[i].NodeID] = &ws[i]
-		}
-	}
-	for i := range sigs {
-		r.w.signals[sigs[i].Name] = &sigs[i]
+	r.w.latest = map[string]*flow.Wait{}
+	for i := range ws {
+		r.w.latest[ws[i].NodeID] = currentWait(r.w.latest[ws[i].NodeID], &ws[i])
 	}
 	for _, w := range r.w.opened { // not yet written: still ours
 		r.w.latest[w.NodeID] = &w
@@ -80,19 +76,84 @@ func (r *run) loadWaits(ctx context.Context, tx store.Tx) error {
 	return nil
 }
 
+// loadSignals reads the execution's signals.
+func (r *run) loadSignals(ctx context.Context, tx store.Tx) error {
+	sigs, err := tx.ListSignals(ctx, r.ex.ID)
+	if err != nil {
+		return err
+	}
+	r.w.signals = make(map[string]*flow.Signal, len(sigs))
+	for i := range sigs {
+		r.w.signals[sigs[i].Name] = &sigs[i]
+	}
+	return nil
+}
+
+// currentWait is which of two waits of one node is the node's current
+// one (the list comes oldest first, next). A node has at most one open
+// wait (a unique index), which wins; a wait an attempt closed (resolved,
+// expired) wins over one cancelled with an earlier attempt, whose retry
+// waited afresh; between equals the later one wins. By status, not by
+// created_at alone: a retry served by a process whose clock is behind
+// stamps its wait before the cancelled one, which must not replace it
+// (the retry's decision would be ignored and a new review opened).
+func currentWait(prev, next *flow.Wait) *flow.Wait {
+	if prev == nil || waitRank(next) >= waitRank(prev) {
+		return next
+	}
+	return prev
+}
+
+func waitRank(w *flow.Wait) int {
+	switch w.Status {
+	case flow.WaitOpen:
+		return 2
+	case flow.WaitCancelled:
+		return 0
+	default: // resolved or expired
+		return 1
+	}
+}
+
 // arrive resolves or parks the wait nodes the graph reached. A store
-// error is returned (transient: the attempt is retried later).
+// error is returned (transient: the attempt is retried later), the nodes
+// not yet handled kept for the next attempt.
 func (r *run) arrive(ctx context.Context) error {
-	for _, n := range r.g.takeArrived() {
-		if !r.w.loaded {
-			if err := r.loadWaits(ctx, r.e.store); err != nil {
-				r.g.arrived = append(r.g.arrived, n) // not lost: arrive again on the next attempt
-				return err
-			}
+	arrived := r.g.takeArrived()
+	fresh := false // read in this call: current
+	for i, n := range arrived {
+		var err error
+		switch {
+		case !r.w.loaded:
+			err = r.loadWaits(ctx, r.e.store)
+			fresh = true
+		case !fresh && r.staleSignal(n):
+			// The signals were read at an earlier wait node: a callback that
+			// came since (before its node was reached: kept, and answered 202)
+			// must be used now, not lose to the timeout of a wait opened
+			// without it.
+			err = r.loadSignals(ctx, r.e.store)
+			fresh = true
+		}
+		if err != nil {
+			r.g.arrived = append(r.g.arrived, arrived[i:]...) // not lost: arrive again on the next attempt
+			return err
 		}
 		r.arriveAt(n)
 	}
 	return nil
+}
+
+// staleSignal reports whether reaching n needs the signals read again: a
+// wait_for_callback node whose signal is not known and whose wait is not
+// closed (an open wait may have been resolved by the signal meanwhile; a
+// park reads both again anyway).
+func (r *run) staleSignal(n *plan.Node) bool {
+	if n.Type != flow.NodeWaitForCallback || r.w.signals[n.Wait.Signal] != nil {
+		return false
+	}
+	w := r.w.latest[n.ID]
+	return w == nil || w.Open() || w.Status == flow.WaitCancelled
 }
 
 func (r *run) arriveAt(n *plan.Node) {

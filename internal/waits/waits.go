@@ -36,6 +36,22 @@ func Expire(w *flow.Wait, now time.Time) {
 	}
 }
 
+// Fire resolves an open wait found due, read again under its execution's
+// lock. A wait_for_callback whose signal is there (sig non-nil) takes it:
+// it was accepted before this moment — early, before the wait's row was
+// written, so its delivery found no wait to resolve — and an accepted
+// callback wins over the timeout, which a delivery after this moment is
+// refused for. Anything else expires (Expire). It reports whether the
+// signal resolved the wait.
+func Fire(w *flow.Wait, sig *flow.Signal, now time.Time) bool {
+	if w.Kind == flow.NodeWaitForCallback && sig != nil {
+		Receive(w, sig)
+		return true
+	}
+	Expire(w, now)
+	return false
+}
+
 // Decide applies a decision just recorded (w.Decisions includes it) and
 // reports whether it resolved the review. The rule: an approval counts
 // toward requiredApprovals, and the review passes through its "approve"
