@@ -20,8 +20,8 @@ func TestExactNumberOfLongNumbers(t *testing.T) {
 	t.Parallel()
 	for n, exact := range map[string]bool{
 		"1e-5000000": false, "-2.5E-2000000": false, "0e-5000000": true, "0.000e+9999999": true,
-		"0." + strings.Repeat("7", 1_040_000): false,
-		"1." + strings.Repeat("0", 1_040_000): true,
+		"0." + strings.Repeat("7", 1_040_000):       false,
+		"1." + strings.Repeat("0", 1_040_000):       true,
 		"0." + strings.Repeat("0", 1_040_000) + "1": false,
 		"100e-2": true, "1.5E+3": true, "-0.0": true, "12345678901234567e0": false, "5e-324": true, "3e-324": false,
 	} {
