@@ -114,8 +114,15 @@ func CompileCondition(src string, nodeIDs []string) (*Condition, error) {
 		return nil, &CompileError{Message: fmt.Sprintf("lists and maps nested %d deep: at most %d", d, maxLiteralNesting),
 			Line: 1, Column: 1}
 	}
-	tr := translateDialect(src, rewriteIDs(nodeIDs))
-	checked, issues := env.Compile(tr.cel)
+	tr := translateDialect(src, nodeIDs)
+	parsed, issues := env.Parse(tr.cel)
+	if issues != nil && issues.Err() != nil {
+		return nil, tr.compileError(issues.Errors())
+	}
+	if err := checkNesting(parsed.NativeRep(), tr); err != nil {
+		return nil, err // before checking, which costs about the nesting's fourth power
+	}
+	checked, issues := env.Check(parsed)
 	if issues != nil && issues.Err() != nil {
 		return nil, tr.compileError(issues.Errors())
 	}

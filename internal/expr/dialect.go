@@ -2,6 +2,7 @@ package expr
 
 import (
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -70,9 +71,12 @@ func isWordByte(c byte) bool {
 }
 
 // translateDialect rewrites the reference dialect into CEL outside string
-// literals and comments. ids are the node ids to rewrite (see rewriteIDs).
-func translateDialect(src string, ids []string) translation {
-	t := translator{src: src, ids: ids}
+// literals and comments, for a workflow whose node ids are nodeIDs: the
+// ids CEL cannot name become nodes["id"] (see rewriteIDs), and a word that
+// is a node id is never read as the dialect's boolean (a node named True
+// is the node).
+func translateDialect(src string, nodeIDs []string) translation {
+	t := translator{src: src, ids: rewriteIDs(nodeIDs), nodeIDs: nodeIDs}
 	t.out.Grow(len(src) + 16)
 	t.origAt = make([]int, 0, len(src)+17)
 	for t.pos < len(src) {
@@ -83,11 +87,12 @@ func translateDialect(src string, ids []string) translation {
 }
 
 type translator struct {
-	src    string
-	ids    []string
-	pos    int
-	out    strings.Builder
-	origAt []int
+	src     string
+	ids     []string // to rewrite, longest first
+	nodeIDs []string // all of them
+	pos     int
+	out     strings.Builder
+	origAt  []int
 }
 
 // copyTo copies the original up to end unchanged.
@@ -148,7 +153,8 @@ func (t *translator) step() {
 		t.replace(op, end)
 		return
 	}
-	if lit := booleanWord(src[i:end]); lit != "" && atWordStart && (end == len(src) || src[end] != '.') {
+	if lit := booleanWord(src[i:end]); lit != "" && atWordStart && (end == len(src) || src[end] != '.') &&
+		!slices.Contains(t.nodeIDs, src[i:end]) {
 		t.replace(lit, end)
 		return
 	}

@@ -18,6 +18,9 @@
 //     Ids that read as CEL literals or operators (true, false, null, in,
 //     AND, OR, NOT, all-digit ids such as 123 or 1e5) are reachable only as
 //     nodes["id"]; ids must be separated from a neighbouring "-" by a space.
+//     The reference's booleans in other cases (True, FALSE) become true and
+//     false, except a word that is one of the workflow's node ids: a node
+//     named True is the node.
 //   - Conditions are type-checked when compiled, so an undeclared name or a
 //     syntax error is reported with a line and column of the original text
 //     [the reference never validated them].
@@ -30,6 +33,10 @@
 //   - AND/OR inside string literals are left alone [the reference split on
 //     them]. Parentheses, in, arithmetic and string functions (CEL's and the
 //     strings extension) are available.
+//   - Checking costs about the fourth power of how deeply values nest, so
+//     a condition nests lists and maps at most 32 deep, counting the levels
+//     macros add ([1].map(x, {1: x}).map(…) nests without brackets), macros
+//     at most 8 deep, and its nested values are weighed in all (nesting.go).
 //   - Evaluation has a cost budget so a large comprehension cannot stall a
 //     worker. A non-bool result is converted with the reference's
 //     truthiness: null, "", "false" (any case) and 0 are false.
@@ -49,7 +56,10 @@
 // Keys may contain any character except . [ and ]. Reads never fail on a
 // missing key; writes create missing objects (and arrays for a[n]) and fail
 // when an intermediate value is neither absent, null nor the right
-// container. A wildcard in a write path applies to every element present.
+// container. A wildcard in a write path applies to every element present;
+// an index after one is refused where the write may create it (rows[*].a[9]
+// would pad an array in every row, past the write budget), and allowed in
+// delete and the string operations, which only change what exists.
 //
 // Apply walks Go values directly (map[string]any, []any, string, float64,
 // bool, nil) and copies on write: the input is never mutated, and the result

@@ -301,7 +301,7 @@ type deleteOp struct {
 }
 
 func compileDelete(s spec, require bool) (operation, error) {
-	paths, err := s.pathList(s.m["paths"], "spec.paths", writePath)
+	paths, err := s.pathList(s.m["paths"], "spec.paths", editPath)
 	if err != nil {
 		return nil, err
 	}

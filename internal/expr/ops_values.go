@@ -285,7 +285,7 @@ type stringOp struct {
 }
 
 func compileStringOp(name string, s spec) (operation, error) {
-	p, err := s.pathEntry("path", writePath)
+	p, err := s.pathEntry("path", editPath)
 	if err != nil {
 		return nil, err
 	}

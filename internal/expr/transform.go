@@ -213,9 +213,14 @@ func (s spec) str(key string, required bool) (string, error) {
 type pathUse uint8
 
 const (
-	readPath   pathUse = iota // $ and wildcards allowed
-	writePath                 // wildcards allowed (every element present)
-	targetPath                // a single place: no $, no wildcard
+	readPath pathUse = iota // $ and wildcards allowed
+	// editPath changes or removes only what exists (delete, the string
+	// operations), so it never pads an array: wildcards allowed anywhere.
+	editPath
+	// writePath may create what is missing: wildcards allowed (every
+	// element present), but no index after one (see paddedPerElement).
+	writePath
+	targetPath // a single place: no $, no wildcard
 )
 
 // parse parses a path found at spec location name (for messages; empty
@@ -230,6 +235,8 @@ func (s spec) parse(text, name string, use pathUse) (path, error) {
 		msg = "$ can only be read"
 	case use == targetPath && p.wildcard:
 		msg = "a wildcard [*] can only be read"
+	case use == writePath && paddedPerElement(p):
+		msg = "an index after a wildcard [*] cannot be written: it would pad an array in every element"
 	case use != readPath && s.writes != nil && s.writes.spend(p):
 		msg = fmt.Sprintf("the paths this transform writes make arrays %d slots long in all, more than %d: "+
 			"a write pads an array with nulls up to its index", s.writes.total, maxWriteSlots)
@@ -240,6 +247,23 @@ func (s spec) parse(text, name string, use pathUse) (path, error) {
 		msg = name + ": " + msg
 	}
 	return path{}, s.fail("%s", msg)
+}
+
+// paddedPerElement reports whether p indexes an array after a wildcard:
+// rows[*].pad[9999] pads one array per element of rows, as many as the
+// document holds, where writeBudget counts the one path once (20 rows
+// padded 200,000 slots; a 1 MiB body holds ~300,000 empty rows).
+func paddedPerElement(p path) bool {
+	wildcard := false
+	for _, seg := range p.segs {
+		switch {
+		case seg.kind == segWildcard:
+			wildcard = true
+		case seg.kind == segIndex && wildcard:
+			return true
+		}
+	}
+	return false
 }
 
 // maxWriteSlots bounds the array slots a transform's written paths may

@@ -3,7 +3,6 @@ package expr
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 )
@@ -44,8 +43,8 @@ func render(v any) string {
 
 // Text is a value's text where a string is wanted — a query parameter, a
 // path placeholder, a reference inside a longer template string: strings
-// as they are, numbers as JSON writes them (2500000, not fmt's 2.5e+06),
-// objects and arrays as JSON, null as "".
+// as they are, numbers as JSON writes them (2500000, not fmt's 2.5e+06;
+// 0.00005, not 5e-05), objects and arrays as JSON, null as "".
 func Text(v any) string {
 	switch v := v.(type) {
 	case nil:
@@ -65,11 +64,13 @@ func Text(v any) string {
 	return string(out)
 }
 
-// formatNumber writes integral values without a fraction or exponent
-// (12, not 1.2e+01) the way JSON documents usually carry them.
+// formatNumber writes f as encoding/json does, by asking it (so the two
+// cannot drift): no exponent from 1e-6 up to 1e21 (12, 0.00005, 2500000),
+// and past those a short one (1e-7, 1e+21). NaN and ±Inf, which JSON
+// cannot hold, are written as strconv writes them.
 func formatNumber(f float64) string {
-	if f == math.Trunc(f) && math.Abs(f) < 1e21 {
-		return strconv.FormatFloat(f, 'f', -1, 64)
+	if out, err := json.Marshal(f); err == nil {
+		return string(out)
 	}
 	return strconv.FormatFloat(f, 'g', -1, 64)
 }
