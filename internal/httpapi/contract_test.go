@@ -106,6 +106,7 @@ var loadContract = sync.OnceValues(func() (*contract, error) {
 		return r
 	}
 	c.unrouted = &openapi3.Operation{OperationID: "no operation", Responses: openapi3.NewResponses(
+		openapi3.WithStatus(http.StatusBadRequest, resp("MalformedRequest")),
 		openapi3.WithStatus(http.StatusNotFound, resp("RouteNotFound")),
 		openapi3.WithStatus(http.StatusMethodNotAllowed, resp("MethodNotAllowed")),
 		openapi3.WithStatus(http.StatusRequestEntityTooLarge, resp("BodyTooLarge")),

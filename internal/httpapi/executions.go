@@ -142,9 +142,9 @@ func waitPreference(c *fiber.Ctx) (time.Duration, error) {
 }
 
 func (a *api) startExecution(c *fiber.Ctx) error {
-	raw := c.Body() // once: each call copies it
-	if len(raw) > executionBodyLimit {
-		return &flow.Error{Kind: flow.KindTooLarge, Code: "FLK-0506", Message: "execution request body exceeds 1 MiB"}
+	raw, err := requestBody(c) // 413 FLK-0506 over 1 MiB, inflated or not
+	if err != nil {
+		return err
 	}
 	id, err := parseID(c, "id", "workflow")
 	if err != nil {
@@ -284,11 +284,16 @@ func (a *api) retryExecution(c *fiber.Ctx) error {
 
 // webhook serves /v1/webhooks/{path…} for any method, from stored routes.
 func (a *api) webhook(c *fiber.Ctx) error {
-	raw := c.Body() // once: each call copies it
-	if len(raw) > executionBodyLimit {
-		return &flow.Error{Kind: flow.KindTooLarge, Code: "FLK-0363", Message: "webhook body exceeds 1 MiB"}
+	// 413 FLK-0363 over 1 MiB, inflated or not, first; a body that cannot
+	// be read is a 400 of the body, after the route and its token.
+	raw, rawErr := requestBody(c)
+	if flow.KindOf(rawErr) == flow.KindTooLarge {
+		return rawErr
 	}
 	decode := sync.OnceValues(func() (body map[string]any, err error) { // once, whatever the service's attempts
+		if rawErr != nil {
+			return nil, rawErr
+		}
 		if len(bytes.TrimSpace(raw)) > 0 {
 			err = decodeBody(c, raw, &body, nil)
 		}

@@ -12,13 +12,14 @@ import (
 
 // A refusal sent before a request was read (a header over the read buffer:
 // 431; a declared body over the limit: 413; a parse error or a read
-// timeout) is followed by a close while the client may still be sending.
-// Closing a socket with unread input makes the kernel answer with a reset,
-// and a client still writing then sees "connection reset by peer" instead
-// of the refusal. So such a connection's close first ends our half (the
-// response is flushed before fasthttp closes), then reads and discards what
-// the client still sends, for a bounded time and volume, as web servers'
-// lingering close does.
+// timeout; a body without a single framing, framing.go) is followed by a
+// close while the client may still be sending. Closing a socket with
+// unread input makes the kernel answer with a reset, and a client still
+// writing then sees "connection reset by peer" instead of the refusal. So
+// such a connection's close first ends our half (the response is flushed
+// before fasthttp closes), then reads and discards what the client still
+// sends, for a bounded time and volume, as web servers' lingering close
+// does.
 const (
 	lingerFor   = 5 * time.Second
 	lingerBytes = 8 << 20
@@ -36,12 +37,18 @@ func Serve(app *fiber.App, ln net.Listener) error {
 	srv := app.Server()
 	refuse := srv.ErrorHandler // fasthttp's refusals: Fiber's translation to the error handler
 	srv.ErrorHandler = func(ctx *fasthttp.RequestCtx, err error) {
-		if c, ok := ctx.Conn().(*lingeringConn); ok {
-			c.linger.Store(true)
-		}
+		lingerAfterClose(ctx)
 		refuse(ctx, err)
 	}
 	return app.Listener(lingeringListener{ln})
+}
+
+// lingerAfterClose makes the close of ctx's connection, which a refusal is
+// about to end, a lingering one (when served by Serve).
+func lingerAfterClose(ctx *fasthttp.RequestCtx) {
+	if c, ok := ctx.Conn().(*lingeringConn); ok {
+		c.linger.Store(true)
+	}
 }
 
 type lingeringListener struct{ net.Listener }

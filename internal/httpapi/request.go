@@ -32,18 +32,22 @@ const (
 // accepted; a literal null is an empty object; unknown fields are ignored
 // (the reference's contract), wrong types are named. A NUL character or
 // invalid UTF-8 in any key or string is refused, naming the field.
-func parseBody(c *fiber.Ctx, dst any) error { return decodeBody(c, c.Body(), dst, nil) }
+func parseBody(c *fiber.Ctx, dst any) error { return parseBodyOnly(c, dst) }
 
 // parseBodyOnly is parseBody for a route that refuses unknown top-level
 // fields (matched case-insensitively, as decoding does): a misspelt field
-// there would silently do the wrong thing.
+// there would silently do the wrong thing. No fields: any field.
 func parseBodyOnly(c *fiber.Ctx, dst any, fields ...string) error {
-	return decodeBody(c, c.Body(), dst, fields)
+	body, err := requestBody(c)
+	if err != nil {
+		return err
+	}
+	return decodeBody(c, body, dst, fields)
 }
 
-// decodeBody is parseBody of body, the request's c.Body() read once by the
-// caller: each call of c.Body() copies the body (the app is Immutable) and
-// a string of every header's name.
+// decodeBody is parseBody of body, the request's body as requestBody
+// gave it to the caller (within the route's limit, inflated when sent
+// compressed).
 func decodeBody(c *fiber.Ctx, body []byte, dst any, only []string) error {
 	mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
 	if err != nil || !strings.HasSuffix(mt, "json") {

@@ -225,7 +225,10 @@ func (a *api) signal(c *fiber.Ctx) error {
 // parsePayload reads the body of a callback or signal: any JSON value,
 // which becomes the wait_for_callback node's output; an empty body is null.
 func parsePayload(c *fiber.Ctx) (any, error) {
-	body := c.Body()
+	body, err := requestBody(c)
+	if err != nil {
+		return nil, err
+	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, nil
 	}

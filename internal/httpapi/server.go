@@ -97,17 +97,25 @@ func New(svc *service.Service, cfg config.Config, log *zap.Logger, draining *ato
 	a.dashboardRoutes(v1)
 	a.meRoutes(v1)
 	a.answerUnknownMethods(app)
+	hideReadErrors(app) // framing.go
 	return app
 }
 
-// answerUnknownMethods gives a method Fiber does not know (PROPFIND, …) the
-// standard error shape: Fiber answers it with a plain-text 400 before any
-// middleware runs. It is a 405 FLK-0004, as a known method on a route that
-// does not take it.
+// answerUnknownMethods is the outermost handler, before Fiber's routing
+// and middleware. It refuses a request whose body has no single framing
+// (framing.go: two Content-Length values, Content-Length with
+// Transfer-Encoding, a Transfer-Encoding other than chunked), and gives a method Fiber does not know (PROPFIND, …)
+// the standard error shape: Fiber answers it with a plain-text 400 before
+// any middleware runs. It is a 405 FLK-0004, as a known method on a route
+// that does not take it.
 func (a *api) answerUnknownMethods(app *fiber.App) {
 	srv := app.Server()
 	next := srv.Handler
 	srv.Handler = func(fctx *fasthttp.RequestCtx) {
+		if problem := framingProblem(fctx.Request.Header.RawHeaders()); problem != "" {
+			a.refuseFraming(app, fctx, problem)
+			return
+		}
 		if slices.Contains(fiber.DefaultMethods, string(fctx.Method())) {
 			next(fctx)
 			return
