@@ -71,8 +71,16 @@ func TestExecutorConfigCRUD(t *testing.T) {
 		require.Empty(t, r.body, c.path)
 	}
 
-	// PATCH replaces everything; sending back the masked token keeps it.
-	repl := executorBody("fraud-api-v2", "https://fraud2.example.com", "bearer", map[string]any{"token": "****0042"})
+	// Sending back the masked token keeps it, unless the update sends it to
+	// another base URL (found by a defect hunt): then it is sent in full.
+	moved := executorBody("fraud-api-v2", "https://fraud2.example.com", "bearer", map[string]any{"token": "****0042"})
+	m := h.expect(h.do("PATCH", path, moved), http.StatusBadRequest, "FLK-0001")
+	require.Contains(t, m["message"], "authentication.config.token: a masked value was sent while the update changes a URL")
+	require.Equal(t, "https://fraud.example.com", h.expect(h.do("GET", path, nil), http.StatusOK, "")["baseUrl"])
+	kept := executorBody("fraud-api", "https://fraud.example.com", "bearer", map[string]any{"token": "****0042"})
+	h.expect(h.do("PATCH", path, kept), http.StatusOK, "")
+	// PATCH replaces everything.
+	repl := executorBody("fraud-api-v2", "https://fraud2.example.com", "bearer", map[string]any{"token": "bearer-token-0042"})
 	repl["endpoints"] = []map[string]any{{"name": "score", "path": "/score", "method": "put"}}
 	repl["metadata"] = map[string]any{"owner": nil, "tier": "gold"}
 	upd := h.expect(h.do("PATCH", path, repl), http.StatusOK, "")
@@ -82,7 +90,7 @@ func TestExecutorConfigCRUD(t *testing.T) {
 	require.Equal(t, map[string]any{"tier": "gold"}, upd["metadata"], "metadata merged, null deletes")
 	require.Equal(t, map[string]any{"token": "****0042"}, upd["authentication"].(map[string]any)["config"])
 	require.Equal(t, "unconfigured", upd["status"], "an update keeps the status")
-	require.EqualValues(t, 2, upd["revision"])
+	require.EqualValues(t, 3, upd["revision"])
 
 	// PATCH refusals: a mask with nothing behind it, a taken name, bad fields.
 	before := h.do("GET", path, nil).body

@@ -73,7 +73,16 @@ func TestProviderConfigCRUD(t *testing.T) {
 	require.Equal(t, map[string]any{"base_url": "https://tracer2.example.com", "api_key": "****5678",
 		"timeout_seconds": float64(10)}, upd["config"])
 	upd = h.expect(h.do("PATCH", path, map[string]any{"config": map[string]any{
-		"base_url": "https://tracer3.example.com", "api_key": "****5678"}}), http.StatusOK, "")
+		"base_url": "https://tracer2.example.com", "api_key": "****5678"}}), http.StatusOK, "")
+	require.Equal(t, map[string]any{"base_url": "https://tracer2.example.com", "api_key": "****5678"}, upd["config"])
+	// Sent back masked, a secret is not kept for another URL: whoever may
+	// write the configuration but not read the key would have it sent to
+	// a host of their choosing (found by a defect hunt). Sent in full, it may.
+	m := h.expect(h.do("PATCH", path, map[string]any{"config": map[string]any{
+		"base_url": "https://tracer3.example.com", "api_key": "****5678"}}), http.StatusBadRequest, "FLK-0001")
+	require.Contains(t, m["message"], "config.api_key: a masked value was sent while the update changes a URL")
+	upd = h.expect(h.do("PATCH", path, map[string]any{"config": map[string]any{
+		"base_url": "https://tracer3.example.com", "api_key": "tr-key-new-5678"}}), http.StatusOK, "")
 	require.Equal(t, map[string]any{"base_url": "https://tracer3.example.com", "api_key": "****5678"}, upd["config"])
 
 	// A mask that matches no stored secret is refused, and nothing changes.
@@ -86,7 +95,7 @@ func TestProviderConfigCRUD(t *testing.T) {
 		"auth": map[string]any{"issuer_url": "https://idp.example.com", "client_id": "x", "client_secret": "****0000"}}}),
 		http.StatusBadRequest, "FLK-0001")
 	// Schema failures on PATCH are 422 with the path, never a 500.
-	m := h.expect(h.do("PATCH", path, map[string]any{"config": map[string]any{"base_url": "nope", "api_key": "k-123456"}}),
+	m = h.expect(h.do("PATCH", path, map[string]any{"config": map[string]any{"base_url": "nope", "api_key": "k-123456"}}),
 		http.StatusUnprocessableEntity, "FLK-0293")
 	require.Contains(t, m["message"], "/base_url")
 	h.expect(h.do("PATCH", path, map[string]any{"name": ""}), http.StatusBadRequest, "FLK-0295")
@@ -271,7 +280,7 @@ func TestProviderConfigConnectivity(t *testing.T) {
 
 	// The same config pointed at a closed port fails at connectivity.
 	h.expect(h.do("PATCH", path, map[string]any{"config": map[string]any{
-		"base_url": closedPortURL(t), "api_key": "****0000"}}), http.StatusOK, "")
+		"base_url": closedPortURL(t), "api_key": "wrong-key-0000"}}), http.StatusOK, "")
 	st = testStages(t, h.expect(h.do("POST", path+"/test", nil), http.StatusOK, ""), "failed", "failed", "skipped", "skipped")
 	require.Contains(t, st[0].Error, "connection refused")
 	require.Equal(t, "Skipped due to connectivity failure", st[1].Message)

@@ -56,8 +56,13 @@ func MaskExecutor(e *flow.ExecutorConfig, auth Policy) {
 // KeepMaskedExecutor puts back, in the plaintext update, the stored secrets
 // it holds masked. A *MaskedError names the field from the configuration's
 // top (authentication.config.…, baseUrl).
+//
+// A masked secret is not kept when the update sends them somewhere else: a
+// new baseUrl, or a new URL in the authentication config (DestinationsMoved).
 func KeepMaskedExecutor(update, stored *flow.ExecutorConfig, auth Policy) error {
-	cfg, err := KeepMasked(update.Authentication.Config, stored.Authentication.Config, auth)
+	moved := DestinationsMoved(urlDoc(update.BaseURL), urlDoc(stored.BaseURL)) ||
+		DestinationsMoved(update.Authentication.Config, stored.Authentication.Config)
+	cfg, err := keepMasked(update.Authentication.Config, stored.Authentication.Config, auth, moved)
 	var me *MaskedError
 	if errors.As(err, &me) {
 		me.Field = executorAuthRoot + "." + me.Field

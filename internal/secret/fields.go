@@ -263,12 +263,23 @@ func maskLeaf(_ string, v, _ any, r reason) (any, bool, error) {
 // that stored value: a client that sends back what it read keeps the
 // secret. A masked-looking secret with nothing matching stored behind it
 // is a *MaskedError.
+//
+// A masked secret is not kept when the update sends the document's
+// secrets somewhere else (DestinationsMoved): whoever may write a
+// configuration but not read its secrets would have them sent to a host of
+// their choosing.
 func KeepMasked(update, stored map[string]any, p Policy) (map[string]any, error) {
-	w := walker{leaf: keepLeaf, visit: looksMasked}
+	return keepMasked(update, stored, p, DestinationsMoved(update, stored))
+}
+
+func keepMasked(update, stored map[string]any, p Policy, moved bool) (map[string]any, error) {
+	w := walker{leaf: func(path string, v, st any, r reason) (any, bool, error) {
+		return keepLeaf(path, v, st, r, moved)
+	}, visit: looksMasked}
 	return w.doc(update, stored, "", p)
 }
 
-func keepLeaf(path string, v, stored any, r reason) (any, bool, error) {
+func keepLeaf(path string, v, stored any, r reason, moved bool) (any, bool, error) {
 	s, ok := v.(string)
 	if !ok || !looksMasked(s) {
 		return v, false, nil
@@ -276,10 +287,13 @@ func keepLeaf(path string, v, stored any, r reason) (any, bool, error) {
 	if stored != nil {
 		old, isString := stored.(string)
 		if MaskValue(stored) == s || isString && HasUserinfo(old) && MaskURL(old) == s {
-			if r == notSecret && !(isString && old == s) {
+			switch {
+			case r == notSecret && !(isString && old == s):
 				// Secret when stored, not in the update (a header just
 				// declared safe): restoring it would show the secret.
 				return nil, false, &MaskedError{Field: strings.TrimPrefix(path, "."), NoLongerSecret: true}
+			case moved && r != notSecret:
+				return nil, false, &MaskedError{Field: strings.TrimPrefix(path, "."), Moved: true}
 			}
 			return stored, true, nil
 		}
@@ -303,11 +317,40 @@ func looksMasked(s string) bool {
 type MaskedError struct {
 	Field          string
 	NoLongerSecret bool // declared safe by the update: its value would be shown
+	Moved          bool // the update sends the secrets to another URL
 }
 
 func (e *MaskedError) Error() string {
+	if e.Moved {
+		return e.Field + ": a masked value was sent while the update changes a URL the secrets are sent to; send the secret itself"
+	}
 	if e.NoLongerSecret {
 		return e.Field + ": a masked value was sent for a secret the update no longer keeps secret (declared safe); send the value itself"
 	}
 	return e.Field + ": a masked value was sent but no matching secret is stored; send the secret itself"
+}
+
+// DestinationsMoved reports whether update names a URL stored does not, at
+// the same place: a key ending in "url" (base_url, issuer_url, token_url,
+// baseUrl) whose value differs, or is new. A URL sent back masked (its user
+// information as ****) is the stored one.
+func DestinationsMoved(update, stored map[string]any) bool {
+	for k, v := range update {
+		old := stored[k]
+		switch x := v.(type) {
+		case map[string]any:
+			sm, _ := old.(map[string]any)
+			if DestinationsMoved(x, sm) {
+				return true
+			}
+		case string:
+			if !strings.HasSuffix(strings.ToLower(k), "url") {
+				continue
+			}
+			if was, _ := old.(string); x != was && x != MaskURL(was) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -95,7 +95,6 @@ func TestKeepMasked(t *testing.T) {
 	f := secret.Policy{}
 	stored := config()
 	update := secret.Mask(config(), f) // what a client read back
-	update["base_url"] = "https://new.example"
 	update["auth"].(map[string]any)["client_secret"] = "brand-new-secret"
 	delete(update, "nested")
 
@@ -104,10 +103,31 @@ func TestKeepMasked(t *testing.T) {
 	require.Equal(t, "sk_live_0123456789", got["api_key"], "masked value keeps the stored secret")
 	require.Equal(t, "hdr-secret-9999", got["headers"].(map[string]any)["X-Api-Key"])
 	require.Equal(t, "brand-new-secret", got["auth"].(map[string]any)["client_secret"], "a new value replaces it")
-	require.Equal(t, "https://new.example", got["base_url"])
+
+	// An update that sends the secrets to another URL keeps none of them
+	// masked: whoever may write but not read them would have them sent to
+	// a host of their choosing (found by a defect hunt).
+	var me *secret.MaskedError
+	for _, move := range []func(m map[string]any){
+		func(m map[string]any) { m["base_url"] = "https://new.example" },
+		func(m map[string]any) { m["auth"].(map[string]any)["token_url"] = "https://collect.example/token" },
+	} {
+		moved := secret.Mask(config(), f)
+		move(moved)
+		_, err = secret.KeepMasked(moved, stored, f)
+		require.ErrorAs(t, err, &me)
+		require.True(t, me.Moved)
+		require.Contains(t, me.Error(), "send the secret itself")
+	}
+	moved := secret.Mask(config(), f)
+	moved["base_url"] = "https://new.example"
+	moved["api_key"], moved["headers"] = "sk_live_new", map[string]any{"X-Api-Key": "hdr-new"}
+	moved["auth"] = map[string]any{"client_secret": "cs-new"}
+	delete(moved, "nested")
+	_, err = secret.KeepMasked(moved, stored, f)
+	require.NoError(t, err, "sent in full, the secrets may go to the new URL")
 
 	_, err = secret.KeepMasked(map[string]any{"api_key": "****0000"}, stored, f)
-	var me *secret.MaskedError
 	require.ErrorAs(t, err, &me)
 	require.Equal(t, "api_key", me.Field)
 	_, err = secret.KeepMasked(map[string]any{"token": "****abcd"}, stored, f)
