@@ -66,6 +66,7 @@ const (
 	CodeHeadersTooLarge  = "FLK-0006" // 431: request header fields too large
 	CodeRequestTimeout   = "FLK-0007" // 408: the request was not received in time
 	CodePrecondition     = "FLK-0013" // 412: If-Match does not name the current revision
+	CodeOutcomeUnknown   = "FLK-0014" // 503: a start may have committed and could not be read back: no Retry-After
 	CodeInvalidQuery     = "FLK-0304" // every paging and filter parameter, limit included
 	CodeSortOrder        = "FLK-0310"
 	CodeMetadataKey      = "FLK-0312"

@@ -51,9 +51,11 @@ var frameworkErrors = map[int]*flow.Error{
 // every framework refusal, is answered here.
 func (a *api) handleError(c *fiber.Ctx, err error) error {
 	status, body := a.describe(c, err)
-	if status == http.StatusServiceUnavailable {
+	if status == http.StatusServiceUnavailable && body.Code != flow.CodeOutcomeUnknown {
 		// Capacity frees as executions finish (FLK-0511); a database that is
-		// unreachable or shutting down (the store's FLK-0012) is worth a retry too.
+		// unreachable or shutting down (the store's FLK-0012) is worth a retry
+		// too. A start whose outcome is unknown (FLK-0014) may have started:
+		// sent again without its Idempotency-Key, it would start twice.
 		c.Set(fiber.HeaderRetryAfter, "1")
 	}
 	if status >= http.StatusInternalServerError {

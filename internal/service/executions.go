@@ -150,16 +150,28 @@ func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *St
 		}
 		return res, err
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrOutcomeUnknown):
+		// The insert may have landed (then it runs: giveUp dispatches it).
+		// Answered "unavailable, retry", a caller without an Idempotency-Key
+		// would start it twice: what is durable decides the answer.
+		s.giveUp(ctx, ex.ID, err)
+		if landed, rerr := s.landed(ctx, ex.ID); rerr != nil {
+			return nil, errStartUnknown
+		} else if !landed {
+			return nil, store.ErrUnavailable // nothing started: a retry is safe
+		}
+	case err != nil:
 		s.giveUp(ctx, ex.ID, err)
 		return nil, err
+	default:
+		handed := *ex
+		handed.Input = req.Input // the engine works on plaintext: no open of what was just sealed
+		if handed.Input == nil {
+			handed.Input = map[string]any{}
+		}
+		s.engine.DispatchNew(&handed, view)
 	}
-	handed := *ex
-	handed.Input = req.Input // the engine works on plaintext: no open of what was just sealed
-	if handed.Input == nil {
-		handed.Input = map[string]any{}
-	}
-	s.engine.DispatchNew(&handed, view)
 	res = &StartResult{Execution: ex}
 	if done != nil {
 		res.Results, res.Execution = s.waitFor(ctx, ex, done, req.Wait, false)
@@ -378,6 +390,31 @@ func (s *Service) RetryExecution(ctx context.Context, id uuid.UUID) (ex *flow.Ex
 	s.engine.Dispatch(ctx, id)
 	return ex, nil
 }
+
+// errStartUnknown answers a start whose insert may have committed and
+// could not be read back: it may run. Its own code, with no Retry-After
+// (httpapi): sent again without an Idempotency-Key it would start twice.
+var errStartUnknown = &flow.Error{Kind: flow.KindUnavailable, Code: flow.CodeOutcomeUnknown,
+	Message: "the database did not confirm the start and it could not be read back: the execution may have " +
+		"started; send the request again only with the same Idempotency-Key, which answers with it if it did"}
+
+// landed reports whether an execution whose insert's answer was lost is
+// stored, read on a context of its own: the request's may be what ended.
+func (s *Service) landed(ctx context.Context, id uuid.UUID) (bool, error) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readBackTimeout)
+	defer cancel()
+	_, err := s.store.GetExecution(rctx, id)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, flow.ErrExecutionNotFound):
+		return false, nil
+	}
+	return false, err
+}
+
+// readBackTimeout bounds the read of what a write whose answer was lost did.
+const readBackTimeout = 2 * time.Second
 
 // giveUp ends a start or a retry whose write failed, holding an engine
 // place. A write whose answer was lost may have landed, leasing the

@@ -127,11 +127,13 @@ func (d *dispatches) Dispatch(_ context.Context, id uuid.UUID) {
 }
 func (d *dispatches) Release() { d.mu.Lock(); d.released++; d.mu.Unlock() }
 
-// TestStartWithALostAnswerIsStillRun: a start whose insert committed and
-// whose answer was lost is answered with the outcome unknown (a 503), and
-// the execution, which may be stored leased to this process, is handed to
-// the engine to read back: it waited for its lease to lapse and a rescuer
-// (found by a review).
+// A start whose insert committed and whose answer was lost is run (the
+// execution, stored leased to this process, is handed to the engine to
+// read back: it waited for its lease to lapse and a rescuer; found by a
+// review) and answered as the start it is: answered 503 "retry later", a
+// webhook sender without an Idempotency-Key started it twice (found by a
+// defect hunt). What is durable decides: not stored, a plain 503 (a retry
+// is safe); not readable, 503 FLK-0014, the outcome unknown.
 func TestStartWithALostAnswerIsStillRun(t *testing.T) {
 	ctx := context.Background()
 	raw := openSQLite(t)
@@ -139,14 +141,32 @@ func TestStartWithALostAnswerIsStillRun(t *testing.T) {
 	d := &dispatches{}
 	s := newTestService(t, st, service.WithDispatcher(d))
 	req, _ := startReplayable(ctx, t, s)
-	st.Fail("Batch", faultstore.LostAnswer, store.OutcomeUnknown(errors.New("connection reset by peer")))
+	lost := store.OutcomeUnknown(errors.New("connection reset by peer"))
+
+	st.Fail("Batch", faultstore.LostAnswer, lost)
 	req.IdempotencyKey = "another"
-	_, err := s.StartExecution(ctx, req)
-	require.ErrorIs(t, err, store.ErrOutcomeUnknown)
+	res, err := s.StartExecution(ctx, req)
+	require.NoError(t, err, "it started: answered as started")
 	stored, err := raw.FindExecutionByKey(ctx, req.WorkflowID, "another")
 	require.NoError(t, err)
+	require.Equal(t, stored.ID, res.Execution.ID)
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	require.Equal(t, []uuid.UUID{stored.ID}, d.handed, "handed to the engine to read back")
 	require.Zero(t, d.released, "its place is the run's")
+	d.handed = nil
+	d.mu.Unlock()
+
+	st.Fail("Batch", faultstore.Once, lost) // nothing committed
+	req.IdempotencyKey = "not-stored"
+	_, err = s.StartExecution(ctx, req)
+	require.ErrorIs(t, err, store.ErrUnavailable)
+	require.NotErrorIs(t, err, &flow.Error{Code: flow.CodeOutcomeUnknown}, "nothing started: a retry is safe")
+
+	st.Fail("Batch", faultstore.LostAnswer, lost)
+	st.Fail("GetExecution", faultstore.Once, store.Unavailable(errors.New("still down")))
+	req.IdempotencyKey = "unknown"
+	_, err = s.StartExecution(ctx, req)
+	require.ErrorIs(t, err, &flow.Error{Code: flow.CodeOutcomeUnknown})
+	_, err = raw.FindExecutionByKey(ctx, req.WorkflowID, "unknown")
+	require.NoError(t, err, "it did start")
 }
