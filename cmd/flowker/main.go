@@ -109,7 +109,8 @@ func run() int {
 	}
 	defer func() { _ = metrics.Close() }() // before the store closes: the queue-depth gauge reads it
 	eng := engine.New(st, box, catalog.Default(), client, log, metrics, engineOptions(cfg))
-	svc := service.New(st, box, service.WithHTTPClient(client), service.WithDispatcher(eng), service.WithMetrics(metrics))
+	svc := service.New(st, box, service.WithHTTPClient(client), service.WithDispatcher(eng), service.WithMetrics(metrics),
+		service.WithWriteDeadline(min(service.CatalogWriteTimeout, cfg.HTTP.WriteTimeout/2))) // its 503 must reach the client
 	var draining atomic.Bool
 	app := httpapi.New(svc, cfg, log, &draining)
 	// Listen before the engine starts: recovery claims executions, and a

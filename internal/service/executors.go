@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -84,7 +85,7 @@ func (s *Service) CreateExecutorConfig(ctx context.Context, e flow.ExecutorConfi
 	if err := s.sealExecutorConfig(&e); err != nil {
 		return nil, err
 	}
-	err = s.store.InTx(ctx, func(tx store.Tx) error {
+	err = s.catalogTx(ctx, func(_ context.Context, tx store.Tx) error {
 		if err := tx.CreateExecutorConfig(ctx, &e); err != nil {
 			return err
 		}
@@ -250,7 +251,7 @@ func (s *Service) TestExecutorConfig(ctx context.Context, id uuid.UUID) (res *Ex
 	result := s.http.Test(ctx, provider.TestTarget{Of: provider.ExecutorConfiguration, BaseURL: e.BaseURL,
 		E2EMethod: ep.Method, E2EPath: ep.Path, Header: http.Header{}, Auth: auth})
 	res = &ExecutorTestResult{ExecutorConfigID: e.ID, TestResult: result, Status: e.Status}
-	err = s.store.InTx(ctx, func(tx store.Tx) error {
+	err = s.catalogTx(ctx, func(_ context.Context, tx store.Tx) error {
 		return tx.AppendAudit(ctx, s.auditEvent(ctx, "EXECUTOR_CONFIG_TESTED", "TEST", testResult(result),
 			resExecutorConfig, e.ID.String(), map[string]any{"overallStatus": result.OverallStatus}))
 	})
@@ -260,7 +261,14 @@ func (s *Service) TestExecutorConfig(ctx context.Context, id uuid.UUID) (res *Ex
 	if !result.Passed || e.Status != flow.ConfigConfigured {
 		return res, nil
 	}
-	marked, err := s.ApplyExecutorAction(ctx, id, "test")
+	// Marked only if what was probed is still what is stored: a PATCH during
+	// the probe (the configuration is still editable) must not pass as
+	// tested (found by a defect hunt).
+	probed := WithPrecondition(ctx, Precondition{IfMatch: `"` + strconv.Itoa(e.Revision) + `"`, Revisions: []int{e.Revision}})
+	marked, err := s.ApplyExecutorAction(probed, id, "test")
+	if flow.KindOf(err) == flow.KindPrecondition {
+		return res, nil // changed while tested: answered, not marked
+	}
 	if err != nil {
 		return nil, err
 	}

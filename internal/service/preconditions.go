@@ -3,7 +3,9 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"time"
 
 	"flowker/internal/flow"
 	"flowker/internal/store"
@@ -63,14 +65,13 @@ const blindWriteAttempts = 16
 // an activation's nodes name, active workflows naming a configuration to
 // delete) then cannot pass together with a concurrent change they forbid.
 func (s *Service) writeTx(ctx context.Context, what string, fn func(store.Tx) error) error {
-	locked := func(tx store.Tx) error {
-		if err := tx.LockCatalog(ctx); err != nil {
-			return err
-		}
-		return fn(tx)
-	}
 	for attempt := 1; ; attempt++ {
-		err := s.store.InTx(ctx, locked)
+		err := s.catalogTx(ctx, func(bounded context.Context, tx store.Tx) error {
+			if err := tx.LockCatalog(bounded); err != nil {
+				return err
+			}
+			return fn(tx)
+		})
 		if !errors.Is(err, flow.ErrStateChanged) {
 			return err
 		}
@@ -82,4 +83,30 @@ func (s *Service) writeTx(ctx context.Context, what string, fn func(store.Tx) er
 			return err
 		}
 	}
+}
+
+// CatalogWriteTimeout is the default bound of one catalog write's
+// transaction, its wait for the catalog lock included (WithWriteDeadline). Without it a lock held elsewhere (another
+// replica's hung transaction, an operator's open one) held every catalog
+// write — each on a pooled connection, until the pool was gone and
+// execution starts waited too — for as long as it lasted, and a write its
+// client had given up on was applied later (found by a defect hunt).
+const CatalogWriteTimeout = 10 * time.Second
+
+var errCatalogWriteDeadline = fmt.Errorf("%w: a catalog write passed its deadline (the catalog lock is held elsewhere?)",
+	store.ErrUnavailable)
+
+// catalogTx runs fn in a transaction bounded by the write deadline; past
+// it the answer is 503 FLK-0012, nothing written — unless the COMMIT was
+// sent and its answer lost, which says so (store.ErrOutcomeUnknown).
+// fn is given the bounded context (the store also ends fn's statements
+// with it, whatever context they were given).
+func (s *Service) catalogTx(ctx context.Context, fn func(context.Context, store.Tx) error) error {
+	ctx, cancel := context.WithTimeoutCause(ctx, s.writeDeadline, errCatalogWriteDeadline)
+	defer cancel()
+	err := s.store.InTx(ctx, func(tx store.Tx) error { return fn(ctx, tx) })
+	if err != nil && !errors.Is(err, store.ErrOutcomeUnknown) && errors.Is(context.Cause(ctx), errCatalogWriteDeadline) {
+		return errCatalogWriteDeadline
+	}
+	return err
 }

@@ -93,7 +93,7 @@ func (s *Service) CreateProviderConfig(ctx context.Context, pc flow.ProviderConf
 	if err := s.sealProviderConfig(&pc); err != nil {
 		return nil, err
 	}
-	err = s.store.InTx(ctx, func(tx store.Tx) error {
+	err = s.catalogTx(ctx, func(_ context.Context, tx store.Tx) error {
 		if err := tx.CreateProviderConfig(ctx, &pc); err != nil {
 			return err
 		}
@@ -257,7 +257,7 @@ func (s *Service) TestProviderConfig(ctx context.Context, id uuid.UUID) (res *Pr
 		return nil, flow.Errorf(flow.KindUnprocessable, "FLK-0341",
 			"provider configuration base_url targets a restricted destination")
 	}
-	err = s.store.InTx(ctx, func(tx store.Tx) error {
+	err = s.catalogTx(ctx, func(_ context.Context, tx store.Tx) error {
 		return tx.AppendAudit(ctx, s.auditEvent(ctx, "PROVIDER_CONFIG_TESTED", "TEST", testResult(res.TestResult),
 			resProviderConfig, pc.ID.String(), map[string]any{"overallStatus": res.OverallStatus}))
 	})

@@ -33,6 +33,8 @@ type Service struct {
 	newID   func() uuid.UUID
 	tracer  trace.Tracer
 	starts  startInfos // what starting needs of each workflow, by revision
+	// writeDeadline bounds a catalog write's transaction (catalogTx).
+	writeDeadline time.Duration
 }
 
 // Option adjusts a Service; tests inject time and ids.
@@ -47,6 +49,11 @@ func WithIDs(newID func() uuid.UUID) Option { return func(s *Service) { s.newID 
 // WithMetrics records review decision times.
 func WithMetrics(m *telemetry.EngineMetrics) Option { return func(s *Service) { s.metrics = m } }
 
+// WithWriteDeadline bounds a catalog write's transaction, its wait for the
+// catalog lock included (default CatalogWriteTimeout): below the HTTP
+// server's write timeout, so its refusal reaches the client.
+func WithWriteDeadline(d time.Duration) Option { return func(s *Service) { s.writeDeadline = d } }
+
 // WithHTTPClient sets the outbound client (the default blocks private addresses).
 func WithHTTPClient(c *provider.Client) Option { return func(s *Service) { s.http = c } }
 
@@ -60,6 +67,8 @@ func New(st store.Store, box *secret.Box, opts ...Option) *Service {
 		now:     func() time.Time { return time.Now().UTC() },
 		newID:   flow.NewID,
 		tracer:  otel.Tracer("flowker/service"),
+
+		writeDeadline: CatalogWriteTimeout,
 	}
 	for _, o := range opts {
 		o(s)

@@ -26,7 +26,7 @@ func (s *Service) CreateWorkflow(ctx context.Context, def flow.Definition) (w *f
 		return nil, err
 	}
 	w = flow.NewWorkflow(s.newID(), def, s.now())
-	err = s.store.InTx(ctx, func(tx store.Tx) error {
+	err = s.catalogTx(ctx, func(_ context.Context, tx store.Tx) error {
 		if err := s.checkWorkflowNodes(ctx, tx, w, false); err != nil {
 			return err
 		}
@@ -197,7 +197,7 @@ func (s *Service) CloneWorkflow(ctx context.Context, id uuid.UUID, name string) 
 	if err := flow.ValidateName(name); err != nil {
 		return nil, err
 	}
-	err = s.store.InTx(ctx, func(tx store.Tx) error {
+	err = s.catalogTx(ctx, func(_ context.Context, tx store.Tx) error {
 		src, err := tx.GetWorkflow(ctx, id)
 		if err != nil {
 			return err

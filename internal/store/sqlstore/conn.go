@@ -82,6 +82,10 @@ func (c *conn) bind(ctx context.Context) (context.Context, func()) {
 		return ended, nop
 	}
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	if c.bound.Err() != nil { // ended already: refused now, not once AfterFunc's goroutine runs
+		cancel(context.Cause(c.bound))
+		return ctx, nop
+	}
 	stop := context.AfterFunc(c.bound, func() { cancel(context.Cause(c.bound)) })
 	return ctx, func() { stop(); cancel(nil) }
 }

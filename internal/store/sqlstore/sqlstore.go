@@ -236,9 +236,12 @@ func migrate(ctx context.Context, db *sql.DB, d Dialect) error {
 	return nil
 }
 
-// InTx runs fn in a transaction on the writer pool.
+// InTx runs fn in a transaction on the writer pool. Every statement fn
+// runs ends when ctx does, whatever context it was given: a caller bounds
+// the whole transaction with ctx (a catalog write's deadline, its wait for
+// a lock held elsewhere included).
 func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
-	tx, err := s.beginWrite(ctx, nil) // no batch context: InTx runs on the caller's
+	tx, err := s.beginWrite(ctx, ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
