@@ -66,12 +66,32 @@ export function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+// RawJSON is a request body sent as the text it holds, unchanged: what a
+// user typed (a start input, a workflow definition, template parameters)
+// goes to the API verbatim, so a number JSON.parse would round
+// (9007199254740993, 0.10000000000000000555, -0) reaches the API as typed,
+// and the API keeps it or refuses it (FLK-0001, "send it as a string").
+export class RawJSON {
+  constructor(readonly text: string) {}
+}
+
+// checkJSON validates text as JSON (JSON.parse, only to validate: the
+// parsed value is not what is sent); it throws an Error saying what is wrong.
+export function checkJSON(what: string, text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new Error(what + " is not valid JSON: " + (e instanceof Error ? e.message : String(e)));
+  }
+}
+
 export async function api<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
   return (await apiFull<T>(method, path, body, headers)).data;
 }
 
-// apiFull also returns the ETag, for conditional writes (If-Match).
-export async function apiFull<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ data: T; etag: string }> {
+// apiFull also returns the ETag, for conditional writes (If-Match), and
+// the answer's text as received (numbers as the server wrote them).
+export async function apiFull<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ data: T; etag: string; text: string }> {
   const h: Record<string, string> = { Accept: "application/json", ...headers };
   const cred = credential();
   if (cred.kind === "key") h["X-API-Key"] = cred.value;
@@ -79,7 +99,7 @@ export async function apiFull<T>(method: string, path: string, body?: unknown, h
   if (body !== undefined) h["Content-Type"] = "application/json";
   let res: Response;
   try {
-    res = await fetch(path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body), credentials: "omit", cache: "no-store" });
+    res = await fetch(path, { method, headers: h, body: body === undefined ? undefined : body instanceof RawJSON ? body.text : JSON.stringify(body), credentials: "omit", cache: "no-store" });
   } catch (e) {
     throw { status: 0, code: "", message: "network error: " + (e instanceof Error ? e.message : String(e)) } as ApiError;
   }
@@ -100,7 +120,7 @@ export async function apiFull<T>(method: string, path: string, body?: unknown, h
     }
     throw err;
   }
-  return { data: data as T, etag: res.headers.get("ETag") ?? "" };
+  return { data: data as T, etag: res.headers.get("ETag") ?? "", text };
 }
 
 export const get = <T>(path: string) => api<T>("GET", path);

@@ -3,6 +3,7 @@ import { createRoot } from "react-dom/client";
 import "@xyflow/react/dist/style.css";
 import "./styles.css";
 import { clearCredentials, credential, errorText, get, isApiError, setAuthListener, setKey, type AuthNeeded, type Me } from "./api";
+import { dropAllDrafts } from "./drafts";
 import { CALLBACK_PATH, completeSignIn, oidcSettings } from "./oidc";
 import { useLocation } from "./router";
 import { PERM, SessionContext, permits, writes, type Perm, type Session } from "./session";
@@ -178,6 +179,7 @@ function App() {
   const signOut = () => {
     const kind = credential().kind;
     clearCredentials();
+    dropAllDrafts(); // a deliberate sign-out leaves no unsaved text for the next person
     reason.current = { text: kind === "token" ? "Signed out." : "API key forgotten. Enter an API key to continue.", alert: false };
     void probe();
   };

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState, type AnchorHTMLAttributes, type ReactNode, type MouseEvent } from "react";
-import { errorText, get, type Page } from "./api";
+import { apiFull, errorText, get, type Page } from "./api";
 import { navigate } from "./router";
 
 type LinkProps = { to: string; children: ReactNode } & Omit<AnchorHTMLAttributes<HTMLAnchorElement>, "href" | "onClick">;
@@ -62,7 +62,9 @@ export function shortId(id: string): string {
 // already seen keep their cursors so "Previous" needs no extra request.
 export function usePaged<T>(path: string, params: string, pollMs: (items: T[]) => number) {
   const [cursors, setCursors] = useState<string[]>([""]);
-  const [page, setPage] = useState<Page<T> | null>(null);
+  // The page shown, with the cursor it was read from: "Next" moves on
+  // from that page only once (a double click must not push its cursor twice).
+  const [page, setPage] = useState<(Page<T> & { from: string }) | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [loading, setLoading] = useState(false);
   const cursor = cursors[cursors.length - 1];
@@ -80,7 +82,7 @@ export function usePaged<T>(path: string, params: string, pollMs: (items: T[]) =
       const url = path + params + (cursor ? `${sep}cursor=${encodeURIComponent(cursor)}` : "");
       const p = await get<Page<T>>(url);
       if (n === seq.current) {
-        setPage(p);
+        setPage({ ...p, from: cursor });
         setError(null);
       }
     } catch (e) {
@@ -101,6 +103,7 @@ export function usePaged<T>(path: string, params: string, pollMs: (items: T[]) =
     return () => window.clearInterval(t);
   }, [interval, load]);
 
+  const moving = page !== null && page.from !== cursor && error === null;
   return {
     items: page?.items ?? [],
     loaded: page !== null,
@@ -109,20 +112,28 @@ export function usePaged<T>(path: string, params: string, pollMs: (items: T[]) =
     pageNumber: cursors.length,
     hasNext: !!page?.hasMore && !!page?.nextCursor,
     hasPrev: cursors.length > 1,
-    next: () => page?.nextCursor && setCursors((c) => [...c, page.nextCursor]),
+    // moving: another page than the one shown is on its way (a refresh of
+    // the same page is not: the buttons stay usable while a list polls).
+    moving,
+    next: () => {
+      if (!page?.nextCursor || moving) return;
+      const { from, nextCursor } = page;
+      setCursors((c) => (c[c.length - 1] === from ? [...c, nextCursor] : c));
+    },
     prev: () => setCursors((c) => (c.length > 1 ? c.slice(0, -1) : c)),
     reload: load,
   };
 }
 
-export function Pager({ p }: { p: { pageNumber: number; hasNext: boolean; hasPrev: boolean; next: () => void; prev: () => void } }) {
+// Pager: Previous and Next; both wait while another page is on its way.
+export function Pager({ p }: { p: { pageNumber: number; hasNext: boolean; hasPrev: boolean; moving: boolean; next: () => void; prev: () => void } }) {
   return (
     <div className="pager">
-      <button onClick={p.prev} disabled={!p.hasPrev}>
+      <button onClick={p.prev} disabled={!p.hasPrev || p.moving}>
         ← Previous
       </button>
       <span>Page {p.pageNumber}</span>
-      <button onClick={p.next} disabled={!p.hasNext}>
+      <button onClick={p.next} disabled={!p.hasNext || p.moving}>
         Next →
       </button>
     </div>
@@ -141,13 +152,17 @@ export function EmptyRow({ shown, cols, text }: { shown: boolean; cols: number; 
   );
 }
 
-// useGet reads one resource (GET path) and reloads it on demand.
+// useGet reads one resource (GET path) and reloads it on demand; etag is
+// its read's ETag, for a conditional write (If-Match) of what is shown.
 export function useGet<T>(path: string) {
   const [data, setData] = useState<T | null>(null);
+  const [etag, setEtag] = useState("");
   const [error, setError] = useState<unknown>(null);
   const load = useCallback(async () => {
     try {
-      setData(await get<T>(path));
+      const r = await apiFull<T>("GET", path);
+      setData(r.data);
+      setEtag(r.etag);
       setError(null);
     } catch (e) {
       setError(e);
@@ -156,7 +171,7 @@ export function useGet<T>(path: string) {
   useEffect(() => {
     void load();
   }, [load]);
-  return { data, error, reload: load, setData };
+  return { data, etag, error, reload: load, setData, setEtag };
 }
 
 // Facts is a definition list of label → value rows.

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { WAIT_TYPES, approvals, get, post, terminal, traceURL, type Execution, type Page, type Results, type Review, type Step, type WfNode, type Workflow } from "../api";
+import { WAIT_TYPES, approvals, errorText, get, post, terminal, traceURL, type Execution, type Page, type Results, type Review, type Step, type WfNode, type Workflow } from "../api";
 import { Graph, type NodeState } from "../components/Graph";
 import { waitFacts } from "../components/NodeDetails";
 import { Timeline } from "../components/Timeline";
@@ -61,25 +61,27 @@ export function ExecutionDetail({ id }: { id: string }) {
   const readWorkflows = can(PERM.workflowsRead);
   const [res, setRes] = useState<Results | null>(null);
   const [wf, setWf] = useState<Workflow | null>(null);
+  // error is the last load's failure (cleared by the next load that
+  // succeeds); actError is a cancel's or retry's, kept until the next action:
+  // the refresh every second must not wipe "the cancel did not happen".
   const [error, setError] = useState<unknown>(null);
+  const [actError, setActError] = useState<unknown>(null);
   const [selected, setSelected] = useState<string>();
   const [busy, setBusy] = useState(false);
   const wfLoaded = useRef("");
-  const [trace, setTrace] = useState("");
-
-  // The trace link (when CONSOLE_TRACE_URL_TEMPLATE is set and the
-  // execution was started within a trace).
-  useEffect(() => {
-    get<Execution>(`/v1/executions/${encodeURIComponent(id)}`).then(
-      (e) => setTrace(traceURL(e.traceId)),
-      () => setTrace(""),
-    );
-  }, [id]);
+  // The execution itself: its trace id, the revision it runs, and whether
+  // a cancel was requested (refreshed with the results).
+  const [exec, setExec] = useState<Execution | null>(null);
+  const trace = traceURL(exec?.traceId);
 
   const load = useCallback(async () => {
     try {
-      const r = await get<Results>(`/v1/executions/${encodeURIComponent(id)}/results`);
+      const [r, x] = await Promise.all([
+        get<Results>(`/v1/executions/${encodeURIComponent(id)}/results`),
+        get<Execution>(`/v1/executions/${encodeURIComponent(id)}`),
+      ]);
       setRes(r);
+      setExec(x);
       setError(null);
       if (readWorkflows && wfLoaded.current !== r.workflowId) {
         wfLoaded.current = r.workflowId;
@@ -114,11 +116,14 @@ export function ExecutionDetail({ id }: { id: string }) {
 
   const act = async (what: "cancel" | "retry") => {
     setBusy(true);
+    setActError(null);
     try {
       await post(`/v1/executions/${encodeURIComponent(id)}/${what}`);
-      await load();
     } catch (e) {
-      setError(e);
+      setActError(new Error(`The ${what} was not done: ${errorText(e)}`));
+    }
+    try {
+      await load();
     } finally {
       setBusy(false);
     }
@@ -170,6 +175,22 @@ export function ExecutionDetail({ id }: { id: string }) {
         </div>
       </header>
       <ErrorBox error={error} />
+      {actError !== null && (
+        <div className="error" role="alert" data-testid="action-error">
+          {errorText(actError)}
+        </div>
+      )}
+      {exec?.cancelRequested && live && (
+        <div className="note" data-testid="cancel-requested">
+          Cancel requested: the execution stops at its next step.
+        </div>
+      )}
+      {wf && exec?.workflowRevision !== undefined && exec.workflowRevision !== wf.revision && (
+        <div className="warn" data-testid="revision-notice">
+          This execution ran revision {exec.workflowRevision} of the workflow; the graph is the workflow as it is now (revision {wf.revision}), whose nodes and
+          edges may differ from the ones that ran — the API serves only the current definition. The steps, timeline and output below are the ones recorded.
+        </div>
+      )}
       {res.errorMessage && (
         <div className="error" data-testid="execution-error">
           {res.errorMessage}

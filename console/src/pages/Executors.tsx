@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { post, query, type ExecutorConfig } from "../api";
+import { apiFull, isApiError, query, type ExecutorConfig } from "../api";
 import { ConnectivityTest } from "../components/TestResult";
 import { navigate } from "../router";
 import { PERM, useCan } from "../session";
@@ -78,18 +78,27 @@ export function Executors({ search }: { search: URLSearchParams }) {
 export function ExecutorDetail({ id }: { id: string }) {
   const can = useCan();
   const path = `/v1/executors/${encodeURIComponent(id)}`;
-  const { data: e, error, reload, setData } = useGet<ExecutorConfig>(path);
+  const { data: e, etag, error, reload, setData, setEtag } = useGet<ExecutorConfig>(path);
   const [actError, setActError] = useState<unknown>(null);
+  const [stale, setStale] = useState(false);
   const [busy, setBusy] = useState(false);
   if (!e) return <Loading error={error} />;
   const manage = can(PERM.executorConfigsManage);
-  const act = async (action: string) => {
+  // An action applies to the revision shown (If-Match): one changed
+  // meanwhile is refused (412) and the page offers a reload.
+  const act = async (action: string, label: string) => {
     setBusy(true);
     try {
-      setData(await post<ExecutorConfig>(`${path}/${action}`));
+      const r = await apiFull<ExecutorConfig>("POST", `${path}/${action}`, undefined, etag ? { "If-Match": etag } : {});
+      setData(r.data);
+      setEtag(r.etag);
       setActError(null);
+      setStale(false);
     } catch (err) {
-      setActError(err);
+      if (isApiError(err) && err.status === 412) {
+        setStale(true);
+        setActError(new Error(`This configuration was changed by someone else since this page read it, so “${label}” was not applied. Reload it to see what it is now.`));
+      } else setActError(err);
     } finally {
       setBusy(false);
     }
@@ -100,7 +109,7 @@ export function ExecutorDetail({ id }: { id: string }) {
         {manage && (
           <div className="actions">
             {ACTIONS.filter((a) => a.from === e.status).map((a) => (
-              <button key={a.action} className={a.action === "disable" ? "" : "primary"} data-testid={"executor-" + a.action} disabled={busy} onClick={() => void act(a.action)}>
+              <button key={a.action} className={a.action === "disable" ? "" : "primary"} data-testid={"executor-" + a.action} disabled={busy} onClick={() => void act(a.action, a.label)}>
                 {a.label}
               </button>
             ))}
@@ -109,6 +118,11 @@ export function ExecutorDetail({ id }: { id: string }) {
       </DetailHeader>
       {/* an action's failure, else a failed reload: what is shown may be stale */}
       <ErrorBox error={actError ?? error} />
+      {stale && (
+        <button data-testid="executor-reload" onClick={() => void reload().then(() => (setStale(false), setActError(null)))}>
+          Reload the configuration
+        </button>
+      )}
       <Lifecycle status={e.status} />
       <div className="two-col">
         <div className="panel" data-testid="executor-details">

@@ -253,6 +253,10 @@ export function ReviewDetail({ id }: { id: string }) {
     return () => window.clearInterval(t);
   }, [isOpen, load]);
   const name = useWorkflowNames(r ? [r.workflowId] : [], can(PERM.workflowsRead));
+  // A refused decision, kept here rather than in the decision panel: a 409
+  // (decided meanwhile) reloads the review, which closes the panel, and
+  // the refusal must stay on the page.
+  const [decideError, setDecideError] = useState<unknown>(null);
 
   if (!r) return <Loading error={error} />;
   const now = Date.now();
@@ -287,6 +291,11 @@ export function ReviewDetail({ id }: { id: string }) {
         </div>
       </header>
       <ErrorBox error={error} />
+      {r.status !== "open" && decideError !== null && (
+        <div className="error" role="alert" data-testid="decide-error">
+          Your decision was not recorded: {errorText(decideError)}
+        </div>
+      )}
       <Outcome r={r} />
       <div className="two-col">
         <div>
@@ -323,7 +332,7 @@ export function ReviewDetail({ id }: { id: string }) {
           </div>
         </div>
         <div>
-          {r.status === "open" && <Decide r={r} me={me} onDecided={setR} reload={load} />}
+          {r.status === "open" && <Decide r={r} me={me} onDecided={setR} reload={load} error={decideError} setError={setDecideError} />}
           <div className="panel">
             <h3>Details</h3>
             <Facts
@@ -411,11 +420,12 @@ function Votes({ r }: { r: Review }) {
 // Decide: a comment and one button per allowed decision; the answer is the
 // review after the decision. Errors are the API's words (409 already
 // decided / no longer open, 403 group).
-function Decide({ r, me, onDecided, reload }: { r: Review; me: Me | null; onDecided: (r: Review) => void; reload: () => Promise<void> }) {
+function Decide({ r, me, onDecided, reload, error, setError }: {
+  r: Review; me: Me | null; onDecided: (r: Review) => void; reload: () => Promise<void>; error: unknown; setError: (e: unknown) => void;
+}) {
   const can = useCan();
   const [comment, setComment] = useState("");
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState("");
   if (!can(PERM.reviewsDecide))
     return (

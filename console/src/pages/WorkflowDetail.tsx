@@ -1,5 +1,7 @@
 import { useCallback, useEffect, useMemo, useState } from "react";
-import { api, apiFull, errorTarget, isApiError, post, uuid4, type WfEdge, type WfNode, type Workflow } from "../api";
+import { RawJSON, api, apiFull, checkJSON, errorTarget, isApiError, post, uuid4, type WfEdge, type WfNode, type Workflow } from "../api";
+import { dropDraft, loadDraft, saveDraft } from "../drafts";
+import { prettyFields } from "../json";
 import { Graph } from "../components/Graph";
 import { NodeDetails } from "../components/NodeDetails";
 import { navigate } from "../router";
@@ -9,39 +11,73 @@ import { ErrorBox, Link, Status, fmtTime, shortId } from "../ui";
 type Problem = { kind: "node" | "edge"; id: string; message: string };
 
 // editable is the part of a workflow PUT replaces (metadata is merged by the
-// API and edited elsewhere).
-function editable(wf: Workflow): string {
-  return JSON.stringify({ name: wf.name, description: wf.description ?? "", nodes: wf.nodes, edges: wf.edges }, null, 2);
+// API and edited elsewhere), laid out from the text the API answered
+// (raw) so that numbers read as they are stored (-0, 9007199254740993,
+// 1e+21): a save without edits sends back what was read.
+function editable(wf: Workflow, raw: string): string {
+  return (
+    prettyFields(raw, [
+      ["name", JSON.stringify(wf.name)],
+      ["description", '""'],
+      ["nodes", "[]"],
+      ["edges", "[]"],
+    ]) ?? JSON.stringify({ name: wf.name, description: wf.description ?? "", nodes: wf.nodes, edges: wf.edges }, null, 2)
+  );
 }
+
+// An editor's unsaved text and the ETag of the read it started from
+// (drafts.ts): a save after signing in again is still conditional on it.
+type EditDraft = { text: string; etag: string };
+
+// staleText is what a write refused with 412 says: the workflow is no longer
+// the revision this page showed.
+const staleText = (what: string) =>
+  `This workflow was changed by someone else since this page read it, so it was not ${what}. Reload it to see what it is now.`;
 
 export function WorkflowDetail({ id }: { id: string }) {
   const can = useCan();
+  const draftKey = `workflow:${id}`;
+  const [draft] = useState(() => loadDraft<EditDraft>(draftKey));
   const [wf, setWf] = useState<Workflow | null>(null);
+  const [raw, setRaw] = useState("");
   const [etag, setEtag] = useState("");
   const [error, setError] = useState<unknown>(null);
   const [selected, setSelected] = useState<string>();
   const [busy, setBusy] = useState(false);
-  const [mode, setMode] = useState<"view" | "edit" | "clone" | "delete">("view");
-  const [text, setText] = useState("");
+  const [mode, setMode] = useState<"view" | "edit" | "clone" | "delete">(draft ? "edit" : "view");
+  const [text, setText] = useState(draft?.text ?? "");
+  // The ETag the editor's text started from: the If-Match of its save.
+  const [baseEtag, setBaseEtag] = useState(draft?.etag ?? "");
+  const [restored, setRestored] = useState(!!draft);
   const [problem, setProblem] = useState<Problem>();
   const [stale, setStale] = useState(false);
   const [cloneName, setCloneName] = useState("");
   const path = `/v1/workflows/${encodeURIComponent(id)}`;
 
-  const load = useCallback(async () => {
+  const load = useCallback(async (): Promise<string | undefined> => {
     try {
       const r = await apiFull<Workflow>("GET", path);
       setWf(r.data);
+      setRaw(r.text);
       setEtag(r.etag);
       setError(null);
       setStale(false);
+      return r.etag;
     } catch (e) {
       setError(e);
+      return undefined;
     }
   }, [path]);
   useEffect(() => {
     void load();
   }, [load]);
+
+  // The editor's text is kept until saved or given up (Cancel, or leaving
+  // the editor for another action), so signing in again finds it.
+  useEffect(() => {
+    if (mode === "edit") saveDraft(draftKey, { text, etag: baseEtag } satisfies EditDraft);
+    else dropDraft(draftKey);
+  }, [mode, text, baseEtag, draftKey]);
 
   const run = async (fn: () => Promise<void>) => {
     setBusy(true);
@@ -55,29 +91,42 @@ export function WorkflowDetail({ id }: { id: string }) {
     }
   };
 
+  // A lifecycle action applies to the revision shown (If-Match): activating
+  // a definition changed meanwhile, and never shown here, is refused (412).
   const transition = (to: "activate" | "deactivate" | "draft") =>
     run(async () => {
-      const r = await apiFull<Workflow>("POST", `${path}/${to}`);
-      setWf(r.data);
-      setEtag(r.etag);
+      try {
+        const r = await apiFull<Workflow>("POST", `${path}/${to}`, undefined, etag ? { "If-Match": etag } : {});
+        setWf(r.data);
+        setRaw(r.text);
+        setEtag(r.etag);
+      } catch (e) {
+        if (!isApiError(e) || e.status !== 412) throw e;
+        setStale(true);
+        throw new Error(staleText(to === "activate" ? "activated" : to === "deactivate" ? "deactivated" : "taken back to draft"));
+      }
     });
 
   const save = async () => {
-    let body: unknown;
+    // Sent as typed: JSON.parse only checks it (numbers it would round
+    // reach the API as written, which keeps or refuses them).
     try {
-      body = JSON.parse(text);
+      checkJSON("The definition", text);
     } catch (e) {
-      setError(new Error("The definition is not valid JSON: " + (e instanceof Error ? e.message : String(e))));
+      setError(e);
       setProblem(undefined);
       return;
     }
     setBusy(true);
     try {
-      const r = await apiFull<Workflow>("PUT", path, body, etag ? { "If-Match": etag } : {});
+      const match = baseEtag || etag;
+      const r = await apiFull<Workflow>("PUT", path, new RawJSON(text), match ? { "If-Match": match } : {});
       setWf(r.data);
+      setRaw(r.text);
       setEtag(r.etag);
       setError(null);
       setProblem(undefined);
+      setRestored(false);
       setMode("view");
     } catch (e) {
       if (isApiError(e) && e.status === 412) {
@@ -161,7 +210,11 @@ export function WorkflowDetail({ id }: { id: string }) {
                 </button>
               )}
               {wf.status === "draft" && mode !== "edit" && (
-                <button data-testid="edit-json" disabled={busy} onClick={() => (setText(editable(wf)), setProblem(undefined), setError(null), setMode("edit"))}>
+                <button
+                  data-testid="edit-json"
+                  disabled={busy}
+                  onClick={() => (setText(editable(wf, raw)), setBaseEtag(etag), setRestored(false), setProblem(undefined), setError(null), setMode("edit"))}
+                >
                   Edit JSON
                 </button>
               )}
@@ -207,7 +260,7 @@ export function WorkflowDetail({ id }: { id: string }) {
       {wf.status !== "draft" && mode === "view" && can(PERM.workflowsManage) && <p className="muted small">Only drafts can be edited: deactivate it and take it back to draft first.</p>}
       <ErrorBox error={error} />
       {stale && (
-        <button data-testid="reload" onClick={() => void load()}>
+        <button data-testid="reload" onClick={() => void load().then((t) => t && setBaseEtag(t))}>
           Reload the workflow
         </button>
       )}
@@ -238,12 +291,17 @@ export function WorkflowDetail({ id }: { id: string }) {
             name, description, nodes and edges, as <span className="mono">PUT /v1/workflows/{"{id}"}</span> takes them; saved with{" "}
             <span className="mono">If-Match: {etag}</span>, so a change made meanwhile by someone else is not overwritten.
           </p>
+          {restored && (
+            <p className="note" data-testid="editor-restored">
+              Your unsaved edits are back; they are saved with the <span className="mono">If-Match</span> of the read they started from.
+            </p>
+          )}
           <textarea data-testid="editor-json" value={text} onChange={(e) => setText(e.target.value)} spellCheck={false} rows={20} />
           <div className="actions">
             <button className="primary" data-testid="save-json" disabled={busy} onClick={() => void save()}>
               Save
             </button>
-            <button data-testid="edit-cancel" onClick={() => (setMode("view"), setProblem(undefined), setError(null))}>
+            <button data-testid="edit-cancel" onClick={() => (setMode("view"), setRestored(false), setProblem(undefined), setError(null))}>
               Cancel
             </button>
           </div>
@@ -254,20 +312,34 @@ export function WorkflowDetail({ id }: { id: string }) {
   );
 }
 
+const EMPTY_INPUT = "{\n  \n}";
+type StartDraft = { input: string; key: string };
+
 function StartExecution({ workflowId }: { workflowId: string }) {
-  const [input, setInput] = useState("{\n  \n}");
+  const draftKey = `start:${workflowId}`;
+  const [draft] = useState(() => loadDraft<StartDraft>(draftKey));
+  const [input, setInput] = useState(draft?.input ?? EMPTY_INPUT);
   // One key per intended execution: resending after a network error
   // replays the same execution instead of starting a second one.
-  const [key, setKey] = useState(uuid4);
+  const [key, setKey] = useState(() => draft?.key || uuid4());
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  // A typed input (and its key) is kept until the start succeeds.
+  useEffect(() => {
+    if (input !== EMPTY_INPUT) saveDraft(draftKey, { input, key } satisfies StartDraft);
+    else dropDraft(draftKey);
+  }, [input, key, draftKey]);
 
   const start = async () => {
+    // The input is sent as typed, inside {"inputData": …}: JSON.parse only
+    // checks it, so an amount it would round (9007199254740993) reaches
+    // the API as written and is refused there, not silently changed.
+    const typed = input.trim() || "{}";
     let inputData: unknown;
     try {
-      inputData = input.trim() ? JSON.parse(input) : {};
+      inputData = checkJSON("Input", typed);
     } catch (e) {
-      setError(new Error("Input is not valid JSON: " + (e instanceof Error ? e.message : String(e))));
+      setError(e);
       return;
     }
     if (typeof inputData !== "object" || inputData === null || Array.isArray(inputData)) {
@@ -276,7 +348,11 @@ function StartExecution({ workflowId }: { workflowId: string }) {
     }
     setBusy(true);
     try {
-      const res = await post<{ executionId: string }>(`/v1/workflows/${encodeURIComponent(workflowId)}/executions`, { inputData }, { "Idempotency-Key": key });
+      const res = await post<{ executionId: string }>(`/v1/workflows/${encodeURIComponent(workflowId)}/executions`, new RawJSON('{"inputData":' + typed + "}"), {
+        "Idempotency-Key": key,
+      });
+      dropDraft(draftKey); // started: a later visit starts afresh, with a new key
+      setInput(EMPTY_INPUT);
       setKey(uuid4());
       navigate(`/console/executions/${res.executionId}`);
     } catch (e) {

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "react";
-import { api, get, type Template, type TemplateSummary, type Workflow } from "../api";
+import { RawJSON, api, checkJSON, get, type Template, type TemplateSummary, type Workflow } from "../api";
 import { navigate } from "../router";
 import { parseSchema, SchemaFields, type ObjectSchema } from "../components/Schema";
 import { PERM, useCan } from "../session";
@@ -49,16 +49,19 @@ function FromTemplate({ initial, onClose }: { initial: string; onClose: () => vo
   }, [chosen]);
 
   const create = async () => {
-    let p: unknown;
+    // The parameters go as typed (JSON.parse only checks them): a number
+    // it would round reaches the API as written.
+    const typed = params.trim() || "{}";
     try {
-      p = JSON.parse(params);
+      checkJSON("Parameters", typed);
     } catch (e) {
-      setError(new Error("Parameters are not valid JSON: " + (e instanceof Error ? e.message : String(e))));
+      setError(e);
       return;
     }
     setBusy(true);
     try {
-      const r = await api<{ workflowId: string }>("POST", "/v1/workflows/from-template", { templateId: chosen, params: p });
+      const body = new RawJSON('{"templateId":' + JSON.stringify(chosen) + ',"params":' + typed + "}");
+      const r = await api<{ workflowId: string }>("POST", "/v1/workflows/from-template", body);
       navigate(`/console/workflows/${r.workflowId}`);
     } catch (e) {
       setError(e);
