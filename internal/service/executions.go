@@ -223,8 +223,11 @@ const waitPoll = 200 * time.Millisecond
 // registered).
 func (s *Service) waitFor(ctx context.Context, ex *flow.Execution, done <-chan *store.ExecutionResults, d time.Duration,
 	readFirst bool) (*Results, *flow.Execution) {
-	t := time.NewTimer(d)
-	defer t.Stop()
+	// The wait, and its reads with it, end at d: a read that hung held the
+	// caller past the wait it asked for, and a goroutine in the store after
+	// it left (found by a defect hunt).
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
 	poll := time.NewTicker(waitPoll)
 	defer poll.Stop()
 	read := readFirst
@@ -247,9 +250,7 @@ func (s *Service) waitFor(ctx context.Context, ex *flow.Execution, done <-chan *
 			done = nil // told once (then closed): its results are read again at the next poll
 		case <-poll.C:
 			read = true
-		case <-t.C:
-			return nil, ex
-		case <-ctx.Done():
+		case <-ctx.Done(): // the wait is over (or the caller left)
 			return nil, ex
 		}
 	}
