@@ -73,10 +73,12 @@ func (b *breakers) get(key string) *breaker {
 		},
 		// A call its own execution cut short (cancel, deadline) says nothing
 		// of the target: as a success, a half-open trial that never got an
-		// answer would close the breaker.
+		// answer would close the breaker. Nor does a request that could not
+		// be sent because of its own content (a CR or LF in a header).
 		IsExcluded: func(err error) bool {
 			var cs *cutShortError
-			return errors.As(err, &cs)
+			var unsendable *provider.RequestError
+			return errors.As(err, &cs) || errors.As(err, &unsendable)
 		},
 	})
 	b.m[key] = cb
@@ -147,11 +149,19 @@ func (e *Engine) attempt(ctx context.Context, t target, req provider.Request) (*
 	if err != nil {
 		var blocked *provider.BlockedError
 		var auth *provider.AuthError
+		var unsendable *provider.RequestError
 		switch {
 		case errors.As(err, &blocked):
 			outcome = "blocked"
 			return nil, err // policy, not a passing fault
-		case errors.As(err, &auth) && auth.StatusCode >= 400 && auth.StatusCode < 500:
+		case errors.As(err, &unsendable):
+			// The request itself cannot be sent (a header HTTP does not
+			// allow, an unusable auth configuration): nothing was sent, and
+			// it fails the same way every time, whatever the target's state.
+			outcome = "invalid_request"
+			return nil, err
+		case errors.As(err, &auth) && auth.StatusCode >= 300 && auth.StatusCode < 500:
+			// Refused credentials, or a redirecting token endpoint (not followed).
 			outcome = "auth_error"
 			return nil, err
 		case ctx.Err() != nil:

@@ -2,11 +2,14 @@ package provider
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"slices"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Auth types.
@@ -127,6 +130,9 @@ func (a Auth) Validate() error {
 			return invalid("field %q is required for auth type %q", need[i], a.Type)
 		}
 	}
+	if err := a.validateSendable(); err != nil {
+		return err
+	}
 	if !a.usesTokenEndpoint() {
 		return nil
 	}
@@ -141,6 +147,42 @@ func (a Auth) Validate() error {
 	for k := range a.ExtraParams {
 		if slices.Contains(reservedParams, k) || (k == "audience" && a.Audience != "") {
 			return invalid("field %q must not set the reserved parameter %q", "extra_params", k)
+		}
+	}
+	return nil
+}
+
+// validateSendable refuses credentials that can never be sent in a
+// header: a CR, LF or other control character in a bearer token or in an
+// API key (or its prefix) sent in a header, a header_name that is not a
+// header field name, and a Basic user name with ':' (RFC 7617: the
+// provider would split it there and read another user and password).
+// Basic credentials are base64-encoded, so nothing else about them
+// matters; the token endpoint grants send theirs in the form (or, for
+// client_secret_basic, escaped then base64-encoded). The error names the
+// field, never its value.
+func (a Auth) validateSendable() error {
+	const bad = "field %q holds a character a header may not (CR, LF or another control character)"
+	switch a.Type {
+	case AuthAPIKey:
+		if a.inQuery() {
+			return nil
+		}
+		if !httpguts.ValidHeaderFieldName(a.headerName()) {
+			return invalid("field %q must be a valid HTTP header name", "header_name")
+		}
+		for _, f := range [][2]string{{"prefix", a.Prefix}, {"api_key", a.APIKey}} {
+			if !validHeaderValue(f[1]) {
+				return invalid(bad, f[0])
+			}
+		}
+	case AuthBearer:
+		if !validHeaderValue(a.Token) {
+			return invalid(bad, "token")
+		}
+	case AuthBasic:
+		if strings.Contains(a.Username, ":") {
+			return invalid("field %q must not contain ':' (RFC 7617)", "username")
 		}
 	}
 	return nil
@@ -207,8 +249,29 @@ func (a Auth) secrets() []string {
 		if q := url.QueryEscape(s); q != s {
 			out = append(out, q)
 		}
+		// An endpoint may echo what it received as JSON: '"', '\' and
+		// control characters escaped, '&', '<' and '>' too by default.
+		for _, html := range []bool{true, false} {
+			if j := jsonEscaped(s, html); j != s && !slices.Contains(out, j) {
+				out = append(out, j)
+			}
+		}
 	}
 	return out
+}
+
+// jsonEscaped is s as it reads inside a JSON string (without the quotes),
+// with or without the escaping of '&', '<' and '>' that encoding/json
+// applies by default.
+func jsonEscaped(s string, html bool) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(html)
+	if err := enc.Encode(s); err != nil {
+		return s
+	}
+	out := strings.TrimSuffix(b.String(), "\n")
+	return out[1 : len(out)-1]
 }
 
 func invalid(format string, args ...any) error {

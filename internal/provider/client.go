@@ -88,9 +88,12 @@ type Response struct {
 }
 
 // Do performs a single attempt. Errors: *BlockedError (SSRF policy, also on
-// a redirect hop), *AuthError (credentials could not be obtained), an error
-// wrapping ErrInvalidAuth, otherwise the transport error (a *url.Error
-// naming method and URL). Error strings never contain the Auth's secrets.
+// a redirect hop), *AuthError (credentials could not be obtained), a
+// *RequestError when the request cannot be sent as it stands (a header
+// name or value HTTP does not allow, an error wrapping ErrInvalidAuth, a
+// malformed URL or method: nothing was sent), otherwise the transport
+// error (a *url.Error naming method and URL). Error strings never contain
+// the Auth's secrets.
 func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	return c.do(ctx, r, c.maxBody)
 }
@@ -98,11 +101,15 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 func (c *Client) do(ctx context.Context, r Request, maxBody int64) (*Response, error) {
 	start := time.Now()
 	if err := r.Auth.Validate(); err != nil {
-		return nil, err
+		return nil, &RequestError{Err: err}
 	}
 	red := newRedactor(r.Auth.secrets())
 	u, err := targetURL(r.URL, r.Query)
 	if err != nil {
+		var blocked *BlockedError
+		if !errors.As(err, &blocked) {
+			err = &RequestError{Err: err}
+		}
 		return nil, red.wrap(err)
 	}
 	timeout := r.Timeout
@@ -125,13 +132,18 @@ func (c *Client) do(ctx context.Context, r Request, maxBody int64) (*Response, e
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(r.Body))
 	if err != nil {
-		return nil, red.wrap(fmt.Errorf("building request: %w", err))
+		return nil, red.wrap(&RequestError{Err: fmt.Errorf("building request: %w", err)})
 	}
 	for k, vs := range r.Header {
 		// Canonical keys, so that applyAuth's Set replaces a user's "X-API-Key".
 		req.Header[http.CanonicalHeaderKey(k)] = append(req.Header[http.CanonicalHeaderKey(k)], vs...)
 	}
 	applyAuth(req, r.Auth, tok)
+	// What net/http would refuse, refused here as what it is: the request's
+	// own fault, not the provider's nor the network's.
+	if err := CheckHeaders(req.Header); err != nil {
+		return nil, red.wrap(&RequestError{Err: fmt.Errorf("request not sent: %w", err)})
+	}
 
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -200,10 +200,11 @@ func (c *Client) testEndToEnd(ctx context.Context, t TestTarget) StageResult {
 func stageError(err error, details map[string]any) StageResult {
 	var ae *AuthError
 	var be *BlockedError
+	var re *RequestError
 	msg := err.Error() // redacted by Do
 	blocked := errors.As(err, &be)
 	switch {
-	case errors.As(err, &ae), errors.Is(err, ErrInvalidAuth):
+	case errors.As(err, &ae), errors.As(err, &re), errors.Is(err, ErrInvalidAuth):
 	case blocked:
 		msg = be.Error()
 	default:

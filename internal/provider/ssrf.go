@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"syscall"
 	"time"
@@ -205,8 +206,14 @@ type sensitiveHeaderKey struct{}
 
 const maxRedirects = 10
 
-// checkRedirect caps redirects, refuses scheme changes and, like Go does for
-// Authorization, drops a custom API key header when the host changes.
+// checkRedirect caps redirects, refuses scheme changes and, when a
+// redirect leads to another origin than the request's (another host or
+// port), drops every header but the built-in safe ones: Authorization,
+// the API key header and static headers (secret by docs/security.md,
+// rule 1) stay with the configured origin. Net/http alone drops only
+// Authorization and cookies, and keeps them for another port of the same
+// host or a subdomain. Headers are copied from the first request at every
+// hop, so each hop is compared with the first.
 func checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= maxRedirects {
 		return fmt.Errorf("stopped after %d redirects", maxRedirects)
@@ -215,8 +222,36 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	if req.URL.Scheme != prev.URL.Scheme {
 		return &BlockedError{Host: req.URL.Hostname(), Reason: fmt.Sprintf("redirect from %s to %s refused", prev.URL.Scheme, req.URL.Scheme)}
 	}
-	if name, ok := req.Context().Value(sensitiveHeaderKey{}).(string); ok && req.URL.Host != via[0].URL.Host {
-		req.Header.Del(name)
+	if sameOrigin(req.URL, via[0].URL) {
+		return nil
+	}
+	name, _ := req.Context().Value(sensitiveHeaderKey{}).(string)
+	for k := range req.Header {
+		if !keptAcrossOrigins(k) || strings.EqualFold(k, name) {
+			delete(req.Header, k)
+		}
 	}
 	return nil
+}
+
+// refuseRedirect is the redirect policy of token and discovery requests:
+// a redirect is not followed (a 307 would post the client secret to
+// wherever it leads); the 3xx is answered to the caller as it came.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// sameOrigin compares scheme, host name (case-insensitively) and port,
+// the scheme's default port filled in.
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) &&
+		originPort(a) == originPort(b)
+}
+
+func originPort(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "https") {
+		return "443"
+	}
+	return "80"
 }

@@ -16,7 +16,9 @@ var baseURLKeys = []string{"base_url", "onboarding_base_url", "transaction_base_
 //   - midaz: an auth object means OIDC client credentials at issuer_url;
 //   - http (and any other): an auth object in AuthFromMap's shape.
 //
-// Every provider may add static headers under "headers".
+// Every provider may add static headers under "headers"; a name or value
+// HTTP cannot carry is refused (CheckHeaders), as is an auth block whose
+// credentials could not be sent (Auth.Validate).
 func TargetFor(providerID string, cfg map[string]any) (TestTarget, error) {
 	t := TestTarget{Header: http.Header{}}
 	for _, k := range baseURLKeys {
@@ -30,6 +32,9 @@ func TargetFor(providerID string, cfg map[string]any) (TestTarget, error) {
 			if s, ok := v.(string); ok {
 				t.Header.Set(k, s)
 			}
+		}
+		if err := CheckHeaders(t.Header); err != nil {
+			return t, fmt.Errorf("headers: %w", err)
 		}
 	}
 	auth, _ := cfg["auth"].(map[string]any)

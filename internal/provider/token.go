@@ -50,6 +50,9 @@ func (e *AuthError) Error() string {
 	if e.Stage == stageDiscovery {
 		what = "OIDC discovery"
 	}
+	if e.StatusCode >= 300 && e.StatusCode < 400 {
+		return fmt.Sprintf("auth %s: %s %s returned status %d: redirects are not followed for token and discovery requests", e.Type, what, e.Endpoint, e.StatusCode)
+	}
 	switch {
 	case e.StatusCode != 0 && e.Body != "":
 		return fmt.Sprintf("auth %s: %s %s returned status %d: %s", e.Type, what, e.Endpoint, e.StatusCode, e.Body)
@@ -79,7 +82,7 @@ type discovered struct {
 // tokenCache holds the tokens and discovery documents of every auth
 // configuration used through one Client, so that neither is fetched per call.
 type tokenCache struct {
-	http  *http.Client // the SSRF-protected client: token and discovery requests go through it too
+	http  *http.Client // the SSRF-protected transport, following no redirect: token and discovery requests go through it
 	now   func() time.Time
 	group singleflight.Group
 
@@ -88,8 +91,14 @@ type tokenCache struct {
 	endpoints map[string]discovered
 }
 
+// newTokenCache shares hc's transport (its connection pool and SSRF
+// checks) but follows no redirect: a 307 from a token endpoint would post
+// the form, client secret or password included, to wherever it leads, and
+// a redirected discovery would name a token endpoint of the redirect's
+// choosing.
 func newTokenCache(hc *http.Client) *tokenCache {
-	return &tokenCache{http: hc, now: time.Now, tokens: map[string]*cachedToken{}, endpoints: map[string]discovered{}}
+	noRedirect := &http.Client{Transport: hc.Transport, CheckRedirect: refuseRedirect, Jar: hc.Jar, Timeout: hc.Timeout}
+	return &tokenCache{http: noRedirect, now: time.Now, tokens: map[string]*cachedToken{}, endpoints: map[string]discovered{}}
 }
 
 // get returns the token for a, fetching it at most once at a time per key.
@@ -200,6 +209,13 @@ func (c *tokenCache) fetch(ctx context.Context, a Auth, key string) (*cachedToke
 		}
 		return nil, &AuthError{Type: a.Type, Stage: stageToken, Endpoint: tokenURL, Err: red.wrap(err)}
 	}
+	// A token that cannot be sent in a header (a trailing newline, a
+	// garbage answer) would fail every call for its whole lifetime: it is
+	// refused and not kept, so the next attempt asks again.
+	if !validHeaderValue(tok.Type() + " " + tok.AccessToken) {
+		return nil, &AuthError{Type: a.Type, Stage: stageToken, Endpoint: tokenURL,
+			Err: errors.New("the endpoint issued an access token or token_type that cannot be sent in a header (CR, LF or another control character)")}
+	}
 	return c.store(key, tok), nil
 }
 
@@ -269,6 +285,11 @@ func (c *tokenCache) discover(ctx context.Context, a Auth, red redactor) (string
 	}
 	if !isHTTPURL(doc.TokenEndpoint) {
 		return fail(0, nil, errors.New("discovery document has no valid token_endpoint"))
+	}
+	// An https issuer's client credentials must not go out in clear
+	// because its document names a cleartext endpoint (a downgrade).
+	if strings.HasPrefix(strings.ToLower(issuer), "https:") && !strings.HasPrefix(strings.ToLower(doc.TokenEndpoint), "https:") {
+		return fail(0, nil, errors.New("discovery document of an https issuer names a cleartext (http) token_endpoint: refused"))
 	}
 	c.mu.Lock()
 	c.endpoints[issuer] = discovered{tokenURL: doc.TokenEndpoint, until: c.now().Add(discoveryTTL)}

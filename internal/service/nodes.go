@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
 	"strings"
 
 	"github.com/google/uuid"
 
 	"flowker/internal/flow"
 	"flowker/internal/plan"
+	"flowker/internal/provider"
 	"flowker/internal/store"
 )
 
@@ -107,6 +109,9 @@ func (s *Service) checkTriggerNode(n flow.Node) error {
 }
 
 func (s *Service) checkExecutorNode(ctx context.Context, tx store.Tx, n flow.Node, activating bool) error {
+	if err := checkNodeHeaders(n); err != nil {
+		return err
+	}
 	if ref, ok := n.Data["executorConfigId"]; ok {
 		return s.checkExecutorConfigNode(ctx, tx, n, ref, activating)
 	}
@@ -205,4 +210,20 @@ func quoteJSON(v any) string {
 		return fmt.Sprint(v)
 	}
 	return string(b)
+}
+
+// checkNodeHeaders refuses a node's headers that could never be sent (a
+// CR or LF in a value, a space in a name): stored, every run failed.
+func checkNodeHeaders(n flow.Node) error {
+	raw, _ := n.Data["headers"].(map[string]any)
+	h := make(http.Header, len(raw))
+	for k, v := range raw {
+		if s, ok := v.(string); ok {
+			h[k] = []string{s}
+		}
+	}
+	if err := provider.CheckHeaders(h); err != nil {
+		return flow.Invalidf(codeInvalidExecutorNode, "node %q: headers: %v", n.ID, err)
+	}
+	return nil
 }

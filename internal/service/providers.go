@@ -54,7 +54,16 @@ func (s *Service) checkProviderConfig(pc *flow.ProviderConfig) error {
 	if err := p.ValidateConfig(pc.Config); err != nil {
 		return flow.Errorf(flow.KindUnprocessable, "FLK-0293", "config validation failed against provider schema: %v", err)
 	}
-	return flow.CheckProviderURLs(pc) // base_url and the like: http or https only (400 FLK-0263)
+	if err := flow.CheckProviderURLs(pc); err != nil { // base_url and the like: http or https only (400 FLK-0263)
+		return err
+	}
+	// What every call derives from it: credentials and headers that could
+	// never be sent were stored active, and every call failed (found by a
+	// defect hunt).
+	if _, err := provider.TargetFor(pc.ProviderID, pc.Config); err != nil {
+		return flow.Errorf(flow.KindUnprocessable, "FLK-0293", "config validation failed: %v", err)
+	}
+	return nil
 }
 
 // sealProviderConfig encrypts pc's secrets in place, for storage.
