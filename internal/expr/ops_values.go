@@ -36,13 +36,19 @@ func compileTimestamp(s spec, require bool) (operation, error) {
 	}
 	op := &timestampOp{require: require}
 	for _, key := range keys {
-		p, err := s.parse(key, "target "+key, writePath)
-		if err != nil {
-			return nil, err
-		}
 		entry, ok := s.m[key].(map[string]any)
 		if !ok {
 			return nil, s.fail("spec.%s must be {inputFormat, outputFormat}", key)
+		}
+		// Re-formatting only changes a time that is there; $now writes one
+		// where there is none.
+		use := editPath
+		if entry["inputFormat"] == nowFormat {
+			use = writePath
+		}
+		p, err := s.parse(key, "target "+key, use)
+		if err != nil {
+			return nil, err
 		}
 		formats := spec{where: s.where, m: entry, writes: s.writes}
 		e := timestampEntry{path: p}

@@ -250,10 +250,14 @@ func (a Auth) secrets() []string {
 			out = append(out, q)
 		}
 		// An endpoint may echo what it received as JSON: '"', '\' and
-		// control characters escaped, '&', '<' and '>' too by default.
+		// control characters escaped, '&', '<' and '>' too by default, and
+		// '/' as '\/' (PHP's json_encode does; base64 secrets hold '/').
 		for _, html := range []bool{true, false} {
-			if j := jsonEscaped(s, html); j != s && !slices.Contains(out, j) {
-				out = append(out, j)
+			j := jsonEscaped(s, html)
+			for _, form := range []string{j, strings.ReplaceAll(j, "/", `\/`)} {
+				if form != s && !slices.Contains(out, form) {
+					out = append(out, form)
+				}
 			}
 		}
 	}

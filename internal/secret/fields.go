@@ -339,6 +339,9 @@ func DestinationsMoved(update, stored map[string]any) bool {
 		old := stored[k]
 		switch x := v.(type) {
 		case map[string]any:
+			if isHeaders(k) { // what a call carries, not where it goes (X-Return-Url)
+				continue
+			}
 			sm, _ := old.(map[string]any)
 			if DestinationsMoved(x, sm) {
 				return true

@@ -41,14 +41,21 @@ func MaskNodes(nodes []flow.Node, schema NodeSchema) []flow.Node {
 }
 
 // KeepMaskedNodes replaces masked secrets in update with the stored
-// plaintext value of the node with the same id.
+// plaintext value of the node with the same id — unless the update sends
+// them somewhere else: a node now calling another executor or
+// configuration, or a URL moved (DestinationsMoved).
 func KeepMaskedNodes(update, stored []flow.Node, schema NodeSchema) ([]flow.Node, error) {
 	byID := make(map[string]flow.Node, len(stored))
 	for _, n := range stored {
 		byID[n.ID] = n
 	}
 	return mapNodes(update, func(n flow.Node) (map[string]any, error) {
-		d, err := KeepMasked(n.Data, byID[n.ID].Data, nodePolicy(schema, n))
+		was := byID[n.ID].Data
+		moved := DestinationsMoved(n.Data, was)
+		for _, k := range nodeDestinations {
+			moved = moved || n.Data[k] != was[k]
+		}
+		d, err := keepMasked(n.Data, was, nodePolicy(schema, n), moved)
 		var me *MaskedError
 		if errors.As(err, &me) {
 			me.Field = "nodes." + n.ID + ".data." + me.Field
@@ -56,6 +63,10 @@ func KeepMaskedNodes(update, stored []flow.Node, schema NodeSchema) ([]flow.Node
 		return d, err
 	})
 }
+
+// nodeDestinations are the node data keys that choose where its call, and
+// its secrets with it, go.
+var nodeDestinations = []string{"executorId", "providerConfigId", "executorConfigId"}
 
 func mapNodes(nodes []flow.Node, f func(flow.Node) (map[string]any, error)) ([]flow.Node, error) {
 	if nodes == nil {

@@ -127,3 +127,25 @@ func IsSealed(v any) bool {
 	s, ok := v.(string)
 	return ok && strings.HasPrefix(s, sealedPrefix)
 }
+
+// HoldsSealed reports whether v, a JSON-shaped value as stored, holds a
+// sealed value anywhere: a secret of its own.
+func HoldsSealed(v any) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		for _, e := range x {
+			if HoldsSealed(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if HoldsSealed(e) {
+				return true
+			}
+		}
+	default:
+		return IsSealed(v)
+	}
+	return false
+}

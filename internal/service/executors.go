@@ -104,7 +104,7 @@ func (s *Service) CreateExecutorConfig(ctx context.Context, e flow.ExecutorConfi
 func (s *Service) UpdateExecutorConfig(ctx context.Context, id uuid.UUID, in flow.ExecutorConfig) (out *flow.ExecutorConfig, err error) {
 	ctx, end := s.op(ctx, "command.executor_config.update", executorAttr(id))
 	defer end(&err)
-	return s.changeExecutorConfig(ctx, id, "EXECUTOR_CONFIG_UPDATED", "UPDATE", func(e *flow.ExecutorConfig) error {
+	return s.changeExecutorConfig(ctx, id, "EXECUTOR_CONFIG_UPDATED", "UPDATE", func(tx store.Tx, e *flow.ExecutorConfig) error {
 		if err := e.CheckEditable("update"); err != nil {
 			return err
 		}
@@ -115,6 +115,11 @@ func (s *Service) UpdateExecutorConfig(ctx context.Context, id uuid.UUID, in flo
 			return flow.Invalidf(flow.CodeInvalidBody, "%s", me.Error())
 		} else if err != nil {
 			return err
+		}
+		if u.BaseURL != e.BaseURL {
+			if err := refuseSecretsMoved(ctx, tx, "executorConfigId", "executor configuration", e.ID); err != nil {
+				return err
+			}
 		}
 		e.Name, e.Description, e.BaseURL, e.Endpoints = u.Name, u.Description, u.BaseURL, u.Endpoints
 		e.Authentication = flow.Authentication{Type: u.Authentication.Type, Config: u.Authentication.Config}
@@ -141,7 +146,7 @@ func (s *Service) ApplyExecutorAction(ctx context.Context, id uuid.UUID, action 
 	event := "EXECUTOR_CONFIG_" + map[string]string{"configure": "CONFIGURED", "test": "MARKED_TESTED",
 		"activate": "ACTIVATED", "disable": "DISABLED", "enable": "ENABLED"}[action]
 	return s.changeExecutorConfig(ctx, id, event, strings.ToUpper(action),
-		func(e *flow.ExecutorConfig) error { return e.Apply(action, s.now()) })
+		func(_ store.Tx, e *flow.ExecutorConfig) error { return e.Apply(action, s.now()) })
 }
 
 // DeleteExecutorConfig removes a configuration that is not tested or active.
@@ -278,7 +283,7 @@ func (s *Service) TestExecutorConfig(ctx context.Context, id uuid.UUID) (res *Ex
 
 // changeExecutorConfig is read, open, modify, seal, conditional write.
 func (s *Service) changeExecutorConfig(ctx context.Context, id uuid.UUID, event, action string,
-	modify func(*flow.ExecutorConfig) error) (*flow.ExecutorConfig, error) {
+	modify func(store.Tx, *flow.ExecutorConfig) error) (*flow.ExecutorConfig, error) {
 	var e *flow.ExecutorConfig
 	err := s.writeTx(ctx, "executor configuration", func(tx store.Tx) error {
 		var err error
@@ -292,7 +297,7 @@ func (s *Service) changeExecutorConfig(ctx context.Context, id uuid.UUID, event,
 		if err := s.openExecutorConfig(e); err != nil {
 			return err
 		}
-		if err := modify(e); err != nil {
+		if err := modify(tx, e); err != nil {
 			return err
 		}
 		if err := s.sealExecutorConfig(e); err != nil {

@@ -145,7 +145,7 @@ func (s *Service) ListProviderConfigs(ctx context.Context, f flow.ConfigFilter) 
 func (s *Service) UpdateProviderConfig(ctx context.Context, id uuid.UUID, patch ProviderConfigPatch) (out *flow.ProviderConfig, err error) {
 	ctx, end := s.op(ctx, "command.provider_config.update", providerConfigAttr(id))
 	defer end(&err)
-	return s.changeProviderConfig(ctx, id, "PROVIDER_CONFIG_UPDATED", "UPDATE", func(pc *flow.ProviderConfig) error {
+	return s.changeProviderConfig(ctx, id, "PROVIDER_CONFIG_UPDATED", "UPDATE", func(tx store.Tx, pc *flow.ProviderConfig) error {
 		if patch.Name != nil {
 			pc.Name = *patch.Name
 		}
@@ -157,6 +157,14 @@ func (s *Service) UpdateProviderConfig(ctx context.Context, id uuid.UUID, patch 
 			var me *secret.MaskedError
 			if errors.As(err, &me) {
 				return flow.Invalidf(flow.CodeInvalidBody, "config.%s", me.Error())
+			}
+			if err != nil {
+				return err
+			}
+			if secret.DestinationsMoved(cfg, pc.Config) {
+				if err := refuseSecretsMoved(ctx, tx, "providerConfigId", "provider configuration", pc.ID); err != nil {
+					return err
+				}
 			}
 			pc.Config = cfg
 		}
@@ -174,7 +182,9 @@ func (s *Service) SetProviderConfigStatus(ctx context.Context, id uuid.UUID, to 
 	}
 	ctx, end := s.op(ctx, name, providerConfigAttr(id))
 	defer end(&err)
-	return s.changeProviderConfig(ctx, id, event, action, func(pc *flow.ProviderConfig) error { return pc.SetStatus(to, s.now()) })
+	return s.changeProviderConfig(ctx, id, event, action, func(_ store.Tx, pc *flow.ProviderConfig) error {
+		return pc.SetStatus(to, s.now())
+	})
 }
 
 // DeleteProviderConfig removes a configuration in any status.
@@ -202,7 +212,7 @@ func (s *Service) DeleteProviderConfig(ctx context.Context, id uuid.UUID) (err e
 
 // changeProviderConfig is read, open, modify, seal, conditional write.
 func (s *Service) changeProviderConfig(ctx context.Context, id uuid.UUID, event, action string,
-	modify func(*flow.ProviderConfig) error) (*flow.ProviderConfig, error) {
+	modify func(store.Tx, *flow.ProviderConfig) error) (*flow.ProviderConfig, error) {
 	var pc *flow.ProviderConfig
 	err := s.writeTx(ctx, "provider configuration", func(tx store.Tx) error {
 		var err error
@@ -216,7 +226,7 @@ func (s *Service) changeProviderConfig(ctx context.Context, id uuid.UUID, event,
 		if err := s.openProviderConfig(pc); err != nil {
 			return err
 		}
-		if err := modify(pc); err != nil {
+		if err := modify(tx, pc); err != nil {
 			return err
 		}
 		if err := s.sealProviderConfig(pc); err != nil {
