@@ -110,7 +110,7 @@ func run() int {
 	defer func() { _ = metrics.Close() }() // before the store closes: the queue-depth gauge reads it
 	eng := engine.New(st, box, catalog.Default(), client, log, metrics, engineOptions(cfg))
 	svc := service.New(st, box, service.WithHTTPClient(client), service.WithDispatcher(eng), service.WithMetrics(metrics),
-		service.WithWriteDeadline(min(service.CatalogWriteTimeout, cfg.HTTP.WriteTimeout/2))) // its 503 must reach the client
+		service.WithWriteDeadline(writeDeadline(cfg.HTTP.WriteTimeout)))
 	var draining atomic.Bool
 	app := httpapi.New(svc, cfg, log, &draining)
 	// Listen before the engine starts: recovery claims executions, and a
@@ -271,3 +271,12 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 // with that id that was just killed, short enough to report a duplicate
 // id soon.
 const ownerLockWait = 5 * time.Second
+
+// writeDeadline bounds a catalog write under half the HTTP write timeout,
+// so its 503 reaches the client; 0 (no write timeout) leaves the default.
+func writeDeadline(httpWrite time.Duration) time.Duration {
+	if httpWrite <= 0 {
+		return service.CatalogWriteTimeout
+	}
+	return min(service.CatalogWriteTimeout, httpWrite/2)
+}

@@ -3,6 +3,7 @@ package flow
 import (
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -121,14 +122,19 @@ func WebhookPathsMeet(a, b string) bool {
 	return a == b || DecodedWebhookPath(a) == b || DecodedWebhookPath(b) == a
 }
 
-// unescapedPath is p percent-decoded, "" (no route) when it does not decode.
+// DecodedWebhookPath is p percent-decoded and normalised: what a call to p
+// is matched against second. "" (no route) when it does not decode.
 func DecodedWebhookPath(p string) string {
 	decoded, err := url.PathUnescape(p)
 	if err != nil {
 		return ""
 	}
-	return decoded
+	return NormalizeWebhookPath(decoded)
 }
+
+// NormalizeWebhookPath gives a path one leading slash and no trailing one:
+// how a route is registered, and how a call is looked up.
+func NormalizeWebhookPath(p string) string { return "/" + strings.Trim(p, "/") }
 
 // Execution errors with the reference's codes.
 var (

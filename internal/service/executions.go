@@ -154,12 +154,12 @@ func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *St
 	case errors.Is(err, store.ErrOutcomeUnknown):
 		// The insert may have landed (then it runs: giveUp dispatches it).
 		// Answered "unavailable, retry", a caller without an Idempotency-Key
-		// would start it twice: what is durable decides the answer.
+		// would start it twice: what is durable decides the answer. Not
+		// found proves nothing — a COMMIT still on its way may land after
+		// the read (found by a review) — so only found decides.
 		s.giveUp(ctx, ex.ID, err)
-		if landed, rerr := s.landed(ctx, ex.ID); rerr != nil {
+		if found, _ := s.readBack(ctx, ex.ID); found == nil {
 			return nil, errStartUnknown
-		} else if !landed {
-			return nil, store.ErrUnavailable // nothing started: a retry is safe
 		}
 	case err != nil:
 		s.giveUp(ctx, ex.ID, err)
@@ -384,6 +384,15 @@ func (s *Service) RetryExecution(ctx context.Context, id uuid.UUID) (ex *flow.Ex
 		return s.record(ctx, tx, "EXECUTION_RETRIED", "RETRY", resExecution, id.String(),
 			map[string]any{"workflow.id": ex.WorkflowID.String()})
 	})
+	if errors.Is(err, store.ErrOutcomeUnknown) {
+		// Requeued (running, leased here) it runs: answered as retried.
+		// Anything else proves nothing: the requeue may still land.
+		s.giveUp(ctx, id, err)
+		if now, _ := s.readBack(ctx, id); now != nil && !now.Status.Terminal() && now.LeaseOwner == s.engine.Owner() {
+			return now, nil
+		}
+		return nil, errRetryUnknown
+	}
 	if err != nil {
 		s.giveUp(ctx, id, err)
 		return nil, err
@@ -392,26 +401,27 @@ func (s *Service) RetryExecution(ctx context.Context, id uuid.UUID) (ex *flow.Ex
 	return ex, nil
 }
 
-// errStartUnknown answers a start whose insert may have committed and
-// could not be read back: it may run. Its own code, with no Retry-After
-// (httpapi): sent again without an Idempotency-Key it would start twice.
-var errStartUnknown = &flow.Error{Kind: flow.KindUnavailable, Code: flow.CodeOutcomeUnknown,
-	Message: "the database did not confirm the start and it could not be read back: the execution may have " +
-		"started; send the request again only with the same Idempotency-Key, which answers with it if it did"}
+// errStartUnknown and errRetryUnknown answer a start or a retry whose
+// write may have committed and is not seen committed: it may run. Their
+// own code, with no Retry-After (httpapi): sent again, a start without an
+// Idempotency-Key would start twice, a retry would run the failed call
+// once more than asked.
+var (
+	errStartUnknown = &flow.Error{Kind: flow.KindUnavailable, Code: flow.CodeOutcomeUnknown,
+		Message: "the database did not confirm the start and it is not seen stored: the execution may have " +
+			"started; send the request again only with the same Idempotency-Key, which answers with it if it did"}
+	errRetryUnknown = &flow.Error{Kind: flow.KindUnavailable, Code: flow.CodeOutcomeUnknown,
+		Message: "the database did not confirm the retry and it is not seen applied: the execution may be running " +
+			"again; read it before retrying it again"}
+)
 
-// landed reports whether an execution whose insert's answer was lost is
-// stored, read on a context of its own: the request's may be what ended.
-func (s *Service) landed(ctx context.Context, id uuid.UUID) (bool, error) {
+// readBack reads an execution whose write's answer was lost, on a context
+// of its own: the request's may be what ended. nil when not found or not
+// readable.
+func (s *Service) readBack(ctx context.Context, id uuid.UUID) (*flow.Execution, error) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readBackTimeout)
 	defer cancel()
-	_, err := s.store.GetExecution(rctx, id)
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, flow.ErrExecutionNotFound):
-		return false, nil
-	}
-	return false, err
+	return s.store.GetExecution(rctx, id)
 }
 
 // readBackTimeout bounds the read of what a write whose answer was lost did.

@@ -99,7 +99,7 @@ func (s *Service) checkTriggerNode(n flow.Node) error {
 			data["method"] = strings.ToUpper(m)
 		}
 		if p, ok := data["path"].(string); ok && p != "" {
-			data["path"] = NormalizeWebhookPath(p)
+			data["path"] = flow.NormalizeWebhookPath(p)
 		}
 	}
 	if err := t.ValidateData(data); err != nil {

@@ -132,8 +132,9 @@ func (d *dispatches) Release() { d.mu.Lock(); d.released++; d.mu.Unlock() }
 // read back: it waited for its lease to lapse and a rescuer; found by a
 // review) and answered as the start it is: answered 503 "retry later", a
 // webhook sender without an Idempotency-Key started it twice (found by a
-// defect hunt). What is durable decides: not stored, a plain 503 (a retry
-// is safe); not readable, 503 FLK-0014, the outcome unknown.
+// defect hunt). Only a stored execution decides: not seen, or not
+// readable, it is 503 FLK-0014, the outcome unknown — a COMMIT on its way
+// may still land after the read (found by a review).
 func TestStartWithALostAnswerIsStillRun(t *testing.T) {
 	ctx := context.Background()
 	raw := openSQLite(t)
@@ -156,11 +157,10 @@ func TestStartWithALostAnswerIsStillRun(t *testing.T) {
 	d.handed = nil
 	d.mu.Unlock()
 
-	st.Fail("Batch", faultstore.Once, lost) // nothing committed
-	req.IdempotencyKey = "not-stored"
+	st.Fail("Batch", faultstore.Once, lost) // nothing committed, yet
+	req.IdempotencyKey = "not-seen"
 	_, err = s.StartExecution(ctx, req)
-	require.ErrorIs(t, err, store.ErrUnavailable)
-	require.NotErrorIs(t, err, &flow.Error{Code: flow.CodeOutcomeUnknown}, "nothing started: a retry is safe")
+	require.ErrorIs(t, err, &flow.Error{Code: flow.CodeOutcomeUnknown}, "not seen is no proof")
 
 	st.Fail("Batch", faultstore.LostAnswer, lost)
 	st.Fail("GetExecution", faultstore.Once, store.Unavailable(errors.New("still down")))

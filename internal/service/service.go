@@ -52,7 +52,13 @@ func WithMetrics(m *telemetry.EngineMetrics) Option { return func(s *Service) { 
 // WithWriteDeadline bounds a catalog write's transaction, its wait for the
 // catalog lock included (default CatalogWriteTimeout): below the HTTP
 // server's write timeout, so its refusal reaches the client.
-func WithWriteDeadline(d time.Duration) Option { return func(s *Service) { s.writeDeadline = d } }
+func WithWriteDeadline(d time.Duration) Option {
+	return func(s *Service) {
+		if d > 0 { // a deadline of 0 would refuse every write
+			s.writeDeadline = d
+		}
+	}
+}
 
 // WithHTTPClient sets the outbound client (the default blocks private addresses).
 func WithHTTPClient(c *provider.Client) Option { return func(s *Service) { s.http = c } }

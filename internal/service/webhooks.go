@@ -22,7 +22,7 @@ func webhookRoute(n *flow.Node) (method, path string, ok bool) {
 	}
 	method, _ = n.Data["method"].(string)
 	path, _ = n.Data["path"].(string)
-	return strings.ToUpper(method), NormalizeWebhookPath(path), true
+	return strings.ToUpper(method), flow.NormalizeWebhookPath(path), true
 }
 
 // webhookRoutes lists the webhook routes a workflow's triggers declare.
@@ -47,11 +47,6 @@ func (s *Service) webhookRoutes(w *flow.Workflow) ([]flow.WebhookRoute, error) {
 	return routes, nil
 }
 
-// NormalizeWebhookPath gives a path one leading slash and no trailing one.
-func NormalizeWebhookPath(p string) string {
-	p = "/" + strings.Trim(p, "/")
-	return p
-}
 
 // activateRuntime records what the new active revision runs and claims its
 // webhook routes, in the activation's transaction.
@@ -169,12 +164,12 @@ func (s *Service) startWebhook(ctx context.Context, req WebhookRequest) (*StartR
 // reference matches it, else percent-decoded — a route registered as text
 // ("/café", "/a b") is called encoded ("caf%C3%A9", "a%20b").
 func (s *Service) findWebhookRoute(ctx context.Context, method, sent string) (*flow.WebhookRoute, error) {
-	route, err := s.store.FindWebhookRoute(ctx, method, NormalizeWebhookPath(sent))
+	route, err := s.store.FindWebhookRoute(ctx, method, flow.NormalizeWebhookPath(sent))
 	if flow.KindOf(err) != flow.KindNotFound {
 		return route, err
 	}
 	if decoded := flow.DecodedWebhookPath(sent); decoded != "" && decoded != sent {
-		return s.store.FindWebhookRoute(ctx, method, NormalizeWebhookPath(decoded))
+		return s.store.FindWebhookRoute(ctx, method, decoded)
 	}
 	return route, err
 }
