@@ -26,15 +26,14 @@ func archiveFilesOnDisk(t *testing.T, dir string) []string {
 	return out
 }
 
-// TestHuntRetainManifestFailureLeavesNoUnlistedFile: docs/history.md ("One
-// batch, and why a crash loses nothing") promises that an error before the
-// commit leaves "at worst, a file (listed in its manifest)". When the
-// manifest step fails (a full disk, a manifest that cannot be read), the
-// batch's archive file has already been renamed to its final name and is
-// left behind, listed by no manifest and recorded by no event: invisible to
-// the archive verification, and one more full batch file is leaked at
-// every retention interval while the failure lasts.
-func TestHuntRetainManifestFailureLeavesNoUnlistedFile(t *testing.T) {
+// docs/history.md ("One batch, and why a crash loses nothing") promises
+// that an error before the commit leaves "at worst, a file (listed in its
+// manifest)". When the manifest step failed (a full disk, a manifest that
+// cannot be read), the batch's file, renamed to its final name already,
+// was left listed by no manifest and recorded by no event: one more at
+// every retention interval while the failure lasted (found by a defect
+// hunt). It is removed.
+func TestManifestFailureLeavesNoUnlistedFile(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st := openSQLite(t)
@@ -85,22 +84,29 @@ func manifestEntriesLoose(dir string) []string {
 	return out
 }
 
-// TestHuntRetainSummaryAfterLastSlotSQLite: GET /v1/dashboards/executions
-// with a startTime in the last 15 minutes of year 9999 (a valid instant:
-// flow.ParseInstant accepts up to 9999-12-31T23:59:59.999999Z) must count
+// A summary from a time in the last slot (or day) of year 9999 counts
 // nothing: no execution starts then. On SQLite the changes not yet folded
-// are read from a bound rounded up to the next slot, 10000-01-01, whose
-// text sorts before every stored 2026 start time, so they are all counted,
-// with the sign of their change (a running → completed change counts -1
-// running).
-func TestHuntRetainSummaryAfterLastSlotSQLite(t *testing.T) {
+// were read from the bound rounded up to the next slot, 10000-01-01, whose
+// text sorts before every stored time: all were counted, with the sign of
+// their change (found by a defect hunt).
+func TestSummaryFromTheLastSlotOrDay(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st := openSQLite(t)
 	seedHistory(t, st, 2) // inserted and changed; nothing folded
 	svc := newRetention(t, st)
-	from := time.Date(9999, 12, 31, 23, 50, 0, 0, time.UTC)
-	got, err := svc.ExecutionSummary(ctx, &from, nil, "")
+	last := []time.Time{time.Date(9999, 12, 31, 23, 50, 0, 0, time.UTC), time.Date(9999, 12, 31, 1, 0, 0, 0, time.UTC)}
+	for _, from := range last {
+		got, err := svc.ExecutionSummary(ctx, &from, nil, "")
+		require.NoError(t, err)
+		require.Empty(t, got, "nothing started after %v", from)
+	}
+	// Folded into the slot and day rollups, the same.
+	_, err := st.FoldExecutionCounts(ctx, 1000)
 	require.NoError(t, err)
-	require.Empty(t, got, "nothing started after %v", from)
+	for _, from := range last {
+		got, err := svc.ExecutionSummary(ctx, &from, nil, "")
+		require.NoError(t, err)
+		require.Empty(t, got, "nothing started after %v, folded", from)
+	}
 }
