@@ -288,7 +288,7 @@ func keepLeaf(path string, v, stored any, r reason, moved bool) (any, bool, erro
 		old, isString := stored.(string)
 		if MaskValue(stored) == s || isString && HasUserinfo(old) && MaskURL(old) == s {
 			switch {
-			case r == notSecret && !(isString && old == s):
+			case r == notSecret && (!isString || old != s):
 				// Secret when stored, not in the update (a header just
 				// declared safe): restoring it would show the secret.
 				return nil, false, &MaskedError{Field: strings.TrimPrefix(path, "."), NoLongerSecret: true}

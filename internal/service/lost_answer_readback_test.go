@@ -71,7 +71,7 @@ func TestLostStartNotSeenIsNoProof(t *testing.T) {
 	_, err := s.StartExecution(ctx, req)
 	require.Error(t, err)
 	require.ErrorIs(t, err, &flow.Error{Code: flow.CodeOutcomeUnknown}, "not seen: unknown, not safe to retry")
-	page, err := lc.Store.ListExecutions(ctx, flow.ExecutionFilter{WorkflowID: req.WorkflowID,
+	page, err := lc.ListExecutions(ctx, flow.ExecutionFilter{WorkflowID: req.WorkflowID,
 		Page: flow.PageRequest{Limit: 100, SortBy: "startedAt"}})
 	require.NoError(t, err)
 	require.Len(t, page.Items, 2, "it did land, after the read")

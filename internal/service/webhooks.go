@@ -47,7 +47,6 @@ func (s *Service) webhookRoutes(w *flow.Workflow) ([]flow.WebhookRoute, error) {
 	return routes, nil
 }
 
-
 // activateRuntime records what the new active revision runs and claims its
 // webhook routes, in the activation's transaction.
 func (s *Service) activateRuntime(ctx context.Context, tx store.Tx, w *flow.Workflow) error {
