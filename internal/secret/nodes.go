@@ -3,6 +3,7 @@ package secret
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 
 	"flowker/internal/flow"
 )
@@ -53,7 +54,9 @@ func KeepMaskedNodes(update, stored []flow.Node, schema NodeSchema) ([]flow.Node
 		was := byID[n.ID].Data
 		moved := DestinationsMoved(n.Data, was)
 		for _, k := range nodeDestinations {
-			moved = moved || n.Data[k] != was[k]
+			// Any JSON value may stand there (a draft's checks are lax):
+			// compared as values, never with == (a map would panic).
+			moved = moved || !reflect.DeepEqual(n.Data[k], was[k])
 		}
 		d, err := keepMasked(n.Data, was, nodePolicy(schema, n), moved)
 		var me *MaskedError

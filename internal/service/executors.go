@@ -116,7 +116,7 @@ func (s *Service) UpdateExecutorConfig(ctx context.Context, id uuid.UUID, in flo
 		} else if err != nil {
 			return err
 		}
-		if u.BaseURL != e.BaseURL {
+		if strings.TrimSuffix(u.BaseURL, "/") != e.BaseURL { // as it is saved (flow's normalizeBaseURL)
 			if err := refuseSecretsMoved(ctx, tx, "executorConfigId", "executor configuration", e.ID); err != nil {
 				return err
 			}

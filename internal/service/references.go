@@ -34,14 +34,68 @@ func refuseInUse(ctx context.Context, tx store.Tx, key, what string, id uuid.UUI
 // may write configurations could have a workflow's secrets sent to a host
 // of their choosing (found by a defect hunt). Every workflow counts,
 // drafts too: their nodes were written for the host they knew.
+//
+// Executions under way count too: each runs the revision it started with,
+// whatever its workflow is now (edited, deleted), so a waiting execution
+// would send that revision's secrets to the new URL when it resumes
+// (found by a review).
 func refuseSecretsMoved(ctx context.Context, tx store.Tx, key, what string, id uuid.UUID) error {
 	users, err := workflowsWhere(ctx, tx, "", func(w *flow.Workflow) bool { return uses(w, key, id, true) })
+	if err == nil && users == "" {
+		users, err = revisionsUnderWay(ctx, tx, key, id)
+	}
 	if err != nil || users == "" {
 		return err
 	}
 	return flow.Errorf(flow.KindConflict, flow.CodeConfigInUse,
 		"%s %s is called by %s with secrets of their own in its nodes, which would go to the new URL: "+
-			"remove those nodes' secrets first, or use a new configuration", what, id, users)
+			"remove those nodes' secrets (and let executions under way end) first, or use a new configuration",
+		what, id, users)
+}
+
+// revisionsUnderWay names the workflow revisions that executions not yet
+// ended run and whose nodes call id (data[key]) holding secrets ("" when
+// none). Read a page at a time in the caller's transaction; each revision
+// once.
+func revisionsUnderWay(ctx context.Context, tx store.Tx, key string, id uuid.UUID) (string, error) {
+	type revision struct {
+		workflow uuid.UUID
+		number   int
+	}
+	seen := map[revision]bool{}
+	var users []string
+	for _, status := range []flow.ExecutionStatus{flow.ExecPending, flow.ExecRunning, flow.ExecWaiting} {
+		page := flow.PageRequest{Limit: flow.MaxPageSize, SortBy: "startedAt"}
+		for {
+			p, err := tx.ListExecutions(ctx, flow.ExecutionFilter{Status: status, Page: page})
+			if err != nil {
+				return "", err
+			}
+			for _, ex := range p.Items {
+				r := revision{ex.WorkflowID, ex.WorkflowRevision}
+				if seen[r] {
+					continue
+				}
+				seen[r] = true
+				v, err := tx.GetWorkflowVersion(ctx, r.workflow, r.number)
+				if flow.KindOf(err) == flow.KindNotFound {
+					continue
+				} else if err != nil {
+					return "", err
+				}
+				if uses(&flow.Workflow{Definition: v.Definition}, key, id, true) && len(users) < maxNamedWorkflows {
+					users = append(users, fmt.Sprintf("revision %d of workflow %s (executions under way)", r.number, r.workflow))
+				}
+			}
+			if !p.HasMore {
+				break
+			}
+			if page.After, err = flow.DecodeCursor(p.NextCursor); err != nil {
+				return "", err
+			}
+		}
+	}
+	return strings.Join(users, ", "), nil
 }
 
 // workflowsWhere names the workflows (of a status; "": any) that match,
