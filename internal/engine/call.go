@@ -43,6 +43,10 @@ type target struct {
 	success    func(int) bool
 	details    map[string]any // ids that identify the target in the step
 	spanName   string
+	// current reports whether the configuration the target came from is
+	// still the one resolved (active, same revision): a retry of a call is
+	// not sent with what was disabled or replaced meanwhile.
+	current func(context.Context) error
 }
 
 // errorBodyLimit bounds the failed response body kept in a step.
@@ -180,6 +184,13 @@ func (r *run) resolve(ctx context.Context, n *plan.Node) (target, error) {
 		auth: tt.Auth, header: tt.Header, timeout: timeout, success: successCodes(ex, n.Data),
 		details:  map[string]any{"providerConfigId": id.String(), "executorId": ex.ID},
 		spanName: "command.execution.execute_with_provider_config",
+		current: func(ctx context.Context) error {
+			now, err := r.e.providerConfig(ctx, id)
+			if err == nil && now.pc.Revision != rc.pc.Revision {
+				err = fmt.Errorf("provider configuration %s changed during the call", id)
+			}
+			return err
+		},
 	}, nil
 }
 
@@ -245,6 +256,18 @@ func (r *run) resolveExecutorConfig(ctx context.Context, n *plan.Node, raw strin
 		success:  func(c int) bool { return c >= 200 && c < 300 },
 		details:  map[string]any{"executorConfigId": id.String(), "endpointName": name},
 		spanName: "command.execution.execute_executor_config",
+		current: func(ctx context.Context) error {
+			now, err := r.e.store.GetExecutorConfig(ctx, id)
+			switch {
+			case err != nil:
+				return err
+			case now.Status != flow.ConfigActive:
+				return fmt.Errorf("executor configuration %s is %s; only an active one may run", id, now.Status)
+			case now.Revision != ec.Revision:
+				return fmt.Errorf("executor configuration %s changed during the call", id)
+			}
+			return nil
+		},
 	}, nil
 }
 

@@ -133,6 +133,13 @@ func (e *Engine) callWithRetry(ctx context.Context, t target, req provider.Reque
 		case <-ctx.Done():
 			return last, attempt, fmt.Errorf("%w (after %d attempts: %w)", context.Cause(ctx), attempt, err)
 		}
+		if t.current != nil {
+			// Disabled or replaced since the call began: not sent again with
+			// its credentials (found by a defect hunt).
+			if cerr := t.current(ctx); cerr != nil {
+				return last, attempt, fmt.Errorf("%w (after %d attempt%s; not retried: %w)", err, attempt, plural(attempt), cerr)
+			}
+		}
 	}
 	if err != nil {
 		return last, attempt, fmt.Errorf("%w (after %d attempt%s)", err, attempt, plural(attempt))
