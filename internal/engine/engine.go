@@ -175,6 +175,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err := e.recover(ctx); err != nil {
 		return err
 	}
+	e.reportUnrunnable(ctx)
 	e.attempts.Go(func() { e.dispatch(ctx) })
 	e.heartbeats.Go(func() { e.every(beat, e.opts.HeartbeatInterval, e.heartbeat) })
 	e.loops.Go(func() { e.every(ctx, e.opts.RescueInterval, func(ctx context.Context) { e.rescue(ctx, false) }) })
