@@ -79,6 +79,19 @@ func (c *fakeClock) pending() int {
 	return len(c.timers)
 }
 
+// hasTimerDue reports whether a pending timer is due at t: a loop that
+// registered its next turn.
+func (c *fakeClock) hasTimerDue(t time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, tm := range c.timers {
+		if tm.due.Equal(t) {
+			return true
+		}
+	}
+	return false
+}
+
 // waitTimers waits until n timers are pending. An engine at rest has two:
 // the heartbeat and the rescuer.
 func (c *fakeClock) waitTimers(t *testing.T, n int, what string) {

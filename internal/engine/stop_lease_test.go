@@ -24,6 +24,12 @@ func TestLeasesAreRenewedThroughTheGrace(t *testing.T) {
 	go func() { env.eng.Stop(waitLimit); close(stopped) }()
 	ctx := context.Background()
 	for range 6 { // a minute of the fake clock: twice the lease
+		// The heartbeat registers its next beat once the last one is done:
+		// time moves only then, or a loaded machine (CI, -race) saw two
+		// beats missed in a row and the lease lapse in the test alone.
+		beat := env.clock.Now().Add(10 * time.Second)
+		require.Eventually(t, func() bool { return env.clock.hasTimerDue(beat) }, 5*time.Second, time.Millisecond,
+			"the heartbeat's next beat")
 		env.clock.Advance(10 * time.Second)
 		now := env.clock.Now()
 		require.Eventually(t, func() bool {
