@@ -175,8 +175,8 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err := e.recover(ctx); err != nil {
 		return err
 	}
-	e.reportUnrunnable(ctx)
 	e.attempts.Go(func() { e.dispatch(ctx) })
+	e.loops.Go(func() { e.reportUnrunnable(ctx) }) // beside the work, not before it: start is not delayed
 	e.heartbeats.Go(func() { e.every(beat, e.opts.HeartbeatInterval, e.heartbeat) })
 	e.loops.Go(func() { e.every(ctx, e.opts.RescueInterval, func(ctx context.Context) { e.rescue(ctx, false) }) })
 	e.loops.Go(func() { e.every(ctx, e.opts.TimerInterval, e.fireTimers) })

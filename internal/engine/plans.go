@@ -58,29 +58,23 @@ func (e *Engine) plan(ctx context.Context, workflowID uuid.UUID, revision int) (
 // reportUnrunnable logs, at start, each active workflow whose revision no
 // longer compiles: a limit tightened by an upgrade (macro nesting, writes
 // after a wildcard) applies to stored revisions too, and each execution of
-// such a workflow then fails "cannot run" — said once here, before the
-// first transaction does. Compiled, the others' plans are cached. A store
-// error only ends the report.
+// such a workflow then fails "cannot run" — said once here, at start,
+// beside the work rather than before it. Compiled, the others' plans are
+// cached. A store error only ends the report.
 func (e *Engine) reportUnrunnable(ctx context.Context) {
-	page := flow.PageRequest{Limit: flow.MaxPageSize, SortBy: "name"}
-	for {
-		p, err := e.store.ListWorkflows(ctx, flow.WorkflowFilter{Status: flow.StatusActive, Page: page})
-		if err != nil {
-			e.log.Warn("cannot list active workflows to check they compile", zap.String("error.message", err.Error()))
-			return
-		}
-		for _, w := range p.Items {
+	err := flow.EachPage(flow.PageRequest{Limit: flow.MaxPageSize, SortBy: "name"},
+		func(page flow.PageRequest) (flow.Page[flow.Workflow], error) {
+			return e.store.ListWorkflows(ctx, flow.WorkflowFilter{Status: flow.StatusActive, Page: page})
+		},
+		func(w *flow.Workflow) error {
 			if _, err := e.plan(ctx, w.ID, w.Revision); err != nil {
 				e.log.Error("active workflow cannot run: its revision no longer compiles, and each of its executions "+
 					"fails until it is changed", zap.String("operation", "engine.start"), zap.String("workflow.id", w.ID.String()),
 					zap.String("workflow.name", w.Name), zap.Int("workflow.revision", w.Revision), zap.String("error.message", err.Error()))
 			}
-		}
-		if !p.HasMore {
-			return
-		}
-		if page.After, err = flow.DecodeCursor(p.NextCursor); err != nil {
-			return
-		}
+			return nil
+		})
+	if err != nil && ctx.Err() == nil {
+		e.log.Warn("cannot list active workflows to check they compile", zap.String("error.message", err.Error()))
 	}
 }

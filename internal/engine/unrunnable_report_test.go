@@ -47,7 +47,11 @@ func TestStartReportsActiveWorkflowsThatNoLongerCompile(t *testing.T) {
 	require.NoError(t, e.Start(ctx))
 	defer e.Stop(time.Second)
 
-	reported := logs.FilterMessageSnippet("no longer compiles").All()
+	var reported []observer.LoggedEntry
+	require.Eventually(t, func() bool { // reported beside the work, not before it
+		reported = logs.FilterMessageSnippet("no longer compiles").All()
+		return len(reported) > 0
+	}, 5*time.Second, time.Millisecond)
 	require.Len(t, reported, 1)
 	require.Equal(t, stale.String(), reported[0].ContextMap()["workflow.id"])
 	require.Contains(t, reported[0].ContextMap()["error.message"], "macros")

@@ -60,6 +60,29 @@ type Page[T any] struct {
 	HasMore    bool
 }
 
+// EachPage walks a keyset list from first to its last page, calling each
+// for every row in order; list's error, or each's, ends the walk.
+func EachPage[T any](first PageRequest, list func(PageRequest) (Page[T], error), each func(*T) error) error {
+	page := first
+	for {
+		p, err := list(page)
+		if err != nil {
+			return err
+		}
+		for i := range p.Items {
+			if err := each(&p.Items[i]); err != nil {
+				return err
+			}
+		}
+		if !p.HasMore {
+			return nil
+		}
+		if page.After, err = DecodeCursor(p.NextCursor); err != nil {
+			return err
+		}
+	}
+}
+
 // WorkflowSorts are the columns a workflow list may be ordered by.
 var WorkflowSorts = []string{"createdAt", "updatedAt", "name"}
 

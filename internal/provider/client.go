@@ -103,7 +103,7 @@ func (c *Client) do(ctx context.Context, r Request, maxBody int64) (*Response, e
 	if err := r.Auth.Validate(); err != nil {
 		return nil, &RequestError{Err: err}
 	}
-	red := newRedactor(r.Auth.secrets())
+	red := newRedactor(r.Auth)
 	u, err := targetURL(r.URL, r.Query)
 	if err != nil {
 		var blocked *BlockedError
@@ -252,25 +252,37 @@ func readCapped(r io.Reader, limit int64) ([]byte, bool, error) {
 	return b, false, err
 }
 
-// redactor removes secrets from error text.
-type redactor struct{ secrets []string }
-
-func newRedactor(secrets []string) redactor {
-	// Longest first so a secret containing another is replaced whole.
-	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
-	return redactor{secrets: secrets}
+// redactor removes an Auth's secrets from error text. It is made for every
+// call, and most calls never fail: the secrets' forms (raw, escaped,
+// encoded: Auth.secrets) are worked out at the first use only. One
+// goroutine uses it.
+type redactor struct {
+	auth    Auth
+	secrets []string
+	ready   bool
 }
 
-func (r redactor) apply(s string) string {
-	for _, sec := range r.secrets {
+func newRedactor(a Auth) *redactor { return &redactor{auth: a} }
+
+func (r *redactor) forms() []string {
+	if !r.ready {
+		r.secrets, r.ready = r.auth.secrets(), true
+		// Longest first so a secret containing another is replaced whole.
+		sort.Slice(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
+	}
+	return r.secrets
+}
+
+func (r *redactor) apply(s string) string {
+	for _, sec := range r.forms() {
 		s = strings.ReplaceAll(s, sec, "[REDACTED]")
 	}
 	return s
 }
 
 // wrap keeps err for errors.Is/As but redacts its text.
-func (r redactor) wrap(err error) error {
-	if err == nil || len(r.secrets) == 0 {
+func (r *redactor) wrap(err error) error {
+	if err == nil || len(r.forms()) == 0 {
 		return err
 	}
 	return &redactedError{msg: r.apply(err.Error()), err: err}

@@ -99,7 +99,7 @@ func (c *Client) Test(ctx context.Context, t TestTarget) TestResult {
 		{StageAuthentication, c.testAuthentication},
 		{StageEndToEnd, c.testEndToEnd},
 	}
-	red := newRedactor(t.Auth.secrets())
+	red := newRedactor(t.Auth)
 	failedStage := ""
 	for _, s := range stages {
 		if failedStage != "" {

@@ -35,21 +35,33 @@ func (e *RequestError) Unwrap() error { return e.Err }
 // ErrInvalidHeader and names the header, never its value. Net/http
 // checks the same when it sends, where the failure could only be taken
 // for a passing fault.
+//
+// It runs before every provider call: the headers are walked as they
+// are, and sorted (to name the same header every time) only when one is
+// refused.
 func CheckHeaders(h http.Header) error {
-	for _, k := range slices.Sorted(maps.Keys(h)) {
-		if !httpguts.ValidHeaderFieldName(k) {
-			return fmt.Errorf("%w: %q is not a valid header name", ErrInvalidHeader, k)
-		}
-		for _, v := range h[k] {
-			if !httpguts.ValidHeaderFieldValue(v) {
-				return fmt.Errorf("%w: the value of %q holds a character a header may not (CR, LF or another control character)", ErrInvalidHeader, k)
+	for k, vs := range h {
+		if checkHeader(k, vs) != nil {
+			for _, k := range slices.Sorted(maps.Keys(h)) {
+				if err := checkHeader(k, h[k]); err != nil {
+					return err
+				}
 			}
-		}
-		if err := checkConnHeader(http.CanonicalHeaderKey(k), h[k]); err != nil {
-			return err
 		}
 	}
 	return nil
+}
+
+func checkHeader(k string, vs []string) error {
+	if !httpguts.ValidHeaderFieldName(k) {
+		return fmt.Errorf("%w: %q is not a valid header name", ErrInvalidHeader, k)
+	}
+	for _, v := range vs {
+		if !httpguts.ValidHeaderFieldValue(v) {
+			return fmt.Errorf("%w: the value of %q holds a character a header may not (CR, LF or another control character)", ErrInvalidHeader, k)
+		}
+	}
+	return checkConnHeader(http.CanonicalHeaderKey(k), vs)
 }
 
 // checkConnHeader mirrors what net/http's HTTP/2 client refuses.

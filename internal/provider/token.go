@@ -178,7 +178,7 @@ func (c *tokenCache) evict(a Auth, accessToken string) {
 }
 
 func (c *tokenCache) fetch(ctx context.Context, a Auth, key string) (*cachedToken, error) {
-	red := newRedactor(a.secrets())
+	red := newRedactor(a)
 	tokenURL := a.TokenURL
 	if a.Type != AuthOAuth2ClientCredentials {
 		var err error
@@ -248,7 +248,7 @@ func (c *tokenCache) passwordGrant(ctx context.Context, a Auth, tokenURL string,
 }
 
 // discover returns the issuer's token endpoint, from cache for an hour.
-func (c *tokenCache) discover(ctx context.Context, a Auth, red redactor) (string, error) {
+func (c *tokenCache) discover(ctx context.Context, a Auth, red *redactor) (string, error) {
 	issuer := strings.TrimRight(a.IssuerURL, "/")
 	c.mu.Lock()
 	d, ok := c.endpoints[issuer]
@@ -331,7 +331,7 @@ func endpointParams(a Auth) url.Values {
 	return v
 }
 
-func excerpt(body []byte, red redactor) string {
+func excerpt(body []byte, red *redactor) string {
 	s := red.apply(strings.TrimSpace(string(body)))
 	if len(s) > bodyExcerptBytes {
 		s = strings.ToValidUTF8(s[:bodyExcerptBytes], "") + "…"

@@ -65,34 +65,29 @@ func revisionsUnderWay(ctx context.Context, tx store.Tx, key string, id uuid.UUI
 	seen := map[revision]bool{}
 	var users []string
 	for _, status := range []flow.ExecutionStatus{flow.ExecPending, flow.ExecRunning, flow.ExecWaiting} {
-		page := flow.PageRequest{Limit: flow.MaxPageSize, SortBy: "startedAt"}
-		for {
-			p, err := tx.ListExecutions(ctx, flow.ExecutionFilter{Status: status, Page: page})
-			if err != nil {
-				return "", err
-			}
-			for _, ex := range p.Items {
+		err := flow.EachPage(flow.PageRequest{Limit: flow.MaxPageSize, SortBy: "startedAt"},
+			func(page flow.PageRequest) (flow.Page[flow.Execution], error) {
+				return tx.ListExecutions(ctx, flow.ExecutionFilter{Status: status, Page: page})
+			},
+			func(ex *flow.Execution) error {
 				r := revision{ex.WorkflowID, ex.WorkflowRevision}
 				if seen[r] {
-					continue
+					return nil
 				}
 				seen[r] = true
 				v, err := tx.GetWorkflowVersion(ctx, r.workflow, r.number)
 				if flow.KindOf(err) == flow.KindNotFound {
-					continue
+					return nil
 				} else if err != nil {
-					return "", err
+					return err
 				}
 				if uses(&flow.Workflow{Definition: v.Definition}, key, id, true) && len(users) < maxNamedWorkflows {
 					users = append(users, fmt.Sprintf("revision %d of workflow %s (executions under way)", r.number, r.workflow))
 				}
-			}
-			if !p.HasMore {
-				break
-			}
-			if page.After, err = flow.DecodeCursor(p.NextCursor); err != nil {
-				return "", err
-			}
+				return nil
+			})
+		if err != nil {
+			return "", err
 		}
 	}
 	return strings.Join(users, ", "), nil
@@ -104,29 +99,21 @@ func revisionsUnderWay(ctx context.Context, tx store.Tx, key string, id uuid.UUI
 func workflowsWhere(ctx context.Context, tx store.Tx, status flow.WorkflowStatus, match func(*flow.Workflow) bool) (string, error) {
 	var users []string
 	total := 0
-	page := flow.PageRequest{Limit: flow.MaxPageSize, SortBy: "name"}
-	for {
-		p, err := tx.ListWorkflows(ctx, flow.WorkflowFilter{Status: status, Page: page})
-		if err != nil {
-			return "", err
-		}
-		for i := range p.Items {
-			if match(&p.Items[i]) {
+	err := flow.EachPage(flow.PageRequest{Limit: flow.MaxPageSize, SortBy: "name"},
+		func(page flow.PageRequest) (flow.Page[flow.Workflow], error) {
+			return tx.ListWorkflows(ctx, flow.WorkflowFilter{Status: status, Page: page})
+		},
+		func(w *flow.Workflow) error {
+			if match(w) {
 				total++
 				if len(users) < maxNamedWorkflows {
-					users = append(users, fmt.Sprintf("%q (%s)", p.Items[i].Name, p.Items[i].ID))
+					users = append(users, fmt.Sprintf("%q (%s)", w.Name, w.ID))
 				}
 			}
-		}
-		if !p.HasMore {
-			break
-		}
-		if page.After, err = flow.DecodeCursor(p.NextCursor); err != nil {
-			return "", err
-		}
-	}
-	if total == 0 {
-		return "", nil
+			return nil
+		})
+	if err != nil || total == 0 {
+		return "", err
 	}
 	more := ""
 	if total > len(users) {
