@@ -13,6 +13,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"flowker/internal/provider"
+	"flowker/internal/store"
 )
 
 // RetryPolicy: attempts per step, with exponential backoff and full jitter
@@ -135,8 +136,9 @@ func (e *Engine) callWithRetry(ctx context.Context, t target, req provider.Reque
 		}
 		if t.current != nil {
 			// Disabled or replaced since the call began: not sent again with
-			// its credentials (found by a defect hunt).
-			if cerr := t.current(ctx); cerr != nil {
+			// its credentials (found by a defect hunt). A store that cannot
+			// tell right now is no reason to give the call up.
+			if cerr := t.current(ctx); cerr != nil && !store.Transient(cerr) {
 				return last, attempt, fmt.Errorf("%w (after %d attempt%s; not retried: %w)", err, attempt, plural(attempt), cerr)
 			}
 		}

@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,6 +12,8 @@ import (
 
 	"flowker/internal/flow"
 	"flowker/internal/provider/providertest"
+	"flowker/internal/store"
+	"flowker/internal/store/faultstore"
 )
 
 // A call's retries were sent with the configuration resolved when the
@@ -40,4 +44,26 @@ func TestRetriesStopWhenTheConfigurationIsDisabled(t *testing.T) {
 	require.Equal(t, 1, steps[0].Attempts)
 	require.Contains(t, steps[0].ErrorMessage, "not retried")
 	require.Contains(t, steps[0].ErrorMessage, "disabled")
+}
+
+// A store that cannot tell, at a retry, whether the configuration is still
+// current (a failed read) does not end the call: it is retried, and
+// completes once the provider answers.
+func TestRetriesGoOnWhenTheConfigurationCannotBeRead(t *testing.T) {
+	env := newTestEnv(t, func(o *Options) {
+		o.Clock = realClock{} // backoffs run on their own
+		o.Retry = RetryPolicy{MaxAttempts: 3, Base: 20 * time.Millisecond, Max: 20 * time.Millisecond}
+	})
+	var calls atomic.Int32
+	env.fake.HandleFunc("/score", func(providertest.Request) providertest.Response {
+		if calls.Add(1) == 1 { // the retry's check of the configuration then fails once
+			env.st.Fail("ProviderConfigRevision", faultstore.Once, store.Unavailable(errors.New("database restarting")))
+			return providertest.Response{Status: 503, Body: `{"error":"down"}`}
+		}
+		return providertest.Response{Body: `{"ok":true}`}
+	})
+	wf := env.workflow([]flow.Node{trig("t"), env.callNode("a", "/score", nil)}, linkTA)
+	ex, steps := env.await(env.start(wf, nil))
+	require.Equal(t, flow.ExecCompleted, ex.Status, ex.ErrorMessage)
+	require.Equal(t, 2, steps[0].Attempts)
 }
