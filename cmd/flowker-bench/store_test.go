@@ -24,6 +24,7 @@ func TestCountSinceSeeksEachStatus(t *testing.T) {
 	dir := t.TempDir()
 	s, err := sqlite.Open(ctx, sqlitePath(dir), "NORMAL")
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	t.Cleanup(func() { _ = s.Close() })
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	for _, e := range []struct {

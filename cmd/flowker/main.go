@@ -17,6 +17,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"flowker/internal/audit"
 	"flowker/internal/catalog"
 	"flowker/internal/config"
 	"flowker/internal/engine"
@@ -73,7 +74,7 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	st, err := openStore(ctx, cfg)
+	st, box, err := openStore(ctx, cfg)
 	if err != nil {
 		var inUse *sqlite.InUseError
 		var ownerInUse *postgres.OwnerInUseError
@@ -93,11 +94,6 @@ func run() int {
 		}
 	}()
 
-	box, err := secretBox(cfg)
-	if err != nil {
-		log.Error("cannot load the secret key", zap.String("operation", "startup"), zap.String("error.message", err.Error()))
-		return 1
-	}
 	// Provider calls are client spans carrying traceparent; the wrapped
 	// transport is the SSRF-safe one (a bare Options.Transport replaces it).
 	outbound := provider.Options{AllowPrivate: cfg.SSRFAllowPrivate, IdleConnsPerHost: cfg.Engine.ProviderConcurrency}
@@ -111,6 +107,14 @@ func run() int {
 	eng := engine.New(st, box, catalog.Default(), client, log, metrics, engineOptions(cfg))
 	svc := service.New(st, box, service.WithHTTPClient(client), service.WithDispatcher(eng), service.WithMetrics(metrics),
 		service.WithWriteDeadline(writeDeadline(cfg.HTTP.WriteTimeout)))
+	// Before anything else is audited: a chain begun before it was keyed
+	// is marked where the keyed part starts.
+	if err := svc.KeyAuditChain(ctx); err != nil {
+		log.Error("the audit chain", zap.String("operation", "startup"), zap.String("error.message", err.Error()))
+		if !errors.Is(err, service.ErrAuditHeadUnverified) {
+			return 1 // the database could not be read or written: as any failed start
+		}
+	}
 	var draining atomic.Bool
 	app := httpapi.New(svc, cfg, log, &draining)
 	// Listen before the engine starts: recovery claims executions, and a
@@ -223,24 +227,49 @@ var listen = func(ctx context.Context, address string) (net.Listener, error) {
 // SHUTDOWN_DRAIN_DELAY + SHUTDOWN_TIMEOUT + this).
 const telemetryFlushTimeout = 5 * time.Second
 
-// secretBox uses FLOWKER_SECRET_KEY, or on SQLite a key file beside the
+// secretKey is FLOWKER_SECRET_KEY, or on SQLite a key file beside the
 // database, created on first start so the embedded mode needs no setup.
-func secretBox(cfg config.Config) (*secret.Box, error) {
-	key := cfg.SecretKey
-	if key == nil {
-		var err error
-		path := filepath.Join(filepath.Dir(cfg.Database.Path), config.SecretKeyFile)
-		if key, err = secret.LoadOrCreateKeyFile(path); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
+func secretKey(cfg config.Config) ([]byte, error) {
+	if cfg.SecretKey != nil {
+		return cfg.SecretKey, nil
 	}
-	return secret.NewBox(key)
+	path := filepath.Join(filepath.Dir(cfg.Database.Path), config.SecretKeyFile)
+	key, err := secret.LoadOrCreateKeyFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("the secret key %s: %w", path, err)
+	}
+	return key, nil
 }
 
-// openStore opens the database and makes sure this process alone runs as
-// its lease owner: SQLite's Open locks the file (one process per file); on
-// PostgreSQL a set ENGINE_WORKER_ID is locked (one process per id).
-func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+// openStore opens the database and its keys: the box that seals its
+// secrets and the key that seals its audit chain, both from the secret
+// key. It makes sure this process alone runs as its lease owner: SQLite's
+// Open locks the file (one process per file); on PostgreSQL a set
+// ENGINE_WORKER_ID is locked (one process per id).
+func openStore(ctx context.Context, cfg config.Config) (store.Store, *secret.Box, error) {
+	st, err := openDatabase(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := secretKey(cfg)
+	var box *secret.Box
+	if err == nil {
+		box, err = secret.NewBox(key)
+	}
+	if err != nil {
+		return nil, nil, errors.Join(err, st.Close())
+	}
+	st.UseAuditKey(audit.NewKey(key))
+	return st, box, nil
+}
+
+// keyedStore is a store whose audit chain's key is set once it is open.
+type keyedStore interface {
+	store.Store
+	UseAuditKey(audit.Key)
+}
+
+func openDatabase(ctx context.Context, cfg config.Config) (keyedStore, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	db := cfg.Database

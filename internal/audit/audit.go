@@ -1,11 +1,12 @@
 // Package audit defines the tamper-evident trail: events, who caused them
-// (carried in the request context), and the SHA-256 chain that links each
-// event to the one before. Stores append events inside the transaction of
-// the change they record; Verify recomputes every hash.
+// (carried in the request context), and the keyed hash chain that links
+// each event to the one before. Stores append events inside the
+// transaction of the change they record; a Verifier recomputes every hash.
 package audit
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -85,10 +86,36 @@ const Genesis = "GENESIS"
 // timeLayout renders timestamps in the chain: UTC, microseconds, fixed width.
 const timeLayout = "2006-01-02T15:04:05.000000Z"
 
-// ComputeHash is hex SHA-256 over the previous hash and every field,
-// '|'-separated with each field length-prefixed (so no value can forge a
-// boundary) and metadata as canonical JSON (Go sorts map keys).
-func ComputeHash(e *Event) string { return hashWith(e, EncodeMetadata(e.Metadata)) }
+// Key seals the chain: each hash is HMAC-SHA256, under a key derived from
+// the deployment's secret key, over the previous hash and the event. Whoever
+// holds the database but not the key cannot recompute a hash, so a changed,
+// removed, inserted or reordered event is found even when every later hash
+// was rewritten (docs/decisions.md, "Audit trail"). The zero Key seals
+// nothing: a store refuses to append with it.
+type Key struct{ mac []byte }
+
+// keyPurpose binds the derived key to the audit chain, apart from every
+// other key derived from the secret key.
+const keyPurpose = "flowker/audit-chain/v1"
+
+// NewKey derives the chain's key from the deployment's secret key.
+func NewKey(secretKey []byte) Key {
+	m := hmac.New(sha256.New, secretKey)
+	m.Write([]byte(keyPurpose))
+	return Key{mac: m.Sum(nil)}
+}
+
+// IsZero reports whether k was never derived.
+func (k Key) IsZero() bool { return k.mac == nil }
+
+// Hash is e's keyed hash: hex HMAC-SHA256 over the previous hash and every
+// field, '|'-separated with each field length-prefixed (so no value can
+// forge a boundary) and metadata as canonical JSON (Go sorts map keys).
+func (k Key) Hash(e *Event) string { return k.hashWith(e, EncodeMetadata(e.Metadata)) }
+
+// LegacyHash is the unkeyed SHA-256 of the same text, which sealed events
+// recorded before the chain was keyed (before its KeyedEventType event).
+func LegacyHash(e *Event) string { return Key{}.hashWith(e, EncodeMetadata(e.Metadata)) }
 
 // EncodeMetadata is metadata's canonical JSON, as hashed and as stored: no
 // metadata is stored as {}, so it hashes as {}.
@@ -100,31 +127,27 @@ func EncodeMetadata(m map[string]any) string {
 	return string(b)
 }
 
-func hashWith(e *Event, meta string) string {
+// hashWith hashes e, meta being its metadata's canonical JSON: keyed unless
+// k is zero (LegacyHash).
+func (k Key) hashWith(e *Event, meta string) string {
 	prev := e.PreviousHash
 	if prev == "" {
 		prev = Genesis
 	}
-	b := appendFields(make([]byte, 0, 512), prev, e.ID.String(), e.Timestamp.UTC().Format(timeLayout))
-	tail := TailFields(e, meta)
-	sum := sha256.Sum256(appendFields(b, tail[:]...))
-	return hex.EncodeToString(sum[:])
+	b := appendFields(make([]byte, 0, 512), prev, e.ID.String(), e.Timestamp.UTC().Format(timeLayout),
+		e.EventType, e.Action, e.Result, e.ResourceType, e.ResourceID, e.Actor.Type, e.Actor.ID,
+		e.Actor.IP, e.RequestID, e.TraceID, meta)
+	var sum []byte
+	if k.mac == nil {
+		s := sha256.Sum256(b)
+		sum = s[:]
+	} else {
+		m := hmac.New(sha256.New, k.mac)
+		m.Write(b)
+		sum = m.Sum(nil)
+	}
+	return hex.EncodeToString(sum)
 }
-
-// Tail is the fields ComputeHash hashes after the timestamp, in order:
-// neither the previous event nor the chain's head changes them.
-type Tail [11]string
-
-// TailFields is e's Tail, meta being its metadata's canonical JSON.
-func TailFields(e *Event, meta string) Tail {
-	return Tail{e.EventType, e.Action, e.Result, e.ResourceType, e.ResourceID, e.Actor.Type, e.Actor.ID,
-		e.Actor.IP, e.RequestID, e.TraceID, meta}
-}
-
-// Encoded is the end of what ComputeHash hashes. A store that chains
-// events on the server sends it, and the server hashes the previous hash,
-// the ID and the timestamp followed by it.
-func (t Tail) Encoded() []byte { return appendFields(nil, t[:]...) }
 
 // appendFields appends each field length-prefixed and '|'-terminated.
 func appendFields(b []byte, fields ...string) []byte {
@@ -138,15 +161,23 @@ func appendFields(b []byte, fields ...string) []byte {
 }
 
 // Seal links e after prev (the hash of the last event, "" for none).
-func Seal(e *Event, prev string) { SealEncoded(e, prev, EncodeMetadata(e.Metadata)) }
+func (k Key) Seal(e *Event, prev string) { k.SealEncoded(e, prev, EncodeMetadata(e.Metadata)) }
 
 // SealEncoded is Seal for a store that has already encoded e's metadata
 // with EncodeMetadata (to check and store it): it is not encoded again.
-func SealEncoded(e *Event, prev, meta string) {
+func (k Key) SealEncoded(e *Event, prev, meta string) {
 	e.PreviousHash = prev
 	e.Timestamp = e.Timestamp.UTC().Truncate(time.Microsecond)
-	e.Hash = hashWith(e, meta)
+	e.Hash = k.hashWith(e, meta)
 }
+
+// KeyedEventType marks where a chain begun before this version became
+// keyed: the first event of that type and every later one are sealed with
+// the Key, the events before it with LegacyHash. Its own hash covers the
+// last unkeyed event's, so the unkeyed prefix cannot change unnoticed. A
+// chain without one is keyed from its first event: removing the marker
+// makes every unkeyed event fail.
+const KeyedEventType = "AUDIT_CHAIN_KEYED"
 
 // Verification is the outcome of checking a run of the chain.
 type Verification struct {
@@ -159,14 +190,18 @@ type Verification struct {
 // Verifier checks events in chain order, one at a time, so a chain of any
 // length is verified in constant memory.
 type Verifier struct {
-	prev   string
-	result Verification
+	key       Key
+	keyedFrom int64
+	prev      string
+	result    Verification
 }
 
 // NewVerifier starts at prev: "" for the genesis, else the hash of the
-// event just before the first one to check.
-func NewVerifier(prev string) *Verifier {
-	return &Verifier{prev: prev, result: Verification{Valid: true}}
+// event just before the first one to check. Events from sequence keyedFrom
+// on (the first KeyedEventType event's; 0 for none) must carry k's hash,
+// those before it the legacy one.
+func NewVerifier(k Key, keyedFrom int64, prev string) *Verifier {
+	return &Verifier{key: k, keyedFrom: keyedFrom, prev: prev, result: Verification{Valid: true}}
 }
 
 // Check verifies the next event; it returns false once the chain is broken.
@@ -175,11 +210,17 @@ func (v *Verifier) Check(e *Event) bool {
 		return false
 	}
 	v.result.Checked++
+	want := LegacyHash
+	if e.Seq >= v.keyedFrom {
+		want = v.key.Hash
+	}
 	switch {
+	case v.key.IsZero():
+		v.fail(e, "the chain's key is not set")
 	case e.PreviousHash != v.prev:
 		v.fail(e, "chain break: previousHash does not match the hash of the event before it")
-	case ComputeHash(e) != e.Hash:
-		v.fail(e, "hash mismatch: the event's content was changed after it was recorded")
+	case want(e) != e.Hash:
+		v.fail(e, "hash mismatch: the event was changed after it was recorded, or not recorded by Flowker")
 	default:
 		v.prev = e.Hash
 	}

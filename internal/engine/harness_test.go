@@ -140,6 +140,7 @@ func newTestEnv(t *testing.T, tune func(*Options)) *testEnv {
 	t.Helper()
 	raw, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
 	require.NoError(t, err)
+	raw.UseAuditKey(storetest.AuditKey)
 	return startEnv(t, raw, tune)
 }
 
@@ -148,6 +149,7 @@ func newPostgresEnv(t *testing.T, tune func(*Options)) *testEnv {
 	t.Helper()
 	raw, err := postgres.Open(context.Background(), storetest.PostgresURL(t), 8)
 	require.NoError(t, err)
+	raw.UseAuditKey(storetest.AuditKey)
 	return startEnv(t, raw, tune)
 }
 

@@ -15,6 +15,7 @@ import (
 	"flowker/internal/flow"
 	"flowker/internal/store"
 	"flowker/internal/store/sqlite"
+	"flowker/internal/store/storetest"
 )
 
 // dueHookStore runs afterDue once, right after DueWaits read the due waits
@@ -49,6 +50,7 @@ func (h *dueHookStore) DueWaits(ctx context.Context, now time.Time, limit int) (
 func TestExpiredReviewKeepsAVoteCastDuringTheTimerPass(t *testing.T) {
 	raw, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
 	require.NoError(t, err)
+	raw.UseAuditKey(storetest.AuditKey)
 	h := &dueHookStore{Store: raw}
 	env := startEnv(t, h, nil)
 	review := waitNode("r", flow.NodeReview, map[string]any{"requiredApprovals": 2,

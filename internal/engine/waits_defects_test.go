@@ -75,6 +75,7 @@ func newHookEnv(t *testing.T, tune func(*Options)) (*testEnv, *hookStore) {
 	t.Helper()
 	raw, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
 	require.NoError(t, err)
+	raw.UseAuditKey(storetest.AuditKey)
 	h := &hookStore{Store: raw}
 	return startEnv(t, h, tune), h
 }
@@ -279,6 +280,7 @@ func TestParkRacesSignalsAcrossProcesses(t *testing.T) {
 	open := func(owner string) *testEnv {
 		raw, err := postgres.Open(context.Background(), url, 8)
 		require.NoError(t, err)
+		raw.UseAuditKey(storetest.AuditKey)
 		return startEnv(t, raw, func(o *Options) { o.Owner = owner })
 	}
 	a, b := open("process-a"), open("process-b")

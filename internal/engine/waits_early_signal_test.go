@@ -177,6 +177,7 @@ func TestEarlySignalWinsOverATimerOnAnotherProcess(t *testing.T) {
 	open := func(owner string) *testEnv {
 		raw, err := postgres.Open(context.Background(), url, 8)
 		require.NoError(t, err)
+		raw.UseAuditKey(storetest.AuditKey)
 		return startEnv(t, raw, func(o *Options) { o.Owner, o.Concurrency = owner, 64 })
 	}
 	a, b := open("process-a"), open("process-b")

@@ -50,8 +50,9 @@ func toAuditResponse(e *audit.Event) auditResponse {
 var auditEnums = map[string][]string{
 	"action": {"CREATE", "UPDATE", "DELETE", "ACTIVATE", "DEACTIVATE", "DRAFT", "EXECUTE", "ENABLE", "DISABLE",
 		"TEST", "CONFIGURE", "CANCEL", "RETRY", "DECIDE", "SIGNAL", "EXPIRE", "ARCHIVE"},
-	"result":       {"SUCCESS", "FAILED"},
-	"resourceType": {"workflow", "execution", "provider_config", "executor_config", "review", "wait", "execution_archive"},
+	"result": {"SUCCESS", "FAILED"},
+	"resourceType": {"workflow", "execution", "provider_config", "executor_config", "review", "wait", "execution_archive",
+		"audit_chain"},
 }
 
 // auditPageSize is the audit list's default page size (the reference's).

@@ -25,6 +25,7 @@ import (
 	"flowker/internal/secret"
 	"flowker/internal/service"
 	"flowker/internal/store/sqlite"
+	"flowker/internal/store/storetest"
 )
 
 type harness struct {
@@ -71,6 +72,7 @@ func newHarnessLog(t *testing.T, env map[string]string, tune func(*engine.Option
 	dbPath := filepath.Join(t.TempDir(), "flowker.db")
 	st, err := sqlite.Open(context.Background(), dbPath, "NORMAL")
 	require.NoError(t, err)
+	st.UseAuditKey(storetest.AuditKey)
 	t.Cleanup(func() { _ = st.Close() })
 	h := &harness{t: t, store: st, draining: &atomic.Bool{}, dbPath: dbPath}
 	box, err := secret.NewBox(bytes.Repeat([]byte{7}, secret.KeySize))

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -69,7 +70,11 @@ func (s *Service) VerifyAudit(ctx context.Context, toID uuid.UUID, fromID *uuid.
 			return res, err
 		}
 	}
-	v := audit.NewVerifier(prev)
+	keyedFrom, err := s.keyedFrom(ctx)
+	if err != nil {
+		return res, err
+	}
+	v := audit.NewVerifier(s.store.AuditKey(), keyedFrom, prev)
 	if err := s.store.WalkAudit(ctx, fromSeq, to.Seq, v.Check); err != nil {
 		return res, err
 	}
@@ -97,4 +102,55 @@ func (s *Service) ExecutionSlots(ctx context.Context, from, to time.Time, workfl
 	ctx, end := s.op(ctx, "query.dashboard.executions.series")
 	defer end(&err)
 	return s.store.CountExecutionsBySlot(ctx, from, to, workflowID)
+}
+
+// ErrAuditHeadUnverified: the chain's newest event is sealed neither with
+// this process's key nor the legacy way (KeyAuditChain).
+var ErrAuditHeadUnverified = errors.New("the audit chain's newest event verifies under neither this key " +
+	"nor the unkeyed hash: FLOWKER_SECRET_KEY is not the one that sealed it, or the chain was altered " +
+	"(GET /v1/audit-events/{id}/verify names the first event that breaks it)")
+
+// Audit vocabulary of the chain's own event.
+const (
+	actionKeyChain = "CONFIGURE"
+	resAuditChain  = "audit_chain"
+)
+
+// KeyAuditChain runs at start, before anything else is audited. A chain
+// begun before the chain was keyed (its newest event sealed with the
+// unkeyed hash, and no audit.KeyedEventType event) gets that event: the
+// events after it are keyed, and its own hash covers the unkeyed prefix.
+// An empty chain, or one keyed from its first event, needs none. Processes
+// that start together may each add one; the first is the boundary, the
+// others are keyed events like any other.
+func (s *Service) KeyAuditChain(ctx context.Context) error {
+	if from, err := s.keyedFrom(ctx); err != nil || from > 0 {
+		return err
+	}
+	newest, err := s.store.ListAudit(ctx, audit.Filter{Limit: 1})
+	if err != nil || len(newest) == 0 {
+		return err
+	}
+	head := &newest[0]
+	switch head.Hash {
+	case s.store.AuditKey().Hash(head):
+		return nil
+	case audit.LegacyHash(head):
+		return s.store.InTx(ctx, func(tx store.Tx) error {
+			return s.record(ctx, tx, audit.KeyedEventType, actionKeyChain, resAuditChain, "audit_events",
+				map[string]any{"unkeyedEvents": head.Seq, "unkeyedHead": head.Hash})
+		})
+	default:
+		return ErrAuditHeadUnverified
+	}
+}
+
+// keyedFrom is the sequence from which the chain is keyed: its first
+// audit.KeyedEventType event's, or 0 when it has none (keyed throughout).
+func (s *Service) keyedFrom(ctx context.Context) (int64, error) {
+	marked, err := s.store.ListAudit(ctx, audit.Filter{EventType: audit.KeyedEventType, Ascending: true, Limit: 1})
+	if err != nil || len(marked) == 0 {
+		return 0, err
+	}
+	return marked[0].Seq, nil
 }

@@ -13,6 +13,7 @@ import (
 	"flowker/internal/store"
 	"flowker/internal/store/postgres" //nolint:depguard // processes sharing one PostgreSQL database
 	"flowker/internal/store/sqlite"
+	"flowker/internal/store/storetest"
 )
 
 // newTestService is a service on st, sealing with a fixed test key.
@@ -28,6 +29,7 @@ func openSQLite(t *testing.T) store.Store {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
 	require.NoError(t, err)
+	st.UseAuditKey(storetest.AuditKey)
 	t.Cleanup(func() { _ = st.Close() })
 	return st
 }
@@ -39,6 +41,7 @@ func openPostgres(t *testing.T, url string) *postgres.Store {
 	t.Helper()
 	st, err := postgres.Open(context.Background(), url, 4)
 	require.NoError(t, err)
+	st.UseAuditKey(storetest.AuditKey)
 	t.Cleanup(func() { _ = st.Close() })
 	return st
 }

@@ -338,6 +338,8 @@ type ExecutionResults struct {
 // returns nil; service methods put a change and its audit entry in one.
 type Store interface {
 	Tx
+	// AuditKey is the key that seals and verifies the audit chain.
+	AuditKey() audit.Key
 	// ExecutionWithSteps is GetExecution and ListSteps as of one moment
 	// (one read-only transaction; on PostgreSQL one round trip).
 	ExecutionWithSteps(ctx context.Context, id uuid.UUID) (*flow.Execution, []flow.Step, error)

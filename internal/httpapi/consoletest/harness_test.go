@@ -35,6 +35,7 @@ import (
 	"flowker/internal/secret"
 	"flowker/internal/service"
 	"flowker/internal/store/sqlite"
+	"flowker/internal/store/storetest"
 	"flowker/internal/telemetry"
 )
 
@@ -54,6 +55,7 @@ func newServer(t *testing.T, env map[string]string) *server {
 	otel.SetTextMapPropagator(telemetry.Propagator())
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
 	require.NoError(t, err)
+	st.UseAuditKey(storetest.AuditKey)
 	t.Cleanup(func() { _ = st.Close() })
 	box, err := secret.NewBox(bytes.Repeat([]byte{7}, secret.KeySize))
 	require.NoError(t, err)

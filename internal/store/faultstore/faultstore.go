@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"flowker/internal/audit"
 	"flowker/internal/flow"
 	"flowker/internal/store"
 )
@@ -238,6 +239,9 @@ func (s *Store) Driver() string {
 	}
 	return s.s.Driver()
 }
+
+// AuditKey is the wrapped store's; it has no error to fail with.
+func (s *Store) AuditKey() audit.Key { return s.s.AuditKey() }
 
 // ExecutionWithSteps carries the "ExecutionWithSteps" faults.
 func (s *Store) ExecutionWithSteps(ctx context.Context, id uuid.UUID) (*flow.Execution, []flow.Step, error) {

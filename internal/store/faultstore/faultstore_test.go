@@ -24,6 +24,7 @@ func open(t *testing.T) *faultstore.Store {
 	t.Helper()
 	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	t.Cleanup(func() { _ = s.Close() })
 	return faultstore.Wrap(s)
 }

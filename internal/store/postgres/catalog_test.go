@@ -31,6 +31,7 @@ func TestCatalogCounterNeverGoesBack(t *testing.T) {
 	u := storetest.PostgresURL(t)
 	s, err := postgres.Open(ctx, u, 4)
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	defer s.Close()
 	w := storetest.Workflow("counter", storetest.NewClock().Now())
 	require.NoError(t, s.CreateWorkflow(ctx, w))
@@ -96,6 +97,7 @@ func TestCatalogEditsUnderRepeatableReadDefault(t *testing.T) {
 	for range 2 {
 		s, err := postgres.Open(ctx, parsed.String(), 4)
 		require.NoError(t, err)
+		s.UseAuditKey(storetest.AuditKey)
 		defer s.Close()
 		stores = append(stores, s)
 	}

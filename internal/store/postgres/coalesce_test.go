@@ -37,9 +37,11 @@ func TestCoalescedInsertLockOrder(t *testing.T) {
 	url := storetest.PostgresURL(t)
 	a, err := postgres.Open(ctx, url, 8)
 	require.NoError(t, err)
+	a.UseAuditKey(storetest.AuditKey)
 	defer a.Close()
 	b, err := postgres.Open(ctx, url, 8) // a second process on the same database
 	require.NoError(t, err)
+	b.UseAuditKey(storetest.AuditKey)
 	defer b.Close()
 	raw, err := sql.Open("pgx", url)
 	require.NoError(t, err)

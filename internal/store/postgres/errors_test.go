@@ -45,6 +45,7 @@ func TestServerGoesAway(t *testing.T) {
 	u.Host = p.Addr
 	s, err := postgres.Open(ctx, u.String(), 4)
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	t.Cleanup(func() { _ = s.Close() })
 	w := storetest.Workflow("before", storetest.NewClock().Now())
 	require.NoError(t, s.CreateWorkflow(ctx, w))
@@ -90,6 +91,7 @@ func TestDataException(t *testing.T) {
 	ctx := context.Background()
 	s, err := postgres.Open(ctx, storetest.PostgresURL(t), 2)
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	t.Cleanup(func() { _ = s.Close() })
 	now := storetest.NewClock().Now()
 	_, err = s.ClaimExecutions(ctx, "owner\x00", now, now, 1, true)

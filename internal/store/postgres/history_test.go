@@ -32,6 +32,7 @@ func TestMigration6BackfillsCounts(t *testing.T) {
 	storetest.RunCountsBackfill(t, db, func(t *testing.T) store.Store {
 		s, err := postgres.Open(context.Background(), url, 2)
 		require.NoError(t, err)
+		s.UseAuditKey(storetest.AuditKey)
 		t.Cleanup(func() { require.NoError(t, s.Close()) })
 		return s
 	})

@@ -44,6 +44,7 @@ func TestMigration5KeepsExecutions(t *testing.T) {
 
 	s, err := postgres.Open(ctx, url, 2)
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	defer s.Close()
 	ex, err := s.GetExecution(ctx, id)
 	require.NoError(t, err)
@@ -89,6 +90,7 @@ func TestMigrationLockIsPerSchema(t *testing.T) {
 	defer cancel()
 	s, err := postgres.Open(within, url, 2)
 	require.NoError(t, err, "a fresh schema migrates while another migration holds goose's key")
+	s.UseAuditKey(storetest.AuditKey)
 	require.NoError(t, s.Close())
 }
 

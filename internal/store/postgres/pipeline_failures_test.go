@@ -37,6 +37,7 @@ func TestPipelinedPoolAfterFailures(t *testing.T) {
 	u.RawQuery = q.Encode()
 	plain, err := Open(ctx, rawURL, 1) // migrate without the lock_timeout: a migration may wait on other tests
 	require.NoError(t, err)
+	plain.UseAuditKey(storetest.AuditKey)
 	require.NoError(t, plain.Close())
 	db, err := sql.Open("pgx", u.String())
 	require.NoError(t, err)
@@ -45,6 +46,7 @@ func TestPipelinedPoolAfterFailures(t *testing.T) {
 	db.SetMaxIdleConns(maxConns)
 	s, err := sqlstore.Open(ctx, db, db, dialect(nil))
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	t.Cleanup(func() { _ = s.Close() })
 	raw, err := sql.Open("pgx", rawURL)
 	require.NoError(t, err)

@@ -20,11 +20,12 @@ import (
 )
 
 // TestGroupCommitRoundTrips: a group commit's writes travel together. A
-// progress write with its audit event is one round trip — BEGIN, the
-// update, the steps, the audit lock, the events chained on the server
-// (flowker_audit_append) and COMMIT — however many callers share the batch. The steps of all its callers are few statements: one per power
-// of two in their count. A progress write alone is one round trip: the
-// server checks its lease.
+// progress write with its audit event is two round trips, however many
+// callers share the batch: BEGIN, the update, the steps, the audit lock
+// and the chain's head; then the events, sealed in Go with the chain's
+// key, and COMMIT. The steps of all its callers are few statements: one
+// per power of two in their count. A progress write alone is one round
+// trip: the server checks its lease.
 func TestGroupCommitRoundTrips(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -45,6 +46,7 @@ func TestGroupCommitRoundTrips(t *testing.T) {
 	}
 	s, err := sqlstore.Open(ctx, db, db, d)
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
 
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -65,9 +67,13 @@ func TestGroupCommitRoundTrips(t *testing.T) {
 	sent = nil // the create above, outside a batch, ran at once
 	mu.Unlock()
 	require.NoError(t, save(lone))
-	require.Len(t, sent, 1, "%q", sent)
-	require.Len(t, sent[0], 6, "%q", sent[0])
-	require.Contains(t, sent[0][4], "flowker_audit_append")
+	require.Len(t, sent, 2, "%q", sent)
+	require.Len(t, sent[0], 5, "%q", sent[0])
+	require.Contains(t, sent[0][3], "pg_advisory_xact_lock")
+	require.Contains(t, sent[0][4], "FROM audit_events")
+	require.Len(t, sent[1], 2, "%q", sent[1])
+	require.Contains(t, sent[1][0], "INSERT INTO audit_events")
+	require.Equal(t, "COMMIT", sent[1][1])
 	mu.Lock()
 	sent = nil
 	mu.Unlock()
@@ -124,8 +130,8 @@ func TestGroupCommitRoundTrips(t *testing.T) {
 	}
 	wg.Wait()
 	// Per batch of k callers: BEGIN, k updates, the steps (one statement
-	// per power of two in k), the audit lock, every caller's events in one
-	// statement, COMMIT.
+	// per power of two in k), the audit lock, the head; then the callers'
+	// events (also one statement per power of two in k), COMMIT.
 	saved := 0
 	count := func(sqls []string, part string) (n int) {
 		for _, s := range sqls {
@@ -135,12 +141,18 @@ func TestGroupCommitRoundTrips(t *testing.T) {
 		}
 		return n
 	}
-	for _, batch := range sent {
+	require.Zero(t, len(sent)%2, "%q", sent)
+	for i := 0; i < len(sent); i += 2 {
+		batch, sealed := sent[i], sent[i+1]
 		k := count(batch, "UPDATE executions")
 		require.Equal(t, bits.OnesCount(uint(k)), count(batch, "INSERT INTO execution_steps"), "%q", batch)
-		require.Len(t, batch, 1+k+bits.OnesCount(uint(k))+3, "%q", batch)
-		require.Equal(t, 1, count(batch, "flowker_audit_append"), "%q", batch)
-		require.Equal(t, "COMMIT", batch[len(batch)-1])
+		require.Len(t, batch, 1+k+bits.OnesCount(uint(k))+2, "%q", batch)
+		require.Contains(t, batch[len(batch)-1], "FROM audit_events")
+		require.Len(t, sealed, bits.OnesCount(uint(k))+1, "%q", sealed) // up to 64 events a statement
+		for _, insert := range sealed[:len(sealed)-1] {
+			require.Contains(t, insert, "INSERT INTO audit_events")
+		}
+		require.Equal(t, "COMMIT", sealed[len(sealed)-1])
 		saved += k
 	}
 	require.Equal(t, callers, saved)
@@ -155,6 +167,7 @@ func TestReadBackOfRowsNotTakenInCommits(t *testing.T) {
 	url := storetest.PostgresURL(t)
 	s, err := Open(ctx, url, 4)
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
 	raw, err := sql.Open("pgx", url) // the same schema
 	require.NoError(t, err)

@@ -277,17 +277,15 @@ func dialect(locker goose.ProviderOption) sqlstore.Dialect {
 		SkipLocked:        " FOR UPDATE SKIP LOCKED",
 		ForUpdate:         " FOR UPDATE",
 		AuditLock:         "SELECT pg_advisory_xact_lock(7346127001)", // any fixed key, used only for this
-		AuditAppend: `SELECT out_seq, out_occurred_us, out_previous_hash, out_hash FROM flowker_audit_append(
-			$1::text[]::uuid[], $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-		IsUnavailable:  isUnavailable,
-		IsServerError:  isServerError,
-		RefusedValue:   refusedValue,
-		Pipeline:       pipeline,
-		FenceLease:     fenceLease,
-		IsLeaseLost:    isLeaseLost,
-		CatalogVersion: "SELECT version FROM catalog_version",
-		CatalogGuard:   "SELECT CAST((SELECT version FROM catalog_version) IS NOT DISTINCT FROM $1 AS catalog_unchanged)",
-		IsCatalogMoved: func(err error) bool { return isCheckOf(err, "catalog_unchanged") },
+		IsUnavailable:     isUnavailable,
+		IsServerError:     isServerError,
+		RefusedValue:      refusedValue,
+		Pipeline:          pipeline,
+		FenceLease:        fenceLease,
+		IsLeaseLost:       isLeaseLost,
+		CatalogVersion:    "SELECT version FROM catalog_version",
+		CatalogGuard:      "SELECT CAST((SELECT version FROM catalog_version) IS NOT DISTINCT FROM $1 AS catalog_unchanged)",
+		IsCatalogMoved:    func(err error) bool { return isCheckOf(err, "catalog_unchanged") },
 		UnixSeconds: func(col string) string {
 			return "CAST(floor(extract(epoch FROM " + col + ")) AS bigint)"
 		},

@@ -26,6 +26,7 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		s, err := postgres.Open(context.Background(), storetest.PostgresURL(t), 8)
 		require.NoError(t, err)
+		s.UseAuditKey(storetest.AuditKey)
 		t.Cleanup(func() { require.NoError(t, s.Close()) })
 		return s
 	})
@@ -69,16 +70,18 @@ func TestAudit(t *testing.T) {
 	url := storetest.PostgresURL(t)
 	a, err := postgres.Open(ctx, url, 8)
 	require.NoError(t, err)
+	a.UseAuditKey(storetest.AuditKey)
 	defer a.Close()
 	b, err := postgres.Open(ctx, url, 8) // a second process's pool on the same database
 	require.NoError(t, err)
+	b.UseAuditKey(storetest.AuditKey)
 	defer b.Close()
 	raw, err := sql.Open("pgx", url)
 	require.NoError(t, err)
 	defer raw.Close()
-	storetest.RunAudit(t, a, b, func(t *testing.T, seq int64, value string) {
+	storetest.RunAudit(t, a, b, func(t *testing.T, seq int64, column, value string) {
 		for _, q := range []string{`ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete`,
-			`UPDATE audit_events SET resource_id = '` + value + `' WHERE seq = ` + strconv.FormatInt(seq, 10)} {
+			`UPDATE audit_events SET ` + column + ` = '` + value + `' WHERE seq = ` + strconv.FormatInt(seq, 10)} {
 			_, err := raw.ExecContext(ctx, q)
 			require.NoError(t, err)
 		}
@@ -93,6 +96,7 @@ func openWithRaw(tb testing.TB, conns int) (*postgres.Store, *sql.DB) {
 	url := storetest.PostgresURL(tb)
 	s, err := postgres.Open(context.Background(), url, conns)
 	require.NoError(tb, err)
+	s.UseAuditKey(storetest.AuditKey)
 	tb.Cleanup(func() { _ = s.Close() })
 	raw, err := sql.Open("pgx", url)
 	require.NoError(tb, err)
@@ -192,6 +196,7 @@ func openStore(t *testing.T, url string) *postgres.Store {
 	t.Helper()
 	s, err := postgres.Open(context.Background(), url, 2)
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
@@ -205,6 +210,7 @@ func TestValueTooLargeForAnIndexIsRefused(t *testing.T) {
 	ctx := context.Background()
 	s, err := postgres.Open(ctx, storetest.PostgresURL(t), 2)
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
 	w := storetest.Workflow("long-route", time.Now().UTC().Truncate(time.Microsecond))
 	require.NoError(t, s.CreateWorkflow(ctx, w))

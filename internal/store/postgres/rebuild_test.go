@@ -21,6 +21,7 @@ func migratedSchema(t *testing.T) (string, *sql.DB) {
 	url := storetest.PostgresURL(t)
 	s, err := postgres.Open(context.Background(), url, 2)
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	require.NoError(t, s.Close())
 	db, err := sql.Open("pgx", url)
 	require.NoError(t, err)
@@ -33,6 +34,7 @@ func reopen(t *testing.T, url string) {
 	t.Helper()
 	s, err := postgres.Open(context.Background(), url, 2)
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	require.NoError(t, s.Close())
 }
 

@@ -28,6 +28,7 @@ func TestMigration6BackfillsCounts(t *testing.T) {
 		require.NoError(t, db.Close()) // one process per file: the store's lock
 		s, err := sqlite.Open(context.Background(), path, "FULL")
 		require.NoError(t, err)
+		s.UseAuditKey(storetest.AuditKey)
 		t.Cleanup(func() { require.NoError(t, s.Close()) })
 		return s
 	})

@@ -14,6 +14,7 @@ import (
 
 	"flowker/internal/flow"
 	"flowker/internal/store/sqlite"
+	"flowker/internal/store/storetest"
 )
 
 // openRaw opens the file as the store's writer does: foreign keys on.
@@ -79,6 +80,7 @@ func TestMigration5KeepsExecutions(t *testing.T) {
 
 	s, err := sqlite.Open(ctx, path, "FULL")
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	ex, err := s.GetExecution(ctx, done)
 	require.NoError(t, err)
 	require.Equal(t, flow.ExecCompleted, ex.Status)

@@ -39,6 +39,7 @@ func openScrubbed(t *testing.T) (*sqlite.Store, string) {
 	path := filepath.Join(t.TempDir(), "flowker.db")
 	s, err := sqlite.Open(context.Background(), path, "FULL")
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	t.Cleanup(func() { _ = s.Close() })
 	return s, path
 }
@@ -203,6 +204,7 @@ func TestScrubAtOpen(t *testing.T) {
 	require.True(t, bytes.Contains(walFiles(t, crashed), []byte(old)), "the reader kept the scrub off")
 	s2, err := sqlite.Open(context.Background(), crashed, "FULL")
 	require.NoError(t, err)
+	s2.UseAuditKey(storetest.AuditKey)
 	defer s2.Close()
 	require.False(t, bytes.Contains(walFiles(t, crashed), []byte(old)), "old ciphertext left after a restart")
 }

@@ -22,6 +22,7 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flowker.db"), "FULL")
 		require.NoError(t, err)
+		s.UseAuditKey(storetest.AuditKey)
 		t.Cleanup(func() { require.NoError(t, s.Close()) })
 		return s
 	})
@@ -34,12 +35,14 @@ func TestReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "nested", "dir", "flowker.db")
 	s, err := sqlite.Open(ctx, path, "FULL")
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	w := storetest.Workflow("persisted", storetest.NewClock().Now())
 	require.NoError(t, s.CreateWorkflow(ctx, w))
 	require.NoError(t, s.Close())
 
 	s, err = sqlite.Open(ctx, path, "NORMAL")
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	defer s.Close()
 	got, err := s.GetWorkflow(ctx, w.ID)
 	require.NoError(t, err)
@@ -55,6 +58,7 @@ func TestOneProcessPerFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "flowker.db")
 	s, err := sqlite.Open(ctx, path, "FULL")
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	pid, err := os.ReadFile(path + ".lock")
 	require.NoError(t, err)
 	require.Equal(t, strconv.Itoa(os.Getpid())+"\n", string(pid))
@@ -85,6 +89,7 @@ func TestOneProcessPerFile(t *testing.T) {
 	require.NoError(t, s.Close(), "closing twice is harmless")
 	s, err = sqlite.Open(ctx, path, "FULL")
 	require.NoError(t, err, "the lock is released on Close")
+	s.UseAuditKey(storetest.AuditKey)
 	defer s.Close()
 	_, err = s.GetWorkflow(ctx, w.ID)
 	require.NoError(t, err)
@@ -96,14 +101,15 @@ func TestAudit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "flowker.db")
 	s, err := sqlite.Open(ctx, path, "NORMAL")
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	defer s.Close()
 	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
 	require.NoError(t, err)
 	defer raw.Close()
 	// SQLite has one writer per file, so the "second process" is the same store.
-	storetest.RunAudit(t, s, s, func(t *testing.T, seq int64, value string) {
-		for _, q := range []string{`DROP TRIGGER audit_events_no_update`,
-			`UPDATE audit_events SET resource_id = '` + value + `' WHERE seq = ` + strconv.FormatInt(seq, 10)} {
+	storetest.RunAudit(t, s, s, func(t *testing.T, seq int64, column, value string) {
+		for _, q := range []string{`DROP TRIGGER IF EXISTS audit_events_no_update`,
+			`UPDATE audit_events SET ` + column + ` = '` + value + `' WHERE seq = ` + strconv.FormatInt(seq, 10)} {
 			_, err := raw.ExecContext(ctx, q)
 			require.NoError(t, err)
 		}
@@ -114,6 +120,7 @@ func openBench(b *testing.B) (*sqlite.Store, *sql.DB) {
 	path := filepath.Join(b.TempDir(), "flowker.db")
 	s, err := sqlite.Open(context.Background(), path, "FULL")
 	require.NoError(b, err)
+	s.UseAuditKey(storetest.AuditKey)
 	b.Cleanup(func() { _ = s.Close() })
 	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
 	require.NoError(b, err)
@@ -161,6 +168,7 @@ func TestReadBackOfRowsNotTakenInCommits(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "flowker.db")
 	s, err := sqlite.Open(ctx, path, "NORMAL")
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
 	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
 	require.NoError(t, err)

@@ -77,16 +77,28 @@ func (q *queries) flushAudit(ctx context.Context) error {
 // auditPerInsert bounds one multi-row INSERT (15 parameters an event).
 const auditPerInsert = 64
 
+// errNoAuditKey: the store was opened without UseAuditKey.
+var errNoAuditKey = errors.New("audit: the chain's key is not set (sqlstore.DB.UseAuditKey)")
+
+// UseAuditKey sets the key that seals the chain; call it before the first
+// write. A store without one refuses to append audit events.
+func (s *DB) UseAuditKey(k audit.Key) { s.dialect.auditKey = k }
+
+// AuditKey is the key that seals the chain (zero before UseAuditKey).
+func (s *DB) AuditKey() audit.Key { return s.dialect.auditKey }
+
 // insertAudit takes the audit lock (held until commit), reads the chain's
-// head and inserts events after it, in order.
+// head and inserts events after it, in order, each sealed in Go with the
+// chain's key, which never reaches the database: the head's read is a
+// round trip of its own on PostgreSQL (docs/engine.md, "Audit events").
 func (q *queries) insertAudit(ctx context.Context, events []*audit.Event) error {
 	if q.d.AuditLock != "" {
 		if err := q.w.Later(ctx, Pipelined{SQL: q.d.AuditLock}); err != nil {
 			return err
 		}
 	}
-	if q.d.AuditAppend != "" {
-		return q.appendAuditOnServer(ctx, events)
+	if q.d.auditKey.IsZero() {
+		return errNoAuditKey
 	}
 	var prev string
 	var head time.Time
@@ -113,7 +125,7 @@ func (q *queries) insertAudit(ctx context.Context, events []*audit.Event) error 
 		if e.Timestamp.Before(head) {
 			e.Timestamp = head
 		}
-		audit.SealEncoded(e, prev, metas[i])
+		q.d.auditKey.SealEncoded(e, prev, metas[i])
 		prev, head = e.Hash, e.Timestamp
 	}
 	for len(events) > 0 {
@@ -148,50 +160,6 @@ func (q *queries) insertAuditRows(ctx context.Context, events []*audit.Event, me
 				if e := byID[id]; e != nil {
 					e.Seq = seq
 				}
-			}
-			return rows.Err()
-		}})
-}
-
-// appendAuditOnServer is insertAudit where the server chains the events
-// (Dialect.AuditAppend): the head is read there, under the lock already
-// queued, and the events are sealed as audit.SealEncoded would. The
-// statement refuses nothing the server accepted (Pipelined.Checked), so
-// COMMIT travels with it: a batch with events is one round trip.
-func (q *queries) appendAuditOnServer(ctx context.Context, events []*audit.Event) error {
-	n := len(events)
-	ids, times := make([]string, n), make([]time.Time, n)
-	var texts [len(audit.Tail{})][]string // a column of each
-	for i := range texts {
-		texts[i] = make([]string, n)
-	}
-	tails := make([][]byte, n)
-	for i, e := range events {
-		meta, err := canonicalJSON("audit metadata", e.Metadata, "{}") // what is stored is what is hashed
-		if err != nil {
-			return err
-		}
-		ids[i], times[i] = e.ID.String(), e.Timestamp.UTC().Truncate(time.Microsecond)
-		tail := audit.TailFields(e, meta)
-		for j, v := range tail {
-			texts[j][i] = v
-		}
-		tails[i] = tail.Encoded()
-	}
-	args := []any{ids, times}
-	for _, t := range texts {
-		args = append(args, t)
-	}
-	args = append(args, tails)
-	return q.w.Later(ctx, Pipelined{SQL: q.d.AuditAppend, Args: args, Checked: true, // sets what the server decided
-		Rows: func(rows rows) error {
-			for i := 0; rows.Next() && i < n; i++ {
-				e := events[i]
-				var us int64
-				if err := rows.Scan(&e.Seq, &us, &e.PreviousHash, &e.Hash); err != nil {
-					return err
-				}
-				e.Timestamp = time.UnixMicro(us).UTC()
 			}
 			return rows.Err()
 		}})

@@ -36,6 +36,7 @@ func hungPostgres(t *testing.T) (s *postgres.Store, e *flow.Execution, app strin
 	u.RawQuery = q.Encode()
 	s, err = postgres.Open(ctx, u.String(), 8)
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	t.Cleanup(func() { _ = s.Close() })
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	e = storetest.Execution(uuid.New(), flow.ExecRunning, now, "me", now.Add(time.Hour))
@@ -180,6 +181,7 @@ func TestBatchDeadlineSQLite(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "flowker.db")
 	s, err := sqlite.Open(ctx, path, "NORMAL")
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	defer s.Close()
 	const deadline = 500 * time.Millisecond
 	sqlstore.SetBatchTimeout(s.DB, deadline)
@@ -210,6 +212,7 @@ func TestClosedStore(t *testing.T) {
 	ctx := context.Background()
 	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	w := storetest.Workflow("closed", time.Now())
 	require.NoError(t, s.CreateWorkflow(ctx, w))
 	require.NoError(t, s.Close())
@@ -313,6 +316,7 @@ func TestBatchDeadlineNamesNoCallersError(t *testing.T) {
 	ctx := context.Background()
 	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	defer s.Close()
 	const deadline = 300 * time.Millisecond
 	sqlstore.SetBatchTimeout(s.DB, deadline)

@@ -44,6 +44,7 @@ func TestFoldPlansOneIndexRange(t *testing.T) {
 			url := storetest.PostgresURL(t)
 			s, err := postgres.Open(ctx, url, 2) // migrated
 			require.NoError(t, err)
+			s.UseAuditKey(storetest.AuditKey)
 			t.Cleanup(func() { _ = s.Close() })
 			db, err := sql.Open("pgx", url)
 			require.NoError(t, err)

@@ -112,11 +112,13 @@ func proxiedStore(t *testing.T) (direct *postgres.Store, proxy *storetest.Proxy,
 	require.NoError(t, err)
 	direct, err = postgres.Open(ctx, u.String(), 1)
 	require.NoError(t, err)
+	direct.UseAuditKey(storetest.AuditKey)
 	t.Cleanup(func() { _ = direct.Close() })
 	proxy = storetest.StartProxy(t, u.Host)
 	u.Host = proxy.Addr
 	ps, err := postgres.Open(ctx, u.String(), 1)
 	require.NoError(t, err)
+	ps.UseAuditKey(storetest.AuditKey)
 	t.Cleanup(func() { _ = ps.Close() })
 	return direct, proxy, ps.DB
 }

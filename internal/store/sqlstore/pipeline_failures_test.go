@@ -41,11 +41,13 @@ func pipelinedStore(t *testing.T, params ...string) (s *sqlstore.DB, raw *sql.DB
 	if len(params) > 0 { // migrate without them: a lock_timeout would fail migrations waiting on other tests
 		plain, err := postgres.Open(ctx, rawURL, 1)
 		require.NoError(t, err)
+		plain.UseAuditKey(storetest.AuditKey)
 		require.NoError(t, plain.Close())
 	}
 	u.RawQuery = q.Encode()
 	ps, err := postgres.Open(ctx, u.String(), 3)
 	require.NoError(t, err)
+	ps.UseAuditKey(storetest.AuditKey)
 	t.Cleanup(func() { _ = ps.Close() })
 	raw, err = sql.Open("pgx", rawURL)
 	require.NoError(t, err)
@@ -122,7 +124,7 @@ func requireHealthyPool(t *testing.T, s *sqlstore.DB, raw *sql.DB, app string) {
 
 func verifyChain(t *testing.T, s store.Store) {
 	t.Helper()
-	v := audit.NewVerifier("")
+	v := audit.NewVerifier(s.AuditKey(), 0, "")
 	require.NoError(t, s.WalkAudit(context.Background(), 1, 1<<62, v.Check))
 	r := v.Result()
 	require.True(t, r.Valid, r.Reason)

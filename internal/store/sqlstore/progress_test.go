@@ -23,6 +23,7 @@ func migratedReadOnly(t *testing.T) *sql.DB {
 	path := filepath.Join(t.TempDir(), "flowker.db")
 	s, err := sqlite.Open(context.Background(), path, "NORMAL")
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	t.Cleanup(func() { _ = s.Close() })
 	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
 	require.NoError(t, err)

@@ -43,6 +43,7 @@ func runReadBackIOError(t *testing.T, closing bool) {
 	path := filepath.Join(t.TempDir(), "flowker.db")
 	s, err := sqlite.Open(ctx, path, "NORMAL")
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	t.Cleanup(func() { _ = s.Close() }) // a second Close is a no-op
 	sqlstore.SetCloseGrace(s.DB, 30*time.Second)
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -118,6 +119,7 @@ func runReadBackIOError(t *testing.T, closing bool) {
 	require.NoError(t, s.Close())
 	s2, err := sqlite.Open(ctx, path, "NORMAL")
 	require.NoError(t, err)
+	s2.UseAuditKey(storetest.AuditKey)
 	defer s2.Close()
 	for _, c := range []struct {
 		name string

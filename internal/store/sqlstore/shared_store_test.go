@@ -45,6 +45,7 @@ func openSQLite(t *testing.T) *sqlite.Store {
 	t.Helper()
 	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
@@ -55,6 +56,7 @@ func openPostgres(t *testing.T, url string, conns int) *postgres.Store {
 	t.Helper()
 	s, err := postgres.Open(context.Background(), url, conns)
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }

@@ -40,14 +40,6 @@ type Dialect struct {
 	// AuditLock serialises audit appends across processes until commit
 	// (PostgreSQL: a transaction advisory lock; SQLite: its single writer).
 	AuditLock string
-	// AuditAppend, when set, chains and inserts a transaction's audit
-	// events on the server (PostgreSQL: flowker_audit_append, migration
-	// 00011) under AuditLock, so the chain's head needs no round trip of its
-	// own and the events travel with COMMIT. Its 14 parameters are arrays,
-	// one element an event (see appendAuditOnServer); it returns each
-	// event's seq, timestamp (Unix microseconds), previous hash and hash,
-	// in order.
-	AuditAppend string
 	// IsUnavailable reports a database's own "retry later" errors beyond
 	// the generic ones store.Transient knows (PostgreSQL: a failed
 	// connection attempt; SQLite: BUSY, LOCKED, FULL). They reach callers
@@ -113,9 +105,10 @@ type Dialect struct {
 	// transaction that replaced or deleted sealed values (walScrub).
 	ScrubWAL func(ctx context.Context, c *sql.Conn) (done bool, err error)
 
-	closed <-chan struct{}   // the store's, set by Open: errors after Close are ErrUnavailable
-	fenced map[string]string // progress writes as FenceLease wraps them, set by Open
-	params *anonymousParams  // set by Open when AnonymousParams
+	closed   <-chan struct{}   // the store's, set by Open: errors after Close are ErrUnavailable
+	auditKey audit.Key         // seals the chain, set by UseAuditKey
+	fenced   map[string]string // progress writes as FenceLease wraps them, set by Open
+	params   *anonymousParams  // set by Open when AnonymousParams
 }
 
 // queries runs the shared SQL. Reads go to r and writes to w; outside a

@@ -24,6 +24,7 @@ func TestStatementCacheSQLite(t *testing.T) {
 	ctx := context.Background()
 	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "flowker.db"), "FULL")
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 
 	c := storetest.NewClock()
 	first := storetest.Workflow("first", c.Now())
@@ -65,6 +66,7 @@ func TestReadTogetherPrepared(t *testing.T) {
 	ctx := context.Background()
 	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "flowker.db"), "FULL")
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
 	_, before := sqlstore.CachedStatements(s.DB)
 	_, _, err = s.ExecutionWithSteps(ctx, uuid.New())
@@ -84,6 +86,7 @@ func TestSQLiteReadersStayOpen(t *testing.T) {
 	ctx := context.Background()
 	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "flowker.db"), "FULL")
 	require.NoError(t, err)
+	s.UseAuditKey(storetest.AuditKey)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
 	w := storetest.Workflow("read", storetest.NewClock().Now())
 	require.NoError(t, createWorkflow(s, w))

@@ -18,7 +18,7 @@ import (
 
 // Tamperer changes a stored audit row behind the store's back (bypassing
 // the append-only triggers, as a database owner could).
-type Tamperer func(t *testing.T, seq int64, resourceID string)
+type Tamperer func(t *testing.T, seq int64, column, value string)
 
 func auditEvent(i int) *audit.Event {
 	return &audit.Event{ID: uuid.New(), Timestamp: time.Date(2026, 5, 1, 0, 0, 0, i*1000, time.UTC),
@@ -29,7 +29,7 @@ func auditEvent(i int) *audit.Event {
 
 func verifyAll(t *testing.T, s store.Store) audit.Verification {
 	t.Helper()
-	v := audit.NewVerifier("")
+	v := audit.NewVerifier(s.AuditKey(), 0, "")
 	require.NoError(t, s.WalkAudit(context.Background(), 1, 1<<62, v.Check))
 	return v.Result()
 }
@@ -102,10 +102,29 @@ func RunAudit(t *testing.T, s, second store.Store, tamper Tamperer, raw *sql.DB)
 	require.Equal(t, 105, res.Checked)
 
 	// A row altered behind the store's back is found, and named.
-	tamper(t, events[2].Seq, "tampered")
+	tamper(t, events[2].Seq, "resource_id", "tampered")
 	res = verifyAll(t, s)
 	require.False(t, res.Valid)
 	require.Equal(t, events[2].ID, res.FirstInvalid.ID)
+	require.Contains(t, res.Reason, "hash mismatch")
+
+	// Its hash and every later one rewritten, each link holding: without
+	// the chain's key, the altered row is still the one found.
+	prev := events[1].Hash
+	var rest []audit.Event
+	require.NoError(t, s.WalkAudit(ctx, events[2].Seq, 1<<62, func(e *audit.Event) bool {
+		rest = append(rest, *e)
+		return true
+	}))
+	for _, e := range rest {
+		e.PreviousHash = prev
+		prev = audit.LegacyHash(&e)
+		tamper(t, e.Seq, "previous_hash", e.PreviousHash)
+		tamper(t, e.Seq, "hash", prev)
+	}
+	res = verifyAll(t, s)
+	require.False(t, res.Valid)
+	require.Equal(t, events[2].ID, res.FirstInvalid.ID, res.Reason)
 	require.Contains(t, res.Reason, "hash mismatch")
 }
 
@@ -171,8 +190,7 @@ func testAuditMonotonic(t *testing.T, s store.Store) {
 // which a length prefix counts in bytes; characters JSON escapes), with
 // empty fields, many in one transaction (more than one multi-row insert)
 // and some stamped before the head, are stored as sealed, and every stored
-// hash is the one audit.ComputeHash gives: where the store chains events
-// on the server (PostgreSQL), its hashing is Go's, byte for byte.
+// hash is the one the store's key gives.
 func testAuditAnyText(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	texts := []string{"", "é", "日本語", "emoji 🙂 and a zero-width joiner \u200d", "<a href=\"x\">&amp;</a>",
@@ -212,7 +230,7 @@ func testAuditAnyText(t *testing.T, s store.Store) {
 			want.Metadata = map[string]any{} // stored, and hashed, as {}
 		}
 		require.Equal(t, want, *got, "event %d stored as sealed", i)
-		require.Equal(t, audit.ComputeHash(got), got.Hash, "event %d", i)
+		require.Equal(t, s.AuditKey().Hash(got), got.Hash, "event %d", i)
 		require.Equal(t, events[0].Timestamp, got.Timestamp, "event %d clamped to the head's time", i)
 		if i > 0 {
 			require.Equal(t, events[i-1].Hash, got.PreviousHash, "event %d", i)
@@ -222,3 +240,6 @@ func testAuditAnyText(t *testing.T, s store.Store) {
 	require.True(t, res.Valid, res.Reason)
 	require.Equal(t, 70, res.Checked)
 }
+
+// AuditKey seals the audit chains of stores under test.
+var AuditKey = audit.NewKey([]byte("storetest: a key for tests alone"))

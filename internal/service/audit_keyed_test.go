@@ -1,0 +1,131 @@
+package service_test
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"flowker/internal/audit"
+	"flowker/internal/flow"
+	"flowker/internal/service"
+	"flowker/internal/store/storetest"
+)
+
+// insertUnkeyed appends events behind the store's back, sealed with the
+// unkeyed hash as versions before the keyed chain did.
+func insertUnkeyed(t *testing.T, raw *sql.DB, n int) {
+	t.Helper()
+	prev := ""
+	for i := range n {
+		e := &audit.Event{ID: uuid.New(), Timestamp: time.Date(2026, 11, 1, 0, 0, i, 0, time.UTC),
+			EventType: "WORKFLOW_CREATED", Action: "CREATE", Result: "SUCCESS", ResourceType: "workflow",
+			ResourceID: uuid.NewString(), Actor: audit.Actor{Type: "api_key", ID: "ci"}, PreviousHash: prev}
+		e.Hash = audit.LegacyHash(e)
+		_, err := raw.ExecContext(context.Background(), `INSERT INTO audit_events (event_id, occurred_at, event_type, action, result, resource_type,
+			resource_id, actor_type, actor_id, actor_ip, request_id, trace_id, metadata, previous_hash, hash)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', '', '', '{}', $10, $11)`, e.ID, e.Timestamp, e.EventType,
+			e.Action, e.Result, e.ResourceType, e.ResourceID, e.Actor.Type, e.Actor.ID, prev, e.Hash)
+		require.NoError(t, err)
+		prev = e.Hash
+	}
+}
+
+// ownerRewrites sets a column of the row at seq, as the database's owner
+// can: the append-only trigger disabled.
+func ownerRewrites(t *testing.T, raw *sql.DB, seq int64, column string, value any) {
+	t.Helper()
+	_, err := raw.ExecContext(context.Background(), `ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete`)
+	require.NoError(t, err)
+	_, err = raw.ExecContext(context.Background(), `UPDATE audit_events SET `+column+` = $1 WHERE seq = $2`, value, seq)
+	require.NoError(t, err)
+}
+
+// TestAuditChainKeyedAfterAnUpgrade: a chain recorded unkeyed by an
+// earlier version gets its marker at the first start (once, whichever
+// process starts), and verifies with the keyed events after it. Then the
+// database's owner rewrites an unkeyed event and every unkeyed hash after
+// it: the marker's keyed hash no longer holds. Deleting the marker makes
+// the whole chain keyed, and the first unkeyed event fails. A process
+// with another key is told the chain's head does not verify.
+func TestAuditChainKeyedAfterAnUpgrade(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := storetest.PostgresURL(t)
+	svc := newTestService(t, openPostgres(t, url))
+	other := newTestService(t, openPostgres(t, url)) // a second process, started at once
+	raw, err := sql.Open("pgx", url)
+	require.NoError(t, err)
+	defer raw.Close()
+	insertUnkeyed(t, raw, 3)
+
+	require.NoError(t, svc.KeyAuditChain(ctx))
+	require.NoError(t, other.KeyAuditChain(ctx), "the chain has its marker")
+	require.NoError(t, svc.KeyAuditChain(ctx))
+	marks, err := svc.ListAuditEvents(ctx, audit.Filter{EventType: audit.KeyedEventType, Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, marks, 1)
+	marker := marks[0]
+	require.Equal(t, int64(4), marker.Seq)
+	require.Equal(t, map[string]any{"unkeyedEvents": float64(3), "unkeyedHead": marker.PreviousHash}, marker.Metadata)
+
+	_, err = svc.CreateWorkflow(ctx, flow.Definition{Name: "after", Nodes: []flow.Node{{ID: "t", Type: flow.NodeTrigger}}})
+	require.NoError(t, err)
+	head, err := svc.ListAuditEvents(ctx, audit.Filter{Limit: 1})
+	require.NoError(t, err)
+	require.Equal(t, storetest.AuditKey.Hash(&head[0]), head[0].Hash, "events after the marker are keyed")
+	res, err := svc.VerifyAudit(ctx, head[0].ID, nil)
+	require.NoError(t, err)
+	require.True(t, res.Valid, res.Reason)
+	require.Equal(t, 5, res.Checked)
+
+	// The owner changes the second unkeyed event and rehashes the prefix.
+	all, err := svc.ListAuditEvents(ctx, audit.Filter{Limit: 10, Ascending: true})
+	require.NoError(t, err)
+	all[1].ResourceID = "rewritten"
+	ownerRewrites(t, raw, 2, "resource_id", "rewritten")
+	for i := 1; i < 3; i++ {
+		all[i].PreviousHash = all[i-1].Hash
+		all[i].Hash = audit.LegacyHash(&all[i])
+		ownerRewrites(t, raw, all[i].Seq, "previous_hash", all[i].PreviousHash)
+		ownerRewrites(t, raw, all[i].Seq, "hash", all[i].Hash)
+	}
+	ownerRewrites(t, raw, marker.Seq, "previous_hash", all[2].Hash)
+	res, err = svc.VerifyAudit(ctx, head[0].ID, nil)
+	require.NoError(t, err)
+	require.False(t, res.Valid)
+	require.Equal(t, marker.ID, res.FirstInvalid.ID, res.Reason)
+
+	_, err = raw.ExecContext(context.Background(), `DELETE FROM audit_events WHERE seq = $1`, marker.Seq)
+	require.NoError(t, err)
+	res, err = svc.VerifyAudit(ctx, head[0].ID, nil)
+	require.NoError(t, err)
+	require.False(t, res.Valid)
+	require.Equal(t, all[0].ID, res.FirstInvalid.ID, "without its marker the chain is keyed throughout")
+
+	st := openPostgres(t, url)
+	st.UseAuditKey(audit.NewKey([]byte("another deployment's key")))
+	require.ErrorIs(t, newTestService(t, st).KeyAuditChain(ctx), service.ErrAuditHeadUnverified)
+}
+
+// TestAuditChainKeyedFromTheStart: a new database needs no marker, and a
+// chain keyed from its first event gets none.
+func TestAuditChainKeyedFromTheStart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc := newTestService(t, openSQLite(t))
+	require.NoError(t, svc.KeyAuditChain(ctx))
+	_, err := svc.CreateWorkflow(ctx, flow.Definition{Name: "first", Nodes: []flow.Node{{ID: "t", Type: flow.NodeTrigger}}})
+	require.NoError(t, err)
+	require.NoError(t, svc.KeyAuditChain(ctx))
+	events, err := svc.ListAuditEvents(ctx, audit.Filter{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, events, 1)
+	require.Equal(t, "WORKFLOW_CREATED", events[0].EventType)
+	res, err := svc.VerifyAudit(ctx, events[0].ID, nil)
+	require.NoError(t, err)
+	require.True(t, res.Valid, res.Reason)
+}
