@@ -423,13 +423,35 @@ func (e *Engine) dispatch(ctx context.Context) {
 		case id := <-e.queue:
 			select {
 			case e.places <- struct{}{}:
-			case <-ctx.Done():
-				return // still leased: Stop releases it for the next owner
+			default:
+				e.dropHandedOver(id)
+				select {
+				case e.places <- struct{}{}:
+				case <-ctx.Done():
+					return // still leased: Stop releases it for the next owner
+				}
 			}
 			e.attempts.Add(1) // counted while the dispatcher runs, so never after Stop's Wait began
 			go e.runOne(ctx, id)
 		}
 	}
+}
+
+// dropHandedOver drops DispatchNew's copy of an execution that must wait
+// for a place: its run reads the row, as any other dispatch's does. The
+// first calls of a new execution go out before any write that would check
+// its lease or read a cancel, so a copy that waited stood for a row that
+// may have changed: another process asked to cancel it (and answered 200),
+// or, after this one stalled past the lease, took it over and even
+// completed it (both found by a defect hunt with two processes). One that
+// starts at once has no such wait: a cancel sent meanwhile is like one
+// sent during its first call.
+func (e *Engine) dropHandedOver(id uuid.UUID) {
+	e.mu.Lock()
+	if rec := e.execs[id]; rec != nil {
+		rec.fresh, rec.view = nil, nil
+	}
+	e.mu.Unlock()
 }
 
 // freePlace ends an attempt's hold on its place (runOne's end).
