@@ -105,12 +105,16 @@ type Engine struct {
 	clock   Clock
 
 	queue    chan uuid.UUID
-	inFlight atomic.Int64  // accepted here and not finished: queued + running
-	places   chan struct{} // a place per running execution (Concurrency)
-	slots    *targetSlots  // calls in flight per target (ProviderConcurrency)
-	graphs   graphCache
-	configs  configCache
-	breakers breakers
+	inFlight atomic.Int64 // accepted here and not finished: queued + running
+	// placeWaits counts the dispatcher's waits for a free place, twice
+	// each: odd while it waits. A run whose DispatchNew saw another value
+	// may have waited in the queue, and reads its row (takeOver).
+	placeWaits atomic.Int64
+	places     chan struct{} // a place per running execution (Concurrency)
+	slots      *targetSlots  // calls in flight per target (ProviderConcurrency)
+	graphs     graphCache
+	configs    configCache
+	breakers   breakers
 
 	mu       sync.Mutex
 	execs    map[uuid.UUID]*localExec // every execution this process holds or waits for
@@ -131,6 +135,8 @@ type Engine struct {
 type localExec struct {
 	queued          bool                           // dispatched here and not finished: never claimed twice
 	fresh           *flow.Execution                // handed over by DispatchNew: the engine's own deep copy
+	handedAt        int64                          // placeWaits when DispatchNew handed it over
+	isNew           bool                           // inserted by this process and never run: DispatchNew's
 	view            *store.CatalogView             // the catalog as the insert read it (DispatchNew)
 	cancel          context.CancelCauseFunc        // while a worker runs it
 	cancelRequested bool                           // cancel asked while it waited for a worker
@@ -238,7 +244,7 @@ func (e *Engine) DispatchNew(ex *flow.Execution, view *store.CatalogView) {
 	dropUnused(&c)
 	e.mu.Lock()
 	rec := e.record(ex.ID)
-	rec.fresh, rec.view = &c, view
+	rec.fresh, rec.view, rec.handedAt, rec.isNew = &c, view, e.placeWaits.Load(), true
 	e.mu.Unlock()
 	e.Dispatch(context.Background(), ex.ID) // the run's parent is the request itself
 }
@@ -266,7 +272,7 @@ func (e *Engine) drive(ctx context.Context, id uuid.UUID, cancel context.CancelC
 		if busy == nil {
 			mine := make(chan struct{})
 			rec.driving = mine
-			as := takeOver(rec, cancel)
+			as := takeOver(rec, cancel, e.placeWaits.Load())
 			e.mu.Unlock()
 			return func() {
 				e.mu.Lock()
@@ -289,17 +295,29 @@ func (e *Engine) drive(ctx context.Context, id uuid.UUID, cancel context.CancelC
 // runningAs is what a worker takes over from the dispatch it serves.
 type runningAs struct {
 	fresh    *flow.Execution    // handed over by DispatchNew, with a cancel requested while queued
+	isNew    bool               // DispatchNew's, even when fresh was dropped: started, not resumed
 	view     *store.CatalogView // DispatchNew's
 	dispatch int                // the dispatch this run serves (for finished)
 	cause    trace.SpanContext  // the request that dispatched it, to link
 }
 
 // takeOver marks rec as run by a worker and returns what it takes over
-// (once). e.mu is held.
-func takeOver(rec *localExec, cancel context.CancelCauseFunc) runningAs {
+// (once). e.mu is held. DispatchNew's copy is taken only if the dispatcher
+// never waited for a place since (placeWaits is still what it was): the
+// first calls of a new execution go out before any write would check its
+// lease or read a cancel, and while it queued another process may have
+// been asked to cancel it (and answered 200), or, after this one stalled
+// past the lease, taken it over and even completed it (both found by
+// defect hunts with two processes). Otherwise the run reads the row, as
+// any other dispatch's does. One that starts at once did not wait: a
+// cancel sent meanwhile is like one sent during its first call.
+func takeOver(rec *localExec, cancel context.CancelCauseFunc, placeWaits int64) runningAs {
 	rec.cancel = cancel
-	as := runningAs{fresh: rec.fresh, view: rec.view, dispatch: rec.dispatches, cause: rec.cause}
-	rec.fresh, rec.view, rec.cause = nil, nil, trace.SpanContext{}
+	as := runningAs{fresh: rec.fresh, view: rec.view, isNew: rec.isNew, dispatch: rec.dispatches, cause: rec.cause}
+	if as.fresh != nil && placeWaits != rec.handedAt {
+		as.fresh, as.view = nil, nil
+	}
+	rec.fresh, rec.view, rec.isNew, rec.cause = nil, nil, false, trace.SpanContext{}
 	if as.fresh != nil && rec.cancelRequested {
 		as.fresh.CancelRequested = true
 	}
@@ -423,10 +441,11 @@ func (e *Engine) dispatch(ctx context.Context) {
 		case id := <-e.queue:
 			select {
 			case e.places <- struct{}{}:
-			default:
-				e.dropHandedOver(id)
+			default: // every execution queued now waits: see placeWaits
+				e.placeWaits.Add(1)
 				select {
 				case e.places <- struct{}{}:
+					e.placeWaits.Add(1)
 				case <-ctx.Done():
 					return // still leased: Stop releases it for the next owner
 				}
@@ -435,23 +454,6 @@ func (e *Engine) dispatch(ctx context.Context) {
 			go e.runOne(ctx, id)
 		}
 	}
-}
-
-// dropHandedOver drops DispatchNew's copy of an execution that must wait
-// for a place: its run reads the row, as any other dispatch's does. The
-// first calls of a new execution go out before any write that would check
-// its lease or read a cancel, so a copy that waited stood for a row that
-// may have changed: another process asked to cancel it (and answered 200),
-// or, after this one stalled past the lease, took it over and even
-// completed it (both found by a defect hunt with two processes). One that
-// starts at once has no such wait: a cancel sent meanwhile is like one
-// sent during its first call.
-func (e *Engine) dropHandedOver(id uuid.UUID) {
-	e.mu.Lock()
-	if rec := e.execs[id]; rec != nil {
-		rec.fresh, rec.view = nil, nil
-	}
-	e.mu.Unlock()
 }
 
 // freePlace ends an attempt's hold on its place (runOne's end).

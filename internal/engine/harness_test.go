@@ -154,6 +154,11 @@ func newPostgresEnv(t *testing.T, tune func(*Options)) *testEnv {
 }
 
 func startEnv(t *testing.T, raw store.Store, tune func(*Options)) *testEnv {
+	return startEnvLogged(t, raw, tune, zap.NewNop())
+}
+
+// startEnvLogged is startEnv with the engine logging to log.
+func startEnvLogged(t *testing.T, raw store.Store, tune func(*Options), log *zap.Logger) *testEnv {
 	t.Cleanup(func() { _ = raw.Close() })
 	env := &testEnv{t: t, raw: raw, st: faultstore.Wrap(raw), fake: providertest.New(t), clock: newFakeClock()}
 	box, err := secret.NewBox(bytes.Repeat([]byte{7}, secret.KeySize))
@@ -165,7 +170,7 @@ func startEnv(t *testing.T, raw store.Store, tune func(*Options)) *testEnv {
 		tune(&opts)
 	}
 	client := provider.New(provider.Options{AllowPrivate: true})
-	env.eng = New(env.st, box, catalog.Default(), client, zap.NewNop(), nil, opts)
+	env.eng = New(env.st, box, catalog.Default(), client, log, nil, opts)
 	require.NoError(t, env.eng.Start(context.Background()))
 	t.Cleanup(func() { env.eng.Stop(time.Second) })
 

@@ -92,7 +92,7 @@ func (e *Engine) runOne(loopCtx context.Context, id uuid.UUID) {
 	}
 	v, suspended := e.guard(ctx, id, func() (verdict, bool) {
 		var err error
-		if r, err = e.load(ctx, id, as.fresh); err != nil {
+		if r, err = e.load(ctx, id, as.fresh, as.isNew); err != nil {
 			e.log.Warn("cannot load execution; retrying later", zap.String("operation", "command.execution.execute"),
 				zap.String("execution.id", id.String()), zap.String("error.message", err.Error()))
 			return verdictRetry, false
@@ -129,8 +129,7 @@ func (e *Engine) guard(ctx context.Context, id uuid.UUID, drive func() (verdict,
 // gone, its secrets no longer open, it no longer compiles) is permanent:
 // the run fails at once with the reason. A store error is transient: the
 // caller retries later.
-func (e *Engine) load(ctx context.Context, id uuid.UUID, ex *flow.Execution) (*run, error) {
-	fresh := ex
+func (e *Engine) load(ctx context.Context, id uuid.UUID, ex *flow.Execution, isNew bool) (*run, error) {
 	var steps []flow.Step
 	var openErr error // the stored input no longer opens: permanent
 	if ex == nil {    // recovered, rescued or retried: read its state back
@@ -161,7 +160,7 @@ func (e *Engine) load(ctx context.Context, id uuid.UUID, ex *flow.Execution) (*r
 		return nil, err
 	}
 	r := e.newRun(ex, p, steps)
-	r.resumed = fresh == nil
+	r.resumed = !isNew
 	if err != nil {
 		r.g.fail(outcome{kind: outcomeFailed,
 			reason: fmt.Sprintf("workflow revision %d cannot run: %v", ex.WorkflowRevision, err)})

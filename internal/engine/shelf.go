@@ -112,5 +112,5 @@ func (r *run) readBack() (*run, error) {
 		}
 	})
 	defer unwatch()
-	return r.e.load(ctx, r.id, nil)
+	return r.e.load(ctx, r.id, nil, false)
 }

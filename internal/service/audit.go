@@ -74,11 +74,31 @@ func (s *Service) VerifyAudit(ctx context.Context, toID uuid.UUID, fromID *uuid.
 	if err != nil {
 		return res, err
 	}
+	// Events before the first marker verify unkeyed, which anyone can
+	// compute: only the marker's keyed hash proves them, and a row merely
+	// typed as a marker proves nothing. So the walk always goes on through
+	// it (found by a defect hunt: a forged marker made a rewritten chain
+	// verify).
 	v := audit.NewVerifier(s.store.AuditKey(), keyedFrom, prev)
-	if err := s.store.WalkAudit(ctx, fromSeq, to.Seq, v.Check); err != nil {
+	var upTo audit.Verification
+	err = s.store.WalkAudit(ctx, fromSeq, max(to.Seq, keyedFrom), func(e *audit.Event) bool {
+		ok := v.Check(e)
+		if e.Seq == to.Seq {
+			upTo = v.Result()
+		}
+		return ok
+	})
+	if err != nil {
 		return res, err
 	}
-	return v.Result(), nil
+	if res = v.Result(); res.Valid {
+		return upTo, nil // counted up to the event asked for
+	}
+	if res.FirstInvalid.Seq > to.Seq {
+		res.Reason = "the events up to the verified one are recorded unkeyed and proven only by the " +
+			audit.KeyedEventType + " event after them, which does not verify: " + res.Reason
+	}
+	return res, nil
 }
 
 // WorkflowSummary counts workflows by status.

@@ -129,3 +129,101 @@ func TestAuditChainKeyedFromTheStart(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, res.Valid, res.Reason)
 }
+
+// TestVerifyIgnoresARowMerelyTypedAsTheMarker: a chain keyed from its
+// first event. Whoever holds the database but not the key changes an
+// event, recomputes it and every later hash with the unkeyed SHA-256, and
+// inserts one row typed AUDIT_CHAIN_KEYED after the head. Verify took the
+// first such row as where the keyed part starts without checking it, so
+// the rewritten events verified unkeyed (found by a defect hunt); now the
+// walk goes on through the marker, whose hash is not the key's.
+func TestVerifyIgnoresARowMerelyTypedAsTheMarker(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := storetest.PostgresURL(t)
+	svc := newTestService(t, openPostgres(t, url))
+	raw, err := sql.Open("pgx", url)
+	require.NoError(t, err)
+	defer raw.Close()
+
+	require.NoError(t, svc.KeyAuditChain(ctx))
+	for _, name := range []string{"one", "two", "three"} {
+		_, err := svc.CreateWorkflow(ctx, flow.Definition{Name: name, Nodes: []flow.Node{{ID: "t", Type: flow.NodeTrigger}}})
+		require.NoError(t, err)
+	}
+	all, err := svc.ListAuditEvents(ctx, audit.Filter{Limit: 10, Ascending: true})
+	require.NoError(t, err)
+	require.Len(t, all, 3)
+	for i := range all {
+		require.Equal(t, storetest.AuditKey.Hash(&all[i]), all[i].Hash, "keyed from the first event")
+	}
+	head := all[2]
+	res, err := svc.VerifyAudit(ctx, head.ID, nil)
+	require.NoError(t, err)
+	require.True(t, res.Valid, res.Reason)
+
+	// The owner, without the key: event 2 changed, every event rehashed
+	// unkeyed (SHA-256 needs no key).
+	all[1].ResourceID = "forged"
+	ownerRewrites(t, raw, all[1].Seq, "resource_id", "forged")
+	for i := range 3 {
+		if i > 0 {
+			all[i].PreviousHash = all[i-1].Hash
+		}
+		all[i].Hash = audit.LegacyHash(&all[i])
+		ownerRewrites(t, raw, all[i].Seq, "previous_hash", all[i].PreviousHash)
+		ownerRewrites(t, raw, all[i].Seq, "hash", all[i].Hash)
+	}
+	// A row merely typed as the marker, after the head; its hash is junk.
+	_, err = raw.ExecContext(ctx, `INSERT INTO audit_events (event_id, occurred_at, event_type, action, result, resource_type,
+		resource_id, actor_type, actor_id, actor_ip, request_id, trace_id, metadata, previous_hash, hash)
+		VALUES ($1, now(), $2, 'CONFIGURE', 'SUCCESS', 'audit_chain', 'audit_events', 'system', 'flowker', '', '', '', '{}', $3, $4)`,
+		uuid.New(), audit.KeyedEventType, all[2].Hash, "00")
+	require.NoError(t, err)
+
+	for _, e := range []audit.Event{all[1], head} {
+		res, err = svc.VerifyAudit(ctx, e.ID, nil)
+		require.NoError(t, err)
+		require.False(t, res.Valid, "verify of event %d passes on a chain rewritten without the key (checked %d)",
+			e.Seq, res.Checked)
+		require.Contains(t, res.Reason, "proven only by the "+audit.KeyedEventType)
+	}
+}
+
+// TestVerifyOfTheUnkeyedPrefixReachesTheMarker: a chain recorded unkeyed,
+// then marked at the first start. The owner rewrites an unkeyed event and
+// every unkeyed hash after it. Verifying an event of the prefix stopped
+// before the marker, whose keyed hash is what proves the prefix, and
+// passed (found by a defect hunt).
+func TestVerifyOfTheUnkeyedPrefixReachesTheMarker(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := storetest.PostgresURL(t)
+	svc := newTestService(t, openPostgres(t, url))
+	raw, err := sql.Open("pgx", url)
+	require.NoError(t, err)
+	defer raw.Close()
+	insertUnkeyed(t, raw, 3)
+	require.NoError(t, svc.KeyAuditChain(ctx))
+	all, err := svc.ListAuditEvents(ctx, audit.Filter{Limit: 10, Ascending: true})
+	require.NoError(t, err)
+	require.Len(t, all, 4)
+	require.Equal(t, audit.KeyedEventType, all[3].EventType)
+
+	all[1].ResourceID = "rewritten"
+	ownerRewrites(t, raw, all[1].Seq, "resource_id", "rewritten")
+	for i := 1; i < 3; i++ {
+		all[i].PreviousHash = all[i-1].Hash
+		all[i].Hash = audit.LegacyHash(&all[i])
+		ownerRewrites(t, raw, all[i].Seq, "previous_hash", all[i].PreviousHash)
+		ownerRewrites(t, raw, all[i].Seq, "hash", all[i].Hash)
+	}
+	res, err := svc.VerifyAudit(ctx, all[3].ID, nil)
+	require.NoError(t, err)
+	require.False(t, res.Valid, "the marker no longer links")
+
+	res, err = svc.VerifyAudit(ctx, all[2].ID, nil)
+	require.NoError(t, err)
+	require.False(t, res.Valid, "verify of the last unkeyed event passes although the prefix was rewritten (checked %d)",
+		res.Checked)
+}

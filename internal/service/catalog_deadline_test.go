@@ -52,7 +52,13 @@ func TestCatalogWriteWaitsForTheLockAtMostItsDeadline(t *testing.T) {
 	got, err := s.GetWorkflow(ctx, w.ID)
 	require.NoError(t, err)
 	require.Equal(t, flow.StatusDraft, got.Status, "nothing written")
-	_, err = s.ActivateWorkflow(ctx, w.ID)
+	// The lock free, the same write goes through; on a loaded machine a
+	// try may itself outlast the short deadline, and is rolled back.
+	for range 20 {
+		if _, err = s.ActivateWorkflow(ctx, w.ID); !errors.Is(err, store.ErrUnavailable) {
+			break
+		}
+	}
 	require.NoError(t, err, "the lock free, the same write goes through")
 }
 
