@@ -29,6 +29,7 @@ import (
 	"flowker/internal/plan"
 	"flowker/internal/provider"
 	"flowker/internal/secret"
+	"flowker/internal/store"
 )
 
 // target is a resolved executor call: where, how to authenticate, what
@@ -111,7 +112,8 @@ func (r *run) call(ctx context.Context, n *plan.Node, vars map[string]any, key s
 	resp, attempts, err := r.e.callWithRetry(ctx, t, req)
 	st.Attempts = attempts
 	st.CallDetails = maps.Clone(t.details)
-	st.CallDetails["method"], st.CallDetails["url"] = req.Method, secret.RedactText(t.url)
+	calledURL := secret.RedactText(t.url) // as the step records it: user info, query values, callback tokens hidden
+	st.CallDetails["method"], st.CallDetails["url"] = req.Method, calledURL
 	st.CallDetails["idempotencyKey"] = req.Header.Get("Idempotency-Key")
 	st.CallDetails["attempts"] = attempts
 	if resp != nil {
@@ -133,8 +135,9 @@ func (r *run) call(ctx context.Context, n *plan.Node, vars map[string]any, key s
 	if sanitized {
 		st.CallDetails["responseSanitized"] = true
 	}
+	// The reference's envelope (docs/engine.md, "Conditions, mappings").
 	envelope := map[string]any{"status": float64(resp.StatusCode), // a JSON number, as it reads back from the store
-		"headers": flatHeaders(resp.Header), "body": answer}
+		"status_text": statusText(resp.StatusCode), "url": calledURL, "headers": flatHeaders(resp.Header), "body": answer}
 	if n.OutputMap == nil {
 		return envelope, nil
 	}
@@ -185,7 +188,10 @@ func (r *run) resolve(ctx context.Context, n *plan.Node) (target, error) {
 		details:  map[string]any{"providerConfigId": id.String(), "executorId": ex.ID},
 		spanName: "command.execution.execute_with_provider_config",
 		current: func(ctx context.Context) error {
-			now, err := r.e.providerConfig(ctx, id)
+			// A view of its own, read now: the call's context may carry the
+			// catalog view of the write before it (startCalls), as old as
+			// the call, under which a disable since is not seen.
+			now, err := r.e.providerConfig(store.WithCatalogView(ctx), id)
 			if err == nil && now.pc.Revision != rc.pc.Revision {
 				err = fmt.Errorf("provider configuration %s changed during the call", id)
 			}
@@ -430,6 +436,15 @@ func decodeBody(resp *provider.Response) (body any, sanitized bool) {
 	}
 	text := storableText(string(resp.Body))
 	return text, text != string(resp.Body)
+}
+
+// statusText is a status as net/http's Response.Status shows it ("200
+// OK"); a code net/http has no text for is the code alone ("299").
+func statusText(code int) string {
+	if text := http.StatusText(code); text != "" {
+		return strconv.Itoa(code) + " " + text
+	}
+	return strconv.Itoa(code)
 }
 
 func truncate(s string, n int) string {

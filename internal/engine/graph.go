@@ -347,7 +347,14 @@ func (g *graph) start(n *plan.Node) bool {
 			if err != nil {
 				st.Status, st.ErrorMessage = flow.StepFailed, stepError(err)
 			} else {
-				st.Output = out
+				// The node's data, as the reference records an action, with
+				// its output rendered (docs/engine.md): a copy, since the
+				// plan's data is shared by every run of the workflow.
+				data := maps.Clone(n.Data)
+				if out != nil { // nil: data.output is no object, and stays as written
+					data["output"] = out
+				}
+				st.Output = data
 				g.setOutput(n, out)
 			}
 		}

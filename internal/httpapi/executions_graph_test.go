@@ -231,7 +231,8 @@ func TestGraphReferenceDialect(t *testing.T) {
 }
 
 // TestGraphSetOutput: set_output references context values; its result is
-// the final output, and nothing else is.
+// the final output, and nothing else is. Its step records the node's data
+// with the rendered output, as the reference's action steps do.
 func TestGraphSetOutput(t *testing.T) {
 	t.Parallel()
 	e := newFlowEnv(t, nil)
@@ -246,7 +247,7 @@ func TestGraphSetOutput(t *testing.T) {
 	require.Equal(t, "completed", res["status"], "%v", res)
 	require.Equal(t, map[string]any{"transactionId": "tx-42", "score": 91.5, "customer": "c-7",
 		"note": "tx tx-42 scored 91.5", "fixed": true}, res["finalOutput"])
-	require.Equal(t, res["finalOutput"], step(t, res, "out")["output"])
+	require.Equal(t, map[string]any{"actionType": "set_output", "output": res["finalOutput"]}, step(t, res, "out")["output"])
 }
 
 // TestGraphFinalOutputWithoutSetOutput: the final output holds the executor
