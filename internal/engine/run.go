@@ -473,13 +473,13 @@ func (r *run) finished(ctx context.Context) {
 
 // auditEvent records how the execution ended; the engine is the actor.
 func (r *run) auditEvent(ctx context.Context, now time.Time) *audit.Event {
-	eventType, result := "EXECUTION_COMPLETED", "SUCCESS"
+	eventType, result := audit.ExecutionCompleted, "SUCCESS"
 	meta := map[string]any{"workflow.id": r.ex.WorkflowID.String()}
 	switch r.ex.Status {
 	case flow.ExecFailed:
-		eventType, result, meta["error"] = "EXECUTION_FAILED", "FAILED", r.ex.ErrorMessage
+		eventType, result, meta["error"] = audit.ExecutionFailed, "FAILED", r.ex.ErrorMessage
 	case flow.ExecCancelled:
-		eventType = "EXECUTION_CANCELLED"
+		eventType = audit.ExecutionCancelled
 	}
 	// The worker's context carries no request: the actor is the system.
 	return audit.NewEvent(ctx, flow.NewID(), now, eventType, "EXECUTE", result, "execution", r.ex.ID.String(), meta)

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
+	"flowker/internal/audit"
 	"flowker/internal/flow"
 	"flowker/internal/store"
 	"flowker/internal/waits"
@@ -137,12 +138,12 @@ func (e *Engine) fire(ctx context.Context, due flow.Wait) (fired bool, err error
 		if ok, err := tx.ResolveWait(ctx, w); err != nil || !ok {
 			return uuid.Nil, false, err
 		}
-		eventType, action, meta := "WAIT_FIRED", "EXPIRE", map[string]any(nil)
+		eventType, action, meta := audit.WaitFired, "EXPIRE", map[string]any(nil)
 		switch {
 		case received:
-			eventType, action, meta = "WAIT_RESOLVED", "SIGNAL", map[string]any{"signal": w.Signal, "early": true}
+			eventType, action, meta = audit.WaitResolved, "SIGNAL", map[string]any{"signal": w.Signal, "early": true}
 		case w.Status == flow.WaitExpired:
-			eventType = "WAIT_EXPIRED"
+			eventType = audit.WaitExpired
 		}
 		if err := tx.AppendAudit(ctx, waits.Event(ctx, now, eventType, action, w, meta)); err != nil {
 			return uuid.Nil, false, err

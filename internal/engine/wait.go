@@ -211,7 +211,7 @@ func (r *run) arriveAt(n *plan.Node) {
 	}
 	r.w.opened = append(r.w.opened, *w)
 	r.w.latest[n.ID] = w
-	r.w.events = append(r.w.events, waits.Event(context.Background(), now, "WAIT_OPENED", "CREATE", w, nil))
+	r.w.events = append(r.w.events, waits.Event(context.Background(), now, audit.WaitOpened, "CREATE", w, nil))
 	r.w.parked[n.ID] = n
 }
 
@@ -287,7 +287,7 @@ func (r *run) closeWaits(tx store.Tx) error {
 		return err
 	}
 	for i := range closed {
-		if err := tx.AppendAudit(ctx, waits.Event(ctx, r.e.now(), "WAIT_CANCELLED", "CANCEL", &closed[i], nil)); err != nil {
+		if err := tx.AppendAudit(ctx, waits.Event(ctx, r.e.now(), audit.WaitCancelled, "CANCEL", &closed[i], nil)); err != nil {
 			return err
 		}
 	}

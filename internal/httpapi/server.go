@@ -68,11 +68,17 @@ func New(svc *service.Service, cfg config.Config, log *zap.Logger, draining *ato
 	app.Use(a.accessLog)
 	if len(cfg.CORSAllowedOrigins) > 0 { // none configured: no cross-origin access at all
 		app.Use(cors.New(cors.Config{
-			AllowOrigins:  strings.Join(cfg.CORSAllowedOrigins, ","),
-			AllowMethods:  "GET,HEAD,POST,PUT,PATCH,DELETE,OPTIONS",
-			AllowHeaders:  "Origin,Content-Type,Accept,Authorization,X-Request-Id,X-API-Key,Idempotency-Key,X-Webhook-Token,Prefer",
-			ExposeHeaders: "X-Request-Id,Idempotent-Replayed,Retry-After",
-			MaxAge:        3600,
+			AllowOrigins: strings.Join(cfg.CORSAllowedOrigins, ","),
+			AllowMethods: "GET,HEAD,POST,PUT,PATCH,DELETE,OPTIONS",
+			// Every request header the API reads and every response header it
+			// sets for clients (the OpenAPI document's): a browser withholds
+			// the others, and without If-Match and ETag no write could be
+			// conditional (TestCORSCoversTheContractHeaders).
+			AllowHeaders: "Origin,Content-Type,Accept,Authorization,X-Request-Id,X-API-Key,Idempotency-Key," +
+				"X-Webhook-Token,Prefer,If-Match,Content-Encoding",
+			ExposeHeaders: "X-Request-Id,Idempotent-Replayed,Retry-After,ETag,Location,Preference-Applied," +
+				"X-Webhook-Workflow-ID,X-Webhook-Execution-ID,WWW-Authenticate",
+			MaxAge: 3600,
 		}))
 	}
 

@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"flowker/internal/audit"
 	"flowker/internal/catalog"
 	"flowker/internal/flow"
 	"flowker/internal/provider"
@@ -106,7 +107,7 @@ func (s *Service) CreateProviderConfig(ctx context.Context, pc flow.ProviderConf
 		if err := tx.CreateProviderConfig(ctx, &pc); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, "PROVIDER_CONFIG_CREATED", "CREATE", resProviderConfig, pc.ID.String(),
+		return s.record(ctx, tx, audit.ProviderConfigCreated, "CREATE", resProviderConfig, pc.ID.String(),
 			map[string]any{"provider_config.name": pc.Name, "provider_config.provider_id": pc.ProviderID})
 	})
 	if err != nil {
@@ -145,7 +146,7 @@ func (s *Service) ListProviderConfigs(ctx context.Context, f flow.ConfigFilter) 
 func (s *Service) UpdateProviderConfig(ctx context.Context, id uuid.UUID, patch ProviderConfigPatch) (out *flow.ProviderConfig, err error) {
 	ctx, end := s.op(ctx, "command.provider_config.update", providerConfigAttr(id))
 	defer end(&err)
-	return s.changeProviderConfig(ctx, id, "PROVIDER_CONFIG_UPDATED", "UPDATE", func(tx store.Tx, pc *flow.ProviderConfig) error {
+	return s.changeProviderConfig(ctx, id, audit.ProviderConfigUpdated, "UPDATE", func(tx store.Tx, pc *flow.ProviderConfig) error {
 		if patch.Name != nil {
 			pc.Name = *patch.Name
 		}
@@ -176,9 +177,9 @@ func (s *Service) UpdateProviderConfig(ctx context.Context, id uuid.UUID, patch 
 
 // SetProviderConfigStatus enables (active) or disables a configuration.
 func (s *Service) SetProviderConfigStatus(ctx context.Context, id uuid.UUID, to flow.ConfigStatus) (out *flow.ProviderConfig, err error) {
-	name, event, action := "command.provider_config.enable", "PROVIDER_CONFIG_ENABLED", "ENABLE"
+	name, event, action := "command.provider_config.enable", audit.ProviderConfigEnabled, "ENABLE"
 	if to == flow.ConfigDisabled {
-		name, event, action = "command.provider_config.disable", "PROVIDER_CONFIG_DISABLED", "DISABLE"
+		name, event, action = "command.provider_config.disable", audit.ProviderConfigDisabled, "DISABLE"
 	}
 	ctx, end := s.op(ctx, name, providerConfigAttr(id))
 	defer end(&err)
@@ -205,7 +206,7 @@ func (s *Service) DeleteProviderConfig(ctx context.Context, id uuid.UUID) (err e
 		if err := tx.DeleteProviderConfig(ctx, id, pc.Revision); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, "PROVIDER_CONFIG_DELETED", "DELETE", resProviderConfig, id.String(),
+		return s.record(ctx, tx, audit.ProviderConfigDeleted, "DELETE", resProviderConfig, id.String(),
 			map[string]any{"provider_config.id": id.String(), "provider_config.name": pc.Name})
 	})
 }
@@ -277,7 +278,7 @@ func (s *Service) TestProviderConfig(ctx context.Context, id uuid.UUID) (res *Pr
 			"provider configuration base_url targets a restricted destination")
 	}
 	err = s.catalogTx(ctx, func(_ context.Context, tx store.Tx) error {
-		return tx.AppendAudit(ctx, s.auditEvent(ctx, "PROVIDER_CONFIG_TESTED", "TEST", testResult(res.TestResult),
+		return tx.AppendAudit(ctx, s.auditEvent(ctx, audit.ProviderConfigTested, "TEST", testResult(res.TestResult),
 			resProviderConfig, pc.ID.String(), map[string]any{"overallStatus": res.OverallStatus}))
 	})
 	return res, err

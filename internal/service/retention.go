@@ -53,7 +53,7 @@ const defaultFoldEvery = time.Second
 
 // Audit vocabulary of retention.
 const (
-	eventArchived = "EXECUTIONS_ARCHIVED"
+	eventArchived = audit.ExecutionsArchived
 	actionArchive = "ARCHIVE"
 	resArchive    = "execution_archive"
 )

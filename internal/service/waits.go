@@ -101,7 +101,7 @@ func (s *Service) Decide(ctx context.Context, req DecideRequest) (w *flow.Wait, 
 		if req.Comment != "" {
 			meta["comment"] = req.Comment
 		}
-		if err := tx.AppendAudit(ctx, waits.Event(ctx, now, "REVIEW_DECISION", "DECIDE", w, meta)); err != nil {
+		if err := tx.AppendAudit(ctx, waits.Event(ctx, now, audit.ReviewDecision, "DECIDE", w, meta)); err != nil {
 			return uuid.Nil, false, err
 		}
 		return ex.ID, resolved, nil
@@ -198,7 +198,7 @@ func (s *Service) signal(ctx context.Context, ex *flow.Execution, p *plan.Plan, 
 		if err := tx.AddSignal(ctx, sig); err != nil {
 			return uuid.Nil, false, err
 		}
-		event := waits.Event(ctx, now, "SIGNAL_RECEIVED", "SIGNAL",
+		event := waits.Event(ctx, now, audit.SignalReceived, "SIGNAL",
 			&flow.Wait{ID: uuid.Nil, ExecutionID: execID, WorkflowID: ex.WorkflowID, NodeID: n.ID, Kind: n.Type},
 			map[string]any{"signal": name, "source": source, "early": open == nil})
 		if open != nil {
@@ -247,7 +247,7 @@ func (s *Service) cancelWaits(ctx context.Context, tx store.Tx, ex *flow.Executi
 		return err
 	}
 	for i := range closed {
-		if err := tx.AppendAudit(ctx, waits.Event(ctx, s.now(), "WAIT_CANCELLED", "CANCEL", &closed[i], nil)); err != nil {
+		if err := tx.AppendAudit(ctx, waits.Event(ctx, s.now(), audit.WaitCancelled, "CANCEL", &closed[i], nil)); err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"flowker/internal/audit"
 	"flowker/internal/flow"
 	"flowker/internal/secret"
 	"flowker/internal/store"
@@ -37,7 +38,7 @@ func (s *Service) CreateWorkflow(ctx context.Context, def flow.Definition) (w *f
 		if err := tx.CreateWorkflow(ctx, sealed); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, "WORKFLOW_CREATED", "CREATE", resWorkflow, w.ID.String(), map[string]any{"workflow.name": w.Name})
+		return s.record(ctx, tx, audit.WorkflowCreated, "CREATE", resWorkflow, w.ID.String(), map[string]any{"workflow.name": w.Name})
 	})
 	if err != nil {
 		return nil, err
@@ -130,7 +131,7 @@ func (s *Service) ListWorkflows(ctx context.Context, f flow.WorkflowFilter) (p f
 func (s *Service) UpdateWorkflow(ctx context.Context, id uuid.UUID, def flow.Definition) (w *flow.Workflow, err error) {
 	ctx, end := s.op(ctx, "command.workflow.update", workflowAttr(id))
 	defer end(&err)
-	return s.change(ctx, id, "WORKFLOW_UPDATED", "UPDATE", func(tx store.Tx, w *flow.Workflow) error {
+	return s.change(ctx, id, audit.WorkflowUpdated, "UPDATE", func(tx store.Tx, w *flow.Workflow) error {
 		nodes, err := secret.KeepMaskedNodes(def.Nodes, w.Nodes, s.nodeSchema)
 		var me *secret.MaskedError
 		if errors.As(err, &me) {
@@ -154,7 +155,7 @@ func (s *Service) UpdateWorkflow(ctx context.Context, id uuid.UUID, def flow.Def
 func (s *Service) ActivateWorkflow(ctx context.Context, id uuid.UUID) (w *flow.Workflow, err error) {
 	ctx, end := s.op(ctx, "command.workflow.activate", workflowAttr(id))
 	defer end(&err)
-	return s.change(ctx, id, "WORKFLOW_ACTIVATED", "ACTIVATE", func(tx store.Tx, w *flow.Workflow) error {
+	return s.change(ctx, id, audit.WorkflowActivated, "ACTIVATE", func(tx store.Tx, w *flow.Workflow) error {
 		if err := flow.ValidateForActivation(&w.Definition); err != nil {
 			return err
 		}
@@ -172,7 +173,7 @@ func (s *Service) ActivateWorkflow(ctx context.Context, id uuid.UUID) (w *flow.W
 func (s *Service) DeactivateWorkflow(ctx context.Context, id uuid.UUID) (w *flow.Workflow, err error) {
 	ctx, end := s.op(ctx, "command.workflow.deactivate", workflowAttr(id))
 	defer end(&err)
-	return s.change(ctx, id, "WORKFLOW_DEACTIVATED", "DEACTIVATE", func(tx store.Tx, w *flow.Workflow) error {
+	return s.change(ctx, id, audit.WorkflowDeactivated, "DEACTIVATE", func(tx store.Tx, w *flow.Workflow) error {
 		if err := w.Transition(flow.StatusInactive, s.now()); err != nil {
 			return err
 		}
@@ -185,7 +186,7 @@ func (s *Service) DeactivateWorkflow(ctx context.Context, id uuid.UUID) (w *flow
 func (s *Service) DraftWorkflow(ctx context.Context, id uuid.UUID) (w *flow.Workflow, err error) {
 	ctx, end := s.op(ctx, "command.workflow.draft", workflowAttr(id))
 	defer end(&err)
-	return s.change(ctx, id, "WORKFLOW_DRAFTED", "DRAFT", func(_ store.Tx, w *flow.Workflow) error {
+	return s.change(ctx, id, audit.WorkflowDrafted, "DRAFT", func(_ store.Tx, w *flow.Workflow) error {
 		return w.Transition(flow.StatusDraft, s.now())
 	})
 }
@@ -211,7 +212,7 @@ func (s *Service) CloneWorkflow(ctx context.Context, id uuid.UUID, name string) 
 		if err := tx.CreateWorkflow(ctx, c); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, "WORKFLOW_CLONED", "CREATE", resWorkflow, c.ID.String(),
+		return s.record(ctx, tx, audit.WorkflowCloned, "CREATE", resWorkflow, c.ID.String(),
 			map[string]any{"workflow.name": c.Name, "clonedFrom": id.String()})
 	})
 	if err != nil {
@@ -238,7 +239,7 @@ func (s *Service) DeleteWorkflow(ctx context.Context, id uuid.UUID) (err error) 
 		if err := tx.DeleteWorkflow(ctx, id, w.Revision); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, "WORKFLOW_DELETED", "DELETE", resWorkflow, id.String(),
+		return s.record(ctx, tx, audit.WorkflowDeleted, "DELETE", resWorkflow, id.String(),
 			map[string]any{"workflow.id": id.String(), "workflow.name": w.Name})
 	})
 }

@@ -4,14 +4,30 @@ import { ErrorBox, Json, Pager, fmtTime, shortId, usePaged, EmptyRow } from "../
 
 type Verify = { isValid: boolean; totalChecked: number; message: string; firstInvalidId?: string; firstInvalidSequence?: number };
 
-const ACTIONS = ["CREATE", "UPDATE", "DELETE", "ACTIVATE", "DEACTIVATE", "DRAFT", "EXECUTE", "ENABLE", "DISABLE", "TEST", "CONFIGURE", "CANCEL", "RETRY"];
-const TYPES = ["workflow", "execution", "provider_config", "executor_config"];
+// The API's closed vocabularies (its OpenAPI AuditEventType, AuditAction and
+// AuditResourceType enums; TestConsoleAuditFiltersMatchTheAPI compares them):
+// a value outside them is a 400, so the filters offer no other.
+const EVENT_TYPES = [
+  "WORKFLOW_CREATED", "WORKFLOW_UPDATED", "WORKFLOW_ACTIVATED", "WORKFLOW_DEACTIVATED", "WORKFLOW_DRAFTED", "WORKFLOW_CLONED",
+  "WORKFLOW_DELETED",
+  "PROVIDER_CONFIG_CREATED", "PROVIDER_CONFIG_UPDATED", "PROVIDER_CONFIG_ENABLED", "PROVIDER_CONFIG_DISABLED",
+  "PROVIDER_CONFIG_TESTED", "PROVIDER_CONFIG_DELETED",
+  "EXECUTOR_CONFIG_CREATED", "EXECUTOR_CONFIG_UPDATED", "EXECUTOR_CONFIG_CONFIGURED", "EXECUTOR_CONFIG_TESTED",
+  "EXECUTOR_CONFIG_MARKED_TESTED", "EXECUTOR_CONFIG_ACTIVATED", "EXECUTOR_CONFIG_DISABLED", "EXECUTOR_CONFIG_ENABLED",
+  "EXECUTOR_CONFIG_DELETED",
+  "EXECUTION_STARTED", "EXECUTION_COMPLETED", "EXECUTION_FAILED", "EXECUTION_CANCEL_REQUESTED", "EXECUTION_CANCELLED",
+  "EXECUTION_RETRIED", "EXECUTIONS_ARCHIVED",
+  "WAIT_OPENED", "WAIT_RESOLVED", "WAIT_FIRED", "WAIT_EXPIRED", "WAIT_CANCELLED", "REVIEW_DECISION", "SIGNAL_RECEIVED",
+  "AUDIT_CHAIN_KEYED",
+];
+const ACTIONS = ["CREATE", "UPDATE", "DELETE", "ACTIVATE", "DEACTIVATE", "DRAFT", "EXECUTE", "ENABLE", "DISABLE", "TEST", "CONFIGURE", "CANCEL", "RETRY",
+  "DECIDE", "SIGNAL", "EXPIRE", "ARCHIVE"];
+const TYPES = ["workflow", "execution", "provider_config", "executor_config", "review", "wait", "execution_archive", "audit_chain"];
 
 export function Audit() {
   const [f, setF] = useState({ eventType: "", action: "", result: "", resourceType: "", resourceId: "" });
-  const eventType = /^[A-Z_]*$/.test(f.eventType) ? f.eventType : "";
   const resourceId = /^[0-9a-fA-F-]{36}$/.test(f.resourceId.trim()) ? f.resourceId.trim() : "";
-  const params = query({ limit: 20, eventType, action: f.action, result: f.result, resourceType: f.resourceType, resourceId });
+  const params = query({ limit: 20, eventType: f.eventType, action: f.action, result: f.result, resourceType: f.resourceType, resourceId });
   const p = usePaged<AuditEvent>("/v1/audit-events", params, () => 0);
   const [open, setOpen] = useState<string>();
   const [verify, setVerify] = useState<Verify | null>(null);
@@ -61,7 +77,13 @@ export function Audit() {
       <ErrorBox error={verifyErr} />
       <div className="filters panel">
         <label>
-          Event type <input value={f.eventType} onChange={set("eventType")} placeholder="WORKFLOW_CREATED" />
+          Event type{" "}
+          <select value={f.eventType} onChange={set("eventType")} data-testid="audit-event-type">
+            <option value="">any</option>
+            {EVENT_TYPES.map((a) => (
+              <option key={a}>{a}</option>
+            ))}
+          </select>
         </label>
         <label>
           Action{" "}
@@ -93,7 +115,6 @@ export function Audit() {
           Resource id <input value={f.resourceId} onChange={set("resourceId")} size={38} placeholder="UUID" />
         </label>
       </div>
-      {f.eventType && !eventType && <div className="warn">Event types are upper-case words such as WORKFLOW_CREATED; the filter is ignored.</div>}
       <ErrorBox error={p.error} />
       <table className="table" data-testid="audit-table">
         <thead>

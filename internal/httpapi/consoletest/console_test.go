@@ -148,6 +148,11 @@ func TestConsole(t *testing.T) {
 	b.click("[data-testid=verify-chain]")
 	b.waitText("[data-testid=verify-result]", "Chain valid")
 	b.shot("08-audit")
+	// The event type is chosen from the API's closed list, and filters.
+	b.waitText("[data-testid=audit-table]", "WORKFLOW_CREATED")
+	b.selectValue("[data-testid=audit-event-type]", "WORKFLOW_ACTIVATED")
+	b.waitFor("only activations listed", `!document.querySelector("[data-testid=audit-table]").innerText.includes("WORKFLOW_CREATED")`)
+	b.waitText("[data-testid=audit-table]", "WORKFLOW_ACTIVATED")
 
 	// Configurations: a row opens its configuration, secrets as the API masks them.
 	b.open("/console/configurations", "[data-testid=configs-table]")
