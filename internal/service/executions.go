@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"flowker/internal/audit"
 	"flowker/internal/flow"
 	"flowker/internal/jsonenc"
 	"flowker/internal/secret"
@@ -130,7 +131,7 @@ func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *St
 		done, stop = s.engine.Wait(ex.ID)
 		defer stop()
 	}
-	started := s.auditEvent(ctx, "EXECUTION_STARTED", "EXECUTE", "SUCCESS", resExecution, ex.ID.String(),
+	started := s.auditEvent(ctx, audit.ExecutionStarted, "EXECUTE", "SUCCESS", resExecution, ex.ID.String(),
 		map[string]any{"workflow.id": req.WorkflowID.String(), "workflow.revision": w.revision})
 	view := store.NewCatalogView() // for the first steps' lookups: see Dispatcher.DispatchNew
 	err = s.store.Batch(ctx, func(tx store.Tx) error {
@@ -340,11 +341,11 @@ func (s *Service) CancelExecution(ctx context.Context, id uuid.UUID) (ex *flow.E
 				return err
 			}
 			meta := map[string]any{"workflow.id": ex.WorkflowID.String(), "status": string(ex.Status)}
-			if err := s.record(ctx, tx, "EXECUTION_CANCEL_REQUESTED", "CANCEL", resExecution, id.String(), meta); err != nil {
+			if err := s.record(ctx, tx, audit.ExecutionCancelRequested, "CANCEL", resExecution, id.String(), meta); err != nil {
 				return err
 			}
 			if ended = ex.Status.Terminal(); ended { // its end, as a run's end is recorded
-				return s.record(ctx, tx, "EXECUTION_CANCELLED", "CANCEL", resExecution, id.String(),
+				return s.record(ctx, tx, audit.ExecutionCancelled, "CANCEL", resExecution, id.String(),
 					map[string]any{"workflow.id": ex.WorkflowID.String()})
 			}
 			return nil
@@ -381,15 +382,21 @@ func (s *Service) RetryExecution(ctx context.Context, id uuid.UUID) (ex *flow.Ex
 		if ex, err = tx.Requeue(ctx, id, s.engine.Owner(), now, s.engine.LeaseUntil(now)); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, "EXECUTION_RETRIED", "RETRY", resExecution, id.String(),
+		if err := refuseRetryMoved(ctx, tx, ex); err != nil { // read with the requeue: one decision
+			return err
+		}
+		return s.record(ctx, tx, audit.ExecutionRetried, "RETRY", resExecution, id.String(),
 			map[string]any{"workflow.id": ex.WorkflowID.String()})
 	})
 	if errors.Is(err, store.ErrOutcomeUnknown) {
 		// Requeued (running, leased here) it runs: answered as retried.
-		// Anything else proves nothing: the requeue may still land.
+		// Anything else proves nothing: the requeue may still land. Read
+		// before the dispatch: until then only the requeue makes it so, and
+		// after it the run may end, or stop to wait, first (found by a review).
+		got, _ := s.readBack(ctx, id)
 		s.giveUp(ctx, id, err)
-		if now, _ := s.readBack(ctx, id); now != nil && !now.Status.Terminal() && now.LeaseOwner == s.engine.Owner() {
-			return now, nil
+		if got != nil && got.Status == flow.ExecRunning && got.LeaseOwner == s.engine.Owner() {
+			return got, nil
 		}
 		return nil, errRetryUnknown
 	}

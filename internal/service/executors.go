@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"flowker/internal/audit"
 	"flowker/internal/flow"
 	"flowker/internal/provider"
 	"flowker/internal/secret"
@@ -89,7 +90,7 @@ func (s *Service) CreateExecutorConfig(ctx context.Context, e flow.ExecutorConfi
 		if err := tx.CreateExecutorConfig(ctx, &e); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, "EXECUTOR_CONFIG_CREATED", "CREATE", resExecutorConfig, e.ID.String(),
+		return s.record(ctx, tx, audit.ExecutorConfigCreated, "CREATE", resExecutorConfig, e.ID.String(),
 			map[string]any{"executor_config.name": e.Name})
 	})
 	if err != nil {
@@ -104,11 +105,14 @@ func (s *Service) CreateExecutorConfig(ctx context.Context, e flow.ExecutorConfi
 func (s *Service) UpdateExecutorConfig(ctx context.Context, id uuid.UUID, in flow.ExecutorConfig) (out *flow.ExecutorConfig, err error) {
 	ctx, end := s.op(ctx, "command.executor_config.update", executorAttr(id))
 	defer end(&err)
-	return s.changeExecutorConfig(ctx, id, "EXECUTOR_CONFIG_UPDATED", "UPDATE", func(tx store.Tx, e *flow.ExecutorConfig) error {
+	return s.changeExecutorConfig(ctx, id, audit.ExecutorConfigUpdated, "UPDATE", func(tx store.Tx, e *flow.ExecutorConfig) error {
 		if err := e.CheckEditable("update"); err != nil {
 			return err
 		}
 		u := in // in stays as sent: a retried write starts from it again
+		// As it is saved (flow's normalizeBaseURL), once: the masked
+		// secrets' check and the move's below must see the same URL.
+		u.BaseURL = strings.TrimSuffix(u.BaseURL, "/")
 		err := secret.KeepMaskedExecutor(&u, e, s.authPolicy())
 		var me *secret.MaskedError
 		if errors.As(err, &me) {
@@ -116,7 +120,7 @@ func (s *Service) UpdateExecutorConfig(ctx context.Context, id uuid.UUID, in flo
 		} else if err != nil {
 			return err
 		}
-		if strings.TrimSuffix(u.BaseURL, "/") != e.BaseURL { // as it is saved (flow's normalizeBaseURL)
+		if u.BaseURL != e.BaseURL {
 			if err := refuseSecretsMoved(ctx, tx, "executorConfigId", "executor configuration", e.ID); err != nil {
 				return err
 			}
@@ -143,8 +147,9 @@ var executorSpans = map[string]string{
 func (s *Service) ApplyExecutorAction(ctx context.Context, id uuid.UUID, action string) (out *flow.ExecutorConfig, err error) {
 	ctx, end := s.op(ctx, executorSpans[action], executorAttr(id))
 	defer end(&err)
-	event := "EXECUTOR_CONFIG_" + map[string]string{"configure": "CONFIGURED", "test": "MARKED_TESTED",
-		"activate": "ACTIVATED", "disable": "DISABLED", "enable": "ENABLED"}[action]
+	event := map[string]string{"configure": audit.ExecutorConfigConfigured, "test": audit.ExecutorConfigMarkedTested,
+		"activate": audit.ExecutorConfigActivated, "disable": audit.ExecutorConfigDisabled,
+		"enable": audit.ExecutorConfigEnabled}[action]
 	return s.changeExecutorConfig(ctx, id, event, strings.ToUpper(action),
 		func(_ store.Tx, e *flow.ExecutorConfig) error { return e.Apply(action, s.now()) })
 }
@@ -170,7 +175,7 @@ func (s *Service) DeleteExecutorConfig(ctx context.Context, id uuid.UUID) (err e
 		if err := tx.DeleteExecutorConfig(ctx, id, e.Revision); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, "EXECUTOR_CONFIG_DELETED", "DELETE", resExecutorConfig, id.String(),
+		return s.record(ctx, tx, audit.ExecutorConfigDeleted, "DELETE", resExecutorConfig, id.String(),
 			map[string]any{"executor_config.name": e.Name})
 	})
 }
@@ -257,7 +262,7 @@ func (s *Service) TestExecutorConfig(ctx context.Context, id uuid.UUID) (res *Ex
 		E2EMethod: ep.Method, E2EPath: ep.Path, Header: http.Header{}, Auth: auth})
 	res = &ExecutorTestResult{ExecutorConfigID: e.ID, TestResult: result, Status: e.Status}
 	err = s.catalogTx(ctx, func(_ context.Context, tx store.Tx) error {
-		return tx.AppendAudit(ctx, s.auditEvent(ctx, "EXECUTOR_CONFIG_TESTED", "TEST", testResult(result),
+		return tx.AppendAudit(ctx, s.auditEvent(ctx, audit.ExecutorConfigTested, "TEST", testResult(result),
 			resExecutorConfig, e.ID.String(), map[string]any{"overallStatus": result.OverallStatus}))
 	})
 	if err != nil {

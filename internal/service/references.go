@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -91,6 +92,71 @@ func revisionsUnderWay(ctx context.Context, tx store.Tx, key string, id uuid.UUI
 		}
 	}
 	return strings.Join(users, ", "), nil
+}
+
+// refuseRetryMoved refuses retrying ex (422 FLK-0512) when a
+// configuration that its revision calls from a node holding secrets of its
+// own changed since it started. Such a URL does not move while the
+// execution is under way (refuseSecretsMoved), but a failed or cancelled
+// one is not under way, and its retry runs the revision it started with:
+// the secrets would go wherever the configuration points now (found by a
+// review). Refusing the move instead would let failed executions, which
+// are kept, block it for good. A configuration keeps no history of its
+// URL, so any change counts, as a call's own retries stop at one (engine).
+func refuseRetryMoved(ctx context.Context, tx store.Tx, ex *flow.Execution) error {
+	v, err := tx.GetWorkflowVersion(ctx, ex.WorkflowID, ex.WorkflowRevision)
+	if flow.KindOf(err) == flow.KindNotFound {
+		return nil // nothing to call: the run fails on its own
+	} else if err != nil {
+		return err
+	}
+	for _, n := range v.Definition.Nodes {
+		if n.Type != flow.NodeExecutor || !secret.HoldsSealed(n.Data) {
+			continue
+		}
+		for _, c := range calledConfigs {
+			raw, _ := n.Data[c.key].(string)
+			id, err := uuid.Parse(raw)
+			if err != nil {
+				continue
+			}
+			changed, err := c.changedAt(ctx, tx, id)
+			if flow.KindOf(err) == flow.KindNotFound {
+				continue // the call fails on its own
+			} else if err != nil {
+				return err
+			}
+			if changed.After(ex.StartedAt) {
+				return flow.Errorf(flow.KindUnprocessable, "FLK-0512",
+					"execution %s cannot be retried: its node %q calls %s %s with secrets of its own, and that "+
+						"configuration changed after the execution started (its URL may have moved; the retry would "+
+						"send those secrets there): start a new execution", ex.ID, n.ID, c.what, id)
+			}
+		}
+	}
+	return nil
+}
+
+// calledConfigs are the configurations an executor node calls through
+// (data[key]), with when each last changed.
+var calledConfigs = []struct {
+	key, what string
+	changedAt func(context.Context, store.Tx, uuid.UUID) (time.Time, error)
+}{
+	{"providerConfigId", "provider configuration", func(ctx context.Context, tx store.Tx, id uuid.UUID) (time.Time, error) {
+		pc, err := tx.GetProviderConfig(ctx, id)
+		if err != nil {
+			return time.Time{}, err
+		}
+		return pc.UpdatedAt, nil
+	}},
+	{"executorConfigId", "executor configuration", func(ctx context.Context, tx store.Tx, id uuid.UUID) (time.Time, error) {
+		e, err := tx.GetExecutorConfig(ctx, id)
+		if err != nil {
+			return time.Time{}, err
+		}
+		return e.UpdatedAt, nil
+	}},
 }
 
 // workflowsWhere names the workflows (of a status; "": any) that match,
