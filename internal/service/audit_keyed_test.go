@@ -44,6 +44,21 @@ func ownerRewrites(t *testing.T, raw *sql.DB, seq int64, column string, value an
 	require.NoError(t, err)
 }
 
+// rehashUnkeyed rewrites events[from:to], in place and in the database, as
+// the database's owner without the key can: each linked to the one before
+// it and hashed unkeyed.
+func rehashUnkeyed(t *testing.T, raw *sql.DB, events []audit.Event, from, to int) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		if i > 0 {
+			events[i].PreviousHash = events[i-1].Hash
+		}
+		events[i].Hash = audit.LegacyHash(&events[i])
+		ownerRewrites(t, raw, events[i].Seq, "previous_hash", events[i].PreviousHash)
+		ownerRewrites(t, raw, events[i].Seq, "hash", events[i].Hash)
+	}
+}
+
 // TestAuditChainKeyedAfterAnUpgrade: a chain recorded unkeyed by an
 // earlier version gets its marker at the first start (once, whichever
 // process starts), and verifies with the keyed events after it. Then the
@@ -87,12 +102,7 @@ func TestAuditChainKeyedAfterAnUpgrade(t *testing.T) {
 	require.NoError(t, err)
 	all[1].ResourceID = "rewritten"
 	ownerRewrites(t, raw, 2, "resource_id", "rewritten")
-	for i := 1; i < 3; i++ {
-		all[i].PreviousHash = all[i-1].Hash
-		all[i].Hash = audit.LegacyHash(&all[i])
-		ownerRewrites(t, raw, all[i].Seq, "previous_hash", all[i].PreviousHash)
-		ownerRewrites(t, raw, all[i].Seq, "hash", all[i].Hash)
-	}
+	rehashUnkeyed(t, raw, all, 1, 3)
 	ownerRewrites(t, raw, marker.Seq, "previous_hash", all[2].Hash)
 	res, err = svc.VerifyAudit(ctx, head[0].ID, nil)
 	require.NoError(t, err)
@@ -166,14 +176,7 @@ func TestVerifyIgnoresARowMerelyTypedAsTheMarker(t *testing.T) {
 	// unkeyed (SHA-256 needs no key).
 	all[1].ResourceID = "forged"
 	ownerRewrites(t, raw, all[1].Seq, "resource_id", "forged")
-	for i := range 3 {
-		if i > 0 {
-			all[i].PreviousHash = all[i-1].Hash
-		}
-		all[i].Hash = audit.LegacyHash(&all[i])
-		ownerRewrites(t, raw, all[i].Seq, "previous_hash", all[i].PreviousHash)
-		ownerRewrites(t, raw, all[i].Seq, "hash", all[i].Hash)
-	}
+	rehashUnkeyed(t, raw, all, 0, 3)
 	// A row merely typed as the marker, after the head; its hash is junk.
 	_, err = raw.ExecContext(ctx, `INSERT INTO audit_events (event_id, occurred_at, event_type, action, result, resource_type,
 		resource_id, actor_type, actor_id, actor_ip, request_id, trace_id, metadata, previous_hash, hash)
@@ -212,12 +215,7 @@ func TestVerifyOfTheUnkeyedPrefixReachesTheMarker(t *testing.T) {
 
 	all[1].ResourceID = "rewritten"
 	ownerRewrites(t, raw, all[1].Seq, "resource_id", "rewritten")
-	for i := 1; i < 3; i++ {
-		all[i].PreviousHash = all[i-1].Hash
-		all[i].Hash = audit.LegacyHash(&all[i])
-		ownerRewrites(t, raw, all[i].Seq, "previous_hash", all[i].PreviousHash)
-		ownerRewrites(t, raw, all[i].Seq, "hash", all[i].Hash)
-	}
+	rehashUnkeyed(t, raw, all, 1, 3)
 	res, err := svc.VerifyAudit(ctx, all[3].ID, nil)
 	require.NoError(t, err)
 	require.False(t, res.Valid, "the marker no longer links")
