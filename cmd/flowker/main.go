@@ -204,6 +204,13 @@ func startHistory(ctx context.Context, svc *service.Service, h config.History, l
 		svc.RunHistory(ctx, service.HistoryOptions{
 			Retention:      service.RetentionPolicy{Age: h.RetentionAge, ArchiveDir: h.ArchiveDir, BatchSize: h.RetentionBatchSize},
 			RetentionEvery: h.RetentionInterval,
+			HeadEvery:      h.AuditHeadLogInterval,
+			// A keyed chain cannot show its newest events removed together:
+			// the log store, outside the database, holds the head to compare.
+			OnHead: func(e audit.Event) {
+				log.Info("audit chain head", zap.String("operation", "audit.head"), zap.Int64("audit.sequence", e.Seq),
+					zap.String("audit.hash", e.Hash), zap.String("audit.event_id", e.ID.String()))
+			},
 			OnArchived: func(r service.ArchiveResult) {
 				log.Info("executions archived", zap.String("operation", "retention"), zap.Int("executions", r.Executions),
 					zap.Strings("files", r.Files), zap.Time("cutoff", r.Cutoff))

@@ -49,7 +49,7 @@ func TestLoadDefaults(t *testing.T) {
 		OIDC:               config.OIDC{PermissionsClaim: "permissions"},
 		RateLimitPerMinute: 6000,
 		GCHeadroomMiB:      64,
-		History:            config.History{RetentionInterval: time.Hour, RetentionBatchSize: 500},
+		History:            config.History{RetentionInterval: time.Hour, RetentionBatchSize: 500, AuditHeadLogInterval: time.Minute},
 	}
 	for name, kv := range map[string]map[string]string{
 		"nothing set": nil,

@@ -15,6 +15,10 @@ type History struct {
 	ArchiveDir         string        // RETENTION_ARCHIVE_DIR: required with RETENTION_AGE
 	RetentionInterval  time.Duration // RETENTION_INTERVAL: how often old executions are looked for
 	RetentionBatchSize int           // RETENTION_BATCH_SIZE: executions per archive file and transaction
+	// AuditHeadLogInterval (AUDIT_HEAD_LOG_INTERVAL): how often the audit
+	// chain's head is logged when it moved, for the log store to hold
+	// outside the database; 0 never.
+	AuditHeadLogInterval time.Duration
 }
 
 // MinRetentionAge is the shortest RETENTION_AGE: an archived execution can
@@ -24,10 +28,11 @@ const MinRetentionAge = 24 * time.Hour
 
 func (r *reader) history() History {
 	h := History{
-		RetentionAge:       r.age("RETENTION_AGE"),
-		ArchiveDir:         r.str("RETENTION_ARCHIVE_DIR", ""),
-		RetentionInterval:  r.positiveDuration("RETENTION_INTERVAL", time.Hour),
-		RetentionBatchSize: r.integer("RETENTION_BATCH_SIZE", 500, 1, 10000),
+		RetentionAge:         r.age("RETENTION_AGE"),
+		ArchiveDir:           r.str("RETENTION_ARCHIVE_DIR", ""),
+		RetentionInterval:    r.positiveDuration("RETENTION_INTERVAL", time.Hour),
+		RetentionBatchSize:   r.integer("RETENTION_BATCH_SIZE", 500, 1, 10000),
+		AuditHeadLogInterval: r.duration("AUDIT_HEAD_LOG_INTERVAL", time.Minute),
 	}
 	switch {
 	case h.RetentionAge > 0 && h.RetentionAge < MinRetentionAge:

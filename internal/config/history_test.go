@@ -16,13 +16,14 @@ func TestLoadRetention(t *testing.T) {
 		return c.History, err
 	}
 	h, err := load(map[string]string{"RETENTION_AGE": "400d", "RETENTION_ARCHIVE_DIR": "/archive",
-		"RETENTION_INTERVAL": "15m", "RETENTION_BATCH_SIZE": "2000"})
+		"RETENTION_INTERVAL": "15m", "RETENTION_BATCH_SIZE": "2000", "AUDIT_HEAD_LOG_INTERVAL": "0"})
 	require.NoError(t, err)
 	require.Equal(t, config.History{RetentionAge: 400 * 24 * time.Hour, ArchiveDir: "/archive",
 		RetentionInterval: 15 * time.Minute, RetentionBatchSize: 2000}, h)
 	h, err = load(map[string]string{"RETENTION_AGE": "2160h", "RETENTION_ARCHIVE_DIR": "/archive"})
 	require.NoError(t, err)
 	require.Equal(t, 90*24*time.Hour, h.RetentionAge)
+	require.Equal(t, time.Minute, h.AuditHeadLogInterval, "the audit chain's head logged every minute by default")
 
 	for kv, want := range map[[4]string]string{
 		{"RETENTION_AGE", "12h", "RETENTION_ARCHIVE_DIR", "/a"}: "RETENTION_AGE is \"12h\"; must be at least 24h",
@@ -32,6 +33,7 @@ func TestLoadRetention(t *testing.T) {
 		{"RETENTION_AGE", "1y", "RETENTION_ARCHIVE_DIR", "/a"}:  "RETENTION_AGE is \"1y\"; must be a duration",
 		{"RETENTION_BATCH_SIZE", "0", "", ""}:                   "RETENTION_BATCH_SIZE is \"0\"; must be an integer from 1 to 10000",
 		{"RETENTION_INTERVAL", "0s", "", ""}:                    "RETENTION_INTERVAL is \"0s\"; must be greater than 0",
+		{"AUDIT_HEAD_LOG_INTERVAL", "-1m", "", ""}:              "AUDIT_HEAD_LOG_INTERVAL is \"-1m\"; must be a duration",
 	} {
 		_, err := load(map[string]string{kv[0]: kv[1], kv[2]: kv[3]})
 		require.ErrorContains(t, err, want, kv)

@@ -34,9 +34,14 @@ type HistoryOptions struct {
 	Retention      RetentionPolicy
 	RetentionEvery time.Duration // how often old executions are looked for
 	FoldEvery      time.Duration // how often dashboard count changes are folded; 0: every second
-	// OnArchived reports each run that archived something; OnError each
-	// failed fold or run (the loop goes on). Either may be nil.
+	// HeadEvery: how often OnHead is given the audit chain's newest event,
+	// when it changed since; 0 never.
+	HeadEvery time.Duration
+	// OnArchived reports each run that archived something; OnHead the
+	// chain's head (HeadEvery); OnError each failed fold or run (the loop
+	// goes on). Any may be nil.
 	OnArchived func(ArchiveResult)
+	OnHead     func(audit.Event)
 	OnError    func(op string, err error)
 }
 
@@ -78,10 +83,24 @@ func (s *Service) RunHistory(ctx context.Context, o HistoryOptions) {
 		defer t.Stop()
 		archive = t.C
 	}
+	var anchor <-chan time.Time
+	if o.HeadEvery > 0 && o.OnHead != nil {
+		t := time.NewTicker(o.HeadEvery)
+		defer t.Stop()
+		anchor = t.C
+	}
+	var logged int64 // the last head given to OnHead
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-anchor:
+			head, err := s.store.ListAudit(ctx, audit.Filter{Limit: 1})
+			report("audit head", err)
+			if len(head) == 1 && head[0].Seq != logged {
+				logged = head[0].Seq
+				o.OnHead(head[0])
+			}
 		case <-fold.C:
 			report("fold", s.FoldExecutionCounts(ctx))
 		case <-archive:

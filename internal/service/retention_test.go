@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -342,4 +343,34 @@ func TestRunHistory(t *testing.T) {
 	n, err := st.FoldExecutionCounts(context.Background(), 1000)
 	require.NoError(t, err)
 	require.Zero(t, n, "the loop folded every change, the archive's deletes included")
+}
+
+// TestRunHistoryReportsTheAuditHeadWhenItMoves: a keyed chain cannot show
+// its newest events removed together, so the loop hands the chain's head
+// to the log (AUDIT_HEAD_LOG_INTERVAL), outside the database, each time it
+// moved: the next report after a new event is that event, not the last
+// head again.
+func TestRunHistoryReportsTheAuditHeadWhenItMoves(t *testing.T) {
+	t.Parallel()
+	svc := newTestService(t, openSQLite(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	heads := make(chan audit.Event, 100)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		svc.RunHistory(ctx, service.HistoryOptions{HeadEvery: 2 * time.Millisecond,
+			OnHead:  func(e audit.Event) { heads <- e },
+			OnError: func(op string, err error) { t.Errorf("%s: %v", op, err) }})
+	}()
+	defer func() { cancel(); <-done }()
+	for want := range int64(3) {
+		w, err := svc.CreateWorkflow(ctx, flow.Definition{Name: fmt.Sprint("anchored-", want), Nodes: []flow.Node{{ID: "t", Type: flow.NodeTrigger}}})
+		require.NoError(t, err)
+		got := <-heads
+		require.Equal(t, want+1, got.Seq, "reported once it moved, and only then")
+		require.Equal(t, w.ID.String(), got.ResourceID)
+		stored, err := svc.GetAuditEvent(ctx, got.ID)
+		require.NoError(t, err)
+		require.Equal(t, stored.Hash, got.Hash)
+	}
 }
