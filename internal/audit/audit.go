@@ -115,7 +115,10 @@ func (k Key) Hash(e *Event) string { return k.hashWith(e, EncodeMetadata(e.Metad
 
 // LegacyHash is the unkeyed SHA-256 of the same text, which sealed events
 // recorded before the chain was keyed (before its KeyedEventType event).
-func LegacyHash(e *Event) string { return Key{}.hashWith(e, EncodeMetadata(e.Metadata)) }
+func LegacyHash(e *Event) string {
+	sum := sha256.Sum256(chainText(e, EncodeMetadata(e.Metadata)))
+	return hex.EncodeToString(sum[:])
+}
 
 // EncodeMetadata is metadata's canonical JSON, as hashed and as stored: no
 // metadata is stored as {}, so it hashes as {}.
@@ -127,26 +130,23 @@ func EncodeMetadata(m map[string]any) string {
 	return string(b)
 }
 
-// hashWith hashes e, meta being its metadata's canonical JSON: keyed unless
-// k is zero (LegacyHash).
+// hashWith is e's keyed hash, meta being its metadata's canonical JSON.
 func (k Key) hashWith(e *Event, meta string) string {
+	m := hmac.New(sha256.New, k.mac)
+	m.Write(chainText(e, meta))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// chainText is what a hash covers: the previous hash (Genesis for none)
+// and every field, each length-prefixed and '|'-terminated.
+func chainText(e *Event, meta string) []byte {
 	prev := e.PreviousHash
 	if prev == "" {
 		prev = Genesis
 	}
-	b := appendFields(make([]byte, 0, 512), prev, e.ID.String(), e.Timestamp.UTC().Format(timeLayout),
+	return appendFields(make([]byte, 0, 512), prev, e.ID.String(), e.Timestamp.UTC().Format(timeLayout),
 		e.EventType, e.Action, e.Result, e.ResourceType, e.ResourceID, e.Actor.Type, e.Actor.ID,
 		e.Actor.IP, e.RequestID, e.TraceID, meta)
-	var sum []byte
-	if k.mac == nil {
-		s := sha256.Sum256(b)
-		sum = s[:]
-	} else {
-		m := hmac.New(sha256.New, k.mac)
-		m.Write(b)
-		sum = m.Sum(nil)
-	}
-	return hex.EncodeToString(sum)
 }
 
 // appendFields appends each field length-prefixed and '|'-terminated.

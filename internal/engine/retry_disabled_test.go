@@ -25,9 +25,19 @@ func TestRetriesStopWhenTheConfigurationIsDisabled(t *testing.T) {
 		o.Clock = realClock{} // backoffs run on their own
 		o.Retry = RetryPolicy{MaxAttempts: 5, Base: 20 * time.Millisecond, Max: 20 * time.Millisecond}
 	})
+	env.disableOnFirstAnswer("/score")
+	wf := env.workflow([]flow.Node{trig("t"), env.callNode("a", "/score", nil)}, linkTA)
+	ex, steps := env.await(env.start(wf, nil))
+	requireNotRetriedAfterTheDisable(t, env, ex, steps)
+}
+
+// disableOnFirstAnswer makes the fake answer path 503 and disable the
+// env's provider configuration while it answers the first call.
+func (env *testEnv) disableOnFirstAnswer(path string) {
+	t := env.t
 	var once sync.Once
-	env.fake.HandleFunc("/score", func(providertest.Request) providertest.Response {
-		once.Do(func() { // disabled while its first attempt is answered
+	env.fake.HandleFunc(path, func(providertest.Request) providertest.Response {
+		once.Do(func() {
 			ctx := context.Background()
 			pc, err := env.raw.GetProviderConfig(ctx, env.pc)
 			require.NoError(t, err)
@@ -37,8 +47,12 @@ func TestRetriesStopWhenTheConfigurationIsDisabled(t *testing.T) {
 		})
 		return providertest.Response{Status: 503, Body: `{"error":"down"}`}
 	})
-	wf := env.workflow([]flow.Node{trig("t"), env.callNode("a", "/score", nil)}, linkTA)
-	ex, steps := env.await(env.start(wf, nil))
+}
+
+// requireNotRetriedAfterTheDisable: the call to /score failed after one
+// attempt, its retries stopped by the disable.
+func requireNotRetriedAfterTheDisable(t *testing.T, env *testEnv, ex *flow.Execution, steps []flow.Step) {
+	t.Helper()
 	require.Equal(t, flow.ExecFailed, ex.Status)
 	require.Len(t, env.fake.RequestsTo("/score"), 1, "nothing sent after the disable")
 	require.Equal(t, 1, steps[0].Attempts)

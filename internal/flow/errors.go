@@ -75,6 +75,7 @@ const (
 	CodeMetadataEntries  = "FLK-0315"
 	CodeStateChanged     = "FLK-0350"
 	CodeConfigInUse      = "FLK-0351" // 409: a configuration active workflows use cannot be deleted
+	CodeNotRetryable     = "FLK-0512" // 422: this execution cannot be retried
 	CodeInvalidCursor    = "INVALID_CURSOR"
 	CodeInternal         = "FLK-9999"
 )

@@ -36,13 +36,7 @@ func TestNodeSafeHeadersDoNotUnmaskAStoredSecret(t *testing.T) {
 	t.Parallel()
 	e := newFlowEnv(t, nil)
 	const hmac = "node-hmac-value-SECRET-5432"
-	node := e.callNode("call", "/pay", map[string]any{"headers": map[string]any{"X-Hmac": hmac}})
-	body := workflowBody([]map[string]any{triggerNode("t"), node}, []map[string]any{edge("t", "call")})
-	id := e.expect(e.do("POST", "/v1/workflows", body), http.StatusCreated, "")["workflowId"].(string)
-	read := e.do("GET", "/v1/workflows/"+id, nil)
-	require.NotContains(t, string(read.body), hmac)
-	wf := read.json(t)
-	data := wf["nodes"].([]any)[1].(map[string]any)["data"].(map[string]any)
+	id, read, wf, data := e.secretHeaderWorkflow(t, "X-Hmac", hmac)
 	data["safe_headers"] = []any{"X-Hmac"}
 	r := e.do("PUT", "/v1/workflows/"+id, map[string]any{"name": wf["name"], "nodes": wf["nodes"], "edges": wf["edges"]})
 	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)

@@ -9,6 +9,22 @@ import (
 	"flowker/internal/provider/providertest"
 )
 
+// secretHeaderWorkflow creates a workflow whose call node sends header
+// with a secret value, and reads it back: its id, the body read (the
+// secret masked), and the workflow and the node's data to send back.
+func (e *flowEnv) secretHeaderWorkflow(t *testing.T, header, value string) (id string, read response,
+	wf, data map[string]any) {
+	t.Helper()
+	node := e.callNode("call", "/pay", map[string]any{"headers": map[string]any{header: value}})
+	body := workflowBody([]map[string]any{triggerNode("t"), node}, []map[string]any{edge("t", "call")})
+	id = e.expect(e.do("POST", "/v1/workflows", body), http.StatusCreated, "")["workflowId"].(string)
+	read = e.do("GET", "/v1/workflows/"+id, nil)
+	require.NotContains(t, string(read.body), value)
+	wf = read.json(t)
+	data = wf["nodes"].([]any)[1].(map[string]any)["data"].(map[string]any)
+	return id, read, wf, data
+}
+
 // A workflow writer who cannot read a node's secret header re-pointed the
 // node at another provider configuration and sent the header back masked:
 // the stored secret was restored and, at the next run, sent to the other
@@ -20,13 +36,7 @@ func TestMaskedNodeSecretDoesNotFollowAnotherConfiguration(t *testing.T) {
 	other := providertest.New(t) // another party's host
 	otherPC := e.createProvider(httpProviderBody(other.URL))
 	const hmac = "node-partner-value-SECRET-7788"
-	node := e.callNode("call", "/pay", map[string]any{"headers": map[string]any{"X-Partner-Sig": hmac}})
-	body := workflowBody([]map[string]any{triggerNode("t"), node}, []map[string]any{edge("t", "call")})
-	id := e.expect(e.do("POST", "/v1/workflows", body), http.StatusCreated, "")["workflowId"].(string)
-	read := e.do("GET", "/v1/workflows/"+id, nil)
-	require.NotContains(t, string(read.body), hmac)
-	wf := read.json(t)
-	data := wf["nodes"].([]any)[1].(map[string]any)["data"].(map[string]any)
+	id, _, wf, data := e.secretHeaderWorkflow(t, "X-Partner-Sig", hmac)
 	data["providerConfigId"] = otherPC // the destination moves; the header is sent back masked
 	r := e.do("PUT", "/v1/workflows/"+id, map[string]any{"name": wf["name"], "nodes": wf["nodes"], "edges": wf["edges"]})
 	if r.status == http.StatusOK {

@@ -147,11 +147,10 @@ func (s *Service) KeyAuditChain(ctx context.Context) error {
 	if from, err := s.keyedFrom(ctx); err != nil || from > 0 {
 		return err
 	}
-	newest, err := s.store.ListAudit(ctx, audit.Filter{Limit: 1})
-	if err != nil || len(newest) == 0 {
+	head, err := s.auditHead(ctx)
+	if err != nil || head == nil {
 		return err
 	}
-	head := &newest[0]
 	switch head.Hash {
 	case s.store.AuditKey().Hash(head):
 		return nil
@@ -163,6 +162,15 @@ func (s *Service) KeyAuditChain(ctx context.Context) error {
 	default:
 		return ErrAuditHeadUnverified
 	}
+}
+
+// auditHead is the chain's newest event (nil for an empty chain).
+func (s *Service) auditHead(ctx context.Context) (*audit.Event, error) {
+	newest, err := s.store.ListAudit(ctx, audit.Filter{Limit: 1})
+	if err != nil || len(newest) == 0 {
+		return nil, err
+	}
+	return &newest[0], nil
 }
 
 // keyedFrom is the sequence from which the chain is keyed: its first

@@ -15,6 +15,18 @@ import (
 	"flowker/internal/store/storetest"
 )
 
+// ownedPostgres is a service on a fresh PostgreSQL schema and a plain pool
+// on it, for what the database's owner does behind the service's back.
+func ownedPostgres(t *testing.T) (url string, svc *service.Service, raw *sql.DB) {
+	t.Helper()
+	url = storetest.PostgresURL(t)
+	svc = newTestService(t, openPostgres(t, url))
+	raw, err := sql.Open("pgx", url)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = raw.Close() })
+	return url, svc, raw
+}
+
 // insertUnkeyed appends events behind the store's back, sealed with the
 // unkeyed hash as versions before the keyed chain did.
 func insertUnkeyed(t *testing.T, raw *sql.DB, n int) {
@@ -69,12 +81,8 @@ func rehashUnkeyed(t *testing.T, raw *sql.DB, events []audit.Event, from, to int
 func TestAuditChainKeyedAfterAnUpgrade(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := storetest.PostgresURL(t)
-	svc := newTestService(t, openPostgres(t, url))
+	url, svc, raw := ownedPostgres(t)
 	other := newTestService(t, openPostgres(t, url)) // a second process, started at once
-	raw, err := sql.Open("pgx", url)
-	require.NoError(t, err)
-	defer raw.Close()
 	insertUnkeyed(t, raw, 3)
 
 	require.NoError(t, svc.KeyAuditChain(ctx))
@@ -150,11 +158,7 @@ func TestAuditChainKeyedFromTheStart(t *testing.T) {
 func TestVerifyIgnoresARowMerelyTypedAsTheMarker(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := storetest.PostgresURL(t)
-	svc := newTestService(t, openPostgres(t, url))
-	raw, err := sql.Open("pgx", url)
-	require.NoError(t, err)
-	defer raw.Close()
+	_, svc, raw := ownedPostgres(t)
 
 	require.NoError(t, svc.KeyAuditChain(ctx))
 	for _, name := range []string{"one", "two", "three"} {
@@ -201,11 +205,7 @@ func TestVerifyIgnoresARowMerelyTypedAsTheMarker(t *testing.T) {
 func TestVerifyOfTheUnkeyedPrefixReachesTheMarker(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := storetest.PostgresURL(t)
-	svc := newTestService(t, openPostgres(t, url))
-	raw, err := sql.Open("pgx", url)
-	require.NoError(t, err)
-	defer raw.Close()
+	_, svc, raw := ownedPostgres(t)
 	insertUnkeyed(t, raw, 3)
 	require.NoError(t, svc.KeyAuditChain(ctx))
 	all, err := svc.ListAuditEvents(ctx, audit.Filter{Limit: 10, Ascending: true})

@@ -159,7 +159,7 @@ func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *St
 		// found proves nothing — a COMMIT still on its way may land after
 		// the read (found by a review) — so only found decides.
 		s.giveUp(ctx, ex.ID, err)
-		if found, _ := s.readBack(ctx, ex.ID); found == nil {
+		if s.readBack(ctx, ex.ID) == nil {
 			return nil, errStartUnknown
 		}
 	case err != nil:
@@ -393,7 +393,7 @@ func (s *Service) RetryExecution(ctx context.Context, id uuid.UUID) (ex *flow.Ex
 		// Anything else proves nothing: the requeue may still land. Read
 		// before the dispatch: until then only the requeue makes it so, and
 		// after it the run may end, or stop to wait, first (found by a review).
-		got, _ := s.readBack(ctx, id)
+		got := s.readBack(ctx, id)
 		s.giveUp(ctx, id, err)
 		if got != nil && got.Status == flow.ExecRunning && got.LeaseOwner == s.engine.Owner() {
 			return got, nil
@@ -425,10 +425,14 @@ var (
 // readBack reads an execution whose write's answer was lost, on a context
 // of its own: the request's may be what ended. nil when not found or not
 // readable.
-func (s *Service) readBack(ctx context.Context, id uuid.UUID) (*flow.Execution, error) {
+func (s *Service) readBack(ctx context.Context, id uuid.UUID) *flow.Execution {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readBackTimeout)
 	defer cancel()
-	return s.store.GetExecution(rctx, id)
+	ex, err := s.store.GetExecution(rctx, id)
+	if err != nil {
+		return nil
+	}
+	return ex
 }
 
 // readBackTimeout bounds the read of what a write whose answer was lost did.

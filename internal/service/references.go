@@ -114,49 +114,50 @@ func refuseRetryMoved(ctx context.Context, tx store.Tx, ex *flow.Execution) erro
 		if n.Type != flow.NodeExecutor || !secret.HoldsSealed(n.Data) {
 			continue
 		}
-		for _, c := range calledConfigs {
-			raw, _ := n.Data[c.key].(string)
-			id, err := uuid.Parse(raw)
-			if err != nil {
+		for _, key := range []string{"providerConfigId", "executorConfigId"} {
+			id, ok := nodeRef(n, key)
+			if !ok {
 				continue
 			}
-			changed, err := c.changedAt(ctx, tx, id)
+			changed, what, err := configChangedAt(ctx, tx, key, id)
 			if flow.KindOf(err) == flow.KindNotFound {
 				continue // the call fails on its own
 			} else if err != nil {
 				return err
 			}
 			if changed.After(ex.StartedAt) {
-				return flow.Errorf(flow.KindUnprocessable, "FLK-0512",
+				return flow.Errorf(flow.KindUnprocessable, flow.CodeNotRetryable,
 					"execution %s cannot be retried: its node %q calls %s %s with secrets of its own, and that "+
 						"configuration changed after the execution started (its URL may have moved; the retry would "+
-						"send those secrets there): start a new execution", ex.ID, n.ID, c.what, id)
+						"send those secrets there): start a new execution", ex.ID, n.ID, what, id)
 			}
 		}
 	}
 	return nil
 }
 
-// calledConfigs are the configurations an executor node calls through
-// (data[key]), with when each last changed.
-var calledConfigs = []struct {
-	key, what string
-	changedAt func(context.Context, store.Tx, uuid.UUID) (time.Time, error)
-}{
-	{"providerConfigId", "provider configuration", func(ctx context.Context, tx store.Tx, id uuid.UUID) (time.Time, error) {
+// configChangedAt is when the configuration a node names in data[key]
+// last changed, and what it is.
+func configChangedAt(ctx context.Context, tx store.Tx, key string, id uuid.UUID) (time.Time, string, error) {
+	if key == "providerConfigId" {
 		pc, err := tx.GetProviderConfig(ctx, id)
 		if err != nil {
-			return time.Time{}, err
+			return time.Time{}, "", err
 		}
-		return pc.UpdatedAt, nil
-	}},
-	{"executorConfigId", "executor configuration", func(ctx context.Context, tx store.Tx, id uuid.UUID) (time.Time, error) {
-		e, err := tx.GetExecutorConfig(ctx, id)
-		if err != nil {
-			return time.Time{}, err
-		}
-		return e.UpdatedAt, nil
-	}},
+		return pc.UpdatedAt, "provider configuration", nil
+	}
+	ec, err := tx.GetExecutorConfig(ctx, id)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	return ec.UpdatedAt, "executor configuration", nil
+}
+
+// nodeRef is the configuration n names in data[key], if any.
+func nodeRef(n flow.Node, key string) (uuid.UUID, bool) {
+	raw, _ := n.Data[key].(string)
+	id, err := uuid.Parse(raw)
+	return id, err == nil
 }
 
 // workflowsWhere names the workflows (of a status; "": any) that match,
@@ -192,13 +193,9 @@ func workflowsWhere(ctx context.Context, tx store.Tx, status flow.WorkflowStatus
 // withSecrets, holds a secret of its own: a sealed value).
 func uses(w *flow.Workflow, key string, id uuid.UUID, withSecrets bool) bool {
 	for _, n := range w.Nodes {
-		if n.Type != flow.NodeExecutor {
-			continue
-		}
-		if raw, ok := n.Data[key].(string); ok {
-			if ref, err := uuid.Parse(raw); err == nil && ref == id && (!withSecrets || secret.HoldsSealed(n.Data)) {
-				return true
-			}
+		if ref, ok := nodeRef(n, key); ok && n.Type == flow.NodeExecutor && ref == id &&
+			(!withSecrets || secret.HoldsSealed(n.Data)) {
+			return true
 		}
 	}
 	return false

@@ -58,7 +58,6 @@ const defaultFoldEvery = time.Second
 
 // Audit vocabulary of retention.
 const (
-	eventArchived = audit.ExecutionsArchived
 	actionArchive = "ARCHIVE"
 	resArchive    = "execution_archive"
 )
@@ -95,11 +94,11 @@ func (s *Service) RunHistory(ctx context.Context, o HistoryOptions) {
 		case <-ctx.Done():
 			return
 		case <-anchor:
-			head, err := s.store.ListAudit(ctx, audit.Filter{Limit: 1})
+			head, err := s.auditHead(ctx)
 			report("audit head", err)
-			if len(head) == 1 && head[0].Seq != logged {
-				logged = head[0].Seq
-				o.OnHead(head[0])
+			if head != nil && head.Seq != logged {
+				logged = head.Seq
+				o.OnHead(*head)
 			}
 		case <-fold.C:
 			report("fold", s.FoldExecutionCounts(ctx))
@@ -234,7 +233,7 @@ func sameCompletionDay(es []flow.Execution) []flow.Execution {
 // archiveEvent records a file in the chain: its path and digest make the
 // file as tamper-evident as the chain itself (docs/history.md).
 func (s *Service) archiveEvent(ctx context.Context, batch uuid.UUID, cutoff time.Time, e *ArchiveEntry) *audit.Event {
-	return s.auditEvent(ctx, eventArchived, actionArchive, "SUCCESS", resArchive, batch.String(), map[string]any{
+	return s.auditEvent(ctx, audit.ExecutionsArchived, actionArchive, "SUCCESS", resArchive, batch.String(), map[string]any{
 		"file": e.File, "sha256": e.SHA256, "bytes": e.Bytes, "executions": e.Executions, "steps": e.Steps,
 		"waits": e.Waits, "signals": e.Signals, "byStatus": e.ByStatus, "cutoff": cutoff.Format(time.RFC3339Nano),
 		"firstCompletedAt": e.FirstCompletedAt.Format(time.RFC3339Nano),

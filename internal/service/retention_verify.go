@@ -104,7 +104,7 @@ func (s *Service) VerifyArchive(ctx context.Context, dir string) (c ArchiveCheck
 func (s *Service) checkRecorded(ctx context.Context, dir string, after int64, recorded map[string]bool,
 	c *ArchiveCheck) (int64, error) {
 	for {
-		events, err := s.store.ListAudit(ctx, audit.Filter{EventType: eventArchived, Ascending: true,
+		events, err := s.store.ListAudit(ctx, audit.Filter{EventType: audit.ExecutionsArchived, Ascending: true,
 			AfterSeq: after, Limit: archiveEventsPage})
 		if err != nil {
 			return after, err

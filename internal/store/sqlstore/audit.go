@@ -36,6 +36,9 @@ func (q *queries) AppendAudit(ctx context.Context, e *audit.Event) error {
 	// insert's encoder: marshalJSON's accepts values encoding/json refuses
 	// (a malformed json.Number, a year past 9999), which would be refused
 	// only at the commit: after fn returned, the group rerun one by one.
+	if q.d.auditKey.IsZero() {
+		return errNoAuditKey
+	}
 	_, err := canonicalJSON("audit metadata", e.Metadata, "{}")
 	if err == nil {
 		err = checkTexts("audit event type", e.EventType, "audit action", e.Action, "audit result", e.Result,
@@ -96,9 +99,6 @@ func (q *queries) insertAudit(ctx context.Context, events []*audit.Event) error 
 		if err := q.w.Later(ctx, Pipelined{SQL: q.d.AuditLock}); err != nil {
 			return err
 		}
-	}
-	if q.d.auditKey.IsZero() {
-		return errNoAuditKey
 	}
 	var prev string
 	var head time.Time

@@ -403,7 +403,7 @@ func (q *queries) Requeue(ctx context.Context, id uuid.UUID, owner string, now, 
 		return nil, err
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
-		return e, flow.Errorf(flow.KindUnprocessable, "FLK-0512",
+		return e, flow.Errorf(flow.KindUnprocessable, flow.CodeNotRetryable,
 			"only a failed or cancelled execution can be retried; this one is %s", e.Status)
 	}
 	return e, nil
