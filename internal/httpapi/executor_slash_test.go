@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -32,4 +33,24 @@ func TestExecutorBaseURLWithTrailingSlashKeepsMaskedToken(t *testing.T) {
 	moved := executorBody("fraud-api", "https://elsewhere.example.com/", "bearer", masked)
 	r := h.expect(h.do("PATCH", path, moved), http.StatusBadRequest, "FLK-0001")
 	require.Contains(t, r["message"], "changes a URL")
+}
+
+// Saving a baseUrl is idempotent: every trailing slash is dropped, so the
+// URL read back and sent back as read moves nothing. One slash dropped per
+// save made "…/v1//" read "…/v1/", which the next save read as a move and
+// refused with the token sent back masked (found by a review).
+func TestExecutorBaseURLSentBackAsReadMovesNothing(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	for i, base := range []string{"https://fraud.example.com/v1//", "https://fraud.example.com///"} {
+		name := fmt.Sprintf("fraud-api-%d", i)
+		id := h.createExecutor(executorBody(name, base, "bearer", map[string]any{"token": "bearer-token-0042"}))
+		path := "/v1/executors/" + id
+		read := h.expect(h.do("GET", path, nil), http.StatusOK, "")["baseUrl"].(string)
+		for range 2 {
+			upd := executorBody(name, read, "bearer", map[string]any{"token": "****0042"})
+			h.expect(h.do("PATCH", path, upd), http.StatusOK, "")
+			require.Equal(t, read, h.expect(h.do("GET", path, nil), http.StatusOK, "")["baseUrl"], base)
+		}
+	}
 }

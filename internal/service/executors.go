@@ -112,7 +112,7 @@ func (s *Service) UpdateExecutorConfig(ctx context.Context, id uuid.UUID, in flo
 		u := in // in stays as sent: a retried write starts from it again
 		// As it is saved (flow's normalizeBaseURL), once: the masked
 		// secrets' check and the move's below must see the same URL.
-		u.BaseURL = strings.TrimSuffix(u.BaseURL, "/")
+		u.BaseURL = flow.TrimBaseURL(u.BaseURL)
 		err := secret.KeepMaskedExecutor(&u, e, s.authPolicy())
 		var me *secret.MaskedError
 		if errors.As(err, &me) {
