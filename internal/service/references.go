@@ -110,6 +110,7 @@ func refuseRetryMoved(ctx context.Context, tx store.Tx, ex *flow.Execution) erro
 	} else if err != nil {
 		return err
 	}
+	locked := false
 	for _, n := range v.Definition.Nodes {
 		if n.Type != flow.NodeExecutor || !secret.HoldsSealed(n.Data) {
 			continue
@@ -118,6 +119,18 @@ func refuseRetryMoved(ctx context.Context, tx store.Tx, ex *flow.Execution) erro
 			id, ok := nodeRef(n, key)
 			if !ok {
 				continue
+			}
+			// The lock every configuration write takes first: a move
+			// committed before it is seen here, and one after it sees this
+			// execution under way (refuseSecretsMoved). Without it, on
+			// PostgreSQL, each read before the other committed and both
+			// passed. Taken only here: such retries are rare, and it holds
+			// the rest of the batch while a configuration write runs.
+			if !locked {
+				if err := tx.LockCatalog(ctx); err != nil {
+					return err
+				}
+				locked = true
 			}
 			changed, what, err := configChangedAt(ctx, tx, key, id)
 			if flow.KindOf(err) == flow.KindNotFound {
