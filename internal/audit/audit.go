@@ -25,7 +25,9 @@ type Actor struct {
 }
 
 // System is the actor of changes no request caused (the engine's own).
-var System = Actor{Type: "system", ID: "flowker", IP: ""}
+// No client: its address is the unspecified one, as the reference's actor
+// (clients that read ipAddress as an IP find one).
+var System = Actor{Type: "system", ID: "flowker", IP: "0.0.0.0"}
 
 // Request is what the HTTP layer knows of the caller.
 type Request struct {
