@@ -386,7 +386,9 @@ func joinURL(base, path string) string {
 	if path == "" {
 		return base
 	}
-	return strings.TrimSuffix(base, "/") + "/" + strings.TrimPrefix(path, "/")
+	// Every trailing slash, as a saved base URL drops them and the
+	// connection test joins: "…/v1//" and "…/v1" call one place.
+	return flow.TrimBaseURL(base) + "/" + strings.TrimPrefix(path, "/")
 }
 
 func seconds(v any, def time.Duration) time.Duration {

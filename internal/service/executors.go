@@ -110,9 +110,11 @@ func (s *Service) UpdateExecutorConfig(ctx context.Context, id uuid.UUID, in flo
 			return err
 		}
 		u := in // in stays as sent: a retried write starts from it again
-		// As it is saved (flow's normalizeBaseURL), once: the masked
-		// secrets' check and the move's below must see the same URL.
-		u.BaseURL = flow.TrimBaseURL(u.BaseURL)
+		// Both as saved (flow.TrimBaseURL), once: the masked secrets'
+		// check and the move's below must see the same URLs, and a row
+		// saved when one slash was dropped per save ("…/v1/"), sent back
+		// as read, moves nothing (found by a defect hunt).
+		u.BaseURL, e.BaseURL = flow.TrimBaseURL(u.BaseURL), flow.TrimBaseURL(e.BaseURL)
 		err := secret.KeepMaskedExecutor(&u, e, s.authPolicy())
 		var me *secret.MaskedError
 		if errors.As(err, &me) {
