@@ -378,7 +378,13 @@ func (s *Service) RetryExecution(ctx context.Context, id uuid.UUID) (ex *flow.Ex
 		return nil, flow.ErrQueueFull
 	}
 	now := s.now()
-	err = s.store.Batch(ctx, func(tx store.Tx) error { // group-committed: see CancelExecution
+	// Its own transaction, bounded as a catalog write's: its check may wait
+	// for the catalog lock (refuseRetryMoved), and in a group commit every
+	// start and step of the batch waited with it, then failed at the
+	// batch's deadline (found by a defect hunt). It takes the execution's
+	// row, the catalog's and the audit chain's, in the order batches and
+	// catalog writes do.
+	err = s.catalogTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		if ex, err = tx.Requeue(ctx, id, s.engine.Owner(), now, s.engine.LeaseUntil(now)); err != nil {
 			return err
 		}

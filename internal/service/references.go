@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 
+	"flowker/internal/audit"
 	"flowker/internal/flow"
 	"flowker/internal/secret"
 	"flowker/internal/store"
@@ -96,13 +96,13 @@ func revisionsUnderWay(ctx context.Context, tx store.Tx, key string, id uuid.UUI
 
 // refuseRetryMoved refuses retrying ex (422 FLK-0512) when a
 // configuration that its revision calls from a node holding secrets of its
-// own changed since it started. Such a URL does not move while the
+// own was updated since it started. Such a URL does not move while the
 // execution is under way (refuseSecretsMoved), but a failed or cancelled
 // one is not under way, and its retry runs the revision it started with:
 // the secrets would go wherever the configuration points now (found by a
 // review). Refusing the move instead would let failed executions, which
 // are kept, block it for good. A configuration keeps no history of its
-// URL, so any change counts, as a call's own retries stop at one (engine).
+// URL, so any update counts, as a call's own retries stop at one (engine).
 func refuseRetryMoved(ctx context.Context, tx store.Tx, ex *flow.Execution) error {
 	v, err := tx.GetWorkflowVersion(ctx, ex.WorkflowID, ex.WorkflowRevision)
 	if flow.KindOf(err) == flow.KindNotFound {
@@ -110,60 +110,65 @@ func refuseRetryMoved(ctx context.Context, tx store.Tx, ex *flow.Execution) erro
 	} else if err != nil {
 		return err
 	}
-	locked := false
+	started := int64(-1) // the start's place in the audit chain, read once
 	for _, n := range v.Definition.Nodes {
 		if n.Type != flow.NodeExecutor || !secret.HoldsSealed(n.Data) {
 			continue
 		}
-		for _, key := range []string{"providerConfigId", "executorConfigId"} {
-			id, ok := nodeRef(n, key)
+		for _, ref := range configRefs {
+			id, ok := nodeRef(n, ref.key)
 			if !ok {
 				continue
 			}
-			// The lock every configuration write takes first: a move
-			// committed before it is seen here, and one after it sees this
-			// execution under way (refuseSecretsMoved). Without it, on
-			// PostgreSQL, each read before the other committed and both
-			// passed. Taken only here: such retries are rare, and it holds
-			// the rest of the batch while a configuration write runs.
-			if !locked {
+			if started < 0 {
+				// The lock every configuration write takes first: an
+				// update committed before it is seen here, and one after
+				// it sees this execution under way (refuseSecretsMoved).
+				// Without it, on PostgreSQL, each read before the other
+				// committed and both passed (found by a review).
 				if err := tx.LockCatalog(ctx); err != nil {
 					return err
 				}
-				locked = true
+				if started, err = startedAt(ctx, tx, ex.ID); err != nil {
+					return err
+				}
 			}
-			changed, what, err := configChangedAt(ctx, tx, key, id)
-			if flow.KindOf(err) == flow.KindNotFound {
-				continue // the call fails on its own
-			} else if err != nil {
+			updated, err := tx.ListAudit(ctx, audit.Filter{EventType: ref.updated, ResourceType: ref.resource,
+				ResourceID: id.String(), AfterSeq: started, Ascending: true, Limit: 1})
+			if err != nil {
 				return err
 			}
-			if changed.After(ex.StartedAt) {
+			if len(updated) > 0 {
 				return flow.Errorf(flow.KindUnprocessable, flow.CodeNotRetryable,
 					"execution %s cannot be retried: its node %q calls %s %s with secrets of its own, and that "+
-						"configuration changed after the execution started (its URL may have moved; the retry would "+
-						"send those secrets there): start a new execution", ex.ID, n.ID, what, id)
+						"configuration was updated after the execution started (its URL may have moved; the retry "+
+						"would send those secrets there): start a new execution", ex.ID, n.ID, ref.what, id)
 			}
 		}
 	}
 	return nil
 }
 
-// configChangedAt is when the configuration a node names in data[key]
-// last changed, and what it is.
-func configChangedAt(ctx context.Context, tx store.Tx, key string, id uuid.UUID) (time.Time, string, error) {
-	if key == "providerConfigId" {
-		pc, err := tx.GetProviderConfig(ctx, id)
-		if err != nil {
-			return time.Time{}, "", err
-		}
-		return pc.UpdatedAt, "provider configuration", nil
+// configRefs are the configurations a node may name, and the event
+// recording an update of each: the only change that moves its URL.
+var configRefs = []struct{ key, resource, updated, what string }{
+	{"providerConfigId", resProviderConfig, audit.ProviderConfigUpdated, "provider configuration"},
+	{"executorConfigId", resExecutorConfig, audit.ExecutorConfigUpdated, "executor configuration"},
+}
+
+// startedAt is the sequence of execution id's start in the audit chain,
+// the one order every process shares: "updated since it started" compares
+// places in it, not timestamps from the clocks of different replicas
+// (found by a defect hunt: a replica whose clock was behind moved a URL
+// "before" the start). The chain is never archived; without a start event
+// it is 0, and every update counts.
+func startedAt(ctx context.Context, tx store.Tx, id uuid.UUID) (int64, error) {
+	started, err := tx.ListAudit(ctx, audit.Filter{EventType: audit.ExecutionStarted, ResourceType: resExecution,
+		ResourceID: id.String(), Ascending: true, Limit: 1})
+	if err != nil || len(started) == 0 {
+		return 0, err
 	}
-	ec, err := tx.GetExecutorConfig(ctx, id)
-	if err != nil {
-		return time.Time{}, "", err
-	}
-	return ec.UpdatedAt, "executor configuration", nil
+	return started[0].Seq, nil
 }
 
 // nodeRef is the configuration n names in data[key], if any.

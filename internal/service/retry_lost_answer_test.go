@@ -12,7 +12,7 @@ import (
 	"flowker/internal/flow"
 	"flowker/internal/service"
 	"flowker/internal/store"
-	"flowker/internal/store/faultstore" //nolint:depguard // a batch whose answer is lost
+	"flowker/internal/store/faultstore" //nolint:depguard // a transaction whose answer is lost
 )
 
 // A retry (requeue) whose commit landed and whose answer was lost has
@@ -38,7 +38,7 @@ func TestRetryWithALostAnswerIsStillRun(t *testing.T) {
 	d.mu.Unlock()
 
 	lost := store.OutcomeUnknown(errors.New("connection reset by peer"))
-	st.Fail("Batch", faultstore.LostAnswer, lost)
+	st.Fail("InTx", faultstore.LostAnswer, lost)
 	retried, err := s.RetryExecution(ctx, failed.ID)
 	require.NoError(t, err, "it was retried: answered as retried, not 503 retry later (found by a review)")
 	require.Equal(t, flow.ExecRunning, retried.Status)
@@ -56,7 +56,7 @@ func TestRetryWithALostAnswerIsStillRun(t *testing.T) {
 	require.NoError(t, raw.Batch(ctx, func(tx store.Tx) error {
 		return tx.SaveProgress(ctx, acceptAll{}.Owner(), &failed, nil, nil)
 	}))
-	st.Fail("Batch", faultstore.Once, lost)
+	st.Fail("InTx", faultstore.Once, lost)
 	_, err = s.RetryExecution(ctx, failed.ID)
 	require.ErrorIs(t, err, &flow.Error{Code: flow.CodeOutcomeUnknown})
 }

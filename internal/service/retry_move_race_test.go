@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"flowker/internal/flow"
@@ -14,6 +15,61 @@ import (
 	"flowker/internal/store/faultstore" //nolint:depguard // a configuration write held between its check and its write
 	"flowker/internal/store/storetest"  //nolint:depguard // a fresh PostgreSQL schema for the test
 )
+
+// newConfig makes, on s, a provider configuration named name.
+func newConfig(ctx context.Context, t *testing.T, s *service.Service, name string) uuid.UUID {
+	t.Helper()
+	p, err := s.CreateProviderConfig(ctx, flow.ProviderConfig{Name: name, ProviderID: "http",
+		Config: map[string]any{"base_url": "https://ledger.example.com"}})
+	require.NoError(t, err)
+	return p.ID
+}
+
+// secretWorkflow makes, on s, an active workflow named name whose executor
+// node holds a secret header of its own and calls provider configuration
+// pc.
+func secretWorkflow(ctx context.Context, t *testing.T, s *service.Service, name string, pc uuid.UUID) uuid.UUID {
+	t.Helper()
+	w, err := s.CreateWorkflow(ctx, flow.Definition{Name: name, Nodes: []flow.Node{
+		{ID: "start", Type: flow.NodeTrigger},
+		{ID: "pay", Type: flow.NodeExecutor, Data: map[string]any{"executorId": "http.request",
+			"providerConfigId": pc.String(), "method": "POST", "path": "/pay",
+			"headers": map[string]any{"X-Partner-Sig": "node-partner-value-SECRET-7731"}}},
+	}, Edges: []flow.Edge{{ID: "e1", Source: "start", Target: "pay"}}})
+	require.NoError(t, err)
+	_, err = s.ActivateWorkflow(ctx, w.ID)
+	require.NoError(t, err)
+	return w.ID
+}
+
+// failedRun starts an execution of wf on s and stores it failed. With
+// deleted, wf is then deactivated and deleted: only the retry's check
+// guards the configuration's URL (failed executions and deleted workflows
+// do not hold it).
+func failedRun(ctx context.Context, t *testing.T, s *service.Service, raw store.Store, wf uuid.UUID, deleted bool) flow.Execution {
+	t.Helper()
+	started, err := s.StartExecution(ctx, service.StartRequest{WorkflowID: wf, Input: map[string]any{"n": 1.0}})
+	require.NoError(t, err)
+	failed := *started.Execution
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	failed.Status, failed.CompletedAt, failed.UpdatedAt, failed.ErrorMessage = flow.ExecFailed, &now, now, "ledger answered 400"
+	require.NoError(t, raw.Batch(ctx, func(tx store.Tx) error {
+		return tx.SaveProgress(ctx, acceptAll{}.Owner(), &failed, nil, nil)
+	}))
+	if deleted {
+		_, err = s.DeactivateWorkflow(ctx, wf)
+		require.NoError(t, err)
+		require.NoError(t, s.DeleteWorkflow(ctx, wf))
+	}
+	return failed
+}
+
+// moveURL points provider configuration id elsewhere.
+func moveURL(ctx context.Context, s *service.Service, id uuid.UUID) error {
+	_, err := s.UpdateProviderConfig(ctx, id, service.ProviderConfigPatch{
+		Config: map[string]any{"base_url": "https://elsewhere.example.com"}})
+	return err
+}
 
 // TestRetryRacesConfigURLMove: a failed execution whose node calls a
 // provider configuration with a secret header of its own is retried while
@@ -29,39 +85,14 @@ func TestRetryRacesConfigURLMove(t *testing.T) {
 	raw := openPostgres(t, storetest.PostgresURL(t))
 	st := faultstore.Wrap(raw)
 	s := newTestService(t, st, service.WithDispatcher(acceptAll{}))
-
-	pc, err := s.CreateProviderConfig(ctx, flow.ProviderConfig{Name: "ledger", ProviderID: "http",
-		Config: map[string]any{"base_url": "https://ledger.example.com"}})
-	require.NoError(t, err)
-	w, err := s.CreateWorkflow(ctx, flow.Definition{Name: "pay", Nodes: []flow.Node{
-		{ID: "start", Type: flow.NodeTrigger},
-		{ID: "pay", Type: flow.NodeExecutor, Data: map[string]any{"executorId": "http.request",
-			"providerConfigId": pc.ID.String(), "method": "POST", "path": "/pay",
-			"headers": map[string]any{"X-Partner-Sig": "node-partner-value-SECRET-7731"}}},
-	}, Edges: []flow.Edge{{ID: "e1", Source: "start", Target: "pay"}}})
-	require.NoError(t, err)
-	_, err = s.ActivateWorkflow(ctx, w.ID)
-	require.NoError(t, err)
-	started, err := s.StartExecution(ctx, service.StartRequest{WorkflowID: w.ID, Input: map[string]any{"n": 1.0}})
-	require.NoError(t, err)
-	failed := *started.Execution
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	failed.Status, failed.CompletedAt, failed.UpdatedAt, failed.ErrorMessage = flow.ExecFailed, &now, now, "ledger answered 400"
-	require.NoError(t, raw.Batch(ctx, func(tx store.Tx) error {
-		return tx.SaveProgress(ctx, acceptAll{}.Owner(), &failed, nil, nil)
-	}))
-	// Failed executions do not hold the URL, nor does a deleted workflow.
-	_, err = s.DeactivateWorkflow(ctx, w.ID)
-	require.NoError(t, err)
-	require.NoError(t, s.DeleteWorkflow(ctx, w.ID))
+	pc := newConfig(ctx, t, s, "ledger")
+	wf := secretWorkflow(ctx, t, s, "ledger", pc)
+	failed := failedRun(ctx, t, s, raw, wf, true)
 
 	st.Fail("UpdateProviderConfig", faultstore.Hang, nil)
 	var moveErr, retryErr error
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		_, moveErr = s.UpdateProviderConfig(ctx, pc.ID, service.ProviderConfigPatch{
-			Config: map[string]any{"base_url": "https://elsewhere.example.com"}})
-	})
+	wg.Go(func() { moveErr = moveURL(ctx, s, pc) })
 	<-st.Called("UpdateProviderConfig") // checked, lock held, about to write
 
 	locking := make(chan struct{})
@@ -85,4 +116,86 @@ func TestRetryRacesConfigURLMove(t *testing.T) {
 	got, err := s.GetExecution(ctx, failed.ID)
 	require.NoError(t, err)
 	require.Equal(t, flow.ExecFailed, got.Status)
+}
+
+// A retry that waits for the catalog lock (another replica's catalog
+// write holds it, hung) holds no other write of its process: it runs in
+// its own transaction. In the group commit it shared with starts and
+// steps, every one of them waited with it, then failed at the batch's
+// deadline (found by a defect hunt). Once the lock is free the retry
+// runs: the hung write was of another configuration.
+func TestRetryWaitingForTheCatalogLockHoldsNoOtherWrite(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := storetest.PostgresURL(t)
+	rawB := openPostgres(t, url)
+	stB := faultstore.Wrap(rawB)
+	b := newTestService(t, stB, service.WithDispatcher(acceptAll{}))
+	wf := secretWorkflow(ctx, t, b, "pay", newConfig(ctx, t, b, "pay"))
+	failed := failedRun(ctx, t, b, rawB, wf, false)
+
+	stA := faultstore.Wrap(openPostgres(t, url))
+	a := newTestService(t, stA)
+	other, err := a.CreateProviderConfig(ctx, flow.ProviderConfig{Name: "unrelated", ProviderID: "http",
+		Config: map[string]any{"base_url": "https://risk.example.com"}})
+	require.NoError(t, err)
+	stA.Fail("UpdateProviderConfig", faultstore.Hang, nil)
+	var hung sync.WaitGroup
+	hung.Go(func() {
+		name := "renamed"
+		_, _ = a.UpdateProviderConfig(ctx, other.ID, service.ProviderConfigPatch{Name: &name})
+	})
+	t.Cleanup(func() { stA.Clear("UpdateProviderConfig"); hung.Wait() })
+	<-stA.Called("UpdateProviderConfig") // the catalog lock held
+
+	locking := make(chan struct{})
+	var once sync.Once
+	stB.Watch("LockCatalog", func(context.Context) { once.Do(func() { close(locking) }) })
+	var retryErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { _, retryErr = b.RetryExecution(ctx, failed.ID) })
+	<-locking
+	time.Sleep(200 * time.Millisecond) // its lock request reaches the database
+
+	began := time.Now()
+	_, err = b.StartExecution(ctx, service.StartRequest{WorkflowID: wf, Input: map[string]any{"n": 2.0}})
+	took := time.Since(began)
+	stA.Clear("UpdateProviderConfig")
+	wg.Wait()
+	require.NoError(t, err, "a start failed for a retry's wait for the catalog lock")
+	require.Less(t, took, 3*time.Second, "a start waited with a retry for the catalog lock")
+	require.NoError(t, retryErr, "the hung write was of another configuration")
+}
+
+// "Updated since the execution started" is read in the audit chain's
+// order, which every replica shares, not by comparing timestamps from two
+// replicas' clocks (found by a defect hunt): a replica whose clock is
+// behind moves the URL after the execution failed, and its retry is
+// refused; a replica whose clock is ahead moved it before the execution
+// started, and its retry runs.
+func TestRetryAfterAMoveOnAReplicaWithAnotherClock(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := storetest.PostgresURL(t)
+	rawB := openPostgres(t, url)
+	b := newTestService(t, rawB, service.WithDispatcher(acceptAll{}))
+	behind := newTestService(t, openPostgres(t, url),
+		service.WithClock(func() time.Time { return time.Now().UTC().Add(-time.Hour) }))
+	ahead := newTestService(t, openPostgres(t, url),
+		service.WithClock(func() time.Time { return time.Now().UTC().Add(time.Hour) }))
+
+	pc := newConfig(ctx, t, b, "moved-after")
+	wf := secretWorkflow(ctx, t, b, "moved-after", pc)
+	failed := failedRun(ctx, t, b, rawB, wf, true)
+	require.NoError(t, moveURL(ctx, behind, pc))
+	_, err := b.RetryExecution(ctx, failed.ID)
+	require.ErrorIs(t, err, &flow.Error{Code: flow.CodeNotRetryable},
+		"moved after the execution started, yet retried: the node's secret goes to the new URL")
+
+	pc = newConfig(ctx, t, b, "moved-before")
+	require.NoError(t, moveURL(ctx, ahead, pc))
+	wf = secretWorkflow(ctx, t, b, "moved-before", pc)
+	failed = failedRun(ctx, t, b, rawB, wf, true)
+	_, err = b.RetryExecution(ctx, failed.ID)
+	require.NoError(t, err, "moved before the execution started: it ran against the new URL already")
 }

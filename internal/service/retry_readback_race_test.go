@@ -13,7 +13,7 @@ import (
 	"flowker/internal/flow"
 	"flowker/internal/service"
 	"flowker/internal/store"
-	"flowker/internal/store/faultstore" //nolint:depguard // a batch whose answer is lost
+	"flowker/internal/store/faultstore" //nolint:depguard // a transaction whose answer is lost
 )
 
 // runsAtOnce is an engine whose run of a dispatched execution has written
@@ -70,7 +70,7 @@ func TestRetryWithALostAnswerIsRetriedWhenItsRunMovesOnFirst(t *testing.T) {
 				return tx.SaveProgress(ctx, acceptAll{}.Owner(), &failed, nil, nil)
 			}))
 
-			st.Fail("Batch", faultstore.LostAnswer, store.OutcomeUnknown(errors.New("connection reset by peer")))
+			st.Fail("InTx", faultstore.LostAnswer, store.OutcomeUnknown(errors.New("connection reset by peer")))
 			retried, err := s.RetryExecution(ctx, failed.ID)
 			require.NoError(t, err, "the requeue was stored: answered as retried")
 			require.Equal(t, flow.ExecRunning, retried.Status, "answered with the requeue as stored")
@@ -79,7 +79,7 @@ func TestRetryWithALostAnswerIsRetriedWhenItsRunMovesOnFirst(t *testing.T) {
 			r.mu.Unlock()
 
 			// Not stored, it is still never answered as retried.
-			st.Fail("Batch", faultstore.Once, store.OutcomeUnknown(errors.New("connection reset by peer")))
+			st.Fail("InTx", faultstore.Once, store.OutcomeUnknown(errors.New("connection reset by peer")))
 			_, err = s.RetryExecution(ctx, failed.ID)
 			require.ErrorIs(t, err, &flow.Error{Code: flow.CodeOutcomeUnknown})
 		})
