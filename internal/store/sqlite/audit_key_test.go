@@ -30,7 +30,6 @@ func TestAuditAppendNeedsTheKey(t *testing.T) {
 		err := write(func(tx store.Tx) error { return tx.AppendAudit(ctx, e) })
 		require.ErrorContains(t, err, "the chain's key is not set")
 	}
-	require.ErrorContains(t, s.AppendAudit(ctx, e), "the chain's key is not set")
 	events, err := s.ListAudit(ctx, audit.Filter{Limit: 10})
 	require.NoError(t, err)
 	require.Empty(t, events)

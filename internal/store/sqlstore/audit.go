@@ -49,12 +49,19 @@ func (q *queries) AppendAudit(ctx context.Context, e *audit.Event) error {
 	if err != nil {
 		return err
 	}
-	if q.inTx {
-		q.audit = append(q.audit, e)
-		return nil
+	if !q.inTx {
+		return errAuditOutsideTx
 	}
-	return q.insertAudit(ctx, []*audit.Event{e})
+	q.audit = append(q.audit, e)
+	return nil
 }
+
+// errAuditOutsideTx refuses an event appended on the store itself: it
+// records no change (every event is written in its change's transaction),
+// and outside a transaction nothing holds the chain's lock from the head's
+// read to the insert, so two such appends chained onto one head and forked
+// the chain (found by a defect hunt).
+var errAuditOutsideTx = errors.New("sqlstore: audit events are appended in the transaction of their change (InTx or Batch)")
 
 // beforeCommit queues what a transaction sends after its callers'
 // statements: the read that fills their catalog views, then their audit

@@ -53,6 +53,11 @@ func RunAudit(t *testing.T, s, second store.Store, tamper Tamperer, raw *sql.DB)
 	_, err = s.GetAudit(ctx, uuid.New())
 	require.ErrorIs(t, err, store.ErrAuditNotFound)
 
+	// On the store itself, outside a transaction: refused, nothing
+	// written. Nothing held the chain's lock from the head's read to the
+	// insert, and two such appends forked the chain (found by a defect hunt).
+	require.ErrorContains(t, s.AppendAudit(ctx, auditEvent(5)), "in the transaction of their change")
+
 	list, err := s.ListAudit(ctx, audit.Filter{Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, list, 5)
