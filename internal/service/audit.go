@@ -142,26 +142,29 @@ const (
 // events after it are keyed, and its own hash covers the unkeyed prefix.
 // An empty chain, or one keyed from its first event, needs none. Processes
 // that start together may each add one; the first is the boundary, the
-// others are keyed events like any other.
+// others are keyed events like any other. A head this key did not seal is
+// ErrAuditHeadUnverified, marker or not: after the marker every event is
+// keyed (it returned early on a marked chain, and a process started with
+// another key said nothing; found by a defect hunt).
 func (s *Service) KeyAuditChain(ctx context.Context) error {
-	if from, err := s.keyedFrom(ctx); err != nil || from > 0 {
-		return err
-	}
 	head, err := s.auditHead(ctx)
 	if err != nil || head == nil {
 		return err
 	}
-	switch head.Hash {
-	case s.store.AuditKey().Hash(head):
+	if head.Hash == s.store.AuditKey().Hash(head) {
 		return nil
-	case audit.LegacyHash(head):
-		return s.store.InTx(ctx, func(tx store.Tx) error {
-			return s.record(ctx, tx, audit.KeyedEventType, actionKeyChain, resAuditChain, "audit_events",
-				map[string]any{"unkeyedEvents": head.Seq, "unkeyedHead": head.Hash})
-		})
-	default:
+	}
+	from, err := s.keyedFrom(ctx)
+	if err != nil {
+		return err
+	}
+	if from > 0 || head.Hash != audit.LegacyHash(head) {
 		return ErrAuditHeadUnverified
 	}
+	return s.store.InTx(ctx, func(tx store.Tx) error {
+		return s.record(ctx, tx, audit.KeyedEventType, actionKeyChain, resAuditChain, "audit_events",
+			map[string]any{"unkeyedEvents": head.Seq, "unkeyedHead": head.Hash})
+	})
 }
 
 // auditHead is the chain's newest event (nil for an empty chain).

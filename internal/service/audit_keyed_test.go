@@ -104,6 +104,12 @@ func TestAuditChainKeyedAfterAnUpgrade(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, res.Valid, res.Reason)
 	require.Equal(t, 5, res.Checked)
+	// A process with another key says so, marker or not: it returned early
+	// on a marked chain (found by a defect hunt).
+	wrong := openPostgres(t, url)
+	wrong.UseAuditKey(audit.NewKey([]byte("another deployment's key")))
+	require.ErrorIs(t, newTestService(t, wrong).KeyAuditChain(ctx), service.ErrAuditHeadUnverified)
+	require.NoError(t, svc.KeyAuditChain(ctx), "its own key seals the head")
 
 	// The owner changes the second unkeyed event and rehashes the prefix.
 	all, err := svc.ListAuditEvents(ctx, audit.Filter{Limit: 10, Ascending: true})
