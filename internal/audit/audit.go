@@ -198,6 +198,11 @@ type Verifier struct {
 	result    Verification
 }
 
+// FirstSeq is the chain's first sequence: the stores number events from
+// 1, and a row below it (which their triggers, refusing only updates and
+// deletes, let an INSERT add) is no event of the chain.
+const FirstSeq = 1
+
 // NewVerifier starts at prev: "" for the genesis, else the hash of the
 // event just before the first one to check. Events from sequence keyedFrom
 // on (the first KeyedEventType event's; 0 for none) must carry k's hash,
@@ -219,6 +224,8 @@ func (v *Verifier) Check(e *Event) bool {
 	switch {
 	case v.key.IsZero():
 		v.fail(e, "the chain's key is not set")
+	case e.Seq < FirstSeq:
+		v.fail(e, "sequence below the chain's first: the event was not recorded by Flowker")
 	case e.PreviousHash != v.prev:
 		v.fail(e, "chain break: previousHash does not match the hash of the event before it")
 	case want(e) != e.Hash:
