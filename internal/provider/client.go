@@ -21,6 +21,10 @@ import (
 const (
 	// DefaultMaxResponseBytes caps a response body when Options leaves it 0.
 	DefaultMaxResponseBytes = 1 << 20
+	// MaxResponseHeaderBytes caps a response's headers, which the step
+	// records with the body: Go's default, 10 MiB, is ten times the body's
+	// cap. A provider sending more fails the attempt.
+	MaxResponseHeaderBytes = 64 << 10
 	// DefaultTimeout bounds one attempt when Request leaves it 0.
 	DefaultTimeout = 30 * time.Second
 	// DefaultIdleConnsPerHost is how many connections to one host stay

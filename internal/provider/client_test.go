@@ -227,6 +227,25 @@ func TestDoCapsResponse(t *testing.T) {
 	}
 }
 
+// A response's headers are capped as its body is: the step records them,
+// and Go's default let a provider send 10 MiB of them (found by a defect
+// hunt). Past the cap the attempt fails; below it they are kept.
+func TestDoCapsResponseHeaders(t *testing.T) {
+	t.Parallel()
+	srv := providertest.New(t)
+	c := New(Options{AllowPrivate: true})
+	srv.Respond("/small", providertest.Response{Body: `{}`,
+		Header: http.Header{"X-Trace": {strings.Repeat("t", 16<<10)}}})
+	resp, err := c.Do(t.Context(), Request{URL: srv.URL + "/small"})
+	require.NoError(t, err)
+	require.Len(t, resp.Header.Get("X-Trace"), 16<<10)
+
+	srv.Respond("/huge", providertest.Response{Body: `{}`,
+		Header: http.Header{"X-Trace": {strings.Repeat("t", 200<<10)}}})
+	_, err = c.Do(t.Context(), Request{URL: srv.URL + "/huge"})
+	require.ErrorContains(t, err, "headers exceeded")
+}
+
 func TestDoTimeout(t *testing.T) {
 	t.Parallel()
 

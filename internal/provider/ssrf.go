@@ -171,11 +171,12 @@ func newSafeTransport(opts Options) *http.Transport {
 		// Connections are reused per host: as many may stay idle as calls
 		// may run per provider, so a burst does not close and redial most
 		// of them.
-		MaxIdleConnsPerHost:   idle,
-		MaxIdleConns:          0, // no total: per host and IdleConnTimeout bound them
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
+		MaxIdleConnsPerHost:    idle,
+		MaxIdleConns:           0, // no total: per host and IdleConnTimeout bound them
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: MaxResponseHeaderBytes,
 	}
 }
 
