@@ -148,8 +148,9 @@ func (e *Engine) load(ctx context.Context, id uuid.UUID, ex *flow.Execution, isN
 			return nil, err
 		}
 		// The input is stored with its secrets sealed (as configurations
-		// are); a handed-over execution arrives in plaintext already.
-		if input, err := e.box.Open(ex.Input, "input"); err == nil {
+		// are), for this execution only; a handed-over execution arrives in
+		// plaintext already. Both read the same: the client's input as sent.
+		if input, err := e.box.OpenInput(ex.ID, ex.Input); err == nil {
 			ex.Input = input
 		} else {
 			openErr = err

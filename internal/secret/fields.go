@@ -179,9 +179,16 @@ func (w *walker) doc(m, stored map[string]any, root string, p Policy) (map[strin
 	return out.(map[string]any), nil
 }
 
-// Seal returns m with every secret value encrypted (see Policy). A value
-// already sealed by this box for this place is kept; anything else that
-// merely looks sealed is sealed like plaintext, so it reads back as sent.
+// Seal returns m with every secret value encrypted (see Policy). m is
+// plaintext, as a client sent it (with what KeepMasked restored from the
+// stored plaintext): a value that looks sealed, at a secret place or not,
+// is sealed like any other string, so it reads back as sent. None is kept
+// as a ciphertext of this box, even one that would open at this place:
+// the authenticated data binds a ciphertext to its place, not to the row
+// that holds it, so whoever could read one in the database (a backup)
+// would have another row's secret opened for them wherever it is read
+// back (found by a defect hunt). Every stored document is opened before
+// it is changed and sealed again; nothing seals a stored one as it is.
 // root names m in authenticated data.
 func (b *Box) Seal(m map[string]any, root string, p Policy) (map[string]any, error) {
 	w := walker{leaf: b.sealLeaf, visit: looksSealed}
@@ -190,12 +197,10 @@ func (b *Box) Seal(m map[string]any, root string, p Policy) (map[string]any, err
 
 func looksSealed(s string) bool { return strings.HasPrefix(s, sealedPrefix) }
 
+// sealLeaf seals a secret value, and a string that looks sealed wherever
+// it is: Open opens every string that does.
 func (b *Box) sealLeaf(path string, v, _ any, r reason) (any, bool, error) {
-	if s, ok := v.(string); ok && IsSealed(s) {
-		if _, err := b.openValue(path, s); err == nil {
-			return v, false, nil
-		}
-	} else if r == notSecret {
+	if r == notSecret && !IsSealed(v) {
 		return v, false, nil
 	}
 	out, err := b.sealValue(path, v)

@@ -140,7 +140,7 @@ func TestKeepMaskedURLsAndSafeHeaders(t *testing.T) {
 	require.Equal(t, "****7777", shown["X-Auth-Token"], "a credential's name cannot be declared safe")
 }
 
-func TestSealKeepsOnlyItsOwnCiphertexts(t *testing.T) {
+func TestSealSealsWhatLooksSealed(t *testing.T) {
 	t.Parallel()
 	b := box(t)
 	fake := "enc:v1:bm90LWEtY2lwaGVydGV4dA=="

@@ -51,10 +51,15 @@ func TestSealOpenRoundTrip(t *testing.T) {
 	require.Contains(t, string(raw), "https://tracer.example", "non-secrets stay readable")
 	require.Contains(t, string(raw), `"client_id":"flowker"`)
 
-	// Sealing twice is harmless (an update that keeps a stored secret).
+	// A sealed document is plaintext to Seal: sealed again, it opens to
+	// the ciphertexts, never to what they hold (a stored document is opened
+	// before it is changed and sealed again: TestSealKeepsNoCiphertext).
 	again, err := b.Seal(sealed, "config", f)
 	require.NoError(t, err)
-	require.Equal(t, sealed, again)
+	require.NotEqual(t, sealed, again)
+	once, err := b.Open(again, "config")
+	require.NoError(t, err)
+	require.Equal(t, sealed, once)
 
 	opened, err := b.Open(sealed, "config")
 	require.NoError(t, err)

@@ -14,7 +14,6 @@ import (
 	"flowker/internal/audit"
 	"flowker/internal/flow"
 	"flowker/internal/jsonenc"
-	"flowker/internal/secret"
 	"flowker/internal/store"
 	"flowker/internal/telemetry"
 )
@@ -100,8 +99,13 @@ func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *St
 		return nil, err
 	}
 	// Secrets in the input (secret-named fields, header values, URL user
-	// info) are sealed at rest like configurations; the engine opens them.
-	input, err := s.box.Seal(req.Input, "input", secret.Policy{})
+	// info) are sealed at rest like configurations, for this execution
+	// only; the engine opens them. A value the client sent that looks
+	// sealed is sealed like any other, never kept as one of ours: another
+	// execution's ciphertext, copied from the database, reads back as the
+	// text sent, on every run (found by a defect hunt).
+	id := s.newID()
+	input, err := s.box.SealInput(id, req.Input)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +115,7 @@ func (s *Service) StartExecution(ctx context.Context, req StartRequest) (res *St
 	now := s.now()
 	until := s.engine.LeaseUntil(now)
 	trace := telemetry.TraceCarrier(ctx)
-	ex := &flow.Execution{ID: s.newID(), WorkflowID: req.WorkflowID, WorkflowRevision: w.revision, TriggerNodeID: trigger,
+	ex := &flow.Execution{ID: id, WorkflowID: req.WorkflowID, WorkflowRevision: w.revision, TriggerNodeID: trigger,
 		Status: flow.ExecRunning, Input: input, IdempotencyKey: req.IdempotencyKey, RequestHash: hash,
 		TraceParent: trace["traceparent"], TraceState: trace["tracestate"], Baggage: trace["baggage"],
 		LeaseOwner: s.engine.Owner(), LeaseExpiresAt: &until, StartedAt: now, UpdatedAt: now}
