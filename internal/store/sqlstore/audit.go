@@ -30,7 +30,7 @@ const auditColumns = `seq, event_id, occurred_at, event_type, action, result, re
 // transaction's other events right before it commits (flushAudit): the
 // lock is then held only for that, and a group commit's events cost one
 // multi-row statement. e's Seq, hash and final timestamp are set by then.
-func (q *queries) AppendAudit(ctx context.Context, e *audit.Event) error {
+func (q *queries) AppendAudit(_ context.Context, e *audit.Event) error {
 	// Checked now, so the caller gets the refusal; encoded again at the
 	// insert, and that text is both hashed and stored. The check uses the
 	// insert's encoder: marshalJSON's accepts values encoding/json refuses
