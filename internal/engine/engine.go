@@ -183,7 +183,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	e.attempts.Go(func() { e.dispatch(ctx) })
 	e.loops.Go(func() { e.reportUnrunnable(ctx) }) // beside the work, not before it: start is not delayed
-	e.heartbeats.Go(func() { e.every(beat, e.opts.HeartbeatInterval, e.heartbeat) })
+	e.heartbeats.Go(func() { e.beat(beat) })
 	e.loops.Go(func() { e.every(ctx, e.opts.RescueInterval, func(ctx context.Context) { e.rescue(ctx, false) }) })
 	e.loops.Go(func() { e.every(ctx, e.opts.TimerInterval, e.fireTimers) })
 	if e.metrics != nil {
@@ -473,11 +473,38 @@ func (e *Engine) every(ctx context.Context, d time.Duration, f func(context.Cont
 	}
 }
 
+// beat runs the heartbeat every HeartbeatInterval at a fixed rate: the
+// next beat is due one interval after the last one began, not after it
+// ended. A beat waits for the rows other transactions hold until then at
+// most, so it never delays the next one, and a row held across beats has
+// a beat waiting for it nearly all the time: it is extended as soon as its
+// holder ends, before any rescuer can claim it (store ExtendLeases).
+func (e *Engine) beat(ctx context.Context) {
+	next := e.clock.After(e.opts.HeartbeatInterval)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-next:
+		}
+		next = e.clock.After(e.opts.HeartbeatInterval)
+		e.heartbeat(ctx)
+	}
+}
+
 // heartbeat extends the lease of every execution this process is working
 // on (queued, running or waiting to be retried here), and of no other row:
 // one it leased but lost track of lapses and is rescued. Once stopping,
 // only runs under way keep theirs: one still queued will not start here,
 // and its lease lapses for another process instead of lasting the grace.
+//
+// A row another transaction holds is waited for (PostgreSQL; on SQLite the
+// statement waits for the one writer), until the next beat is due, in real
+// time: skipping it, as the heartbeat once did, let its lease lapse while
+// the holder — another replica's cancel waiting for the audit chain's
+// lock, an operator's statement, a write of this process that then rolled
+// back — extended nothing, and another process's rescue then called the
+// provider again for a step this one was completing (docs/engine.md).
 func (e *Engine) heartbeat(ctx context.Context) {
 	e.mu.Lock()
 	ids := make([]uuid.UUID, 0, len(e.execs))
@@ -490,7 +517,9 @@ func (e *Engine) heartbeat(ctx context.Context) {
 	if len(ids) == 0 {
 		return
 	}
-	if _, err := e.store.ExtendLeases(ctx, e.opts.Owner, ids, e.LeaseUntil(e.now())); err != nil && ctx.Err() == nil {
+	bounded, cancel := context.WithTimeout(ctx, e.opts.HeartbeatInterval)
+	defer cancel()
+	if _, err := e.store.ExtendLeases(bounded, e.opts.Owner, ids, e.LeaseUntil(e.now())); err != nil && ctx.Err() == nil {
 		e.log.Warn("lease heartbeat failed", zap.String("operation", "engine.heartbeat"),
 			zap.String("error.message", err.Error()))
 	}

@@ -24,7 +24,7 @@ func TestLeasesAreRenewedThroughTheGrace(t *testing.T) {
 	go func() { env.eng.Stop(waitLimit); close(stopped) }()
 	ctx := context.Background()
 	for range 6 { // a minute of the fake clock: twice the lease
-		// The heartbeat registers its next beat once the last one is done:
+		// The heartbeat registers its next beat once the last one has begun:
 		// time moves only then, or a loaded machine (CI, -race) saw two
 		// beats missed in a row and the lease lapse in the test alone.
 		beat := env.clock.Now().Add(10 * time.Second)

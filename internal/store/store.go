@@ -126,7 +126,17 @@ type Tx interface {
 	ClaimExecutions(ctx context.Context, owner string, now, until time.Time, limit int, reclaimOwn bool) ([]uuid.UUID, error)
 	// ExtendLeases is the heartbeat of the unfinished executions among ids
 	// that owner holds: only those its process is actually working on, so a
-	// row it leased but lost track of lapses and is rescued.
+	// row it leased but lost track of lapses and is rescued. It returns how
+	// many it extended. A row another transaction holds is waited for until
+	// ctx's deadline, then left as it was (no error: the next beat waits
+	// again), never skipped at once: the holder (another replica's cancel,
+	// an operator's statement, a write that rolls back) need not extend the
+	// lease, and one that lapsed under a process still working on it was
+	// rescued and its call made again. PostgreSQL extends the free rows
+	// first, then waits for the held ones one at a time, holding nothing
+	// else; without a deadline, or inside a transaction (whose rows a wait
+	// would hold), it skips them. SQLite's statement waits for the one
+	// writer, until ctx ends.
 	ExtendLeases(ctx context.Context, owner string, ids []uuid.UUID, until time.Time) (int, error)
 	// ReleaseLeases hands owner's unfinished executions back at shutdown.
 	ReleaseLeases(ctx context.Context, owner string, now time.Time) error

@@ -330,8 +330,23 @@ func (q *queries) ClaimExecutions(ctx context.Context, owner string, now, until 
 // leaseChunk bounds the ids of one heartbeat statement (placeholders).
 const leaseChunk = 512
 
+// ExtendLeases in a transaction extends the rows no other transaction
+// holds (on PostgreSQL it skips the others: waiting for them there would
+// hold this transaction's rows meanwhile). DB.ExtendLeases, the heartbeat's,
+// waits for them.
 func (q *queries) ExtendLeases(ctx context.Context, owner string, ids []uuid.UUID, until time.Time) (int, error) {
-	total := 0
+	n, _, err := q.extendFreeLeases(ctx, owner, ids, until)
+	return n, err
+}
+
+// extendFreeLeases extends the leases among ids that owner holds on
+// unfinished executions, skipping on PostgreSQL every row another
+// transaction holds: waiting for them in arbitrary order, holding the rows
+// already extended, deadlocked with group-commit transactions. On
+// PostgreSQL rest lists the ids it did not extend: those rows, and those
+// not owner's or finished (it cannot tell them apart). SQLite's single
+// writer holds no row apart from the others: rest is nil.
+func (q *queries) extendFreeLeases(ctx context.Context, owner string, ids []uuid.UUID, until time.Time) (total int, rest []uuid.UUID, err error) {
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), leaseChunk)]
 		ids = ids[len(chunk):]
@@ -341,19 +356,115 @@ func (q *queries) ExtendLeases(ctx context.Context, owner string, ids []uuid.UUI
 		}
 		marks, values := inList(3, values)
 		args := append([]any{owner, timeArg(until)}, values...)
-		// Rows a write holds right now are skipped (that write extends their
-		// lease itself); waiting for them in arbitrary order deadlocked with
-		// group-commit transactions on PostgreSQL.
-		n, err := q.execCount(ctx, `UPDATE executions SET lease_expires_at = $2
-			WHERE id IN (SELECT id FROM executions WHERE id IN `+marks+`
-				AND lease_owner = $1 AND status IN ('pending', 'running')`+q.d.SkipLocked+`) AND lease_owner = $1`,
-			args...)
+		stmt := `UPDATE executions SET lease_expires_at = $2
+			WHERE id IN (SELECT id FROM executions WHERE id IN ` + marks + `
+				AND lease_owner = $1 AND status IN ('pending', 'running')` + q.d.SkipLocked + `) AND lease_owner = $1`
+		if q.d.SkipLocked == "" {
+			n, err := q.execCount(ctx, stmt, args...)
+			total += n
+			if err != nil {
+				return total, nil, err
+			}
+			continue
+		}
+		extended, err := q.extendedIDs(ctx, stmt+` RETURNING id`, args)
+		total += len(extended)
 		if err != nil {
-			return total, err
+			return total, rest, err
+		}
+		for _, id := range chunk {
+			if _, ok := extended[id]; !ok {
+				rest = append(rest, id)
+			}
+		}
+	}
+	return total, rest, nil
+}
+
+// extendedIDs runs a lease update returning the ids it extended.
+func (q *queries) extendedIDs(ctx context.Context, stmt string, args []any) (map[uuid.UUID]struct{}, error) {
+	rows, err := q.w.QueryContext(ctx, stmt, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	extended := map[uuid.UUID]struct{}{}
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(dbUUID{&id}); err != nil {
+			return extended, err
+		}
+		extended[id] = struct{}{}
+	}
+	return extended, rows.Err()
+}
+
+// heldLeaseMargin is what a wait for a held row leaves of ctx's time: the
+// server's lock_timeout ends the wait first, and the transaction rolls back
+// cleanly instead of its statement being cancelled half-way (pgx may then
+// drop the connection).
+const heldLeaseMargin = 50 * time.Millisecond
+
+// ExtendLeases is the heartbeat (store.Tx.ExtendLeases). Outside a
+// transaction, on PostgreSQL, a row another transaction holds is not given
+// up: that transaction may be another replica's cancel waiting for the
+// audit chain's lock, an operator's statement, or a write of this process
+// that then rolls back, none of which extends the lease. Once the free
+// rows are extended, the held ones are waited for one at a time, each in a
+// transaction of its own holding nothing else (so the wait cannot close a
+// cycle with a group commit holding several rows), under a lock_timeout
+// that ends with ctx's deadline; when one is obtained, its holder has
+// ended, and the rest are tried again without waiting. Without a deadline
+// nothing is waited for. While this waits, the row's lock queue has it
+// first: once the holder ends, a rescuer's claim (SKIP LOCKED) skips the
+// row until this extension has committed.
+func (s *DB) ExtendLeases(ctx context.Context, owner string, ids []uuid.UUID, until time.Time) (int, error) {
+	total, held, err := s.extendFreeLeases(ctx, owner, ids, until)
+	deadline, bounded := ctx.Deadline()
+	for err == nil && len(held) > 0 && bounded {
+		wait := time.Until(deadline) - heldLeaseMargin
+		if wait < heldLeaseMargin {
+			break
+		}
+		var n int
+		n, err = s.extendHeldLease(ctx, owner, held[0], until, wait)
+		if isLockTimeout(err) {
+			return total, nil // held through the wait: the next beat waits again
 		}
 		total += n
+		held = held[1:]
+		if err == nil && n == 1 && len(held) > 0 { // its holder ended: the rows it held are free now
+			n, held, err = s.extendFreeLeases(ctx, owner, held, until)
+			total += n
+		}
 	}
-	return total, nil
+	return total, err
+}
+
+// extendHeldLease extends one lease, waiting up to wait for its row.
+func (s *DB) extendHeldLease(ctx context.Context, owner string, id uuid.UUID, until time.Time, wait time.Duration) (int, error) {
+	n := 0
+	err := s.InTx(ctx, func(tx store.Tx) error {
+		q := tx.(*queries)
+		// set_config rather than SET: one statement text whatever the value.
+		if _, err := q.w.ExecContext(ctx, `SELECT set_config('lock_timeout', $1, true)`,
+			fmt.Sprintf("%dms", wait.Milliseconds())); err != nil {
+			return err
+		}
+		var err error
+		n, err = q.execCount(ctx, `UPDATE executions SET lease_expires_at = $2
+			WHERE id = $3 AND lease_owner = $1 AND status IN ('pending', 'running')`,
+			owner, timeArg(until), id.String())
+		return err
+	})
+	return n, err
+}
+
+// isLockTimeout: a statement gave up waiting for a lock (PostgreSQL's
+// lock_not_available, which lock_timeout raises).
+func isLockTimeout(err error) bool {
+	var st interface{ SQLState() string }
+	return errors.As(err, &st) && st.SQLState() == "55P03"
 }
 
 func (q *queries) ReleaseLeases(ctx context.Context, owner string, now time.Time) error {

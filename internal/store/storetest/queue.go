@@ -23,6 +23,7 @@ func runQueue(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("QueueClaimConcurrent", func(t *testing.T) { t.Parallel(); testClaimConcurrent(t, open(t)) })
 	t.Run("QueueSaveProgress", func(t *testing.T) { t.Parallel(); testSaveProgress(t, open(t)) })
 	t.Run("QueueLeases", func(t *testing.T) { t.Parallel(); testLeases(t, open(t)) })
+	t.Run("QueueLeasesOfHeldRows", func(t *testing.T) { t.Parallel(); testLeasesOfHeldRows(t, open(t)) })
 	t.Run("QueueRequestCancel", func(t *testing.T) { t.Parallel(); testRequestCancel(t, open(t)) })
 	t.Run("QueueRequeue", func(t *testing.T) { t.Parallel(); testRequeue(t, open(t)) })
 	t.Run("IdempotencyKeys", func(t *testing.T) { t.Parallel(); testIdempotencyKeys(t, open(t)) })
