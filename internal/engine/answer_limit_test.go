@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"context"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -34,4 +37,28 @@ func TestAnswerOverTheLimitFailsTheStep(t *testing.T) {
 	require.True(t, strings.HasPrefix(kept, `{"decision":"REJECT"`) && len(kept) < 4096,
 		"its first 2 KiB kept, as a failed answer's: %.40q…", kept)
 	require.Len(t, env.fake.RequestsTo("/fraud"), 1, "not retried: the same answer would come back")
+}
+
+// An answer over the headers' cap (64 KiB) fails its step too, without a
+// retry: the provider answered, so it received the call and may have acted
+// on it — a ledger's POST sent again is a second posting (found by a
+// review: it was retried as a transport error).
+func TestAnswerOverTheHeadersCapFailsTheStep(t *testing.T) {
+	env := newTestEnv(t, nil)
+	env.fake.Respond("/post", providertest.Response{Body: `{"posted":true}`,
+		Header: http.Header{"X-Trace": {strings.Repeat("t", 100<<10)}}})
+	wf := env.workflow([]flow.Node{trig("t"), env.callNode("post", "/post", nil)}, link("t", "post"))
+	id := env.start(wf, nil)
+	var ex *flow.Execution
+	require.Eventually(t, func() bool { // the retry's backoff runs on the fake clock
+		env.clock.Advance(time.Second)
+		got, err := env.raw.GetExecution(context.Background(), id)
+		ex = got
+		return err == nil && got.Status.Terminal()
+	}, 10*time.Second, 5*time.Millisecond)
+	require.Equal(t, flow.ExecFailed, ex.Status)
+	require.Contains(t, ex.ErrorMessage, "provider answer unreadable")
+	require.Contains(t, ex.ErrorMessage, "headers exceeded")
+	require.Len(t, env.fake.RequestsTo("/post"), 1,
+		"not sent again: it answered, so it may have posted, and would answer the same")
 }

@@ -79,7 +79,8 @@ func (b *breakers) get(key string) *breaker {
 		IsExcluded: func(err error) bool {
 			var cs *cutShortError
 			var unsendable *provider.RequestError
-			return errors.As(err, &cs) || errors.As(err, &unsendable)
+			var answer *provider.AnswerError // it answered: available, as an answer over the body's cap
+			return errors.As(err, &cs) || errors.As(err, &unsendable) || errors.As(err, &answer)
 		},
 	})
 	b.m[key] = cb
@@ -159,6 +160,7 @@ func (e *Engine) attempt(ctx context.Context, t target, req provider.Request) (*
 		var blocked *provider.BlockedError
 		var auth *provider.AuthError
 		var unsendable *provider.RequestError
+		var answer *provider.AnswerError
 		switch {
 		case errors.As(err, &blocked):
 			outcome = "blocked"
@@ -168,6 +170,13 @@ func (e *Engine) attempt(ctx context.Context, t target, req provider.Request) (*
 			// allow, an unusable auth configuration): nothing was sent, and
 			// it fails the same way every time, whatever the target's state.
 			outcome = "invalid_request"
+			return nil, err
+		case errors.As(err, &answer):
+			// It answered, over the headers' cap: it may have acted on the
+			// call, and answers the same again. Not retried, as an answer
+			// over the body's cap is not (found by a review: a POST was
+			// sent again).
+			outcome = "invalid_response"
 			return nil, err
 		case errors.As(err, &auth) && auth.StatusCode >= 300 && auth.StatusCode < 500:
 			// Refused credentials, or a redirecting token endpoint (not followed).

@@ -70,6 +70,15 @@ func New(opts Options) *Client {
 	return &Client{http: hc, maxBody: opts.MaxResponseBytes, tokens: newTokenCache(hc)}
 }
 
+// AnswerError is a provider's answer that could not be read as it stands
+// (its headers over MaxResponseHeaderBytes): it was sent, and the provider
+// answered, so it may have acted on it. Sent again it answers the same:
+// not a passing fault.
+type AnswerError struct{ Err error }
+
+func (e *AnswerError) Error() string { return "provider answer unreadable: " + e.Err.Error() }
+func (e *AnswerError) Unwrap() error { return e.Err }
+
 // Request is one outbound call.
 type Request struct {
 	Method  string // default GET
@@ -151,6 +160,9 @@ func (c *Client) do(ctx context.Context, r Request, maxBody int64) (*Response, e
 
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if strings.Contains(err.Error(), "server response headers exceeded") { // net/http's text: no typed error
+			err = &AnswerError{Err: err}
+		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			// net/http drops the password, not the user name, which may be a

@@ -117,8 +117,8 @@ func (m *EngineMetrics) StepFinished(ctx context.Context, executorID, status str
 }
 
 // ProviderCall records one outbound call attempt. outcome is success,
-// http_error, transport_error, auth_error, invalid_request, blocked,
-// circuit_open or timeout; statusCode
+// http_error, transport_error, auth_error, invalid_request,
+// invalid_response, blocked, circuit_open or timeout; statusCode
 // 0 (no response) is left out.
 func (m *EngineMetrics) ProviderCall(ctx context.Context, target, outcome string, statusCode int, d time.Duration) {
 	if m == nil {
