@@ -93,6 +93,11 @@ func (s *Service) writeTx(ctx context.Context, what string, fn func(store.Tx) er
 // client had given up on was applied later (found by a defect hunt).
 const CatalogWriteTimeout = 10 * time.Second
 
+// catalogTxSlots is how many catalog transactions (catalogTx) of a
+// process may hold a database connection at once: one at work, one ready
+// to take the catalog lock as it is freed.
+const catalogTxSlots = 2
+
 var errCatalogWriteDeadline = fmt.Errorf("%w: a catalog write passed its deadline (the catalog lock is held elsewhere?)",
 	store.ErrUnavailable)
 
@@ -101,9 +106,22 @@ var errCatalogWriteDeadline = fmt.Errorf("%w: a catalog write passed its deadlin
 // sent and its answer lost, which says so (store.ErrOutcomeUnknown).
 // fn is given the bounded context (the store also ends fn's statements
 // with it, whatever context they were given).
+//
+// At most catalogTxSlots of them hold a connection at once: they take the
+// catalog lock, one at a time across processes anyway, and while another
+// session held it each waited on a pooled connection — enough retries or
+// catalog writes took the whole pool, and starts and steps waited with
+// them until the deadline (found by a review). The others wait here, on
+// no connection, within the same deadline.
 func (s *Service) catalogTx(ctx context.Context, fn func(context.Context, store.Tx) error) error {
 	ctx, cancel := context.WithTimeoutCause(ctx, s.writeDeadline, errCatalogWriteDeadline)
 	defer cancel()
+	select {
+	case s.catalogSlots <- struct{}{}:
+		defer func() { <-s.catalogSlots }()
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 	err := s.store.InTx(ctx, func(tx store.Tx) error { return fn(ctx, tx) })
 	if err != nil && !errors.Is(err, store.ErrOutcomeUnknown) && errors.Is(context.Cause(ctx), errCatalogWriteDeadline) {
 		return errCatalogWriteDeadline

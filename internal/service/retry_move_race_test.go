@@ -199,3 +199,50 @@ func TestRetryAfterAMoveOnAReplicaWithAnotherClock(t *testing.T) {
 	_, err = b.RetryExecution(ctx, failed.ID)
 	require.NoError(t, err, "moved before the execution started: it ran against the new URL already")
 }
+
+// Retries waiting for the catalog lock (another replica's catalog write
+// holds it, hung) hold at most catalogTxSlots of the pool's connections
+// (4 here): the rest wait for a slot on none, and a start goes through.
+// Each held a connection while it waited, and as many retries as the pool
+// has connections held every start and step until the deadline (found by
+// a review).
+func TestRetriesWaitingForTheCatalogLockLeaveThePool(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := storetest.PostgresURL(t)
+	rawB := openPostgres(t, url) // 4 connections
+	b := newTestService(t, rawB, service.WithDispatcher(acceptAll{}))
+	wf := secretWorkflow(ctx, t, b, "pay", newConfig(ctx, t, b, "pay"))
+	var failed []flow.Execution
+	for range 6 {
+		failed = append(failed, failedRun(ctx, t, b, rawB, wf, false))
+	}
+
+	stA := faultstore.Wrap(openPostgres(t, url))
+	a := newTestService(t, stA)
+	other, err := a.CreateProviderConfig(ctx, flow.ProviderConfig{Name: "unrelated", ProviderID: "http",
+		Config: map[string]any{"base_url": "https://risk.example.com"}})
+	require.NoError(t, err)
+	stA.Fail("UpdateProviderConfig", faultstore.Hang, nil)
+	var hung sync.WaitGroup
+	hung.Go(func() {
+		name := "renamed"
+		_, _ = a.UpdateProviderConfig(ctx, other.ID, service.ProviderConfigPatch{Name: &name})
+	})
+	t.Cleanup(func() { stA.Clear("UpdateProviderConfig"); hung.Wait() })
+	<-stA.Called("UpdateProviderConfig") // the catalog lock held
+
+	var wg sync.WaitGroup
+	for i := range failed {
+		wg.Go(func() { _, _ = b.RetryExecution(ctx, failed[i].ID) })
+	}
+	time.Sleep(500 * time.Millisecond) // their lock requests reach the database
+
+	began := time.Now()
+	_, err = b.StartExecution(ctx, service.StartRequest{WorkflowID: wf, Input: map[string]any{"n": 2.0}})
+	took := time.Since(began)
+	stA.Clear("UpdateProviderConfig")
+	wg.Wait()
+	require.NoError(t, err, "a start failed for retries' wait for the catalog lock")
+	require.Less(t, took, 3*time.Second, "a start waited with retries for the catalog lock (pool taken)")
+}

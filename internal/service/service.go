@@ -35,6 +35,8 @@ type Service struct {
 	starts  startInfos // what starting needs of each workflow, by revision
 	// writeDeadline bounds a catalog write's transaction (catalogTx).
 	writeDeadline time.Duration
+	// catalogSlots admits catalogTx's transactions (catalogTxSlots).
+	catalogSlots chan struct{}
 }
 
 // Option adjusts a Service; tests inject time and ids.
@@ -75,6 +77,7 @@ func New(st store.Store, box *secret.Box, opts ...Option) *Service {
 		tracer:  otel.Tracer("flowker/service"),
 
 		writeDeadline: CatalogWriteTimeout,
+		catalogSlots:  make(chan struct{}, catalogTxSlots),
 	}
 	for _, o := range opts {
 		o(s)
