@@ -108,11 +108,11 @@ func run() int {
 	svc := service.New(st, box, service.WithHTTPClient(client), service.WithDispatcher(eng), service.WithMetrics(metrics),
 		service.WithWriteDeadline(writeDeadline(cfg.HTTP.WriteTimeout)))
 	// Before anything else is audited: a chain begun before it was keyed
-	// is marked where the keyed part starts.
-	if err := svc.KeyAuditChain(ctx); err != nil {
+	// is marked where the keyed part starts, when the operator says so.
+	if err := svc.KeyAuditChain(ctx, cfg.History.SealUnkeyedAuditChain); err != nil {
 		log.Error("the audit chain", zap.String("operation", "startup"), zap.String("error.message", err.Error()))
 		if !errors.Is(err, service.ErrAuditHeadUnverified) {
-			return 1 // the database could not be read or written: as any failed start
+			return 1 // unkeyed and not to be sealed, or the database could not be read or written
 		}
 	}
 	var draining atomic.Bool

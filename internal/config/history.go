@@ -19,6 +19,10 @@ type History struct {
 	// chain's head is logged when it moved, for the log store to hold
 	// outside the database; 0 never.
 	AuditHeadLogInterval time.Duration
+	// SealUnkeyedAuditChain (AUDIT_SEAL_UNKEYED_CHAIN): at start, seal a
+	// chain recorded before the chain was keyed (service.KeyAuditChain);
+	// false refuses to start on one.
+	SealUnkeyedAuditChain bool
 }
 
 // MinRetentionAge is the shortest RETENTION_AGE: an archived execution can
@@ -28,11 +32,12 @@ const MinRetentionAge = 24 * time.Hour
 
 func (r *reader) history() History {
 	h := History{
-		RetentionAge:         r.age("RETENTION_AGE"),
-		ArchiveDir:           r.str("RETENTION_ARCHIVE_DIR", ""),
-		RetentionInterval:    r.positiveDuration("RETENTION_INTERVAL", time.Hour),
-		RetentionBatchSize:   r.integer("RETENTION_BATCH_SIZE", 500, 1, 10000),
-		AuditHeadLogInterval: r.duration("AUDIT_HEAD_LOG_INTERVAL", time.Minute),
+		RetentionAge:          r.age("RETENTION_AGE"),
+		ArchiveDir:            r.str("RETENTION_ARCHIVE_DIR", ""),
+		RetentionInterval:     r.positiveDuration("RETENTION_INTERVAL", time.Hour),
+		RetentionBatchSize:    r.integer("RETENTION_BATCH_SIZE", 500, 1, 10000),
+		AuditHeadLogInterval:  r.duration("AUDIT_HEAD_LOG_INTERVAL", time.Minute),
+		SealUnkeyedAuditChain: r.boolean("AUDIT_SEAL_UNKEYED_CHAIN", false),
 	}
 	switch {
 	case h.RetentionAge > 0 && h.RetentionAge < MinRetentionAge:

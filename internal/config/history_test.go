@@ -16,10 +16,11 @@ func TestLoadRetention(t *testing.T) {
 		return c.History, err
 	}
 	h, err := load(map[string]string{"RETENTION_AGE": "400d", "RETENTION_ARCHIVE_DIR": "/archive",
-		"RETENTION_INTERVAL": "15m", "RETENTION_BATCH_SIZE": "2000", "AUDIT_HEAD_LOG_INTERVAL": "0"})
+		"RETENTION_INTERVAL": "15m", "RETENTION_BATCH_SIZE": "2000", "AUDIT_HEAD_LOG_INTERVAL": "0",
+		"AUDIT_SEAL_UNKEYED_CHAIN": "true"})
 	require.NoError(t, err)
 	require.Equal(t, config.History{RetentionAge: 400 * 24 * time.Hour, ArchiveDir: "/archive",
-		RetentionInterval: 15 * time.Minute, RetentionBatchSize: 2000}, h)
+		RetentionInterval: 15 * time.Minute, RetentionBatchSize: 2000, SealUnkeyedAuditChain: true}, h)
 	h, err = load(map[string]string{"RETENTION_AGE": "2160h", "RETENTION_ARCHIVE_DIR": "/archive"})
 	require.NoError(t, err)
 	require.Equal(t, 90*24*time.Hour, h.RetentionAge)

@@ -144,30 +144,50 @@ const (
 	resAuditChain  = "audit_chain"
 )
 
-// KeyAuditChain runs at start, before anything else is audited. A chain
-// begun before the chain was keyed (its newest event sealed with the
-// unkeyed hash, and no audit.KeyedEventType event) gets that event: the
-// events after it are keyed, and its own hash covers the unkeyed prefix.
-// An empty chain, or one keyed from its first event, needs none. Processes
-// that start together may each add one; the first is the boundary, the
-// others are keyed events like any other. A head this key did not seal is
-// ErrAuditHeadUnverified, marker or not: after the marker every event is
-// keyed (it returned early on a marked chain, and a process started with
-// another key said nothing; found by a defect hunt).
-func (s *Service) KeyAuditChain(ctx context.Context) error {
+// ErrAuditChainUnkeyed: the chain's newest event is sealed the unkeyed
+// way and no audit.KeyedEventType event marks where keying began
+// (KeyAuditChain without sealUnkeyed).
+var ErrAuditChainUnkeyed = errors.New("the audit chain is recorded unkeyed, with no " + audit.KeyedEventType +
+	" event: by a version before the chain was keyed, or rewritten without the key. Check its newest event " +
+	"against the heads your logs hold (audit.head), then start once with AUDIT_SEAL_UNKEYED_CHAIN=true to seal it")
+
+// KeyAuditChain runs at start, before anything else is audited. A head
+// this process's key sealed: nothing to do. A chain recorded before the
+// chain was keyed (its newest event sealed the unkeyed way, and no
+// audit.KeyedEventType event) gets that event with sealUnkeyed: the events
+// after it are keyed, and its own hash covers the unkeyed prefix. Without
+// sealUnkeyed it is ErrAuditChainUnkeyed, and nothing is appended: whoever
+// holds the database but not the key can make a keyed chain look exactly
+// like one recorded before keying — rewritten with the unkeyed hash — and
+// marking it on its own at a start sealed the forgery, which verified from
+// then on (found by a review). Only the operator can tell the two apart,
+// against the heads the logs hold. Processes that start together may each
+// add one marker; the first is the boundary, the others are keyed events
+// like any other. Any other head is ErrAuditHeadUnverified.
+func (s *Service) KeyAuditChain(ctx context.Context, sealUnkeyed bool) error {
 	head, err := s.auditHead(ctx)
-	if err != nil || head == nil {
+	if err != nil || head == nil || head.Hash == s.store.AuditKey().Hash(head) {
 		return err
-	}
-	if head.Hash == s.store.AuditKey().Hash(head) {
-		return nil
 	}
 	from, err := s.keyedFrom(ctx)
 	if err != nil {
 		return err
 	}
-	if from > 0 || head.Hash != audit.LegacyHash(head) {
+	if from > 0 {
+		// Marked: after the marker every event is keyed. Read the head
+		// again: another process starting at once may have marked the
+		// chain since it was read (found by a review: reported as sealed
+		// by another key).
+		if head, err = s.auditHead(ctx); err != nil || head.Hash == s.store.AuditKey().Hash(head) {
+			return err
+		}
 		return ErrAuditHeadUnverified
+	}
+	switch {
+	case head.Hash != audit.LegacyHash(head):
+		return ErrAuditHeadUnverified
+	case !sealUnkeyed:
+		return ErrAuditChainUnkeyed
 	}
 	return s.store.InTx(ctx, func(tx store.Tx) error {
 		return s.record(ctx, tx, audit.KeyedEventType, actionKeyChain, resAuditChain, "audit_events",

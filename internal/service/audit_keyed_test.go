@@ -12,6 +12,7 @@ import (
 	"flowker/internal/audit"
 	"flowker/internal/flow"
 	"flowker/internal/service"
+	"flowker/internal/store/faultstore" //nolint:depguard // interleaves two starts
 	"flowker/internal/store/storetest"
 )
 
@@ -85,10 +86,17 @@ func TestAuditChainKeyedAfterAnUpgrade(t *testing.T) {
 	other := newTestService(t, openPostgres(t, url)) // a second process, started at once
 	insertUnkeyed(t, raw, 3)
 
-	require.NoError(t, svc.KeyAuditChain(ctx))
-	require.NoError(t, other.KeyAuditChain(ctx), "the chain has its marker")
-	require.NoError(t, svc.KeyAuditChain(ctx))
+	// Not without the operator's word: such a chain looks exactly like a
+	// keyed one rewritten without the key.
+	require.ErrorIs(t, svc.KeyAuditChain(ctx, false), service.ErrAuditChainUnkeyed)
 	marks, err := svc.ListAuditEvents(ctx, audit.Filter{EventType: audit.KeyedEventType, Limit: 10})
+	require.NoError(t, err)
+	require.Empty(t, marks, "nothing appended")
+
+	require.NoError(t, svc.KeyAuditChain(ctx, true))
+	require.NoError(t, other.KeyAuditChain(ctx, true), "the chain has its marker")
+	require.NoError(t, svc.KeyAuditChain(ctx, true))
+	marks, err = svc.ListAuditEvents(ctx, audit.Filter{EventType: audit.KeyedEventType, Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, marks, 1)
 	marker := marks[0]
@@ -108,8 +116,8 @@ func TestAuditChainKeyedAfterAnUpgrade(t *testing.T) {
 	// on a marked chain (found by a defect hunt).
 	wrong := openPostgres(t, url)
 	wrong.UseAuditKey(audit.NewKey([]byte("another deployment's key")))
-	require.ErrorIs(t, newTestService(t, wrong).KeyAuditChain(ctx), service.ErrAuditHeadUnverified)
-	require.NoError(t, svc.KeyAuditChain(ctx), "its own key seals the head")
+	require.ErrorIs(t, newTestService(t, wrong).KeyAuditChain(ctx, false), service.ErrAuditHeadUnverified)
+	require.NoError(t, svc.KeyAuditChain(ctx, false), "its own key seals the head")
 
 	// The owner changes the second unkeyed event and rehashes the prefix.
 	all, err := svc.ListAuditEvents(ctx, audit.Filter{Limit: 10, Ascending: true})
@@ -132,7 +140,7 @@ func TestAuditChainKeyedAfterAnUpgrade(t *testing.T) {
 
 	st := openPostgres(t, url)
 	st.UseAuditKey(audit.NewKey([]byte("another deployment's key")))
-	require.ErrorIs(t, newTestService(t, st).KeyAuditChain(ctx), service.ErrAuditHeadUnverified)
+	require.ErrorIs(t, newTestService(t, st).KeyAuditChain(ctx, false), service.ErrAuditHeadUnverified)
 }
 
 // TestAuditChainKeyedFromTheStart: a new database needs no marker, and a
@@ -141,10 +149,10 @@ func TestAuditChainKeyedFromTheStart(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	svc := newTestService(t, openSQLite(t))
-	require.NoError(t, svc.KeyAuditChain(ctx))
+	require.NoError(t, svc.KeyAuditChain(ctx, false))
 	_, err := svc.CreateWorkflow(ctx, flow.Definition{Name: "first", Nodes: []flow.Node{{ID: "t", Type: flow.NodeTrigger}}})
 	require.NoError(t, err)
-	require.NoError(t, svc.KeyAuditChain(ctx))
+	require.NoError(t, svc.KeyAuditChain(ctx, false))
 	events, err := svc.ListAuditEvents(ctx, audit.Filter{Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, events, 1)
@@ -166,7 +174,7 @@ func TestVerifyIgnoresARowMerelyTypedAsTheMarker(t *testing.T) {
 	ctx := context.Background()
 	_, svc, raw := ownedPostgres(t)
 
-	require.NoError(t, svc.KeyAuditChain(ctx))
+	require.NoError(t, svc.KeyAuditChain(ctx, false))
 	for _, name := range []string{"one", "two", "three"} {
 		_, err := svc.CreateWorkflow(ctx, flow.Definition{Name: name, Nodes: []flow.Node{{ID: "t", Type: flow.NodeTrigger}}})
 		require.NoError(t, err)
@@ -213,7 +221,7 @@ func TestVerifyOfTheUnkeyedPrefixReachesTheMarker(t *testing.T) {
 	ctx := context.Background()
 	_, svc, raw := ownedPostgres(t)
 	insertUnkeyed(t, raw, 3)
-	require.NoError(t, svc.KeyAuditChain(ctx))
+	require.NoError(t, svc.KeyAuditChain(ctx, true))
 	all, err := svc.ListAuditEvents(ctx, audit.Filter{Limit: 10, Ascending: true})
 	require.NoError(t, err)
 	require.Len(t, all, 4)
@@ -230,4 +238,63 @@ func TestVerifyOfTheUnkeyedPrefixReachesTheMarker(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, res.Valid, "verify of the last unkeyed event passes although the prefix was rewritten (checked %d)",
 		res.Checked)
+}
+
+// A chain keyed from its first event (no marker), rewritten by the
+// database's owner without the key — one event changed, every hash
+// recomputed the unkeyed way — looks exactly like a chain recorded before
+// keying. A start no longer seals it on its own: it is
+// ErrAuditChainUnkeyed, nothing appended, and verify still fails. It
+// marked it, and from then on the forgery verified (found by a review).
+func TestStartDoesNotSealAChainRewrittenUnkeyed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url, svc, raw := ownedPostgres(t)
+	require.NoError(t, svc.KeyAuditChain(ctx, false)) // empty: keyed from the first event, no marker
+	for _, name := range []string{"one", "two", "three"} {
+		_, err := svc.CreateWorkflow(ctx, flow.Definition{Name: name, Nodes: []flow.Node{{ID: "t", Type: flow.NodeTrigger}}})
+		require.NoError(t, err)
+	}
+	all, err := svc.ListAuditEvents(ctx, audit.Filter{Limit: 10, Ascending: true})
+	require.NoError(t, err)
+	require.Len(t, all, 3)
+
+	// The owner, without the key: event 2 changed, the chain rehashed unkeyed.
+	all[1].ResourceID = "forged"
+	ownerRewrites(t, raw, all[1].Seq, "resource_id", "forged")
+	rehashUnkeyed(t, raw, all, 0, 3)
+	res, err := svc.VerifyAudit(ctx, all[2].ID, nil)
+	require.NoError(t, err)
+	require.False(t, res.Valid, "before the restart the forgery is found")
+
+	// The next start.
+	restarted := newTestService(t, openPostgres(t, url))
+	err = restarted.KeyAuditChain(ctx, false)
+	require.ErrorIs(t, err, service.ErrAuditChainUnkeyed, "the start sealed a chain rewritten without the key")
+	res, err = restarted.VerifyAudit(ctx, all[2].ID, nil)
+	require.NoError(t, err)
+	require.False(t, res.Valid, "after one restart a chain rewritten without the key verifies (checked %d)", res.Checked)
+}
+
+// Two processes with the same key start at once on a chain recorded before
+// keying, both told to seal it. B read the unkeyed head, then A marked the
+// chain: B finds the marker and reads the head again, A's marker, sealed
+// with its own key — not reported as sealed by another key or altered
+// (found by a review).
+func TestKeyAuditChainTwoProcessesStartingAtOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url, a, raw := ownedPostgres(t)
+	insertUnkeyed(t, raw, 3)
+	stB := faultstore.Wrap(openPostgres(t, url))
+	b := newTestService(t, stB)
+	calls := 0
+	stB.Watch("ListAudit", func(context.Context) {
+		if calls++; calls == 2 { // B read the head; A starts and marks the chain now
+			require.NoError(t, a.KeyAuditChain(ctx, true))
+		}
+	})
+	err := b.KeyAuditChain(ctx, true)
+	require.NoError(t, err, "an intact chain, marked with B's own key by a process started with it, reported "+
+		"as sealed by another key or altered")
 }
