@@ -381,6 +381,11 @@ func (s *Service) RetryExecution(ctx context.Context, id uuid.UUID) (ex *flow.Ex
 	if s.engine == nil || !s.engine.Reserve() {
 		return nil, flow.ErrQueueFull
 	}
+	locks, err := s.retryLocksCatalog(ctx, id)
+	if err != nil {
+		s.engine.Release()
+		return nil, err
+	}
 	now := s.now()
 	// Its own transaction, bounded as a catalog write's: its check may wait
 	// for the catalog lock (refuseRetryMoved), and in a group commit every
@@ -388,7 +393,7 @@ func (s *Service) RetryExecution(ctx context.Context, id uuid.UUID) (ex *flow.Ex
 	// batch's deadline (found by a defect hunt). It takes the execution's
 	// row, the catalog's and the audit chain's, in the order batches and
 	// catalog writes do.
-	err = s.catalogTx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err = s.boundedTx(ctx, locks, func(ctx context.Context, tx store.Tx) error {
 		if ex, err = tx.Requeue(ctx, id, s.engine.Owner(), now, s.engine.LeaseUntil(now)); err != nil {
 			return err
 		}

@@ -105,22 +105,30 @@ var errCatalogWriteDeadline = fmt.Errorf("%w: a catalog write passed its deadlin
 // it the answer is 503 FLK-0012, nothing written — unless the COMMIT was
 // sent and its answer lost, which says so (store.ErrOutcomeUnknown).
 // fn is given the bounded context (the store also ends fn's statements
-// with it, whatever context they were given).
-//
-// At most catalogTxSlots of them hold a connection at once: they take the
-// catalog lock, one at a time across processes anyway, and while another
+// with it, whatever context they were given). fn takes the catalog lock
+// (writeTx).
+func (s *Service) catalogTx(ctx context.Context, fn func(context.Context, store.Tx) error) error {
+	return s.boundedTx(ctx, true, fn)
+}
+
+// boundedTx is catalogTx for fn that takes the catalog lock when locks
+// says so. At most catalogTxSlots of those hold a connection at once: they
+// take the lock one at a time across processes anyway, and while another
 // session held it each waited on a pooled connection — enough retries or
 // catalog writes took the whole pool, and starts and steps waited with
-// them until the deadline (found by a review). The others wait here, on
-// no connection, within the same deadline.
-func (s *Service) catalogTx(ctx context.Context, fn func(context.Context, store.Tx) error) error {
+// them until the deadline (found by a review). The others wait here, on no
+// connection, within the same deadline; a transaction that takes no lock
+// does not wait for their turns (found by a review).
+func (s *Service) boundedTx(ctx context.Context, locks bool, fn func(context.Context, store.Tx) error) error {
 	ctx, cancel := context.WithTimeoutCause(ctx, s.writeDeadline, errCatalogWriteDeadline)
 	defer cancel()
-	select {
-	case s.catalogSlots <- struct{}{}:
-		defer func() { <-s.catalogSlots }()
-	case <-ctx.Done():
-		return context.Cause(ctx)
+	if locks {
+		select {
+		case s.catalogSlots <- struct{}{}:
+			defer func() { <-s.catalogSlots }()
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
 	}
 	err := s.store.InTx(ctx, func(tx store.Tx) error { return fn(ctx, tx) })
 	if err != nil && !errors.Is(err, store.ErrOutcomeUnknown) && errors.Is(context.Cause(ctx), errCatalogWriteDeadline) {

@@ -110,48 +110,87 @@ func refuseRetryMoved(ctx context.Context, tx store.Tx, ex *flow.Execution) erro
 	} else if err != nil {
 		return err
 	}
-	started := int64(-1) // the start's place in the audit chain, read once
-	for _, n := range v.Definition.Nodes {
-		if n.Type != flow.NodeExecutor || !secret.HoldsSealed(n.Data) {
-			continue
+	calls := secretCalls(v.Definition)
+	if len(calls) == 0 {
+		return nil
+	}
+	// The lock every configuration write takes first: an update committed
+	// before it is seen here, and one after it sees this execution under
+	// way (refuseSecretsMoved). Without it, on PostgreSQL, each read before
+	// the other committed and both passed (found by a review).
+	if err := tx.LockCatalog(ctx); err != nil {
+		return err
+	}
+	started, err := startedAt(ctx, tx, ex.ID)
+	if err != nil {
+		return err
+	}
+	for _, c := range calls {
+		updated, err := tx.ListAudit(ctx, audit.Filter{EventType: c.ref.updated, ResourceType: c.ref.resource,
+			ResourceID: c.id.String(), AfterSeq: started, Ascending: true, Limit: 1})
+		if err != nil {
+			return err
 		}
-		for _, ref := range configRefs {
-			id, ok := nodeRef(n, ref.key)
-			if !ok {
-				continue
-			}
-			if started < 0 {
-				// The lock every configuration write takes first: an
-				// update committed before it is seen here, and one after
-				// it sees this execution under way (refuseSecretsMoved).
-				// Without it, on PostgreSQL, each read before the other
-				// committed and both passed (found by a review).
-				if err := tx.LockCatalog(ctx); err != nil {
-					return err
-				}
-				if started, err = startedAt(ctx, tx, ex.ID); err != nil {
-					return err
-				}
-			}
-			updated, err := tx.ListAudit(ctx, audit.Filter{EventType: ref.updated, ResourceType: ref.resource,
-				ResourceID: id.String(), AfterSeq: started, Ascending: true, Limit: 1})
-			if err != nil {
-				return err
-			}
-			if len(updated) > 0 {
-				return flow.Errorf(flow.KindUnprocessable, flow.CodeNotRetryable,
-					"execution %s cannot be retried: its node %q calls %s %s with secrets of its own, and that "+
-						"configuration was updated after the execution started (its URL may have moved; the retry "+
-						"would send those secrets there): start a new execution", ex.ID, n.ID, ref.what, id)
-			}
+		if len(updated) > 0 {
+			return flow.Errorf(flow.KindUnprocessable, flow.CodeNotRetryable,
+				"execution %s cannot be retried: its node %q calls %s %s with secrets of its own, and that "+
+					"configuration was updated after the execution started (its URL may have moved; the retry "+
+					"would send those secrets there): start a new execution", ex.ID, c.node, c.ref.what, c.id)
 		}
 	}
 	return nil
 }
 
-// configRefs are the configurations a node may name, and the event
-// recording an update of each: the only change that moves its URL.
-var configRefs = []struct{ key, resource, updated, what string }{
+// retryLocksCatalog reports whether retrying execution id takes the
+// catalog lock (refuseRetryMoved): whether its revision has a node holding
+// secrets of its own that calls a configuration. Read before the retry's
+// transaction, to take a turn among the transactions that wait for that
+// lock (boundedTx); a revision never changes. An execution or revision
+// not found takes none: the retry's transaction answers for it.
+func (s *Service) retryLocksCatalog(ctx context.Context, id uuid.UUID) (bool, error) {
+	ex, err := s.store.GetExecution(ctx, id)
+	if err == nil {
+		var v *flow.WorkflowVersion
+		if v, err = s.store.GetWorkflowVersion(ctx, ex.WorkflowID, ex.WorkflowRevision); err == nil {
+			return len(secretCalls(v.Definition)) > 0, nil
+		}
+	}
+	if flow.KindOf(err) == flow.KindNotFound {
+		return false, nil
+	}
+	return false, err
+}
+
+// secretCall is a configuration that an executor node holding secrets of
+// its own calls.
+type secretCall struct {
+	node string
+	ref  configRef
+	id   uuid.UUID
+}
+
+// secretCalls lists def's secret calls.
+func secretCalls(def flow.Definition) []secretCall {
+	var calls []secretCall
+	for _, n := range def.Nodes {
+		if n.Type != flow.NodeExecutor || !secret.HoldsSealed(n.Data) {
+			continue
+		}
+		for _, ref := range configRefs {
+			if id, ok := nodeRef(n, ref.key); ok {
+				calls = append(calls, secretCall{n.ID, ref, id})
+			}
+		}
+	}
+	return calls
+}
+
+// configRef is a configuration a node may name in data[key], and the
+// event recording an update of it: the only change that moves its URL.
+type configRef struct{ key, resource, updated, what string }
+
+// configRefs are the configurations a node may name.
+var configRefs = []configRef{
 	{"providerConfigId", resProviderConfig, audit.ProviderConfigUpdated, "provider configuration"},
 	{"executorConfigId", resExecutorConfig, audit.ExecutorConfigUpdated, "executor configuration"},
 }

@@ -246,3 +246,75 @@ func TestRetriesWaitingForTheCatalogLockLeaveThePool(t *testing.T) {
 	require.NoError(t, err, "a start failed for retries' wait for the catalog lock")
 	require.Less(t, took, 3*time.Second, "a start waited with retries for the catalog lock (pool taken)")
 }
+
+// A retry whose revision has no node holding secrets of its own takes no
+// catalog lock, so it does not wait for a turn among the transactions
+// that do: with another replica's catalog write hung holding the lock and
+// this process's catalog writes waiting for it (both turns taken, a third
+// queued), it goes through at once. It waited behind them all, and with
+// writes arriving ahead of it answered 503 at the deadline (found by a
+// review).
+func TestRetryNeedingNoCatalogLockPassesCatalogWritesWaitingForIt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := storetest.PostgresURL(t)
+	rawB := openPostgres(t, url) // 4 connections
+	const deadline = 2 * time.Second
+	b := newTestService(t, rawB, service.WithDispatcher(acceptAll{}), service.WithWriteDeadline(deadline))
+	pc := newConfig(ctx, t, b, "pay")
+	w, err := b.CreateWorkflow(ctx, flow.Definition{Name: "plain", Nodes: []flow.Node{
+		{ID: "start", Type: flow.NodeTrigger},
+		{ID: "pay", Type: flow.NodeExecutor, Data: map[string]any{"executorId": "http.request",
+			"providerConfigId": pc.String(), "method": "POST", "path": "/pay"}}, // no secret of its own
+	}, Edges: []flow.Edge{{ID: "e1", Source: "start", Target: "pay"}}})
+	require.NoError(t, err)
+	_, err = b.ActivateWorkflow(ctx, w.ID)
+	require.NoError(t, err)
+	failed := failedRun(ctx, t, b, rawB, w.ID, false)
+	mine := []string{"b-1", "b-2", "b-3"}
+	ids := make(map[string]flow.ProviderConfig)
+	for _, name := range mine {
+		p, err := b.CreateProviderConfig(ctx, flow.ProviderConfig{Name: name, ProviderID: "http",
+			Config: map[string]any{"base_url": "https://risk.example.com"}})
+		require.NoError(t, err)
+		ids[name] = *p
+	}
+
+	// Replica A's catalog write hangs holding the catalog lock.
+	stA := faultstore.Wrap(openPostgres(t, url))
+	a := newTestService(t, stA)
+	other, err := a.CreateProviderConfig(ctx, flow.ProviderConfig{Name: "unrelated", ProviderID: "http",
+		Config: map[string]any{"base_url": "https://risk.example.com"}})
+	require.NoError(t, err)
+	stA.Fail("UpdateProviderConfig", faultstore.Hang, nil)
+	var hung sync.WaitGroup
+	hung.Go(func() {
+		name := "renamed"
+		_, _ = a.UpdateProviderConfig(ctx, other.ID, service.ProviderConfigPatch{Name: &name})
+	})
+	t.Cleanup(func() { stA.Clear("UpdateProviderConfig"); hung.Wait() })
+	<-stA.Called("UpdateProviderConfig") // the catalog lock held
+
+	// B's own catalog writes want that lock, and keep coming: two wait for
+	// it on a connection, a third for a slot (their clients get 503 at the
+	// deadline: fair, they need the lock).
+	var wg sync.WaitGroup
+	for i, name := range mine {
+		if i == 2 {
+			time.Sleep(300 * time.Millisecond) // the first two's lock requests reach the database
+		}
+		wg.Go(func() {
+			renamed := name + "-renamed"
+			_, _ = b.UpdateProviderConfig(ctx, ids[name].ID, service.ProviderConfigPatch{Name: &renamed})
+		})
+	}
+	time.Sleep(20 * time.Millisecond) // the third queues for a slot
+
+	began := time.Now()
+	_, err = b.RetryExecution(ctx, failed.ID)
+	took := time.Since(began)
+	stA.Clear("UpdateProviderConfig")
+	wg.Wait()
+	require.NoError(t, err, "a retry that needs no catalog lock failed, after %v, for catalog writes waiting for it", took)
+	require.Less(t, took, deadline/2, "a retry that needs no catalog lock waited for catalog writes' slots")
+}
