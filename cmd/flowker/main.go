@@ -108,7 +108,7 @@ func run() int {
 	svc := service.New(st, box, service.WithHTTPClient(client), service.WithDispatcher(eng), service.WithMetrics(metrics),
 		service.WithWriteDeadline(writeDeadline(cfg.HTTP.WriteTimeout)))
 	// Before anything else is audited: a chain begun before it was keyed
-	// is marked where the keyed part starts, when the operator says so.
+	// is marked where the keyed part starts, when the operator names it.
 	if err := svc.KeyAuditChain(ctx, cfg.History.SealUnkeyedAuditChain); err != nil {
 		log.Error("the audit chain", zap.String("operation", "startup"), zap.String("error.message", err.Error()))
 		if !errors.Is(err, service.ErrAuditHeadUnverified) {

@@ -2,10 +2,14 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 )
+
+// sha256Hex is a hash as the audit chain stores it.
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // History configures retention (docs/history.md): executions that finished
 // longer ago than RetentionAge are archived to files and removed from the
@@ -19,10 +23,11 @@ type History struct {
 	// chain's head is logged when it moved, for the log store to hold
 	// outside the database; 0 never.
 	AuditHeadLogInterval time.Duration
-	// SealUnkeyedAuditChain (AUDIT_SEAL_UNKEYED_CHAIN): at start, seal a
-	// chain recorded before the chain was keyed (service.KeyAuditChain);
-	// false refuses to start on one.
-	SealUnkeyedAuditChain bool
+	// SealUnkeyedAuditChain (AUDIT_SEAL_UNKEYED_CHAIN): the hash of the
+	// newest event of a chain recorded before the chain was keyed, which
+	// the operator checked: a start seals that chain, and no other
+	// (service.KeyAuditChain). Empty refuses to start on one.
+	SealUnkeyedAuditChain string
 }
 
 // MinRetentionAge is the shortest RETENTION_AGE: an archived execution can
@@ -37,7 +42,11 @@ func (r *reader) history() History {
 		RetentionInterval:     r.positiveDuration("RETENTION_INTERVAL", time.Hour),
 		RetentionBatchSize:    r.integer("RETENTION_BATCH_SIZE", 500, 1, 10000),
 		AuditHeadLogInterval:  r.duration("AUDIT_HEAD_LOG_INTERVAL", time.Minute),
-		SealUnkeyedAuditChain: r.boolean("AUDIT_SEAL_UNKEYED_CHAIN", false),
+		SealUnkeyedAuditChain: r.str("AUDIT_SEAL_UNKEYED_CHAIN", ""),
+	}
+	if v := h.SealUnkeyedAuditChain; v != "" && !sha256Hex.MatchString(v) {
+		r.fail("AUDIT_SEAL_UNKEYED_CHAIN", fmt.Sprintf("is %q; must be the 64 hexadecimal digits of the audit "+
+			"chain's newest event's hash, as the refusal to start names it", v))
 	}
 	switch {
 	case h.RetentionAge > 0 && h.RetentionAge < MinRetentionAge:

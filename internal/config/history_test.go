@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -17,10 +18,10 @@ func TestLoadRetention(t *testing.T) {
 	}
 	h, err := load(map[string]string{"RETENTION_AGE": "400d", "RETENTION_ARCHIVE_DIR": "/archive",
 		"RETENTION_INTERVAL": "15m", "RETENTION_BATCH_SIZE": "2000", "AUDIT_HEAD_LOG_INTERVAL": "0",
-		"AUDIT_SEAL_UNKEYED_CHAIN": "true"})
+		"AUDIT_SEAL_UNKEYED_CHAIN": strings.Repeat("0a", 32)})
 	require.NoError(t, err)
 	require.Equal(t, config.History{RetentionAge: 400 * 24 * time.Hour, ArchiveDir: "/archive",
-		RetentionInterval: 15 * time.Minute, RetentionBatchSize: 2000, SealUnkeyedAuditChain: true}, h)
+		RetentionInterval: 15 * time.Minute, RetentionBatchSize: 2000, SealUnkeyedAuditChain: strings.Repeat("0a", 32)}, h)
 	h, err = load(map[string]string{"RETENTION_AGE": "2160h", "RETENTION_ARCHIVE_DIR": "/archive"})
 	require.NoError(t, err)
 	require.Equal(t, 90*24*time.Hour, h.RetentionAge)
@@ -35,6 +36,7 @@ func TestLoadRetention(t *testing.T) {
 		{"RETENTION_BATCH_SIZE", "0", "", ""}:                   "RETENTION_BATCH_SIZE is \"0\"; must be an integer from 1 to 10000",
 		{"RETENTION_INTERVAL", "0s", "", ""}:                    "RETENTION_INTERVAL is \"0s\"; must be greater than 0",
 		{"AUDIT_HEAD_LOG_INTERVAL", "-1m", "", ""}:              "AUDIT_HEAD_LOG_INTERVAL is \"-1m\"; must be a duration",
+		{"AUDIT_SEAL_UNKEYED_CHAIN", "true", "", ""}:            "AUDIT_SEAL_UNKEYED_CHAIN is \"true\"; must be the 64 hexadecimal digits",
 	} {
 		_, err := load(map[string]string{kv[0]: kv[1], kv[2]: kv[3]})
 		require.ErrorContains(t, err, want, kv)

@@ -3,7 +3,7 @@ package service
 import (
 	"context"
 	"errors"
-	"math"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -57,10 +57,19 @@ func (s *Service) VerifyAudit(ctx context.Context, toID uuid.UUID, fromID *uuid.
 	if err != nil {
 		return res, err
 	}
-	// From the lowest stored row, not from the first sequence: a row
-	// inserted below it was listed by the trail and read by nothing that
-	// verifies (found by a defect hunt).
-	fromSeq, prev := int64(math.MinInt64), ""
+	// A row below the first sequence, which the triggers let an INSERT
+	// add, is no event of the chain: named first, whatever is verified.
+	// Walked past, it was listed by the trail and read by nothing that
+	// verifies; with from, read as the marker or the hash before, it made
+	// an intact event look broken (found by defect hunts).
+	if lowest, err := s.store.ListAudit(ctx, audit.Filter{Ascending: true, Limit: 1}); err != nil {
+		return res, err
+	} else if len(lowest) > 0 && lowest[0].Seq < audit.FirstSeq {
+		v := audit.NewVerifier(s.store.AuditKey(), 0, "")
+		v.Check(&lowest[0])
+		return v.Result(), nil
+	}
+	fromSeq, prev := int64(audit.FirstSeq), ""
 	if fromID != nil {
 		from, err := s.store.GetAudit(ctx, *fromID)
 		if err != nil {
@@ -145,26 +154,29 @@ const (
 )
 
 // ErrAuditChainUnkeyed: the chain's newest event is sealed the unkeyed
-// way and no audit.KeyedEventType event marks where keying began
-// (KeyAuditChain without sealUnkeyed).
+// way and no audit.KeyedEventType event marks where keying began, and the
+// start was not told to seal it (KeyAuditChain): the error names that
+// event.
 var ErrAuditChainUnkeyed = errors.New("the audit chain is recorded unkeyed, with no " + audit.KeyedEventType +
-	" event: by a version before the chain was keyed, or rewritten without the key. Check its newest event " +
-	"against the heads your logs hold (audit.head), then start once with AUDIT_SEAL_UNKEYED_CHAIN=true to seal it")
+	" event: by a version before the chain was keyed, or rewritten without the key")
 
 // KeyAuditChain runs at start, before anything else is audited. A head
 // this process's key sealed: nothing to do. A chain recorded before the
 // chain was keyed (its newest event sealed the unkeyed way, and no
-// audit.KeyedEventType event) gets that event with sealUnkeyed: the events
-// after it are keyed, and its own hash covers the unkeyed prefix. Without
-// sealUnkeyed it is ErrAuditChainUnkeyed, and nothing is appended: whoever
-// holds the database but not the key can make a keyed chain look exactly
-// like one recorded before keying — rewritten with the unkeyed hash — and
-// marking it on its own at a start sealed the forgery, which verified from
-// then on (found by a review). Only the operator can tell the two apart,
-// against the heads the logs hold. Processes that start together may each
-// add one marker; the first is the boundary, the others are keyed events
-// like any other. Any other head is ErrAuditHeadUnverified.
-func (s *Service) KeyAuditChain(ctx context.Context, sealUnkeyed bool) error {
+// audit.KeyedEventType event) gets that event when sealHead is its newest
+// event's hash: the events after it are keyed, and its own hash covers the
+// unkeyed prefix. Otherwise it is ErrAuditChainUnkeyed, naming that hash,
+// and nothing is appended: whoever holds the database but not the key can
+// make a keyed chain look exactly like one recorded before keying —
+// rewritten with the unkeyed hash — and marking it on its own at a start
+// sealed the forgery, which verified from then on (found by a review).
+// Only the operator can tell the two apart, against the heads the logs
+// hold, and the hash they give seals the chain they checked, not whatever
+// a later start finds (a setting left behind). Processes that start
+// together may each add one marker; the first is the boundary, the others
+// are keyed events like any other. Any other head is
+// ErrAuditHeadUnverified.
+func (s *Service) KeyAuditChain(ctx context.Context, sealHead string) error {
 	head, err := s.auditHead(ctx)
 	if err != nil || head == nil || head.Hash == s.store.AuditKey().Hash(head) {
 		return err
@@ -186,8 +198,10 @@ func (s *Service) KeyAuditChain(ctx context.Context, sealUnkeyed bool) error {
 	switch {
 	case head.Hash != audit.LegacyHash(head):
 		return ErrAuditHeadUnverified
-	case !sealUnkeyed:
-		return ErrAuditChainUnkeyed
+	case sealHead != head.Hash:
+		return fmt.Errorf("%w. Its newest event is %s (sequence %d, hash %s): check it against the heads "+
+			"your logs hold (audit.head) or your last export, then start once with AUDIT_SEAL_UNKEYED_CHAIN=%s "+
+			"to seal the chain up to it", ErrAuditChainUnkeyed, head.ID, head.Seq, head.Hash, head.Hash)
 	}
 	return s.store.InTx(ctx, func(tx store.Tx) error {
 		return s.record(ctx, tx, audit.KeyedEventType, actionKeyChain, resAuditChain, "audit_events",

@@ -72,3 +72,44 @@ func TestVerifyReadsARowInsertedBelowTheChain(t *testing.T) {
 		check(t, newTestService(t, st), raw, "2026-01-01T00:00:00.000000Z")
 	})
 }
+
+// Verify from an event names such a row too, and blames no intact event:
+// read as the chain's marker (the first AUDIT_CHAIN_KEYED row) and as the
+// hash before the first event, it made verify from an intact upgraded
+// chain's first event report "chain break" there, and from its second
+// "changed after it was recorded" (found by a review).
+func TestVerifyFromNamesARowBelowTheChain(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, svc, raw := ownedPostgres(t)
+	insertUnkeyed(t, raw, 3)
+	require.NoError(t, svc.KeyAuditChain(ctx, newestHash(t, svc))) // the marker, seq 4
+	for _, name := range []string{"one", "two"} {
+		_, err := svc.CreateWorkflow(ctx, flow.Definition{Name: name, Nodes: []flow.Node{{ID: "t", Type: flow.NodeTrigger}}})
+		require.NoError(t, err)
+	}
+	all, err := svc.ListAuditEvents(ctx, audit.Filter{Limit: 10, Ascending: true})
+	require.NoError(t, err)
+	require.Len(t, all, 6)
+	head := all[5]
+	res, err := svc.VerifyAudit(ctx, head.ID, &all[0].ID)
+	require.NoError(t, err)
+	require.True(t, res.Valid, "the intact chain verifies from its first event: %s", res.Reason)
+
+	// A plain INSERT by the application's user, below the chain.
+	forged := uuid.New()
+	_, err = raw.ExecContext(ctx, `INSERT INTO audit_events (seq, event_id, occurred_at, event_type, action, result,
+		resource_type, resource_id, actor_type, actor_id, actor_ip, request_id, trace_id, metadata, previous_hash, hash)
+		VALUES (0, $1, '2026-01-01T00:00:00Z', $2, 'CONFIGURE', 'SUCCESS', 'audit_chain', 'audit_events', 'system',
+		'flowker', '', '', '', '{}', '', 'ffff')`, forged, audit.KeyedEventType)
+	require.NoError(t, err)
+
+	for _, from := range []audit.Event{all[0], all[1]} {
+		res, err := svc.VerifyAudit(ctx, head.ID, &from.ID)
+		require.NoError(t, err)
+		require.False(t, res.Valid)
+		require.Equal(t, forged, res.FirstInvalid.ID,
+			"verify from intact event seq %d names intact event seq %d as broken (%q); the row inserted below "+
+				"the chain, outside the range, misled it", from.Seq, res.FirstInvalid.Seq, res.Reason)
+	}
+}

@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,14 +89,19 @@ func TestAuditChainKeyedAfterAnUpgrade(t *testing.T) {
 
 	// Not without the operator's word: such a chain looks exactly like a
 	// keyed one rewritten without the key.
-	require.ErrorIs(t, svc.KeyAuditChain(ctx, false), service.ErrAuditChainUnkeyed)
+	unkeyed := newestHash(t, svc)
+	err := svc.KeyAuditChain(ctx, "")
+	require.ErrorIs(t, err, service.ErrAuditChainUnkeyed)
+	require.Contains(t, err.Error(), "AUDIT_SEAL_UNKEYED_CHAIN="+unkeyed, "names the value that seals it")
+	require.ErrorIs(t, svc.KeyAuditChain(ctx, strings.Repeat("0", 64)), service.ErrAuditChainUnkeyed,
+		"a hash that is not the newest event's seals nothing: the chain checked, no other")
 	marks, err := svc.ListAuditEvents(ctx, audit.Filter{EventType: audit.KeyedEventType, Limit: 10})
 	require.NoError(t, err)
 	require.Empty(t, marks, "nothing appended")
 
-	require.NoError(t, svc.KeyAuditChain(ctx, true))
-	require.NoError(t, other.KeyAuditChain(ctx, true), "the chain has its marker")
-	require.NoError(t, svc.KeyAuditChain(ctx, true))
+	require.NoError(t, svc.KeyAuditChain(ctx, unkeyed))
+	require.NoError(t, other.KeyAuditChain(ctx, unkeyed), "the chain has its marker")
+	require.NoError(t, svc.KeyAuditChain(ctx, unkeyed), "a setting left behind seals nothing more")
 	marks, err = svc.ListAuditEvents(ctx, audit.Filter{EventType: audit.KeyedEventType, Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, marks, 1)
@@ -116,8 +122,8 @@ func TestAuditChainKeyedAfterAnUpgrade(t *testing.T) {
 	// on a marked chain (found by a defect hunt).
 	wrong := openPostgres(t, url)
 	wrong.UseAuditKey(audit.NewKey([]byte("another deployment's key")))
-	require.ErrorIs(t, newTestService(t, wrong).KeyAuditChain(ctx, false), service.ErrAuditHeadUnverified)
-	require.NoError(t, svc.KeyAuditChain(ctx, false), "its own key seals the head")
+	require.ErrorIs(t, newTestService(t, wrong).KeyAuditChain(ctx, ""), service.ErrAuditHeadUnverified)
+	require.NoError(t, svc.KeyAuditChain(ctx, ""), "its own key seals the head")
 
 	// The owner changes the second unkeyed event and rehashes the prefix.
 	all, err := svc.ListAuditEvents(ctx, audit.Filter{Limit: 10, Ascending: true})
@@ -140,7 +146,7 @@ func TestAuditChainKeyedAfterAnUpgrade(t *testing.T) {
 
 	st := openPostgres(t, url)
 	st.UseAuditKey(audit.NewKey([]byte("another deployment's key")))
-	require.ErrorIs(t, newTestService(t, st).KeyAuditChain(ctx, false), service.ErrAuditHeadUnverified)
+	require.ErrorIs(t, newTestService(t, st).KeyAuditChain(ctx, ""), service.ErrAuditHeadUnverified)
 }
 
 // TestAuditChainKeyedFromTheStart: a new database needs no marker, and a
@@ -149,10 +155,10 @@ func TestAuditChainKeyedFromTheStart(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	svc := newTestService(t, openSQLite(t))
-	require.NoError(t, svc.KeyAuditChain(ctx, false))
+	require.NoError(t, svc.KeyAuditChain(ctx, ""))
 	_, err := svc.CreateWorkflow(ctx, flow.Definition{Name: "first", Nodes: []flow.Node{{ID: "t", Type: flow.NodeTrigger}}})
 	require.NoError(t, err)
-	require.NoError(t, svc.KeyAuditChain(ctx, false))
+	require.NoError(t, svc.KeyAuditChain(ctx, ""))
 	events, err := svc.ListAuditEvents(ctx, audit.Filter{Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, events, 1)
@@ -174,7 +180,7 @@ func TestVerifyIgnoresARowMerelyTypedAsTheMarker(t *testing.T) {
 	ctx := context.Background()
 	_, svc, raw := ownedPostgres(t)
 
-	require.NoError(t, svc.KeyAuditChain(ctx, false))
+	require.NoError(t, svc.KeyAuditChain(ctx, ""))
 	for _, name := range []string{"one", "two", "three"} {
 		_, err := svc.CreateWorkflow(ctx, flow.Definition{Name: name, Nodes: []flow.Node{{ID: "t", Type: flow.NodeTrigger}}})
 		require.NoError(t, err)
@@ -221,7 +227,7 @@ func TestVerifyOfTheUnkeyedPrefixReachesTheMarker(t *testing.T) {
 	ctx := context.Background()
 	_, svc, raw := ownedPostgres(t)
 	insertUnkeyed(t, raw, 3)
-	require.NoError(t, svc.KeyAuditChain(ctx, true))
+	require.NoError(t, svc.KeyAuditChain(ctx, newestHash(t, svc)))
 	all, err := svc.ListAuditEvents(ctx, audit.Filter{Limit: 10, Ascending: true})
 	require.NoError(t, err)
 	require.Len(t, all, 4)
@@ -250,7 +256,7 @@ func TestStartDoesNotSealAChainRewrittenUnkeyed(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	url, svc, raw := ownedPostgres(t)
-	require.NoError(t, svc.KeyAuditChain(ctx, false)) // empty: keyed from the first event, no marker
+	require.NoError(t, svc.KeyAuditChain(ctx, "")) // empty: keyed from the first event, no marker
 	for _, name := range []string{"one", "two", "three"} {
 		_, err := svc.CreateWorkflow(ctx, flow.Definition{Name: name, Nodes: []flow.Node{{ID: "t", Type: flow.NodeTrigger}}})
 		require.NoError(t, err)
@@ -269,7 +275,7 @@ func TestStartDoesNotSealAChainRewrittenUnkeyed(t *testing.T) {
 
 	// The next start.
 	restarted := newTestService(t, openPostgres(t, url))
-	err = restarted.KeyAuditChain(ctx, false)
+	err = restarted.KeyAuditChain(ctx, "")
 	require.ErrorIs(t, err, service.ErrAuditChainUnkeyed, "the start sealed a chain rewritten without the key")
 	res, err = restarted.VerifyAudit(ctx, all[2].ID, nil)
 	require.NoError(t, err)
@@ -288,13 +294,23 @@ func TestKeyAuditChainTwoProcessesStartingAtOnce(t *testing.T) {
 	insertUnkeyed(t, raw, 3)
 	stB := faultstore.Wrap(openPostgres(t, url))
 	b := newTestService(t, stB)
+	head := newestHash(t, b)
 	calls := 0
 	stB.Watch("ListAudit", func(context.Context) {
 		if calls++; calls == 2 { // B read the head; A starts and marks the chain now
-			require.NoError(t, a.KeyAuditChain(ctx, true))
+			require.NoError(t, a.KeyAuditChain(ctx, head))
 		}
 	})
-	err := b.KeyAuditChain(ctx, true)
+	err := b.KeyAuditChain(ctx, head)
 	require.NoError(t, err, "an intact chain, marked with B's own key by a process started with it, reported "+
 		"as sealed by another key or altered")
+}
+
+// newestHash is the hash of the newest event of svc's chain.
+func newestHash(t *testing.T, svc *service.Service) string {
+	t.Helper()
+	newest, err := svc.ListAuditEvents(context.Background(), audit.Filter{Limit: 1})
+	require.NoError(t, err)
+	require.Len(t, newest, 1)
+	return newest[0].Hash
 }
