@@ -12,9 +12,11 @@ import (
 	"net/url"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/attribute"
@@ -136,8 +138,12 @@ func (r *run) call(ctx context.Context, n *plan.Node, vars map[string]any, key s
 		st.CallDetails["responseSanitized"] = true
 	}
 	// The reference's envelope (docs/engine.md, "Conditions, mappings").
+	headers, headersCut := flatHeaders(resp.Header)
+	if headersCut { // the call succeeded: only its record is cut
+		st.CallDetails["responseHeadersTruncated"] = true
+	}
 	envelope := map[string]any{"status": float64(resp.StatusCode), // a JSON number, as it reads back from the store
-		"status_text": statusText(resp.StatusCode), "url": calledURL, "headers": flatHeaders(resp.Header), "body": answer}
+		"status_text": statusText(resp.StatusCode), "url": calledURL, "headers": headers, "body": answer}
 	if n.OutputMap == nil {
 		return envelope, nil
 	}
@@ -409,12 +415,72 @@ func asStrings(v any) map[string]string {
 	return out
 }
 
-func flatHeaders(h http.Header) map[string]any {
-	out := make(map[string]any, len(h))
-	for k, v := range h {
-		out[storableText(k)] = storableText(strings.Join(v, ", "))
+// recordedHeaderLimit bounds what a step records of an answer's headers
+// (names and values, in bytes): the transport reads up to 1 MiB of them
+// (provider.MaxResponseHeaderBytes), a bound on memory, not on a record.
+// No provider legitimately sends as much; the call still succeeds.
+const recordedHeaderLimit = 64 << 10
+
+// flatHeaders is an answer's headers as the step records them: each name
+// once, its values joined, made storable. Past recordedHeaderLimit they are
+// cut, the same way for the same answer: in sorted name order each header
+// that fits in the space left is kept whole; then the first that did not is
+// kept cut (its value's start and "…") if the space left holds its name, and
+// any other is left out; cut says so. Below the limit nothing changes.
+func flatHeaders(h http.Header) (out map[string]any, cut bool) {
+	type header struct{ name, value string }
+	out = make(map[string]any, len(h))
+	// Every answer but a hostile one: no sort. storableText turns a byte
+	// into 3 at most (U+FFFD), and values are joined with ", ".
+	if 3*headerBytes(h) <= recordedHeaderLimit {
+		for k, v := range h {
+			out[storableText(k)] = storableText(strings.Join(v, ", "))
+		}
+		return out, false
 	}
-	return out
+	var first *header // the first that did not fit whole
+	used := 0
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		e := header{storableText(k), storableText(strings.Join(h[k], ", "))}
+		if used+len(e.name)+len(e.value) > recordedHeaderLimit {
+			if first == nil {
+				first = &e
+			}
+			cut = true
+			continue
+		}
+		out[e.name], used = e.value, used+len(e.name)+len(e.value)
+	}
+	if first != nil {
+		if room := recordedHeaderLimit - used - len(first.name) - len("…"); room > 0 {
+			out[first.name] = cutText(first.value, room) + "…"
+		}
+	}
+	return out, cut
+}
+
+// headerBytes is the size of h's names and values, each value counted
+// with a separator.
+func headerBytes(h http.Header) int {
+	n := 0
+	for k, vs := range h {
+		n += len(k)
+		for _, v := range vs {
+			n += len(v) + len(", ")
+		}
+	}
+	return n
+}
+
+// cutText is s's first n bytes or fewer, ending on a whole character.
+func cutText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // decodeBody parses JSON bodies (any +json type), else keeps the text.

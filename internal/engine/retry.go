@@ -172,10 +172,13 @@ func (e *Engine) attempt(ctx context.Context, t target, req provider.Request) (*
 			outcome = "invalid_request"
 			return nil, err
 		case errors.As(err, &answer):
-			// It answered, over the headers' cap: it may have acted on the
-			// call, and answers the same again. Not retried, as an answer
-			// over the body's cap is not (found by a review: a POST was
-			// sent again).
+			// It answered, with headers over the transport's memory bound
+			// (1 MiB; a step records 64 KiB of them, flatHeaders): it may
+			// have acted on the call, and answers the same again. Not
+			// retried, as an answer over the body's cap is not (found by a
+			// review: a POST was sent again). Over HTTP/2 such an answer may
+			// come as a bare connection error instead, a transport error
+			// retried with the same Idempotency-Key: nothing tells it apart.
 			outcome = "invalid_response"
 			return nil, err
 		case errors.As(err, &auth) && auth.StatusCode >= 300 && auth.StatusCode < 500:

@@ -21,10 +21,13 @@ import (
 const (
 	// DefaultMaxResponseBytes caps a response body when Options leaves it 0.
 	DefaultMaxResponseBytes = 1 << 20
-	// MaxResponseHeaderBytes caps a response's headers, which the step
-	// records with the body: Go's default, 10 MiB, is ten times the body's
-	// cap. A provider sending more fails the attempt.
-	MaxResponseHeaderBytes = 64 << 10
+	// MaxResponseHeaderBytes bounds the memory one answer's headers may
+	// take, as DefaultMaxResponseBytes bounds its body's: far above anything
+	// a provider legitimately sends (Go's default is 10 MiB). What a step
+	// records of them is cut far lower, in the engine (64 KiB): a limit on
+	// the record here would fail calls the provider answered and, over
+	// HTTP/2, could not be told from a broken connection.
+	MaxResponseHeaderBytes = 1 << 20
 	// DefaultTimeout bounds one attempt when Request leaves it 0.
 	DefaultTimeout = 30 * time.Second
 	// DefaultIdleConnsPerHost is how many connections to one host stay
@@ -73,11 +76,25 @@ func New(opts Options) *Client {
 // AnswerError is a provider's answer that could not be read as it stands
 // (its headers over MaxResponseHeaderBytes): it was sent, and the provider
 // answered, so it may have acted on it. Sent again it answers the same:
-// not a passing fault.
+// not a passing fault. Only an answer net/http names is one: over HTTP/1.1
+// always; over HTTP/2 only when the error carries the http2 text, which it
+// may not (a PROTOCOL_ERROR or COMPRESSION_ERROR on the connection says
+// nothing of why), and such an answer is then a transport error.
 type AnswerError struct{ Err error }
 
 func (e *AnswerError) Error() string { return "provider answer unreadable: " + e.Err.Error() }
 func (e *AnswerError) Unwrap() error { return e.Err }
+
+// answerOverHeaderCap reports whether err is net/http's for an answer
+// whose headers are over MaxResponseHeaderBytes: there is no typed error,
+// only its text, for HTTP/1.1 ("server response headers exceeded") and for
+// HTTP/2 when it reaches the caller ("response header list larger than
+// advertised limit").
+func answerOverHeaderCap(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "server response headers exceeded") ||
+		strings.Contains(msg, "response header list larger than advertised limit")
+}
 
 // Request is one outbound call.
 type Request struct {
@@ -160,7 +177,7 @@ func (c *Client) do(ctx context.Context, r Request, maxBody int64) (*Response, e
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		if strings.Contains(err.Error(), "server response headers exceeded") { // net/http's text: no typed error
+		if answerOverHeaderCap(err) {
 			err = &AnswerError{Err: err}
 		}
 		var ue *url.Error

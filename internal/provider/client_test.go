@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -227,23 +228,57 @@ func TestDoCapsResponse(t *testing.T) {
 	}
 }
 
-// A response's headers are capped as its body is: the step records them,
-// and Go's default let a provider send 10 MiB of them (found by a defect
-// hunt). Past the cap the attempt fails; below it they are kept.
+// A response's headers are bounded as its body is (1 MiB), for memory
+// only: Go's default let a provider send 10 MiB of them (found by a defect
+// hunt). What a step records of them is cut lower, in the engine, so an
+// answer with large headers below the bound is read whole (a 64 KiB bound
+// failed answers a provider had acted on, found by a review). Past the
+// bound the answer is an *AnswerError: it answered, not a passing fault.
 func TestDoCapsResponseHeaders(t *testing.T) {
 	t.Parallel()
 	srv := providertest.New(t)
 	c := New(Options{AllowPrivate: true})
-	srv.Respond("/small", providertest.Response{Body: `{}`,
-		Header: http.Header{"X-Trace": {strings.Repeat("t", 16<<10)}}})
-	resp, err := c.Do(t.Context(), Request{URL: srv.URL + "/small"})
+	srv.Respond("/large", providertest.Response{Body: `{}`,
+		Header: http.Header{"X-Trace": {strings.Repeat("t", 200<<10)}}})
+	resp, err := c.Do(t.Context(), Request{URL: srv.URL + "/large"})
 	require.NoError(t, err)
-	require.Len(t, resp.Header.Get("X-Trace"), 16<<10)
+	require.Len(t, resp.Header.Get("X-Trace"), 200<<10)
 
 	srv.Respond("/huge", providertest.Response{Body: `{}`,
-		Header: http.Header{"X-Trace": {strings.Repeat("t", 200<<10)}}})
+		Header: http.Header{"X-Trace": {strings.Repeat("t", MaxResponseHeaderBytes+1)}}})
 	_, err = c.Do(t.Context(), Request{URL: srv.URL + "/huge"})
 	require.ErrorContains(t, err, "headers exceeded")
+	var answer *AnswerError
+	require.ErrorAs(t, err, &answer)
+}
+
+// Over HTTP/2 (the transport forces it where offered) an answer with
+// large headers below the bound is read whole, once, and the connection
+// it shares stays up for the calls after it: with a 64 KiB bound the same
+// answer was a connection error (PROTOCOL_ERROR), retried as a transport
+// error — a POST the provider had processed sent again — and it broke the
+// other calls on the connection (found by a review).
+func TestDoLargeResponseHeadersOverHTTP2(t *testing.T) {
+	t.Parallel()
+	srv := providertest.NewHTTP2(t)
+	c := New(Options{AllowPrivate: true, RootCAs: trusting(srv)})
+	h := http.Header{}
+	for i := range 100 { // 100 KiB of headers
+		h.Set(fmt.Sprintf("X-Trace-%d", i), strings.Repeat("t", 1<<10))
+	}
+	srv.Respond("/post", providertest.Response{Body: `{"posted":true}`, Header: h})
+	srv.Respond("/next", providertest.Response{Body: `{}`})
+
+	resp, err := c.Do(t.Context(), Request{Method: http.MethodPost, URL: srv.LocalhostURL() + "/post", Body: []byte(`{}`)})
+	require.NoError(t, err)
+	require.Equal(t, 200, resp.StatusCode)
+	require.Len(t, resp.Header.Get("X-Trace-99"), 1<<10)
+	require.Len(t, srv.RequestsTo("/post"), 1)
+	require.Equal(t, "HTTP/2.0", srv.RequestsTo("/post")[0].Proto)
+
+	_, err = c.Do(t.Context(), Request{URL: srv.LocalhostURL() + "/next"})
+	require.NoError(t, err)
+	require.Equal(t, 1, srv.Connections(), "the shared connection stays up")
 }
 
 func TestDoTimeout(t *testing.T) {
