@@ -417,7 +417,11 @@ const heldLeaseMargin = 50 * time.Millisecond
 // ended, and the rest are tried again without waiting. Without a deadline
 // nothing is waited for. While this waits, the row's lock queue has it
 // first: once the holder ends, a rescuer's claim (SKIP LOCKED) skips the
-// row until this extension has committed.
+// row until this extension has committed. That transaction is implicit,
+// one message the server runs and commits without waiting for this process
+// (extendHeldLease): a process that stalls while it waits (SIGSTOP, a VM
+// pause, a partition) holds the row no longer than the UPDATE, and its
+// lease lapses, for a rescuer to claim, like any stalled process's.
 func (s *DB) ExtendLeases(ctx context.Context, owner string, ids []uuid.UUID, until time.Time) (int, error) {
 	total, held, err := s.extendFreeLeases(ctx, owner, ids, until)
 	deadline, bounded := ctx.Deadline()
@@ -441,23 +445,40 @@ func (s *DB) ExtendLeases(ctx context.Context, owner string, ids []uuid.UUID, un
 	return total, err
 }
 
-// extendHeldLease extends one lease, waiting up to wait for its row.
+// extendHeldLease extends one lease, waiting up to wait for its row. The
+// lock_timeout and the UPDATE go in one simple-protocol message with no
+// parameters (database/sql passes none to pgx, which then sends a Query
+// message, not Parse/Bind/Execute), so the server runs them as one implicit
+// transaction (SET LOCAL applies to it alone) and commits it as soon as the
+// UPDATE is done. No COMMIT from the client: once the server grants the row
+// after the wait, it holds it only for the statement, even if this process
+// stalls meanwhile (SIGSTOP, a VM pause, a partition). An explicit
+// transaction here sat idle in transaction for the whole stall, holding the
+// row while its lease lapsed, and every rescuer's claim (SKIP LOCKED)
+// skipped it. Hence the values are inlined, each by its own format: the id
+// as a uuid's text, until as timeArg's, owner by quoteLiteral.
 func (s *DB) extendHeldLease(ctx context.Context, owner string, id uuid.UUID, until time.Time, wait time.Duration) (int, error) {
-	n := 0
-	err := s.InTx(ctx, func(tx store.Tx) error {
-		q := tx.(*queries)
-		// set_config rather than SET: one statement text whatever the value.
-		if _, err := q.w.ExecContext(ctx, `SELECT set_config('lock_timeout', $1, true)`,
-			fmt.Sprintf("%dms", wait.Milliseconds())); err != nil {
-			return err
-		}
-		var err error
-		n, err = q.execCount(ctx, `UPDATE executions SET lease_expires_at = $2
-			WHERE id = $3 AND lease_owner = $1 AND status IN ('pending', 'running')`,
-			owner, timeArg(until), id.String())
-		return err
-	})
-	return n, err
+	ownerLit, err := quoteLiteral(owner)
+	if err != nil {
+		return 0, err
+	}
+	return s.execCount(ctx, fmt.Sprintf(`SET LOCAL lock_timeout = '%dms';
+		UPDATE executions SET lease_expires_at = '%s'
+		WHERE id = '%s' AND lease_owner = %s AND status IN ('pending', 'running')`,
+		wait.Milliseconds(), timeArg(until), id.String(), ownerLit))
+}
+
+// quoteLiteral returns s as a PostgreSQL string constant, read the same
+// whatever standard_conforming_strings says: an escape string (E'…') with
+// every backslash and quote doubled, so that none starts an escape or ends
+// the constant. In UTF-8, pgx's client encoding, no byte of a multi-byte
+// character is a quote or a backslash. A NUL, which no text value holds and
+// which would end the message's query string, is refused.
+func quoteLiteral(s string) (string, error) {
+	if strings.IndexByte(s, 0) >= 0 {
+		return "", fmt.Errorf("a string holding a NUL byte cannot be a text value: %q", s)
+	}
+	return "E'" + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(s) + "'", nil
 }
 
 // isLockTimeout: a statement gave up waiting for a lock (PostgreSQL's
