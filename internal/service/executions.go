@@ -381,9 +381,17 @@ func (s *Service) RetryExecution(ctx context.Context, id uuid.UUID) (ex *flow.Ex
 	if s.engine == nil || !s.engine.Reserve() {
 		return nil, flow.ErrQueueFull
 	}
-	locks, err := s.retryLocksCatalog(ctx, id)
+	// Read, then written, within one write deadline (boundedTx's): the
+	// read unbounded held the request and an engine place for as long as
+	// it hung (found by a review).
+	bounded, cancel := context.WithTimeoutCause(ctx, s.writeDeadline, errCatalogWriteDeadline)
+	defer cancel()
+	locks, err := s.retryLocksCatalog(bounded, id)
 	if err != nil {
 		s.engine.Release()
+		if errors.Is(context.Cause(bounded), errCatalogWriteDeadline) {
+			err = errCatalogWriteDeadline
+		}
 		return nil, err
 	}
 	now := s.now()
@@ -393,7 +401,7 @@ func (s *Service) RetryExecution(ctx context.Context, id uuid.UUID) (ex *flow.Ex
 	// batch's deadline (found by a defect hunt). It takes the execution's
 	// row, the catalog's and the audit chain's, in the order batches and
 	// catalog writes do.
-	err = s.boundedTx(ctx, locks, func(ctx context.Context, tx store.Tx) error {
+	err = s.boundedTx(bounded, locks, func(ctx context.Context, tx store.Tx) error {
 		if ex, err = tx.Requeue(ctx, id, s.engine.Owner(), now, s.engine.LeaseUntil(now)); err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -317,4 +318,68 @@ func TestRetryNeedingNoCatalogLockPassesCatalogWritesWaitingForIt(t *testing.T) 
 	wg.Wait()
 	require.NoError(t, err, "a retry that needs no catalog lock failed, after %v, for catalog writes waiting for it", took)
 	require.Less(t, took, deadline/2, "a retry that needs no catalog lock waited for catalog writes' slots")
+}
+
+// countedPlaces is an engine that counts the places reserved and not
+// released.
+type countedPlaces struct {
+	acceptAll
+	held *atomic.Int64
+}
+
+func (d countedPlaces) Reserve() bool { d.held.Add(1); return true }
+func (d countedPlaces) Release()      { d.held.Add(-1) }
+
+// TestHuntRetryPreReadIsNotBoundedByTheWriteDeadline: c8a016c reads the
+// execution and its revision (retryLocksCatalog) before the retry's
+// transaction, on the caller's context, while holding an engine place.
+// That read is outside boundedTx: a read that does not come back (a hung
+// connection, or the pool taken by transactions waiting for a lock held
+// elsewhere: the case f5901e1 bounded) now holds the request and the
+// engine place until the client gives up, where the retry used to answer
+// 503 FLK-0012 at the write deadline. Fix: run the pre-read under the same
+// deadline and cause (context.WithTimeoutCause(ctx, s.writeDeadline,
+// errCatalogWriteDeadline)), or decide inside boundedTx.
+
+// A retry's read of its execution, before its transaction, ends at the
+// write deadline with the transaction: a read that did not come back held
+// the request and an engine place until the client gave up (found by a
+// review). It answers 503 FLK-0012 at the deadline, its place released.
+func TestRetryReadsWithinItsWriteDeadline(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := storetest.PostgresURL(t)
+	st := faultstore.Wrap(openPostgres(t, url))
+	var held atomic.Int64
+	const deadline = 500 * time.Millisecond
+	s := newTestService(t, st, service.WithDispatcher(countedPlaces{held: &held}), service.WithWriteDeadline(deadline))
+	pc := newConfig(ctx, t, s, "pay")
+	w, err := s.CreateWorkflow(ctx, flow.Definition{Name: "plain", Nodes: []flow.Node{
+		{ID: "start", Type: flow.NodeTrigger},
+		{ID: "pay", Type: flow.NodeExecutor, Data: map[string]any{"executorId": "http.request",
+			"providerConfigId": pc.String(), "method": "POST", "path": "/pay"}},
+	}, Edges: []flow.Edge{{ID: "e1", Source: "start", Target: "pay"}}})
+	require.NoError(t, err)
+	_, err = s.ActivateWorkflow(ctx, w.ID)
+	require.NoError(t, err)
+	failed := failedRun(ctx, t, s, st, w.ID, false)
+	held.Store(0)
+
+	st.Fail("GetExecution", faultstore.Hang, nil) // the read does not come back
+	t.Cleanup(func() { st.Clear("GetExecution") })
+	rctx, cancel := context.WithTimeout(ctx, 4*time.Second) // the client's patience
+	defer cancel()
+	var during atomic.Int64
+	go func() {
+		time.Sleep(3 * deadline)
+		during.Store(held.Load())
+	}()
+	began := time.Now()
+	_, err = s.RetryExecution(rctx, failed.ID)
+	took := time.Since(began)
+	require.ErrorContains(t, err, "passed its deadline", "503 FLK-0012, nothing written")
+	require.Zero(t, held.Load(), "the engine place was not released")
+	require.Less(t, took, 3*deadline,
+		"a retry answered after %v (%v), not at its write deadline (%v); it held an engine place meanwhile (%d at 3x the deadline)",
+		took, err, deadline, during.Load())
 }
