@@ -42,7 +42,7 @@ func (r *reader) history() History {
 		RetentionInterval:     r.positiveDuration("RETENTION_INTERVAL", time.Hour),
 		RetentionBatchSize:    r.integer("RETENTION_BATCH_SIZE", 500, 1, 10000),
 		AuditHeadLogInterval:  r.duration("AUDIT_HEAD_LOG_INTERVAL", time.Minute),
-		SealUnkeyedAuditChain: r.str("AUDIT_SEAL_UNKEYED_CHAIN", ""),
+		SealUnkeyedAuditChain: strings.ToLower(r.str("AUDIT_SEAL_UNKEYED_CHAIN", "")), // as stored
 	}
 	if v := h.SealUnkeyedAuditChain; v != "" && !sha256Hex.MatchString(v) {
 		r.fail("AUDIT_SEAL_UNKEYED_CHAIN", fmt.Sprintf("is %q; must be the 64 hexadecimal digits of the audit "+

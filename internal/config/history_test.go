@@ -18,7 +18,7 @@ func TestLoadRetention(t *testing.T) {
 	}
 	h, err := load(map[string]string{"RETENTION_AGE": "400d", "RETENTION_ARCHIVE_DIR": "/archive",
 		"RETENTION_INTERVAL": "15m", "RETENTION_BATCH_SIZE": "2000", "AUDIT_HEAD_LOG_INTERVAL": "0",
-		"AUDIT_SEAL_UNKEYED_CHAIN": strings.Repeat("0a", 32)})
+		"AUDIT_SEAL_UNKEYED_CHAIN": strings.Repeat("0A", 32)}) // as the operator may copy it
 	require.NoError(t, err)
 	require.Equal(t, config.History{RetentionAge: 400 * 24 * time.Hour, ArchiveDir: "/archive",
 		RetentionInterval: 15 * time.Minute, RetentionBatchSize: 2000, SealUnkeyedAuditChain: strings.Repeat("0a", 32)}, h)

@@ -101,6 +101,10 @@ func (s *Store) LockOwner(ctx context.Context, owner string) error {
 	cfg.RuntimeParams["application_name"] = name[:min(len(name), 63)]
 	// The server notices a vanished client (and frees the lock) within
 	// idle + interval × count seconds.
+	// UTF-8 whatever the server's default: text is sent as such, and a
+	// literal the heartbeat writes into its statement (quoteLiteral) is
+	// quoted for it.
+	cfg.RuntimeParams["client_encoding"] = "UTF8"
 	cfg.RuntimeParams["tcp_keepalives_idle"] = "10"
 	cfg.RuntimeParams["tcp_keepalives_interval"] = "5"
 	cfg.RuntimeParams["tcp_keepalives_count"] = "3"
