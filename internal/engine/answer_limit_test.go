@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"fmt"
@@ -16,12 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
-	"flowker/internal/catalog"
 	"flowker/internal/flow"
 	"flowker/internal/provider"
 	"flowker/internal/provider/providertest"
-	"flowker/internal/secret"
-	"flowker/internal/store/faultstore"
 	"flowker/internal/store/sqlite"
 	"flowker/internal/store/storetest"
 )
@@ -78,14 +74,7 @@ func requireLargeHeadersRecordedCut(t *testing.T, env *testEnv, proto string) {
 		h.Set(fmt.Sprintf("X-Trace-%03d", i), strings.Repeat("t", 1<<10))
 	}
 	env.fake.Respond("/post", providertest.Response{Body: `{"posted":true}`, Header: h})
-	wf := env.workflow([]flow.Node{trig("t"), env.callNode("post", "/post", nil)}, link("t", "post"))
-	id := env.start(wf, nil)
-	require.Eventually(t, func() bool { // a retry's backoff would run on the fake clock
-		env.clock.Advance(time.Second)
-		got, err := env.raw.GetExecution(context.Background(), id)
-		return err == nil && got.Status.Terminal()
-	}, waitLimit, 5*time.Millisecond)
-	ex, steps := env.await(id)
+	ex, steps := env.await(postOnce(t, env))
 	require.Equal(t, flow.ExecCompleted, ex.Status, "ended with %q", ex.ErrorMessage)
 	require.Len(t, env.fake.RequestsTo("/post"), 1, "called once: it answered")
 	require.Equal(t, proto, env.fake.RequestsTo("/post")[0].Proto)
@@ -119,14 +108,7 @@ func TestAnswerOverTheHeadersBoundFailsTheStep(t *testing.T) {
 	env := newTestEnv(t, nil)
 	env.fake.Respond("/post", providertest.Response{Body: `{"posted":true}`,
 		Header: http.Header{"X-Trace": {strings.Repeat("t", provider.MaxResponseHeaderBytes+1)}}})
-	wf := env.workflow([]flow.Node{trig("t"), env.callNode("post", "/post", nil)}, link("t", "post"))
-	id := env.start(wf, nil)
-	require.Eventually(t, func() bool { // a retry's backoff would run on the fake clock
-		env.clock.Advance(time.Second)
-		got, err := env.raw.GetExecution(context.Background(), id)
-		return err == nil && got.Status.Terminal()
-	}, waitLimit, 5*time.Millisecond)
-	ex, _ := env.await(id)
+	ex, _ := env.await(postOnce(t, env))
 	require.Equal(t, flow.ExecFailed, ex.Status)
 	require.Contains(t, ex.ErrorMessage, "provider answer unreadable")
 	require.Contains(t, ex.ErrorMessage, "headers exceeded")
@@ -141,24 +123,10 @@ func newHTTP2Env(t *testing.T) *testEnv {
 	raw, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flowker.db"), "NORMAL")
 	require.NoError(t, err)
 	raw.UseAuditKey(storetest.AuditKey)
-	t.Cleanup(func() { _ = raw.Close() })
-	env := &testEnv{t: t, raw: raw, st: faultstore.Wrap(raw), fake: providertest.NewHTTP2(t), clock: newFakeClock()}
-	box, err := secret.NewBox(bytes.Repeat([]byte{7}, secret.KeySize))
-	require.NoError(t, err)
+	fake := providertest.NewHTTP2(t)
 	ca := x509.NewCertPool()
-	ca.AddCert(env.fake.Certificate())
-	client := provider.New(provider.Options{AllowPrivate: true, RootCAs: ca})
-	env.eng = New(env.st, box, catalog.Default(), client, zap.NewNop(), nil, Options{Owner: "test-owner",
-		Concurrency: 8, QueueSize: 64, LeaseDuration: time.Minute, HeartbeatInterval: time.Hour,
-		RescueInterval: time.Hour, Clock: env.clock, Retry: RetryPolicy{MaxAttempts: 2, Base: time.Millisecond, Max: time.Millisecond}})
-	require.NoError(t, env.eng.Start(context.Background()))
-	t.Cleanup(func() { env.eng.Stop(time.Second) })
-	now := env.eng.now()
-	env.pc = uuid.New()
-	require.NoError(t, raw.CreateProviderConfig(context.Background(), &flow.ProviderConfig{ID: env.pc,
-		Name: "fake-" + env.pc.String()[:8], ProviderID: "http", Config: map[string]any{"base_url": env.fake.URL},
-		Status: flow.ConfigActive, Revision: 1, CreatedAt: now, UpdatedAt: now}))
-	return env
+	ca.AddCert(fake.Certificate())
+	return startEnvWith(t, raw, nil, zap.NewNop(), fake, provider.New(provider.Options{AllowPrivate: true, RootCAs: ca}))
 }
 
 // What a step records of an answer's headers: as they are below 64 KiB;
@@ -188,4 +156,18 @@ func TestFlatHeadersBoundsTheRecord(t *testing.T) {
 	require.Len(t, got["B-Trace"], 30<<10, "fits whole once A-Trace did not")
 	kept, _ := got["A-Trace"].(string)
 	require.True(t, strings.HasSuffix(kept, "…") && utf8.ValidString(kept) && len(kept) < len(large.Get("A-Trace")), "cut: %d bytes", len(kept))
+}
+
+// postOnce runs a workflow that posts to the fake's /post until it ends,
+// advancing the fake clock: a retry's backoff would run on it.
+func postOnce(t *testing.T, env *testEnv) uuid.UUID {
+	t.Helper()
+	wf := env.workflow([]flow.Node{trig("t"), env.callNode("post", "/post", nil)}, link("t", "post"))
+	id := env.start(wf, nil)
+	require.Eventually(t, func() bool {
+		env.clock.Advance(time.Second)
+		got, err := env.raw.GetExecution(context.Background(), id)
+		return err == nil && got.Status.Terminal()
+	}, waitLimit, 5*time.Millisecond)
+	return id
 }

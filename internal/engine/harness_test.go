@@ -159,8 +159,14 @@ func startEnv(t *testing.T, raw store.Store, tune func(*Options)) *testEnv {
 
 // startEnvLogged is startEnv with the engine logging to log.
 func startEnvLogged(t *testing.T, raw store.Store, tune func(*Options), log *zap.Logger) *testEnv {
+	return startEnvWith(t, raw, tune, log, providertest.New(t), provider.New(provider.Options{AllowPrivate: true}))
+}
+
+// startEnvWith is startEnvLogged calling fake through client.
+func startEnvWith(t *testing.T, raw store.Store, tune func(*Options), log *zap.Logger, fake *providertest.Server,
+	client *provider.Client) *testEnv {
 	t.Cleanup(func() { _ = raw.Close() })
-	env := &testEnv{t: t, raw: raw, st: faultstore.Wrap(raw), fake: providertest.New(t), clock: newFakeClock()}
+	env := &testEnv{t: t, raw: raw, st: faultstore.Wrap(raw), fake: fake, clock: newFakeClock()}
 	box, err := secret.NewBox(bytes.Repeat([]byte{7}, secret.KeySize))
 	require.NoError(t, err)
 	opts := Options{Owner: "test-owner", Concurrency: 8, QueueSize: 64, LeaseDuration: time.Minute,
@@ -169,7 +175,6 @@ func startEnvLogged(t *testing.T, raw store.Store, tune func(*Options), log *zap
 	if tune != nil {
 		tune(&opts)
 	}
-	client := provider.New(provider.Options{AllowPrivate: true})
 	env.eng = New(env.st, box, catalog.Default(), client, log, nil, opts)
 	require.NoError(t, env.eng.Start(context.Background()))
 	t.Cleanup(func() { env.eng.Stop(time.Second) })

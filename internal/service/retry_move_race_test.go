@@ -135,19 +135,7 @@ func TestRetryWaitingForTheCatalogLockHoldsNoOtherWrite(t *testing.T) {
 	wf := secretWorkflow(ctx, t, b, "pay", newConfig(ctx, t, b, "pay"))
 	failed := failedRun(ctx, t, b, rawB, wf, false)
 
-	stA := faultstore.Wrap(openPostgres(t, url))
-	a := newTestService(t, stA)
-	other, err := a.CreateProviderConfig(ctx, flow.ProviderConfig{Name: "unrelated", ProviderID: "http",
-		Config: map[string]any{"base_url": "https://risk.example.com"}})
-	require.NoError(t, err)
-	stA.Fail("UpdateProviderConfig", faultstore.Hang, nil)
-	var hung sync.WaitGroup
-	hung.Go(func() {
-		name := "renamed"
-		_, _ = a.UpdateProviderConfig(ctx, other.ID, service.ProviderConfigPatch{Name: &name})
-	})
-	t.Cleanup(func() { stA.Clear("UpdateProviderConfig"); hung.Wait() })
-	<-stA.Called("UpdateProviderConfig") // the catalog lock held
+	release := holdCatalogLock(ctx, t, url)
 
 	locking := make(chan struct{})
 	var once sync.Once
@@ -159,9 +147,9 @@ func TestRetryWaitingForTheCatalogLockHoldsNoOtherWrite(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // its lock request reaches the database
 
 	began := time.Now()
-	_, err = b.StartExecution(ctx, service.StartRequest{WorkflowID: wf, Input: map[string]any{"n": 2.0}})
+	_, err := b.StartExecution(ctx, service.StartRequest{WorkflowID: wf, Input: map[string]any{"n": 2.0}})
 	took := time.Since(began)
-	stA.Clear("UpdateProviderConfig")
+	release()
 	wg.Wait()
 	require.NoError(t, err, "a start failed for a retry's wait for the catalog lock")
 	require.Less(t, took, 3*time.Second, "a start waited with a retry for the catalog lock")
@@ -219,19 +207,7 @@ func TestRetriesWaitingForTheCatalogLockLeaveThePool(t *testing.T) {
 		failed = append(failed, failedRun(ctx, t, b, rawB, wf, false))
 	}
 
-	stA := faultstore.Wrap(openPostgres(t, url))
-	a := newTestService(t, stA)
-	other, err := a.CreateProviderConfig(ctx, flow.ProviderConfig{Name: "unrelated", ProviderID: "http",
-		Config: map[string]any{"base_url": "https://risk.example.com"}})
-	require.NoError(t, err)
-	stA.Fail("UpdateProviderConfig", faultstore.Hang, nil)
-	var hung sync.WaitGroup
-	hung.Go(func() {
-		name := "renamed"
-		_, _ = a.UpdateProviderConfig(ctx, other.ID, service.ProviderConfigPatch{Name: &name})
-	})
-	t.Cleanup(func() { stA.Clear("UpdateProviderConfig"); hung.Wait() })
-	<-stA.Called("UpdateProviderConfig") // the catalog lock held
+	release := holdCatalogLock(ctx, t, url)
 
 	var wg sync.WaitGroup
 	for i := range failed {
@@ -240,9 +216,9 @@ func TestRetriesWaitingForTheCatalogLockLeaveThePool(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // their lock requests reach the database
 
 	began := time.Now()
-	_, err = b.StartExecution(ctx, service.StartRequest{WorkflowID: wf, Input: map[string]any{"n": 2.0}})
+	_, err := b.StartExecution(ctx, service.StartRequest{WorkflowID: wf, Input: map[string]any{"n": 2.0}})
 	took := time.Since(began)
-	stA.Clear("UpdateProviderConfig")
+	release()
 	wg.Wait()
 	require.NoError(t, err, "a start failed for retries' wait for the catalog lock")
 	require.Less(t, took, 3*time.Second, "a start waited with retries for the catalog lock (pool taken)")
@@ -281,20 +257,7 @@ func TestRetryNeedingNoCatalogLockPassesCatalogWritesWaitingForIt(t *testing.T) 
 		ids[name] = *p
 	}
 
-	// Replica A's catalog write hangs holding the catalog lock.
-	stA := faultstore.Wrap(openPostgres(t, url))
-	a := newTestService(t, stA)
-	other, err := a.CreateProviderConfig(ctx, flow.ProviderConfig{Name: "unrelated", ProviderID: "http",
-		Config: map[string]any{"base_url": "https://risk.example.com"}})
-	require.NoError(t, err)
-	stA.Fail("UpdateProviderConfig", faultstore.Hang, nil)
-	var hung sync.WaitGroup
-	hung.Go(func() {
-		name := "renamed"
-		_, _ = a.UpdateProviderConfig(ctx, other.ID, service.ProviderConfigPatch{Name: &name})
-	})
-	t.Cleanup(func() { stA.Clear("UpdateProviderConfig"); hung.Wait() })
-	<-stA.Called("UpdateProviderConfig") // the catalog lock held
+	release := holdCatalogLock(ctx, t, url)
 
 	// B's own catalog writes want that lock, and keep coming: two wait for
 	// it on a connection, a third for a slot (their clients get 503 at the
@@ -314,7 +277,7 @@ func TestRetryNeedingNoCatalogLockPassesCatalogWritesWaitingForIt(t *testing.T) 
 	began := time.Now()
 	_, err = b.RetryExecution(ctx, failed.ID)
 	took := time.Since(began)
-	stA.Clear("UpdateProviderConfig")
+	release()
 	wg.Wait()
 	require.NoError(t, err, "a retry that needs no catalog lock failed, after %v, for catalog writes waiting for it", took)
 	require.Less(t, took, deadline/2, "a retry that needs no catalog lock waited for catalog writes' slots")
@@ -382,4 +345,26 @@ func TestRetryReadsWithinItsWriteDeadline(t *testing.T) {
 	require.Less(t, took, 3*deadline,
 		"a retry answered after %v (%v), not at its write deadline (%v); it held an engine place meanwhile (%d at 3x the deadline)",
 		took, err, deadline, during.Load())
+}
+
+// holdCatalogLock has another replica (a second store on url) hold the
+// catalog lock: its catalog write, of an unrelated configuration, hangs
+// once it took the lock. release lets it go on (also at the test's end).
+func holdCatalogLock(ctx context.Context, t *testing.T, url string) (release func()) {
+	t.Helper()
+	st := faultstore.Wrap(openPostgres(t, url))
+	a := newTestService(t, st)
+	other, err := a.CreateProviderConfig(ctx, flow.ProviderConfig{Name: "unrelated", ProviderID: "http",
+		Config: map[string]any{"base_url": "https://risk.example.com"}})
+	require.NoError(t, err)
+	st.Fail("UpdateProviderConfig", faultstore.Hang, nil)
+	var hung sync.WaitGroup
+	hung.Go(func() {
+		name := "renamed"
+		_, _ = a.UpdateProviderConfig(ctx, other.ID, service.ProviderConfigPatch{Name: &name})
+	})
+	release = func() { st.Clear("UpdateProviderConfig") }
+	t.Cleanup(func() { release(); hung.Wait() })
+	<-st.Called("UpdateProviderConfig") // the lock held
+	return release
 }
