@@ -59,8 +59,8 @@ func MaskExecutor(e *flow.ExecutorConfig, auth Policy) {
 //
 // A masked secret is not kept when the update sends them somewhere else: a
 // new baseUrl, or a new URL in the authentication config (DestinationsMoved).
-// The baseUrl is compared as given: the caller normalises it as it is
-// saved (flow.NormalizeExecutorConfig) first.
+// The baseUrls are compared as given: the caller trims both as a save
+// does (flow.TrimBaseURL) first.
 func KeepMaskedExecutor(update, stored *flow.ExecutorConfig, auth Policy) error {
 	moved := DestinationsMoved(urlDoc(update.BaseURL), urlDoc(stored.BaseURL)) ||
 		DestinationsMoved(update.Authentication.Config, stored.Authentication.Config)

@@ -386,7 +386,7 @@ func (s *Service) RetryExecution(ctx context.Context, id uuid.UUID) (ex *flow.Ex
 	// it hung (found by a review).
 	bounded, cancel := context.WithTimeoutCause(ctx, s.writeDeadline, errCatalogWriteDeadline)
 	defer cancel()
-	locks, err := s.retryLocksCatalog(bounded, id)
+	calls, err := s.retryCalls(bounded, id)
 	if err != nil {
 		s.engine.Release()
 		if errors.Is(context.Cause(bounded), errCatalogWriteDeadline) {
@@ -401,11 +401,11 @@ func (s *Service) RetryExecution(ctx context.Context, id uuid.UUID) (ex *flow.Ex
 	// batch's deadline (found by a defect hunt). It takes the execution's
 	// row, the catalog's and the audit chain's, in the order batches and
 	// catalog writes do.
-	err = s.boundedTx(bounded, locks, func(ctx context.Context, tx store.Tx) error {
+	err = s.boundedTx(bounded, len(calls) > 0, func(ctx context.Context, tx store.Tx) error {
 		if ex, err = tx.Requeue(ctx, id, s.engine.Owner(), now, s.engine.LeaseUntil(now)); err != nil {
 			return err
 		}
-		if err := refuseRetryMoved(ctx, tx, ex); err != nil { // read with the requeue: one decision
+		if err := refuseRetryMoved(ctx, tx, ex, calls); err != nil { // checked with the requeue: one decision
 			return err
 		}
 		return s.record(ctx, tx, audit.ExecutionRetried, "RETRY", resExecution, id.String(),

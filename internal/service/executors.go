@@ -263,7 +263,9 @@ func (s *Service) TestExecutorConfig(ctx context.Context, id uuid.UUID) (res *Ex
 	result := s.http.Test(ctx, provider.TestTarget{Of: provider.ExecutorConfiguration, BaseURL: e.BaseURL,
 		E2EMethod: ep.Method, E2EPath: ep.Path, Header: http.Header{}, Auth: auth})
 	res = &ExecutorTestResult{ExecutorConfigID: e.ID, TestResult: result, Status: e.Status}
-	err = s.catalogTx(ctx, func(_ context.Context, tx store.Tx) error {
+	// Its event only: no catalog write, so no turn among those that wait
+	// for the catalog lock (boundedTx).
+	err = s.boundedTx(ctx, false, func(_ context.Context, tx store.Tx) error {
 		return tx.AppendAudit(ctx, s.auditEvent(ctx, audit.ExecutorConfigTested, "TEST", testResult(result),
 			resExecutorConfig, e.ID.String(), map[string]any{"overallStatus": result.OverallStatus}))
 	})

@@ -277,7 +277,9 @@ func (s *Service) TestProviderConfig(ctx context.Context, id uuid.UUID) (res *Pr
 		return nil, flow.Errorf(flow.KindUnprocessable, "FLK-0341",
 			"provider configuration base_url targets a restricted destination")
 	}
-	err = s.catalogTx(ctx, func(_ context.Context, tx store.Tx) error {
+	// Its event only: no catalog write, so no turn among those that wait
+	// for the catalog lock (boundedTx).
+	err = s.boundedTx(ctx, false, func(_ context.Context, tx store.Tx) error {
 		return tx.AppendAudit(ctx, s.auditEvent(ctx, audit.ProviderConfigTested, "TEST", testResult(res.TestResult),
 			resProviderConfig, pc.ID.String(), map[string]any{"overallStatus": res.OverallStatus}))
 	})

@@ -96,21 +96,15 @@ func revisionsUnderWay(ctx context.Context, tx store.Tx, key string, id uuid.UUI
 
 // refuseRetryMoved refuses retrying ex (422 FLK-0512) when a
 // configuration that its revision calls from a node holding secrets of its
-// own was updated since it started. Such a URL does not move while the
-// execution is under way (refuseSecretsMoved), but a failed or cancelled
-// one is not under way, and its retry runs the revision it started with:
-// the secrets would go wherever the configuration points now (found by a
-// review). Refusing the move instead would let failed executions, which
-// are kept, block it for good. A configuration keeps no history of its
-// URL, so any update counts, as a call's own retries stop at one (engine).
-func refuseRetryMoved(ctx context.Context, tx store.Tx, ex *flow.Execution) error {
-	v, err := tx.GetWorkflowVersion(ctx, ex.WorkflowID, ex.WorkflowRevision)
-	if flow.KindOf(err) == flow.KindNotFound {
-		return nil // nothing to call: the run fails on its own
-	} else if err != nil {
-		return err
-	}
-	calls := secretCalls(v.Definition)
+// own (calls: retryCalls') was updated since it started. Such a URL does
+// not move while the execution is under way (refuseSecretsMoved), but a
+// failed or cancelled one is not under way, and its retry runs the
+// revision it started with: the secrets would go wherever the
+// configuration points now (found by a review). Refusing the move instead
+// would let failed executions, which are kept, block it for good. A
+// configuration keeps no history of its URL, so any update counts, as a
+// call's own retries stop at one (engine).
+func refuseRetryMoved(ctx context.Context, tx store.Tx, ex *flow.Execution, calls []secretCall) error {
 	if len(calls) == 0 {
 		return nil
 	}
@@ -141,24 +135,25 @@ func refuseRetryMoved(ctx context.Context, tx store.Tx, ex *flow.Execution) erro
 	return nil
 }
 
-// retryLocksCatalog reports whether retrying execution id takes the
-// catalog lock (refuseRetryMoved): whether its revision has a node holding
-// secrets of its own that calls a configuration. Read before the retry's
-// transaction, to take a turn among the transactions that wait for that
-// lock (boundedTx); a revision never changes. An execution or revision
-// not found takes none: the retry's transaction answers for it.
-func (s *Service) retryLocksCatalog(ctx context.Context, id uuid.UUID) (bool, error) {
+// retryCalls are the secret calls of execution id's revision
+// (secretCalls), read before the retry's transaction: whether there are
+// any decides whether it takes the catalog lock (refuseRetryMoved), and so
+// a turn among the transactions that wait for it (boundedTx). An
+// execution's revision never changes, nor does a revision. An execution
+// or revision not found has none: the retry's transaction answers for the
+// one, and the run fails on its own for the other.
+func (s *Service) retryCalls(ctx context.Context, id uuid.UUID) ([]secretCall, error) {
 	ex, err := s.store.GetExecution(ctx, id)
 	if err == nil {
 		var v *flow.WorkflowVersion
 		if v, err = s.store.GetWorkflowVersion(ctx, ex.WorkflowID, ex.WorkflowRevision); err == nil {
-			return len(secretCalls(v.Definition)) > 0, nil
+			return secretCalls(v.Definition), nil
 		}
 	}
 	if flow.KindOf(err) == flow.KindNotFound {
-		return false, nil
+		return nil, nil
 	}
-	return false, err
+	return nil, err
 }
 
 // secretCall is a configuration that an executor node holding secrets of

@@ -146,9 +146,7 @@ func TestRetryWaitingForTheCatalogLockHoldsNoOtherWrite(t *testing.T) {
 	<-locking
 	time.Sleep(200 * time.Millisecond) // its lock request reaches the database
 
-	began := time.Now()
-	_, err := b.StartExecution(ctx, service.StartRequest{WorkflowID: wf, Input: map[string]any{"n": 2.0}})
-	took := time.Since(began)
+	took, err := timedStart(ctx, b, wf)
 	release()
 	wg.Wait()
 	require.NoError(t, err, "a start failed for a retry's wait for the catalog lock")
@@ -215,9 +213,7 @@ func TestRetriesWaitingForTheCatalogLockLeaveThePool(t *testing.T) {
 	}
 	time.Sleep(500 * time.Millisecond) // their lock requests reach the database
 
-	began := time.Now()
-	_, err := b.StartExecution(ctx, service.StartRequest{WorkflowID: wf, Input: map[string]any{"n": 2.0}})
-	took := time.Since(began)
+	took, err := timedStart(ctx, b, wf)
 	release()
 	wg.Wait()
 	require.NoError(t, err, "a start failed for retries' wait for the catalog lock")
@@ -293,17 +289,6 @@ type countedPlaces struct {
 func (d countedPlaces) Reserve() bool { d.held.Add(1); return true }
 func (d countedPlaces) Release()      { d.held.Add(-1) }
 
-// TestHuntRetryPreReadIsNotBoundedByTheWriteDeadline: c8a016c reads the
-// execution and its revision (retryLocksCatalog) before the retry's
-// transaction, on the caller's context, while holding an engine place.
-// That read is outside boundedTx: a read that does not come back (a hung
-// connection, or the pool taken by transactions waiting for a lock held
-// elsewhere: the case f5901e1 bounded) now holds the request and the
-// engine place until the client gives up, where the retry used to answer
-// 503 FLK-0012 at the write deadline. Fix: run the pre-read under the same
-// deadline and cause (context.WithTimeoutCause(ctx, s.writeDeadline,
-// errCatalogWriteDeadline)), or decide inside boundedTx.
-
 // A retry's read of its execution, before its transaction, ends at the
 // write deadline with the transaction: a read that did not come back held
 // the request and an engine place until the client gave up (found by a
@@ -367,4 +352,12 @@ func holdCatalogLock(ctx context.Context, t *testing.T, url string) (release fun
 	t.Cleanup(func() { release(); hung.Wait() })
 	<-st.Called("UpdateProviderConfig") // the lock held
 	return release
+}
+
+// timedStart starts an execution of wf on s: how long it took, and its
+// error.
+func timedStart(ctx context.Context, s *service.Service, wf uuid.UUID) (time.Duration, error) {
+	began := time.Now()
+	_, err := s.StartExecution(ctx, service.StartRequest{WorkflowID: wf, Input: map[string]any{"n": 2.0}})
+	return time.Since(began), err
 }

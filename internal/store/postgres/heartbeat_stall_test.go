@@ -47,7 +47,7 @@ func holdRow(t *testing.T, url string, id uuid.UUID) (holder *sql.Tx, waiters fu
 // on its own: the process's lease then lapses at that extension's end
 // like any other, and another replica's rescue takes the execution.
 //
-// Since 631ef96 the heartbeat waited for a held row in an explicit
+// The heartbeat first waited for a held row in an explicit
 // transaction (BEGIN; set_config lock_timeout; UPDATE; COMMIT from the
 // client). lock_timeout bounds only the wait: the UPDATE granted, the
 // session sat idle in transaction, holding the row, for as long as the
