@@ -31,10 +31,7 @@ func TestVerifyReadsARowInsertedBelowTheChain(t *testing.T) {
 		VALUES (0, $1, $2, 'REVIEW_DECISION', 'DECIDE', 'SUCCESS', 'review', $3, 'user', 'alice', '', '', '',
 		'{"decision":"approve"}', '', '0000')`
 	check := func(t *testing.T, svc *service.Service, raw *sql.DB, at any) {
-		for _, name := range []string{"one", "two"} {
-			_, err := svc.CreateWorkflow(ctx, flow.Definition{Name: name, Nodes: []flow.Node{{ID: "t", Type: flow.NodeTrigger}}})
-			require.NoError(t, err)
-		}
+		createWorkflows(t, svc, "one", "two")
 		_, err := raw.ExecContext(ctx, forge, uuid.NewString(), at, uuid.NewString())
 		require.NoError(t, err, "a plain INSERT, the triggers allow it")
 

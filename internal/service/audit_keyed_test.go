@@ -181,13 +181,7 @@ func TestVerifyIgnoresARowMerelyTypedAsTheMarker(t *testing.T) {
 	_, svc, raw := ownedPostgres(t)
 
 	require.NoError(t, svc.KeyAuditChain(ctx, ""))
-	for _, name := range []string{"one", "two", "three"} {
-		_, err := svc.CreateWorkflow(ctx, flow.Definition{Name: name, Nodes: []flow.Node{{ID: "t", Type: flow.NodeTrigger}}})
-		require.NoError(t, err)
-	}
-	all, err := svc.ListAuditEvents(ctx, audit.Filter{Limit: 10, Ascending: true})
-	require.NoError(t, err)
-	require.Len(t, all, 3)
+	all := createWorkflows(t, svc, "one", "two", "three")
 	for i := range all {
 		require.Equal(t, storetest.AuditKey.Hash(&all[i]), all[i].Hash, "keyed from the first event")
 	}
@@ -257,13 +251,7 @@ func TestStartDoesNotSealAChainRewrittenUnkeyed(t *testing.T) {
 	ctx := context.Background()
 	url, svc, raw := ownedPostgres(t)
 	require.NoError(t, svc.KeyAuditChain(ctx, "")) // empty: keyed from the first event, no marker
-	for _, name := range []string{"one", "two", "three"} {
-		_, err := svc.CreateWorkflow(ctx, flow.Definition{Name: name, Nodes: []flow.Node{{ID: "t", Type: flow.NodeTrigger}}})
-		require.NoError(t, err)
-	}
-	all, err := svc.ListAuditEvents(ctx, audit.Filter{Limit: 10, Ascending: true})
-	require.NoError(t, err)
-	require.Len(t, all, 3)
+	all := createWorkflows(t, svc, "one", "two", "three")
 
 	// The owner, without the key: event 2 changed, the chain rehashed unkeyed.
 	all[1].ResourceID = "forged"
@@ -313,4 +301,19 @@ func newestHash(t *testing.T, svc *service.Service) string {
 	require.NoError(t, err)
 	require.Len(t, newest, 1)
 	return newest[0].Hash
+}
+
+// createWorkflows creates a workflow of each name on svc, on an empty
+// chain: the chain's events then, in order, one per workflow.
+func createWorkflows(t *testing.T, svc *service.Service, names ...string) []audit.Event {
+	t.Helper()
+	ctx := context.Background()
+	for _, name := range names {
+		_, err := svc.CreateWorkflow(ctx, flow.Definition{Name: name, Nodes: []flow.Node{{ID: "t", Type: flow.NodeTrigger}}})
+		require.NoError(t, err)
+	}
+	all, err := svc.ListAuditEvents(ctx, audit.Filter{Limit: 10, Ascending: true})
+	require.NoError(t, err)
+	require.Len(t, all, len(names))
+	return all
 }
